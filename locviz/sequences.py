@@ -1,0 +1,214 @@
+"""Read raw or FASTA protein text into validated records.
+
+This module is the one place that decides the alphabet: the 20 standard
+residues, the ambiguity codes that the model sees as "unknown", and what is
+silently cleaned (white space, digits, a trailing stop ``*``). Every problem is
+reported with the record it belongs to and, where it applies, the 1-based
+position of the offending character, so the caller can show it to a person.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from Bio import SeqIO
+
+STANDARD_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
+UNKNOWN_RESIDUES = "XBZJUO"
+ALLOWED_RESIDUES = frozenset(STANDARD_RESIDUES + UNKNOWN_RESIDUES)
+NUCLEOTIDE_LETTERS = frozenset("ACGTUN")
+
+MIN_LENGTH = 10
+"""Shorter records are rejected: too little sequence for a localisation call."""
+
+NUCLEOTIDE_FRACTION = 0.9
+"""A record whose letters are at least this fraction ACGTUN looks like DNA/RNA."""
+
+RAW_RECORD_ID = "sequence_1"
+
+
+@dataclass(frozen=True)
+class ProteinRecord:
+    """One cleaned, validated protein sequence ready for encoding."""
+
+    id: str
+    sequence: str
+    description: str = ""
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+
+@dataclass(frozen=True)
+class ParseIssue:
+    """A problem with one record (or with the whole input when ``record_id`` is None)."""
+
+    message: str
+    record_id: str | None = None
+    position: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.record_id is not None:
+            where = f"record '{self.record_id}'"
+            if self.position is not None:
+                where += f", position {self.position}"
+            where += ": "
+        return where + self.message
+
+
+@dataclass
+class ParseResult:
+    """Valid records plus the errors (records dropped) and warnings (records kept)."""
+
+    records: list[ProteinRecord] = field(default_factory=list)
+    errors: list[ParseIssue] = field(default_factory=list)
+    warnings: list[ParseIssue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.records)
+
+
+class SequenceError(ValueError):
+    """Raised by :func:`parse_strict` when any record is rejected."""
+
+    def __init__(self, issues: list[ParseIssue]):
+        self.issues = issues
+        super().__init__("; ".join(str(issue) for issue in issues))
+
+
+def _split_fasta(text: str) -> list[tuple[str, str, str]]:
+    """(id, description, raw sequence) for every FASTA record, via Biopython."""
+    out = []
+    for rec in SeqIO.parse(io.StringIO(text), "fasta"):
+        description = rec.description[len(rec.id) :].strip()
+        out.append((rec.id, description, str(rec.seq)))
+    return out
+
+
+def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssue], list[ParseIssue]]:
+    """Upper-case, drop white space and digits and a trailing ``*``; validate letters.
+
+    Returns (sequence or None when rejected, errors, warnings). Positions count
+    characters of the raw sequence text (white space and digits excluded), 1-based.
+    """
+    errors: list[ParseIssue] = []
+    warnings: list[ParseIssue] = []
+    kept = [c for c in raw.upper() if not (c.isspace() or c.isdigit())]
+    dropped_digits = sum(c.isdigit() for c in raw)
+    if dropped_digits:
+        warnings.append(ParseIssue(f"removed {dropped_digits} digit(s) (sequence numbering)", record_id))
+    if kept and kept[-1] == "*":
+        kept.pop()
+        warnings.append(ParseIssue("removed the trailing stop codon '*'", record_id))
+    for pos, c in enumerate(kept, start=1):
+        if c not in ALLOWED_RESIDUES:
+            shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"
+            hint = " (a stop '*' is only allowed at the end)" if c == "*" else ""
+            errors.append(
+                ParseIssue(
+                    f"character {shown} is not an amino-acid letter{hint}; "
+                    f"allowed: {STANDARD_RESIDUES} and {UNKNOWN_RESIDUES} (unknown)",
+                    record_id,
+                    pos,
+                )
+            )
+            if len(errors) >= 5:
+                errors.append(ParseIssue("further invalid characters not listed", record_id))
+                break
+    if errors:
+        return None, errors, warnings
+    seq = "".join(kept)
+    if not seq:
+        return None, [ParseIssue("the sequence is empty", record_id)], warnings
+    nucleotide = sum(c in NUCLEOTIDE_LETTERS for c in seq)
+    if len(seq) >= MIN_LENGTH and nucleotide / len(seq) >= NUCLEOTIDE_FRACTION:
+        return (
+            None,
+            [
+                ParseIssue(
+                    f"looks like a nucleotide sequence ({nucleotide / len(seq):.0%} A/C/G/T/U/N); "
+                    "paste the translated protein sequence instead",
+                    record_id,
+                )
+            ],
+            warnings,
+        )
+    if len(seq) < MIN_LENGTH:
+        return (
+            None,
+            [ParseIssue(f"only {len(seq)} residues; at least {MIN_LENGTH} are needed", record_id)],
+            warnings,
+        )
+    unknown = sum(c in UNKNOWN_RESIDUES for c in seq)
+    if unknown:
+        warnings.append(
+            ParseIssue(f"{unknown} ambiguous residue(s) ({UNKNOWN_RESIDUES}) encoded as unknown", record_id)
+        )
+    return seq, errors, warnings
+
+
+def parse(text: str, max_records: int | None = None, min_length: int = MIN_LENGTH) -> ParseResult:
+    """Parse raw sequence or FASTA text (one or many records) into a :class:`ParseResult`.
+
+    Text without a ``>`` header is one raw sequence named ``sequence_1``.
+    Rejected records are listed in ``errors`` and left out; the rest are kept.
+    """
+    result = ParseResult()
+    if text is None or not text.strip():
+        result.errors.append(ParseIssue("the input is empty: paste a protein sequence or FASTA text"))
+        return result
+    stripped = text.strip()
+    if stripped.startswith(">"):
+        raw_records = _split_fasta(stripped)
+    elif ">" in stripped:
+        line_no = stripped[: stripped.index(">")].count("\n") + 1
+        result.errors.append(
+            ParseIssue(
+                f"text before the first FASTA header (line {line_no} starts a header): "
+                "start the input with a '>' line or paste a single raw sequence"
+            )
+        )
+        return result
+    else:
+        raw_records = [(RAW_RECORD_ID, "", stripped)]
+    if not raw_records:
+        result.errors.append(ParseIssue("no FASTA records found"))
+        return result
+    if max_records is not None and len(raw_records) > max_records:
+        result.errors.append(
+            ParseIssue(
+                f"{len(raw_records)} records given; at most {max_records} are allowed at once. "
+                "Split the input or use the 'locviz predict' command for large files"
+            )
+        )
+        return result
+    seen: set[str] = set()
+    for rec_id, description, raw in raw_records:
+        if rec_id in seen:
+            result.errors.append(
+                ParseIssue("duplicate record name; give every record a unique name", rec_id)
+            )
+            continue
+        seen.add(rec_id)
+        seq, errors, warnings = clean_sequence(rec_id, raw)
+        if seq is not None and len(seq) < min_length:
+            errors = [ParseIssue(f"only {len(seq)} residues; at least {min_length} are needed", rec_id)]
+            seq = None
+        result.errors.extend(errors)
+        result.warnings.extend(warnings)
+        if seq is not None:
+            notes = tuple(w.message for w in warnings)
+            result.records.append(ProteinRecord(rec_id, seq, description, notes))
+    return result
+
+
+def parse_strict(text: str, **kwargs) -> list[ProteinRecord]:
+    """Like :func:`parse`, but raise :class:`SequenceError` if anything was rejected."""
+    result = parse(text, **kwargs)
+    if result.errors:
+        raise SequenceError(result.errors)
+    return result.records
