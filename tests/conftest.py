@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny, seeded, untrained bundles that stand in for the shipped ones.
+
+Tests that check plumbing (shapes, files, CLI, UI) use these; tests that check
+science use the shipped weights in ``weights/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
+from locviz.encoding import LengthPolicy
+from locviz.model import ConvLSTM, Ensemble, ModelConfig
+from locviz.weights import save_bundle
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ROOT = REPO.parent / "shared" / "data"
+
+# Real proteins (UniProt) used across tests.
+HUMAN_INSULIN = "MALWMRLLPLLALLALWGPDPAAAFVNQHLCGSHLVEALYLVCGERGFFYTPKTRREAEDLQVGQVELGGGPGAGSLQPLALEGSLQKRGIVEQCCTSICSLYQLENYCN"
+
+
+def tiny_config(n_classes: int) -> ModelConfig:
+    return ModelConfig(
+        n_classes=n_classes,
+        conv_widths=(1, 3, 5),
+        filters_per_width=4,
+        conv2_channels=8,
+        lstm_hidden=8,
+        attention_hidden=8,
+        dense_hidden=8,
+    )
+
+
+def make_tiny_bundle(stem: Path, classes: tuple[str, ...], members: int = 2, seed: int = 0) -> Path:
+    """Write a seeded random bundle at ``stem`` (.safetensors + .json); returns the card path."""
+    torch.manual_seed(seed)
+    model = Ensemble([ConvLSTM(tiny_config(len(classes))) for _ in range(members)])
+    card = {
+        "classes": list(classes),
+        "length_policy": LengthPolicy(200).to_dict(),
+        "encoding": model.config.encoding,
+        "training": [],
+        "metrics": {},
+        "note": "tiny random test bundle, not trained",
+    }
+    return save_bundle(stem, model, card)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with tiny ``multiloc`` and ``deeploc`` bundles (point LOCVIZ_WEIGHTS here)."""
+    folder = tmp_path_factory.mktemp("weights")
+    make_tiny_bundle(folder / "multiloc", MULTILOC_CLASSES)
+    make_tiny_bundle(folder / "deeploc", DEEPLOC_CLASSES)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_card(tiny_weights_dir: Path) -> Path:
+    return tiny_weights_dir / "multiloc.json"
