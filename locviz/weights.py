@@ -19,8 +19,13 @@ from locviz.encoding import LengthPolicy
 from locviz.model import ConvLSTM, Ensemble, ModelConfig
 
 FORMAT_VERSION = 1
-WEIGHTS_DIR = Path(os.environ.get("LOCVIZ_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))
+REPO_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 SHIPPED_MODELS = ("multiloc", "deeploc")
+
+
+def weights_dir() -> Path:
+    """Where shipped bundles live: ``$LOCVIZ_WEIGHTS`` if set, else the repository's ``weights/``."""
+    return Path(os.environ.get("LOCVIZ_WEIGHTS") or REPO_WEIGHTS_DIR)
 
 
 class BundleError(RuntimeError):
@@ -61,7 +66,7 @@ def resolve_card_path(name_or_path: str | Path) -> Path:
     """``multiloc`` / ``deeploc`` → the shipped card; otherwise a path to ``.json`` or its stem."""
     text = str(name_or_path)
     if text in SHIPPED_MODELS:
-        return WEIGHTS_DIR / f"{text}.json"
+        return weights_dir() / f"{text}.json"
     path = Path(text)
     if path.suffix == ".safetensors":
         path = path.with_suffix(".json")
