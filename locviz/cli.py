@@ -7,20 +7,29 @@ can fix are printed as one clear line and exit with status 2 (usage) or 1.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from locviz.datasets import TEST_FOLD, DatasetError, load_dataset
+from locviz.datasets import DATASETS, TEST_FOLD, DatasetError, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
 from locviz.metrics import classification_report, format_report
 from locviz.model import Ensemble, ModelConfig
+from locviz.motifs import MotifSet, bundle_motifs_path, compute, save_motifs
+from locviz.predict import Prediction, Predictor, load_model
+from locviz.sequences import ParseIssue, ProteinRecord, parse
 from locviz.train import TrainConfig, encode_records, fit, predict_probabilities, train_config_dict
 from locviz.weights import BundleError, load_bundle, resolve_device, save_bundle, write_card
 
@@ -225,11 +234,368 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- predict
+PREDICT_CHUNK = 256
+"""Records read, predicted and written at a time, so a huge FASTA never sits in memory."""
+
+OUTPUT_FORMATS = ("tsv", "csv", "json")
+
+
+def add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict the location of every protein in a FASTA file",
+        description="Predict every record of INPUT (FASTA, or one raw sequence) and write one row per protein: "
+        "id, prediction, then p_<class> per class. Bad records are reported and skipped; exit status 0 when "
+        "everything was predicted, 3 when some records were skipped, 1 when the run failed.",
+    )
+    p.add_argument("input", metavar="INPUT", help="FASTA file (or a file with one raw sequence); '-' reads stdin")
+    p.add_argument("--model", default="multiloc", help="multiloc, deeploc or a bundle path (default: multiloc)")
+    p.add_argument("--out", required=True, help="output file; '-' writes to stdout")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="default: from the --out suffix (.csv, .json), else tsv")
+    p.add_argument("--attention", metavar="ATT_PATH", help="also write per-residue attention as a long TSV")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--chunk-size", type=int, default=PREDICT_CHUNK, help="records read and predicted at a time")
+    p.add_argument("--stop-on-error", action="store_true", help="stop at the first bad record (exit status 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=cmd_predict)
+
+
+def output_format(out: str, chosen: str | None) -> str:
+    if chosen:
+        return chosen
+    suffix = Path(out).suffix.lower()
+    return {".csv": "csv", ".json": "json"}.get(suffix, "tsv")
+
+
+def iter_input_records(handle: IO[str]) -> Iterator[tuple[int, str]]:
+    """(1-based line of the header, text of one record) for each FASTA record, read lazily.
+
+    Input that does not start with '>' is handed over whole, as one record, so
+    :func:`locviz.sequences.parse` reads it as a raw sequence or explains what is wrong.
+    """
+    header_line, lines = 0, []
+    for line_no, line in enumerate(handle, start=1):
+        if line.startswith(">"):
+            if header_line:
+                yield header_line, "".join(lines)
+            header_line, lines = line_no, [line]
+        elif header_line:
+            lines.append(line)
+        elif line.strip():  # text before any header: not FASTA, so parse() gets all of it
+            yield line_no, line + handle.read()
+            return
+    if header_line:
+        yield header_line, "".join(lines)
+    else:
+        yield 1, ""  # empty input: parse() says so
+
+
+def count_records(path: Path) -> int | None:
+    """Number of FASTA headers, for the progress bar's total (a quick byte scan)."""
+    try:
+        n = 0
+        with open(path, "rb") as handle:
+            for line in handle:
+                n += line.startswith(b">")
+        return n or 1
+    except OSError:
+        return None
+
+
+class PredictionWriter:
+    """Writes predictions as TSV/CSV rows as they come, or buffers them for one JSON array."""
+
+    def __init__(self, handle: IO[str], fmt: str, classes: list[str]):
+        self.handle, self.fmt, self.classes = handle, fmt, classes
+        self.columns = ["id", "prediction"] + [f"p_{c}" for c in classes]
+        self.rows: list[dict] = []
+        self.writer = None
+        if fmt in ("tsv", "csv"):
+            self.writer = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+            self.writer.writerow(self.columns)
+
+    def write(self, predictions: list[Prediction]) -> None:
+        for pred in predictions:
+            probs = [float(p) for p in pred.probabilities]
+            if self.writer is not None:
+                self.writer.writerow([pred.id, pred.label] + [f"{p:.6f}" for p in probs])
+            else:
+                row = {"id": pred.id, "prediction": pred.label}
+                row.update({f"p_{c}": round(p, 6) for c, p in zip(self.classes, probs, strict=True)})
+                self.rows.append(row)
+        self.handle.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            json.dump(self.rows, self.handle, indent=1)
+            self.handle.write("\n")
+        self.handle.flush()
+
+
+def write_attention(handle: IO[str], predictions: list[Prediction]) -> None:
+    """Long format: one row per residue; attention is empty where the model did not see the residue."""
+    for pred in predictions:
+        values, seen = pred.attention.tolist(), pred.seen.tolist()  # Python floats format faster than numpy's
+        handle.write(
+            "".join(
+                f"{pred.id}\t{i}\t{residue}\t{f'{value:.6g}' if ok else ''}\n"
+                for i, (residue, value, ok) in enumerate(zip(pred.sequence, values, seen, strict=True), start=1)
+            )
+        )
+    handle.flush()
+
+
+def check_output(path: str) -> None:
+    """Fail before the model loads when an output path cannot be written."""
+    if path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CliError(f"{path} is a folder; give a file name for the output")
+    if not target.parent.is_dir():
+        raise CliError(f"the folder {target.parent} does not exist; create it or choose another output path")
+
+
+def open_output(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.batch_size < 1 or args.chunk_size < 1:
+        raise CliError("--batch-size and --chunk-size must be at least 1")
+    source = args.input
+    if source != "-":
+        path = Path(source)
+        if not path.exists():
+            raise CliError(f"input file {source} does not exist")
+        if not path.is_file():
+            raise CliError(f"{source} is not a file; give a FASTA file")
+    fmt = output_format(args.out, args.format)
+    for target in (args.out, args.attention):
+        if target:
+            check_output(target)
+    predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    total = count_records(Path(source)) if source != "-" else None
+    in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
+    out_handle = open_output(args.out)
+    att_handle = open_output(args.attention) if args.attention else None
+    writer = PredictionWriter(out_handle, fmt, predictor.classes)
+    if att_handle is not None:
+        att_handle.write("id\tposition\tresidue\tattention\n")
+    bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
+    counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0}
+    seen_ids: set[str] = set()
+    pending: list[ProteinRecord] = []
+    where = "stdin" if source == "-" else source
+
+    def flush() -> None:
+        if not pending:
+            return
+        predictions = predictor.predict(pending)
+        writer.write(predictions)
+        if att_handle is not None:
+            write_attention(att_handle, predictions)
+        counts["predicted"] += len(predictions)
+        counts["cropped"] += sum(1 for p in predictions if not p.seen.all())
+        bar.update(len(predictions))
+        pending.clear()
+
+    def report(line: int, issue: ParseIssue) -> None:
+        tqdm.write(f"{where}, line {line}: {issue}", file=sys.stderr)
+
+    stopped = False
+    try:
+        for line, text in iter_input_records(in_handle):
+            result = parse(text)
+            errors = list(result.errors)
+            if not errors:
+                record = result.records[0]
+                if record.id in seen_ids:
+                    errors = [ParseIssue("duplicate record name; give every record a unique name", record.id)]
+            for issue in errors:
+                report(line, issue)
+            seen_ids.update(i.record_id for i in errors if i.record_id is not None)
+            if errors:
+                counts["skipped"] += 1
+                bar.update(1)
+                if args.stop_on_error:
+                    stopped = True
+                    break
+                continue
+            record = result.records[0]
+            seen_ids.add(record.id)
+            counts["warned"] += bool(result.warnings)
+            pending.append(record)
+            if len(pending) >= args.chunk_size:
+                flush()
+        flush()
+    finally:
+        bar.close()
+        writer.close()
+        for handle in (in_handle, out_handle, att_handle):
+            if handle is not None and handle not in (sys.stdin, sys.stdout):
+                handle.close()
+    return predict_summary(args, predictor, counts, stopped)
+
+
+def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict, stopped: bool) -> int:
+    """Notes and the final line on stderr; the exit status (0 all, 3 some skipped, 1 failed)."""
+    policy = predictor.bundle.length_policy
+    if counts["cropped"]:
+        print(
+            f"note: {counts['cropped']} record(s) longer than {policy.max_length} residues: the model saw the "
+            f"{policy.describe()} (attention is empty for the rest)",
+            file=sys.stderr,
+        )
+    if counts["warned"]:
+        print(
+            f"note: {counts['warned']} record(s) were cleaned (ambiguous residues encoded as unknown, "
+            "digits or a trailing '*' removed)",
+            file=sys.stderr,
+        )
+    predicted, skipped = counts["predicted"], counts["skipped"]
+    written = "stdout" if args.out == "-" else args.out
+    if stopped:
+        print(
+            f"locviz predict: error: stopped at the first bad record (--stop-on-error); {written} holds "
+            f"the {predicted} record(s) before it",
+            file=sys.stderr,
+        )
+        return 1
+    if predicted == 0:
+        print(f"locviz predict: error: no record could be predicted ({skipped} skipped)", file=sys.stderr)
+        return 1
+    if skipped:
+        print(
+            f"predicted {predicted} of {predicted + skipped} records with {predictor.name}; "
+            f"{skipped} skipped (see the messages above); wrote {written}",
+            file=sys.stderr,
+        )
+        return 3
+    print(f"predicted {predicted} records with {predictor.name}; wrote {written}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------- motifs
+def add_motifs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("motifs", help="precompute filter logos (NAME.motifs.npz) from a data set's training folds")
+    p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/multiloc")
+    p.add_argument("--folds", type=int, nargs="+", required=True, help="training folds to take the windows from")
+    p.add_argument("--top-k", type=int, default=100, help="windows per filter (default 100)")
+    p.add_argument("--max-per-protein", type=int, default=1, help="windows per protein and filter (default 1)")
+    p.add_argument("--member", type=int, help="ensemble member (default: the card's motif member)")
+    p.add_argument("--out", help="default: NAME.motifs.npz next to the model card")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_motifs)
+
+
+def cmd_motifs(args: argparse.Namespace) -> int:
+    if args.top_k < 1 or args.max_per_protein < 1:
+        raise CliError("--top-k and --max-per-protein must be at least 1")
+    test_fold = TEST_FOLD.get(args.dataset)
+    if test_fold in args.folds:
+        raise CliError(f"fold {test_fold} is {args.dataset}'s test fold: take motifs from training folds only")
+    bundle = load_bundle(args.model, device=args.device)
+    if args.member is not None and not 0 <= args.member < len(bundle.model.members):
+        raise CliError(f"--member must be between 0 and {len(bundle.model.members) - 1}")
+    data = load_dataset(args.dataset, args.data)
+    if list(data.classes) != bundle.classes:
+        raise CliError(f"the model's classes {bundle.classes} are not {args.dataset}'s {list(data.classes)}")
+    idx = data.subset(args.folds)
+    if len(idx) == 0:
+        raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {sorted(set(data.folds))}")
+    reference = (
+        f"{len(idx)} {args.dataset} proteins of folds {', '.join(map(str, args.folds))} (training data); "
+        f"top {args.top_k} windows per filter, at most {args.max_per_protein} per protein, activation > 0"
+    )
+    t0 = time.perf_counter()
+    motif_set = compute(
+        bundle, [data.records[i] for i in idx], labels=data.labels[idx], classes=data.classes,
+        top_k=args.top_k, max_per_protein=args.max_per_protein, member=args.member,
+        progress=not args.no_progress, reference=reference,
+    )
+    out = Path(args.out) if args.out else bundle_motifs_path(bundle)
+    save_motifs(motif_set, out)
+    bundle.card.update(
+        {
+            "motifs_file": os.path.relpath(out.resolve(), bundle.card_path.parent.resolve()),
+            "motifs_sha256": sha256_of(out),
+            "motifs_reference": reference,
+            "motifs_member": motif_set.member,
+            "motifs_command": command_line(),
+        }
+    )
+    write_card(bundle.card_path, bundle.card)
+    print_motif_summary(motif_set, time.perf_counter() - t0)
+    print(f"wrote {out} and updated {bundle.card_path}")
+    return 0
+
+
+def print_motif_summary(motif_set: MotifSet, seconds: float) -> None:
+    """Per width: how informative the logos are; then the filters most specific to one class."""
+    motifs = motif_set.motifs
+    firing = sum(1 for m in motifs if m.top_windows)
+    print(f"{len(motifs)} filters of member {motif_set.member} ({firing} fire in the reference set), {seconds:.0f}s")
+    print(f"reference: {motif_set.reference}")
+    for width in sorted({m.width for m in motifs}):
+        group = [m for m in motifs if m.width == width]
+        bits = np.mean([m.information_content / width for m in group])
+        print(f"  width {width:2d}: {len(group):3d} filters, logos hold {bits:.2f} bits per position on average")
+    ranked = sorted(
+        (m for m in motifs if m.class_association), key=lambda m: -max(m.class_association.values())
+    )[:5]
+    if ranked:
+        print("filters most specific to one class (z-score of class means):")
+    for m in ranked:
+        best = max(m.class_association, key=m.class_association.get)
+        print(
+            f"  filter {m.index:3d} (width {m.width:2d}) {m.consensus:<21} {best} z {m.class_association[best]:+.2f}"
+        )
+
+
+# ------------------------------------------------------------------------------- app
+def dashboard_path() -> Path:
+    """The Streamlit entry point, next to the package in a source checkout."""
+    return Path(__file__).resolve().parent.parent / "dashboard.py"
+
+
+def add_app(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="start the web app (Streamlit) in the browser")
+    p.add_argument("--port", type=int, help="default: Streamlit's (8501)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser (servers, containers)")
+    p.set_defaults(func=cmd_app)
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    path = dashboard_path()
+    if not path.is_file():
+        raise CliError(
+            f"the app's entry point {path} is missing; 'locviz app' runs from a source checkout of locviz "
+            "(git clone, then pip install -e .)"
+        )
+    cmd = [sys.executable, "-m", "streamlit", "run", str(path)]
+    if args.port is not None:
+        cmd += ["--server.port", str(args.port)]
+    if args.headless:
+        cmd += ["--server.headless", "true"]
+    return subprocess.run(cmd, cwd=path.parent).returncode
+
+
 # ------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="locviz", description="Protein subcellular localisation with a ConvLSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_train, add_ensemble, add_evaluate):
+    for add in (add_predict, add_train, add_ensemble, add_evaluate, add_motifs, add_app):
         add(sub)
     return parser
 

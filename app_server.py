@@ -1,0 +1,131 @@
+"""Start the Streamlit app in a subprocess and drive it with headless Chromium (tests, screenshots, benchmark).
+
+Uses the system's Chromium (Debian: ``apt-get install chromium`` → ``/usr/bin/chromium``)
+through Playwright for Python; no browser is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+INSTALL_HINT = "install Debian's chromium (`apt-get update && apt-get install -y chromium`) or set LOCVIZ_CHROMIUM"
+
+
+def chromium_path() -> str:
+    """The Chromium executable to drive; ``RuntimeError`` with the install command when there is none."""
+    configured = os.environ.get("LOCVIZ_CHROMIUM")
+    candidates = [configured] if configured else [*CHROMIUM_CANDIDATES, shutil.which("chromium") or ""]
+    for path in candidates:
+        if path and os.access(path, os.X_OK):
+            return path
+    raise RuntimeError(f"no Chromium found (looked at {', '.join(c for c in candidates if c)}): {INSTALL_HINT}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_app(
+    weights: str | Path | None = None, port: int | None = None, timeout: float = 90.0, script: str = "dashboard.py"
+) -> Iterator[str]:
+    """Run ``streamlit run dashboard.py`` headless on a free local port; yields its URL, stops it after.
+
+    ``weights`` sets LOCVIZ_WEIGHTS for the server (default: inherit the environment).
+    """
+    port = port or free_port()
+    env = dict(os.environ)
+    if weights is not None:
+        env["LOCVIZ_WEIGHTS"] = str(weights)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(REPO / script),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"locviz-streamlit-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited with {proc.returncode}; log: {log_path.read_text()[-2000:]}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not answer on {url} within {timeout:.0f}s; log: {log_path}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 1000, scale: float = 1.0) -> Iterator[object]:
+    """A Playwright page in headless system Chromium; downloads are accepted."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, device_scale_factor=scale, accept_downloads=True
+            )
+            page = context.new_page()
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_for_app_idle(page, timeout_ms: float = 60_000) -> None:
+    """Wait until Streamlit has finished the current script run (no 'Running…' status widget)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
+    )
+
+
+def predict_text(page, text: str, timeout_ms: float = 60_000) -> float:
+    """Paste ``text`` into the app's sequence box, press Predict, wait for the heatmap; returns seconds."""
+    box = page.get_by_label("Protein sequence(s)", exact=False)
+    box.fill(text)
+    box.press("Tab")  # commit the text area before the click
+    wait_for_app_idle(page, timeout_ms)
+    start = time.perf_counter()
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.locator(".gtitle", has_text="Attention along the sequence").first.wait_for(timeout=timeout_ms)
+    wait_for_app_idle(page, timeout_ms)
+    return time.perf_counter() - start

@@ -1,0 +1,343 @@
+"""Streamlit helpers shared by the app's pages: model and motif caches, prediction runs, downloads.
+
+Only Streamlit glue lives here; the science is in :mod:`locviz`. The model is
+loaded once per process and device (``st.cache_resource``); predictions are
+kept per session, keyed by model, device and the exact input text, so page
+reruns (moving a slider, picking another protein) never run the model again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from locviz.examples import EXAMPLES, Example
+from locviz.export import export_filename, figure_bytes
+from locviz.motifs import MotifError, MotifSet, bundle_motifs_path, load_bundle_motifs
+from locviz.predict import Prediction, Predictor, load_model
+from locviz.sequences import ParseIssue, ParseResult, ProteinRecord, parse
+from locviz.weights import SHIPPED_MODELS, BundleError, weights_dir
+
+LOG = logging.getLogger("locviz.app")
+
+MAX_RECORDS = 500
+MAX_TEXT_BYTES = 2_000_000
+LIMITS_TEXT = f"At most {MAX_RECORDS} sequences and {MAX_TEXT_BYTES / 1e6:.0f} MB of text per run."
+FILTERS_WITH_FIRST_PASS = 1
+"""Inputs with at most this many records get filter activations in the first pass; larger inputs get
+them for the protein being looked at only (n_filters floats per residue add up over 500 proteins)."""
+PREDICT_CHUNK = 32
+CACHED_RUNS = 4
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "csv": "text/csv",
+        "json": "application/json"}  # fmt: skip
+EXAMPLE_BY_SEQUENCE = {e.sequence: e for e in EXAMPLES}
+WARM_UP_SEQUENCE = EXAMPLES[0].sequence[:200]
+
+
+# ------------------------------------------------------------------ page frame
+def page_setup(title: str) -> None:
+    """Wide layout and the same page title everywhere."""
+    st.set_page_config(page_title=f"locviz · {title}", page_icon="🧬", layout="wide")
+
+
+def guarded(body: Callable[[], None]) -> None:
+    """Run a page body; any error becomes an inline message, never a traceback.
+
+    ``st.stop``/``st.switch_page`` raise ``BaseException`` subclasses and pass through.
+    """
+    try:
+        body()
+    except (BundleError, MotifError) as exc:
+        st.error(f"The model files could not be used: {exc}")
+    except Exception as exc:  # the page boundary: log the traceback, show a clear line
+        LOG.exception("page failed")
+        st.error(
+            f"Something went wrong while drawing this page ({type(exc).__name__}: {exc}). "
+            "The input and settings are kept; change them or reload the page. If it persists, "
+            "please report it with the input that caused it."
+        )
+
+
+def device_options() -> list[str]:
+    """GPU first when PyTorch sees one, else the CPU only."""
+    return ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"]
+
+
+def available_models() -> list[str]:
+    """Shipped models whose card is present in the weights folder."""
+    return [m for m in SHIPPED_MODELS if (weights_dir() / f"{m}.json").is_file()]
+
+
+def sidebar_settings() -> tuple[str, str] | None:
+    """Model and device pickers (kept across pages); None when no model is installed."""
+    models = available_models()
+    with st.sidebar:
+        st.markdown("### Model")
+        if not models:
+            st.error(
+                f"No model bundle found in `{weights_dir()}` (looked for "
+                f"{', '.join(m + '.json' for m in SHIPPED_MODELS)}). Put the shipped bundles there "
+                "or point the environment variable LOCVIZ_WEIGHTS at a folder that holds them."
+            )
+            return None
+        if st.session_state.get("model_name") not in models:
+            st.session_state["model_name"] = models[0]
+        model = st.selectbox(
+            "Model", models, key="model_name", persist_state="session",
+            help="multiloc: 11 compartments (MultiLoc, Höglund 2006); deeploc: 10 compartments (DeepLoc 1.0).",
+        )  # fmt: skip
+        devices = device_options()
+        if len(devices) > 1:
+            if st.session_state.get("device") not in devices:
+                st.session_state["device"] = devices[0]
+            device = st.radio(
+                "Device", devices, key="device", persist_state="session", horizontal=True,
+                format_func=lambda d: "GPU (CUDA)" if d == "cuda" else "CPU",
+            )  # fmt: skip
+        else:
+            device = "cpu"
+            st.caption("Device: CPU (PyTorch sees no GPU)")
+    return model, device
+
+
+# ------------------------------------------------------------------ caches
+def get_predictor(model_name: str, device: str) -> Predictor:
+    """One shared predictor per model and device for the whole server process.
+
+    Keyed also by the card's path and modification time, so a replaced bundle (or another
+    LOCVIZ_WEIGHTS folder) is loaded afresh instead of served stale from the cache.
+    """
+    card = weights_dir() / f"{model_name}.json"
+    stamp = card.stat().st_mtime_ns if card.is_file() else 0
+    return _load_predictor(model_name, device, str(card), stamp)
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server process)…", max_entries=4)
+def _load_predictor(model_name: str, device: str, card_path: str, stamp: int) -> Predictor:
+    """Load and warm up: PyTorch's first forward pass sets up its kernels (about a second on a CPU),
+    which belongs to loading, not to the user's first Predict."""
+    del model_name, stamp  # cache key only
+    predictor = load_model(card_path, device=device)
+    predictor.predict([ProteinRecord("warm-up", WARM_UP_SEQUENCE)], with_filters=True)
+    return predictor
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _motifs_for(model_name: str, device: str, path: str, mtime: int) -> MotifSet:
+    del path, mtime  # part of the cache key: a recomputed file is read again
+    return load_bundle_motifs(get_predictor(model_name, device).bundle)
+
+
+def get_motifs(model_name: str, device: str) -> MotifSet:
+    """The model's precomputed motifs; ``MotifError`` says how to create a missing file."""
+    bundle = get_predictor(model_name, device).bundle
+    path = bundle_motifs_path(bundle)
+    if not path.is_file():
+        raise MotifError(
+            f"model '{bundle.name}' has no motifs file at `{path}`. Create it once from the model's training "
+            "data (no data set is needed at run time afterwards):\n\n```\n"
+            f"{motifs_command(bundle.card, bundle.card_path)}\n```"
+        )
+    return _motifs_for(model_name, device, str(path), path.stat().st_mtime_ns)
+
+
+def motifs_command(card: dict, card_path: Path) -> str:
+    """The ``locviz motifs`` command for a bundle, with the data set and training folds from its card."""
+    training = card.get("training") or []
+    dataset = training[0].get("dataset", "multiloc") if training else card.get("name", "multiloc")
+    folds: set[int] = set()
+    for member in training:
+        folds.update(int(f) for f in member.get("train_folds", []))
+        if member.get("validation_fold") is not None:
+            folds.add(int(member["validation_fold"]))
+    fold_text = " ".join(str(f) for f in sorted(folds)) or "1 2 3 4"
+    return (
+        f"locviz motifs --model {card_path} --dataset {dataset} --data ../shared/data/{dataset} "
+        f"--folds {fold_text}"
+    )
+
+
+# ------------------------------------------------------------------ input
+def input_size_error(text: str) -> str | None:
+    """A clear message when the text is over the size limit, else None."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_TEXT_BYTES:
+        return (
+            f"The input is {size / 1e6:.1f} MB; the app takes at most {MAX_TEXT_BYTES / 1e6:.0f} MB "
+            f"({MAX_RECORDS} sequences) per run. Split the file, or run `locviz predict` on the command line."
+        )
+    return None
+
+
+def decode_upload(data: bytes, name: str) -> tuple[str | None, str | None]:
+    """(text, None) for a readable upload, (None, message) otherwise."""
+    if len(data) > MAX_TEXT_BYTES:
+        return None, (
+            f"'{name}' is {len(data) / 1e6:.1f} MB; the app takes at most {MAX_TEXT_BYTES / 1e6:.0f} MB per run. "
+            "Split the file, or run `locviz predict` on the command line."
+        )
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        return None, (
+            f"'{name}' is not a text file (byte {exc.start + 1} is not UTF-8). Upload a FASTA text file "
+            "(.fasta, .fa, .faa, .txt), not a compressed or binary file."
+        )
+
+
+def text_key(model_name: str, device: str, text: str) -> str:
+    """Cache key of one run: model (card file and version), device and the exact text."""
+    card = weights_dir() / f"{model_name}.json"
+    stamp = card.stat().st_mtime_ns if card.is_file() else 0
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+    return f"{card}@{stamp}|{device}|{digest}"
+
+
+# ------------------------------------------------------------------ runs
+@dataclass
+class Run:
+    """One press of Predict: what was parsed, what was predicted, how long it took."""
+
+    key: str
+    model_name: str
+    device: str
+    parsed: ParseResult
+    predictions: list[Prediction]
+    records: list[ProteinRecord]
+    seconds: float
+    problems: list[ParseIssue] = field(default_factory=list)
+    detailed: dict[str, Prediction] = field(default_factory=dict)
+
+    def detail(self, predictor: Predictor, index: int) -> Prediction:
+        """The prediction of record ``index`` with filter activations (computed once on demand)."""
+        pred = self.predictions[index]
+        if pred.filter_activations is not None:
+            return pred
+        if pred.id not in self.detailed:
+            self.detailed[pred.id] = predictor.predict([self.records[index]], with_filters=True)[0]
+        return self.detailed[pred.id]
+
+
+def _runs_cache() -> OrderedDict[str, Run]:
+    if "_runs" not in st.session_state:
+        st.session_state["_runs"] = OrderedDict()
+    return st.session_state["_runs"]
+
+
+def get_run(model_name: str, device: str, text: str) -> Run | None:
+    """The cached run for this input, if it was predicted before in this session."""
+    runs = _runs_cache()
+    key = text_key(model_name, device, text)
+    if key in runs:
+        runs.move_to_end(key)
+        return runs[key]
+    return None
+
+
+def run_prediction(
+    model_name: str, device: str, text: str, progress: Callable[[float, str], None] | None = None
+) -> Run:
+    """Parse and predict ``text`` (cached per session by model, device and text)."""
+    cached = get_run(model_name, device, text)
+    if cached is not None:
+        return cached
+    predictor = get_predictor(model_name, device)  # loading is not part of a run's time
+    start = time.perf_counter()
+    parsed = parse(text, max_records=MAX_RECORDS)
+    records = parsed.records
+    with_filters = len(records) <= FILTERS_WITH_FIRST_PASS
+    predictions: list[Prediction] = []
+    for i in range(0, len(records), PREDICT_CHUNK):
+        if progress is not None and len(records) > PREDICT_CHUNK:
+            progress(i / len(records), f"Predicted {i} of {len(records)} proteins…")
+        predictions.extend(predictor.predict(records[i : i + PREDICT_CHUNK], with_filters=with_filters))
+    run = Run(
+        key=text_key(model_name, device, text),
+        model_name=model_name,
+        device=device,
+        parsed=parsed,
+        predictions=predictions,
+        records=list(records),
+        seconds=time.perf_counter() - start,
+        problems=list(parsed.errors),
+    )
+    runs = _runs_cache()
+    runs[run.key] = run
+    while len(runs) > CACHED_RUNS:
+        runs.popitem(last=False)
+    return run
+
+
+def known_example(sequence: str) -> Example | None:
+    """The built-in example with exactly this sequence, if any."""
+    return EXAMPLE_BY_SEQUENCE.get(sequence)
+
+
+# ------------------------------------------------------------------ figure cache and downloads
+def cached_figure(kind: str, key: tuple, build: Callable[[], object]) -> object:
+    """Build a figure once per session and key; reruns reuse it."""
+    store = st.session_state.setdefault("_figures", OrderedDict())
+    full = (kind, *key)
+    if full not in store:
+        store[full] = build()
+        while len(store) > 40:
+            store.popitem(last=False)
+    return store[full]
+
+
+def export_bytes(fig: object, fmt: str) -> bytes:
+    """Figure (or a zero-argument function that builds it) to file bytes: what the download buttons deliver."""
+    if callable(fig):
+        fig = fig()
+    return figure_bytes(fig, fmt)
+
+
+def figure_downloads(fig: object, protein_id: str, model_name: str, figure: str, key: str) -> None:
+    """PNG, SVG and PDF buttons for one figure; the file is made only when a button is clicked.
+
+    ``fig`` is a plotly/matplotlib figure or a function that builds one (for figures slow to draw).
+    """
+    row = st.container(horizontal=True, gap="small")
+    for fmt in ("png", "svg", "pdf"):
+        with row:
+            st.download_button(
+                fmt.upper(),
+                data=lambda fmt=fmt: export_bytes(fig, fmt),
+                file_name=export_filename(protein_id, model_name, figure, fmt),
+                mime=MIME[fmt],
+                key=f"dl-{key}-{fmt}",
+                on_click="ignore",
+                icon=":material/download:",
+                help=f"Download this figure as {fmt.upper()}",
+            )
+
+
+def table_download(label: str, make: Callable[[], str | bytes], file_name: str, key: str) -> None:
+    """A CSV/JSON download whose content is made only on click."""
+    ext = Path(file_name).suffix.lstrip(".")
+    st.download_button(
+        label, data=make, file_name=file_name, mime=MIME.get(ext, "application/octet-stream"),
+        key=f"dl-{key}", on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
+
+
+def show_issues(errors: list[ParseIssue], warnings: list[ParseIssue], limit: int = 20) -> None:
+    """Parser errors (records left out) and warnings (records kept), each naming record and position."""
+    if errors:
+        lines = [f"- {issue}" for issue in errors[:limit]]
+        if len(errors) > limit:
+            lines.append(f"- … and {len(errors) - limit} more")
+        st.error("**Some input was not used:**\n" + "\n".join(lines))
+    if warnings:
+        lines = [f"- {issue}" for issue in warnings[:limit]]
+        if len(warnings) > limit:
+            lines.append(f"- … and {len(warnings) - limit} more")
+        st.warning("**Input cleaned (records kept):**\n" + "\n".join(lines))

@@ -1,0 +1,74 @@
+"""Screenshots of the app's main views for the README: predict, filter motifs, model card.
+
+Starts ``streamlit run dashboard.py`` on a free local port, drives it with
+Debian's headless Chromium through Playwright, and writes ``docs/predict.png``,
+``docs/motifs.png`` and ``docs/model_card.png``. Uses the shipped weights in
+``weights/`` unless ``--weights`` (or LOCVIZ_WEIGHTS) points elsewhere.
+
+    python docs/make_screenshots.py [--weights DIR] [--example P02768]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app_server import chromium_page, predict_text, running_app, wait_for_app_idle  # noqa: E402
+from locviz.examples import by_accession  # noqa: E402
+
+DOCS = REPO / "docs"
+
+
+CONTENT_HEIGHT_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
+  return main.scrollHeight;
+}"""
+
+
+def shoot(page, path: Path, width: int = 1400, max_height: int = 6000) -> None:
+    """Screenshot of the whole page: Streamlit scrolls an inner element, so grow the viewport to its height."""
+    wait_for_app_idle(page)
+    page.wait_for_timeout(800)  # let plotly finish its transitions
+    height = min(int(page.evaluate(CONTENT_HEIGHT_JS)) + 40, max_height)
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_timeout(800)  # plotly resizes charts to the new viewport
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 1100})
+    print(f"wrote {path} ({width}x{height})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", help="folder with multiloc.json etc. (default: LOCVIZ_WEIGHTS or weights/)")
+    parser.add_argument("--example", default="P02768", help="accession of the example protein to show")
+    parser.add_argument("--out", default=str(DOCS), help="folder for the PNGs")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    example = by_accession(args.example)
+    with running_app(weights=args.weights) as url, chromium_page(width=1400, height=1100) as page:
+        page.goto(url, wait_until="networkidle")
+        page.get_by_text("locviz — where does this protein go").wait_for(timeout=60_000)
+        predict_text(page, by_accession("P00441").fasta())  # loads the model once (not part of the timing)
+        seconds = predict_text(page, example.fasta())
+        print(f"{example.accession}: results shown {seconds:.2f}s after pressing Predict (browser, incl. drawing)")
+        shoot(page, out / "predict.png")
+        page.get_by_role("tab", name="First-layer filters").click()
+        page.get_by_role("button", name="Open its logo").click()
+        page.get_by_role("heading", name="Filter motifs").wait_for(timeout=60_000)
+        # the detail logo plus one page of the gallery
+        page.locator("[data-testid='stImage']").nth(12).wait_for(timeout=180_000)
+        shoot(page, out / "motifs.png")
+        page.goto(f"{url}/Model_card", wait_until="networkidle")
+        page.get_by_role("heading", name="Model card", exact=False).first.wait_for(timeout=60_000)
+        page.locator(".gtitle", has_text="Training curves").first.wait_for(timeout=60_000)
+        shoot(page, out / "model_card.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""The Streamlit app, page by page, with Streamlit's AppTest (no browser, no server).
+
+Tiny random bundles stand in for the shipped models: these tests check the
+app's plumbing (input, errors, caching, figures, downloads), not the science.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from locviz.datasets import MULTILOC_CLASSES
+from locviz.examples import EXAMPLES, by_accession
+from locviz.metrics import classification_report
+from locviz.motifs import bundle_motifs_path, compute, save_motifs
+from locviz.sequences import ProteinRecord
+from locviz.weights import load_bundle, write_card
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # app_support.py lives next to dashboard.py
+DASHBOARD = str(REPO / "dashboard.py")
+MOTIFS_PAGE = "pages/1_Filter_motifs.py"
+CARD_PAGE = "pages/2_Model_card.py"
+TIMEOUT = 120
+
+
+def add_motifs(folder: Path, name: str) -> Path:
+    """Compute a motifs file for the tiny bundle ``name`` from the example proteins."""
+    bundle = load_bundle(folder / f"{name}.json", device="cpu")
+    records = [ProteinRecord(e.accession, e.sequence) for e in EXAMPLES]
+    labels = [bundle.classes.index(e.location) for e in EXAMPLES] if name == "multiloc" else None
+    motif_set = compute(bundle, records, labels=labels, reference="the 8 app examples (test bundle)")
+    return save_motifs(motif_set, bundle_motifs_path(bundle))
+
+
+def add_card_history(folder: Path) -> None:
+    """Give the tiny multiloc card training history, metrics and commands, as a trained card has."""
+    card_path = folder / "multiloc.json"
+    card = json.loads(card_path.read_text())
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, len(MULTILOC_CLASSES), 200)
+    preds = np.where(rng.random(200) < 0.6, labels, rng.integers(0, len(MULTILOC_CLASSES), 200))
+    report = classification_report(labels, preds, MULTILOC_CLASSES)
+    report.update({"dataset": "multiloc", "folds": [0], "member": None, "command": "locviz evaluate --folds 0"})
+    card["metrics"] = {"test": report}
+    card["training"] = [
+        {
+            "dataset": "multiloc", "train_folds": [2, 3, 4], "validation_fold": 1, "n_train": 3000,
+            "n_validation": 1000, "best_epoch": 2, "epochs_run": 3, "validation": {"accuracy": 0.5},
+            "history": [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.1 / e, "val_accuracy": 0.2 * e}
+                        for e in (1, 2, 3)],
+            "seconds": 60.0, "hardware": "test", "command": "locviz train --val-fold 1 --out runs/m0",
+        }
+    ]  # fmt: skip
+    card["ensemble_command"] = "locviz ensemble runs/m0 --out weights/multiloc"
+    write_card(card_path, card)
+
+
+@pytest.fixture(scope="session")
+def app_weights(tiny_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny bundles with motifs files and a filled-in card, in a folder of their own."""
+    folder = tmp_path_factory.mktemp("app_weights")
+    for f in tiny_weights_dir.iterdir():
+        shutil.copy(f, folder / f.name)
+    add_card_history(folder)
+    add_motifs(folder, "multiloc")
+    add_motifs(folder, "deeploc")
+    return folder
+
+
+@pytest.fixture
+def app(app_weights: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(app_weights))
+    return AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+
+
+def predict(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="seq_text").input(text)
+    return at.button(key="predict").click().run()
+
+
+def plotly_titles(at: AppTest) -> list[str]:
+    """Titles of every plotly chart on the page (from the chart spec sent to the browser)."""
+    titles = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        titles.append(spec["layout"]["title"]["text"])
+    return titles
+
+
+def open_filter_tab(at: AppTest) -> AppTest:
+    """Click the 'First-layer filters' tab (its state lives under the tab group's key)."""
+    at.session_state["result_tab"] = "First-layer filters"
+    return at.run()
+
+
+def no_problems(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# ------------------------------------------------------------------ predict page
+def test_paste_one_protein_shows_every_view(app: AppTest) -> None:
+    example = by_accession("P07339")
+    predict(app, example.fasta())
+    no_problems(app)
+    titles = plotly_titles(app)
+    assert any("Attention along the sequence" in t for t in titles)
+    assert any("Predicted localisation" in t for t in titles)
+    assert any("Attention profile" in t for t in titles)
+    assert not any("Filter activations" in t for t in titles)  # the filter tab is drawn when opened
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Length"] == f"{len(example.sequence)} aa"
+    assert labels["Known location"] == "lysosomal"
+    pred = app.session_state["prediction"]
+    assert pred.id == "P07339" and pred.filter_activations is not None
+    assert labels["Predicted compartment"] == pred.label.replace("_", " ")
+    captions = " ".join(c.value for c in app.caption)
+    assert "averaged over the 2 ensemble members" in captions
+    assert "ensemble member 0" in captions
+    regions_table = app.dataframe[-1].value
+    assert list(regions_table.columns[:4]) == ["rank", "start", "end", "share of attention"]
+    assert regions_table["subsequence"].str.len().eq(9).all()
+    download_labels = [b.label for b in app.download_button]
+    assert download_labels.count("PNG") == download_labels.count("SVG") == download_labels.count("PDF") == 3
+    open_filter_tab(app)
+    no_problems(app)
+    titles = plotly_titles(app)
+    assert any("Filter activations (ensemble member 0)" in t for t in titles)
+    assert not any("Attention profile" in t for t in titles)
+    assert [b.label for b in app.download_button].count("PNG") == 2  # probabilities and filter track
+
+
+def test_long_protein_note_and_heatmap(app: AppTest) -> None:
+    """The tiny bundle keeps 200 residues: a 1,013-residue protein is cut and the app says where."""
+    predict(app, by_accession("P09874").fasta())
+    no_problems(app)
+    infos = " ".join(i.value for i in app.info)
+    assert "1013 residues is longer than the model's 200" in infos
+    specs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    spec = next(s for s in specs if "Attention along" in s["layout"]["title"]["text"])
+    letters = next(t for t in spec["data"] if t.get("mode") == "text")
+    assert "".join(letters["text"]) == by_accession("P09874").sequence
+
+
+def test_example_button_predicts_and_shows_known_location(app: AppTest) -> None:
+    app.selectbox(key="example_pick").select("P04040").run()
+    app.button(key="use_example").click().run()
+    no_problems(app)
+    assert app.text_area(key="seq_text").value.startswith(">P04040 peroxisomal")
+    assert {m.label: m.value for m in app.metric}["Known location"] == "peroxisomal"
+    assert any("Catalase" in c.value and "test fold" in c.value for c in app.caption)
+
+
+def test_many_records_summary_table_and_picking(app: AppTest) -> None:
+    text = "".join(e.fasta() for e in EXAMPLES[:3])
+    predict(app, text)
+    no_problems(app)
+    summary = app.dataframe[0].value
+    assert list(summary["id"]) == [e.accession for e in EXAMPLES[:3]]
+    assert {"id", "length", "prediction", "confidence"} <= set(summary.columns)
+    assert list(summary["length"]) == [len(e.sequence) for e in EXAMPLES[:3]]
+    picker = next(s for s in app.selectbox if s.label == "Protein shown below")
+    assert app.session_state["prediction"].id == EXAMPLES[0].accession
+    picker.set_value(2).run()
+    no_problems(app)
+    assert app.session_state["prediction"].id == EXAMPLES[2].accession
+    assert app.session_state["prediction"].filter_activations is not None
+    assert app.markdown.values.count(f"### {EXAMPLES[2].accession}") == 1
+
+
+def test_bad_records_reported_rest_still_predicted(app: AppTest) -> None:
+    text = (
+        ">good\n" + EXAMPLES[4].sequence + "\n"
+        ">has_stop\nMKTAYIAKQRQISFVKSHFSRQ*LEERLGLIEVQ\n"
+        ">dna\nATGGCGTACGATCGATCGATGCTAGCTAGCTAGCATCGA\n"
+        ">tiny\nMKT\n"
+    )
+    predict(app, text)
+    assert not app.exception
+    errors = " ".join(e.value for e in app.error)
+    assert "record 'has_stop', position 23" in errors
+    assert "record 'dna'" in errors and "nucleotide" in errors
+    assert "record 'tiny'" in errors and "at least 10" in errors
+    assert app.session_state["prediction"].id == "good"
+    assert any("Attention along the sequence" in t for t in plotly_titles(app))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "n_predicted"),
+    [
+        ("   ", "Nothing to predict", 0),
+        ("MKTAYIAK\n>second\nMKTAYIAKQRQISFV", "text before the first FASTA header", 0),
+        ("MKTAYIAKQRQ@SFVKSHFSRQ", "position 12", 0),
+        (">x\nMKTAYIAKQRQISF\n>x\nMKTAYIAKQRQISF", "record 'x': duplicate record name", 1),
+    ],
+)
+def test_bad_input_is_an_inline_error(app: AppTest, text: str, expected: str, n_predicted: int) -> None:
+    predict(app, text)
+    assert not app.exception
+    assert any(expected in e.value for e in app.error), [e.value for e in app.error]
+    assert bool(app.get("plotly_chart")) == bool(n_predicted)
+
+
+def test_size_limits_give_clear_messages(app: AppTest) -> None:
+    too_many = "".join(f">p{i}\nMKTAYIAKQRQISFVKSHFSRQ\n" for i in range(501))
+    predict(app, too_many)
+    assert not app.exception
+    assert any("501 records given; at most 500" in e.value for e in app.error)
+    too_big = ">big\n" + "A" * 2_000_001
+    predict(app, too_big)
+    assert not app.exception
+    assert any("at most 2 MB" in e.value for e in app.error)
+
+
+def test_upload_fasta_file(app: AppTest) -> None:
+    text = "".join(e.fasta() for e in EXAMPLES[3:5]).encode()
+    app.file_uploader(key="upload").set_value(("two.fasta", text, "text/plain")).run()
+    app.button(key="predict").click().run()
+    no_problems(app)
+    assert list(app.dataframe[0].value["id"]) == [EXAMPLES[3].accession, EXAMPLES[4].accession]
+    assert any("uploaded file 'two.fasta'" in i.value for i in app.info)
+
+
+def test_binary_upload_is_refused_clearly(app: AppTest) -> None:
+    app.file_uploader(key="upload").set_value(("x.fasta", b"\x1f\x8b\x08\x00\xff\xfe", "text/plain")).run()
+    app.button(key="predict").click().run()
+    assert not app.exception
+    assert any("not a text file" in e.value for e in app.error)
+
+
+def test_prediction_is_cached_per_input(app: AppTest) -> None:
+    text = EXAMPLES[4].fasta()
+    predict(app, text)
+    run = next(iter(app.session_state["_runs"].values()))
+    predict(app, text)
+    no_problems(app)
+    runs = app.session_state["_runs"]
+    assert len(runs) == 1 and next(iter(runs.values())) is run
+    app.selectbox(key="model_name").select("deeploc").run()  # another model predicts the same text anew
+    no_problems(app)
+    assert len(app.session_state["_runs"]) == 2
+    assert app.session_state["prediction"].classes[0] == "Nucleus"
+
+
+def test_no_model_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("No model bundle found" in e.value and "LOCVIZ_WEIGHTS" in e.value for e in at.error)
+
+
+def test_corrupt_weights_are_an_inline_error(
+    app_weights: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for f in app_weights.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    weights = tmp_path / "multiloc.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"corrupt!")
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    predict(at, EXAMPLES[4].fasta())
+    assert not at.exception
+    assert any("checksum mismatch" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------ motifs page
+def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
+    app.switch_page(MOTIFS_PAGE).run()
+    no_problems(app)
+    assert app.title[0].value == "Filter motifs"
+    table = app.dataframe[0].value
+    assert len(table) == 12 and {"filter", "width", "IC (bits)"} <= set(table.columns)
+    assert list(table["IC (bits)"]) == sorted(table["IC (bits)"], reverse=True)
+    assert len(app.image) >= 1 + 12  # the chosen filter's logo + one gallery page
+    png = app.image[0].proto.imgs[0].url
+    assert png  # served by Streamlit's media manager
+    app.selectbox(key="motif_sort").select("association with lysosomal").run()
+    no_problems(app)
+    table = app.dataframe[0].value
+    assert list(table["assoc. lysosomal"]) == sorted(table["assoc. lysosomal"], reverse=True)
+
+
+def test_open_filter_from_prediction(app: AppTest) -> None:
+    predict(app, by_accession("P07237").fasta())
+    open_filter_tab(app)
+    chosen = app.selectbox(key="track_filter_pick").value
+    app.button(key="open_motif").click().run()
+    no_problems(app)
+    assert app.title[0].value == "Filter motifs"
+    assert app.session_state["motif_pick"] == chosen
+    assert any(m.value.startswith(f"### Filter {chosen} ") for m in app.markdown)
+    hits = app.dataframe[-1].value  # where it fires in the current protein
+    assert list(hits.columns) == ["start", "end", "activation", "window"]
+    assert len(hits) >= 1 and (hits["activation"] > 0).all()
+    seq = by_accession("P07237").sequence
+    first = hits.iloc[0]
+    assert seq[first["start"] - 1 : first["end"]] == first["window"]
+
+
+def test_motifs_missing_says_how_to_create(tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    at.switch_page(MOTIFS_PAGE).run()
+    assert not at.exception
+    assert any("no motifs file" in e.value and "locviz motifs --model" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------ model card page
+def test_model_card_page(app: AppTest, app_weights: Path) -> None:
+    app.switch_page(CARD_PAGE).run()
+    no_problems(app)
+    assert app.title[0].value == "Model card: multiloc"
+    titles = plotly_titles(app)
+    assert any("Confusion matrix" in t for t in titles)
+    assert any("Training curves" in t for t in titles)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Compartments"] == "11" and metrics["Ensemble members"] == "2"
+    card = json.loads((app_weights / "multiloc.json").read_text())
+    assert metrics["Test accuracy"] == f"{card['metrics']['test']['accuracy']:.3f}"
+    summary = next(d.value for d in app.dataframe if "Gorodkin MCC" in getattr(d.value, "columns", []))
+    assert summary.loc[0, "Gorodkin MCC"] == pytest.approx(card["metrics"]["test"]["gorodkin_mcc"])
+    code = app.code[0].value
+    assert "locviz train --val-fold 1" in code and "locviz ensemble" in code and "locviz evaluate" in code
+
+
+# ------------------------------------------------------------------ exports (what the buttons deliver)
+def test_every_export_is_a_valid_file(app: AppTest) -> None:
+    import app_support as ui
+    from locviz import export, figures
+    from locviz.motifs import load_bundle_motifs
+
+    predict(app, by_accession("P00441").fasta())
+    pred = app.session_state["prediction"]
+    figs = {
+        "probabilities": figures.probability_bar(pred),
+        "heatmap": figures.attention_heatmap(pred, 60),
+        "logo": lambda: figures.sequence_logo(load_bundle_motifs(load_bundle("multiloc", "cpu")).motifs[3]),
+    }
+    for name, fig in figs.items():
+        png = ui.export_bytes(fig, "png")
+        assert png.startswith(b"\x89PNG\r\n\x1a\n"), name
+        svg = ui.export_bytes(fig, "svg")
+        assert b"<svg" in svg[:2000] and svg.rstrip().endswith(b"</svg>"), name
+        pdf = ui.export_bytes(fig, "pdf")
+        assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:], name
+    rows = list(csv.reader(io.StringIO(export.attention_csv(pred).decode())))
+    assert rows[0][:2] == ["position", "residue"] and len(rows) == pred.length + 1
+    rows = list(csv.reader(io.StringIO(export.predictions_csv([pred]).decode())))
+    assert rows[1][0] == "P00441" and rows[1][2] == pred.label
+    rows = list(csv.reader(io.StringIO(export.filters_csv(pred).decode())))
+    assert len(rows[0]) == 2 + pred.filter_activations.shape[0]
+    assert json.loads(export.predictions_json([pred]))[0]["id"] == "P00441"
+    name = export.export_filename(pred.id, pred.model_name, "attention-heatmap", "svg")
+    assert name == "P00441_multiloc_attention-heatmap.svg"

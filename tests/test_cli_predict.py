@@ -1,0 +1,245 @@
+"""The predict / motifs / app sub-commands, called in-process through locviz.cli.main and once as a program."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import HUMAN_INSULIN, REPO
+from test_predict import GFP, HISTONE_H4, UBIQUITIN
+
+from locviz import cli
+from locviz.datasets import MULTILOC_CLASSES, sha256_of
+from locviz.motifs import load_bundle_motifs
+from locviz.predict import load_model
+from locviz.sequences import parse
+from locviz.weights import load_bundle
+
+GOOD = f">insulin human insulin\n{HUMAN_INSULIN}\n>gfp\n{GFP[:120]}\n{GFP[120:]}\n>ubiquitin\n{UBIQUITIN}\n"
+BAD_RECORD = ">broken\nMKVLLA!GGQQQQQQQQ\n"
+
+
+@pytest.fixture(autouse=True)
+def tiny_weights(tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    return tiny_weights_dir
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def run_predict(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = cli.main(["predict", *args, "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def read_table(path: Path, delimiter: str) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def test_predict_tsv_matches_api(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    out = tmp_path / "out.tsv"
+    code, _, err = run_predict(capsys, str(fasta), "--model", "multiloc", "--out", str(out))
+    assert code == 0, err
+    assert "predicted 3 records" in err
+    assert "1 record(s) longer than 200" in err  # GFP is cut by the tiny bundle's policy
+    rows = read_table(out, "\t")
+    classes = list(MULTILOC_CLASSES)
+    assert list(rows[0]) == ["id", "prediction"] + [f"p_{c}" for c in classes]
+    assert [r["id"] for r in rows] == ["insulin", "gfp", "ubiquitin"]
+    expected = load_model("multiloc", device="cpu").predict(parse(GOOD).records)
+    for row, pred in zip(rows, expected, strict=True):
+        probs = np.array([float(row[f"p_{c}"]) for c in classes])
+        np.testing.assert_allclose(probs, pred.probabilities, atol=2e-6)
+        assert row["prediction"] == pred.label == classes[int(np.argmax(probs))]
+
+
+def test_predict_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    code, _, _ = run_predict(capsys, str(fasta), "--model", "deeploc", "--out", str(tmp_path / "out.csv"))
+    assert code == 0
+    rows = read_table(tmp_path / "out.csv", ",")
+    assert len(rows) == 3 and list(rows[0])[:3] == ["id", "prediction", "p_Nucleus"]
+    assert len(rows[0]) == 12
+    code, _, _ = run_predict(capsys, str(fasta), "--model", "multiloc", "--out", str(tmp_path / "o.json"))
+    assert code == 0
+    data = json.loads((tmp_path / "o.json").read_text())
+    assert [d["id"] for d in data] == ["insulin", "gfp", "ubiquitin"]
+    assert list(data[0]) == ["id", "prediction"] + [f"p_{c}" for c in MULTILOC_CLASSES]
+    assert abs(sum(v for k, v in data[0].items() if k.startswith("p_")) - 1.0) < 1e-4
+    code, _, _ = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.txt"), "--format", "csv")
+    assert code == 0 and "," in (tmp_path / "o.txt").read_text().splitlines()[0]
+
+
+def test_bad_record_is_skipped_with_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD + BAD_RECORD + f">h4\n{HISTONE_H4}\n")
+    out = tmp_path / "out.tsv"
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out))
+    assert code == 3
+    assert "line 8: record 'broken', position 7: character '!'" in err
+    assert "predicted 4 of 5 records" in err and "1 skipped" in err
+    assert "Traceback" not in err
+    assert [r["id"] for r in read_table(out, "\t")] == ["insulin", "gfp", "ubiquitin", "h4"]
+
+
+def test_duplicate_across_chunks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD + f">insulin\n{HISTONE_H4}\n")
+    out = tmp_path / "out.tsv"
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out), "--chunk-size", "1")
+    assert code == 3
+    assert "record 'insulin': duplicate record name" in err
+    assert len(read_table(out, "\t")) == 3
+
+
+def test_stop_on_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD + BAD_RECORD + f">h4\n{HISTONE_H4}\n")
+    out = tmp_path / "out.tsv"
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out), "--stop-on-error")
+    assert code == 1
+    assert "record 'broken'" in err and "--stop-on-error" in err
+    assert [r["id"] for r in read_table(out, "\t")] == ["insulin", "gfp", "ubiquitin"]
+
+
+def test_failed_runs_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, _, err = run_predict(capsys, str(tmp_path / "nope.fasta"), "--out", str(tmp_path / "o.tsv"))
+    assert code == 1
+    assert err.strip() == f"locviz predict: error: input file {tmp_path / 'nope.fasta'} does not exist"
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    code, _, err = run_predict(capsys, str(fasta), "--model", str(tmp_path / "nomodel"), "--out", str(tmp_path / "o"))
+    assert code == 1 and "no model card" in err and "Traceback" not in err
+    only_bad = write(tmp_path / "bad.fasta", BAD_RECORD)
+    code, _, err = run_predict(capsys, str(only_bad), "--out", str(tmp_path / "o.tsv"))
+    assert code == 1 and "no record could be predicted" in err
+    empty = write(tmp_path / "empty.fasta", "\n")
+    code, _, err = run_predict(capsys, str(empty), "--out", str(tmp_path / "o.tsv"))
+    assert code == 1 and "the input is empty" in err
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "no_dir" / "o.tsv"))
+    assert code == 1 and "does not exist" in err
+
+
+def test_raw_sequence_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    raw = write(tmp_path / "raw.txt", "\n" + HUMAN_INSULIN[:50] + "\n" + HUMAN_INSULIN[50:] + "\n")
+    code, out, _ = run_predict(capsys, str(raw), "--out", "-")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("id\tprediction\tp_ER") and lines[1].startswith("sequence_1\t")
+
+
+def test_byte_order_mark_and_windows_line_ends(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = tmp_path / "win.fasta"
+    fasta.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"))
+    assert code == 0, err
+    assert [r["id"] for r in read_table(tmp_path / "o.tsv", "\t")] == ["insulin", "gfp", "ubiquitin"]
+
+
+def test_attention_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    att = tmp_path / "att.tsv"
+    code, _, _ = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--attention", str(att))
+    assert code == 0
+    rows = read_table(att, "\t")
+    assert list(rows[0]) == ["id", "position", "residue", "attention"]
+    records = parse(GOOD).records
+    assert len(rows) == sum(len(r) for r in records)
+    for record in records:
+        mine = [r for r in rows if r["id"] == record.id]
+        assert [int(r["position"]) for r in mine] == list(range(1, len(record) + 1))
+        assert "".join(r["residue"] for r in mine) == record.sequence
+        values = [float(r["attention"]) for r in mine if r["attention"]]
+        assert abs(sum(values) - 1.0) < 1e-4
+    gfp = [r for r in rows if r["id"] == "gfp"]
+    assert [r["attention"] == "" for r in gfp] == [100 <= i < len(GFP) - 100 for i in range(len(GFP))]
+
+
+def test_entry_point_subprocess(tmp_path: Path, tiny_weights_dir: Path) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD + BAD_RECORD)
+    out = tmp_path / "out.json"
+    env = dict(os.environ, LOCVIZ_WEIGHTS=str(tiny_weights_dir))
+    proc = subprocess.run(
+        [sys.executable, "-m", "locviz.cli", "predict", str(fasta), "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "record 'broken'" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(json.loads(out.read_text())) == 3
+
+
+def make_multiloc_folder(folder: Path) -> Path:
+    """A miniature MultiLoc folder in the real layout (one FASTA per class, folds.tsv) with real sequences."""
+    folder.mkdir()
+    entries = [
+        ("P01308", "extracellular", HUMAN_INSULIN, 1),
+        ("P0CG48", "cytoplasmic", UBIQUITIN, 2),
+        ("P62805", "nuclear", HISTONE_H4, 1),
+        ("P42212", "cytoplasmic", GFP, 2),
+        ("TESTFOLD", "nuclear", HISTONE_H4[::-1], 0),
+    ]
+    for location in MULTILOC_CLASSES:
+        text = "".join(f">{acc}\n{seq}\n" for acc, loc, seq, _ in entries if loc == location)
+        (folder / f"{location}.fasta").write_text(text)
+    lines = ["accession\tlocation\tfold"] + [f"{acc}\t{loc}\t{fold}" for acc, loc, _, fold in entries]
+    (folder / "folds.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_motifs_command(tmp_path: Path, tiny_weights_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(tiny_weights_dir / f"multiloc{suffix}", tmp_path / f"multiloc{suffix}")
+    data = make_multiloc_folder(tmp_path / "multiloc_data")
+    model = str(tmp_path / "multiloc")
+    base = ["motifs", "--model", model, "--dataset", "multiloc", "--data", str(data), "--no-progress"]
+    code = cli.main(base + ["--folds", "0", "1"])
+    assert code == 1 and "test fold" in capsys.readouterr().err
+    code = cli.main(base + ["--folds", "1", "2", "--top-k", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "12 filters of member 0" in out and "filters most specific to one class" in out
+    assert "width  5:   4 filters" in out
+    motifs_path = tmp_path / "multiloc.motifs.npz"
+    card = json.loads((tmp_path / "multiloc.json").read_text())
+    assert card["motifs_file"] == "multiloc.motifs.npz"
+    assert card["motifs_sha256"] == sha256_of(motifs_path)
+    assert card["motifs_reference"].startswith("4 multiloc proteins of folds 1, 2")
+    motif_set = load_bundle_motifs(load_bundle(model, device="cpu"))
+    assert max(len(m.top_windows) for m in motif_set.motifs) == 3
+    assert set(motif_set.motifs[0].class_association) == {"extracellular", "cytoplasmic", "nuclear"}
+    custom = tmp_path / "elsewhere" / "m.npz"
+    assert cli.main(base + ["--folds", "1", "--out", str(custom)]) == 0
+    card = json.loads((tmp_path / "multiloc.json").read_text())
+    assert card["motifs_file"] == "elsewhere/m.npz"
+    assert load_bundle_motifs(load_bundle(model, device="cpu")).reference.startswith("2 multiloc proteins")
+
+
+def test_app_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(cli, "dashboard_path", lambda: tmp_path / "dashboard.py")
+    assert cli.main(["app"]) == 1
+    assert "dashboard.py is missing" in capsys.readouterr().err
+    (tmp_path / "dashboard.py").write_text("")
+    calls = []
+
+    class Done:
+        returncode = 0
+
+    monkeypatch.setattr(cli.subprocess, "run", lambda cmd, cwd: calls.append((cmd, cwd)) or Done())
+    assert cli.main(["app", "--port", "8600", "--headless"]) == 0
+    cmd, cwd = calls[0]
+    assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"]
+    assert cmd[4] == str(tmp_path / "dashboard.py") and cwd == tmp_path
+    assert cmd[5:] == ["--server.port", "8600", "--server.headless", "true"]
+
+
+def test_real_dashboard_path_is_next_to_package() -> None:
+    assert cli.dashboard_path() == REPO / "dashboard.py"

@@ -1,0 +1,260 @@
+"""Figure builders: built from hand-made Predictions/motifs (no model), contents checked."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from matplotlib.figure import Figure
+
+from locviz import figures
+from locviz.datasets import MULTILOC_CLASSES
+from locviz.metrics import classification_report
+from locviz.motifs import FilterMotif, MotifSet
+from locviz.predict import AttentionRegion, Prediction
+from locviz.sequences import STANDARD_RESIDUES
+
+CLASSES = list(MULTILOC_CLASSES)
+N_FILTERS = 12
+WIDTHS = [(1, 3, 5)[i % 3] for i in range(N_FILTERS)]
+
+
+def make_prediction(length: int, seen_upto: int | None = None, seed: int = 0, pid: str = "P12345") -> Prediction:
+    """A protein whose residues after ``seen_upto`` were cut by the long-sequence policy."""
+    rng = np.random.default_rng(seed)
+    sequence = "".join(rng.choice(list(STANDARD_RESIDUES), length))
+    seen = np.ones(length, dtype=bool)
+    if seen_upto is not None:
+        seen[seen_upto:] = False
+    attention = rng.random(length)
+    attention[~seen] = np.nan
+    attention /= np.nansum(attention)
+    probabilities = rng.dirichlet(np.ones(len(CLASSES)))
+    members = rng.dirichlet(np.ones(len(CLASSES)) * 5, size=3)
+    acts = rng.random((N_FILTERS, length))
+    acts[:, ~seen] = np.nan
+    return Prediction(pid, sequence, CLASSES, probabilities, attention, seen, "multiloc", members, acts, 1)
+
+
+@pytest.fixture
+def pred() -> Prediction:
+    return make_prediction(150, seen_upto=120)
+
+
+def make_motif(index: int = 7, width: int = 5, seed: int = 1) -> FilterMotif:
+    rng = np.random.default_rng(seed)
+    freqs = rng.dirichlet(np.ones(20) * 0.3, size=width)
+    ic = float(np.sum(np.log2(20) + (np.clip(freqs, 1e-12, 1) * np.log2(np.clip(freqs, 1e-12, 1))).sum(axis=1)))
+    return FilterMotif(index, width, freqs, ic, ["ACDEF"], [2.5], {c: float(rng.normal()) for c in CLASSES})
+
+
+def _subtitle(fig: go.Figure) -> str:
+    return fig.layout.title.subtitle.text
+
+
+# ---------------------------------------------------------------- probabilities
+
+
+def test_probability_bar_sorted_highlighted_with_values(pred):
+    fig = figures.probability_bar(pred)
+    bar = fig.data[0]
+    assert isinstance(bar, go.Bar)
+    assert list(bar.x) == sorted(pred.probabilities)  # ascending: plotly draws the first bar at the bottom
+    assert bar.y[-1] == pred.label.replace("_", " ")
+    assert bar.marker.color[-1] == figures.HIGHLIGHT
+    assert set(bar.marker.color[:-1]) == {figures.MUTED}
+    column = fig.data[1]
+    assert column.text[-1] == f"{pred.confidence:.1%}"
+    assert len(column.text) == len(CLASSES)
+    # whiskers span the members' min..max around the ensemble mean
+    top = int(np.argmax(pred.probabilities))
+    members = pred.member_probabilities[:, top]
+    assert bar.error_x.array[-1] == pytest.approx(members.max() - pred.probabilities[top])
+    assert bar.error_x.arrayminus[-1] == pytest.approx(pred.probabilities[top] - members.min())
+    assert "P12345" in _subtitle(fig) and "multiloc" in _subtitle(fig)
+
+
+def test_probability_bar_rejects_mismatched_classes(pred):
+    pred.probabilities = pred.probabilities[:-1]
+    with pytest.raises(ValueError, match="probabilities for 11 classes"):
+        figures.probability_bar(pred)
+
+
+# ---------------------------------------------------------------- attention
+
+
+def test_attention_heatmap_grid_letters_and_unseen(pred):
+    fig = figures.attention_heatmap(pred, residues_per_row=60)
+    grey, heat, letters = fig.data
+    assert heat.z.shape == (3, 60) and grey.z.shape == (3, 60)
+    assert list(fig.layout.yaxis.ticktext) == ["1", "61", "121"]
+    assert fig.layout.title.text and "multiloc" in _subtitle(fig) and "P12345" in _subtitle(fig)
+    assert heat.colorbar.title.text == "attention"
+
+    # residue letters, one per residue, at the right cell
+    assert "".join(letters.text) == pred.sequence
+    assert (letters.x[61], letters.y[61]) == (2, 1)  # residue 62 → row 2 (start 61), column 2
+
+    # seen residue 5 (row 0, col 4): weight in the attention trace, hover names position/residue/weight
+    weight = pred.attention[4]
+    assert heat.z[0][4] == pytest.approx(weight)
+    assert math.isnan(grey.z[0][4])
+    hover = heat.text[0][4]
+    assert f"position 5 · {pred.sequence[4]}" in hover and f"{weight:.4g}" in hover
+    assert f"{weight * 120:.2f}× uniform" in hover
+
+    # unseen residue 130 (row 2, col 9): grey, no attention value, hover says so
+    assert math.isnan(heat.z[2][9]) and grey.z[2][9] == 1
+    assert "not seen by the model" in grey.text[2][9] and "position 130" in grey.text[2][9]
+    assert set(np.asarray(grey.colorscale, dtype=object)[:, 1]) == {figures.UNSEEN_GREY}
+
+    # cells after the last residue are empty in both traces
+    assert math.isnan(heat.z[2][59]) and math.isnan(grey.z[2][59])
+    assert "30 residues not seen" in _subtitle(fig)
+
+
+def test_attention_heatmap_long_protein_stays_legible():
+    short = figures.attention_heatmap(make_prediction(600))
+    long_pred = make_prediction(3000, seen_upto=1000)
+    fig = figures.attention_heatmap(long_pred)
+    assert fig.data[1].z.shape == (50, 60)
+    assert len(fig.layout.yaxis.tickvals) == 50 and fig.layout.yaxis.ticktext[-1] == "2941"
+    assert fig.layout.height >= 50 * 20 > short.layout.height  # ~22 px per row whatever the length
+    assert "".join(fig.data[2].text) == long_pred.sequence
+
+
+def test_attention_heatmap_rejects_bad_input(pred):
+    with pytest.raises(ValueError, match="residues_per_row"):
+        figures.attention_heatmap(pred, residues_per_row=0)
+    pred.attention = pred.attention[:-1]
+    with pytest.raises(ValueError, match="sequence length"):
+        figures.attention_heatmap(pred)
+
+
+def test_attention_profile_gaps_regions_and_unseen(pred):
+    region = AttentionRegion(40, 55, 0.31, 47, pred.sequence[39:55])
+    fig = figures.attention_profile(pred, [region])
+    line = fig.data[0]
+    assert list(line.x) == list(range(1, 151))
+    assert np.isnan(np.asarray(line.y[120:], dtype=float)).all()
+    assert np.asarray(line.y[:120], dtype=float) == pytest.approx(pred.attention[:120])
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    spans = sorted((s.x0, s.x1) for s in rects)
+    assert spans == [(39.5, 55.5), (120.5, 150.5)]  # the region and the unseen tail
+    texts = [a.text for a in fig.layout.annotations]
+    assert "1: 40–55 (31%)" in texts and "not seen by the model" in texts and "uniform" in texts
+
+
+# ---------------------------------------------------------------- filters
+
+
+def test_filter_track_default_top_filters(pred):
+    pred.filter_activations[9, 30] = 50.0  # planted: filter 9 fires hardest in this protein
+    fig = figures.filter_track(pred, widths=WIDTHS, top_n=4)
+    grey, heat = fig.data
+    assert len(heat.y) == 4 and heat.y[0] == "f9 (w=1)"
+    assert heat.z.shape == (4, 150)
+    assert heat.z[0][30] == 50.0
+    assert np.isnan(heat.z[:, 120:].astype(float)).all() and (grey.z[:, 120:] == 1).all()
+    assert heat.text[0][30] == pred.sequence[30]
+    assert "activation" in heat.hovertemplate and "position" in heat.hovertemplate
+    assert "not seen by the model" in grey.hovertemplate
+    assert "member 1" in fig.layout.title.text
+    assert fig.layout.height > figures.filter_track(pred, top_n=2).layout.height
+
+
+def test_filter_track_chosen_filters_and_errors(pred):
+    fig = figures.filter_track(pred, filter_indices=[3, 0, 3])
+    assert list(fig.data[1].y) == ["f3", "f0"]
+    with pytest.raises(ValueError, match="out of range"):
+        figures.filter_track(pred, filter_indices=[N_FILTERS])
+    with pytest.raises(ValueError, match="widths"):
+        figures.filter_track(pred, widths=[1, 3])
+    pred.filter_activations = None
+    with pytest.raises(ValueError, match="no filter activations"):
+        figures.filter_track(pred)
+
+
+# ---------------------------------------------------------------- motifs
+
+
+def test_sequence_logo_information_scaled_without_pyplot():
+    before = plt.get_fignums()
+    motif = make_motif()
+    fig = figures.sequence_logo(motif)
+    assert isinstance(fig, Figure)
+    assert plt.get_fignums() == before  # nothing registered with pyplot's global state
+    ax = fig.axes[0]
+    assert ax.get_title() == f"filter 7 · width 5 · IC {motif.information_content:.1f} bits"
+    assert ax.get_ylabel() == "bits"
+    assert ax.get_ylim() == pytest.approx((0, math.log2(20)))
+    # the stack drawn at each position is as tall as that position's information content
+    heights = np.zeros(motif.width)
+    for patch in ax.patches:
+        bbox = patch.get_extents().transformed(ax.transData.inverted())
+        position = int(round((bbox.x0 + bbox.x1) / 2))
+        if 0 <= position < motif.width:
+            heights[position] = max(heights[position], bbox.y1)
+    assert heights == pytest.approx(motif.ic_per_position(), abs=0.05)
+
+
+def test_sequence_logo_draws_on_given_axes():
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert figures.sequence_logo(make_motif(), ax=ax) is fig
+
+
+def test_class_association_heatmap():
+    motifs = [make_motif(i, width=3, seed=i) for i in range(5)]
+    motif_set = MotifSet("multiloc", 1, CLASSES, motifs, "reference set", "z-score of mean activation")
+    fig = figures.class_association_heatmap(motif_set, filter_indices=[4, 2])
+    heat = fig.data[0]
+    assert list(heat.y) == ["f4 (w=3)", "f2 (w=3)"]
+    assert heat.z[0][0] == pytest.approx(motifs[4].class_association[CLASSES[0]])
+    assert "member 1" in _subtitle(fig) and "z-score" in _subtitle(fig)
+    assert figures.class_association_heatmap(motif_set).data[0].z.shape == (5, len(CLASSES))
+    with pytest.raises(ValueError, match=r"filters \[9\]"):
+        figures.class_association_heatmap(motif_set, filter_indices=[9])
+
+
+# ---------------------------------------------------------------- model quality
+
+
+def test_confusion_heatmap_row_normalised_counts_as_text():
+    classes = ["cytoplasmic", "nuclear", "plasma_membrane"]
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    predicted = np.array([0, 0, 1, 1, 1, 0])
+    fig = figures.confusion_heatmap(classification_report(labels, predicted, classes), model_name="deeploc")
+    heat = fig.data[0]
+    assert heat.z[0] == pytest.approx([2 / 3, 1 / 3, 0])
+    assert heat.z[2] == pytest.approx([1, 0, 0])
+    assert [list(row) for row in heat.text] == [["2", "1", "0"], ["0", "2", "0"], ["1", "0", "0"]]
+    assert "deeploc" in _subtitle(fig) and "accuracy 0.667" in _subtitle(fig)
+    assert list(heat.x) == ["cytoplasmic", "nuclear", "plasma membrane"]
+
+
+def test_training_curves_members_and_best_epoch():
+    def member(fold: int, best: int) -> dict:
+        history = [
+            {"epoch": e, "train_loss": 2 / e, "val_loss": 2.2 / e, "val_accuracy": 0.3 + 0.01 * e, "val_mcc": 0.1}
+            for e in range(1, 11)
+        ]
+        return {"validation_fold": fold, "best_epoch": best, "history": history}
+
+    card = {"name": "multiloc", "training": [member(1, 7), member(2, 9)]}
+    fig = figures.training_curves(card)
+    names = [t.name for t in fig.data]
+    assert "member 0 (val fold 1)" in names and "member 1 (val fold 2)" in names
+    stars = [t for t in fig.data if t.marker.symbol == "star"]
+    assert [(s.x[0], s.y[0]) for s in stars] == [(7, pytest.approx(0.37)), (9, pytest.approx(0.39))]
+    assert sum("training loss" in n for n in names) == 2 and sum("validation loss" in n for n in names) == 2
+    assert "multiloc" in _subtitle(fig) and "2 ensemble members" in _subtitle(fig)
+
+
+def test_training_curves_without_history_says_so():
+    fig = figures.training_curves({"training": []}, model_name="tiny")
+    assert len(fig.data) == 0
+    assert any("no training history" in a.text for a in fig.layout.annotations)

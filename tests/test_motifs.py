@@ -1,0 +1,205 @@
+"""Filter motifs: top windows against a brute-force search, logos, class association, files, hits."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import HUMAN_INSULIN
+from test_predict import GFP, HISTONE_H4, UBIQUITIN
+
+from locviz.datasets import sha256_of
+from locviz.motifs import (
+    PSEUDOCOUNT,
+    MotifError,
+    MotifSet,
+    compute,
+    filter_hits,
+    load_bundle_motifs,
+    load_motifs,
+    save_motifs,
+)
+from locviz.predict import Predictor, load_model
+from locviz.sequences import STANDARD_RESIDUES, ProteinRecord
+from locviz.weights import load_bundle, write_card
+
+H4_WITH_X = HISTONE_H4[:40] + "X" + HISTONE_H4[41:]
+REFERENCE = [
+    ProteinRecord("insulin", HUMAN_INSULIN),
+    ProteinRecord("ubiquitin", UBIQUITIN),
+    ProteinRecord("h4x", H4_WITH_X),
+    ProteinRecord("gfp", GFP),  # longer than the tiny bundle's 200: cut in the middle
+]
+LABELS = [0, 1, 1, 3]
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_card: Path) -> Predictor:
+    return load_model(str(tiny_card), device="cpu")
+
+
+def valid_scores(pred, f: int, width: int) -> np.ndarray:
+    """Brute force: activation at every centre whose whole window is seen, inside and free of X."""
+    half = width // 2
+    row = pred.filter_activations[f]
+    out = np.full(len(row), -np.inf)
+    for p in range(half, len(row) - half):
+        window = slice(p - half, p + half + 1)
+        if pred.seen[window].all() and "X" not in pred.sequence[window] and row[p] > 0:
+            out[p] = row[p]
+    return out
+
+
+def test_compute_matches_brute_force(predictor: Predictor) -> None:
+    bundle = predictor.bundle
+    motif_set = compute(bundle, REFERENCE, labels=LABELS, top_k=3, reference="four test proteins")
+    preds = predictor.predict(REFERENCE, with_filters=True)
+    config = bundle.config
+    assert isinstance(motif_set, MotifSet)
+    assert motif_set.reference == "four test proteins"
+    assert motif_set.member == bundle.model.motif_member
+    assert motif_set.model_name == "multiloc" and motif_set.classes == bundle.classes
+    assert "z-score" in motif_set.association_method
+    assert len(motif_set.motifs) == config.n_filters
+    for f, motif in enumerate(motif_set.motifs):
+        width = config.filter_width(f)
+        assert (motif.index, motif.width) == (f, width)
+        # one best window per protein, then the top 3 over proteins
+        best = []
+        for pred in preds:
+            scores = valid_scores(pred, f, width)
+            p = int(np.argmax(scores))
+            if np.isfinite(scores[p]):
+                best.append((scores[p], pred.sequence[p - width // 2 : p + width // 2 + 1]))
+        best.sort(key=lambda t: -t[0])
+        np.testing.assert_allclose(motif.top_activations, [a for a, _ in best[:3]], atol=1e-5)
+        assert motif.top_windows == [w for _, w in best[:3]]
+        assert motif.top_activations == sorted(motif.top_activations, reverse=True)
+        for window in motif.top_windows:
+            assert len(window) == width and set(window) <= set(STANDARD_RESIDUES)
+        assert motif.frequencies.shape == (width, 20)
+        np.testing.assert_allclose(motif.frequencies.sum(axis=1), 1.0)
+        assert (motif.frequencies > 0).all()  # pseudocount
+        counts = np.zeros((width, 20))
+        for window in motif.top_windows:
+            for j, aa in enumerate(window):
+                counts[j, STANDARD_RESIDUES.index(aa)] += 1
+        expected = (counts + PSEUDOCOUNT) / (len(motif.top_windows) + 20 * PSEUDOCOUNT)
+        np.testing.assert_allclose(motif.frequencies, expected)
+        assert abs(motif.information_content - motif.ic_per_position().sum()) < 1e-9
+        assert 0 <= motif.information_content <= np.log2(20) * width
+
+
+def test_class_association_is_z_score(predictor: Predictor) -> None:
+    motif_set = compute(predictor.bundle, REFERENCE, labels=LABELS, top_k=5)
+    preds = predictor.predict(REFERENCE, with_filters=True)
+    maxima = np.array([np.nanmax(p.filter_activations, axis=1) for p in preds])  # (N, F)
+    labels = np.array(LABELS)
+    classes = predictor.classes
+    for f, motif in enumerate(motif_set.motifs):
+        assert set(motif.class_association) == {classes[c] for c in set(LABELS)}
+        std = maxima[:, f].std()
+        for c in set(LABELS):
+            expected = (maxima[labels == c, f].mean() - maxima[:, f].mean()) / std if std > 0 else 0.0
+            assert abs(motif.class_association[classes[c]] - expected) < 1e-4
+    unlabelled = compute(predictor.bundle, REFERENCE, top_k=5)
+    assert unlabelled.association_method == ""
+    assert all(m.class_association == {} for m in unlabelled.motifs)
+
+
+def test_max_per_protein_and_top_k(predictor: Predictor) -> None:
+    one = compute(predictor.bundle, [REFERENCE[3]], top_k=50, max_per_protein=1)
+    four = compute(predictor.bundle, [REFERENCE[3]], top_k=50, max_per_protein=4)
+    pred = predictor.predict([REFERENCE[3]], with_filters=True)[0]
+    for f, (m1, m4) in enumerate(zip(one.motifs, four.motifs, strict=True)):
+        assert len(m1.top_windows) <= 1 and len(m4.top_windows) <= 4
+        scores = np.sort(valid_scores(pred, f, m4.width))[::-1]
+        expected = scores[np.isfinite(scores)][:4]
+        np.testing.assert_allclose(m4.top_activations, expected, atol=1e-5)
+        if m1.top_activations:
+            assert m1.top_activations[0] == pytest.approx(m4.top_activations[0])
+    capped = compute(predictor.bundle, REFERENCE, top_k=2, max_per_protein=3)
+    assert max(len(m.top_windows) for m in capped.motifs) == 2
+    with pytest.raises(ValueError, match="labels"):
+        compute(predictor.bundle, REFERENCE, labels=[0, 1])
+    with pytest.raises(ValueError, match="member"):
+        compute(predictor.bundle, REFERENCE, member=5)
+
+
+def test_save_load_round_trip(predictor: Predictor, tmp_path: Path) -> None:
+    motif_set = compute(predictor.bundle, REFERENCE, labels=LABELS, top_k=3, reference="ref")
+    path = save_motifs(motif_set, tmp_path / "m.motifs.npz")
+    with np.load(path, allow_pickle=False) as data:  # plain arrays only
+        assert all(data[k].dtype != object for k in data.files)
+    loaded = load_motifs(path)
+    assert (loaded.model_name, loaded.member, loaded.classes, loaded.reference, loaded.association_method) == (
+        motif_set.model_name,
+        motif_set.member,
+        motif_set.classes,
+        motif_set.reference,
+        motif_set.association_method,
+    )
+    for a, b in zip(motif_set.motifs, loaded.motifs, strict=True):
+        assert (a.index, a.width, a.top_windows) == (b.index, b.width, b.top_windows)
+        assert a.top_activations == b.top_activations
+        np.testing.assert_array_equal(a.frequencies, b.frequencies)
+        assert a.information_content == b.information_content
+        assert a.class_association == b.class_association
+
+
+def test_load_motifs_errors(tmp_path: Path) -> None:
+    with pytest.raises(MotifError, match="no motifs file"):
+        load_motifs(tmp_path / "missing.motifs.npz")
+    corrupt = tmp_path / "corrupt.motifs.npz"
+    corrupt.write_bytes(b"not a zip file at all")
+    with pytest.raises(MotifError, match="not a readable locviz motifs file"):
+        load_motifs(corrupt)
+
+
+def copy_bundle(source: Path, folder: Path) -> Path:
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(source.with_suffix(suffix), folder / f"multiloc{suffix}")
+    return folder / "multiloc.json"
+
+
+def test_bundle_motifs_checksum(tiny_card: Path, tmp_path: Path) -> None:
+    card_path = copy_bundle(tiny_card, tmp_path)
+    bundle = load_bundle(card_path, device="cpu")
+    with pytest.raises(MotifError, match="locviz motifs"):
+        load_bundle_motifs(bundle)
+    path = save_motifs(compute(bundle, REFERENCE, top_k=2), bundle.sibling(".motifs.npz"))
+    assert len(load_bundle_motifs(bundle).motifs) == bundle.config.n_filters  # no checksum in the card yet
+    card = json.loads(card_path.read_text())
+    card["motifs_sha256"] = sha256_of(path)
+    write_card(card_path, card)
+    bundle = load_bundle(card_path, device="cpu")
+    assert load_bundle_motifs(bundle).model_name == "multiloc"
+    save_motifs(compute(bundle, REFERENCE[:2], top_k=2), path)  # different content, stale checksum
+    with pytest.raises(MotifError, match="checksum mismatch"):
+        load_bundle_motifs(bundle)
+
+
+def test_filter_hits(predictor: Predictor) -> None:
+    pred = predictor.predict([ProteinRecord("gfp", GFP)], with_filters=True)[0]
+    config = predictor.bundle.config
+    f = config.n_filters - 1
+    width = config.filter_width(f)
+    hits = filter_hits(pred, f, width, n=6)
+    assert hits and len(hits) <= 6
+    activations = [h[2] for h in hits]
+    assert activations == sorted(activations, reverse=True)
+    assert activations[0] == pytest.approx(valid_scores(pred, f, width).max())
+    for start, end, activation, window in hits:
+        assert end - start + 1 == width
+        assert window == GFP[start - 1 : end]
+        assert pred.seen[start - 1 : end].all()
+        assert activation == pytest.approx(pred.filter_activations[f, start - 1 + width // 2])
+        assert activation > 0
+    spans = sorted((h[0], h[1]) for h in hits)
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+    plain = predictor.predict([ProteinRecord("gfp", GFP)])[0]
+    with pytest.raises(ValueError, match="with_filters=True"):
+        filter_hits(plain, 0, 1)
