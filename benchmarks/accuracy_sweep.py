@@ -52,7 +52,7 @@ def run_variant(name: str, args: argparse.Namespace) -> int:
 def table(out_root: Path) -> str:
     rows = ["| variant | data set | val fold | epochs run | best epoch | val accuracy | val MCC | s/epoch |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, (dataset, fold, extra) in VARIANTS.items():
+    for name, (dataset, fold, _extra) in VARIANTS.items():
         card = out_root / name / "member.json"
         if not card.is_file():
             rows.append(f"| {name} | {dataset} | {fold} | (no result) | | | | |")
@@ -81,7 +81,7 @@ def main() -> None:
         names = args.only or list(VARIANTS)
         with ThreadPoolExecutor(args.jobs) as pool:
             codes = list(pool.map(lambda n: run_variant(n, args), names))
-        for name, code in zip(names, codes):
+        for name, code in zip(names, codes, strict=True):
             if code:
                 print(f"{name}: exit {code}, see {Path(args.out) / name / 'stdout.log'}", file=sys.stderr)
     print(table(Path(args.out)))

@@ -9,7 +9,7 @@ proteins stays a few MB of ``uint8`` and the encoding is named, not stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def tokenize(sequence: str) -> np.ndarray:
     return tokens
 
 
-@lru_cache(maxsize=None)
+@cache
 def _blosum62_rows() -> np.ndarray:
     """BLOSUM62 rows for the 20 residues plus X (unknown), scaled to about [-1, 1]."""
     from Bio.Align import substitution_matrices

@@ -47,7 +47,7 @@ def classification_report(labels: np.ndarray, predictions: np.ndarray, classes: 
         "n": int(len(labels)),
         "accuracy": float(np.mean(np.asarray(labels) == np.asarray(predictions))) if len(labels) else 0.0,
         "gorodkin_mcc": gorodkin_mcc(confusion),
-        "per_class_mcc": {c: float(m) for c, m in zip(classes, mcc)},
+        "per_class_mcc": {c: float(m) for c, m in zip(classes, mcc, strict=True)},
         "classes": list(classes),
         "confusion_matrix": confusion.tolist(),
     }

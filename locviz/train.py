@@ -173,7 +173,8 @@ def fit(
             if train_config.max_seconds and history:
                 mean_epoch = seconds / len(history)
                 if seconds + mean_epoch > train_config.max_seconds:
-                    log(f"time budget: stopping after epoch {epoch - 1} ({seconds:.0f}s of {train_config.max_seconds:.0f}s)")
+                    budget = train_config.max_seconds
+                    log(f"time budget: stopping after epoch {epoch - 1} ({seconds:.0f}s of {budget:.0f}s)")
                     break
             t0 = time.perf_counter()
             model.train()
