@@ -110,22 +110,47 @@ def chromium_page(width: int = 1400, height: int = 1000, scale: float = 1.0) -> 
             browser.close()
 
 
-def wait_for_app_idle(page, timeout_ms: float = 60_000) -> None:
-    """Wait until Streamlit has finished the current script run (no 'Running…' status widget)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
-    )
+def wait_for_app_idle(page, timeout_ms: float = 60_000, settle_ms: int = 300) -> None:
+    """Wait until no element of a previous script run is still shown as stale (greyed out)."""
+    page.wait_for_timeout(settle_ms)
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout_ms, polling=50)
+
+
+CHART_FOR_JS = """([title, id]) => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].some(c => {
+  const t = c.querySelector('.gtitle'), s = c.querySelector('.gtitle-subtitle');
+  return t && s && t.textContent.startsWith(title) && s.textContent.startsWith(id + ' ·');
+})"""
+"""True when a chart titled ``title`` whose subtitle names protein ``id`` is drawn (cheap to poll)."""
+
+RESULTS_SHOWN_JS = """(id) => {
+  const chart = (""" + CHART_FOR_JS + """)(['Attention along the sequence', id]);
+  const last = [...document.querySelectorAll('[data-testid="stDownloadButton"] button')]
+    .some(b => b.textContent.includes('Filter activations, ' + id));
+  return chart && last && !document.querySelector('[data-stale="true"]');
+}"""
+
+
+def first_record_id(text: str) -> str:
+    """The id the app gives the first record of ``text`` (raw sequences are 'sequence_1')."""
+    stripped = text.lstrip()
+    return stripped[1:].split(maxsplit=1)[0] if stripped.startswith(">") else "sequence_1"
+
+
+def wait_for_results(page, record_id: str, timeout_ms: float = 60_000) -> None:
+    """Wait until the results of ``record_id`` are drawn: its heatmap, the last download row, nothing stale."""
+    page.wait_for_function(RESULTS_SHOWN_JS, arg=record_id, timeout=timeout_ms, polling=25)
 
 
 def predict_text(page, text: str, timeout_ms: float = 60_000) -> float:
-    """Paste ``text`` into the app's sequence box, press Predict, wait for the heatmap; returns seconds."""
+    """Paste ``text`` into the app's sequence box, press Predict, wait for all results; returns seconds.
+
+    Give each call a record name not shown just before, or the wait cannot tell old results from new.
+    """
     box = page.get_by_label("Protein sequence(s)", exact=False)
     box.fill(text)
-    box.press("Tab")  # commit the text area before the click
+    box.press("Tab")  # commit the text area (one rerun) before the click
     wait_for_app_idle(page, timeout_ms)
     start = time.perf_counter()
     page.get_by_role("button", name="Predict", exact=True).click()
-    page.locator(".gtitle", has_text="Attention along the sequence").first.wait_for(timeout=timeout_ms)
-    wait_for_app_idle(page, timeout_ms)
+    wait_for_results(page, first_record_id(text), timeout_ms)
     return time.perf_counter() - start

@@ -12,7 +12,7 @@ import streamlit as st
 
 import app_support as ui
 from locviz import export, figures
-from locviz.examples import EXAMPLES, by_accession
+from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.predict import Prediction, Predictor, top_regions
 
 MOTIFS_PAGE = "pages/1_Filter_motifs.py"
@@ -151,7 +151,7 @@ def prediction_header(pred: Prediction, predictor: Predictor) -> None:
     st.markdown(f"### {pred.id}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Predicted compartment", pred.label.replace("_", " "))
-    c2.metric("Probability", f"{pred.confidence:.1%}")
+    c2.metric("Probability", f"{pred.confidence:.1%}", help="mean over the ensemble members")
     c3.metric("Length", f"{pred.length} aa")
     known = ui.known_example(pred.sequence)
     if known is not None:
@@ -162,6 +162,8 @@ def prediction_header(pred: Prediction, predictor: Predictor) -> None:
             if known.in_test_fold
             else f"in MultiLoc training fold {known.fold}, so the shipped multiloc model has seen it in training"
         )
+        if not IN_DEEPLOC_TRAINING:
+            fold_note += "; its accession is not in DeepLoc's training set (the deeploc model's)"
         st.caption(
             f"Known location from {known.source}: **{known.location}** ({agree} the prediction). "
             f"{known.accession} {known.name} ({known.organism}) is {fold_note}."

@@ -84,10 +84,6 @@ def apptest_times(text: str, repeats: int) -> tuple[list[float], float, float]:
     return times, rerun, tab
 
 
-CHART_WITH = """([title, id]) => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-    .some(c => c.textContent.includes(title) && c.textContent.includes(id))"""
-
-
 def browser_times(weights: Path, texts: list[tuple[str, str]], repeats: int) -> list[tuple[str, float, float, float]]:
     """Per text, medians over repeats: seconds from the click to the heatmap drawn, to the last figure
     of the opened tab drawn (attention profile), and from clicking the filter tab to its track drawn.
@@ -95,13 +91,13 @@ def browser_times(weights: Path, texts: list[tuple[str, str]], repeats: int) -> 
     Each repeat renames the protein (``r0_P09874`` …) so nothing comes from the cache, and waits
     for the charts whose subtitle names the new protein.
     """
-    from app_server import chromium_page, predict_text, running_app, wait_for_app_idle
+    from app_server import CHART_FOR_JS, chromium_page, predict_text, running_app, wait_for_app_idle
 
     out = []
     with running_app(weights=weights) as url, chromium_page() as page:
         page.goto(url, wait_until="domcontentloaded")
         page.get_by_text("locviz — where does this protein go").wait_for(timeout=120_000)
-        predict_text(page, by_accession("P07339").fasta(), timeout_ms=300_000)  # loads the model
+        predict_text(page, ">warm-up\n" + by_accession("P07339").sequence, timeout_ms=300_000)  # loads the model
         for label, text in texts:
             heatmap, full, tab = [], [], []
             for k in range(repeats):
@@ -112,17 +108,17 @@ def browser_times(weights: Path, texts: list[tuple[str, str]], repeats: int) -> 
                 wait_for_app_idle(page)
                 start = time.perf_counter()
                 page.get_by_role("button", name="Predict", exact=True).click()
-                page.wait_for_function(CHART_WITH, arg=["Attention along the sequence", new_id],
-                                       timeout=120_000, polling="raf")  # fmt: skip
+                page.wait_for_function(CHART_FOR_JS, arg=["Attention along the sequence", new_id],
+                                       timeout=120_000, polling=10)  # fmt: skip
                 heatmap.append(time.perf_counter() - start)
-                page.wait_for_function(CHART_WITH, arg=["Attention profile", new_id],
-                                       timeout=120_000, polling="raf")  # fmt: skip
+                page.wait_for_function(CHART_FOR_JS, arg=["Attention profile", new_id],
+                                       timeout=120_000, polling=10)  # fmt: skip
                 full.append(time.perf_counter() - start)
                 wait_for_app_idle(page)
                 start = time.perf_counter()
                 page.get_by_role("tab", name="First-layer filters").click()
-                page.wait_for_function(CHART_WITH, arg=["Filter activations", new_id],
-                                       timeout=120_000, polling="raf")  # fmt: skip
+                page.wait_for_function(CHART_FOR_JS, arg=["Filter activations", new_id],
+                                       timeout=120_000, polling=10)  # fmt: skip
                 tab.append(time.perf_counter() - start)
                 wait_for_app_idle(page)
                 page.get_by_role("tab", name="Attention along the sequence").click()

@@ -3,7 +3,9 @@
 Sequences are copied from the MultiLoc data set (Höglund et al., Bioinformatics
 2006; ``../shared/data/multiloc``) exactly as stored there, with the data set's
 compartment label. ``fold`` is the record's MultiLoc fold: fold 0 is the test
-fold, which the shipped ``multiloc`` model never trained on. ``annotation`` is
+fold, which the shipped ``multiloc`` model never trained on. None of these
+accessions is in the DeepLoc 1.0 training set (``../shared/data/deeploc/train.fasta``,
+checked by accession; homologues may be). ``annotation`` is
 the data set's header annotation (``SP 18``: signal peptide of 18 residues;
 ``mTP``: mitochondrial and ``cTP``: chloroplast transit peptide).
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOURCE = "MultiLoc (Höglund et al., Bioinformatics 2006)"
+IN_DEEPLOC_TRAINING = False
+"""No example accession occurs in DeepLoc's training set (so the shipped deeploc model never saw them)."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from locviz.motifs import FilterMotif, MotifError, MotifSet, filter_hits
 LOGOS_PER_PAGE = 12
 GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
-SORTS = {
-    "information content (total bits)": "ic",
+SORTS = {  # per position first: total bits grow with the filter's width, so they rank wide filters first
     "information content per position": "ic_per_position",
+    "information content (total bits)": "ic",
     "filter index": "index",
 }
 
@@ -108,7 +108,7 @@ def filter_detail(motif: FilterMotif, model_name: str, device: str) -> None:
                 {"class": list(motif.class_association), "association": list(motif.class_association.values())}
             ).sort_values("association", ascending=False)
             st.markdown("**Class association** (z-score; positive: fires more in that class)")
-            st.bar_chart(assoc, x="class", y="association", horizontal=True, height=60 + 24 * len(assoc),
+            st.bar_chart(assoc, x="class", y="association", horizontal=True, height=90 + 30 * len(assoc),
                          sort="-association")  # fmt: skip
     if motif.top_windows:
         with st.expander(f"Top {len(motif.top_windows)} activating windows in the reference set"):

@@ -90,9 +90,13 @@ def metrics_section(card: dict, model_name: str) -> None:
     )  # fmt: skip
     per_class = pd.DataFrame({key: r.get("per_class_mcc", {}) for key, r in metrics.items()})
     if not per_class.empty:
-        st.markdown("**Per-class MCC** (one class against the rest)")
-        st.dataframe(per_class.style.format("{:.3f}").background_gradient(cmap="Blues", vmin=0, vmax=1),
-                     width="stretch", height=38 + 35 * len(per_class))  # fmt: skip
+        st.markdown("**Per-class MCC** (one class against the rest; columns: evaluations above)")
+        per_class = per_class.rename_axis("compartment").reset_index()
+        values = [c for c in per_class.columns if c != "compartment"]
+        styled = per_class.style.format("{:.3f}", subset=values).background_gradient(
+            cmap="Blues", vmin=0, vmax=1, subset=values
+        )
+        st.dataframe(styled, hide_index=True, width="stretch", height=38 + 35 * len(per_class))
     keys = [k for k, r in metrics.items() if r.get("confusion_matrix")]
     if keys:
         key = st.selectbox("Confusion matrix of", keys, key="confusion_key",

@@ -272,6 +272,19 @@ def test_corrupt_weights_are_an_inline_error(
     assert any("checksum mismatch" in e.value for e in at.error)
 
 
+def test_unexpected_failure_is_a_message_not_a_traceback(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from locviz import figures
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated drawing bug")
+
+    monkeypatch.setattr(figures, "attention_heatmap", broken)
+    predict(app, EXAMPLES[4].fasta())
+    assert not app.exception
+    assert any("Something went wrong" in e.value and "simulated drawing bug" in e.value for e in app.error)
+    assert app.text_area(key="seq_text").value == EXAMPLES[4].fasta()  # the input is kept
+
+
 # ------------------------------------------------------------------ motifs page
 def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
     app.switch_page(MOTIFS_PAGE).run()
@@ -279,7 +292,7 @@ def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
     assert app.title[0].value == "Filter motifs"
     table = app.dataframe[0].value
     assert len(table) == 12 and {"filter", "width", "IC (bits)"} <= set(table.columns)
-    assert list(table["IC (bits)"]) == sorted(table["IC (bits)"], reverse=True)
+    assert list(table["IC per position"]) == sorted(table["IC per position"], reverse=True)
     assert len(app.image) >= 1 + 12  # the chosen filter's logo + one gallery page
     png = app.image[0].proto.imgs[0].url
     assert png  # served by Streamlit's media manager
@@ -361,3 +374,24 @@ def test_every_export_is_a_valid_file(app: AppTest) -> None:
     assert json.loads(export.predictions_json([pred]))[0]["id"] == "P00441"
     name = export.export_filename(pred.id, pred.model_name, "attention-heatmap", "svg")
     assert name == "P00441_multiloc_attention-heatmap.svg"
+
+
+# ------------------------------------------------------------------ examples
+def test_examples_are_the_data_sets_proteins() -> None:
+    """Every example is byte-for-byte the MultiLoc record of its accession, with the data set's label and fold."""
+    from Bio import SeqIO
+
+    from locviz.sequences import parse
+
+    data = REPO.parent / "shared" / "data" / "multiloc"
+    folds = dict(line.split("\t")[0:3:2] for line in (data / "folds.tsv").read_text().splitlines()[1:])
+    assert len({e.location for e in EXAMPLES}) == len(EXAMPLES)  # one compartment each
+    assert any(900 <= len(e.sequence) <= 1100 for e in EXAMPLES)
+    for example in EXAMPLES:
+        records = {r.id: str(r.seq) for r in SeqIO.parse(data / f"{example.location}.fasta", "fasta")}
+        assert records[example.accession] == example.sequence, example.accession
+        assert int(folds[example.accession]) == example.fold
+        parsed = parse(example.fasta())
+        assert parsed.ok and parsed.records[0].sequence == example.sequence
+    deeploc_ids = {line.split()[0][1:] for line in (data.parent / "deeploc" / "train.fasta").open() if line[0] == ">"}
+    assert not deeploc_ids & {e.accession for e in EXAMPLES}  # as locviz.examples.IN_DEEPLOC_TRAINING says

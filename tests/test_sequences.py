@@ -1,0 +1,93 @@
+"""The parser: cleaning, the alphabet, and one clear message per kind of bad input."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import HUMAN_INSULIN
+
+from locviz.sequences import MIN_LENGTH, SequenceError, parse, parse_strict
+
+
+def test_raw_sequence_is_cleaned() -> None:
+    raw = "1 " + HUMAN_INSULIN[:60].lower() + "\n 61 " + HUMAN_INSULIN[60:] + "*\n"
+    result = parse(raw)
+    assert result.ok
+    (record,) = result.records
+    assert record.id == "sequence_1"
+    assert record.sequence == HUMAN_INSULIN
+    messages = " ".join(w.message for w in result.warnings)
+    assert "digit" in messages and "stop" in messages  # nothing dropped silently
+
+
+def test_fasta_many_records_keep_order_and_description() -> None:
+    text = f">P01308 insulin human\n{HUMAN_INSULIN}\n>second\n{HUMAN_INSULIN[::-1]}\n"
+    result = parse(text)
+    assert [r.id for r in result.records] == ["P01308", "second"]
+    assert result.records[0].description == "insulin human"
+    assert result.records[1].sequence == HUMAN_INSULIN[::-1]
+
+
+def test_ambiguous_residues_are_kept_and_reported() -> None:
+    seq = HUMAN_INSULIN[:20] + "XBZJUO" + HUMAN_INSULIN[20:40]
+    result = parse(f">amb\n{seq}")
+    assert result.records[0].sequence == seq
+    assert any("6 ambiguous" in w.message for w in result.warnings)
+
+
+def test_invalid_character_names_record_character_and_position() -> None:
+    result = parse(f">good\n{HUMAN_INSULIN}\n>bad\nMKT1LL#QQQQQQQQQQ\n")
+    assert [r.id for r in result.records] == ["good"]  # the rest still runs
+    (error,) = result.errors
+    assert error.record_id == "bad" and error.position == 6
+    assert "'#'" in str(error) and "record 'bad', position 6" in str(error)
+
+
+def test_stop_inside_sequence_is_an_error() -> None:
+    result = parse(f">s\n{HUMAN_INSULIN[:30]}*{HUMAN_INSULIN[30:]}")
+    assert not result.records
+    assert result.errors[0].position == 31 and "only allowed at the end" in result.errors[0].message
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", None])
+def test_empty_input(text: str | None) -> None:
+    result = parse(text)  # type: ignore[arg-type]
+    assert not result.records and "empty" in result.errors[0].message
+
+
+def test_empty_record() -> None:
+    result = parse(f">empty\n>full\n{HUMAN_INSULIN}")
+    assert [r.id for r in result.records] == ["full"]
+    assert result.errors[0].record_id == "empty" and "empty" in result.errors[0].message
+
+
+def test_nucleotide_sequence() -> None:
+    result = parse(">dna\nATGGCGTTAGCTAGCTAGGCTAACGTAGCTAGCATCGAT")
+    assert "nucleotide" in result.errors[0].message and result.errors[0].record_id == "dna"
+
+
+def test_too_short() -> None:
+    result = parse(">pep\nMKTAY")
+    assert f"at least {MIN_LENGTH}" in result.errors[0].message
+
+
+def test_duplicate_names() -> None:
+    result = parse(f">a\n{HUMAN_INSULIN}\n>a\n{HUMAN_INSULIN}")
+    assert len(result.records) == 1
+    assert result.errors[0].record_id == "a" and "duplicate" in result.errors[0].message
+
+
+def test_text_before_first_header() -> None:
+    result = parse(f"hello\n>a\n{HUMAN_INSULIN}")
+    assert not result.records and "before the first FASTA header" in result.errors[0].message
+
+
+def test_record_limit() -> None:
+    text = "".join(f">r{i}\n{HUMAN_INSULIN}\n" for i in range(4))
+    result = parse(text, max_records=3)
+    assert not result.records and "at most 3" in result.errors[0].message
+
+
+def test_parse_strict_raises_with_all_issues() -> None:
+    with pytest.raises(SequenceError) as info:
+        parse_strict(">x\nMK@\n>y\nMKT")
+    assert len(info.value.issues) == 2
