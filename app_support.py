@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -76,6 +77,20 @@ def available_models() -> list[str]:
     return [m for m in SHIPPED_MODELS if (weights_dir() / f"{m}.json").is_file()]
 
 
+def _remember(widget_key: str, store_key: str) -> None:
+    st.session_state[store_key] = st.session_state[widget_key]
+
+
+def _sticky_choice(label: str, options: list[str], store_key: str, **kwargs) -> str:
+    """A selectbox/radio whose value survives page switches (widget state alone is dropped on a switch)."""
+    if st.session_state.get(store_key) not in options:
+        st.session_state[store_key] = options[0]
+    widget_key = f"{store_key}_pick"
+    st.session_state[widget_key] = st.session_state[store_key]
+    widget = st.radio if kwargs.pop("radio", False) else st.selectbox
+    return widget(label, options, key=widget_key, on_change=_remember, args=(widget_key, store_key), **kwargs)
+
+
 def sidebar_settings() -> tuple[str, str] | None:
     """Model and device pickers (kept across pages); None when no model is installed."""
     models = available_models()
@@ -88,18 +103,14 @@ def sidebar_settings() -> tuple[str, str] | None:
                 "or point the environment variable LOCVIZ_WEIGHTS at a folder that holds them."
             )
             return None
-        if st.session_state.get("model_name") not in models:
-            st.session_state["model_name"] = models[0]
-        model = st.selectbox(
-            "Model", models, key="model_name", persist_state="session",
+        model = _sticky_choice(
+            "Model", models, "model_name",
             help="multiloc: 11 compartments (MultiLoc, Höglund 2006); deeploc: 10 compartments (DeepLoc 1.0).",
         )  # fmt: skip
         devices = device_options()
         if len(devices) > 1:
-            if st.session_state.get("device") not in devices:
-                st.session_state["device"] = devices[0]
-            device = st.radio(
-                "Device", devices, key="device", persist_state="session", horizontal=True,
+            device = _sticky_choice(
+                "Device", devices, "device", radio=True, horizontal=True,
                 format_func=lambda d: "GPU (CUDA)" if d == "cuda" else "CPU",
             )  # fmt: skip
         else:
@@ -282,12 +293,33 @@ def known_example(sequence: str) -> Example | None:
 
 
 # ------------------------------------------------------------------ figure cache and downloads
+_PLACEHOLDER_COLOUR = re.compile(r"^#0000(?:[0-3][0-9]|40)$", re.IGNORECASE)
+
+
+def _unplaceholder(colour: object) -> object:
+    """``#000001``–``#000040`` → ``#010101``-ish: Streamlit's browser code swaps those exact colours for theme
+    colours in every plotly figure (even with ``theme=None``), e.g. the black end of Magma became violet."""
+    if isinstance(colour, str) and _PLACEHOLDER_COLOUR.match(colour):
+        return "#01" + colour[3:]
+    return colour
+
+
+def streamlit_safe(fig: object) -> object:
+    """Nudge colour-scale entries Streamlit would recolour (visually identical); returns the same figure."""
+    for trace in getattr(fig, "data", ()):
+        for owner in (trace, getattr(trace, "marker", None)):
+            scale = getattr(owner, "colorscale", None) if owner is not None else None
+            if scale and any(_PLACEHOLDER_COLOUR.match(str(c)) for _, c in scale):
+                owner.colorscale = [(pos, _unplaceholder(c)) for pos, c in scale]
+    return fig
+
+
 def cached_figure(kind: str, key: tuple, build: Callable[[], object]) -> object:
     """Build a figure once per session and key; reruns reuse it."""
     store = st.session_state.setdefault("_figures", OrderedDict())
     full = (kind, *key)
     if full not in store:
-        store[full] = build()
+        store[full] = streamlit_safe(build())
         while len(store) > 40:
             store.popitem(last=False)
     return store[full]

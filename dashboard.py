@@ -199,7 +199,7 @@ def attention_section(pred: Prediction) -> None:
                 "rank": k + 1,
                 "start": r.start,
                 "end": r.end,
-                "share of attention": r.attention_sum,
+                "share of attention": 100 * r.attention_sum,
                 "× uniform": r.attention_sum / (len(r.subsequence) / n_seen),
                 "peak": r.peak_position,
                 "subsequence": r.subsequence,
@@ -213,7 +213,7 @@ def attention_section(pred: Prediction) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "share of attention": st.column_config.NumberColumn(format="percent"),
+            "share of attention": st.column_config.NumberColumn(format="%.1f %%"),
             "× uniform": st.column_config.NumberColumn(format="%.1f×", help="share of attention / share of length"),
             "subsequence": st.column_config.TextColumn(width="large"),
         },

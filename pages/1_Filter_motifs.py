@@ -18,9 +18,9 @@ from locviz.motifs import FilterMotif, MotifError, MotifSet, filter_hits
 LOGOS_PER_PAGE = 12
 GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
-SORTS = {  # per position first: total bits grow with the filter's width, so they rank wide filters first
-    "information content per position": "ic_per_position",
+SORTS = {  # total bits first: per position, every width-1 filter is a perfect (and trivial) single letter
     "information content (total bits)": "ic",
+    "information content per position": "ic_per_position",
     "filter index": "index",
 }
 
@@ -158,7 +158,8 @@ def gallery(motif_set: MotifSet, order: list[int], model_name: str, device: str)
     cols = st.columns(GALLERY_COLUMNS)
     for k, index in enumerate(chosen):
         with cols[k % GALLERY_COLUMNS]:
-            st.image(logo_png(model_name, device, key, index), width="content")
+            png = logo_png(model_name, device, key, index)
+            st.image(png, width=png_width(png))  # natural size (narrow filters are not blown up)
 
 
 def main() -> None:

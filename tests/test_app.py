@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -117,6 +118,8 @@ def test_paste_one_protein_shows_every_view(app: AppTest) -> None:
     assert any("Predicted localisation" in t for t in titles)
     assert any("Attention profile" in t for t in titles)
     assert not any("Filter activations" in t for t in titles)  # the filter tab is drawn when opened
+    for chart in app.get("plotly_chart"):  # Streamlit's browser code would recolour these exact colours
+        assert not re.search(r"#0000(?:[0-3][0-9]|40)\b", chart.proto.spec, re.IGNORECASE)
     labels = {m.label: m.value for m in app.metric}
     assert labels["Length"] == f"{len(example.sequence)} aa"
     assert labels["Known location"] == "lysosomal"
@@ -245,7 +248,7 @@ def test_prediction_is_cached_per_input(app: AppTest) -> None:
     no_problems(app)
     runs = app.session_state["_runs"]
     assert len(runs) == 1 and next(iter(runs.values())) is run
-    app.selectbox(key="model_name").select("deeploc").run()  # another model predicts the same text anew
+    app.selectbox(key="model_name_pick").select("deeploc").run()  # another model predicts the same text anew
     no_problems(app)
     assert len(app.session_state["_runs"]) == 2
     assert app.session_state["prediction"].classes[0] == "Nucleus"
@@ -292,7 +295,7 @@ def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
     assert app.title[0].value == "Filter motifs"
     table = app.dataframe[0].value
     assert len(table) == 12 and {"filter", "width", "IC (bits)"} <= set(table.columns)
-    assert list(table["IC per position"]) == sorted(table["IC per position"], reverse=True)
+    assert list(table["IC (bits)"]) == sorted(table["IC (bits)"], reverse=True)
     assert len(app.image) >= 1 + 12  # the chosen filter's logo + one gallery page
     png = app.image[0].proto.imgs[0].url
     assert png  # served by Streamlit's media manager
@@ -328,6 +331,14 @@ def test_motifs_missing_says_how_to_create(tiny_weights_dir: Path, monkeypatch: 
 
 
 # ------------------------------------------------------------------ model card page
+def test_model_choice_is_kept_across_pages(app: AppTest) -> None:
+    app.selectbox(key="model_name_pick").select("deeploc").run()
+    app.switch_page(CARD_PAGE).run()
+    no_problems(app)
+    assert app.title[0].value == "Model card: deeploc"
+    assert {m.label: m.value for m in app.metric}["Compartments"] == "10"
+
+
 def test_model_card_page(app: AppTest, app_weights: Path) -> None:
     app.switch_page(CARD_PAGE).run()
     no_problems(app)

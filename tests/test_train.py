@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_config
 
 from locviz.metrics import classification_report, gorodkin_mcc, per_class_mcc
 from locviz.train import TrainConfig, fit, make_batches, predict_probabilities
-
-from conftest import tiny_config
 
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 

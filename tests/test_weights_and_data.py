@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import DATA_ROOT, make_tiny_bundle, tiny_config
 
 from locviz.datasets import DatasetError, load_deeploc, load_multiloc
 from locviz.weights import BundleError, load_bundle, resolve_device, save_bundle
-
-from conftest import DATA_ROOT, make_tiny_bundle, tiny_config
 
 
 def test_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     card_path = make_tiny_bundle(tmp_path / "m", ("a", "b", "c"), members=2)
     bundle = load_bundle(card_path, device="cpu")
-    again_path = save_bundle(tmp_path / "again", bundle.model, {k: bundle.card[k] for k in ("classes", "length_policy")})
+    kept = {k: bundle.card[k] for k in ("classes", "length_policy")}
+    again_path = save_bundle(tmp_path / "again", bundle.model, kept)
     again = load_bundle(again_path, device="cpu")
     tokens, lengths = torch.randint(0, 20, (2, 30)), torch.tensor([30, 12])
     with torch.no_grad():
