@@ -124,6 +124,8 @@ def reproduce_section(card: dict) -> None:
         st.code("\n\n".join(lines), language="bash", wrap_lines=True)
     else:
         st.caption("The card records no commands.")
+    if card.get("provenance"):
+        st.caption(card["provenance"])
 
 
 def main() -> None:
