@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HUMAN_INSULIN, REPO
-from test_predict import GFP, HISTONE_H4, UBIQUITIN
+from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, REPO, UBIQUITIN
 
 from locviz import cli
 from locviz.datasets import MULTILOC_CLASSES, sha256_of

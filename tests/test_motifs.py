@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HUMAN_INSULIN
-from test_predict import GFP, HISTONE_H4, UBIQUITIN
+from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
 
 from locviz.datasets import sha256_of
 from locviz.motifs import (
