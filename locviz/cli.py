@@ -208,6 +208,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {sorted(set(data.folds))}")
     model = bundle.model
     if args.member is not None:
+        if not 0 <= args.member < len(bundle.model.members):
+            raise CliError(f"--member must be between 0 and {len(bundle.model.members) - 1}")
         model = Ensemble([bundle.model.members[args.member]])
     t0 = time.perf_counter()
     tokens = encode_records([data.records[i] for i in idx], bundle.length_policy)
