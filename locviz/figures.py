@@ -306,7 +306,8 @@ def attention_profile(pred: Prediction, regions: Sequence[AttentionRegion] | Non
             opacity=0.22,
             line_width=0,
             layer="below",
-            annotation_text=f"{k + 1}: {region.start}–{region.end} ({region.attention_sum:.0%})",
+            annotation_text=str(k + 1),  # the rank only: neighbouring regions' labels would overlap
+            annotation_hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.attention_sum:.0%})",
             annotation_position="top left",
             annotation_font=dict(size=11, color=HIGHLIGHT),
         )
