@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
 from locviz.encoding import LengthPolicy
 from locviz.model import ConvLSTM, Ensemble, ModelConfig
+from locviz.predict import Prediction
+from locviz.sequences import STANDARD_RESIDUES
 from locviz.weights import save_bundle
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,3 +76,31 @@ def tiny_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_card(tiny_weights_dir: Path) -> Path:
     return tiny_weights_dir / "multiloc.json"
+
+
+def synthetic_prediction(
+    length: int = 150,
+    seen_upto: int | None = 120,
+    seed: int = 0,
+    pid: str = "P12345",
+    n_filters: int = 12,
+    n_members: int = 3,
+    filter_member: int = 1,
+    notes: tuple[str, ...] = (),
+) -> Prediction:
+    """A random multiloc-shaped Prediction (no model); residues after ``seen_upto`` count as cut by the policy."""
+    rng = np.random.default_rng(seed)
+    classes = list(MULTILOC_CLASSES)
+    sequence = "".join(rng.choice(list(STANDARD_RESIDUES), length))
+    seen = np.ones(length, dtype=bool)
+    if seen_upto is not None:
+        seen[seen_upto:] = False
+    attention = rng.random(length)
+    attention[~seen] = np.nan
+    attention /= np.nansum(attention)
+    members = rng.dirichlet(np.ones(len(classes)) * 5, size=n_members)
+    acts = rng.random((n_filters, length))
+    acts[:, ~seen] = np.nan
+    return Prediction(
+        pid, sequence, classes, members.mean(0), attention, seen, "multiloc", members, acts, filter_member, list(notes)
+    )

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from conftest import synthetic_prediction
 
 from locviz import export, figures
 from locviz.datasets import MULTILOC_CLASSES
@@ -23,20 +24,8 @@ CLASSES = list(MULTILOC_CLASSES)
 
 
 def make_prediction(length: int = 150, seen_upto: int | None = 120, seed: int = 0, pid: str = "P12345") -> Prediction:
-    rng = np.random.default_rng(seed)
-    sequence = "".join(rng.choice(list(STANDARD_RESIDUES), length))
-    seen = np.ones(length, dtype=bool)
-    if seen_upto is not None:
-        seen[seen_upto:] = False
-    attention = rng.random(length)
-    attention[~seen] = np.nan
-    attention /= np.nansum(attention)
-    acts = rng.random((6, length))
-    acts[:, ~seen] = np.nan
-    members = rng.dirichlet(np.ones(len(CLASSES)), size=2)
-    return Prediction(
-        pid, sequence, CLASSES, members.mean(0), attention, seen, "multiloc", members, acts, 0, ["cropped"]
-    )
+    return synthetic_prediction(length, seen_upto, seed, pid, n_filters=6, n_members=2, filter_member=0,
+                                notes=("cropped",))
 
 
 def make_motif() -> FilterMotif:

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from conftest import synthetic_prediction
 from matplotlib.figure import Figure
 
 from locviz import figures
@@ -15,7 +16,6 @@ from locviz.datasets import MULTILOC_CLASSES
 from locviz.metrics import classification_report
 from locviz.motifs import FilterMotif, MotifSet
 from locviz.predict import AttentionRegion, Prediction
-from locviz.sequences import STANDARD_RESIDUES
 
 CLASSES = list(MULTILOC_CLASSES)
 N_FILTERS = 12
@@ -24,19 +24,7 @@ WIDTHS = [(1, 3, 5)[i % 3] for i in range(N_FILTERS)]
 
 def make_prediction(length: int, seen_upto: int | None = None, seed: int = 0, pid: str = "P12345") -> Prediction:
     """A protein whose residues after ``seen_upto`` were cut by the long-sequence policy."""
-    rng = np.random.default_rng(seed)
-    sequence = "".join(rng.choice(list(STANDARD_RESIDUES), length))
-    seen = np.ones(length, dtype=bool)
-    if seen_upto is not None:
-        seen[seen_upto:] = False
-    attention = rng.random(length)
-    attention[~seen] = np.nan
-    attention /= np.nansum(attention)
-    probabilities = rng.dirichlet(np.ones(len(CLASSES)))
-    members = rng.dirichlet(np.ones(len(CLASSES)) * 5, size=3)
-    acts = rng.random((N_FILTERS, length))
-    acts[:, ~seen] = np.nan
-    return Prediction(pid, sequence, CLASSES, probabilities, attention, seen, "multiloc", members, acts, 1)
+    return synthetic_prediction(length, seen_upto, seed, pid, n_filters=N_FILTERS)
 
 
 @pytest.fixture
