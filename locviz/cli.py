@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz.datasets import DATASETS, TEST_FOLD, DatasetError, load_dataset, sha256_of
+from locviz.datasets import DATASETS, TEST_FOLD, DatasetError, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
 from locviz.metrics import classification_report, format_report
 from locviz.model import Ensemble, ModelConfig
@@ -31,7 +31,7 @@ from locviz.motifs import MotifSet, bundle_motifs_path, compute, save_motifs
 from locviz.predict import Prediction, Predictor, load_model
 from locviz.sequences import ParseIssue, ProteinRecord, parse
 from locviz.train import TrainConfig, encode_records, fit, predict_probabilities, train_config_dict
-from locviz.weights import BundleError, load_bundle, resolve_device, save_bundle, write_card
+from locviz.weights import BundleError, ModelBundle, load_bundle, resolve_device, save_bundle, write_card
 
 
 class CliError(Exception):
@@ -185,6 +185,20 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------- evaluate
+def bundle_and_folds(args: argparse.Namespace) -> tuple[ModelBundle, LabelledSet, np.ndarray]:
+    """The bundle, the data set and the indices of ``args.folds``, checked against each other."""
+    bundle = load_bundle(args.model, device=args.device)
+    if args.member is not None and not 0 <= args.member < len(bundle.model.members):
+        raise CliError(f"--member must be between 0 and {len(bundle.model.members) - 1}")
+    data = load_dataset(args.dataset, args.data)
+    if list(data.classes) != bundle.classes:
+        raise CliError(f"the model's classes {bundle.classes} are not {args.dataset}'s {list(data.classes)}")
+    idx = data.subset(args.folds)
+    if len(idx) == 0:
+        raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {sorted(set(data.folds))}")
+    return bundle, data, idx
+
+
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, MCC and confusion matrix of a bundle on data-set folds")
     p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
@@ -199,17 +213,9 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    bundle = load_bundle(args.model, device=args.device)
-    data = load_dataset(args.dataset, args.data)
-    if list(data.classes) != bundle.classes:
-        raise CliError(f"the model's classes {bundle.classes} are not {args.dataset}'s {list(data.classes)}")
-    idx = data.subset(args.folds)
-    if len(idx) == 0:
-        raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {sorted(set(data.folds))}")
+    bundle, data, idx = bundle_and_folds(args)
     model = bundle.model
     if args.member is not None:
-        if not 0 <= args.member < len(bundle.model.members):
-            raise CliError(f"--member must be between 0 and {len(bundle.model.members) - 1}")
         model = Ensemble([bundle.model.members[args.member]])
     t0 = time.perf_counter()
     tokens = encode_records([data.records[i] for i in idx], bundle.length_policy)
@@ -507,15 +513,7 @@ def cmd_motifs(args: argparse.Namespace) -> int:
     test_fold = TEST_FOLD.get(args.dataset)
     if test_fold in args.folds:
         raise CliError(f"fold {test_fold} is {args.dataset}'s test fold: take motifs from training folds only")
-    bundle = load_bundle(args.model, device=args.device)
-    if args.member is not None and not 0 <= args.member < len(bundle.model.members):
-        raise CliError(f"--member must be between 0 and {len(bundle.model.members) - 1}")
-    data = load_dataset(args.dataset, args.data)
-    if list(data.classes) != bundle.classes:
-        raise CliError(f"the model's classes {bundle.classes} are not {args.dataset}'s {list(data.classes)}")
-    idx = data.subset(args.folds)
-    if len(idx) == 0:
-        raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {sorted(set(data.folds))}")
+    bundle, data, idx = bundle_and_folds(args)
     reference = (
         f"{len(idx)} {args.dataset} proteins of folds {', '.join(map(str, args.folds))} (training data); "
         f"top {args.top_k} windows per filter, at most {args.max_per_protein} per protein, activation > 0"
