@@ -102,16 +102,26 @@ class ConvLSTM(nn.Module):
         self.dense = nn.Linear(2 * config.lstm_hidden, config.dense_hidden)
         self.classifier = nn.Linear(config.dense_hidden, config.n_classes)
 
-    def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, return_filters: bool = False
-    ) -> ModelOutput:
-        """``tokens`` (B, T) int64 right-padded, ``lengths`` (B,) int64."""
+    def first_layer(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(filter activations ``(B, n_filters, T)``, zero on padding; the padding mask ``(B, T)``).
+
+        The part of the network the filter logos describe; motifs call it alone,
+        without paying for the LSTM.
+        """
         steps = torch.arange(tokens.shape[1], device=tokens.device)
         mask = steps.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
         channel_mask = mask.unsqueeze(1).to(self.feature_table.dtype)
         x = F.embedding(tokens, self.feature_table)  # (B, T, E)
         x = self.input_dropout(x).transpose(1, 2)  # (B, E, T)
         filters = torch.relu(torch.cat([conv(x) for conv in self.convs], dim=1)) * channel_mask
+        return filters, mask
+
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, return_filters: bool = False
+    ) -> ModelOutput:
+        """``tokens`` (B, T) int64 right-padded, ``lengths`` (B,) int64."""
+        filters, mask = self.first_layer(tokens, lengths)
+        channel_mask = mask.unsqueeze(1).to(filters.dtype)
         h = self.hidden_dropout(filters)
         if self.conv2 is not None:
             h = self.hidden_dropout(torch.relu(self.conv2(h)) * channel_mask)

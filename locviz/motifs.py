@@ -185,7 +185,7 @@ def compute(
     for idx in tqdm(batches, desc="motifs", disable=not progress, unit="batch"):
         batch_tokens, batch_lengths = to_tensors([tokens[i] for i in idx], bundle.device)
         with torch.inference_mode():
-            acts = model(batch_tokens, batch_lengths, return_filters=True).filter_activations
+            acts, _ = model.first_layer(batch_tokens, batch_lengths)
         acts = acts.float().cpu().numpy()  # (B, F, T), zero on padding
         tok = batch_tokens.cpu().numpy()
         lens = batch_lengths.cpu().numpy()
