@@ -13,7 +13,8 @@ import streamlit as st
 import app_support as ui
 from locviz import export, figures
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
-from locviz.predict import Prediction, Predictor, top_regions
+from locviz.predict import Prediction, Predictor
+from locviz.regions import top_regions
 
 MOTIFS_PAGE = "pages/1_Filter_motifs.py"
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -199,8 +200,8 @@ def attention_section(pred: Prediction) -> None:
                 "rank": k + 1,
                 "start": r.start,
                 "end": r.end,
-                "share of attention": 100 * r.attention_sum,
-                "× uniform": r.attention_sum / (len(r.subsequence) / n_seen),
+                "share of attention": 100 * r.score,
+                "× uniform": r.score / (len(r.subsequence) / n_seen),
                 "peak": r.peak_position,
                 "subsequence": r.subsequence,
             }

@@ -21,10 +21,11 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from locviz.batching import make_batches, to_tensors  # noqa: E402
 from locviz.datasets import TEST_FOLD, load_dataset  # noqa: E402
 from locviz.encoding import LengthPolicy  # noqa: E402
 from locviz.model import ConvLSTM  # noqa: E402
-from locviz.train import TrainConfig, encode_records, make_batches, to_tensors  # noqa: E402
+from locviz.train import TrainConfig, encode_records  # noqa: E402
 from locviz.weights import load_bundle  # noqa: E402
 
 

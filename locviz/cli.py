@@ -23,19 +23,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz.datasets import DATASETS, TEST_FOLD, DatasetError, LabelledSet, load_dataset, sha256_of
+from locviz import batching
+from locviz.datasets import DATASETS, TEST_FOLD, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
+from locviz.errors import InputError, LocvizError
 from locviz.metrics import classification_report, format_report
 from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, save_motifs
 from locviz.predict import Prediction, Predictor, load_model
 from locviz.sequences import ParseIssue, ProteinRecord, parse
-from locviz.train import TrainConfig, encode_records, fit, predict_probabilities, train_config_dict
-from locviz.weights import BundleError, ModelBundle, load_bundle, resolve_device, save_bundle, write_card
+from locviz.train import TrainConfig, encode_records, fit, train_config_dict
+from locviz.weights import ModelBundle, load_bundle, resolve_device, save_bundle, write_card
 
 
-class CliError(Exception):
-    """A problem the user can fix; printed without a traceback."""
+class CliError(InputError):
+    """A command-line option or file the user can fix; printed without a traceback."""
 
 
 def hardware_description(device: torch.device) -> str:
@@ -219,7 +221,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model = Ensemble([bundle.model.members[args.member]])
     t0 = time.perf_counter()
     tokens = encode_records([data.records[i] for i in idx], bundle.length_policy)
-    probs = predict_probabilities(model, tokens, bundle.device, progress=True)
+    with tqdm(total=len(tokens), desc="evaluate", unit="protein") as bar:
+        probs = batching.probabilities(model, tokens, bundle.device, callback=bar.update)
     report = classification_report(data.labels[idx], probs.argmax(1), data.classes)
     report.update(
         {
@@ -606,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     np.set_printoptions(suppress=True)
     try:
         return int(args.func(args) or 0)
-    except (CliError, DatasetError, BundleError) as exc:
+    except LocvizError as exc:
         print(f"locviz {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from Bio import SeqIO
 
+from locviz.errors import DatasetError
 from locviz.sequences import ProteinRecord, clean_sequence
 
 MULTILOC_CLASSES = (
@@ -44,10 +45,6 @@ DEEPLOC_CLASSES = (
 DATASETS = ("multiloc", "deeploc")
 TEST_FOLD = {"multiloc": 0}
 """Folds never used for training, tuning or selection (MultiLoc's README)."""
-
-
-class DatasetError(ValueError):
-    """A data-set file is missing or malformed; the message names it."""
 
 
 @dataclass

@@ -27,6 +27,7 @@ import numpy as np
 import plotly.graph_objects as go
 from matplotlib.figure import Figure
 
+from locviz.errors import ExportError
 from locviz.motifs import FilterMotif
 from locviz.predict import Prediction
 from locviz.sequences import STANDARD_RESIDUES
@@ -42,10 +43,6 @@ INSTALL_HINT = (
     "Static image export needs a Chrome or Chromium browser. Install one (Debian/Ubuntu: "
     "`apt-get install chromium`) or point the BROWSER_PATH environment variable at its executable."
 )
-
-
-class ExportError(RuntimeError):
-    """A figure could not be turned into a file; the message says why and what to do."""
 
 
 # ---------------------------------------------------------------- static images

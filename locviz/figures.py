@@ -23,7 +23,8 @@ from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
 from locviz.motifs import FilterMotif, MotifSet
-from locviz.predict import AttentionRegion, Prediction
+from locviz.predict import Prediction
+from locviz.regions import Region
 from locviz.sequences import STANDARD_RESIDUES
 
 FONT = "Helvetica, Arial, sans-serif"
@@ -265,7 +266,7 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
     return fig
 
 
-def attention_profile(pred: Prediction, regions: Sequence[AttentionRegion] | None = None) -> go.Figure:
+def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None) -> go.Figure:
     """Attention as an area over positions: an overview for long proteins, top regions shaded."""
     attention, shown = _check_prediction(pred)
     positions = np.arange(1, pred.length + 1)
@@ -307,7 +308,7 @@ def attention_profile(pred: Prediction, regions: Sequence[AttentionRegion] | Non
             line_width=0,
             layer="below",
             annotation_text=str(k + 1),  # the rank only: neighbouring regions' labels would overlap
-            annotation_hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.attention_sum:.0%})",
+            annotation_hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.score:.0%})",
             annotation_position="top left",
             annotation_font=dict(size=11, color=HIGHLIGHT),
         )

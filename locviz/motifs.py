@@ -17,11 +17,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from locviz.batching import iter_batches
 from locviz.datasets import sha256_of
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
-from locviz.predict import Prediction
 from locviz.sequences import STANDARD_RESIDUES, ProteinRecord
-from locviz.train import make_batches, to_tensors
 from locviz.weights import BundleError, ModelBundle
 
 MOTIFS_FORMAT_VERSION = 1
@@ -178,12 +177,10 @@ def compute(
         gaps = np.zeros(len(positions), dtype=np.int64)
         gaps[1:] = np.diff(positions) > 1
         breaks.append(gaps)
-    lengths = np.array([len(t) for t in tokens])
     maxima = np.zeros((len(records), n_filters), dtype=np.float32)
     cand_act, cand_prot, cand_pos = [], [], []  # each (n, n_filters, k)
-    batches = make_batches(lengths, batch_size, max_batch_residues)
-    for idx in tqdm(batches, desc="motifs", disable=not progress, unit="batch"):
-        batch_tokens, batch_lengths = to_tensors([tokens[i] for i in idx], bundle.device)
+    batches = iter_batches(tokens, bundle.device, batch_size, max_batch_residues)
+    for idx, batch_tokens, batch_lengths in tqdm(batches, desc="motifs", disable=not progress, unit="batch"):
         with torch.inference_mode():
             acts, _ = model.first_layer(batch_tokens, batch_lengths)
         acts = acts.float().cpu().numpy()  # (B, F, T), zero on padding
@@ -342,42 +339,3 @@ def load_bundle_motifs(bundle: ModelBundle) -> MotifSet:
             f"{path} has {len(motif_set.motifs)} filters but model '{bundle.name}' has {bundle.config.n_filters}"
         )
     return motif_set
-
-
-# ------------------------------------------------------------------------- per protein
-def filter_hits(
-    prediction: Prediction, filter_index: int, width: int, n: int = 5
-) -> list[tuple[int, int, float, str]]:
-    """Where one filter fires most in this protein: ``(start, end, activation, window)``, best first.
-
-    Coordinates are 1-based inclusive on the full sequence. Windows are
-    non-overlapping, lie inside the sequence and inside the residues the model
-    saw, and have activation above zero. Needs ``predict(..., with_filters=True)``.
-    """
-    if prediction.filter_activations is None:
-        raise ValueError("this prediction has no filter activations; predict with with_filters=True")
-    n_filters = prediction.filter_activations.shape[0]
-    if not 0 <= filter_index < n_filters:
-        raise ValueError(f"filter_index must be between 0 and {n_filters - 1}")
-    if width < 1 or width % 2 == 0:
-        raise ValueError("width must be a positive odd number (the filter's width)")
-    half = width // 2
-    row = np.asarray(prediction.filter_activations[filter_index], dtype=np.float64)
-    length = len(row)
-    if length < width:
-        return []
-    seen_cum = np.concatenate([[0], np.cumsum(np.asarray(prediction.seen, dtype=np.int64))])
-    centres = np.arange(length)
-    lo, hi = centres - half, centres + half
-    inside = (lo >= 0) & (hi < length)
-    lo_c, hi_c = np.clip(lo, 0, length - 1), np.clip(hi, 0, length - 1)
-    all_seen = (seen_cum[hi_c + 1] - seen_cum[lo_c]) == width
-    scores = np.where(inside & all_seen & np.isfinite(row) & (row > 0), row, -np.inf)
-    hits: list[tuple[int, int, float, str]] = []
-    while len(hits) < n:
-        p = int(np.argmax(scores))
-        if not np.isfinite(scores[p]):
-            break
-        hits.append((p - half + 1, p + half + 1, float(row[p]), prediction.sequence[p - half : p + half + 1]))
-        scores[max(0, p - width + 1) : p + width] = -np.inf
-    return hits

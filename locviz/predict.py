@@ -8,15 +8,16 @@ by residue of the sequence they gave and never meet padding or cropping.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from locviz import batching
 from locviz.encoding import tokenize
+from locviz.errors import InputError
 from locviz.sequences import ParseResult, ProteinRecord, parse
-from locviz.train import make_batches, to_tensors
 from locviz.weights import ModelBundle, load_bundle
 
 
@@ -52,17 +53,6 @@ class Prediction:
     @property
     def length(self) -> int:
         return len(self.sequence)
-
-
-@dataclass
-class AttentionRegion:
-    """A stretch of sequence the model attended to most (1-based inclusive coordinates)."""
-
-    start: int
-    end: int
-    attention_sum: float  # fraction of all attention inside the region
-    peak_position: int  # 1-based
-    subsequence: str
 
 
 class Predictor:
@@ -101,61 +91,95 @@ class Predictor:
         return self._bundle.device
 
     def predict(self, records: Sequence[ProteinRecord], with_filters: bool = False) -> list[Prediction]:
-        """One :class:`Prediction` per record, in input order.
+        """One :class:`Prediction` per record, in input order (see :meth:`iter_predict`)."""
+        return list(self.iter_predict(records, with_filters=with_filters))
 
+    def iter_predict(
+        self,
+        records: Iterable[ProteinRecord],
+        with_filters: bool = False,
+        callback: Callable[[int], None] | None = None,
+        chunk_size: int = 256,
+    ) -> Iterator[Prediction]:
+        """Yield one :class:`Prediction` per record, in input order, as they are ready.
+
+        Records are read ``chunk_size`` at a time (so a generator over a huge
+        file is never held whole) and batched by length inside each chunk.
         ``with_filters`` adds the first-layer filter activations of the
-        ensemble's motif member (larger output: n_filters floats per residue).
+        ensemble's motif member (n_filters floats per residue). ``callback(n)``
+        is told how many proteins each batch finished (progress bars).
         """
-        if not records:
-            return []
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        chunk: list[ProteinRecord] = []
+        for record in records:
+            chunk.append(record)
+            if len(chunk) == chunk_size:
+                yield from self._predict_chunk(chunk, with_filters, callback)
+                chunk = []
+        if chunk:
+            yield from self._predict_chunk(chunk, with_filters, callback)
+
+    def _predict_chunk(
+        self, records: list[ProteinRecord], with_filters: bool, callback: Callable[[int], None] | None
+    ) -> list[Prediction]:
         policy = self._bundle.length_policy
         crops = [policy.crop(r.sequence) for r in records]
+        for record, (kept, _, _) in zip(records, crops, strict=True):
+            if not kept:
+                raise InputError(f"record '{record.id}' has an empty sequence; parse input with locviz.parse")
         tokens = [tokenize(kept) for kept, _, _ in crops]
-        lengths = np.array([len(t) for t in tokens])
-        if (lengths == 0).any():
-            bad = records[int(np.argmax(lengths == 0))].id
-            raise ValueError(f"record '{bad}' has an empty sequence; parse input with locviz.sequences.parse")
-        classes = self.classes
         motif_member = self._bundle.model.motif_member if with_filters else None
         out: list[Prediction | None] = [None] * len(records)
-        for idx in make_batches(lengths, self.batch_size, self.max_batch_residues):
-            batch_tokens, batch_lengths = to_tensors([tokens[i] for i in idx], self.device)
-            with self._lock, torch.inference_mode():
-                result = self._bundle.model(batch_tokens, batch_lengths, return_filters=with_filters)
-                probs = result.probabilities.float().cpu().numpy()
-                attention = result.attention.float().cpu().numpy()
-                members = result.member_probabilities.float().cpu().numpy()  # (M, B, C)
-                filters = None
-                if with_filters and result.filter_activations is not None:
-                    filters = result.filter_activations.float().cpu().numpy()
+        batches = batching.run(
+            self._bundle.model,
+            tokens,
+            self.device,
+            batch_size=self.batch_size,
+            max_residues=self.max_batch_residues,
+            with_filters=with_filters,
+            lock=self._lock,
+            callback=callback,
+        )
+        for idx, result in batches:
             for b, i in enumerate(idx):
-                record = records[i]
-                _, positions, note = crops[i]
-                n = len(positions)
-                full_len = len(record.sequence)
-                seen = np.zeros(full_len, dtype=bool)
-                seen[positions] = True
-                full_attention = np.full(full_len, np.nan)
-                full_attention[positions] = attention[b, :n]
-                full_filters = None
-                if filters is not None:
-                    full_filters = np.full((filters.shape[1], full_len), np.nan, dtype=np.float32)
-                    full_filters[:, positions] = filters[b, :, :n]
-                notes = list(record.notes) + ([note] if note else [])
-                out[i] = Prediction(
-                    id=record.id,
-                    sequence=record.sequence,
-                    classes=list(classes),
-                    probabilities=probs[b].astype(np.float64),
-                    attention=full_attention,
-                    seen=seen,
-                    model_name=self.name,
-                    member_probabilities=members[:, b, :].astype(np.float64),
-                    filter_activations=full_filters,
-                    filter_member=motif_member,
-                    notes=notes,
-                )
+                filters = None if result.filter_activations is None else result.filter_activations[b]
+                out[i] = self._to_full_length(records[i], crops[i], result, b, filters, motif_member)
         return [p for p in out if p is not None]
+
+    def _to_full_length(
+        self,
+        record: ProteinRecord,
+        crop: tuple[str, np.ndarray, str | None],
+        result: batching.BatchResult,
+        b: int,
+        filters: np.ndarray | None,
+        motif_member: int | None,
+    ) -> Prediction:
+        """Map row ``b`` of a batch back onto the full sequence (NaN where the model did not look)."""
+        _, positions, note = crop
+        n, full_len = len(positions), len(record.sequence)
+        seen = np.zeros(full_len, dtype=bool)
+        seen[positions] = True
+        attention = np.full(full_len, np.nan)
+        attention[positions] = result.attention[b, :n]
+        full_filters = None
+        if filters is not None:
+            full_filters = np.full((filters.shape[0], full_len), np.nan, dtype=np.float32)
+            full_filters[:, positions] = filters[:, :n]
+        return Prediction(
+            id=record.id,
+            sequence=record.sequence,
+            classes=list(self.classes),
+            probabilities=result.probabilities[b].astype(np.float64),
+            attention=attention,
+            seen=seen,
+            model_name=self.name,
+            member_probabilities=result.member_probabilities[:, b, :].astype(np.float64),
+            filter_activations=full_filters,
+            filter_member=motif_member,
+            notes=list(record.notes) + ([note] if note else []),
+        )
 
     def predict_text(
         self, text: str, max_records: int | None = None, with_filters: bool = False
@@ -178,41 +202,3 @@ def load_model(
     """
     bundle = load_bundle(name_or_path, device=device)
     return Predictor(bundle, batch_size=batch_size, max_batch_residues=max_batch_residues)
-
-
-def top_regions(prediction: Prediction, n: int = 5, window: int = 9) -> list[AttentionRegion]:
-    """The ``n`` non-overlapping windows of ``window`` residues holding the most attention, best first.
-
-    Only windows made entirely of residues the model saw are considered; for a
-    protein shorter than ``window`` the whole sequence is the one region.
-    """
-    if n < 1 or window < 1:
-        raise ValueError("n and window must be at least 1")
-    attention = np.nan_to_num(np.asarray(prediction.attention, dtype=np.float64), nan=0.0)
-    seen = np.asarray(prediction.seen, dtype=bool)
-    total = float(attention[seen].sum()) or 1.0
-    length = len(attention)
-    window = min(window, length)
-    cumulative = np.concatenate([[0.0], np.cumsum(attention)])
-    sums = cumulative[window:] - cumulative[:-window]  # sums[s] covers residues s .. s+window-1
-    seen_count = np.concatenate([[0], np.cumsum(seen)])
-    usable = (seen_count[window:] - seen_count[:-window]) == window
-    scores = np.where(usable, sums, -np.inf)
-    regions: list[AttentionRegion] = []
-    while len(regions) < n:
-        start = int(np.argmax(scores))
-        if not np.isfinite(scores[start]):
-            break
-        end = start + window  # exclusive
-        peak = start + int(np.argmax(attention[start:end]))
-        regions.append(
-            AttentionRegion(
-                start=start + 1,
-                end=end,
-                attention_sum=float(sums[start] / total),
-                peak_position=peak + 1,
-                subsequence=prediction.sequence[start:end],
-            )
-        )
-        scores[max(0, start - window + 1) : end] = -np.inf
-    return regions

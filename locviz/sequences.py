@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from Bio import SeqIO
 
+from locviz.errors import InputError
+
 STANDARD_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 UNKNOWN_RESIDUES = "XBZJUO"
 ALLOWED_RESIDUES = frozenset(STANDARD_RESIDUES + UNKNOWN_RESIDUES)
@@ -72,7 +74,7 @@ class ParseResult:
         return not self.errors and bool(self.records)
 
 
-class SequenceError(ValueError):
+class SequenceError(InputError):
     """Raised by :func:`parse_strict` when any record is rejected."""
 
     def __init__(self, issues: list[ParseIssue]):

@@ -21,9 +21,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from locviz.encoding import LengthPolicy, pad_batch, tokenize
+from locviz import batching
+from locviz.batching import make_batches, to_tensors
+from locviz.encoding import LengthPolicy, tokenize
 from locviz.metrics import classification_report
-from locviz.model import ConvLSTM, Ensemble, ModelConfig
+from locviz.model import ConvLSTM, ModelConfig
 from locviz.sequences import ProteinRecord
 
 
@@ -61,59 +63,6 @@ def seed_everything(seed: int) -> None:
 def encode_records(records: Sequence[ProteinRecord], policy: LengthPolicy) -> list[np.ndarray]:
     """Tokens for every record after the long-sequence policy."""
     return [tokenize(policy.crop(r.sequence)[0]) for r in records]
-
-
-def make_batches(
-    lengths: np.ndarray, batch_size: int, max_residues: int, rng: np.random.Generator | None = None
-) -> list[np.ndarray]:
-    """Index batches of similar length; shuffled within length ties and in order when ``rng`` is given."""
-    lengths = np.asarray(lengths)
-    jitter = rng.random(len(lengths)) if rng is not None else np.zeros(len(lengths))
-    order = np.lexsort((jitter, lengths))
-    batches, current, longest = [], [], 0
-    for i in order:
-        longest_if_added = max(longest, int(lengths[i]))
-        if current and (len(current) >= batch_size or longest_if_added * (len(current) + 1) > max_residues):
-            batches.append(np.array(current))
-            current, longest_if_added = [], int(lengths[i])
-        current.append(i)
-        longest = longest_if_added
-    if current:
-        batches.append(np.array(current))
-    if rng is not None:
-        rng.shuffle(batches)
-    return batches
-
-
-def to_tensors(token_arrays: Sequence[np.ndarray], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    tokens, lengths = pad_batch(list(token_arrays))
-    return torch.from_numpy(tokens).to(device), torch.from_numpy(lengths).to(device)
-
-
-@torch.no_grad()
-def predict_probabilities(
-    model: ConvLSTM | Ensemble,
-    token_arrays: Sequence[np.ndarray],
-    device: torch.device,
-    batch_size: int = 64,
-    max_residues: int = 64_000,
-    progress: bool = False,
-) -> np.ndarray:
-    """Class probabilities ``(N, C)`` in input order."""
-    was_training = model.training
-    model.eval()
-    lengths = np.array([len(t) for t in token_arrays])
-    out: np.ndarray | None = None
-    for idx in tqdm(make_batches(lengths, batch_size, max_residues), disable=not progress, desc="predict"):
-        tokens, lens = to_tensors([token_arrays[i] for i in idx], device)
-        result = model(tokens, lens)
-        probs = result.probabilities if isinstance(model, Ensemble) else torch.softmax(result.logits, dim=1)
-        if out is None:
-            out = np.zeros((len(token_arrays), probs.shape[1]), dtype=np.float32)
-        out[idx] = probs.float().cpu().numpy()
-    model.train(was_training)
-    assert out is not None, "no sequences to predict"
-    return out
 
 
 def _checkpoint_path(out_dir: Path) -> Path:
@@ -199,7 +148,7 @@ def fit(
                 residues += int(lens.sum())
                 bar.set_postfix(loss=f"{loss_sum / n_seen:.3f}")
             train_seconds = time.perf_counter() - t0
-            probs = predict_probabilities(model, [token_arrays[i] for i in val_idx], device)
+            probs = batching.probabilities(model, [token_arrays[i] for i in val_idx], device)
             val_loss = float(
                 F.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-8)), labels_t[val_idx]).item()
             )

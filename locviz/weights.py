@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from locviz.datasets import sha256_of
 from locviz.encoding import LengthPolicy
+from locviz.errors import BundleError
 from locviz.model import ConvLSTM, Ensemble, ModelConfig
 
 FORMAT_VERSION = 1
@@ -26,10 +27,6 @@ SHIPPED_MODELS = ("multiloc", "deeploc")
 def weights_dir() -> Path:
     """Where shipped bundles live: ``$LOCVIZ_WEIGHTS`` if set, else the repository's ``weights/``."""
     return Path(os.environ.get("LOCVIZ_WEIGHTS") or REPO_WEIGHTS_DIR)
-
-
-class BundleError(RuntimeError):
-    """A bundle is missing, inconsistent or fails its checksum; the message says which file."""
 
 
 @dataclass

@@ -13,7 +13,8 @@ import streamlit as st
 
 import app_support as ui
 from locviz import export, figures
-from locviz.motifs import FilterMotif, MotifError, MotifSet, filter_hits
+from locviz.motifs import FilterMotif, MotifError, MotifSet
+from locviz.regions import filter_hits
 
 LOGOS_PER_PAGE = 12
 GALLERY_COLUMNS = 2
@@ -142,7 +143,9 @@ def current_protein_hits(motif: FilterMotif, model_name: str) -> None:
     st.caption(f"{pred.id} ({pred.length} aa, predicted {pred.label}): top {len(hits)} non-overlapping windows; "
                f"peak activation here {peak:.2f}{reference}.")  # fmt: skip
     st.dataframe(
-        pd.DataFrame(hits, columns=["start", "end", "activation", "window"]), hide_index=True, width="stretch"
+        pd.DataFrame(
+            [(h.start, h.end, h.score, h.subsequence) for h in hits], columns=["start", "end", "activation", "window"]
+        ), hide_index=True, width="stretch"
     )
 
 

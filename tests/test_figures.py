@@ -15,7 +15,8 @@ from locviz import figures
 from locviz.datasets import MULTILOC_CLASSES
 from locviz.metrics import classification_report
 from locviz.motifs import FilterMotif, MotifSet
-from locviz.predict import AttentionRegion, Prediction
+from locviz.predict import Prediction
+from locviz.regions import AttentionRegion
 
 CLASSES = list(MULTILOC_CLASSES)
 N_FILTERS = 12

@@ -16,12 +16,12 @@ from locviz.motifs import (
     MotifError,
     MotifSet,
     compute,
-    filter_hits,
     load_bundle_motifs,
     load_motifs,
     save_motifs,
 )
 from locviz.predict import Predictor, load_model
+from locviz.regions import filter_hits
 from locviz.sequences import STANDARD_RESIDUES, ProteinRecord
 from locviz.weights import load_bundle, write_card
 
@@ -188,16 +188,16 @@ def test_filter_hits(predictor: Predictor) -> None:
     width = config.filter_width(f)
     hits = filter_hits(pred, f, width, n=6)
     assert hits and len(hits) <= 6
-    activations = [h[2] for h in hits]
+    activations = [h.score for h in hits]
     assert activations == sorted(activations, reverse=True)
     assert activations[0] == pytest.approx(valid_scores(pred, f, width).max())
-    for start, end, activation, window in hits:
+    for start, end, activation, window in [(h.start, h.end, h.score, h.subsequence) for h in hits]:
         assert end - start + 1 == width
         assert window == GFP[start - 1 : end]
         assert pred.seen[start - 1 : end].all()
         assert activation == pytest.approx(pred.filter_activations[f, start - 1 + width // 2])
         assert activation > 0
-    spans = sorted((h[0], h[1]) for h in hits)
+    spans = sorted((h.start, h.end) for h in hits)
     assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
     plain = predictor.predict([ProteinRecord("gfp", GFP)])[0]
     with pytest.raises(ValueError, match="with_filters=True"):

@@ -13,7 +13,8 @@ from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
 
 import locviz
 from locviz.encoding import tokenize
-from locviz.predict import AttentionRegion, Prediction, Predictor, load_model, top_regions
+from locviz.predict import Prediction, Predictor, load_model
+from locviz.regions import AttentionRegion, top_regions
 from locviz.sequences import ProteinRecord
 from locviz.weights import BundleError
 
@@ -191,9 +192,9 @@ def test_top_regions_finds_peaks() -> None:
     assert first.start <= 11 and first.end >= 13 and first.end - first.start + 1 == 5
     assert second.start <= 41 <= second.end and second.peak_position == 41
     assert 11 <= first.peak_position <= 13
-    sums = [r.attention_sum for r in regions]
+    sums = [r.score for r in regions]
     assert sums == sorted(sums, reverse=True)
-    assert abs(first.attention_sum - attention[first.start - 1 : first.end].sum()) < 1e-12
+    assert abs(first.score - attention[first.start - 1 : first.end].sum()) < 1e-12
     for r in regions:
         assert r.subsequence == synthetic(attention).sequence[r.start - 1 : r.end]
     spans = sorted((r.start, r.end) for r in regions)
@@ -212,4 +213,4 @@ def test_top_regions_skips_unseen_and_short() -> None:
         assert seen[r.start - 1 : r.end].all()
     short = top_regions(synthetic(np.full(6, 1 / 6)), n=3, window=9)
     assert len(short) == 1 and (short[0].start, short[0].end) == (1, 6)
-    assert abs(short[0].attention_sum - 1.0) < 1e-12
+    assert abs(short[0].score - 1.0) < 1e-12

@@ -7,8 +7,9 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from locviz.batching import make_batches, probabilities
 from locviz.metrics import classification_report, gorodkin_mcc, per_class_mcc
-from locviz.train import TrainConfig, fit, make_batches, predict_probabilities
+from locviz.train import TrainConfig, fit
 
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -47,7 +48,7 @@ def test_tiny_model_learns_toy_task_and_resumes(tmp_path) -> None:
     result = fit(config, train_config, tokens, labels, train_idx, val_idx, ("a", "b"), tmp_path,
                  torch.device("cpu"), progress=False, log=lambda _: None)
     assert result.best_validation["accuracy"] >= 0.9, result.history
-    probs = predict_probabilities(result.model, [tokens[i] for i in val_idx], torch.device("cpu"))
+    probs = probabilities(result.model, [tokens[i] for i in val_idx], torch.device("cpu"))
     assert np.mean(probs.argmax(1) == labels[val_idx]) == pytest.approx(result.best_validation["accuracy"])
     assert (tmp_path / "train.log").read_text().count("epoch") == 15
 
