@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import app_support as ui
-from locviz import export, figures
+from locviz import export, figures, table
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.predict import Prediction, Predictor
 from locviz.regions import top_regions
@@ -261,13 +261,14 @@ def downloads_section(run: ui.Run, pred: Prediction) -> None:
     cols = st.columns(4)
     name = pred.model_name
     with cols[0]:
-        ui.table_download("Predictions, all proteins (CSV)", lambda: export.predictions_csv(run.predictions),
+        ui.table_download("Predictions, all proteins (CSV)", lambda: table.table_bytes(run.predictions, "csv"),
                           export.export_filename("all", name, "predictions", "csv"), "pred-csv")  # fmt: skip
     with cols[1]:
-        ui.table_download("Predictions + attention (JSON)", lambda: export.predictions_json(run.predictions),
+        ui.table_download("Predictions + attention (JSON)",
+                          lambda: table.table_bytes(run.predictions, "json", with_attention=True),
                           export.export_filename("all", name, "predictions", "json"), "pred-json")  # fmt: skip
     with cols[2]:
-        ui.table_download(f"Attention per residue, {pred.id} (CSV)", lambda: export.attention_csv(pred),
+        ui.table_download(f"Attention per residue, {pred.id} (CSV)", lambda: table.attention_bytes([pred]),
                           export.export_filename(pred.id, name, "attention", "csv"), "att-csv")  # fmt: skip
     with cols[3]:
         ui.table_download(f"Filter activations, {pred.id} (CSV)", lambda: export.filters_csv(pred),

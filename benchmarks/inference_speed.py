@@ -32,9 +32,12 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from locviz.cli import iter_input_records  # noqa: E402
 from locviz.predict import load_model  # noqa: E402
-from locviz.sequences import ProteinRecord, parse  # noqa: E402
+from locviz.sequences import (  # noqa: E402
+    ProteinRecord,
+    iter_record_texts,  # noqa: E402
+    parse,
+)
 
 DEFAULT_FASTA = REPO.parent / "shared" / "data" / "deeploc" / "train.fasta"
 
@@ -43,7 +46,7 @@ def read_fasta(path: Path, limit: int | None) -> tuple[list[ProteinRecord], str]
     """The first ``limit`` valid records and their FASTA text (for the command-line run)."""
     records, texts = [], []
     with open(path, encoding="utf-8", errors="replace") as handle:
-        for _, text in iter_input_records(handle):
+        for _, text in iter_record_texts(handle):
             result = parse(text)
             if result.records:
                 records.append(result.records[0])

@@ -7,7 +7,6 @@ can fix are printed as one clear line and exit with status 2 (usage) or 1.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -15,7 +14,6 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -23,15 +21,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz import batching
+from locviz import batching, table
 from locviz.datasets import DATASETS, TEST_FOLD, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
 from locviz.errors import InputError, LocvizError
 from locviz.metrics import classification_report, format_report
 from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, save_motifs
-from locviz.predict import Prediction, Predictor, load_model
-from locviz.sequences import ParseIssue, ProteinRecord, parse
+from locviz.predict import Predictor, load_model
+from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
 from locviz.weights import ModelBundle, load_bundle, resolve_device, save_bundle, write_card
 
@@ -273,36 +271,6 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_predict)
 
 
-def output_format(out: str, chosen: str | None) -> str:
-    if chosen:
-        return chosen
-    suffix = Path(out).suffix.lower()
-    return {".csv": "csv", ".json": "json"}.get(suffix, "tsv")
-
-
-def iter_input_records(handle: IO[str]) -> Iterator[tuple[int, str]]:
-    """(1-based line of the header, text of one record) for each FASTA record, read lazily.
-
-    Input that does not start with '>' is handed over whole, as one record, so
-    :func:`locviz.sequences.parse` reads it as a raw sequence or explains what is wrong.
-    """
-    header_line, lines = 0, []
-    for line_no, line in enumerate(handle, start=1):
-        if line.startswith(">"):
-            if header_line:
-                yield header_line, "".join(lines)
-            header_line, lines = line_no, [line]
-        elif header_line:
-            lines.append(line)
-        elif line.strip():  # text before any header: not FASTA, so parse() gets all of it
-            yield line_no, line + handle.read()
-            return
-    if header_line:
-        yield header_line, "".join(lines)
-    else:
-        yield 1, ""  # empty input: parse() says so
-
-
 def count_records(path: Path) -> int | None:
     """Number of FASTA headers, for the progress bar's total (a quick byte scan)."""
     try:
@@ -313,49 +281,6 @@ def count_records(path: Path) -> int | None:
         return n or 1
     except OSError:
         return None
-
-
-class PredictionWriter:
-    """Writes predictions as TSV/CSV rows as they come, or buffers them for one JSON array."""
-
-    def __init__(self, handle: IO[str], fmt: str, classes: list[str]):
-        self.handle, self.fmt, self.classes = handle, fmt, classes
-        self.columns = ["id", "prediction"] + [f"p_{c}" for c in classes]
-        self.rows: list[dict] = []
-        self.writer = None
-        if fmt in ("tsv", "csv"):
-            self.writer = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
-            self.writer.writerow(self.columns)
-
-    def write(self, predictions: list[Prediction]) -> None:
-        for pred in predictions:
-            probs = [float(p) for p in pred.probabilities]
-            if self.writer is not None:
-                self.writer.writerow([pred.id, pred.label] + [f"{p:.6f}" for p in probs])
-            else:
-                row = {"id": pred.id, "prediction": pred.label}
-                row.update({f"p_{c}": round(p, 6) for c, p in zip(self.classes, probs, strict=True)})
-                self.rows.append(row)
-        self.handle.flush()
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            json.dump(self.rows, self.handle, indent=1)
-            self.handle.write("\n")
-        self.handle.flush()
-
-
-def write_attention(handle: IO[str], predictions: list[Prediction]) -> None:
-    """Long format: one row per residue; attention is empty where the model did not see the residue."""
-    for pred in predictions:
-        values, seen = pred.attention.tolist(), pred.seen.tolist()  # Python floats format faster than numpy's
-        handle.write(
-            "".join(
-                f"{pred.id}\t{i}\t{residue}\t{f'{value:.6g}' if ok else ''}\n"
-                for i, (residue, value, ok) in enumerate(zip(pred.sequence, values, seen, strict=True), start=1)
-            )
-        )
-    handle.flush()
 
 
 def check_output(path: str) -> None:
@@ -388,7 +313,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise CliError(f"input file {source} does not exist")
         if not path.is_file():
             raise CliError(f"{source} is not a file; give a FASTA file")
-    fmt = output_format(args.out, args.format)
+    fmt = table.format_for(args.out, args.format)
     for target in (args.out, args.attention):
         if target:
             check_output(target)
@@ -397,9 +322,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
     out_handle = open_output(args.out)
     att_handle = open_output(args.attention) if args.attention else None
-    writer = PredictionWriter(out_handle, fmt, predictor.classes)
-    if att_handle is not None:
-        att_handle.write("id\tposition\tresidue\tattention\n")
+    writer = table.TableWriter(out_handle, fmt, predictor.classes, model=predictor.name)
+    attention_writer = table.AttentionWriter(att_handle, table.format_for(args.attention)) if att_handle else None
     bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
     counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0}
     seen_ids: set[str] = set()
@@ -411,8 +335,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             return
         predictions = predictor.predict(pending)
         writer.write(predictions)
-        if att_handle is not None:
-            write_attention(att_handle, predictions)
+        if attention_writer is not None:
+            attention_writer.write(predictions)
         counts["predicted"] += len(predictions)
         counts["cropped"] += sum(1 for p in predictions if not p.seen.all())
         bar.update(len(predictions))
@@ -423,7 +347,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     stopped = False
     try:
-        for line, text in iter_input_records(in_handle):
+        for line, text in iter_record_texts(in_handle):
             result = parse(text)
             errors = list(result.errors)
             if not errors:

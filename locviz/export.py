@@ -14,7 +14,6 @@ import asyncio
 import atexit
 import csv
 import io
-import json
 import math
 import os
 import re
@@ -217,40 +216,6 @@ def _csv(header: Sequence[str], rows) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _shared_classes(preds: Sequence[Prediction]) -> list[str]:
-    classes = list(preds[0].classes) if preds else []
-    for pred in preds:
-        if list(pred.classes) != classes:
-            raise ValueError(
-                f"protein {pred.id!r} was predicted with classes {list(pred.classes)}, the first with {classes}; "
-                "export predictions from one model at a time"
-            )
-    return classes
-
-
-def predictions_csv(preds: Sequence[Prediction]) -> bytes:
-    """One row per protein: id, length, prediction, confidence, then p_<class> for every class."""
-    classes = _shared_classes(preds)
-    header = ["id", "length", "prediction", "confidence", *(f"p_{c}" for c in classes)]
-    rows = (
-        [p.id, p.length, p.label, _number(p.confidence), *(_number(v) for v in np.asarray(p.probabilities))]
-        for p in preds
-    )
-    return _csv(header, rows)
-
-
-def attention_csv(pred: Prediction) -> bytes:
-    """One row per residue: 1-based position, residue, attention (empty if not seen), seen, × uniform."""
-    attention = np.asarray(pred.attention, dtype=float)
-    seen = np.asarray(pred.seen, dtype=bool) & np.isfinite(attention)
-    n_seen = max(int(seen.sum()), 1)
-    rows = (
-        [i + 1, r, _number(a) if s else "", "true" if s else "false", _number(a * n_seen, 4) if s else ""]
-        for i, (r, a, s) in enumerate(zip(pred.sequence, attention, seen, strict=True))
-    )
-    return _csv(["position", "residue", "attention", "seen", "relative_to_uniform"], rows)
-
-
 def filters_csv(pred: Prediction, filter_indices: Sequence[int] | None = None) -> bytes:
     """One row per residue, one column per first-layer filter (``f12``); empty where not seen."""
     if pred.filter_activations is None:
@@ -271,38 +236,6 @@ def logo_csv(motif: FilterMotif) -> bytes:
     ic = motif.ic_per_position()
     rows = ([k + 1, *(_number(v, 5) for v in row), _number(ic[k], 4)] for k, row in enumerate(freqs))
     return _csv(["position", *STANDARD_RESIDUES, "ic_bits"], rows)
-
-
-def _json_floats(values: np.ndarray, digits: int = 6) -> list:
-    return [None if not math.isfinite(v) else float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float).ravel()]
-
-
-def prediction_record(pred: Prediction) -> dict:
-    """A JSON-ready dict of one prediction (attention: null where the model did not see the residue)."""
-    attention = np.where(np.asarray(pred.seen, dtype=bool), np.asarray(pred.attention, dtype=float), np.nan)
-    record = {
-        "id": pred.id,
-        "model": pred.model_name,
-        "length": pred.length,
-        "prediction": pred.label,
-        "confidence": float(pred.confidence),
-        "probabilities": dict(zip(pred.classes, _json_floats(pred.probabilities), strict=True)),
-        "sequence": pred.sequence,
-        "attention": _json_floats(attention),
-        "notes": list(pred.notes),
-    }
-    if pred.member_probabilities is not None:
-        members = np.asarray(pred.member_probabilities, dtype=float)
-        record["member_probabilities"] = [dict(zip(pred.classes, _json_floats(row), strict=True)) for row in members]
-    if pred.filter_member is not None:
-        record["filter_member"] = int(pred.filter_member)
-    return record
-
-
-def predictions_json(preds: Sequence[Prediction]) -> bytes:
-    """All predictions as a JSON list (strict JSON: no NaN)."""
-    text = json.dumps([prediction_record(p) for p in preds], indent=1, allow_nan=False, ensure_ascii=False)
-    return text.encode("utf-8")
 
 
 # ---------------------------------------------------------------- file names

@@ -102,25 +102,36 @@ class ConvLSTM(nn.Module):
         self.dense = nn.Linear(2 * config.lstm_hidden, config.dense_hidden)
         self.classifier = nn.Linear(config.dense_hidden, config.n_classes)
 
-    def first_layer(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Input features ``(B, T, E)`` of the tokens (one-hot / BLOSUM62 rows; zeros on padding)."""
+        return F.embedding(tokens, self.feature_table)
+
+    def first_layer(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, features: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(filter activations ``(B, n_filters, T)``, zero on padding; the padding mask ``(B, T)``).
 
         The part of the network the filter logos describe; motifs call it alone,
-        without paying for the LSTM.
+        without paying for the LSTM. ``features`` replaces ``embed(tokens)`` so
+        attribution methods can take gradients with respect to the input.
         """
         steps = torch.arange(tokens.shape[1], device=tokens.device)
         mask = steps.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
         channel_mask = mask.unsqueeze(1).to(self.feature_table.dtype)
-        x = F.embedding(tokens, self.feature_table)  # (B, T, E)
+        x = self.embed(tokens) if features is None else features  # (B, T, E)
         x = self.input_dropout(x).transpose(1, 2)  # (B, E, T)
         filters = torch.relu(torch.cat([conv(x) for conv in self.convs], dim=1)) * channel_mask
         return filters, mask
 
     def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, return_filters: bool = False
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        return_filters: bool = False,
+        features: torch.Tensor | None = None,
     ) -> ModelOutput:
-        """``tokens`` (B, T) int64 right-padded, ``lengths`` (B,) int64."""
-        filters, mask = self.first_layer(tokens, lengths)
+        """``tokens`` (B, T) int64 right-padded, ``lengths`` (B,) int64; ``features`` see :meth:`first_layer`."""
+        filters, mask = self.first_layer(tokens, lengths, features)
         channel_mask = mask.unsqueeze(1).to(filters.dtype)
         h = self.hidden_dropout(filters)
         if self.conv2 is not None:
@@ -165,11 +176,15 @@ class Ensemble(nn.Module):
         return self.members[0].config
 
     def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, return_filters: bool = False
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        return_filters: bool = False,
+        features: torch.Tensor | None = None,
     ) -> EnsembleOutput:
         probs, attention, filters = [], [], None
         for i, member in enumerate(self.members):
-            out = member(tokens, lengths, return_filters=return_filters and i == self.motif_member)
+            out = member(tokens, lengths, return_filters=return_filters and i == self.motif_member, features=features)
             probs.append(torch.softmax(out.logits, dim=1))
             attention.append(out.attention)
             if out.filter_activations is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ class Prediction:
     filter_activations: np.ndarray | None = None  # (n_filters, L) of the motif member; NaN where not seen
     filter_member: int | None = None  # which ensemble member the filters come from
     notes: list[str] = field(default_factory=list)  # parser warnings, long-sequence note
+    extra: dict[str, Any] = field(default_factory=dict)  # table columns later steps add (see locviz.table)
 
     @property
     def label(self) -> str:

@@ -10,7 +10,9 @@ position of the offending character, so the caller can show it to a person.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import IO
 
 from Bio import SeqIO
 
@@ -89,6 +91,29 @@ def _split_fasta(text: str) -> list[tuple[str, str, str]]:
         description = rec.description[len(rec.id) :].strip()
         out.append((rec.id, description, str(rec.seq)))
     return out
+
+
+def iter_record_texts(handle: IO[str]) -> Iterator[tuple[int, str]]:
+    """(1-based line of the header, text of one record) for each FASTA record, read lazily.
+
+    Input that does not start with '>' is handed over whole, as one record, so
+    :func:`parse` reads it as a raw sequence or explains what is wrong.
+    """
+    header_line, lines = 0, []
+    for line_no, line in enumerate(handle, start=1):
+        if line.startswith(">"):
+            if header_line:
+                yield header_line, "".join(lines)
+            header_line, lines = line_no, [line]
+        elif header_line:
+            lines.append(line)
+        elif line.strip():  # text before any header: not FASTA, so parse() gets all of it
+            yield line_no, line + handle.read()
+            return
+    if header_line:
+        yield header_line, "".join(lines)
+    else:
+        yield 1, ""  # empty input: parse() says so
 
 
 def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssue], list[ParseIssue]]:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from locviz import table
 from locviz.datasets import MULTILOC_CLASSES
 from locviz.examples import EXAMPLES, by_accession
 from locviz.metrics import classification_report
@@ -376,13 +377,13 @@ def test_every_export_is_a_valid_file(app: AppTest) -> None:
         assert b"<svg" in svg[:2000] and svg.rstrip().endswith(b"</svg>"), name
         pdf = ui.export_bytes(fig, "pdf")
         assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:], name
-    rows = list(csv.reader(io.StringIO(export.attention_csv(pred).decode())))
-    assert rows[0][:2] == ["position", "residue"] and len(rows) == pred.length + 1
-    rows = list(csv.reader(io.StringIO(export.predictions_csv([pred]).decode())))
+    rows = list(csv.reader(io.StringIO(table.attention_bytes([pred]).decode())))
+    assert rows[0][:3] == ["id", "position", "residue"] and len(rows) == pred.length + 1
+    rows = list(csv.reader(io.StringIO(table.table_bytes([pred]).decode())))
     assert rows[1][0] == "P00441" and rows[1][2] == pred.label
     rows = list(csv.reader(io.StringIO(export.filters_csv(pred).decode())))
     assert len(rows[0]) == 2 + pred.filter_activations.shape[0]
-    assert json.loads(export.predictions_json([pred]))[0]["id"] == "P00441"
+    assert json.loads(table.table_bytes([pred], "json"))["predictions"][0]["id"] == "P00441"
     name = export.export_filename(pred.id, pred.model_name, "attention-heatmap", "svg")
     assert name == "P00441_multiloc_attention-heatmap.svg"
 

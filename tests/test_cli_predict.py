@@ -56,7 +56,7 @@ def test_predict_tsv_matches_api(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert "1 record(s) longer than 200" in err  # GFP is cut by the tiny bundle's policy
     rows = read_table(out, "\t")
     classes = list(MULTILOC_CLASSES)
-    assert list(rows[0]) == ["id", "prediction"] + [f"p_{c}" for c in classes]
+    assert list(rows[0]) == ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in classes]
     assert [r["id"] for r in rows] == ["insulin", "gfp", "ubiquitin"]
     expected = load_model("multiloc", device="cpu").predict(parse(GOOD).records)
     for row, pred in zip(rows, expected, strict=True):
@@ -70,13 +70,16 @@ def test_predict_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     code, _, _ = run_predict(capsys, str(fasta), "--model", "deeploc", "--out", str(tmp_path / "out.csv"))
     assert code == 0
     rows = read_table(tmp_path / "out.csv", ",")
-    assert len(rows) == 3 and list(rows[0])[:3] == ["id", "prediction", "p_Nucleus"]
-    assert len(rows[0]) == 12
+    assert len(rows) == 3 and list(rows[0])[:5] == ["id", "length", "prediction", "confidence", "p_Nucleus"]
+    assert len(rows[0]) == 14 and rows[1]["length"] == str(len(GFP))
     code, _, _ = run_predict(capsys, str(fasta), "--model", "multiloc", "--out", str(tmp_path / "o.json"))
     assert code == 0
-    data = json.loads((tmp_path / "o.json").read_text())
+    document = json.loads((tmp_path / "o.json").read_text())
+    assert document["schema_version"] == 1 and document["model"] == "multiloc"
+    data = document["predictions"]
     assert [d["id"] for d in data] == ["insulin", "gfp", "ubiquitin"]
-    assert list(data[0]) == ["id", "prediction"] + [f"p_{c}" for c in MULTILOC_CLASSES]
+    assert list(data[0]) == ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in MULTILOC_CLASSES]
+    assert data[0]["confidence"] == max(v for k, v in data[0].items() if k.startswith("p_"))
     assert abs(sum(v for k, v in data[0].items() if k.startswith("p_")) - 1.0) < 1e-4
     code, _, _ = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.txt"), "--format", "csv")
     assert code == 0 and "," in (tmp_path / "o.txt").read_text().splitlines()[0]
@@ -133,7 +136,7 @@ def test_raw_sequence_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixture) 
     code, out, _ = run_predict(capsys, str(raw), "--out", "-")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("id\tprediction\tp_ER") and lines[1].startswith("sequence_1\t")
+    assert lines[0].startswith("id\tlength\tprediction\tconfidence\tp_ER") and lines[1].startswith("sequence_1\t")
 
 
 def test_byte_order_mark_and_windows_line_ends(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -150,7 +153,7 @@ def test_attention_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     code, _, _ = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--attention", str(att))
     assert code == 0
     rows = read_table(att, "\t")
-    assert list(rows[0]) == ["id", "position", "residue", "attention"]
+    assert list(rows[0]) == ["id", "position", "residue", "attention", "seen", "relative_to_uniform"]
     records = parse(GOOD).records
     assert len(rows) == sum(len(r) for r in records)
     for record in records:
@@ -173,7 +176,7 @@ def test_entry_point_subprocess(tmp_path: Path, tiny_weights_dir: Path) -> None:
     )
     assert proc.returncode == 3, proc.stderr
     assert "record 'broken'" in proc.stderr and "Traceback" not in proc.stderr
-    assert len(json.loads(out.read_text())) == 3
+    assert len(json.loads(out.read_text())["predictions"]) == 3
 
 
 def make_multiloc_folder(folder: Path) -> Path:

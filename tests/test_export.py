@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 from conftest import synthetic_prediction
 
-from locviz import export, figures
+from locviz import export, figures, table
 from locviz.datasets import MULTILOC_CLASSES
 from locviz.motifs import FilterMotif
 from locviz.predict import Prediction
@@ -116,7 +116,7 @@ def read_csv(data: bytes) -> list[dict]:
 
 def test_predictions_csv():
     preds = [make_prediction(pid="A1"), make_prediction(80, None, seed=1, pid='weird,"id"')]
-    text = export.predictions_csv(preds).decode()
+    text = table.table_bytes(preds).decode()
     header = text.splitlines()[0].split(",")
     assert header == ["id", "length", "prediction", "confidence", *(f"p_{c}" for c in CLASSES)]
     rows = read_csv(text.encode())
@@ -131,13 +131,13 @@ def test_predictions_csv_refuses_mixed_models():
     other = make_prediction()
     other.classes = CLASSES[::-1]
     with pytest.raises(ValueError, match="one model at a time"):
-        export.predictions_csv([make_prediction(), other])
+        table.table_bytes([make_prediction(), other])
 
 
 def test_attention_csv():
     pred = make_prediction()
-    rows = read_csv(export.attention_csv(pred))
-    assert list(rows[0]) == ["position", "residue", "attention", "seen", "relative_to_uniform"]
+    rows = read_csv(table.attention_bytes([pred]))
+    assert list(rows[0]) == ["id", "position", "residue", "attention", "seen", "relative_to_uniform"]
     assert len(rows) == 150
     assert rows[0]["position"] == "1" and rows[0]["residue"] == pred.sequence[0]
     assert float(rows[9]["attention"]) == pytest.approx(pred.attention[9], rel=1e-5)
@@ -169,11 +169,12 @@ def test_logo_csv():
 
 def test_predictions_json_is_strict_and_complete():
     pred = make_prediction()
-    data = export.predictions_json([pred])
-    records = json.loads(data, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
-    record = records[0]
-    assert record["id"] == "P12345" and record["model"] == "multiloc" and record["prediction"] == pred.label
-    assert record["probabilities"][pred.label] == pytest.approx(pred.confidence, rel=1e-5)
+    data = table.table_bytes([pred], "json", with_attention=True)
+    document = json.loads(data, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert document["schema_version"] == table.SCHEMA_VERSION and document["model"] == "multiloc"
+    record = document["predictions"][0]
+    assert record["id"] == "P12345" and record["prediction"] == pred.label
+    assert record[f"p_{pred.label}"] == pytest.approx(pred.confidence, rel=1e-5)
     assert len(record["attention"]) == 150 and record["attention"][130] is None
     assert record["attention"][3] == pytest.approx(pred.attention[3], rel=1e-5)
     assert len(record["member_probabilities"]) == 2 and record["filter_member"] == 0

@@ -1,0 +1,209 @@
+"""The one prediction table: its columns, rounding and file formats, for the CLI and the app.
+
+Columns, in order::
+
+    id, length, prediction, confidence, p_<class> ... [, extra columns]
+
+``p_<class>`` uses the class ids of the model card (``p_plasma_membrane``), so
+a column name is a stable identifier; display names are for figures and pages.
+Extra columns are declared once per table by whoever adds them (the combined
+call, the support verdict, the nearest reference protein) and read from
+``Prediction.extra``; a missing value is an empty cell (``null`` in JSON).
+
+JSON output is an object carrying ``schema_version`` so readers can check what
+they parse; bump :data:`SCHEMA_VERSION` whenever a column changes meaning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from locviz.errors import InputError
+from locviz.predict import Prediction
+
+SCHEMA_VERSION = 1
+FORMATS = ("tsv", "csv", "json")
+BASE_COLUMNS = ("id", "length", "prediction", "confidence")
+DIGITS = 6  # significant digits of every probability written
+ATTENTION_COLUMNS = ("id", "position", "residue", "attention", "seen", "relative_to_uniform")
+
+
+def number(value: Any, digits: int = DIGITS) -> str:
+    """Compact float text; NaN and None become an empty cell."""
+    if value is None:
+        return ""
+    value = float(value)
+    return "" if math.isnan(value) else f"{value:.{digits}g}"
+
+
+def json_number(value: Any, digits: int = DIGITS) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+
+
+def _text_cell(value: Any) -> str:
+    return number(value) if isinstance(value, float) else ("" if value is None else str(value))
+
+
+def _json_cell(value: Any) -> Any:
+    return json_number(value) if isinstance(value, float) else value
+
+
+def format_for(path: str, chosen: str | None = None) -> str:
+    """The table format: ``chosen`` if given, else from the file suffix (``.csv``, ``.json``), else TSV."""
+    if chosen:
+        if chosen not in FORMATS:
+            raise InputError(f"format must be one of {', '.join(FORMATS)}, got {chosen!r}")
+        return chosen
+    suffix = path.lower().rsplit(".", 1)[-1] if "." in path else ""
+    return suffix if suffix in ("csv", "json") else "tsv"
+
+
+def columns(classes: Sequence[str], extra_columns: Sequence[str] = ()) -> list[str]:
+    return [*BASE_COLUMNS, *(f"p_{c}" for c in classes), *extra_columns]
+
+
+def check_same_classes(preds: Sequence[Prediction]) -> list[str]:
+    """The classes all predictions share; mixed models cannot share one table."""
+    classes = list(preds[0].classes) if preds else []
+    for pred in preds:
+        if list(pred.classes) != classes:
+            raise InputError(
+                f"protein {pred.id!r} was predicted with classes {list(pred.classes)}, the first with {classes}; "
+                "write predictions from one model at a time"
+            )
+    return classes
+
+
+class TableWriter:
+    """Writes prediction rows as they come (TSV/CSV) or one JSON object at :meth:`close`.
+
+    ``with_attention`` (JSON only) adds the sequence, the attention per residue
+    (``null`` where the model did not look), member probabilities and notes.
+    """
+
+    def __init__(
+        self,
+        handle: IO[str],
+        fmt: str,
+        classes: Sequence[str],
+        *,
+        model: str = "",
+        extra_columns: Sequence[str] = (),
+        with_attention: bool = False,
+    ):
+        if fmt not in FORMATS:
+            raise InputError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        self.handle, self.fmt, self.classes = handle, fmt, list(classes)
+        self.model, self.extra_columns, self.with_attention = model, list(extra_columns), with_attention
+        self.columns = columns(self.classes, self.extra_columns)
+        self.rows: list[dict] = []
+        self._csv = None
+        if fmt != "json":
+            self._csv = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+            self._csv.writerow(self.columns)
+
+    def write(self, preds: Iterable[Prediction]) -> None:
+        for pred in preds:
+            if list(pred.classes) != self.classes:
+                raise InputError(f"protein {pred.id!r} has classes {list(pred.classes)}, the table {self.classes}")
+            extras = [pred.extra.get(c) for c in self.extra_columns]
+            probs = np.asarray(pred.probabilities, dtype=float)
+            if self._csv is not None:
+                cells = [pred.id, pred.length, pred.label, number(pred.confidence), *(number(p) for p in probs)]
+                self._csv.writerow(cells + [_text_cell(v) for v in extras])
+            else:
+                self.rows.append(self._json_row(pred, probs, extras))
+        self.handle.flush()
+
+    def _json_row(self, pred: Prediction, probs: np.ndarray, extras: list) -> dict:
+        row: dict[str, Any] = {
+            "id": pred.id,
+            "length": pred.length,
+            "prediction": pred.label,
+            "confidence": json_number(pred.confidence),
+            **{f"p_{c}": json_number(p) for c, p in zip(self.classes, probs, strict=True)},
+            **{c: _json_cell(v) for c, v in zip(self.extra_columns, extras, strict=True)},
+        }
+        if self.with_attention:
+            attention = np.where(np.asarray(pred.seen, bool), np.asarray(pred.attention, float), np.nan)
+            row["sequence"] = pred.sequence
+            row["attention"] = [json_number(a) for a in attention]
+            if pred.member_probabilities is not None:
+                row["member_probabilities"] = [
+                    [json_number(p) for p in member] for member in np.asarray(pred.member_probabilities)
+                ]
+            if pred.filter_member is not None:
+                row["filter_member"] = int(pred.filter_member)
+            row["notes"] = list(pred.notes)
+        return row
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            document = {
+                "schema_version": SCHEMA_VERSION,
+                "model": self.model,
+                "classes": self.classes,
+                "columns": self.columns,
+                "predictions": self.rows,
+            }
+            json.dump(document, self.handle, indent=1, allow_nan=False, ensure_ascii=False)
+            self.handle.write("\n")
+        self.handle.flush()
+
+
+def table_bytes(
+    preds: Sequence[Prediction], fmt: str = "csv", *, extra_columns: Sequence[str] = (), with_attention: bool = False
+) -> bytes:
+    """The whole table as bytes (the app's downloads); same columns and rounding as ``locviz predict``."""
+    classes = check_same_classes(preds)
+    buffer = io.StringIO()
+    model = preds[0].model_name if preds else ""
+    writer = TableWriter(
+        buffer, fmt, classes, model=model, extra_columns=extra_columns, with_attention=with_attention
+    )
+    writer.write(preds)
+    writer.close()
+    return buffer.getvalue().encode("utf-8")
+
+
+def attention_rows(pred: Prediction) -> Iterable[list]:
+    """Long format, one row per residue: id, 1-based position, residue, attention (empty if unseen), seen, × uniform."""
+    attention = np.asarray(pred.attention, dtype=float)
+    seen = np.asarray(pred.seen, dtype=bool) & np.isfinite(attention)
+    n_seen = max(int(seen.sum()), 1)
+    values, flags = attention.tolist(), seen.tolist()  # Python floats format faster than numpy's
+    for i, (residue, a, s) in enumerate(zip(pred.sequence, values, flags, strict=True), start=1):
+        if s:
+            yield [pred.id, i, residue, number(a), "true", number(a * n_seen, 4)]
+        else:
+            yield [pred.id, i, residue, "", "false", ""]
+
+
+class AttentionWriter:
+    """The per-residue attention table (TSV or CSV), written protein by protein."""
+
+    def __init__(self, handle: IO[str], fmt: str = "tsv"):
+        self.handle = handle
+        self._csv = csv.writer(handle, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        self._csv.writerow(ATTENTION_COLUMNS)
+
+    def write(self, preds: Iterable[Prediction]) -> None:
+        for pred in preds:
+            self._csv.writerows(attention_rows(pred))
+        self.handle.flush()
+
+
+def attention_bytes(preds: Sequence[Prediction], fmt: str = "csv") -> bytes:
+    buffer = io.StringIO()
+    AttentionWriter(buffer, fmt).write(preds)
+    return buffer.getvalue().encode("utf-8")
