@@ -91,7 +91,7 @@ def browser_times(weights: Path, texts: list[tuple[str, str]], repeats: int) -> 
     Each repeat renames the protein (``r0_P09874`` …) so nothing comes from the cache, and waits
     for the charts whose subtitle names the new protein.
     """
-    from app_server import CHART_FOR_JS, chromium_page, predict_text, running_app, wait_for_app_idle
+    from locviz_app.server import CHART_FOR_JS, chromium_page, predict_text, running_app, wait_for_app_idle
 
     out = []
     with running_app(weights=weights) as url, chromium_page() as page:

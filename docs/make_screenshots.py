@@ -14,11 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from locviz.examples import by_accession
+from locviz_app.server import chromium_page, predict_text, running_app, wait_for_app_idle
 
-from app_server import chromium_page, predict_text, running_app, wait_for_app_idle  # noqa: E402
-from locviz.examples import by_accession  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 DOCS = REPO / "docs"
 

@@ -11,7 +11,6 @@ import io
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +26,9 @@ from locviz.sequences import ProteinRecord
 from locviz.weights import load_bundle, write_card
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # app_support.py lives next to dashboard.py
 DASHBOARD = str(REPO / "dashboard.py")
-MOTIFS_PAGE = "pages/1_Filter_motifs.py"
-CARD_PAGE = "pages/2_Model_card.py"
+MOTIFS_PAGE = "pages/motifs.py"
+CARD_PAGE = "pages/model_card.py"
 TIMEOUT = 120
 
 
@@ -359,9 +357,9 @@ def test_model_card_page(app: AppTest, app_weights: Path) -> None:
 
 # ------------------------------------------------------------------ exports (what the buttons deliver)
 def test_every_export_is_a_valid_file(app: AppTest) -> None:
-    import app_support as ui
     from locviz import export, figures
     from locviz.motifs import load_bundle_motifs
+    from locviz_app import support as ui
 
     predict(app, by_accession("P00441").fasta())
     pred = app.session_state["prediction"]

@@ -7,16 +7,14 @@ fails with the install command, on purpose: CI must run it.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from locviz.examples import by_accession
+from locviz_app.server import chromium_page, chromium_path, predict_text, running_app
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # app_server.py lives next to dashboard.py
-from app_server import chromium_page, chromium_path, predict_text, running_app  # noqa: E402
 
 SHIPPED = REPO / "weights"
 

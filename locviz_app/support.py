@@ -43,10 +43,16 @@ EXAMPLE_BY_SEQUENCE = {e.sequence: e for e in EXAMPLES}
 WARM_UP_SEQUENCE = EXAMPLES[0].sequence[:200]
 
 
-# ------------------------------------------------------------------ page frame
-def page_setup(title: str) -> None:
-    """Wide layout and the same page title everywhere."""
-    st.set_page_config(page_title=f"locviz · {title}", page_icon="🧬", layout="wide")
+# ------------------------------------------------------------------ pages
+PREDICT_PAGE = "pages/predict.py"
+MOTIFS_PAGE = "pages/motifs.py"
+CARD_PAGE = "pages/model_card.py"
+PAGES = (
+    (PREDICT_PAGE, "Predict", "🧬"),
+    (MOTIFS_PAGE, "Filter motifs", "🔤"),
+    (CARD_PAGE, "Model card", "📇"),
+)
+"""(script relative to dashboard.py, title in the sidebar, icon); dashboard.py declares them with st.navigation."""
 
 
 def guarded(body: Callable[[], None]) -> None:

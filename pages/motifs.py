@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import app_support as ui
 from locviz import export, figures
 from locviz.motifs import FilterMotif, MotifError, MotifSet
 from locviz.regions import filter_hits
+from locviz_app import support as ui
 
 LOGOS_PER_PAGE = 12
 GALLERY_COLUMNS = 2
@@ -240,5 +240,4 @@ def main() -> None:
             st.caption("This motifs file has no class association (computed without labels).")
 
 
-ui.page_setup("Filter motifs")
 ui.guarded(main)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import app_support as ui
 from locviz import figures
 from locviz.encoding import LengthPolicy
+from locviz_app import support as ui
 
 METRIC_HELP = {
     "accuracy": "fraction of proteins whose predicted compartment is the annotated one",
@@ -172,5 +172,4 @@ def main() -> None:
     )
 
 
-ui.page_setup("Model card")
 ui.guarded(main)

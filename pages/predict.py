@@ -1,0 +1,351 @@
+"""Predict page: paste or upload proteins, see where they go and what the model looked at.
+
+Streamlit widgets only; everything it shows comes from :mod:`locviz`
+(parse → predict → figures → export).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from locviz import export, figures, table
+from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
+from locviz.predict import Prediction, Predictor
+from locviz.regions import top_regions
+from locviz_app import support as ui
+
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+EXAMPLE_PROMPT = "— choose a real protein —"
+ATTENTION_TAB = "Attention along the sequence"
+FILTER_TAB = "First-layer filters"
+
+
+# ------------------------------------------------------------------ input
+def _use_example() -> None:
+    """Callback of 'Use this example': put its FASTA in the text box and predict it."""
+    accession = st.session_state.get("example_pick")
+    if not accession or accession == EXAMPLE_PROMPT:
+        st.session_state["input_notice"] = "Choose an example protein first."
+        return
+    text = by_accession(accession).fasta()
+    st.session_state["seq_text"] = text
+    st.session_state["submitted"] = text
+
+
+def input_section() -> None:
+    """Text box, file upload, examples and the Predict button; sets ``submitted`` on Predict."""
+    options = [EXAMPLE_PROMPT, *(e.accession for e in EXAMPLES)]
+    labels = {e.accession: e.label for e in EXAMPLES}
+    ex_col, btn_col = st.columns([5, 1], vertical_alignment="bottom")
+    with ex_col:
+        st.selectbox(
+            "Example proteins (real sequences from the MultiLoc data set, known location shown with the result)",
+            options, key="example_pick", format_func=lambda a: labels.get(a, a),
+        )  # fmt: skip
+    with btn_col:
+        st.button("Use this example", on_click=_use_example, key="use_example", width="stretch")
+    st.text_area(
+        "Protein sequence(s): one raw sequence, or FASTA with one or many records",
+        key="seq_text",
+        height=180,
+        placeholder=">my_protein\nMALWMRLLPLLALLALWGPDPAAAFVNQHLCGSHLVEALYLVCGERGFFYTPKTRREAEDLQVGQVELGGGPGAGSLQPLALEGSLQKRG",
+    )
+    upload = st.file_uploader(
+        "…or upload a FASTA file", type=["fasta", "fa", "faa", "fas", "txt"], key="upload",
+        help=ui.LIMITS_TEXT,
+    )  # fmt: skip
+    go_col, info_col = st.columns([1, 5], vertical_alignment="center")
+    with go_col:
+        pressed = st.button("Predict", type="primary", key="predict", width="stretch")
+    with info_col:
+        st.caption(
+            f"{ui.LIMITS_TEXT} Proteins longer than the model's input length are cut as the model card says "
+            "(first and last residues kept) and the app tells you where."
+        )
+    notice = st.session_state.pop("input_notice", None)
+    if notice:
+        st.warning(notice)
+    if not pressed:
+        return
+    if upload is not None:
+        text, problem = ui.decode_upload(upload.getvalue(), upload.name)
+        if problem:
+            st.error(problem)
+            return
+        st.info(f"Predicting the uploaded file '{upload.name}' (the text box is ignored while a file is uploaded).")
+    else:
+        text = st.session_state.get("seq_text", "")
+    problem = ui.input_size_error(text or "")
+    if problem:
+        st.error(problem)
+        return
+    if not (text or "").strip():
+        st.error("Nothing to predict: paste a protein sequence or FASTA text, upload a file, or use an example.")
+        return
+    st.session_state["submitted"] = text
+
+
+# ------------------------------------------------------------------ results
+def summary_table(run: ui.Run) -> int:
+    """Sortable table of all proteins; returns the index of the protein to show."""
+    preds = run.predictions
+    rows = []
+    for p in preds:
+        order = np.argsort(-np.asarray(p.probabilities))
+        known = ui.known_example(p.sequence)
+        rows.append(
+            {
+                "id": p.id,
+                "length": p.length,
+                "prediction": p.label,
+                "confidence": p.confidence,
+                "runner-up": f"{p.classes[order[1]]} ({p.probabilities[order[1]]:.0%})" if len(order) > 1 else "",
+                "known location": known.location if known else "",
+                "notes": "; ".join(p.notes),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if not frame["known location"].any():
+        frame = frame.drop(columns="known location")
+    pick_key = f"record_pick-{run.key}"
+    table_key = f"summary-{run.key}"
+    if pick_key not in st.session_state:
+        st.session_state[pick_key] = 0
+
+    def follow_table() -> None:
+        rows_selected = st.session_state[table_key].selection.rows
+        if rows_selected:
+            st.session_state[pick_key] = int(rows_selected[0])
+
+    st.markdown(f"#### {len(preds)} proteins — click a row (or pick below) to see one in detail")
+    st.dataframe(
+        frame,
+        key=table_key,
+        on_select=follow_table,
+        selection_mode="single-row",
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(frame), 400),
+        column_config={
+            "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
+            "length": st.column_config.NumberColumn("length (aa)"),
+        },
+    )
+    return st.selectbox(
+        "Protein shown below",
+        list(range(len(preds))),
+        key=pick_key,
+        format_func=lambda i: f"{preds[i].id} — {preds[i].label} ({preds[i].confidence:.0%})",
+    )
+
+
+def _figure(fig, pred: Prediction, name: str, key: str, width: str = "stretch") -> None:
+    st.plotly_chart(fig, width=width, config=PLOTLY_CONFIG, key=f"chart-{key}", theme=None)
+    ui.figure_downloads(fig, pred.id, pred.model_name, name, key)
+
+
+def prediction_header(pred: Prediction, predictor: Predictor) -> None:
+    """Predicted compartment, confidence, known location (examples), notes and what is averaged."""
+    st.markdown(f"### {pred.id}")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Predicted compartment", pred.label.replace("_", " "))
+    c2.metric("Probability", f"{pred.confidence:.1%}", help="mean over the ensemble members")
+    c3.metric("Length", f"{pred.length} aa")
+    known = ui.known_example(pred.sequence)
+    if known is not None:
+        agree = "✓ matches" if known.location == pred.label else "differs from"
+        c4.metric("Known location", known.location.replace("_", " "))
+        fold_note = (
+            "in MultiLoc's test fold, so the shipped multiloc model never trained on it"
+            if known.in_test_fold
+            else f"in MultiLoc training fold {known.fold}, so the shipped multiloc model has seen it in training"
+        )
+        if not IN_DEEPLOC_TRAINING:
+            fold_note += "; its accession is not in DeepLoc's training set (the deeploc model's)"
+        st.caption(
+            f"Known location from {known.source}: **{known.location}** ({agree} the prediction). "
+            f"{known.accession} {known.name} ({known.organism}) is {fold_note}."
+            + (f" Data-set annotation: {known.annotation}." if known.annotation else "")
+        )
+    for note in pred.notes:
+        st.info(note, icon=":material/info:")
+    members = int(predictor.bundle.card.get("members", 1))
+    member = pred.filter_member
+    filter_text = f"first-layer filters shown are those of ensemble member {member}" if member is not None else ""
+    st.caption(
+        f"Model **{pred.model_name}**: probabilities and attention are averaged over the {members} ensemble "
+        f"member{'s' if members != 1 else ''}" + (f"; {filter_text} (of 0–{members - 1})." if filter_text else ".")
+    )
+
+
+def attention_section(pred: Prediction) -> None:
+    """Heatmap along the sequence, top regions table, profile."""
+    st.caption("Which residues the model weighted when it pooled the sequence into one vector (attention sums to 1 "
+               "over the residues it saw).")  # fmt: skip
+    ctl1, ctl2, ctl3 = st.columns(3)
+    per_row = ctl1.select_slider("Residues per row", [30, 40, 50, 60, 80, 100], value=60, key="per_row")
+    n_regions = ctl2.number_input("Top regions", 1, 20, 5, key="n_regions")
+    window = ctl3.number_input("Region width (residues)", 1, 51, 9, step=2, key="region_window")
+    key = (pred.model_name, pred.id, pred.sequence)
+    heatmap = ui.cached_figure("heatmap", (*key, per_row), lambda: figures.attention_heatmap(pred, per_row))
+    _figure(heatmap, pred, "attention-heatmap", "heatmap", width="content")
+    regions = top_regions(pred, n=int(n_regions), window=int(window))
+    n_seen = max(int(np.asarray(pred.seen).sum()), 1)
+    table = pd.DataFrame(
+        [
+            {
+                "rank": k + 1,
+                "start": r.start,
+                "end": r.end,
+                "share of attention": 100 * r.score,
+                "× uniform": r.score / (len(r.subsequence) / n_seen),
+                "peak": r.peak_position,
+                "subsequence": r.subsequence,
+            }
+            for k, r in enumerate(regions)
+        ]
+    )
+    st.markdown(f"**Most-attended regions** (non-overlapping windows of {int(window)} residues, 1-based)")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "share of attention": st.column_config.NumberColumn(format="%.1f %%"),
+            "× uniform": st.column_config.NumberColumn(format="%.1f×", help="share of attention / share of length"),
+            "subsequence": st.column_config.TextColumn(width="large"),
+        },
+    )
+    profile = ui.cached_figure(
+        "profile", (*key, int(n_regions), int(window)), lambda: figures.attention_profile(pred, regions)
+    )
+    _figure(profile, pred, "attention-profile", "profile")
+
+
+def filter_section(pred: Prediction, predictor: Predictor) -> None:
+    """Filter-activation track and the way to a filter's logo."""
+    config = predictor.bundle.config
+    widths = [config.filter_width(i) for i in range(config.n_filters)]
+    st.caption("Where the first-layer convolution filters fire along this protein; open a filter to see its "
+               "sequence logo on the Filter motifs page.")  # fmt: skip
+    top_n = st.slider("Filters shown (highest peak in this protein first)", 5, config.n_filters,
+                      min(30, config.n_filters), key="n_filters_track")  # fmt: skip
+    track = ui.cached_figure(
+        "track", (pred.model_name, pred.id, pred.sequence, top_n),
+        lambda: figures.filter_track(pred, None, widths, top_n),
+    )  # fmt: skip
+    _figure(track, pred, "filter-activations", "track")
+    acts = np.where(np.isfinite(pred.filter_activations), pred.filter_activations, -np.inf)
+    peak = acts.max(axis=1)
+    order = [int(i) for i in np.argsort(-peak, kind="stable")]
+    pick_col, go_col = st.columns([4, 1], vertical_alignment="bottom")
+    with pick_col:
+        chosen = st.selectbox(
+            "Filter to open in the motif view",
+            order,
+            key="track_filter_pick",
+            format_func=lambda i: f"filter {i} (width {widths[i]}) · peak activation {peak[i]:.2f} here",
+        )
+    with go_col:
+        if st.button("Open its logo", key="open_motif", width="stretch"):
+            st.session_state["motif_filter"] = int(chosen)
+            st.switch_page(ui.MOTIFS_PAGE)
+
+
+def downloads_section(run: ui.Run, pred: Prediction) -> None:
+    """Numbers behind the figures, for this protein and for all proteins of the run."""
+    st.markdown("#### Numbers (CSV / JSON)")
+    cols = st.columns(4)
+    name = pred.model_name
+    with cols[0]:
+        ui.table_download("Predictions, all proteins (CSV)", lambda: table.table_bytes(run.predictions, "csv"),
+                          export.export_filename("all", name, "predictions", "csv"), "pred-csv")  # fmt: skip
+    with cols[1]:
+        ui.table_download("Predictions + attention (JSON)",
+                          lambda: table.table_bytes(run.predictions, "json", with_attention=True),
+                          export.export_filename("all", name, "predictions", "json"), "pred-json")  # fmt: skip
+    with cols[2]:
+        ui.table_download(f"Attention per residue, {pred.id} (CSV)", lambda: table.attention_bytes([pred]),
+                          export.export_filename(pred.id, name, "attention", "csv"), "att-csv")  # fmt: skip
+    with cols[3]:
+        ui.table_download(f"Filter activations, {pred.id} (CSV)", lambda: export.filters_csv(pred),
+                          export.export_filename(pred.id, name, "filter-activations", "csv"), "filt-csv")  # fmt: skip
+
+
+def results_section(model_name: str, device: str) -> None:
+    text = st.session_state.get("submitted")
+    if not text:
+        return
+    run = ui.get_run(model_name, device, text)
+    if run is None and text.count(">") > ui.PREDICT_CHUNK:  # many proteins: show progress
+        bar = st.progress(0.0, text="Predicting…")
+        run = ui.run_prediction(model_name, device, text, progress=lambda f, msg: bar.progress(f, text=msg))
+        bar.empty()
+    elif run is None:  # a few proteins take well under a second: no progress widgets to draw
+        run = ui.run_prediction(model_name, device, text)
+    st.divider()
+    ui.show_issues(run.parsed.errors, run.parsed.warnings)
+    if not run.predictions:
+        st.error("No valid protein sequence in the input; fix the problems listed above and press Predict again.")
+        return
+    predictor = ui.get_predictor(model_name, device)
+    took = f"{run.seconds * 1000:.0f} ms" if run.seconds < 1 else f"{run.seconds:.1f} s"
+    st.caption(
+        f"{len(run.predictions)} protein{'s' if len(run.predictions) != 1 else ''} predicted in {took} "
+        f"on {device.upper()} with model {model_name} (model loading not counted)."
+    )
+    index = summary_table(run) if len(run.predictions) > 1 else 0
+    pred = run.detail(predictor, index)
+    st.session_state["prediction"] = pred
+    prediction_header(pred, predictor)
+    left, right = st.columns([1, 1])
+    with left:
+        key = (pred.model_name, pred.id, pred.sequence)
+        bar_fig = ui.cached_figure("bar", key, lambda: figures.probability_bar(pred))
+        _figure(bar_fig, pred, "probabilities", "bar")
+    with right:
+        st.markdown("**Probability of every class**")
+        probs = pd.DataFrame(
+            {"compartment": [c.replace("_", " ") for c in pred.classes], "probability": 100 * pred.probabilities}
+        ).sort_values("probability", ascending=False)
+        if pred.member_probabilities is not None and len(pred.member_probabilities) > 1:
+            members = 100 * np.asarray(pred.member_probabilities)
+            probs["member min"] = members.min(axis=0)[probs.index]
+            probs["member max"] = members.max(axis=0)[probs.index]
+        st.dataframe(
+            probs, hide_index=True, width="stretch", height=38 + 35 * len(probs),
+            column_config={c: st.column_config.NumberColumn(c, format="%.1f %%")
+                           for c in ("probability", "member min", "member max")},
+        )  # fmt: skip
+    # Tabs render lazily: only the open one is drawn, which keeps a 1,000-residue protein under a second.
+    attention_tab, filter_tab = st.tabs([ATTENTION_TAB, FILTER_TAB], key="result_tab", on_change="rerun")
+    if attention_tab.open:
+        with attention_tab:
+            attention_section(pred)
+    if filter_tab.open:
+        with filter_tab:
+            filter_section(pred, predictor)
+    downloads_section(run, pred)
+
+
+def main() -> None:
+    settings = ui.sidebar_settings()
+    st.title("locviz — where does this protein go, and why?")
+    st.markdown(
+        "Predicts the subcellular compartment of eukaryotic proteins from sequence alone with a ConvLSTM "
+        "(Sønderby et al. 2015) and shows **which residues the model attended to** and **which learnt "
+        "sequence motifs fired**. Pages: *Filter motifs* (what each filter learnt) and *Model card* "
+        "(data, accuracy, how to reproduce)."
+    )
+    if settings is None:
+        return
+    model_name, device = settings
+    with st.sidebar:
+        st.caption(ui.LIMITS_TEXT)
+    input_section()
+    results_section(model_name, device)
+
+
+ui.guarded(main)
