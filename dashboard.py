@@ -9,6 +9,7 @@ import streamlit as st
 
 from locviz_app import support as ui
 
-st.set_page_config(page_title="locviz", page_icon="🧬", layout="wide")
+st.set_page_config(page_title="locviz", page_icon=":material/biotech:", layout="wide")
+ui.warm_up_in_background()  # once per process; `locviz app` has already started it with the server
 pages = [st.Page(path, title=title, icon=icon, default=(path == ui.PREDICT_PAGE)) for path, title, icon in ui.PAGES]
 st.navigation(pages).run()

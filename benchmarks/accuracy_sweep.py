@@ -11,11 +11,12 @@ fold 0 is never touched here). Run on a GPU machine or, slowly, on CPU:
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from locviz.weights import read_card
 
 BASE = ["--encoding", "onehot+blosum62", "--lstm-hidden", "256", "--conv2-channels", "128"]
 
@@ -57,11 +58,11 @@ def table(out_root: Path) -> str:
         if not card.is_file():
             rows.append(f"| {name} | {dataset} | {fold} | (no result) | | | | |")
             continue
-        t = json.loads(card.read_text())["training"][0]
-        per_epoch = t["seconds"] / max(t["epochs_run"], 1)
+        t = read_card(card)[1].training[0]
+        per_epoch = (t.seconds or 0.0) / max(t.epochs_run or 0, 1)
         rows.append(
-            f"| {name} | {dataset} | {fold} | {t['epochs_run']} | {t['best_epoch']} | "
-            f"{t['validation']['accuracy']:.4f} | {t['validation']['gorodkin_mcc']:.4f} | {per_epoch:.1f} |"
+            f"| {name} | {dataset} | {fold} | {t.epochs_run} | {t.best_epoch} | "
+            f"{t.validation['accuracy']:.4f} | {t.validation['gorodkin_mcc']:.4f} | {per_epoch:.1f} |"
         )
     return "\n".join(rows)
 

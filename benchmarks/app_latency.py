@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from locviz.card import ModelCard  # noqa: E402
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES  # noqa: E402
 from locviz.encoding import LengthPolicy  # noqa: E402
 from locviz.examples import EXAMPLES, by_accession  # noqa: E402
@@ -48,9 +49,8 @@ def stand_in_weights(folder: Path) -> Path:
         config = ModelConfig(n_classes=len(classes), lstm_hidden=128, attention_hidden=128, dense_hidden=128,
                              conv2_channels=128)  # fmt: skip
         model = Ensemble([ConvLSTM(config) for _ in range(4)])
-        card = {"classes": list(classes), "length_policy": LengthPolicy(1000).to_dict(),
-                "encoding": config.encoding, "training": [], "metrics": {},
-                "note": "untrained stand-in with the shipped architecture, for timing only"}  # fmt: skip
+        card = ModelCard(tuple(classes), config, LengthPolicy(1000),
+                         note="untrained stand-in with the shipped architecture, for timing only")  # fmt: skip
         save_bundle(folder / name, model, card)
     return folder
 

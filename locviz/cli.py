@@ -7,11 +7,11 @@ can fix are printed as one clear line and exit with status 2 (usage) or 1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,17 +21,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz import batching, table
+from locviz import batching, homology, table, whatif
+from locviz.card import MemberTraining, ModelCard, MotifsInfo
 from locviz.datasets import DATASETS, TEST_FOLD, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
 from locviz.errors import InputError, LocvizError
 from locviz.metrics import classification_report, format_report
 from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, save_motifs
+from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
-from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse
+from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse, parse_strict
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
-from locviz.weights import ModelBundle, load_bundle, resolve_device, save_bundle, write_card
+from locviz.weights import ModelBundle, load_bundle, resolve_device, save_bundle, update_card
 
 
 class CliError(InputError):
@@ -44,8 +46,13 @@ def hardware_description(device: torch.device) -> str:
     return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, PyTorch {torch.__version__}"
 
 
+_ARGV: list[str] | None = None  # the arguments main() was given, for command_line()
+
+
 def command_line() -> str:
-    return "locviz " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    """The running command as typed (recorded in model cards), also when main() is called with arguments."""
+    argv = sys.argv[1:] if _ARGV is None else _ARGV
+    return "locviz " + " ".join(shlex.quote(a) for a in argv)
 
 
 # ----------------------------------------------------------------------------- train
@@ -123,29 +130,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_config, train_config, tokens, data.labels, train_idx, val_idx, data.classes,
         args.out, device, resume=args.resume, progress=not args.no_progress,
     )
-    card = {
-        "classes": list(data.classes),
-        "length_policy": policy.to_dict(),
-        "encoding": model_config.encoding,
-        "training": [
-            {
-                "dataset": args.dataset,
-                "data_files_sha256": data.files,
-                "train_folds": train_folds,
-                "validation_fold": args.val_fold,
-                "n_train": int(len(train_idx)),
-                "n_validation": int(len(val_idx)),
-                "train_config": train_config_dict(train_config),
-                "best_epoch": result.best_epoch,
-                "epochs_run": len(result.history),
-                "validation": result.best_validation,
-                "history": result.history,
-                "seconds": round(result.seconds, 1),
-                "hardware": hardware_description(device),
-                "command": command_line(),
-            }
-        ],
-    }
+    member = MemberTraining(
+        dataset=args.dataset,
+        data_files_sha256=dict(data.files),
+        train_folds=tuple(train_folds),
+        validation_fold=args.val_fold,
+        n_train=int(len(train_idx)),
+        n_validation=int(len(val_idx)),
+        train_config=train_config_dict(train_config),
+        best_epoch=result.best_epoch,
+        epochs_run=len(result.history),
+        validation=result.best_validation,
+        history=tuple(result.history),
+        seconds=round(result.seconds, 1),
+        hardware=hardware_description(device),
+        command=command_line(),
+    )
+    card = ModelCard(tuple(data.classes), model_config, policy, training=(member,))
     card_path = save_bundle(Path(args.out) / "member", Ensemble([result.model.cpu()]), card)
     print(f"best epoch {result.best_epoch}: validation accuracy {result.best_validation['accuracy']:.4f}")
     print(f"wrote {card_path}")
@@ -166,19 +167,15 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     first = bundles[0]
     for b in bundles[1:]:
         for key in ("classes", "model", "length_policy"):
-            if b.card[key] != first.card[key]:
+            if getattr(b.card, key) != getattr(first.card, key):
                 raise CliError(f"{b.card_path} differs from {first.card_path} in {key!r}; members must match")
     members = [m for b in bundles for m in b.model.members]
     if not 0 <= args.motif_member < len(members):
         raise CliError(f"--motif-member must be between 0 and {len(members) - 1}")
-    card = {
-        "classes": first.card["classes"],
-        "length_policy": first.card["length_policy"],
-        "encoding": first.card["encoding"],
-        "training": [t for b in bundles for t in b.card["training"]],
-        "ensemble_command": command_line(),
-        "metrics": {},
-    }
+    card = ModelCard(
+        first.card.classes, first.card.model, first.card.length_policy,
+        training=tuple(t for b in bundles for t in b.card.training), ensemble_command=command_line(),
+    )  # fmt: skip
     card_path = save_bundle(args.out, Ensemble(members, args.motif_member), card)
     print(f"wrote {card_path} with {len(members)} members")
     return 0
@@ -237,8 +234,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     if args.update_card:
-        bundle.card.setdefault("metrics", {})[args.update_card] = report
-        write_card(bundle.card_path, bundle.card)
+        update_card(bundle.card_path, lambda card: card.with_metrics(args.update_card, report))
         print(f"stored under metrics[{args.update_card!r}] in {bundle.card_path}")
     return 0
 
@@ -267,6 +263,16 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--chunk-size", type=int, default=PREDICT_CHUNK, help="records read and predicted at a time")
     p.add_argument("--stop-on-error", action="store_true", help="stop at the first bad record (exit status 1)")
+    p.add_argument(
+        "--organism", choices=ORGANISMS, default="any",
+        help="zero the compartments this organism cannot have (Plastid outside plants) and renormalise; "
+        "default any (no restriction)",
+    )  # fmt: skip
+    p.add_argument(
+        "--neighbours", action="store_true",
+        help="search the model's reference set of annotated proteins (DIAMOND) and add the columns nearest_id, "
+        "nearest_identity, nearest_location and combined (model and homology weighed by identity)",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_predict)
 
@@ -322,7 +328,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
     out_handle = open_output(args.out)
     att_handle = open_output(args.attention) if args.attention else None
-    writer = table.TableWriter(out_handle, fmt, predictor.classes, model=predictor.name)
+    reference = homology.Reference.for_search(predictor.bundle) if args.neighbours else None
+    extra_columns = ("support", *(homology.COLUMNS if reference is not None else ()))
+    writer = table.TableWriter(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
     attention_writer = table.AttentionWriter(att_handle, table.format_for(args.attention)) if att_handle else None
     bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
     counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0}
@@ -333,7 +341,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     def flush() -> None:
         if not pending:
             return
-        predictions = predictor.predict(pending)
+        predictions = predictor.predict(pending, organism=args.organism)
+        if reference is not None:
+            homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
         writer.write(predictions)
         if attention_writer is not None:
             attention_writer.write(predictions)
@@ -429,6 +439,10 @@ def add_motifs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-per-protein", type=int, default=1, help="windows per protein and filter (default 1)")
     p.add_argument("--member", type=int, help="ensemble member (default: the card's motif member)")
     p.add_argument("--out", help="default: NAME.motifs.npz next to the model card")
+    p.add_argument(
+        "--no-mask", action="store_true",
+        help="keep low-complexity windows (poly-E, Ser-rich ...) eligible as top windows (default: masked, SEG-like)",
+    )  # fmt: skip
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_motifs)
@@ -444,25 +458,24 @@ def cmd_motifs(args: argparse.Namespace) -> int:
     reference = (
         f"{len(idx)} {args.dataset} proteins of folds {', '.join(map(str, args.folds))} (training data); "
         f"top {args.top_k} windows per filter, at most {args.max_per_protein} per protein, activation > 0"
+        + ("" if args.no_mask else ", low-complexity windows masked")
     )
     t0 = time.perf_counter()
     motif_set = compute(
         bundle, [data.records[i] for i in idx], labels=data.labels[idx], classes=data.classes,
         top_k=args.top_k, max_per_protein=args.max_per_protein, member=args.member,
-        progress=not args.no_progress, reference=reference,
+        progress=not args.no_progress, reference=reference, mask_low_complexity=not args.no_mask,
     )
     out = Path(args.out) if args.out else bundle_motifs_path(bundle)
     save_motifs(motif_set, out)
-    bundle.card.update(
-        {
-            "motifs_file": os.path.relpath(out.resolve(), bundle.card_path.parent.resolve()),
-            "motifs_sha256": sha256_of(out),
-            "motifs_reference": reference,
-            "motifs_member": motif_set.member,
-            "motifs_command": command_line(),
-        }
+    info = MotifsInfo(
+        file=os.path.relpath(out.resolve(), bundle.card_path.parent.resolve()),
+        sha256=sha256_of(out),
+        reference=reference,
+        member=motif_set.member,
+        command=command_line(),
     )
-    write_card(bundle.card_path, bundle.card)
+    update_card(bundle.card_path, lambda card: card.replace(motifs=info))
     print_motif_summary(motif_set, time.perf_counter() - t0)
     print(f"wrote {out} and updated {bundle.card_path}")
     return 0
@@ -488,48 +501,240 @@ def print_motif_summary(motif_set: MotifSet, seconds: float) -> None:
         print(
             f"  filter {m.index:3d} (width {m.width:2d}) {m.consensus:<21} {best} z {m.class_association[best]:+.2f}"
         )
+    led = sum(1 for m in motifs if m.low_complexity_share >= 0.5)
+    print(f"low complexity: {'masked' if motif_set.masking_method else 'not masked'}; {led} filters had at least half "
+          f"of their strongest windows in low-complexity segments; {sum(m.composition_only for m in motifs)} "
+          "flagged composition-only")  # fmt: skip
+    matched = [m for m in motifs if m.best_match is not None]
+    print(f"known-motif matches: {len(matched)} filters")
+    for m in sorted(matched, key=lambda m: -m.best_match.score)[:10]:
+        print(f"  filter {m.index:3d} (width {m.width:2d}) {m.consensus:<21} {m.best_match.describe(m.width)}")
+
+
+# ------------------------------------------------------------------------- calibrate
+def add_calibrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the temperature and support thresholds on out-of-fold predictions; store them in the card",
+        description="Each member predicts its own validation fold (from the card's training records; never a "
+        "test fold); one temperature is fitted on these out-of-fold predictions and applied to every member's "
+        "logits before averaging. Prints ECE before/after (cross-fitted) and the CV accuracy per support level.",
+    )
+    p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/deeploc")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dry-run", action="store_true", help="print the figures, leave the card as it is")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from locviz import calibration
+
+    bundle = load_bundle(args.model, device=args.device)
+    data = load_dataset(args.dataset, args.data)
+    total = sum(len(data.subset([f])) for f in calibration.validation_folds(bundle, args.dataset))
+    with tqdm(total=total, desc="out-of-fold", unit="protein", disable=args.no_progress) as bar:
+        result = calibration.fit(bundle, data, callback=bar.update)
+    print(calibration.summary(result))
+    if not args.dry_run:
+        section = result.section(command_line(), bundle.card.weights_sha256)
+        update_card(bundle.card_path, lambda card: card.replace(calibration=section))
+        print(f"stored the calibration section in {bundle.card_path}")
+    return 0
+
+
+# ------------------------------------------------------------------------ scan, mutate
+def _whatif_records(path: str) -> list[ProteinRecord]:
+    """Every record of a FASTA file for ``scan`` / ``mutate``; any bad record stops the command."""
+    source = Path(path)
+    if not source.is_file():
+        raise CliError(f"input file {path} does not exist or is not a file")
+    records = parse_strict(source.read_text(encoding="utf-8-sig", errors="replace"))
+    return records
+
+
+def _whatif_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="FASTA", help="FASTA file (or a file with one raw sequence)")
+    p.add_argument("--model", default="multiloc", help="multiloc, deeploc or a bundle path (default: multiloc)")
+    p.add_argument("--out", required=True, help="output table; '-' writes to stdout")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, help="default: from the --out suffix (.csv, .json), else tsv")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def add_scan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="in-silico saturation mutagenesis: every substitution in a window, Δ of each class probability",
+        description="For every protein of FASTA, change each residue of START..END (1-based, at most "
+        f"{whatif.MAX_SCAN_WINDOW}) to each other residue and write one row per (position, substitute): "
+        "id, position, wt, mut, dp_<class> (p(mutant) - p(wild type)); 19 rows per position. Without "
+        f"--start/--end the {whatif.DEFAULT_SCAN_WIDTH}-residue window with the most attention is scanned.",
+    )
+    _whatif_options(p)
+    p.add_argument("--start", type=int, help="first position (1-based)")
+    p.add_argument("--end", type=int, help="last position (1-based, inclusive)")
+    p.set_defaults(func=cmd_scan)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be at least 1")
+    if (args.start is None) != (args.end is None):
+        raise CliError("give both --start and --end, or neither (the most-attended window)")
+    fmt = table.format_for(args.out, args.format)
+    check_output(args.out)
+    records = _whatif_records(args.input)
+    for record in records:
+        if args.start is not None:
+            try:
+                whatif.check_window(args.start, args.end, len(record.sequence))
+            except InputError as exc:
+                raise CliError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
+    predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    handle = open_output(args.out)
+    writer = whatif.DeltaWriter(handle, fmt, whatif.scan_columns(predictor.classes), model=predictor.name, kind="scan")
+    bar = tqdm(unit="mutant", disable=args.no_progress, file=sys.stderr, desc="scan")
+    rows = 0
+    try:
+        for record in records:
+            scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update)
+            scan_rows = list(scan.rows())
+            writer.write(scan_rows)
+            rows += len(scan_rows)
+            if not scan.seen.all():
+                tqdm.write(f"note: {record.id}: {int((~scan.seen).sum())} position(s) of the window are not seen by "
+                           "the model (long-sequence policy); their Δ is 0", file=sys.stderr)
+    finally:
+        bar.close()
+        writer.close()
+        if handle is not sys.stdout:
+            handle.close()
+    written = "stdout" if args.out == "-" else args.out
+    print(f"scanned {len(records)} protein(s) with {predictor.name}: {rows} rows; wrote {written}", file=sys.stderr)
+    return 0
+
+
+def add_mutate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mutate",
+        help="predict variants (K128T, del1-20, ins45:AAA) beside the wild type, Δ of each class probability",
+        description="Write one row per --variants item: id, variant, prediction_wt, prediction_mut, dp_<class> "
+        "(p(mutant) - p(wild type)). An item is ID:VARIANTS, VARIANTS one or more changes joined by commas "
+        "(K128T,E130A is one mutant with both), all in wild-type coordinates; ID may be left out when FASTA "
+        "holds one record. A substitution whose wild-type residue is not there is refused.",
+    )
+    _whatif_options(p)
+    p.add_argument(
+        "--variants", nargs="+", required=True, metavar="ID:VARIANTS", help="e.g. P07237:K128T P07237:del1-20"
+    )
+    p.set_defaults(func=cmd_mutate)
+
+
+def cmd_mutate(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be at least 1")
+    fmt = table.format_for(args.out, args.format)
+    check_output(args.out)
+    records = {r.id: r for r in _whatif_records(args.input)}
+    jobs = []
+    for item in args.variants:
+        rid, variants = whatif.split_target(item, list(records))
+        try:
+            whatif.apply_variants(records[rid], variants)  # refuse every bad item before the model loads
+        except InputError as exc:
+            raise CliError(f"record '{rid}': {exc}") from exc
+        jobs.append((records[rid], variants))
+    predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    handle = open_output(args.out)
+    writer = whatif.DeltaWriter(handle, fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
+                                kind="mutate")
+    try:
+        for record, variants in tqdm(jobs, unit="variant", disable=args.no_progress, file=sys.stderr, desc="mutate"):
+            writer.write([whatif.compare(predictor, record, variants).row()])
+    finally:
+        writer.close()
+        if handle is not sys.stdout:
+            handle.close()
+    written = "stdout" if args.out == "-" else args.out
+    print(f"predicted {len(jobs)} variant(s) with {predictor.name}; wrote {written}", file=sys.stderr)
+    return 0
 
 
 # ------------------------------------------------------------------------------- app
+APP_PACKAGE = "locviz_dashboard"
+"""The installed name of the repository's app files (``dashboard.py``, ``pages/``, ``.streamlit/``): pyproject.toml
+maps it onto the top of the checkout, so a wheel carries the app while a clone keeps its layout."""
+
+
 def dashboard_path() -> Path:
-    """The Streamlit entry point, next to the package in a source checkout."""
+    """The Streamlit entry point: in the installed app files, else next to the package (an uninstalled checkout)."""
+    spec = importlib.util.find_spec(APP_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        if (Path(folder) / "dashboard.py").is_file():
+            return Path(folder) / "dashboard.py"
     return Path(__file__).resolve().parent.parent / "dashboard.py"
 
 
 def add_app(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("app", help="start the web app (Streamlit) in the browser")
-    p.add_argument("--port", type=int, help="default: Streamlit's (8501)")
+    p = sub.add_parser(
+        "app", help="start the web app (Streamlit) and open it in the browser",
+        description="Start the locviz web app. This process becomes the server: stop it with Ctrl-C or by its "
+        "PID and the server stops with it. The default model is loaded while the server starts.",
+    )  # fmt: skip
+    p.add_argument("--port", type=int, help="port to serve on (default: Streamlit's, 8501)")
+    p.add_argument("--address", help="address to listen on (default: all interfaces; 127.0.0.1 for this machine only)")
     p.add_argument("--headless", action="store_true", help="do not open a browser (servers, containers)")
     p.set_defaults(func=cmd_app)
+
+
+def app_command(path: Path, args: argparse.Namespace) -> list[str]:
+    """The server's command line: ``python -m locviz_app DASHBOARD`` plus Streamlit's options."""
+    cmd = [sys.executable, "-m", "locviz_app", str(path)]
+    if args.port is not None:
+        cmd += ["--server.port", str(args.port)]
+    if args.address:
+        cmd += ["--server.address", args.address]
+    if args.headless:
+        cmd += ["--server.headless", "true"]
+    return cmd
 
 
 def cmd_app(args: argparse.Namespace) -> int:
     path = dashboard_path()
     if not path.is_file():
         raise CliError(
-            f"the app's entry point {path} is missing; 'locviz app' runs from a source checkout of locviz "
-            "(git clone, then pip install -e .)"
+            f"the app's entry point {path} is missing; reinstall locviz (pip install .) or run from a source "
+            "checkout (git clone, then bash scripts/install.sh)"
         )
-    cmd = [sys.executable, "-m", "streamlit", "run", str(path)]
-    if args.port is not None:
-        cmd += ["--server.port", str(args.port)]
-    if args.headless:
-        cmd += ["--server.headless", "true"]
-    return subprocess.run(cmd, cwd=path.parent).returncode
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+    cmd = app_command(path, args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)  # this process becomes the server: its PID is the one to stop
+    return 0  # not reached
 
 
 # ------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="locviz", description="Protein subcellular localisation with a ConvLSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_predict, add_train, add_ensemble, add_evaluate, add_motifs, add_app):
+    for add in (
+        add_predict, add_train, add_ensemble, add_evaluate, add_motifs, add_app, add_calibrate, add_scan, add_mutate
+    ):
         add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _ARGV
     parser = build_parser()
     args = parser.parse_args(argv)
+    _ARGV = list(argv) if argv is not None else None
     np.set_printoptions(suppress=True)
     try:
         return int(args.func(args) or 0)

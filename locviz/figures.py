@@ -1,6 +1,6 @@
 """Figure builders: a Prediction (or FilterMotif, MotifSet, report, card) in, a figure out.
 
-Plotly for everything interactive; matplotlib + logomaker for sequence logos.
+Plotly for everything interactive; matplotlib for sequence logos (letters drawn as cached outlines).
 No Streamlit here: the same figures feed the app, the command line and the
 static exporters in :mod:`locviz.export`. Every figure carries a title naming
 the protein and the model so an exported file still says what it shows.
@@ -12,16 +12,20 @@ import html
 import math
 from collections.abc import Sequence
 
-import logomaker
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
 from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
+from locviz.card import ModelCard, display_name
 from locviz.motifs import FilterMotif, MotifSet
 from locviz.predict import Prediction
 from locviz.regions import Region
@@ -44,10 +48,6 @@ NOT_SEEN = "not seen by the model"
 def _esc(text: object) -> str:
     """Plotly titles are pseudo-HTML: escape ids such as ``sp|P1|X<1>``."""
     return html.escape(str(text), quote=False)
-
-
-def _nice(name: str) -> str:
-    return name.replace("_", " ")
 
 
 def _subtitle(pred: Prediction, extra: str = "") -> str:
@@ -113,7 +113,7 @@ def probability_bar(pred: Prediction) -> go.Figure:
         raise ValueError(f"protein {pred.id!r}: {probs.shape[0]} probabilities for {len(pred.classes)} classes")
     order = np.argsort(-probs, kind="stable")[::-1]  # plotly draws the first bar at the bottom
     best = int(np.argmax(probs))
-    names = [_nice(pred.classes[i]) for i in order]
+    names = [display_name(pred.classes[i]) for i in order]
     values = probs[order]
     colours = [HIGHLIGHT if i == best else MUTED for i in order]
     bar = go.Bar(
@@ -153,15 +153,15 @@ def probability_bar(pred: Prediction) -> go.Figure:
         cliponaxis=False,
     )
     fig = go.Figure([bar, values_column])
-    spread = " · whiskers: range over ensemble members" if bar.error_x.array is not None else ""
+    spread = f" (whiskers: range over the {len(members)} members)" if bar.error_x.array is not None else ""
     _style(
         fig,
-        f"Predicted localisation: {_esc(_nice(pred.label))} ({pred.confidence:.0%})",
-        _subtitle(pred) + spread,
+        f"Predicted localisation: {_esc(display_name(pred.label))} ({pred.confidence:.0%})",
+        _subtitle(pred),
         height=110 + 30 * len(pred.classes),
     )
     fig.update_xaxes(
-        range=[0, 1.12], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0], tickformat=".0%", title="probability",
+        range=[0, 1.12], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0], tickformat=".0%", title="probability" + spread,
         showgrid=True, gridcolor="#eee",
     )  # fmt: skip
     fig.update_yaxes(title=None, ticks="")
@@ -299,19 +299,18 @@ def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None)
             annotation_position="top left",
             annotation_font=dict(size=11, color="#555"),
         )
-    for k, region in enumerate(regions or []):
+    regions = list(regions or [])
+    centres = [(r.start + r.end) / 2 for r in regions]
+    lanes = label_lanes(centres, LABEL_GAP * pred.length)
+    for k, region in enumerate(regions):
         fig.add_vrect(
-            x0=region.start - 0.5,
-            x1=region.end + 0.5,
-            fillcolor=HIGHLIGHT,
-            opacity=0.22,
-            line_width=0,
-            layer="below",
-            annotation_text=str(k + 1),  # the rank only: neighbouring regions' labels would overlap
-            annotation_hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.score:.0%})",
-            annotation_position="top left",
-            annotation_font=dict(size=11, color=HIGHLIGHT),
+            x0=region.start - 0.5, x1=region.end + 0.5, fillcolor=HIGHLIGHT, opacity=0.22, line_width=0, layer="below"
         )
+        fig.add_annotation(
+            x=centres[k], y=1.0 - LANE_HEIGHT * lanes[k], xref="x", yref="paper", yanchor="top", showarrow=False,
+            text=str(k + 1), hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.score:.0%})",
+            font=dict(size=11, color=HIGHLIGHT), name="region rank",
+        )  # fmt: skip
     if n_seen:
         fig.add_hline(
             y=1.0 / n_seen,
@@ -324,8 +323,33 @@ def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None)
     _style(fig, "Attention profile", _subtitle(pred, extra), height=340)
     top = float(np.nanmax(y)) if n_seen else 1.0
     fig.update_xaxes(range=[0.5, pred.length + 0.5], title="residue position", showgrid=False)
-    fig.update_yaxes(range=[0, top * 1.18 if top > 0 else 1], title="attention", showgrid=True, gridcolor="#eee")
+    headroom = 1.18 + 0.12 * max(lanes, default=0)  # room above the curve for every lane of labels
+    fig.update_yaxes(range=[0, top * headroom if top > 0 else 1], title="attention", showgrid=True, gridcolor="#eee")
     return fig
+
+
+LABEL_GAP = 0.02
+"""Region labels closer than this fraction of the protein's length go to different lanes (about 16 px at the
+app's width): ranks of neighbouring regions in a 5,000-residue protein stay apart."""
+LANE_HEIGHT = 0.08
+"""Height of one lane of region labels, as a fraction of the plot's height."""
+
+
+def label_lanes(centres: Sequence[float], min_gap: float) -> list[int]:
+    """A lane (0 = top) per label, so that labels in one lane are at least ``min_gap`` apart along x.
+
+    Greedy from left to right: each label takes the highest lane whose last label is far enough away.
+    """
+    lanes = [0] * len(centres)
+    last: list[float] = []  # x of the last label in each lane
+    for i in sorted(range(len(centres)), key=lambda i: centres[i]):
+        lane = next((k for k, x in enumerate(last) if centres[i] - x >= min_gap), len(last))
+        if lane == len(last):
+            last.append(centres[i])
+        else:
+            last[lane] = centres[i]
+        lanes[i] = lane
+    return lanes
 
 
 def filter_track(
@@ -333,8 +357,13 @@ def filter_track(
     filter_indices: list[int] | None = None,
     widths: list[int] | None = None,
     top_n: int = 30,
+    scale_each: bool = False,
 ) -> go.Figure:
-    """First-layer filter activations along the sequence (filters × positions)."""
+    """First-layer filter activations along the sequence (filters × positions).
+
+    ``scale_each`` colours each filter by the share of its own peak in this protein, so a weak
+    filter's hits stand out as clearly as a strong one's (filters' raw scales differ tenfold).
+    """
     if pred.filter_activations is None:
         raise ValueError(f"protein {pred.id!r} has no filter activations; predict with filter activations switched on")
     _, shown = _check_prediction(pred)
@@ -359,7 +388,13 @@ def filter_track(
 
     labels = [_filter_label(i, widths) for i in chosen]
     z = acts[chosen]
+    if scale_each:
+        row_peak = np.nanmax(np.where(np.isfinite(z), z, -np.inf), axis=1, keepdims=True)
+        z = np.clip(z / np.where(row_peak > 0, row_peak, 1.0), 0.0, None)
     z = np.where(shown[None, :], z, np.nan)
+    value_name = "share of peak" if scale_each else "activation"
+    if scale_each:
+        how += ", each scaled to its own peak"
     z_unseen = np.where(shown[None, :], np.nan, 1.0) * np.ones((len(chosen), 1))
     residues = np.broadcast_to(np.array(list(pred.sequence), dtype=object), z.shape)
     x = np.arange(1, pred.length + 1)
@@ -375,10 +410,10 @@ def filter_track(
         ),
         go.Heatmap(
             z=z,
-            colorbar=dict(title=dict(text="activation", side="right"), thickness=14),
+            colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
             name="activation",
-            hovertemplate="%{y}<br>position %{x} · %{text}<br>activation %{z:.3f}<extra></extra>",
-            **_activation_scale(z),
+            hovertemplate="%{y}<br>position %{x} · %{text}<br>" + value_name + " %{z:.3f}<extra></extra>",
+            **(dict(colorscale="Viridis", zmin=0.0, zmax=1.0) if scale_each else _activation_scale(z)),
             **common,
         ),
     ]
@@ -388,7 +423,7 @@ def filter_track(
         fig,
         f"Filter activations (ensemble member {member})",
         _subtitle(pred, how),
-        height=150 + 20 * len(chosen),
+        height=150 + 24 * len(chosen),
     )
     fig.update_xaxes(range=[0.5, pred.length + 0.5], title="residue position", showgrid=False)
     fig.update_yaxes(autorange="reversed", title=None, tickfont=dict(family=MONO, size=11), ticks="")
@@ -398,33 +433,163 @@ def filter_track(
 # ---------------------------------------------------------------- motifs
 
 
-def sequence_logo(motif: FilterMotif, ax: Axes | None = None) -> Figure:
-    """Information-content logo of one filter (matplotlib, no pyplot state: thread-safe)."""
+LOGO_COLUMN_INCHES = 0.3
+"""Every logo gets the same width per window column, so a 21-wide logo is 21 times as wide as a 1-wide one."""
+LOGO_AXES_INCHES = 1.3
+LOGO_MAX_BITS = math.log2(len(STANDARD_RESIDUES))
+"""One y scale for every logo: 0 to log2(20) = 4.32 bits."""
+LOGO_MIN_GLYPH_BITS = 0.01
+"""Letters shorter than this are not drawn (under a pixel at any export size); they still take their place in the
+stack, so every column is exactly as tall as its information content."""
+_LOGO_COLOURS = {  # WebLogo's protein scheme (as logomaker's "weblogo_protein")
+    **dict.fromkeys("RHK", (0.02, 0.09, 0.74)),
+    **dict.fromkeys("DE", (0.83, 0.04, 0.08)),
+    **dict.fromkeys("QN", (0.83, 0.11, 0.75)),
+    **dict.fromkeys("GCSTY", (0.13, 0.83, 0.15)),
+    **dict.fromkeys("ILMAFVPW", (0.0, 0.0, 0.0)),
+}
+_GLYPHS: dict[str, MplPath] = {}
+
+
+def _glyph(letter: str) -> MplPath:
+    """The letter's outline scaled to the unit square (cached: building text paths is the slow part of a logo)."""
+    if letter not in _GLYPHS:
+        path = TextPath((0, 0), letter, size=1, prop=FontProperties(family="DejaVu Sans", weight="bold"))
+        box = path.get_extents()
+        scale = Affine2D().translate(-box.x0, -box.y0).scale(1 / box.width, 1 / box.height)
+        _GLYPHS[letter] = scale.transform_path(path)
+    return _GLYPHS[letter]
+
+
+def _information(freqs: np.ndarray) -> np.ndarray:
+    """(W, 20) letter heights in bits: frequency × the column's information content (log2 20 − entropy)."""
+    freqs = np.clip(np.asarray(freqs, dtype=float), 0.0, None)
+    totals = freqs.sum(axis=1, keepdims=True)
+    p = np.divide(freqs, totals, out=np.full_like(freqs, 1 / len(STANDARD_RESIDUES)), where=totals > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1, keepdims=True)
+    return p * (LOGO_MAX_BITS - entropy)
+
+
+def _draw_stacks(ax: Axes, heights: np.ndarray, width: float = 0.9) -> None:
+    """Letters stacked per column, smallest at the bottom, each filling its share of the column's height.
+
+    The letters of one colour in one column are one compound patch (a few patches per column
+    instead of up to 20: drawing a page of logos is dominated by the number of artists).
+    """
+    for x, column in enumerate(heights):
+        floor = 0.0
+        by_colour: dict[tuple[float, float, float], list[MplPath]] = {}
+        for k in np.argsort(column, kind="stable"):
+            h = float(column[k])
+            if h >= LOGO_MIN_GLYPH_BITS:
+                letter = STANDARD_RESIDUES[k]
+                place = Affine2D().scale(width, h).translate(x - width / 2, floor)
+                by_colour.setdefault(_LOGO_COLOURS[letter], []).append(place.transform_path(_glyph(letter)))
+            floor += h
+        for colour, paths in by_colour.items():
+            patch = PathPatch(MplPath.make_compound_path(*paths), facecolor=colour, edgecolor="none", linewidth=0)
+            ax.add_artist(patch)  # not add_patch: its data-limit update is slow, and the limits are fixed
+
+
+def _logo_caption(motif: FilterMotif) -> str:
+    """Second title line: composition flag and the best known-motif match, when there are any."""
+    notes = []
+    if motif.composition_only:
+        notes.append("composition-only")
+    best = motif.best_match
+    if best is not None:
+        first, last = best.window_positions(motif.width)
+        notes.append(f"like {best.name} at {first}–{last} (r = {best.score:.2f})")
+    return " · ".join(notes)
+
+
+def _logo_on_axes(ax: Axes, motif: FilterMotif, title: bool = True, ylabel: bool = True) -> None:
+    """Draw one filter's logo on ``ax``: bits on one scale (0–4.32); a width-1 filter in its context."""
     freqs = np.asarray(motif.frequencies, dtype=float)
     if freqs.ndim != 2 or freqs.shape[1] != len(STANDARD_RESIDUES) or freqs.shape[0] == 0:
         raise ValueError(
             f"filter {motif.index}: frequencies have shape {freqs.shape}; expected (width, {len(STANDARD_RESIDUES)})"
         )
-    freqs = np.clip(freqs, 0.0, None)
-    totals = freqs.sum(axis=1, keepdims=True)
-    freqs = np.divide(freqs, totals, out=np.full_like(freqs, 1 / len(STANDARD_RESIDUES)), where=totals > 0)
-    probability = pd.DataFrame(freqs, columns=list(STANDARD_RESIDUES))
-    information = logomaker.transform_matrix(probability, from_type="probability", to_type="information")
-
-    if ax is None:
-        fig = Figure(figsize=(max(3.2, 0.5 * len(freqs) + 1.4), 2.4), dpi=100, layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    logomaker.Logo(information, ax=ax, color_scheme="weblogo_protein", font_name="DejaVu Sans")
-    ax.set_ylim(0, np.log2(len(STANDARD_RESIDUES)))
-    ax.set_ylabel("bits")
-    ax.set_xticks(range(len(freqs)), [str(i + 1) for i in range(len(freqs))])
-    ax.set_xlabel("position in window")
+    context = motif.context_frequencies() if motif.width == 1 else None
+    shown = freqs if context is None else context
+    n = len(shown)
+    centre = n // 2 if context is not None else None
+    if centre is not None:  # the filter's own column: its real frequencies, shaded; neighbours for context
+        shown = shown.copy()
+        shown[centre] = freqs[0]
+        ax.axvspan(centre - 0.5, centre + 0.5, color="#fff3c4", zorder=0, linewidth=0)
+    best = motif.best_match
+    if best is not None and context is None:
+        first, last = best.window_positions(n)  # 1-based
+        ax.axvspan(first - 1.5, last - 0.5, ymin=0, ymax=0.035, color="#4c78a8", linewidth=0)
+    _draw_stacks(ax, _information(shown))
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(0, LOGO_MAX_BITS)
+    ax.set_yticks([0, 2, 4])
+    ax.tick_params(labelsize=7, length=2, pad=1)
+    if ylabel:
+        ax.set_ylabel("bits", fontsize=8, labelpad=1)
+    if centre is not None:
+        ax.set_xticks(range(n), [f"{i - centre:+d}" if i != centre else "0" for i in range(n)])
+        ax.set_xlabel(f"neighbours of the filter's residue (±{centre})", fontsize=7, labelpad=1)
+    else:  # every position up to 9 columns, else 1, 5, 10, ... (tick objects are what a page of logos costs)
+        ticks = range(n) if n <= 9 else [0, *range(4, n, 5)]
+        ax.set_xticks(list(ticks), [str(i + 1) for i in ticks])
+        ax.set_xlabel("position in window", fontsize=7, labelpad=1)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"filter {motif.index} · width {motif.width} · IC {motif.information_content:.1f} bits", fontsize=10)
+    if title:
+        caption = _logo_caption(motif)
+        ax.set_title(f"filter {motif.index} · width {motif.width} · IC {motif.information_content:.1f} bits"
+                     + (f"\n{caption}" if caption else ""), fontsize=8, loc="left")  # fmt: skip
+
+
+def _logo_columns(motif: FilterMotif) -> int:
+    """Columns a logo takes: its width, or the context window for a width-1 filter that has one."""
+    return len(motif.context_windows[0]) if motif.width == 1 and motif.context_windows else motif.width
+
+
+def sequence_logo(motif: FilterMotif, ax: Axes | None = None) -> Figure:
+    """Information-content logo of one filter (matplotlib, no pyplot state: thread-safe).
+
+    Every logo has the same y scale (0 to log2 20 bits) and the same width per column. A width-1
+    filter that kept its top windows' neighbours is drawn in that context (±4 residues, the filter's
+    own column shaded), not as one giant letter; a known-motif match is marked under the aligned columns.
+    """
+    if ax is None:
+        return logo_grid([motif], n_columns=1)
+    _logo_on_axes(ax, motif)
+    return ax.figure
+
+
+def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2) -> Figure:
+    """Several logos in one figure, on one scale: the same bits axis (0–4.32) and the same width per column.
+
+    Cells are as wide as the widest logo; each logo is left-aligned in its cell, so a 21-wide
+    filter is drawn 21 columns wide and a 5-wide one 5 columns wide at the same letter size.
+    """
+    if not motifs:
+        raise ValueError("logo_grid needs at least one motif")
+    if n_columns < 1:
+        raise ValueError(f"n_columns must be >= 1, got {n_columns}")
+    n_columns = min(n_columns, len(motifs))
+    n_rows = -(-len(motifs) // n_columns)
+    widest = max(_logo_columns(m) for m in motifs)
+    left, gap, top, bottom = 0.45, 0.35, 0.5, 0.4  # inches; fixed, so no layout engine has to measure text
+    cell_w = max(widest, 6) * LOGO_COLUMN_INCHES  # room for the title over a narrow logo
+    cell_h = LOGO_AXES_INCHES + top + bottom
+    fig_w = left + n_columns * (cell_w + gap)
+    fig_h = n_rows * cell_h
+    fig = Figure(figsize=(fig_w, fig_h), dpi=100)
+    FigureCanvasAgg(fig)
+    for k, motif in enumerate(motifs):
+        row, col = divmod(k, n_columns)
+        x0 = left + col * (cell_w + gap)
+        y0 = fig_h - (row + 1) * cell_h + bottom
+        ax = fig.add_axes((x0 / fig_w, y0 / fig_h, _logo_columns(motif) * LOGO_COLUMN_INCHES / fig_w,
+                           LOGO_AXES_INCHES / fig_h))  # fmt: skip
+        _logo_on_axes(ax, motif, ylabel=col == 0)
     return fig
 
 
@@ -446,7 +611,7 @@ def class_association_heatmap(motif_set: MotifSet, filter_indices: list[int] | N
     labels = [f"f{m.index} (w={m.width})" for m in motifs]
     trace = go.Heatmap(
         z=z,
-        x=[_nice(c) for c in classes],
+        x=[display_name(c) for c in classes],
         y=labels,
         colorbar=dict(title=dict(text="association", side="right"), thickness=14),
         hovertemplate="%{y}<br>class %{x}<br>association %{z:.3f}<extra></extra>",
@@ -481,7 +646,7 @@ def confusion_heatmap(report: dict, model_name: str | None = None) -> go.Figure:
         raise ValueError(f"confusion matrix has shape {counts.shape}; expected {len(classes)}×{len(classes)}")
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    names = [_nice(c) for c in classes]
+    names = [display_name(c) for c in classes]
     trace = go.Heatmap(
         z=share,
         x=names,
@@ -512,10 +677,10 @@ def confusion_heatmap(report: dict, model_name: str | None = None) -> go.Figure:
     return fig
 
 
-def training_curves(card: dict, model_name: str | None = None) -> go.Figure:
+def training_curves(card: ModelCard, model_name: str | None = None) -> go.Figure:
     """Validation accuracy and losses per epoch for every ensemble member, best epoch starred."""
-    members = list(card.get("training") or [])
-    name = model_name or card.get("name") or "?"
+    members = card.training
+    name = model_name or card.name or "?"
     fig = make_subplots(
         rows=2,
         cols=1,
@@ -525,12 +690,12 @@ def training_curves(card: dict, model_name: str | None = None) -> go.Figure:
     )
     drawn = 0
     for k, member in enumerate(members):
-        history = list(member.get("history") or [])
+        history = list(member.history)
         if not history:
             continue
         drawn += 1
         colour = PALETTE[k % len(PALETTE)]
-        fold = member.get("validation_fold")
+        fold = member.validation_fold
         label = f"member {k}" + (f" (val fold {fold})" if fold is not None else "")
         epochs = [h["epoch"] for h in history]
 
@@ -553,7 +718,7 @@ def training_curves(card: dict, model_name: str | None = None) -> go.Figure:
             row=2, col=1, legendgroup=label, line=dict(color=colour, width=1.4, dash="dash"),
             hovertemplate=f"{label}<br>epoch %{{x}}<br>train loss %{{y:.3f}}<extra></extra>",
         )  # fmt: skip
-        best = member.get("best_epoch")
+        best = member.best_epoch
         at_best = [h for h in history if h.get("epoch") == best]
         if at_best and at_best[0].get("val_accuracy") is not None:
             fig.add_scatter(
@@ -574,4 +739,59 @@ def training_curves(card: dict, model_name: str | None = None) -> go.Figure:
     fig.update_yaxes(tickformat=".0%", showgrid=True, gridcolor="#eee", row=1, col=1)
     fig.update_yaxes(showgrid=True, gridcolor="#eee", row=2, col=1)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.14, x=0), margin=dict(t=115, b=90))
+    return fig
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def reliability_diagram(card: ModelCard) -> go.Figure:
+    """Reliability diagram from the card's calibration section: share right vs top-class probability, per bin.
+
+    One line before and one after calibration (marker area ~ proteins in the bin); the diagonal is
+    perfect calibration. The numbers come from ``card.calibration.metrics`` (see
+    :class:`locviz.card.CalibrationCard`), so the page draws what the ``calibrate`` command measured.
+
+    Raises:
+        ValueError: the card has no calibration section or no reliability table in it.
+    """
+    calibration = card.calibration
+    if calibration is None:
+        raise ValueError(f"model {card.name!r} has no calibration section in its card")
+    stages = [(s, calibration.reliability(s)) for s in ("before", "after")]
+    stages = [(s, t) for s, t in stages if t]
+    if not stages:
+        raise ValueError(f"the calibration section of model {card.name!r} holds no reliability table")
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", hoverinfo="skip",
+                    line=dict(color="#999", dash="dot", width=1.2))  # fmt: skip
+    colours = {"before": MUTED, "after": HIGHLIGHT}
+    for stage, table in stages:
+        rows = [
+            (c, a, n) for c, a, n in zip(table["confidence"], table["accuracy"], table["count"], strict=True)
+            if c is not None and a is not None and n
+        ]  # fmt: skip
+        if not rows:
+            continue
+        conf, acc, count = (list(v) for v in zip(*rows, strict=True))
+        ece = calibration.metrics.get(f"ece_{stage}")
+        label = f"{stage} calibration" + (f" (ECE {ece:.3f})" if ece is not None else "")
+        biggest = max(count)
+        fig.add_scatter(
+            x=conf, y=acc, mode="lines+markers", name=label, customdata=count,
+            line=dict(color=colours[stage], width=2),
+            marker=dict(size=[6 + 14 * math.sqrt(n / biggest) for n in count], color=colours[stage]),
+            hovertemplate=f"{stage}<br>mean probability %{{x:.1%}}<br>right %{{y:.1%}}<br>"
+                          "%{customdata} proteins<extra></extra>",
+        )  # fmt: skip
+    parts = [f"model {_esc(card.name)}", _esc(calibration.method)]
+    if calibration.method == "temperature":
+        parts.append(f"T = {calibration.temperature:.3g}")
+    if calibration.metrics.get("n"):
+        parts.append(f"{calibration.metrics['n']} proteins")
+    _style(fig, "Reliability of the top-class probability", " · ".join(parts), height=520, width=620)
+    axis = dict(range=[0, 1.02], tickformat=".0%", showgrid=True, gridcolor="#eee", constrain="domain")
+    fig.update_xaxes(title="top-class probability (mean in bin)", **axis)
+    fig.update_yaxes(title="share of calls that are right", scaleanchor="x", scaleratio=1, **axis)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0), margin=dict(t=110, b=110))
     return fig

@@ -4,11 +4,34 @@ For every filter of one ensemble member, the windows of a reference set where
 it fires hardest are stacked into a position frequency matrix (the logo), and
 the filter's per-protein maximum is compared between classes. The result is
 precomputed into ``NAME.motifs.npz`` so the app needs no training data.
+
+Three things keep logos honest:
+
+* **Low-complexity masking.** Poly-E, poly-Q or Ser-rich stretches activate many
+  filters hardest and, taken as "top windows", turn their logos into one tall
+  letter repeated (38 bits of composition, no motif). Residues in low-complexity
+  segments are found as SEG does (Wootton & Federhen 1993, Comput Chem 17:149):
+  Shannon entropy of every 12-residue window; windows at or below 2.2 bits trigger
+  a segment, which extends over the overlapping windows at or below 2.5 bits (SEG's
+  default window, trigger and extension; SEG's final probability-based trimming is
+  left out, so segments can be a few residues longer). A filter window whose
+  residues are more than half low-complexity is not eligible as a top window.
+* **A composition flag.** Some filters respond to composition whatever the
+  masking (a hydrophobic or acidic detector); :attr:`FilterMotif.composition_only`
+  flags them, from the logo and from how many of the filter's strongest windows
+  (before masking) were low-complexity.
+* **Known-motif matches.** Each logo is compared with a small set of known sorting
+  signals (:mod:`locviz.known_motifs`, Tomtom-like) and the matches are stored.
+
+Width-1 filters see one residue; their logo is one letter. They also keep the
+neighbours of their top windows (``CONTEXT_FLANK`` residues each side, taken from
+the full protein) so a logo can show that residue in context.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +43,39 @@ from tqdm import tqdm
 from locviz.batching import iter_batches
 from locviz.datasets import sha256_of
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
+from locviz.known_motifs import KNOWN_MOTIFS_VERSION, MotifMatch, best_match, match
+from locviz.known_motifs import METHOD as MATCH_METHOD
 from locviz.sequences import STANDARD_RESIDUES, ProteinRecord
 from locviz.weights import BundleError, ModelBundle
 
-MOTIFS_FORMAT_VERSION = 1
+MOTIFS_FORMAT_VERSION = 2
 PSEUDOCOUNT = 0.05
 """Added to every (position, residue) count so rare residues are not exactly zero in a logo."""
+SEG_WINDOW = 12
+SEG_TRIGGER_BITS = 2.2
+SEG_EXTEND_BITS = 2.5
+MAX_LOW_COMPLEXITY_SHARE = 0.5
+"""A filter window with more than this share of its residues in low-complexity segments is not eligible."""
+CONTEXT_FLANK = 4
+"""Neighbours kept on each side of a width-1 filter's top windows."""
+COMPOSITION_SHARE_MIN = 0.75
+COMPOSITION_TOP2_MIN = 0.5
+COMPOSITION_MIN_BITS = 0.5
+COMPOSITION_MIN_WIDTH = 5
+LOW_COMPLEXITY_LED_MIN = 0.5
+COMPOSITION_RULE = (
+    f"composition-only: either at least {LOW_COMPLEXITY_LED_MIN:.0%} of the filter's strongest windows (before "
+    f"masking) lie in low-complexity segments, or (width >= {COMPOSITION_MIN_WIDTH}) the logo holds at least "
+    f"{COMPOSITION_MIN_BITS} bits per column of which at least {COMPOSITION_SHARE_MIN:.0%} is the pooled residue "
+    "composition (the same residues in every column, not a positional pattern) and its two commonest residues make "
+    f"up at least {COMPOSITION_TOP2_MIN:.0%} of it. Narrower logos are not judged by the logo rule: in 1-3 columns "
+    "a repeated residue is as likely a motif (GG, KxK)"
+)
+MASKING_METHOD = (
+    f"SEG-like (Wootton & Federhen 1993): Shannon entropy of {SEG_WINDOW}-residue windows; <= {SEG_TRIGGER_BITS} "
+    f"bits triggers a low-complexity segment, extended over overlapping windows <= {SEG_EXTEND_BITS} bits (no final "
+    f"trimming); a filter window more than {MAX_LOW_COMPLEXITY_SHARE:.0%} low-complexity is not eligible"
+)
 
 ASSOCIATION_METHOD = (
     "z-score of class means: for each reference protein the filter's maximum activation over the "
@@ -46,6 +96,9 @@ class FilterMotif:
     top_windows: list[str]  # highest-activating windows in the reference set, best first
     top_activations: list[float]
     class_association: dict[str, float] = field(default_factory=dict)  # class -> association score
+    context_windows: list[str] = field(default_factory=list)  # width 1: top windows +- CONTEXT_FLANK ('-' past ends)
+    low_complexity_share: float = math.nan  # share of the strongest windows before masking that were low-complexity
+    matches: list[MotifMatch] = field(default_factory=list)  # one per known motif that fits, best first
 
     def ic_per_position(self) -> np.ndarray:
         """Bits per window position (log2(20) minus entropy)."""
@@ -56,6 +109,49 @@ class FilterMotif:
     def consensus(self) -> str:
         """The most frequent residue at each window position."""
         return "".join(STANDARD_RESIDUES[i] for i in np.argmax(self.frequencies, axis=1))
+
+    @property
+    def strongest_association(self) -> tuple[str, float] | None:
+        """(class, z-score) of the class this filter goes with most, or None without labels."""
+        if not self.class_association:
+            return None
+        best = max(self.class_association, key=self.class_association.get)
+        return best, self.class_association[best]
+
+    def composition(self) -> tuple[float, float, float]:
+        """(bits per column, share of them due to pooled composition, share of the two commonest residues).
+
+        Mean column information splits exactly into composition and position:
+        ``log2 20 - mean H(p_j) = (log2 20 - H(mean p)) + mean KL(p_j || mean p)``; a logo
+        that is the same letters in every column has all its bits in the first term.
+        """
+        p = np.clip(np.asarray(self.frequencies, dtype=np.float64), 1e-12, 1.0)
+        pooled = p.mean(axis=0)
+        bits = float(np.log2(20) + (p * np.log2(p)).sum(axis=1).mean())
+        composition_bits = float(np.log2(20) + (pooled * np.log2(pooled)).sum())
+        share = composition_bits / bits if bits > 1e-9 else 0.0
+        return bits, min(max(share, 0.0), 1.0), float(np.sort(pooled)[-2:].sum())
+
+    @property
+    def composition_only(self) -> bool:
+        """True when the filter reads composition rather than a motif (rule: :data:`COMPOSITION_RULE`)."""
+        if self.low_complexity_share >= LOW_COMPLEXITY_LED_MIN:  # NaN (unknown) compares False
+            return True
+        if self.width < COMPOSITION_MIN_WIDTH:  # in a short logo a repeated residue is as likely a motif
+            return False
+        bits, share, top2 = self.composition()
+        return bits >= COMPOSITION_MIN_BITS and share >= COMPOSITION_SHARE_MIN and top2 >= COMPOSITION_TOP2_MIN
+
+    @property
+    def best_match(self) -> MotifMatch | None:
+        """The most convincing reported known-motif match, or None."""
+        return best_match(self.matches)
+
+    def context_frequencies(self, pseudocount: float = PSEUDOCOUNT) -> np.ndarray | None:
+        """(2 * CONTEXT_FLANK + 1, 20) frequencies of the residues around a width-1 filter's top windows, or None."""
+        if not self.context_windows:
+            return None
+        return _pfm(self.context_windows, len(self.context_windows[0]), pseudocount)
 
 
 @dataclass
@@ -68,6 +164,9 @@ class MotifSet:
     motifs: list[FilterMotif]
     reference: str  # human-readable: which proteins the windows come from
     association_method: str = ""
+    masking_method: str = ""  # empty: top windows were not masked for low complexity
+    match_method: str = ""  # empty: no known-motif comparison stored
+    known_motifs_version: int = 0
 
 
 class MotifError(BundleError):
@@ -75,6 +174,17 @@ class MotifError(BundleError):
 
 
 # ------------------------------------------------------------------------- compute
+def _window_counts(flags: np.ndarray, width: int) -> np.ndarray:
+    """(B, T): how many of the (B, T) 0/1 ``flags`` fall in the window of ``width`` centred at each position
+    (clipped at the ends)."""
+    batch, steps = flags.shape
+    half = width // 2
+    cum = np.concatenate([np.zeros((batch, 1), np.int64), np.cumsum(flags, axis=1, dtype=np.int64)], axis=1)
+    centres = np.arange(steps)
+    lo, hi = np.clip(centres - half, 0, steps - 1), np.clip(centres + half, 0, steps - 1)
+    return cum[:, hi + 1] - cum[:, lo]
+
+
 def _valid_centres(tokens: np.ndarray, lengths: np.ndarray, breaks: np.ndarray, width: int) -> np.ndarray:
     """(B, T) bool: a window of ``width`` centred here lies inside the sequence, has no unknown
     residue and does not straddle the junction where the long-sequence policy cut the protein."""
@@ -92,14 +202,64 @@ def _valid_centres(tokens: np.ndarray, lengths: np.ndarray, breaks: np.ndarray, 
     return inside & (n_bad == 0) & (n_breaks == 0)
 
 
+def _plogp_table(window: int) -> np.ndarray:
+    """``-c/w * log2(c/w)`` for c = 0..w, so a window's entropy is a table lookup and a sum."""
+    c = np.arange(window + 1) / window
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(c > 0, -c * np.log2(np.where(c > 0, c, 1.0)), 0.0)
+
+
+def low_complexity_mask(
+    sequence: str | np.ndarray,
+    window: int = SEG_WINDOW,
+    trigger: float = SEG_TRIGGER_BITS,
+    extend: float = SEG_EXTEND_BITS,
+) -> np.ndarray:
+    """(L,) bool: residues in low-complexity segments, found as SEG does (see the module docstring).
+
+    Every ``window``-residue window's Shannon entropy (bits, over the 20 residues plus
+    "unknown") is computed; a run of overlapping windows at or below ``extend`` bits that
+    holds at least one window at or below ``trigger`` bits is a segment, and every residue
+    it covers is masked. Sequences shorter than ``window`` have no segments.
+    """
+    tokens = tokenize(sequence) if isinstance(sequence, str) else np.asarray(sequence)
+    n = len(tokens)
+    if n < window:
+        return np.zeros(n, dtype=bool)
+    symbols = np.minimum(tokens.astype(np.int64), UNKNOWN_TOKEN)
+    onehot = np.zeros((n + 1, UNKNOWN_TOKEN + 1), dtype=np.int32)
+    onehot[np.arange(1, n + 1), symbols] = 1
+    cum = onehot.cumsum(axis=0)
+    counts = cum[window:] - cum[:-window]  # (n - window + 1, 21)
+    entropy = _plogp_table(window)[counts].sum(axis=1)
+    low = entropy <= extend + 1e-9
+    run_start = low & ~np.concatenate([[False], low[:-1]])
+    run_id = np.cumsum(run_start)
+    triggered = np.unique(run_id[entropy <= trigger + 1e-9])
+    starts = np.flatnonzero(low & np.isin(run_id, triggered))
+    cover = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(cover, starts, 1)
+    np.add.at(cover, starts + window, -1)
+    return np.cumsum(cover)[:n] > 0
+
+
 def _pfm(windows: Sequence[str], width: int, pseudocount: float) -> np.ndarray:
+    """Position frequency matrix; characters other than the 20 residues ('-' past an end, 'X') are not counted."""
     counts = np.zeros((width, len(STANDARD_RESIDUES)), dtype=np.float64)
     index = {aa: i for i, aa in enumerate(STANDARD_RESIDUES)}
     for window in windows:
         for j, aa in enumerate(window):
-            counts[j, index[aa]] += 1.0
+            if aa in index:
+                counts[j, index[aa]] += 1.0
     counts += pseudocount
     return counts / counts.sum(axis=1, keepdims=True)
+
+
+def _context(sequence: str, centre: int, flank: int) -> str:
+    """``sequence[centre - flank : centre + flank + 1]``, padded with '-' past either end."""
+    left = "-" * max(0, flank - centre)
+    right = "-" * max(0, centre + flank + 1 - len(sequence))
+    return left + sequence[max(0, centre - flank) : centre + flank + 1] + right
 
 
 def _association(
@@ -124,6 +284,50 @@ def _association(
     return out
 
 
+def _top_per_protein(scores: np.ndarray, k: int) -> np.ndarray:
+    """(B, F, k) positions of the ``k`` highest scores per protein and filter (any order)."""
+    k = min(k, scores.shape[2])
+    if k == 1:
+        return scores.argmax(axis=2)[..., None]
+    return np.argpartition(-scores, k - 1, axis=2)[..., :k]
+
+
+@dataclass
+class _Candidates:
+    """Per-protein best windows of every filter, gathered batch by batch: (F, n) arrays after :meth:`stack`."""
+
+    act: list = field(default_factory=list)
+    prot: list = field(default_factory=list)
+    pos: list = field(default_factory=list)
+    low: list = field(default_factory=list)
+
+    def add(self, scores: np.ndarray, low_windows: np.ndarray | None, idx: np.ndarray, k: int) -> None:
+        pos = _top_per_protein(scores, k)
+        self.act.append(np.take_along_axis(scores, pos, axis=2))
+        self.pos.append(pos)
+        self.prot.append(np.broadcast_to(np.asarray(idx)[:, None, None], pos.shape))
+        if low_windows is not None:
+            self.low.append(np.take_along_axis(low_windows, pos, axis=2))
+
+    def stack(self) -> dict[str, np.ndarray]:
+        n_filters = self.act[0].shape[1]
+
+        def cat(parts: list) -> np.ndarray:
+            return np.concatenate([a.transpose(1, 0, 2).reshape(n_filters, -1) for a in parts], axis=1)
+
+        out = {"act": cat(self.act), "prot": cat(self.prot), "pos": cat(self.pos)}
+        if self.low:
+            out["low"] = cat(self.low)
+        return out
+
+
+def _ranked(cand: dict[str, np.ndarray], f: int, top_k: int) -> np.ndarray:
+    """Candidate columns of filter ``f``: activation > 0, best first (ties: protein, then position), at most top_k."""
+    act, prot, pos = cand["act"][f], cand["prot"][f], cand["pos"][f]
+    keep = np.flatnonzero(np.isfinite(act) & (act > 0))
+    return keep[np.lexsort((pos[keep], prot[keep], -act[keep]))][:top_k]
+
+
 def compute(
     bundle: ModelBundle,
     records: Sequence[ProteinRecord],
@@ -137,16 +341,22 @@ def compute(
     pseudocount: float = PSEUDOCOUNT,
     batch_size: int = 32,
     max_batch_residues: int = 64_000,
+    mask_low_complexity: bool = True,
+    match_known: bool = True,
 ) -> MotifSet:
     """Logos for every first-layer filter of one member from its top-activating windows in ``records``.
 
     The window of a filter of width ``w`` at model-input position ``p`` is
     residues ``p - w//2 .. p + w//2``. Windows that run past a sequence end,
-    hold an unknown residue or straddle the long-sequence cut are skipped; each
-    protein gives at most ``max_per_protein`` windows per filter (so one
-    repetitive protein cannot fill a logo) and only activations above zero
-    count. ``labels`` (class indices into ``classes``, default the bundle's)
-    adds a class association per filter. ``reference`` describes the proteins.
+    hold an unknown residue or straddle the long-sequence cut are skipped; with
+    ``mask_low_complexity`` (default), so are windows more than half inside
+    low-complexity segments (:func:`low_complexity_mask`). Each protein gives at
+    most ``max_per_protein`` windows per filter (so one repetitive protein cannot
+    fill a logo) and only activations above zero count. ``labels`` (class indices
+    into ``classes``, default the bundle's) adds a class association per filter
+    (from each protein's maximum over all positions, masked or not).
+    ``match_known`` compares every logo with :data:`locviz.known_motifs.KNOWN_MOTIFS`.
+    ``reference`` describes the proteins.
     """
     if top_k < 1 or max_per_protein < 1:
         raise ValueError("top_k and max_per_protein must be at least 1")
@@ -168,17 +378,20 @@ def compute(
     config = model.config
     n_filters = config.n_filters
     widths = [config.filter_width(f) for f in range(n_filters)]
+    groups = {w: np.array([f for f in range(n_filters) if widths[f] == w]) for w in sorted(set(widths))}
     policy = bundle.length_policy
-    kept, tokens, breaks = [], [], []
+    kept, origin, tokens, breaks, low = [], [], [], [], []
     for record in records:
         seq, positions, _ = policy.crop(record.sequence)
         kept.append(seq)
+        origin.append(positions)
         tokens.append(tokenize(seq))
         gaps = np.zeros(len(positions), dtype=np.int64)
         gaps[1:] = np.diff(positions) > 1
         breaks.append(gaps)
+        low.append(low_complexity_mask(tokens[-1]))
     maxima = np.zeros((len(records), n_filters), dtype=np.float32)
-    cand_act, cand_prot, cand_pos = [], [], []  # each (n, n_filters, k)
+    eligible, everything = _Candidates(), _Candidates()  # after and before low-complexity masking
     batches = iter_batches(tokens, bundle.device, batch_size, max_batch_residues)
     for idx, batch_tokens, batch_lengths in tqdm(batches, desc="motifs", disable=not progress, unit="batch"):
         with torch.inference_mode():
@@ -187,43 +400,49 @@ def compute(
         tok = batch_tokens.cpu().numpy()
         lens = batch_lengths.cpu().numpy()
         brk = np.zeros_like(tok)
+        lc = np.zeros(tok.shape, dtype=np.int64)
         for b, i in enumerate(idx):
             brk[b, : lens[b]] = breaks[i]
+            lc[b, : lens[b]] = low[i]
         maxima[idx] = acts.max(axis=2)
-        masked = np.full_like(acts, -np.inf)
-        for width in sorted(set(widths)):
-            group = np.array([f for f in range(n_filters) if widths[f] == width])
+        valid_scores = np.full_like(acts, -np.inf)
+        low_windows = np.zeros(acts.shape, dtype=bool)
+        for width, group in groups.items():
             valid = _valid_centres(tok, lens, brk, width)
-            masked[:, group, :] = np.where(valid[:, None, :], acts[:, group, :], -np.inf)
-        k = min(max_per_protein, acts.shape[2])
-        if k == 1:
-            pos = masked.argmax(axis=2)[..., None]
-        else:
-            pos = np.argpartition(-masked, k - 1, axis=2)[..., :k]
-        cand_act.append(np.take_along_axis(masked, pos, axis=2))
-        cand_pos.append(pos)
-        cand_prot.append(np.broadcast_to(np.asarray(idx)[:, None, None], pos.shape))
-    act = np.concatenate([a.transpose(1, 0, 2).reshape(n_filters, -1) for a in cand_act], axis=1)
-    prot = np.concatenate([a.transpose(1, 0, 2).reshape(n_filters, -1) for a in cand_prot], axis=1)
-    pos = np.concatenate([a.transpose(1, 0, 2).reshape(n_filters, -1) for a in cand_pos], axis=1)
+            n_low = _window_counts(lc, width)
+            valid_scores[:, group, :] = np.where(valid[:, None, :], acts[:, group, :], -np.inf)
+            low_windows[:, group, :] = (n_low > MAX_LOW_COMPLEXITY_SHARE * width)[:, None, :]
+        everything.add(valid_scores, low_windows, idx, max_per_protein)
+        if mask_low_complexity:
+            eligible.add(np.where(low_windows, -np.inf, valid_scores), None, idx, max_per_protein)
+    before = everything.stack()
+    cand = eligible.stack() if mask_low_complexity else before
     associations = _association(maxima, label_array, classes)
     motifs = []
     for f in range(n_filters):
         width, half = widths[f], widths[f] // 2
-        keep = np.flatnonzero(np.isfinite(act[f]) & (act[f] > 0))
-        order = keep[np.lexsort((pos[f, keep], prot[f, keep], -act[f, keep]))][:top_k]
-        windows = [kept[prot[f, j]][pos[f, j] - half : pos[f, j] + half + 1] for j in order]
-        frequencies = _pfm(windows, width, pseudocount)
+        order = _ranked(cand, f, top_k)
+        prot, pos = cand["prot"][f, order], cand["pos"][f, order]
+        windows = [kept[i][p - half : p + half + 1] for i, p in zip(prot, pos, strict=True)]
+        unmasked = _ranked(before, f, top_k)
         motif = FilterMotif(
             index=f,
             width=width,
-            frequencies=frequencies,
+            frequencies=_pfm(windows, width, pseudocount),
             information_content=0.0,
             top_windows=windows,
-            top_activations=[float(act[f, j]) for j in order],
+            top_activations=[float(a) for a in cand["act"][f, order]],
             class_association=associations[f],
+            context_windows=[
+                _context(records[i].sequence, int(origin[i][p]), CONTEXT_FLANK) for i, p in zip(prot, pos, strict=True)
+            ]
+            if width == 1
+            else [],
+            low_complexity_share=float(before["low"][f, unmasked].mean()) if len(unmasked) else math.nan,
         )
         motif.information_content = float(motif.ic_per_position().sum())
+        if match_known:
+            motif.matches = match(motif.frequencies, seed=f)
         motifs.append(motif)
     return MotifSet(
         model_name=bundle.name,
@@ -232,6 +451,9 @@ def compute(
         motifs=motifs,
         reference=reference,
         association_method=ASSOCIATION_METHOD if label_array is not None else "",
+        masking_method=MASKING_METHOD if mask_low_complexity else "",
+        match_method=MATCH_METHOD if match_known else "",
+        known_motifs_version=KNOWN_MOTIFS_VERSION if match_known else 0,
     )
 
 
@@ -247,6 +469,9 @@ def save_motifs(motif_set: MotifSet, path: str | Path) -> Path:
         "classes": list(motif_set.classes),
         "reference": motif_set.reference,
         "association_method": motif_set.association_method,
+        "masking_method": motif_set.masking_method,
+        "match_method": motif_set.match_method,
+        "known_motifs_version": motif_set.known_motifs_version,
         "filters": [
             {
                 "index": m.index,
@@ -255,6 +480,9 @@ def save_motifs(motif_set: MotifSet, path: str | Path) -> Path:
                 "top_windows": list(m.top_windows),
                 "top_activations": [float(a) for a in m.top_activations],
                 "class_association": {k: float(v) for k, v in m.class_association.items()},
+                "context_windows": list(m.context_windows),
+                "low_complexity_share": None if math.isnan(m.low_complexity_share) else m.low_complexity_share,
+                "matches": [x.to_dict() for x in m.matches],
             }
             for m in motif_set.motifs
         ],
@@ -270,14 +498,26 @@ def save_motifs(motif_set: MotifSet, path: str | Path) -> Path:
     return path
 
 
+def _float_or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def load_motifs(path: str | Path) -> MotifSet:
-    """Read a file written by :func:`save_motifs`; :class:`MotifError` if it is missing or corrupt."""
+    """Read a file written by :func:`save_motifs`; :class:`MotifError` if it is missing or corrupt.
+
+    Files of format 1 (before masking and matching) load with those fields empty.
+    """
     path = Path(path)
     if not path.is_file():
         raise MotifError(f"no motifs file at {path}; compute it with 'locviz motifs'")
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"].astype(np.uint8)).decode("utf-8"))
+            if int(meta.get("format_version", 1)) > MOTIFS_FORMAT_VERSION:
+                raise MotifError(
+                    f"{path} has motifs format {meta['format_version']}, newer than this locviz reads "
+                    f"({MOTIFS_FORMAT_VERSION}); update locviz or recompute it with 'locviz motifs'"
+                )
             widths = data["widths"]
             frequencies = data["frequencies"]
         filters = meta["filters"]
@@ -294,6 +534,9 @@ def load_motifs(path: str | Path) -> MotifSet:
                     top_windows=list(entry["top_windows"]),
                     top_activations=[float(a) for a in entry["top_activations"]],
                     class_association={k: float(v) for k, v in entry["class_association"].items()},
+                    context_windows=list(entry.get("context_windows", [])),
+                    low_complexity_share=_float_or_nan(entry.get("low_complexity_share")),
+                    matches=[MotifMatch.from_dict(x) for x in entry.get("matches", [])],
                 )
             )
             row += width
@@ -304,6 +547,9 @@ def load_motifs(path: str | Path) -> MotifSet:
             motifs=motifs,
             reference=meta["reference"],
             association_method=meta.get("association_method", ""),
+            masking_method=meta.get("masking_method", ""),
+            match_method=meta.get("match_method", ""),
+            known_motifs_version=int(meta.get("known_motifs_version", 0)),
         )
     except MotifError:
         raise
@@ -313,8 +559,8 @@ def load_motifs(path: str | Path) -> MotifSet:
 
 def bundle_motifs_path(bundle: ModelBundle) -> Path:
     """Where a bundle's motifs live: the card's ``motifs_file`` (relative to the card) or ``NAME.motifs.npz``."""
-    name = bundle.card.get("motifs_file")
-    return bundle.card_path.parent / name if name else bundle.sibling(".motifs.npz")
+    info = bundle.card.motifs
+    return bundle.card_path.parent / info.file if info else bundle.sibling(".motifs.npz")
 
 
 def load_bundle_motifs(bundle: ModelBundle) -> MotifSet:
@@ -325,7 +571,7 @@ def load_bundle_motifs(bundle: ModelBundle) -> MotifSet:
             f"model '{bundle.name}' has no motifs file at {path}; "
             f"compute it with 'locviz motifs --model {bundle.card_path}'"
         )
-    expected = bundle.card.get("motifs_sha256")
+    expected = bundle.card.motifs.sha256 if bundle.card.motifs else ""
     if expected:
         actual = sha256_of(path)
         if actual != expected:

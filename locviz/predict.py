@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from locviz import batching
+from locviz import batching, calibration, organisms
 from locviz.encoding import tokenize
 from locviz.errors import InputError
 from locviz.sequences import ParseResult, ProteinRecord, parse
@@ -43,6 +43,8 @@ class Prediction:
     filter_member: int | None = None  # which ensemble member the filters come from
     notes: list[str] = field(default_factory=list)  # parser warnings, long-sequence note
     extra: dict[str, Any] = field(default_factory=dict)  # table columns later steps add (see locviz.table)
+    raw_probabilities: np.ndarray | None = None  # (C,) ensemble mean before calibration and organism restriction
+    organism: str = "any"  # the organism the probabilities are restricted to (locviz.organisms)
 
     @property
     def label(self) -> str:
@@ -65,7 +67,9 @@ class Predictor:
     GPU memory, while cropping, tokenising and mapping back run outside it.
     """
 
-    def __init__(self, bundle: ModelBundle, batch_size: int = 32, max_batch_residues: int = 64_000):
+    def __init__(
+        self, bundle: ModelBundle, batch_size: int = 32, max_batch_residues: int = 64_000, calibrated: bool = True
+    ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if max_batch_residues < 1:
@@ -74,6 +78,9 @@ class Predictor:
         self.batch_size = batch_size
         self.max_batch_residues = max_batch_residues
         self._lock = threading.Lock()
+        # the card's temperature (1.0 when uncalibrated or calibrated=False) and support-verdict thresholds
+        self.temperature = calibration.temperature_of(bundle.card) if calibrated else 1.0
+        self.support_thresholds = calibration.thresholds_of(bundle.card)
         bundle.model.eval()
 
     @property
@@ -92,9 +99,11 @@ class Predictor:
     def device(self) -> torch.device:
         return self._bundle.device
 
-    def predict(self, records: Sequence[ProteinRecord], with_filters: bool = False) -> list[Prediction]:
+    def predict(
+        self, records: Sequence[ProteinRecord], with_filters: bool = False, organism: str = "any"
+    ) -> list[Prediction]:
         """One :class:`Prediction` per record, in input order (see :meth:`iter_predict`)."""
-        return list(self.iter_predict(records, with_filters=with_filters))
+        return list(self.iter_predict(records, with_filters=with_filters, organism=organism))
 
     def iter_predict(
         self,
@@ -102,6 +111,7 @@ class Predictor:
         with_filters: bool = False,
         callback: Callable[[int], None] | None = None,
         chunk_size: int = 256,
+        organism: str = "any",
     ) -> Iterator[Prediction]:
         """Yield one :class:`Prediction` per record, in input order, as they are ready.
 
@@ -110,20 +120,45 @@ class Predictor:
         ``with_filters`` adds the first-layer filter activations of the
         ensemble's motif member (n_filters floats per residue). ``callback(n)``
         is told how many proteins each batch finished (progress bars).
+
+        Probabilities are calibrated with the card's temperature (the raw
+        ensemble mean stays in ``raw_probabilities``), restricted to the
+        compartments ``organism`` can have (:mod:`locviz.organisms`), and each
+        prediction carries its ``support`` verdict in ``extra`` (see :meth:`finish`).
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        organisms.check_organism(organism)
         chunk: list[ProteinRecord] = []
         for record in records:
             chunk.append(record)
             if len(chunk) == chunk_size:
-                yield from self._predict_chunk(chunk, with_filters, callback)
+                yield from self._predict_chunk(chunk, with_filters, callback, organism)
                 chunk = []
         if chunk:
-            yield from self._predict_chunk(chunk, with_filters, callback)
+            yield from self._predict_chunk(chunk, with_filters, callback, organism)
+
+    def finish(self, prediction: Prediction, organism: str = "any") -> Prediction:
+        """Calibrate a raw prediction, restrict it to ``organism`` and attach its support verdict.
+
+        The one post-processing step: :meth:`iter_predict` calls it on every
+        prediction. To show a cached prediction for another organism, use
+        :meth:`for_organism` instead (it starts from the unrestricted probabilities).
+        """
+        prediction = calibration.calibrate_prediction(prediction, self.temperature)
+        return self.for_organism(prediction, organism)
+
+    def for_organism(self, prediction: Prediction, organism: str) -> Prediction:
+        """A calibrated ``organism='any'`` prediction restricted to ``organism``, support verdict renewed."""
+        restricted = organisms.apply(prediction, organism)
+        return calibration.annotate(restricted, self.support_thresholds)
 
     def _predict_chunk(
-        self, records: list[ProteinRecord], with_filters: bool, callback: Callable[[int], None] | None
+        self,
+        records: list[ProteinRecord],
+        with_filters: bool,
+        callback: Callable[[int], None] | None,
+        organism: str = "any",
     ) -> list[Prediction]:
         policy = self._bundle.length_policy
         crops = [policy.crop(r.sequence) for r in records]
@@ -146,7 +181,8 @@ class Predictor:
         for idx, result in batches:
             for b, i in enumerate(idx):
                 filters = None if result.filter_activations is None else result.filter_activations[b]
-                out[i] = self._to_full_length(records[i], crops[i], result, b, filters, motif_member)
+                raw = self._to_full_length(records[i], crops[i], result, b, filters, motif_member)
+                out[i] = self.finish(raw, organism)
         return [p for p in out if p is not None]
 
     def _to_full_length(

@@ -10,6 +10,7 @@ position of the offending character, so the caller can show it to a person.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -30,6 +31,19 @@ NUCLEOTIDE_FRACTION = 0.9
 """A record whose letters are at least this fraction ACGTUN looks like DNA/RNA."""
 
 RAW_RECORD_ID = "sequence_1"
+
+_ACCESSION = (
+    r"(?:[OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})(?:-[0-9]+)?(?:\.[0-9]+)?"  # UniProt
+    r"|[NXYWA]P_[0-9]+(?:\.[0-9]+)?"  # RefSeq protein
+    r"|ENS[A-Z]*P[0-9]{11}(?:\.[0-9]+)?"  # Ensembl protein
+)
+ACCESSION_TOKEN = re.compile(
+    rf"(?:(?:sp|tr)\|)?(?P<acc>{_ACCESSION})(?:\|[A-Z0-9]{{1,11}}_[A-Z0-9]{{1,5}})?|(?P<name>[A-Z0-9]{{1,11}}_[A-Z0-9]{{1,5}})",
+    re.IGNORECASE,
+)
+"""One database identifier: a UniProt accession (``P07237``, ``P07237-2``), a UniProt id
+(``sp|P07237|PDIA1_HUMAN``) or entry name (``PDIA1_HUMAN``), a RefSeq or Ensembl protein id."""
+_TOKEN_SPLIT = re.compile(r"[\s,;]+")
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class ParseIssue:
     message: str
     record_id: str | None = None
     position: int | None = None
+    accessions: tuple[str, ...] = ()  # set when the text looks like database identifiers, not a sequence
 
     def __str__(self) -> str:
         where = ""
@@ -114,6 +129,41 @@ def iter_record_texts(handle: IO[str]) -> Iterator[tuple[int, str]]:
         yield header_line, "".join(lines)
     else:
         yield 1, ""  # empty input: parse() says so
+
+
+def accession_like(text: str) -> tuple[str, ...]:
+    """The identifiers in ``text`` when it holds nothing but database identifiers, else ``()``.
+
+    People paste ``P07237`` or ``sp|P07237|PDIA1_HUMAN`` expecting a look-up; locviz works offline
+    and never looks anything up, so such text gets one clear message instead of "removed 5
+    digit(s)" and "only 1 residues". UniProt ids give their accession; isoform and version
+    suffixes are dropped (``P07237-2`` → ``P07237``).
+    """
+    tokens = [t for t in _TOKEN_SPLIT.split(text.strip()) if t]
+    found: list[str] = []
+    for token in tokens:
+        match = ACCESSION_TOKEN.fullmatch(token)
+        if match is None:
+            return ()
+        if match.group("acc"):
+            found.append(re.split(r"[-.]", match.group("acc"))[0].upper())
+        else:
+            found.append(match.group("name").upper())
+    return tuple(dict.fromkeys(found))
+
+
+def accession_issue(accessions: tuple[str, ...], record_id: str | None, header_only: bool = False) -> ParseIssue:
+    """The one message for text that names proteins instead of giving their sequence."""
+    shown = ", ".join(accessions[:5]) + (f" and {len(accessions) - 5} more" if len(accessions) > 5 else "")
+    what = "a FASTA header without a sequence" if header_only else "an accession, not a sequence"
+    if not header_only and len(accessions) > 1:
+        what = "accessions, not sequences"
+    return ParseIssue(
+        f"{shown} looks like {what}: locviz does not look accessions up (it works offline); paste the protein "
+        "sequence itself, raw or as FASTA (e.g. the FASTA from the protein's UniProt page)",
+        record_id,
+        accessions=accessions,
+    )
 
 
 def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssue], list[ParseIssue]]:
@@ -221,6 +271,11 @@ def parse(text: str, max_records: int | None = None, min_length: int = MIN_LENGT
             )
             continue
         seen.add(rec_id)
+        accessions = accession_like(raw) if raw.strip() else accession_like(rec_id)
+        if accessions:
+            raw_input = rec_id == RAW_RECORD_ID and not stripped.startswith(">")
+            result.errors.append(accession_issue(accessions, None if raw_input else rec_id, not raw.strip()))
+            continue
         seq, errors, warnings = clean_sequence(rec_id, raw)
         if seq is not None and len(seq) < min_length:
             errors = [ParseIssue(f"only {len(seq)} residues; at least {min_length} are needed", rec_id)]

@@ -1,16 +1,21 @@
 """Streamlit helpers shared by the app's pages: model and motif caches, prediction runs, downloads.
 
 Only Streamlit glue lives here; the science is in :mod:`locviz`. The model is
-loaded once per process and device (``st.cache_resource``); predictions are
-kept per session, keyed by model, device and the exact input text, so page
-reruns (moving a slider, picking another protein) never run the model again.
+loaded once per process and device (``st.cache_resource``), and the default one is
+loaded and warmed in a background thread as soon as the server starts
+(:func:`warm_up_in_background`), so the first page never waits for it and the first
+Predict is as fast as the later ones. Predictions are kept per session, keyed by
+model, device and the exact input text, so page reruns (moving a slider, picking
+another protein) never run the model again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -19,12 +24,14 @@ from pathlib import Path
 
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from locviz.examples import EXAMPLES, Example
+from locviz.card import ModelCard
+from locviz.examples import EXAMPLES, Example, by_accession
 from locviz.export import export_filename, figure_bytes
 from locviz.motifs import MotifError, MotifSet, bundle_motifs_path, load_bundle_motifs
 from locviz.predict import Prediction, Predictor, load_model
-from locviz.sequences import ParseIssue, ParseResult, ProteinRecord, parse
+from locviz.sequences import ParseIssue, ParseResult, ProteinRecord, iter_record_texts, parse
 from locviz.weights import SHIPPED_MODELS, BundleError, weights_dir
 
 LOG = logging.getLogger("locviz.app")
@@ -35,7 +42,8 @@ LIMITS_TEXT = f"At most {MAX_RECORDS} sequences and {MAX_TEXT_BYTES / 1e6:.0f} M
 FILTERS_WITH_FIRST_PASS = 1
 """Inputs with at most this many records get filter activations in the first pass; larger inputs get
 them for the protein being looked at only (n_filters floats per residue add up over 500 proteins)."""
-PREDICT_CHUNK = 32
+PROGRESS_ABOVE = 32
+"""Inputs with more records than this show a progress bar while they are predicted."""
 CACHED_RUNS = 4
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "csv": "text/csv",
         "json": "application/json"}  # fmt: skip
@@ -48,11 +56,12 @@ PREDICT_PAGE = "pages/predict.py"
 MOTIFS_PAGE = "pages/motifs.py"
 CARD_PAGE = "pages/model_card.py"
 PAGES = (
-    (PREDICT_PAGE, "Predict", "🧬"),
-    (MOTIFS_PAGE, "Filter motifs", "🔤"),
-    (CARD_PAGE, "Model card", "📇"),
+    (PREDICT_PAGE, "Predict", ":material/biotech:"),
+    (MOTIFS_PAGE, "Filter motifs", ":material/text_fields:"),
+    (CARD_PAGE, "Model card", ":material/description:"),
 )
-"""(script relative to dashboard.py, title in the sidebar, icon); dashboard.py declares them with st.navigation."""
+"""(script relative to dashboard.py, title in the sidebar, icon); dashboard.py declares them with st.navigation.
+Material icons ship with Streamlit, so they show on machines without an emoji font."""
 
 
 def guarded(body: Callable[[], None]) -> None:
@@ -126,25 +135,92 @@ def sidebar_settings() -> tuple[str, str] | None:
 
 
 # ------------------------------------------------------------------ caches
+def _predictor_key(model_name: str, device: str) -> tuple[str, str, str, int]:
+    """Model, device, the card's path and modification time: a replaced bundle (or another
+    LOCVIZ_WEIGHTS folder) is loaded afresh instead of served stale from the cache."""
+    card = weights_dir() / f"{model_name}.json"
+    stamp = card.stat().st_mtime_ns if card.is_file() else 0
+    return model_name, device, str(card), stamp
+
+
+_LOADED: set[tuple[str, str, str, int]] = set()
+"""Keys whose predictor is in the cache (the page shows a spinner only when it will really wait)."""
+
+
 def get_predictor(model_name: str, device: str) -> Predictor:
     """One shared predictor per model and device for the whole server process.
 
-    Keyed also by the card's path and modification time, so a replaced bundle (or another
-    LOCVIZ_WEIGHTS folder) is loaded afresh instead of served stale from the cache.
+    In a page run that has to wait (the background warm-up still loading, or a model not warmed)
+    a spinner says so; the warm-up thread itself runs without one.
     """
-    card = weights_dir() / f"{model_name}.json"
-    stamp = card.stat().st_mtime_ns if card.is_file() else 0
-    return _load_predictor(model_name, device, str(card), stamp)
+    key = _predictor_key(model_name, device)
+    if key in _LOADED or get_script_run_ctx(suppress_warning=True) is None:
+        return _load_predictor(*key)
+    with st.spinner("Loading the model (once per server process)…"):
+        return _load_predictor(*key)
 
 
-@st.cache_resource(show_spinner="Loading the model (once per server process)…", max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _load_predictor(model_name: str, device: str, card_path: str, stamp: int) -> Predictor:
     """Load and warm up: PyTorch's first forward pass sets up its kernels (about a second on a CPU),
-    which belongs to loading, not to the user's first Predict."""
-    del model_name, stamp  # cache key only
+    which belongs to loading, not to the user's first Predict. Concurrent callers wait for one load."""
     predictor = load_model(card_path, device=device)
     predictor.predict([ProteinRecord("warm-up", WARM_UP_SEQUENCE)], with_filters=True)
+    _LOADED.add((model_name, device, card_path, stamp))
     return predictor
+
+
+# ------------------------------------------------------------------ warm start
+_WARM_STARTED: set[tuple[str, str, str]] = set()
+_WARM_LOCK = threading.Lock()
+
+
+def default_choice() -> tuple[str, str] | None:
+    """The model and device a new session starts with (what the sidebar shows first)."""
+    models = available_models()
+    return (models[0], device_options()[0]) if models else None
+
+
+def warm_up_in_background(model_name: str | None = None, device: str | None = None) -> threading.Thread | None:
+    """Load and warm a model (default: the sidebar's first choice) in a daemon thread, once per process.
+
+    Called when the server starts (``python -m locviz_app``, which ``locviz app`` runs) and again
+    by the first page run (``streamlit run dashboard.py``, AppTest); later calls return None. The
+    page never blocks on it: only a Predict (or the motifs page) waits for the model.
+    """
+    if model_name is None or device is None:
+        choice = default_choice()
+        if choice is None:
+            return None
+        model_name, device = model_name or choice[0], device or choice[1]
+    key = (str(weights_dir()), model_name, device)
+    with _WARM_LOCK:
+        if key in _WARM_STARTED:
+            return None
+        _WARM_STARTED.add(key)
+    thread = threading.Thread(target=_warm_up, args=(model_name, device), name="locviz-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up(model_name: str, device: str) -> None:
+    """Load the model and draw each Predict figure once: plotly's first figure of a kind costs about a second."""
+    try:
+        predictor = get_predictor(model_name, device)
+        from locviz import figures  # the page's imports, so its first run finds them loaded
+        from locviz.regions import top_regions
+
+        pred = predictor.predict([ProteinRecord("warm-up", WARM_UP_SEQUENCE)], with_filters=True)[0]
+        for fig in (
+            figures.probability_bar(pred),
+            figures.attention_heatmap(pred),
+            figures.attention_profile(pred, top_regions(pred, n=3)),
+            figures.filter_track(pred, None, None, 5),
+        ):
+            fig.to_json()
+    except Exception:  # a broken bundle is reported on the page, where the user can act on it
+        LOG.warning("warming up model %s on %s failed; the page loads it on first use", model_name, device,
+                    exc_info=True)  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -166,16 +242,10 @@ def get_motifs(model_name: str, device: str) -> MotifSet:
     return _motifs_for(model_name, device, str(path), path.stat().st_mtime_ns)
 
 
-def motifs_command(card: dict, card_path: Path) -> str:
+def motifs_command(card: ModelCard, card_path: Path) -> str:
     """The ``locviz motifs`` command for a bundle, with the data set and training folds from its card."""
-    training = card.get("training") or []
-    dataset = training[0].get("dataset", "multiloc") if training else card.get("name", "multiloc")
-    folds: set[int] = set()
-    for member in training:
-        folds.update(int(f) for f in member.get("train_folds", []))
-        if member.get("validation_fold") is not None:
-            folds.add(int(member["validation_fold"]))
-    fold_text = " ".join(str(f) for f in sorted(folds)) or "1 2 3 4"
+    dataset = card.dataset or card.name or "multiloc"
+    fold_text = " ".join(str(f) for f in card.data_folds()) or "1 2 3 4"
     return (
         f"locviz motifs --model {card_path} --dataset {dataset} --data ../shared/data/{dataset} "
         f"--folds {fold_text}"
@@ -183,6 +253,43 @@ def motifs_command(card: dict, card_path: Path) -> str:
 
 
 # ------------------------------------------------------------------ input
+def record_texts(text: str) -> list[str]:
+    """The text of each record (raw text is one record), read by the one FASTA reader."""
+    return [chunk for _, chunk in iter_record_texts(io.StringIO(text)) if chunk.strip()]
+
+
+def over_limit_message(n_records: int) -> str:
+    """Said once when an input has more records than one run takes."""
+    return (
+        f"{n_records} records, at most {MAX_RECORDS} per run. Predict the first {MAX_RECORDS} here, or all of "
+        "them with `locviz predict FILE --out predictions.tsv` on the command line."
+    )
+
+
+@dataclass(frozen=True)
+class KnownProtein:
+    """A protein of the shipped reference data: its sequence and the location the data set gives."""
+
+    accession: str
+    name: str
+    location: str
+    source: str
+    sequence: str
+
+    def fasta(self) -> str:
+        body = "\n".join(self.sequence[i : i + 60] for i in range(0, len(self.sequence), 60))
+        return f">{self.accession} {self.location}\n{body}\n"
+
+
+def known_protein(accession: str) -> KnownProtein | None:
+    """The shipped protein with this accession, if any (today: the app's examples)."""
+    try:
+        e = by_accession(accession)
+    except KeyError:
+        return None
+    return KnownProtein(e.accession, e.name, e.location, e.source, e.sequence)
+
+
 def input_size_error(text: str) -> str | None:
     """A clear message when the text is over the size limit, else None."""
     size = len(text.encode("utf-8"))
@@ -271,11 +378,15 @@ def run_prediction(
     parsed = parse(text, max_records=MAX_RECORDS)
     records = parsed.records
     with_filters = len(records) <= FILTERS_WITH_FIRST_PASS
-    predictions: list[Prediction] = []
-    for i in range(0, len(records), PREDICT_CHUNK):
-        if progress is not None and len(records) > PREDICT_CHUNK:
-            progress(i / len(records), f"Predicted {i} of {len(records)} proteins…")
-        predictions.extend(predictor.predict(records[i : i + PREDICT_CHUNK], with_filters=with_filters))
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done / max(len(records), 1), f"Predicted {done} of {len(records)} proteins…")
+
+    predictions = list(predictor.iter_predict(records, with_filters=with_filters, callback=advance))
     run = Run(
         key=text_key(model_name, device, text),
         model_name=model_name,
@@ -367,15 +478,19 @@ def table_download(label: str, make: Callable[[], str | bytes], file_name: str, 
     )  # fmt: skip
 
 
-def show_issues(errors: list[ParseIssue], warnings: list[ParseIssue], limit: int = 20) -> None:
-    """Parser errors (records left out) and warnings (records kept), each naming record and position."""
-    if errors:
-        lines = [f"- {issue}" for issue in errors[:limit]]
-        if len(errors) > limit:
-            lines.append(f"- … and {len(errors) - limit} more")
-        st.error("**Some input was not used:**\n" + "\n".join(lines))
-    if warnings:
-        lines = [f"- {issue}" for issue in warnings[:limit]]
-        if len(warnings) > limit:
-            lines.append(f"- … and {len(warnings) - limit} more")
-        st.warning("**Input cleaned (records kept):**\n" + "\n".join(lines))
+def show_issues(errors: list[ParseIssue], any_predicted: bool, limit: int = 20) -> None:
+    """Parser errors (records left out), each naming record and position, in one box.
+
+    Warnings about kept records (digits removed, ambiguous residues) are not repeated here: they
+    travel with the record as notes, shown beside its result and in the table's notes column.
+    """
+    if not errors:
+        return
+    if len(errors) == 1 and not any_predicted:
+        st.error(str(errors[0]))
+        return
+    lines = [f"- {issue}" for issue in errors[:limit]]
+    if len(errors) > limit:
+        lines.append(f"- … and {len(errors) - limit} more")
+    head = "Some input was not used" if any_predicted else "Nothing could be predicted"
+    st.error(f"**{head}:**\n" + "\n".join(lines))

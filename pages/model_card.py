@@ -1,6 +1,7 @@
 """Model card: what the model was trained on, how well it does, and how to reproduce it.
 
-Everything here is read from the bundle's JSON card (``weights/NAME.json``).
+Everything here is read from the bundle's typed card (:class:`locviz.card.ModelCard`,
+``weights/NAME.json``); class ids are shown by their display names ("plasma membrane").
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ import pandas as pd
 import streamlit as st
 
 from locviz import figures
-from locviz.encoding import LengthPolicy
+from locviz.card import DATA_VARIABLE, ModelCard, portable_command
+from locviz.errors import InputError
+from locviz.organisms import ORGANISM_DESCRIPTIONS, ORGANISMS, allowed_classes
 from locviz_app import support as ui
 
 METRIC_HELP = {
     "accuracy": "fraction of proteins whose predicted compartment is the annotated one",
     "gorodkin_mcc": "multi-class Matthews correlation (Gorodkin 2004): 1 perfect, 0 chance",
+    "ece": "expected calibration error of the top-class probability (15 equal-width bins): 0 is perfect",
 }
+DATA_DEFAULT = "../shared/data"
+"""Where the data sets sit as seen from the repository root (see the README); the commands take it as $DATA."""
 
 
 def describe_metrics_key(key: str, report: dict) -> str:
@@ -30,42 +36,63 @@ def describe_metrics_key(key: str, report: dict) -> str:
     return " · ".join(parts)
 
 
-def data_section(card: dict) -> None:
+def overview(card: ModelCard, n_params: int) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Compartments", len(card.classes))
+    c2.metric("Ensemble members", card.members)
+    c3.metric("Parameters", f"{n_params / 1e6:.2f} M")
+    test = card.test_metrics()
+    if test is not None:
+        c4.metric("Test accuracy", f"{test[1]['accuracy']:.3f}", help=describe_metrics_key(*test))
+    config = card.model
+    st.markdown(
+        f"**Classes:** {', '.join(card.display_names)}  \n"
+        f"**Architecture:** ConvLSTM — convolution filters of widths {', '.join(map(str, config.conv_widths))} "
+        f"({config.filters_per_width} each)"
+        + (f", second convolution {config.conv2_channels} channels" if config.conv2_channels else "")
+        + f", BiLSTM {config.lstm_hidden} per direction, attention, dense {config.dense_hidden}.  \n"
+        f"**Input encoding:** {config.encoding}.  \n"
+        f"**Long proteins:** {card.length_policy.describe()}.  \n"
+        f"**Weights:** `{card.weights_file}` (sha256 `{card.weights_sha256[:16]}…`), "
+        f"filters shown in the app from member {card.motif_member}."
+    )
+
+
+def data_section(card: ModelCard) -> None:
     st.markdown("### Data")
-    training = card.get("training") or []
-    if not training:
+    if not card.training:
         st.caption("The card records no training runs.")
         return
-    rows = []
-    for k, t in enumerate(training):
-        rows.append(
-            {
-                "member": k,
-                "data set": t.get("dataset", ""),
-                "training folds": ", ".join(str(f) for f in t.get("train_folds", [])),
-                "validation fold": t.get("validation_fold"),
-                "training proteins": t.get("n_train"),
-                "validation proteins": t.get("n_validation"),
-                "best epoch": t.get("best_epoch"),
-                "epochs run": t.get("epochs_run"),
-                "validation accuracy": (t.get("validation") or {}).get("accuracy"),
-                "minutes": round(t["seconds"] / 60, 1) if t.get("seconds") is not None else None,
-                "hardware": t.get("hardware", ""),
-            }
-        )
+    rows = [
+        {
+            "member": k,
+            "data set": t.dataset,
+            "training folds": ", ".join(str(f) for f in t.train_folds),
+            "validation fold": t.validation_fold,
+            "training proteins": t.n_train,
+            "validation proteins": t.n_validation,
+            "best epoch": t.best_epoch,
+            "epochs run": t.epochs_run,
+            "validation accuracy": t.validation.get("accuracy"),
+            "minutes": round(t.seconds / 60, 1) if t.seconds is not None else None,
+            "hardware": t.hardware,
+        }
+        for k, t in enumerate(card.training)
+    ]
     st.dataframe(
         pd.DataFrame(rows), hide_index=True, width="stretch",
         column_config={"validation accuracy": st.column_config.NumberColumn(format="%.3f")},
     )  # fmt: skip
-    with st.expander("Data files (sha256, as used for training)"):
-        files = training[0].get("data_files_sha256") or {}
-        st.dataframe(pd.DataFrame({"file": list(files), "sha256": list(files.values())}), hide_index=True,
-                     width="stretch")  # fmt: skip
+    files = card.training[0].data_files_sha256
+    if files:
+        with st.expander("Data files (sha256, as used for training)"):
+            st.dataframe(pd.DataFrame({"file": list(files), "sha256": list(files.values())}), hide_index=True,
+                         width="stretch")  # fmt: skip
 
 
-def metrics_section(card: dict, model_name: str) -> None:
+def metrics_section(card: ModelCard, model_name: str) -> None:
     st.markdown("### Metrics")
-    metrics = card.get("metrics") or {}
+    metrics = card.metrics
     if not metrics:
         st.info("The card holds no evaluation yet. Evaluate with `locviz evaluate --model ... --update-card KEY`.")
         return
@@ -74,7 +101,7 @@ def metrics_section(card: dict, model_name: str) -> None:
             {
                 "evaluation": key,
                 "data set": r.get("dataset", ""),
-                "folds": ", ".join(str(f) for f in r.get("folds", []) or []),
+                "folds": ", ".join(str(f) for f in r.get("folds") or []),
                 "proteins": r.get("n"),
                 "accuracy": r.get("accuracy"),
                 "Gorodkin MCC": r.get("gorodkin_mcc"),
@@ -91,6 +118,7 @@ def metrics_section(card: dict, model_name: str) -> None:
     per_class = pd.DataFrame({key: r.get("per_class_mcc", {}) for key, r in metrics.items()})
     if not per_class.empty:
         st.markdown("**Per-class MCC** (one class against the rest; columns: evaluations above)")
+        per_class.index = [card.display_name(c) for c in per_class.index]
         per_class = per_class.rename_axis("compartment").reset_index()
         values = [c for c in per_class.columns if c != "compartment"]
         styled = per_class.style.format("{:.3f}", subset=values).background_gradient(
@@ -107,25 +135,90 @@ def metrics_section(card: dict, model_name: str) -> None:
         ui.figure_downloads(fig, key, model_name, "confusion-matrix", "confusion")
 
 
-def reproduce_section(card: dict) -> None:
-    st.markdown("### How to reproduce")
-    lines = []
-    for k, t in enumerate(card.get("training") or []):
-        if t.get("command"):
-            lines.append(f"# member {k}\n{t['command']}")
-    if card.get("ensemble_command"):
-        lines.append(f"# merge the members into one bundle\n{card['ensemble_command']}")
-    for key, r in (card.get("metrics") or {}).items():
-        if r.get("command"):
-            lines.append(f"# evaluation '{key}'\n{r['command']}")
-    if card.get("motifs_command"):
-        lines.append(f"# filter logos for the app\n{card['motifs_command']}")
-    if lines:
-        st.code("\n\n".join(lines), language="bash", wrap_lines=True)
+def calibration_section(card: ModelCard, model_name: str) -> None:
+    """ECE before/after and the reliability diagram, when the card has a calibration section."""
+    calibration = card.calibration
+    if calibration is None:
+        return
+    st.markdown("### Calibration")
+    m = calibration.metrics
+    c1, c2, c3 = st.columns(3)
+    if m.get("ece_before") is not None:
+        c1.metric("ECE before", f"{m['ece_before']:.3f}", help=METRIC_HELP["ece"])
+    if m.get("ece_after") is not None:
+        delta = f"{m['ece_after'] - m['ece_before']:+.3f}" if m.get("ece_before") is not None else None
+        c2.metric("ECE after", f"{m['ece_after']:.3f}", delta=delta, delta_color="inverse", help=METRIC_HELP["ece"])
+    if calibration.method == "temperature":
+        c3.metric("Temperature", f"{calibration.temperature:.3g}",
+                  help="probabilities are softmax(logits / T); T > 1 softens over-confident calls")  # fmt: skip
+    what = f"**Method:** {calibration.method}"
+    if calibration.fitted_on:
+        what += f"; fitted on {calibration.fitted_on}"
+    if m.get("n"):
+        what += f" ({m['n']} proteins)"
+    st.markdown(what + ".")
+    if m.get("measured_on"):
+        st.caption(f"Measured on {m['measured_on']}.")
+    if calibration.reliability("before") or calibration.reliability("after"):
+        fig = ui.cached_figure("reliability", (model_name, card.weights_sha256, repr(calibration)),
+                               lambda: figures.reliability_diagram(card))  # fmt: skip
+        st.plotly_chart(fig, width="content", key="reliability-chart", theme=None)
+        ui.figure_downloads(fig, "calibration", model_name, "reliability", "reliability")
     else:
+        st.caption("The calibration section holds no reliability table, so there is no diagram to draw.")
+
+
+def reference_section(card: ModelCard) -> None:
+    """The shipped reference set of annotated proteins, when the card has one."""
+    reference = card.reference
+    if reference is None:
+        return
+    st.markdown("### Reference set (nearest annotated proteins)")
+    sources = "; ".join(reference.sources) or "not recorded"
+    st.markdown(
+        f"**{reference.n_proteins:,} proteins** with a known location, from {sources}.  \n"
+        f"**File:** `{reference.file}`" + (f" (sha256 `{reference.sha256[:16]}…`)" if reference.sha256 else "")
+    )
+    if reference.combination:
+        with st.expander("How the model and the nearest hit are combined"):
+            st.json(reference.combination)
+
+
+def organisms_section(card: ModelCard) -> None:
+    """Which compartments each organism choice allows (the organism switch of Predict and ``--organism``)."""
+    st.markdown("### Compartments per organism")
+    try:
+        allowed = {o: set(allowed_classes(card.classes, o)) for o in ORGANISMS}
+    except InputError as exc:  # a custom class set the organism switch has no biology for
+        st.caption(f"Only 'any' applies to this model: {exc}")
+        return
+    frame = pd.DataFrame(
+        {"compartment": list(card.display_names)}
+        | {o: ["✓" if c in allowed[o] else "—" for c in card.classes] for o in ORGANISMS}
+    )
+    st.dataframe(frame, hide_index=True, width="content",
+                 column_config={o: st.column_config.TextColumn(o, help=ORGANISM_DESCRIPTIONS[o]) for o in ORGANISMS})
+    st.caption("With an organism chosen, compartments marked — get probability 0 and the rest are renormalised.")
+
+
+def reproduce_section(card: ModelCard) -> None:
+    st.markdown("### How to reproduce")
+    steps = card.commands()
+    if not steps:
         st.caption("The card records no commands.")
-    if card.get("provenance"):
-        st.caption(card["provenance"])
+    else:
+        lines = [
+            f"# {DATA_VARIABLE}: the folder holding multiloc/ and deeploc/ ({DATA_DEFAULT} seen from the "
+            "repository root)\n"
+            f"{DATA_VARIABLE}={DATA_DEFAULT}"
+        ]
+        lines += [f"# {what}\n{portable_command(command)}" for what, command in steps]
+        st.code("\n\n".join(lines), language="bash", wrap_lines=True)
+        with st.expander("Commands as recorded (paths as on the machine that ran them)"):
+            st.code("\n\n".join(f"# {what}\n{command}" for what, command in steps), language="bash",
+                    wrap_lines=True)  # fmt: skip
+    if card.provenance:
+        st.caption(card.provenance)
 
 
 def main() -> None:
@@ -137,32 +230,16 @@ def main() -> None:
     bundle = ui.get_predictor(model_name, device).bundle
     card = bundle.card
     st.title(f"Model card: {model_name}")
-    if card.get("note"):
-        st.warning(card["note"])
-    config = bundle.config
-    n_params = sum(p.numel() for p in bundle.model.parameters())
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Compartments", len(bundle.classes))
-    c2.metric("Ensemble members", int(card.get("members", 1)))
-    c3.metric("Parameters", f"{n_params / 1e6:.2f} M")
-    test = next((r for k, r in (card.get("metrics") or {}).items() if "test" in k), None)
-    if test is not None:
-        c4.metric("Test accuracy", f"{test['accuracy']:.3f}", help=describe_metrics_key("test", test))
-    st.markdown(
-        f"**Classes:** {', '.join(c.replace('_', ' ') for c in bundle.classes)}  \n"
-        f"**Architecture:** ConvLSTM — convolution filters of widths {', '.join(map(str, config.conv_widths))} "
-        f"({config.filters_per_width} each)"
-        + (f", second convolution {config.conv2_channels} channels" if config.conv2_channels else "")
-        + f", BiLSTM {config.lstm_hidden} per direction, attention, dense {config.dense_hidden}.  \n"
-        f"**Input encoding:** {card.get('encoding', config.encoding)}.  \n"
-        f"**Long proteins:** {LengthPolicy.from_dict(card['length_policy']).describe()}.  \n"
-        f"**Weights:** `{card.get('weights_file')}` (sha256 `{card.get('weights_sha256', '')[:16]}…`), "
-        f"filters shown in the app from member {card.get('motif_member', 0)}."
-    )
+    if card.note:
+        st.warning(card.note)
+    overview(card, sum(p.numel() for p in bundle.model.parameters()))
     data_section(card)
     metrics_section(card, model_name)
+    calibration_section(card, model_name)
+    reference_section(card)
+    organisms_section(card)
     st.markdown("### Training curves")
-    curves = ui.cached_figure("curves", (model_name, card.get("weights_sha256")),
+    curves = ui.cached_figure("curves", (model_name, card.weights_sha256),
                               lambda: figures.training_curves(card, model_name))  # fmt: skip
     st.plotly_chart(curves, width="stretch", key="curves-chart", theme=None)
     ui.figure_downloads(curves, "training", model_name, "training-curves", "curves")

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from locviz import export, figures
+from locviz.card import display_name
 from locviz.motifs import FilterMotif, MotifError, MotifSet
 from locviz.regions import filter_hits
 from locviz_app import support as ui
@@ -106,7 +107,8 @@ def filter_detail(motif: FilterMotif, model_name: str, device: str) -> None:
     with assoc_col:
         if motif.class_association:
             assoc = pd.DataFrame(
-                {"class": list(motif.class_association), "association": list(motif.class_association.values())}
+                {"class": [display_name(c) for c in motif.class_association],
+                 "association": list(motif.class_association.values())}
             ).sort_values("association", ascending=False)
             st.markdown("**Class association** (z-score; positive: fires more in that class)")
             st.bar_chart(assoc, x="class", y="association", horizontal=True, height=90 + 30 * len(assoc),
@@ -177,7 +179,7 @@ def main() -> None:
     except MotifError as exc:
         st.error(str(exc))
         return
-    members = int(predictor.bundle.card.get("members", 1))
+    members = predictor.bundle.card.members
     st.markdown(
         f"Each first-layer convolution filter of **ensemble member {motif_set.member}** (of {members}) of model "
         f"**{model_name}** as a sequence logo: the residues of the windows where it fires most in the reference "
@@ -188,9 +190,10 @@ def main() -> None:
     if motif_set.association_method:
         st.caption(f"Class association: {motif_set.association_method}")
 
-    sort_options = [*SORTS, *(f"association with {c}" for c in motif_set.classes)]
+    by_class = {f"association with {display_name(c)}": f"class:{c}" for c in motif_set.classes}
+    sort_options = [*SORTS, *by_class]
     how = st.selectbox("Sort filters by", sort_options, key="motif_sort")
-    code = SORTS.get(how) or "class:" + how.removeprefix("association with ")
+    code = SORTS.get(how) or by_class[how]
     order = sort_order(motif_set, code)
 
     table = filter_table(motif_set).set_index("filter").loc[order].reset_index()

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from locviz import export, figures, table
+from locviz.card import display_name
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.predict import Prediction, Predictor
 from locviz.regions import top_regions
@@ -20,6 +21,9 @@ PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "l
 EXAMPLE_PROMPT = "— choose a real protein —"
 ATTENTION_TAB = "Attention along the sequence"
 FILTER_TAB = "First-layer filters"
+TRACK_DEFAULT_FILTERS = 8
+"""Rows of the filter track at first: eight 24-px rows stay readable next to each other; more on request."""
+TRACK_MAX_FILTERS = 30
 
 
 # ------------------------------------------------------------------ input
@@ -29,9 +33,32 @@ def _use_example() -> None:
     if not accession or accession == EXAMPLE_PROMPT:
         st.session_state["input_notice"] = "Choose an example protein first."
         return
-    text = by_accession(accession).fasta()
-    st.session_state["seq_text"] = text
+    _submit(by_accession(accession).fasta())
+
+
+def _submit(text: str, into_box: bool = True) -> None:
+    """Callback helper: predict ``text`` (shown in the text box unless it came from an upload)."""
+    if into_box:
+        st.session_state["seq_text"] = text
     st.session_state["submitted"] = text
+    st.session_state.pop("over_limit", None)
+
+
+def _predict_first(n: int) -> None:
+    """Callback of 'Predict the first N': the first ``n`` records of the input that was over the limit."""
+    text = st.session_state.pop("over_limit", "")
+    st.session_state["submitted"] = "".join(ui.record_texts(text)[:n])
+
+
+def over_limit_offer() -> None:
+    """One message for an input with too many records, and a button to run the first ones."""
+    text = st.session_state.get("over_limit")
+    if not text:
+        return
+    with st.container(border=True):
+        st.warning(ui.over_limit_message(len(ui.record_texts(text))), icon=":material/playlist_remove:")
+        st.button(f"Predict the first {ui.MAX_RECORDS}", key="predict_first", type="primary",
+                  on_click=_predict_first, args=(ui.MAX_RECORDS,))  # fmt: skip
 
 
 def input_section() -> None:
@@ -50,7 +77,7 @@ def input_section() -> None:
         "Protein sequence(s): one raw sequence, or FASTA with one or many records",
         key="seq_text",
         height=180,
-        placeholder=">my_protein\nMALWMRLLPLLALLALWGPDPAAAFVNQHLCGSHLVEALYLVCGERGFFYTPKTRREAEDLQVGQVELGGGPGAGSLQPLALEGSLQKRG",
+        placeholder="Paste a protein sequence or FASTA… (or pick an example above)",
     )
     upload = st.file_uploader(
         "…or upload a FASTA file", type=["fasta", "fa", "faa", "fas", "txt"], key="upload",
@@ -67,8 +94,14 @@ def input_section() -> None:
     notice = st.session_state.pop("input_notice", None)
     if notice:
         st.warning(notice)
-    if not pressed:
-        return
+    if pressed:
+        _on_predict(upload)
+    over_limit_offer()
+
+
+def _on_predict(upload) -> None:
+    """Predict pressed: check the input's size and record count, then submit it."""
+    st.session_state.pop("over_limit", None)
     if upload is not None:
         text, problem = ui.decode_upload(upload.getvalue(), upload.name)
         if problem:
@@ -84,10 +117,36 @@ def input_section() -> None:
     if not (text or "").strip():
         st.error("Nothing to predict: paste a protein sequence or FASTA text, upload a file, or use an example.")
         return
+    if len(ui.record_texts(text)) > ui.MAX_RECORDS:
+        st.session_state["over_limit"] = text
+        st.session_state.pop("submitted", None)
+        return
     st.session_state["submitted"] = text
 
 
 # ------------------------------------------------------------------ results
+def accession_offers(errors: list) -> None:
+    """For accessions pasted instead of sequences: a button per protein the app ships the sequence of."""
+    accessions = list(dict.fromkeys(a for issue in errors for a in issue.accessions))
+    known = [k for k in (ui.known_protein(a) for a in accessions) if k is not None]
+    if not accessions:
+        return
+    if not known:
+        st.caption(
+            "The app ships the sequences of its example proteins only; "
+            + ", ".join(accessions[:5]) + (" is" if len(accessions) == 1 else " are") + " not among them."
+        )  # fmt: skip
+        return
+    for k in known[:5]:
+        st.button(
+            f"Use the sequence of {k.accession} ({k.name}, {display_name(k.location)}, from {k.source.split(' (')[0]})",
+            key=f"use_known_{k.accession}", on_click=_submit, args=(k.fasta(),), icon=":material/input:",
+        )  # fmt: skip
+    if len(known) > 1:
+        st.button(f"Use all {len(known)} sequences", key="use_known_all", on_click=_submit,
+                  args=("".join(k.fasta() for k in known),))  # fmt: skip
+
+
 def summary_table(run: ui.Run) -> int:
     """Sortable table of all proteins; returns the index of the protein to show."""
     preds = run.predictions
@@ -99,10 +158,11 @@ def summary_table(run: ui.Run) -> int:
             {
                 "id": p.id,
                 "length": p.length,
-                "prediction": p.label,
+                "prediction": display_name(p.label),
                 "confidence": p.confidence,
-                "runner-up": f"{p.classes[order[1]]} ({p.probabilities[order[1]]:.0%})" if len(order) > 1 else "",
-                "known location": known.location if known else "",
+                "runner-up": (f"{display_name(p.classes[order[1]])} ({p.probabilities[order[1]]:.0%})"
+                              if len(order) > 1 else ""),
+                "known location": display_name(known.location) if known else "",
                 "notes": "; ".join(p.notes),
             }
         )
@@ -137,7 +197,7 @@ def summary_table(run: ui.Run) -> int:
         "Protein shown below",
         list(range(len(preds))),
         key=pick_key,
-        format_func=lambda i: f"{preds[i].id} — {preds[i].label} ({preds[i].confidence:.0%})",
+        format_func=lambda i: f"{preds[i].id} — {display_name(preds[i].label)} ({preds[i].confidence:.0%})",
     )
 
 
@@ -150,13 +210,13 @@ def prediction_header(pred: Prediction, predictor: Predictor) -> None:
     """Predicted compartment, confidence, known location (examples), notes and what is averaged."""
     st.markdown(f"### {pred.id}")
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Predicted compartment", pred.label.replace("_", " "))
+    c1.metric("Predicted compartment", display_name(pred.label))
     c2.metric("Probability", f"{pred.confidence:.1%}", help="mean over the ensemble members")
     c3.metric("Length", f"{pred.length} aa")
     known = ui.known_example(pred.sequence)
     if known is not None:
         agree = "✓ matches" if known.location == pred.label else "differs from"
-        c4.metric("Known location", known.location.replace("_", " "))
+        c4.metric("Known location", display_name(known.location))
         fold_note = (
             "in MultiLoc's test fold, so the shipped multiloc model never trained on it"
             if known.in_test_fold
@@ -165,13 +225,13 @@ def prediction_header(pred: Prediction, predictor: Predictor) -> None:
         if not IN_DEEPLOC_TRAINING:
             fold_note += "; its accession is not in DeepLoc's training set (the deeploc model's)"
         st.caption(
-            f"Known location from {known.source}: **{known.location}** ({agree} the prediction). "
+            f"Known location from {known.source}: **{display_name(known.location)}** ({agree} the prediction). "
             f"{known.accession} {known.name} ({known.organism}) is {fold_note}."
             + (f" Data-set annotation: {known.annotation}." if known.annotation else "")
         )
     for note in pred.notes:
         st.info(note, icon=":material/info:")
-    members = int(predictor.bundle.card.get("members", 1))
+    members = predictor.bundle.card.members
     member = pred.filter_member
     filter_text = f"first-layer filters shown are those of ensemble member {member}" if member is not None else ""
     st.caption(
@@ -228,18 +288,30 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
     """Filter-activation track and the way to a filter's logo."""
     config = predictor.bundle.config
     widths = [config.filter_width(i) for i in range(config.n_filters)]
-    st.caption("Where the first-layer convolution filters fire along this protein; open a filter to see its "
-               "sequence logo on the Filter motifs page.")  # fmt: skip
-    top_n = st.slider("Filters shown (highest peak in this protein first)", 5, config.n_filters,
-                      min(30, config.n_filters), key="n_filters_track")  # fmt: skip
-    track = ui.cached_figure(
-        "track", (pred.model_name, pred.id, pred.sequence, top_n),
-        lambda: figures.filter_track(pred, None, widths, top_n),
-    )  # fmt: skip
-    _figure(track, pred, "filter-activations", "track")
+    st.caption("Where the first-layer convolution filters fire along this protein (rows: filters, most active "
+               "first; columns: residues). Open a filter to see its sequence logo on the Filter motifs page.")  # fmt: skip
     acts = np.where(np.isfinite(pred.filter_activations), pred.filter_activations, -np.inf)
     peak = acts.max(axis=1)
     order = [int(i) for i in np.argsort(-peak, kind="stable")]
+    pick_key = f"track_filters-{pred.model_name}-{pred.id}"  # each protein starts from its own most active filters
+    if pick_key not in st.session_state:
+        st.session_state[pick_key] = order[:TRACK_DEFAULT_FILTERS]
+    ctl1, ctl2 = st.columns([4, 1], vertical_alignment="bottom")
+    shown = ctl1.multiselect(
+        "Filters shown (most active in this protein first)", order, key=pick_key, max_selections=TRACK_MAX_FILTERS,
+        format_func=lambda i: f"f{i} (w={widths[i]}) · peak {peak[i]:.2f}",
+    )  # fmt: skip
+    scale_each = ctl2.toggle("Each on its own scale", value=True, key="track_scale_each",
+                             help="Colour each filter by the share of its own peak in this protein, so weak "
+                             "filters' hits show as clearly as strong ones'. Off: one activation scale.")  # fmt: skip
+    if not shown:
+        st.info("Choose at least one filter to draw.")
+    else:
+        track = ui.cached_figure(
+            "track", (pred.model_name, pred.id, pred.sequence, tuple(shown), scale_each),
+            lambda: figures.filter_track(pred, list(shown), widths, scale_each=scale_each),
+        )  # fmt: skip
+        _figure(track, pred, "filter-activations", "track")
     pick_col, go_col = st.columns([4, 1], vertical_alignment="bottom")
     with pick_col:
         chosen = st.selectbox(
@@ -257,19 +329,17 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
 def downloads_section(run: ui.Run, pred: Prediction) -> None:
     """Numbers behind the figures, for this protein and for all proteins of the run."""
     st.markdown("#### Numbers (CSV / JSON)")
-    cols = st.columns(4)
     name = pred.model_name
-    with cols[0]:
-        ui.table_download("Predictions, all proteins (CSV)", lambda: table.table_bytes(run.predictions, "csv"),
+    n = len(run.predictions)
+    every = "the protein" if n == 1 else f"all {n} proteins"
+    with st.container(horizontal=True, gap="small"):  # buttons as wide as their labels, wrapping: nothing cut off
+        ui.table_download(f"Predictions, {every} (CSV)", lambda: table.table_bytes(run.predictions, "csv"),
                           export.export_filename("all", name, "predictions", "csv"), "pred-csv")  # fmt: skip
-    with cols[1]:
-        ui.table_download("Predictions + attention (JSON)",
+        ui.table_download(f"Predictions + attention, {every} (JSON)",
                           lambda: table.table_bytes(run.predictions, "json", with_attention=True),
                           export.export_filename("all", name, "predictions", "json"), "pred-json")  # fmt: skip
-    with cols[2]:
         ui.table_download(f"Attention per residue, {pred.id} (CSV)", lambda: table.attention_bytes([pred]),
                           export.export_filename(pred.id, name, "attention", "csv"), "att-csv")  # fmt: skip
-    with cols[3]:
         ui.table_download(f"Filter activations, {pred.id} (CSV)", lambda: export.filters_csv(pred),
                           export.export_filename(pred.id, name, "filter-activations", "csv"), "filt-csv")  # fmt: skip
 
@@ -279,16 +349,16 @@ def results_section(model_name: str, device: str) -> None:
     if not text:
         return
     run = ui.get_run(model_name, device, text)
-    if run is None and text.count(">") > ui.PREDICT_CHUNK:  # many proteins: show progress
+    if run is None and text.count(">") > ui.PROGRESS_ABOVE:  # many proteins: show progress
         bar = st.progress(0.0, text="Predicting…")
         run = ui.run_prediction(model_name, device, text, progress=lambda f, msg: bar.progress(f, text=msg))
         bar.empty()
     elif run is None:  # a few proteins take well under a second: no progress widgets to draw
         run = ui.run_prediction(model_name, device, text)
     st.divider()
-    ui.show_issues(run.parsed.errors, run.parsed.warnings)
+    ui.show_issues(run.parsed.errors, any_predicted=bool(run.predictions))
+    accession_offers(run.parsed.errors)
     if not run.predictions:
-        st.error("No valid protein sequence in the input; fix the problems listed above and press Predict again.")
         return
     predictor = ui.get_predictor(model_name, device)
     took = f"{run.seconds * 1000:.0f} ms" if run.seconds < 1 else f"{run.seconds:.1f} s"
@@ -308,7 +378,7 @@ def results_section(model_name: str, device: str) -> None:
     with right:
         st.markdown("**Probability of every class**")
         probs = pd.DataFrame(
-            {"compartment": [c.replace("_", " ") for c in pred.classes], "probability": 100 * pred.probabilities}
+            {"compartment": [display_name(c) for c in pred.classes], "probability": 100 * pred.probabilities}
         ).sort_values("probability", ascending=False)
         if pred.member_probabilities is not None and len(pred.member_probabilities) > 1:
             members = 100 * np.asarray(pred.member_probabilities)

@@ -53,14 +53,16 @@ def add_card_history(folder: Path) -> None:
     card["metrics"] = {"test": report}
     card["training"] = [
         {
-            "dataset": "multiloc", "train_folds": [2, 3, 4], "validation_fold": 1, "n_train": 3000,
-            "n_validation": 1000, "best_epoch": 2, "epochs_run": 3, "validation": {"accuracy": 0.5},
+            "dataset": "multiloc", "train_folds": [f for f in (1, 2, 3, 4) if f != fold], "validation_fold": fold,
+            "n_train": 3000, "n_validation": 1000, "best_epoch": 2, "epochs_run": 3, "validation": {"accuracy": 0.5},
             "history": [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.1 / e, "val_accuracy": 0.2 * e}
                         for e in (1, 2, 3)],
-            "seconds": 60.0, "hardware": "test", "command": "locviz train --val-fold 1 --out runs/m0",
+            "seconds": 60.0, "hardware": "test",
+            "command": f"locviz train --dataset multiloc --data .devdata/multiloc --val-fold {fold} --out runs/m{fold}",
         }
+        for fold in (1, 2)  # one entry per member of the tiny 2-member bundle
     ]  # fmt: skip
-    card["ensemble_command"] = "locviz ensemble runs/m0 --out weights/multiloc"
+    card["ensemble_command"] = "locviz ensemble runs/m1 runs/m2 --out weights/multiloc"
     write_card(card_path, card)
 
 
@@ -352,7 +354,49 @@ def test_model_card_page(app: AppTest, app_weights: Path) -> None:
     summary = next(d.value for d in app.dataframe if "Gorodkin MCC" in getattr(d.value, "columns", []))
     assert summary.loc[0, "Gorodkin MCC"] == pytest.approx(card["metrics"]["test"]["gorodkin_mcc"])
     code = app.code[0].value
-    assert "locviz train --val-fold 1" in code and "locviz ensemble" in code and "locviz evaluate" in code
+    assert "locviz train" in code and "locviz ensemble" in code and "locviz evaluate" in code
+    # runnable in a clone: the data folder is $DATA (set to ../shared/data), not the trainer's scratch copy
+    assert 'DATA=../shared/data' in code and '--data "$DATA/multiloc" --val-fold 1' in code
+    assert ".devdata" not in code and ".devdata/multiloc" in app.code[1].value  # as recorded, in the expander
+    assert any("plasma membrane" in m.value for m in app.markdown if m.value.startswith("**Classes:**"))
+    per_class = next(d.value for d in app.dataframe if "compartment" in getattr(d.value, "columns", []))
+    names = list(per_class["compartment"])
+    assert "plasma membrane" in names and "plasma_membrane" not in names
+    organisms = next(d.value for d in app.dataframe if "plant" in getattr(d.value, "columns", []))
+    row = organisms.set_index("compartment").loc["chloroplast"]
+    assert (row["animal"], row["plant"], row["any"]) == ("—", "✓", "✓")
+    assert not any("Calibration" in m.value for m in app.markdown)  # no section without calibration in the card
+
+
+def test_model_card_page_shows_calibration_and_reference(
+    app_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from locviz.card import CalibrationCard, ReferenceCard
+    from locviz.weights import update_card
+
+    for f in app_weights.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    bins = {"confidence": [0.35, 0.65, 0.92], "accuracy": [0.30, 0.55, 0.80], "count": [10, 30, 60]}
+    calibration = CalibrationCard(
+        "temperature", 1.7, "validation folds 1-2, each member on its own fold",
+        {"ece_before": 0.081, "ece_after": 0.024, "n": 100, "reliability_before": bins,
+         "reliability_after": {**bins, "accuracy": [0.34, 0.63, 0.9]}},
+        "locviz calibrate --model multiloc --dataset multiloc --data ../shared/data/multiloc",
+    )  # fmt: skip
+    reference = ReferenceCard("multiloc.reference.fa.gz", "0" * 64, 4763, ("multiloc folds 1, 2, 3, 4",),
+                              "locviz reference --dataset multiloc --data .devdata/multiloc")  # fmt: skip
+    update_card(tmp_path / "multiloc.json", lambda c: c.replace(calibration=calibration, reference=reference))
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    at.switch_page(CARD_PAGE).run()
+    no_problems(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["ECE before"] == "0.081" and metrics["ECE after"] == "0.024" and metrics["Temperature"] == "1.7"
+    assert any("Reliability" in t for t in plotly_titles(at))
+    assert any("4,763 proteins" in m.value for m in at.markdown)
+    code = at.code[0].value
+    assert "# calibration\nlocviz calibrate" in code and '--data "$DATA/multiloc"' in code
+    assert "# reference set of annotated proteins" in code
 
 
 # ------------------------------------------------------------------ exports (what the buttons deliver)

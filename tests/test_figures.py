@@ -12,8 +12,11 @@ from conftest import synthetic_prediction
 from matplotlib.figure import Figure
 
 from locviz import figures
+from locviz.card import MemberTraining, ModelCard
 from locviz.datasets import MULTILOC_CLASSES
+from locviz.encoding import LengthPolicy
 from locviz.metrics import classification_report
+from locviz.model import ModelConfig
 from locviz.motifs import FilterMotif, MotifSet
 from locviz.predict import Prediction
 from locviz.regions import AttentionRegion
@@ -227,14 +230,15 @@ def test_confusion_heatmap_row_normalised_counts_as_text():
 
 
 def test_training_curves_members_and_best_epoch():
-    def member(fold: int, best: int) -> dict:
+    def member(fold: int, best: int) -> MemberTraining:
         history = [
             {"epoch": e, "train_loss": 2 / e, "val_loss": 2.2 / e, "val_accuracy": 0.3 + 0.01 * e, "val_mcc": 0.1}
             for e in range(1, 11)
         ]
-        return {"validation_fold": fold, "best_epoch": best, "history": history}
+        return MemberTraining(validation_fold=fold, best_epoch=best, history=tuple(history))
 
-    card = {"name": "multiloc", "training": [member(1, 7), member(2, 9)]}
+    card = ModelCard(("a", "b"), ModelConfig(2), LengthPolicy(), name="multiloc", members=2,
+                     training=(member(1, 7), member(2, 9)))  # fmt: skip
     fig = figures.training_curves(card)
     names = [t.name for t in fig.data]
     assert "member 0 (val fold 1)" in names and "member 1 (val fold 2)" in names
@@ -245,6 +249,6 @@ def test_training_curves_members_and_best_epoch():
 
 
 def test_training_curves_without_history_says_so():
-    fig = figures.training_curves({"training": []}, model_name="tiny")
+    fig = figures.training_curves(ModelCard(("a", "b"), ModelConfig(2), LengthPolicy()), model_name="tiny")
     assert len(fig.data) == 0
     assert any("no training history" in a.text for a in fig.layout.annotations)

@@ -12,12 +12,16 @@ from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
 
 from locviz.datasets import sha256_of
 from locviz.motifs import (
+    CONTEXT_FLANK,
+    MAX_LOW_COMPLEXITY_SHARE,
     PSEUDOCOUNT,
+    FilterMotif,
     MotifError,
     MotifSet,
     compute,
     load_bundle_motifs,
     load_motifs,
+    low_complexity_mask,
     save_motifs,
 )
 from locviz.predict import Predictor, load_model
@@ -40,13 +44,25 @@ def predictor(tiny_card: Path) -> Predictor:
     return load_model(str(tiny_card), device="cpu")
 
 
-def valid_scores(pred, f: int, width: int) -> np.ndarray:
-    """Brute force: activation at every centre whose whole window is seen, inside and free of X."""
+def low_complexity_full(pred) -> np.ndarray:
+    """The SEG-like mask of the residues the model saw (as compute sees them), at full-length positions."""
+    seen = np.flatnonzero(pred.seen)
+    out = np.zeros(pred.length, dtype=bool)
+    out[seen] = low_complexity_mask("".join(pred.sequence[i] for i in seen))
+    return out
+
+
+def valid_scores(pred, f: int, width: int, masked: bool = True) -> np.ndarray:
+    """Brute force: activation at every centre whose whole window is seen, inside and free of X
+    (and, ``masked``, at most half in low-complexity segments)."""
     half = width // 2
     row = pred.filter_activations[f]
+    low = low_complexity_full(pred)
     out = np.full(len(row), -np.inf)
     for p in range(half, len(row) - half):
         window = slice(p - half, p + half + 1)
+        if masked and low[window].sum() > MAX_LOW_COMPLEXITY_SHARE * width:
+            continue
         if pred.seen[window].all() and "X" not in pred.sequence[window] and row[p] > 0:
             out[p] = row[p]
     return out
@@ -147,6 +163,18 @@ def test_save_load_round_trip(predictor: Predictor, tmp_path: Path) -> None:
         np.testing.assert_array_equal(a.frequencies, b.frequencies)
         assert a.information_content == b.information_content
         assert a.class_association == b.class_association
+        assert a.context_windows == b.context_windows
+        assert a.low_complexity_share == pytest.approx(b.low_complexity_share, nan_ok=True)
+        assert a.matches == b.matches
+        assert a.composition_only == b.composition_only
+    assert (loaded.masking_method, loaded.match_method, loaded.known_motifs_version) == (
+        motif_set.masking_method,
+        motif_set.match_method,
+        motif_set.known_motifs_version,
+    )
+    assert "SEG" in loaded.masking_method and "Tomtom" in loaded.match_method and loaded.known_motifs_version >= 1
+    assert any(m.matches for m in loaded.motifs)  # width 3 and 5 filters are compared with PTS1 / NLS
+    assert all(len(w) == 2 * CONTEXT_FLANK + 1 for m in loaded.motifs if m.width == 1 for w in m.context_windows)
 
 
 def test_load_motifs_errors(tmp_path: Path) -> None:
@@ -202,3 +230,69 @@ def test_filter_hits(predictor: Predictor) -> None:
     plain = predictor.predict([ProteinRecord("gfp", GFP)])[0]
     with pytest.raises(ValueError, match="with_filters=True"):
         filter_hits(plain, 0, 1)
+
+
+# ------------------------------------------------------------------ low complexity
+COMPLEX = "MWTRHLAPGCKDNFYSQIVEMWTRHLAPGCKDNFYSQIV"  # 20 different residues in every 20-residue stretch
+
+
+def test_low_complexity_mask_finds_poly_e_only() -> None:
+    assert not low_complexity_mask(COMPLEX).any()
+    sequence = COMPLEX + "E" * 20 + COMPLEX
+    mask = low_complexity_mask(sequence)
+    start = len(COMPLEX)
+    assert mask[start : start + 20].all()  # every E of the run
+    assert not mask[: start - 11].any() and not mask[start + 20 + 11 :].any()  # extension stays within one window
+    # entropy of 12 residues with 3 kinds, 4 each: log2(3) = 1.58 bits <= 2.2 triggers; 12 kinds (3.58 bits) never
+    assert low_complexity_mask("AAAADDDDSSSS").all()
+    assert not low_complexity_mask("ACDEFGHIKLMN").any()
+    assert not low_complexity_mask("EEEEE").any()  # shorter than the 12-residue window
+
+
+def test_masking_keeps_poly_e_out_of_the_logos(predictor: Predictor) -> None:
+    protein = [ProteinRecord("acidic", "MKTWLRH" + "E" * 40 + "WLRHCPKNGT")]
+    plain = compute(predictor.bundle, protein, top_k=5, max_per_protein=5, mask_low_complexity=False)
+    masked = compute(predictor.bundle, protein, top_k=5, max_per_protein=5)
+    low = low_complexity_mask(protein[0].sequence)
+    sequence = protein[0].sequence
+
+    def in_low_complexity(window: str) -> bool:
+        """Every place the window occurs is more than half low-complexity."""
+        starts = [i for i in range(len(sequence)) if sequence.startswith(window, i)]
+        return all(low[i : i + len(window)].sum() > MAX_LOW_COMPLEXITY_SHARE * len(window) for i in starts)
+
+    assert plain.masking_method == "" and "SEG" in masked.masking_method
+    assert any(w.count("E") > len(w) / 2 for m in plain.motifs for w in m.top_windows)  # poly-E leads unmasked
+    assert not any(in_low_complexity(w) for m in masked.motifs for w in m.top_windows)
+    for m in plain.motifs:
+        if m.top_windows and m.width > 1:  # (one letter occurs inside and outside the run: ambiguous)
+            # share of the strongest windows (before masking) in the low-complexity run, stored by both runs
+            expected = np.mean([in_low_complexity(w) for w in m.top_windows])
+            assert m.low_complexity_share == pytest.approx(expected)
+            assert masked.motifs[m.index].low_complexity_share == pytest.approx(expected)
+            assert m.composition_only == (expected >= 0.5) or m.width >= 5
+
+
+def flat(width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).dirichlet(np.full(20, 5.0), size=width)
+
+
+def column(residues: str, share: float = 0.9) -> np.ndarray:
+    row = np.full(20, (1 - share) / (20 - len(residues)))
+    for aa in residues:
+        row[STANDARD_RESIDUES.index(aa)] = share / len(residues)
+    return row
+
+
+def test_composition_flag() -> None:
+    poly_e = np.stack([column("E", 0.8)] * 21)
+    motif = FilterMotif(0, 21, poly_e, 0.0, ["E" * 21], [1.0])
+    assert motif.composition_only  # same letter in every column
+    varied = np.stack([column(aa) for aa in "MKTWLRHCPNG"])
+    assert not FilterMotif(1, 11, varied, 0.0, [], []).composition_only  # a different residue per column
+    assert not FilterMotif(2, 11, flat(11), 0.0, [], []).composition_only  # no information at all
+    assert not FilterMotif(3, 3, np.stack([column("G")] * 3), 0.0, [], []).composition_only  # too short to judge
+    led = FilterMotif(4, 11, varied, 0.0, [], [], low_complexity_share=0.6)
+    assert led.composition_only  # its strongest windows were mostly low-complexity
+    bits, share, top2 = motif.composition()
+    assert share > 0.99 and top2 > 0.8 and bits > 2

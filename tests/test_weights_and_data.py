@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import DATA_ROOT, make_tiny_bundle, tiny_config
 
+from locviz.card import ModelCard
 from locviz.datasets import DatasetError, load_deeploc, load_multiloc
 from locviz.weights import BundleError, load_bundle, resolve_device, save_bundle
 
@@ -18,7 +19,7 @@ from locviz.weights import BundleError, load_bundle, resolve_device, save_bundle
 def test_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     card_path = make_tiny_bundle(tmp_path / "m", ("a", "b", "c"), members=2)
     bundle = load_bundle(card_path, device="cpu")
-    kept = {k: bundle.card[k] for k in ("classes", "length_policy")}
+    kept = ModelCard(bundle.card.classes, bundle.card.model, bundle.card.length_policy)
     again_path = save_bundle(tmp_path / "again", bundle.model, kept)
     again = load_bundle(again_path, device="cpu")
     tokens, lengths = torch.randint(0, 20, (2, 30)), torch.tensor([30, 12])
@@ -27,7 +28,8 @@ def test_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
         b = again.model(tokens, lengths).probabilities
     assert torch.equal(a, b)
     assert bundle.config == tiny_config(3)
-    assert json.loads(card_path.read_text())["weights_sha256"] == bundle.card["weights_sha256"]
+    assert json.loads(card_path.read_text())["weights_sha256"] == bundle.card.weights_sha256
+    assert again.card.members == 2 and again.card.name == "again" and again.card.classes == ("a", "b", "c")
 
 
 def test_checksum_mismatch_is_a_clear_error(tmp_path: Path) -> None:

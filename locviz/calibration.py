@@ -1,0 +1,605 @@
+"""Calibrated confidence, its measurement (ECE, reliability) and the per-protein ``support`` verdict.
+
+Temperature scaling (Guo et al. 2017): one temperature ``T`` divides every
+member's logits before the softmax, so ``p_T ∝ p ** (1 / T)`` — the ranking of
+classes (hence every call) is unchanged; only how sure the model says it is
+changes. ``T`` is fitted by minimising the negative log-likelihood of
+**out-of-fold** predictions: each ensemble member predicts the fold it was
+validated (early-stopped) on and nothing else, read from the card
+(``training[k].validation_fold``); a test fold is never used.
+
+How the ensemble is calibrated: the same ``T`` is applied to every member's
+logits and the scaled members are averaged. Only one member is ever
+out-of-fold for a protein (the others trained on it), so an ensemble-level
+temperature cannot be fitted honestly from these folds; averaging members
+usually makes an ensemble a little less confident than its members, so the
+ensemble's calibrated confidence errs on the modest side. ECE before/after is
+reported on the out-of-fold member predictions with ``T`` cross-fitted
+(fold k's predictions scaled by the ``T`` fitted on the other folds), so the
+"after" figure is not measured on the proteins ``T`` was fitted on.
+
+The ``support`` verdict (high / medium / low) combines the calibrated
+confidence (thresholds chosen on the same out-of-fold predictions so that
+"high" calls are at least 90 % right), agreement between members,
+out-of-distribution signs of the sequence and, when the caller passes it,
+homology support (the best hit in the reference set, :class:`HomologyHint`).
+Each verdict comes with short sentences saying why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from locviz import batching
+from locviz.card import CalibrationCard
+from locviz.datasets import TEST_FOLD, LabelledSet
+from locviz.encoding import tokenize
+from locviz.errors import BundleError, DatasetError, InputError
+from locviz.model import Ensemble
+from locviz.sequences import STANDARD_RESIDUES, UNKNOWN_RESIDUES
+
+if TYPE_CHECKING:
+    from locviz.predict import Prediction
+    from locviz.weights import ModelBundle
+
+N_BINS = 15
+"""Equal-width confidence bins for ECE and the reliability diagram."""
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+EPS = 1e-12
+
+LEVELS = ("low", "medium", "high")
+HIGH_TARGET = 0.90  # "high" calls must be at least this often right in cross-validation
+LOW_CEILING = 0.50  # "low" calls: below the confidence where calls are right at most half the time
+MIN_CALLS = 20  # a threshold is judged on at least this many calls
+
+# Out-of-distribution signs. The percentiles quoted are of the 11,085 DeepLoc training proteins,
+# measured with this module's own functions (composition_bits, low_complexity_share, ...).
+MIN_LENGTH = 50  # 41 training proteins (0.4 %) are shorter
+MAX_LENGTH = 5000  # 6 training proteins are longer; the model sees only the first and last 500 residues
+LOW_COMPLEXITY_WINDOW = 12  # SEG's window (Wootton & Federhen 1993)
+LOW_COMPLEXITY_BITS = 2.2  # SEG's trigger complexity K1, in bits
+MAX_LOW_COMPLEXITY = 0.50  # share of residues in low-complexity windows; 99th percentile of training: 0.50
+MIN_COMPOSITION_BITS = 3.5  # entropy of the residue composition; 0.5th percentile of training: 3.47
+MAX_ONE_RESIDUE = 0.25  # share of the most common residue; 99.5th percentile of training: 0.26
+MAX_UNKNOWN = 0.02  # share of X/B/Z/J/U/O; 99.9th percentile of training: 0.008
+HOMOLOGY_SUPPORT_IDENTITY = 0.40  # DeepLoc's homology partition threshold; above it location usually transfers
+HOMOLOGY_FAR_IDENTITY = 0.25  # below: the twilight zone of sequence similarity (Rost 1999)
+
+
+# ----------------------------------------------------------------------------- temperature
+def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """``log p`` (clipped at 1e-12): logits up to a constant per row, which softmax ignores."""
+    return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), EPS, 1.0))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def scale(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities (classes on the last axis) as if the logits had been divided by ``temperature``."""
+    check_temperature(temperature)
+    if temperature == 1.0:
+        return np.asarray(probabilities, dtype=np.float64)
+    return softmax(log_probabilities(probabilities) / temperature)
+
+
+def check_temperature(temperature: float) -> float:
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise InputError(f"temperature must be a finite number > 0, got {temperature!r}")
+    return float(temperature)
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of ``labels`` under ``softmax(logits / temperature)``."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(z).sum(axis=1))
+    return float(np.mean(log_norm - z[np.arange(len(labels)), labels]))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature that minimises the NLL of ``labels`` (searched on log T within 0.05-20).
+
+    ``logits`` may be log-probabilities (:func:`log_probabilities`); the result is the same.
+
+    Raises:
+        InputError: no rows, or labels that do not fit the logits.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if logits.ndim != 2 or len(logits) == 0 or len(labels) != len(logits):
+        raise InputError(f"need (N, C) logits with N >= 1 and N labels, got {logits.shape} and {labels.shape}")
+    if labels.min() < 0 or labels.max() >= logits.shape[1]:
+        raise InputError(f"labels must be class indices 0-{logits.shape[1] - 1}")
+    from scipy.optimize import minimize_scalar  # here, not at import: prediction never fits and starts faster
+
+    lo, hi = np.log(TEMPERATURE_BOUNDS)
+    result = minimize_scalar(lambda t: nll(logits, labels, float(np.exp(t))), bounds=(lo, hi), method="bounded",
+                             options={"xatol": 1e-5})  # fmt: skip
+    return float(np.exp(result.x))
+
+
+# ----------------------------------------------------------------------------- measuring calibration
+@dataclass(frozen=True)
+class Reliability:
+    """Top-class reliability in equal-width confidence bins (the reliability diagram's numbers)."""
+
+    edges: tuple[float, ...]  # n_bins + 1 bin edges from 0 to 1
+    count: tuple[int, ...]  # proteins per bin
+    confidence: tuple[float | None, ...]  # mean top-class probability per bin (None when empty)
+    accuracy: tuple[float | None, ...]  # share of correct calls per bin (None when empty)
+
+    @property
+    def ece(self) -> float:
+        """Expected calibration error: bin-weighted mean |accuracy - confidence|."""
+        n = sum(self.count)
+        gaps = [c * abs(a - m) for c, a, m in zip(self.count, self.accuracy, self.confidence, strict=True) if c]
+        return float(sum(gaps) / n) if n else 0.0
+
+    def to_dict(self) -> dict[str, list]:
+        def rounded(values: Sequence[float | None]) -> list:
+            return [None if v is None else round(float(v), 4) for v in values]
+
+        return {"edges": rounded(self.edges), "count": list(self.count), "confidence": rounded(self.confidence),
+                "accuracy": rounded(self.accuracy)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Reliability:
+        return cls(tuple(data["edges"]), tuple(data["count"]), tuple(data["confidence"]), tuple(data["accuracy"]))
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = N_BINS) -> Reliability:
+    """Bin proteins by top-class probability (``n_bins`` equal-width bins; the last includes 1.0)."""
+    if n_bins < 1:
+        raise InputError(f"n_bins must be >= 1, got {n_bins}")
+    probs = np.asarray(probabilities, dtype=np.float64)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == np.asarray(labels)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    count, conf, acc = [], [], []
+    for b in range(n_bins):
+        inside = which == b
+        count.append(int(inside.sum()))
+        conf.append(float(confidence[inside].mean()) if inside.any() else None)
+        acc.append(float(correct[inside].mean()) if inside.any() else None)
+    return Reliability(tuple(float(e) for e in edges), tuple(count), tuple(conf), tuple(acc))
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = N_BINS) -> float:
+    """ECE of the top-class probability over ``n_bins`` equal-width bins."""
+    return reliability(probabilities, labels, n_bins).ece
+
+
+# ----------------------------------------------------------------------------- out-of-fold predictions
+@dataclass
+class OutOfFold:
+    """Each protein of a member's validation fold, predicted by that member alone (uncalibrated)."""
+
+    probabilities: np.ndarray  # (N, C) the validating member's softmax
+    labels: np.ndarray  # (N,)
+    folds: np.ndarray  # (N,) validation fold of each row
+    members: np.ndarray  # (N,) which member predicted it
+    indices: np.ndarray  # (N,) row in the data set
+    sequences: list[str] = field(default_factory=list)  # full sequences (for the support verdict's sequence checks)
+
+
+def validation_folds(bundle: ModelBundle, dataset: str) -> list[int]:
+    """Member k's validation fold, for every member, from the card; never a test fold.
+
+    Raises:
+        BundleError: a member has no recorded validation fold, or it is the data set's test fold.
+    """
+    card = bundle.card
+    folds = []
+    for k in range(card.members):
+        fold = card.member_validation_fold(k)
+        if fold is None:
+            raise BundleError(
+                f"{bundle.card_path}: member {k} has no training[{k}].validation_fold; calibration needs each "
+                "member's own validation fold (out-of-fold predictions)"
+            )
+        if fold == TEST_FOLD.get(dataset):
+            raise BundleError(f"{bundle.card_path}: member {k} validated on {dataset}'s test fold {fold}; refusing")
+        folds.append(fold)
+    return folds
+
+
+def out_of_fold(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int], None] | None = None) -> OutOfFold:
+    """Predict every member's validation fold with that member only.
+
+    Raises:
+        DatasetError: the data set's classes differ from the model's, or a fold is empty.
+    """
+    if list(data.classes) != bundle.classes:
+        raise DatasetError(f"the model's classes {bundle.classes} are not {data.name}'s {list(data.classes)}")
+    policy = bundle.length_policy
+    parts = []
+    for k, fold in enumerate(validation_folds(bundle, data.name)):
+        idx = data.subset([fold])
+        if len(idx) == 0:
+            raise DatasetError(f"{data.name} has no proteins in fold {fold} (member {k}'s validation fold)")
+        tokens = [tokenize(policy.crop(data.records[i].sequence)[0]) for i in idx]
+        member = Ensemble([bundle.model.members[k]])
+        probs = batching.probabilities(member, tokens, bundle.device, callback=callback)
+        parts.append((probs, idx, fold, k))
+    idx = np.concatenate([p[1] for p in parts])
+    return OutOfFold(
+        probabilities=np.concatenate([p[0] for p in parts]).astype(np.float64),
+        labels=data.labels[idx],
+        folds=np.concatenate([np.full(len(p[1]), p[2]) for p in parts]),
+        members=np.concatenate([np.full(len(p[1]), p[3]) for p in parts]),
+        indices=idx,
+        sequences=[data.records[i].sequence for i in idx],
+    )
+
+
+def cross_fitted(oof: OutOfFold) -> tuple[np.ndarray, dict[int, float]]:
+    """Calibrated out-of-fold probabilities, fold k scaled by the temperature fitted on the other folds.
+
+    With a single fold there is nothing else to fit on, and the fold's own temperature is used.
+    """
+    out = np.empty_like(oof.probabilities)
+    temps = {}
+    logp = log_probabilities(oof.probabilities)
+    for fold in np.unique(oof.folds):
+        rows = oof.folds == fold
+        fit_rows = ~rows if (~rows).any() else rows
+        temps[int(fold)] = fit_temperature(logp[fit_rows], oof.labels[fit_rows])
+        out[rows] = scale(oof.probabilities[rows], temps[int(fold)])
+    return out, temps
+
+
+# ----------------------------------------------------------------------------- out-of-distribution signs
+def composition_bits(sequence: str) -> float:
+    """Shannon entropy (bits) of the standard-residue composition (4.32 is uniform)."""
+    counts = np.array([sequence.count(a) for a in STANDARD_RESIDUES], dtype=np.float64)
+    if counts.sum() == 0:
+        return 0.0
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def low_complexity_share(
+    sequence: str, window: int = LOW_COMPLEXITY_WINDOW, bits: float = LOW_COMPLEXITY_BITS
+) -> float:
+    """Share of residues inside a ``window``-residue stretch whose composition entropy is below ``bits`` (SEG-like)."""
+    n = len(sequence)
+    if n < window:
+        return 0.0
+    lut = np.full(256, 20, dtype=np.int64)
+    for i, aa in enumerate(STANDARD_RESIDUES):
+        lut[ord(aa)] = i
+    tokens = lut[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
+    onehot = np.zeros((n + 1, 21))
+    onehot[np.arange(1, n + 1), tokens] = 1
+    counts = np.cumsum(onehot, axis=0)
+    q = (counts[window:] - counts[:-window]) / window  # (n - window + 1, 21) composition per window
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(q > 0, q * np.log2(q), 0.0).sum(axis=1)
+    low = (entropy < bits).astype(np.float64)
+    covered = np.convolve(low, np.ones(window))[:n] > 0
+    return float(covered.mean())
+
+
+def ood_signs(sequence: str) -> list[str]:
+    """Short sentences for each way ``sequence`` looks unlike the proteins the model was trained on."""
+    n = len(sequence)
+    signs = []
+    if n < MIN_LENGTH:
+        signs.append(f"Very short ({n} residues, under {MIN_LENGTH}): few such proteins were in training.")
+    if n > MAX_LENGTH:
+        signs.append(f"Very long ({n:,} residues, over {MAX_LENGTH:,}): the model saw only its termini.")
+    unknown = sum(sequence.count(c) for c in UNKNOWN_RESIDUES) / max(n, 1)
+    if unknown > MAX_UNKNOWN:
+        signs.append(f"Many unknown residues ({unknown:.0%} X/B/Z/J/U/O).")
+    low = low_complexity_share(sequence)
+    if low > MAX_LOW_COMPLEXITY:
+        signs.append(f"Low complexity: {low:.0%} of residues lie in low-complexity stretches.")
+    bits = composition_bits(sequence)
+    top = max(sequence.count(a) for a in STANDARD_RESIDUES) / max(n, 1)
+    if bits < MIN_COMPOSITION_BITS or top > MAX_ONE_RESIDUE:
+        common = max(STANDARD_RESIDUES, key=sequence.count)
+        signs.append(f"Unusual composition ({top:.0%} {common}; {bits:.1f} bits, training proteins ≥ 3.5).")
+    return signs
+
+
+# ----------------------------------------------------------------------------- the support verdict
+@dataclass(frozen=True)
+class HomologyHint:
+    """The best hit in the reference set, as the homology search reports it (``None`` identity: no hit at all)."""
+
+    identity: float | None  # fraction 0-1 of identical aligned residues
+    location: str | None = None  # the hit's annotated class id
+    accession: str = ""
+
+    def __post_init__(self) -> None:
+        if self.identity is not None and not 0.0 <= self.identity <= 1.0:
+            raise InputError(f"homology identity is a fraction 0-1 (e.g. 0.42), got {self.identity!r}")
+
+
+@dataclass(frozen=True)
+class SupportThresholds:
+    """Calibrated-confidence cut-offs of the verdict, chosen on out-of-fold predictions."""
+
+    high: float = 0.90
+    low: float = 0.50
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low <= self.high <= 1.0:
+            raise InputError(f"support thresholds need 0 <= low <= high <= 1, got low {self.low}, high {self.high}")
+
+    def level(self, confidence: float) -> str:
+        return "high" if confidence >= self.high else ("medium" if confidence >= self.low else "low")
+
+
+@dataclass(frozen=True)
+class Support:
+    """The verdict and the sentences that explain it."""
+
+    level: str  # one of LEVELS
+    reasons: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.reasons)
+
+
+def choose_thresholds(
+    confidence: np.ndarray, correct: np.ndarray, high_target: float = HIGH_TARGET, low_ceiling: float = LOW_CEILING
+) -> SupportThresholds:
+    """Cut-offs on a 0.01 grid, each judged on at least :data:`MIN_CALLS` calls.
+
+    ``high``: the lowest cut-off whose calls at or above it are at least ``high_target`` right;
+    ``low``: the highest cut-off (not above ``high``) whose calls below it are at most ``low_ceiling`` right.
+    """
+    confidence, correct = np.asarray(confidence), np.asarray(correct, dtype=bool)
+    grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
+
+    def share_right(rows: np.ndarray) -> float | None:
+        return float(correct[rows].mean()) if rows.sum() >= MIN_CALLS else None
+
+    high = next((t for t in grid if (share_right(confidence >= t) or 0.0) >= high_target), 1.0)
+    lows = [t for t in grid if t <= high and (share_right(confidence < t) or 1.0) <= low_ceiling]
+    return SupportThresholds(high=float(high), low=float(max(lows)) if lows else 0.0)
+
+
+def _lower(level: str) -> str:
+    return LEVELS[max(LEVELS.index(level) - 1, 0)]
+
+
+def _raise(level: str) -> str:
+    return LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)]
+
+
+def _cap(level: str, ceiling: str) -> str:
+    return LEVELS[min(LEVELS.index(level), LEVELS.index(ceiling))]
+
+
+def assess(
+    confidence: float,
+    label: str,
+    sequence: str,
+    thresholds: SupportThresholds,
+    member_labels: Sequence[str] | None = None,
+    homology: HomologyHint | None = None,
+) -> Support:
+    """The verdict for one call.
+
+    Base level from the calibrated ``confidence``; homology at >= 40 % identity
+    raises it one level when the hit's location agrees and lowers it when it
+    does not; members that disagree on the top class, any out-of-distribution
+    sign, or no reference protein within 25 % identity cap it at medium.
+    """
+    level = thresholds.level(confidence)
+    bounds = {"high": f"at least {thresholds.high:.2f}", "medium": f"{thresholds.low:.2f}-{thresholds.high:.2f}",
+              "low": f"below {thresholds.low:.2f}"}  # fmt: skip
+    reasons = [f"Calibrated confidence {confidence:.2f} ({level}: {bounds[level]})."]
+    caps = []
+    if member_labels is not None and len(member_labels) > 1:
+        others = [m for m in member_labels if m != label]
+        if others:
+            top = max(set(others), key=others.count)
+            reasons.append(f"Members disagree: {len(others)} of {len(member_labels)} call {top}.")
+            caps.append("members")
+        else:
+            reasons.append(f"All {len(member_labels)} members call {label}.")
+    signs = ood_signs(sequence)
+    reasons += signs
+    caps += ["ood"] * bool(signs)
+    if homology is not None:
+        level, sentence, far = _homology(level, label, homology)
+        reasons.append(sentence)
+        caps += ["far"] * far
+    if caps:
+        level = _cap(level, "medium")
+    return Support(level, tuple(reasons))
+
+
+def _homology(level: str, label: str, hint: HomologyHint) -> tuple[str, str, bool]:
+    """(new level, sentence, far from every reference protein)."""
+    if hint.identity is None or hint.identity < HOMOLOGY_FAR_IDENTITY:
+        best = "no hit" if hint.identity is None else f"best identity {hint.identity:.0%}"
+        return level, f"No annotated reference protein is similar ({best}).", True
+    who = f"Nearest annotated protein{' ' + hint.accession if hint.accession else ''} ({hint.identity:.0%} identity)"
+    if hint.identity < HOMOLOGY_SUPPORT_IDENTITY or hint.location is None:
+        return level, f"{who} is too distant to confirm the call.", False
+    if hint.location == label:
+        return _raise(level), f"{who} is in {label} too.", False
+    return _lower(level), f"{who} is in {hint.location}, not {label}.", False
+
+
+def current_section(card: Any) -> CalibrationCard | None:
+    """The card's calibration section, unless it was fitted for other weights (then it is stale: None)."""
+    section = getattr(card, "calibration", None)
+    if section is None:
+        return None
+    fitted_for = section.metrics.get("weights_sha256")
+    return None if fitted_for and fitted_for != getattr(card, "weights_sha256", fitted_for) else section
+
+
+def thresholds_of(card: Any) -> SupportThresholds:
+    """The card's fitted thresholds, or the defaults (0.90 / 0.50) for an uncalibrated card."""
+    section = current_section(card)
+    stored = (section.metrics.get("support") or {}).get("thresholds") if section is not None else None
+    return SupportThresholds(**stored) if stored else SupportThresholds()
+
+
+def temperature_of(card: Any) -> float:
+    """The card's temperature (1.0 when the card has no calibration section, or a stale one)."""
+    section = current_section(card)
+    return float(section.temperature) if section is not None else 1.0
+
+
+def support_for(prediction: Prediction, thresholds: SupportThresholds, homology: HomologyHint | None = None) -> Support:
+    """:func:`assess` for a :class:`~locviz.predict.Prediction` (its calibrated confidence and members)."""
+    members = None
+    if prediction.member_probabilities is not None:
+        members = [prediction.classes[int(i)] for i in np.argmax(prediction.member_probabilities, axis=1)]
+    return assess(prediction.confidence, prediction.label, prediction.sequence, thresholds, members, homology)
+
+
+def annotate(prediction: Prediction, thresholds: SupportThresholds, homology: HomologyHint | None = None) -> Prediction:
+    """Set ``extra['support']`` (the table column) and ``extra['support_reasons']`` (the sentences) in place."""
+    verdict = support_for(prediction, thresholds, homology)
+    prediction.extra["support"] = verdict.level
+    prediction.extra["support_reasons"] = verdict.text
+    return prediction
+
+
+def calibrate_prediction(prediction: Prediction, temperature: float) -> Prediction:
+    """A copy whose member and ensemble probabilities are temperature-scaled (raw kept in ``raw_probabilities``)."""
+    if prediction.member_probabilities is None:
+        probabilities = scale(prediction.probabilities, temperature)
+        members = None
+    else:
+        members = scale(prediction.member_probabilities, temperature)
+        probabilities = members.mean(axis=0)
+    return dataclasses.replace(
+        prediction, probabilities=probabilities, member_probabilities=members,
+        raw_probabilities=np.asarray(prediction.probabilities, dtype=np.float64),
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- fitting everything
+@dataclass
+class CalibrationResult:
+    """What ``locviz calibrate`` measured and what it stores."""
+
+    temperature: float
+    fold_temperatures: dict[int, float]
+    ece_before: float
+    ece_after: float  # cross-fitted
+    nll_before: float
+    nll_after: float  # cross-fitted
+    accuracy: float
+    n: int
+    reliability_before: Reliability
+    reliability_after: Reliability
+    thresholds: SupportThresholds
+    support_accuracy: dict[str, float | None]  # cross-fitted thresholds, per verdict level
+    support_count: dict[str, int]
+    fitted_on: str
+
+    def section(self, command: str = "", weights_sha256: str = "") -> CalibrationCard:
+        """The card section; ``weights_sha256`` ties it to the weights it was fitted for (stale if they change)."""
+        metrics = {
+            "weights_sha256": weights_sha256,
+            "ece_before": round(self.ece_before, 4),
+            "ece_after": round(self.ece_after, 4),
+            "nll_before": round(self.nll_before, 4),
+            "nll_after": round(self.nll_after, 4),
+            "accuracy": round(self.accuracy, 4),
+            "n": self.n,
+            "n_bins": N_BINS,
+            "fold_temperatures": {str(k): round(v, 4) for k, v in self.fold_temperatures.items()},
+            "reliability_before": self.reliability_before.to_dict(),
+            "reliability_after": self.reliability_after.to_dict(),
+            "measured_on": "out-of-fold predictions of single members (cross-validation); ECE after with the "
+            "temperature cross-fitted on the other validation folds",
+            "support": {
+                "thresholds": {"high": self.thresholds.high, "low": self.thresholds.low},
+                "high_target": HIGH_TARGET,
+                "accuracy": {k: None if v is None else round(v, 4) for k, v in self.support_accuracy.items()},
+                "count": dict(self.support_count),
+                "measured_on": "out-of-fold predictions; thresholds chosen on the other validation folds; "
+                "confidence and sequence signs only (member agreement and homology cannot be cross-validated here)",
+            },
+        }
+        return CalibrationCard(method="temperature", temperature=round(self.temperature, 4), fitted_on=self.fitted_on,
+                               metrics=metrics, command=command)  # fmt: skip
+
+
+def _support_by_level(oof: OutOfFold, calibrated: np.ndarray) -> tuple[dict, dict]:
+    """Accuracy and count per verdict level, thresholds for fold k chosen on the other folds."""
+    confidence = calibrated.max(axis=1)
+    correct = calibrated.argmax(axis=1) == oof.labels
+    levels = np.empty(len(oof.labels), dtype=object)
+    ood = np.array([bool(ood_signs(s)) for s in oof.sequences])
+    for fold in np.unique(oof.folds):
+        rows = oof.folds == fold
+        other = ~rows if (~rows).any() else rows
+        t = choose_thresholds(confidence[other], correct[other])
+        for i in np.flatnonzero(rows):
+            level = t.level(float(confidence[i]))
+            levels[i] = _cap(level, "medium") if ood[i] else level
+    accuracy = {lv: (float(correct[levels == lv].mean()) if (levels == lv).any() else None) for lv in LEVELS}
+    count = {lv: int((levels == lv).sum()) for lv in LEVELS}
+    return accuracy, count
+
+
+def fit(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int], None] | None = None) -> CalibrationResult:
+    """Out-of-fold predictions → temperature, ECE before/after, support thresholds and their CV accuracy."""
+    oof = out_of_fold(bundle, data, callback=callback)
+    temperature = fit_temperature(log_probabilities(oof.probabilities), oof.labels)
+    calibrated, fold_temps = cross_fitted(oof)
+    confidence = scale(oof.probabilities, temperature).max(axis=1)
+    correct = oof.probabilities.argmax(axis=1) == oof.labels
+    accuracy, count = _support_by_level(oof, calibrated)
+    folds = ", ".join(f"member {k} on fold {f}" for k, f in enumerate(validation_folds(bundle, data.name)))
+    logp = log_probabilities(oof.probabilities)
+    return CalibrationResult(
+        temperature=temperature,
+        fold_temperatures=fold_temps,
+        ece_before=expected_calibration_error(oof.probabilities, oof.labels),
+        ece_after=expected_calibration_error(calibrated, oof.labels),
+        nll_before=nll(logp, oof.labels),
+        nll_after=float(np.mean(-np.log(np.clip(calibrated[np.arange(len(oof.labels)), oof.labels], EPS, 1)))),
+        accuracy=float(correct.mean()),
+        n=len(oof.labels),
+        reliability_before=reliability(oof.probabilities, oof.labels),
+        reliability_after=reliability(calibrated, oof.labels),
+        thresholds=choose_thresholds(confidence, correct),
+        support_accuracy=accuracy,
+        support_count=count,
+        fitted_on=f"{data.name} validation folds, out-of-fold only ({folds}; {len(oof.labels)} proteins); "
+        "one temperature applied to every member's logits before averaging",
+    )
+
+
+def summary(result: CalibrationResult) -> str:
+    """The figures ``locviz calibrate`` prints (cross-validation, not a test set)."""
+    t = result.thresholds
+    lines = [
+        f"out-of-fold proteins: {result.n} (accuracy {result.accuracy:.4f}; cross-validation, not a test set)",
+        f"temperature: {result.temperature:.4f} (per held-out fold, fitted on the others: "
+        + ", ".join(f"{k}: {v:.3f}" for k, v in result.fold_temperatures.items()) + ")",
+        f"ECE ({N_BINS} bins, top class): before {result.ece_before:.4f}, after {result.ece_after:.4f} (cross-fitted)",
+        f"NLL: before {result.nll_before:.4f}, after {result.nll_after:.4f}",
+        f"support thresholds: high >= {t.high:.2f}, low < {t.low:.2f} (calibrated confidence)",
+        "support verdict, CV accuracy per level (thresholds from the other folds; length/composition signs cap at "
+        "medium):",
+    ]
+    for level in reversed(LEVELS):
+        acc = result.support_accuracy[level]
+        lines.append(f"  {level:<6} {result.support_count[level]:6d} proteins  accuracy "
+                     + ("-" if acc is None else f"{acc:.4f}"))  # fmt: skip
+    return "\n".join(lines)

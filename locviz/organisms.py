@@ -1,0 +1,177 @@
+"""Which compartments an organism can have, and predictions restricted to them.
+
+A human kinase cannot sit in a plastid, whatever the sequence looks like; when
+the user says which kind of organism a protein comes from, compartments that
+organism does not have get probability 0 and the rest are renormalised (the
+Bayes posterior under a prior that is 0 for impossible compartments and
+unchanged otherwise). ``any`` (the default) changes nothing.
+
+The choices, per class id of the two shipped class sets:
+
+``MultiLoc`` (Höglund et al. 2006)
+    * ``chloroplast`` — plants only: chloroplasts (plastids) are the
+      photosynthetic organelles of plants and algae; animals and fungi have none.
+    * ``vacuolar`` — plants and fungi: MultiLoc's vacuolar proteins are those of
+      the lytic/storage vacuole of plant and fungal (yeast) cells; animal cells
+      do their lytic work in lysosomes instead.
+    * ``lysosomal`` — animals only: MultiLoc's lysosomal class is the animal
+      lysosome (mannose-6-phosphate sorted hydrolases, LAMPs); the fungal and
+      plant counterpart is the vacuole, annotated ``vacuolar``.
+    * every other class (ER, Golgi, cytoplasmic, extracellular, mitochondrial,
+      nuclear, peroxisomal, plasma membrane) exists in all three.
+
+``DeepLoc`` (Almagro Armenteros et al. 2017)
+    * ``Plastid`` — plants only (chloroplasts and other plastids).
+    * ``Lysosome/Vacuole`` — all three: DeepLoc merged the animal lysosome with
+      the plant and fungal vacuole into one class, so every organism has it.
+    * every other class exists in all three (fungi and plants secrete proteins
+      too, so ``Extracellular`` stays; plants have peroxisomes/glyoxysomes).
+
+"plant" means photosynthetic eukaryotes with plastids (land plants and green
+algae); for other plastid-bearing protists (diatoms, apicomplexans with their
+apicoplast) use ``plant`` or ``any``. Per-organism class priors (re-weighting
+the allowed classes, not only zeroing the impossible ones) were not measured:
+neither data set records the organism of its proteins, so no honest
+cross-validation of such priors is possible here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from locviz.errors import InputError
+
+if TYPE_CHECKING:  # predict imports this module
+    from locviz.predict import Prediction
+
+ORGANISMS = ("any", "animal", "fungus", "plant")
+DEFAULT_ORGANISM = "any"
+
+ORGANISM_DESCRIPTIONS = {
+    "any": "every compartment of the model (no restriction)",
+    "animal": "animals (Metazoa): no plastids, no plant/fungal vacuole",
+    "fungus": "fungi (e.g. yeasts): no plastids, vacuole instead of lysosome",
+    "plant": "plants and green algae: plastids and a vacuole, no animal lysosome",
+}
+
+_NOT_IN: dict[str, frozenset[str]] = {
+    # class id -> organisms that do NOT have that compartment (see the module docstring for why)
+    "chloroplast": frozenset({"animal", "fungus"}),
+    "vacuolar": frozenset({"animal"}),
+    "lysosomal": frozenset({"fungus", "plant"}),
+    "Plastid": frozenset({"animal", "fungus"}),
+}
+
+KNOWN_CLASSES = frozenset(
+    {
+        # MultiLoc
+        "ER", "Golgi", "chloroplast", "cytoplasmic", "extracellular", "lysosomal", "mitochondrial",
+        "nuclear", "peroxisomal", "plasma_membrane", "vacuolar",
+        # DeepLoc
+        "Nucleus", "Cytoplasm", "Extracellular", "Mitochondrion", "Cell.membrane", "Endoplasmic.reticulum",
+        "Plastid", "Golgi.apparatus", "Lysosome/Vacuole", "Peroxisome",
+    }
+)  # fmt: skip
+
+
+def check_organism(organism: str) -> str:
+    """``organism`` itself if it is one of :data:`ORGANISMS`.
+
+    Raises:
+        InputError: naming the value and the allowed list.
+    """
+    if organism not in ORGANISMS:
+        raise InputError(f"organism must be one of {', '.join(ORGANISMS)}, got {organism!r}")
+    return organism
+
+
+def allowed_mask(classes: Sequence[str], organism: str) -> np.ndarray:
+    """``(C,)`` bool: which of ``classes`` (card class ids) ``organism`` can have.
+
+    Raises:
+        InputError: for an unknown organism, or a class id this module has no
+            biology for (a custom bundle with other classes) unless ``organism`` is ``any``.
+    """
+    check_organism(organism)
+    if organism == "any":
+        return np.ones(len(classes), dtype=bool)
+    unknown = [c for c in classes if c not in KNOWN_CLASSES]
+    if unknown:
+        raise InputError(
+            f"the organism switch knows the MultiLoc and DeepLoc class ids, not {', '.join(map(repr, unknown))}; "
+            "use --organism any with this model"
+        )
+    return np.array([organism not in _NOT_IN.get(c, frozenset()) for c in classes], dtype=bool)
+
+
+def allowed_classes(classes: Sequence[str], organism: str) -> tuple[str, ...]:
+    """The class ids of ``classes`` that ``organism`` can have (for the card and the app)."""
+    mask = allowed_mask(classes, organism)
+    return tuple(c for c, ok in zip(classes, mask, strict=True) if ok)
+
+
+def excluded_classes(classes: Sequence[str], organism: str) -> tuple[str, ...]:
+    """The class ids of ``classes`` that ``organism`` cannot have."""
+    mask = allowed_mask(classes, organism)
+    return tuple(c for c, ok in zip(classes, mask, strict=True) if not ok)
+
+
+def restrict(probabilities: np.ndarray, classes: Sequence[str], organism: str) -> np.ndarray:
+    """Probabilities with ``organism``'s impossible classes set to 0 and each row renormalised to 1.
+
+    ``probabilities`` has the classes on its last axis: ``(C,)``, ``(N, C)`` or
+    ``(M, N, C)`` all work. A row whose allowed classes hold no probability at
+    all (float underflow) becomes uniform over the allowed classes.
+
+    Raises:
+        InputError: unknown organism, or a class count that does not match ``classes``.
+    """
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.shape[-1] != len(classes):
+        raise InputError(f"probabilities have {probs.shape[-1]} classes on the last axis, the model {len(classes)}")
+    mask = allowed_mask(classes, organism)
+    if mask.all():
+        return probs.copy()
+    kept = np.where(mask, probs, 0.0)
+    total = kept.sum(axis=-1, keepdims=True)
+    uniform = np.broadcast_to(mask / mask.sum(), kept.shape)
+    return np.where(total > 0, kept / np.where(total > 0, total, 1.0), uniform)
+
+
+def apply(prediction: Prediction, organism: str) -> Prediction:
+    """A copy of ``prediction`` restricted to ``organism`` (the one entry the CLI and the app call).
+
+    Each member's probabilities are restricted, and the ensemble's are their
+    mean, so ``probabilities`` stays the mean of ``member_probabilities`` and
+    both sum to 1. ``any`` (or the organism it already has) returns the prediction unchanged.
+
+    Raises:
+        InputError: unknown organism, or a prediction already restricted to another organism.
+    """
+    check_organism(organism)
+    already = getattr(prediction, "organism", "any")
+    if organism == already:
+        return prediction
+    if already != "any":
+        raise InputError(
+            f"protein {prediction.id!r} is already restricted to {already}; restrict the unrestricted "
+            "(organism 'any') prediction instead"
+        )
+    classes = prediction.classes
+    excluded = excluded_classes(classes, organism)
+    members = prediction.member_probabilities
+    if members is not None:
+        members = restrict(members, classes, organism)
+        probabilities = members.mean(axis=0)
+    else:
+        probabilities = restrict(prediction.probabilities, classes, organism)
+    notes = list(prediction.notes)
+    if excluded:
+        notes.append(f"organism {organism}: {', '.join(excluded)} set to 0 and the rest renormalised")
+    return dataclasses.replace(
+        prediction, probabilities=probabilities, member_probabilities=members, notes=notes, organism=organism
+    )

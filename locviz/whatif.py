@@ -1,0 +1,725 @@
+"""What changes the call: saturation mutagenesis, variants, occlusion, gradient attribution, deletion curves.
+
+Attention says where the model looked; these tools say what the call rests on,
+by changing the sequence and predicting again. Everything here goes through the
+shared runner (:meth:`locviz.predict.Predictor.predict`), so a Δ reported here
+is exactly ``predict(mutant) - predict(wild type)`` of two ordinary calls (the
+model is padding-invariant; batch composition changes float32 results by ~1e-7).
+
+API (for the command line and the app; all coordinates 1-based inclusive on the full sequence):
+
+* :func:`saturation_scan` → :class:`SaturationScan`: every single-residue substitution in a window of at
+  most :data:`MAX_SCAN_WINDOW` residues (default: the :data:`DEFAULT_SCAN_WIDTH`-residue window holding
+  the most attention); ``delta[i, j, c]`` = Δp of class ``c`` for ``substitutes[j]`` at ``positions[i]``
+  (0 on the wild-type column, which is not run). ``SaturationScan.heatmap(cls)`` gives the 20 × W matrix.
+* :func:`parse_variants` / :func:`apply_variants` / :func:`compare` → :class:`VariantComparison`:
+  ``K128T``, ``del1-20`` (or ``del5``), ``ins45:AAA`` (insert after residue 45; ``ins0:`` before the
+  first); several per mutant, all in wild-type coordinates. A second sequence (an isoform) is
+  compared through a global alignment instead.
+* :func:`occlusion_scan` and :func:`gradient_attribution` → :class:`Attribution`: one score per residue
+  on the attention's axis (NaN where the model did not look).
+* :func:`deletion_curve` → :class:`DeletionCurve`: P(call) after replacing the top-k residues of any
+  per-residue score with X, against random residues, with a one-line reading.
+* :func:`scan_table_bytes` / :func:`comparison_table_bytes` (and the writers the CLI streams to): the
+  tables of ``locviz scan`` and ``locviz mutate``.
+
+Cost. One mutant is one forward pass over the whole (cropped) protein: the BiLSTM carries every residue's
+influence to both ends, so no part of the pass can be reused exactly through the shared runner. A
+W-residue scan of an L-residue protein costs 19·W passes of length min(L, 1000). Exactly free: positions
+the long-sequence policy cuts away (the model never sees them, so Δ is exactly 0 and they are not run)
+and the wild-type column. ``benchmarks/whatif_speed.py`` prints the figures.
+
+Removing residues. Occlusion and deletion curves *replace* residues by X, the unknown token the model
+met in training for ambiguous residues, rather than deleting them: the length, the termini, the
+long-sequence crop and every position stay where they were, so a drop in probability means "this
+content mattered", not "the signal moved" (deleting 10 residues near the N-terminus moves a C-terminal
+PTS1 nowhere but shifts everything after the deletion, and can change what the crop keeps). Deleting
+a whole annotated signal is a variant (``del1-20``), which :func:`compare` handles.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import torch
+
+from locviz.encoding import UNKNOWN_TOKEN, tokenize
+from locviz.errors import InputError, check
+from locviz.predict import Prediction, Predictor
+from locviz.regions import top_regions
+from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, ProteinRecord
+from locviz.table import FORMATS, SCHEMA_VERSION, json_number, number
+
+MAX_SCAN_WINDOW = 100
+DEFAULT_SCAN_WIDTH = 20
+SUBSTITUTES = STANDARD_RESIDUES  # the 20 residues every position is changed to, in this order
+OCCLUSION_WINDOW = 9  # residues replaced at once: about a short sorting signal (KDEL, PTS1 plus context)
+OCCLUSION_STRIDE = 3  # each residue is covered by window / stride = 3 occlusions; L/3 passes in all
+IG_STEPS = 32
+DELETION_KS = (1, 2, 5, 10, 20)
+FAITHFUL_MARGIN = 0.1
+"""A score is called faithful when removing its top-k residues lowers P(call) this much more than random ones."""
+GRADIENT_METHODS = ("gradxinput", "integrated_gradients")
+METHOD_NAMES = {
+    "attention": "attention",
+    "occlusion": "occlusion",
+    "gradxinput": "gradient × input",
+    "integrated_gradients": "integrated gradients",
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _predict_one(predictor: Predictor, record: ProteinRecord) -> Prediction:
+    return predictor.predict([record])[0]
+
+
+def _class_index(predictor: Predictor, wild: Prediction, target: str | None) -> int:
+    """The class scored: ``target`` if given, else the wild type's call."""
+    if target is None:
+        return int(np.argmax(wild.probabilities))
+    check(
+        target in predictor.classes,
+        f"class {target!r} is not one of the model's classes ({', '.join(predictor.classes)})",
+    )
+    return predictor.classes.index(target)
+
+
+def _with_residues(sequence: str, positions: Iterable[int], residue: str) -> str:
+    """``sequence`` with the 0-based ``positions`` set to ``residue``."""
+    chars = list(sequence)
+    for i in positions:
+        chars[i] = residue
+    return "".join(chars)
+
+
+def check_window(start: int, end: int, length: int, limit: int = MAX_SCAN_WINDOW) -> None:
+    """A 1-based inclusive window inside a protein of ``length`` residues, at most ``limit`` long.
+
+    Raises:
+        InputError: naming the bad bound and the allowed range.
+    """
+    check(1 <= start <= length, f"window start must be between 1 and {length} (the protein's length), got {start}")
+    check(start <= end <= length, f"window end must be between {start} (the start) and {length}, got {end}")
+    check(
+        end - start + 1 <= limit,
+        f"the window {start}-{end} holds {end - start + 1} residues; at most {limit} can be scanned at once",
+    )
+
+
+def default_window(wild: Prediction, width: int = DEFAULT_SCAN_WIDTH) -> tuple[int, int]:
+    """The ``width``-residue window holding the most attention (1-based inclusive)."""
+    region = top_regions(wild, n=1, window=width)[0]
+    return region.start, region.end
+
+
+# ----------------------------------------------------------------------- saturation scan
+@dataclass
+class SaturationScan:
+    """Every single substitution in a window, and how each class probability moved."""
+
+    wild: Prediction
+    positions: np.ndarray  # (W,) int, 1-based
+    wt: str  # (W,) wild-type residues
+    delta: np.ndarray  # (W, 20, C) float64: p(mutant) - p(wild type); 0 on the wild-type column
+    seen: np.ndarray  # (W,) bool: False where the model never sees the position (Δ exactly 0, not run)
+    substitutes: str = SUBSTITUTES
+
+    @property
+    def classes(self) -> list[str]:
+        return self.wild.classes
+
+    @property
+    def id(self) -> str:
+        return self.wild.id
+
+    def heatmap(self, cls: str | None = None) -> np.ndarray:
+        """``(20, W)`` Δp of ``cls`` (default: the wild type's call); rows follow :attr:`substitutes`."""
+        c = self.classes.index(cls) if cls is not None else int(np.argmax(self.wild.probabilities))
+        return self.delta[:, :, c].T
+
+    def rows(self) -> Iterable[list]:
+        """One row per (position, substitute), wild type → itself left out: ``id, position, wt, mut, dp_...``."""
+        for i, (pos, wt) in enumerate(zip(self.positions.tolist(), self.wt, strict=True)):
+            for j, aa in enumerate(self.substitutes):
+                if aa != wt:
+                    yield [self.id, pos, wt, aa, *self.delta[i, j].tolist()]
+
+
+def saturation_scan(
+    predictor: Predictor,
+    record: ProteinRecord,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    wild: Prediction | None = None,
+    callback: Callable[[int], None] | None = None,
+) -> SaturationScan:
+    """Predict every single-residue substitution at positions ``start``..``end`` (1-based inclusive).
+
+    Without a window, the :data:`DEFAULT_SCAN_WIDTH`-residue window with the most attention is
+    scanned. ``wild`` reuses a prediction of ``record`` already made; ``callback(n)`` is told how
+    many mutants each batch finished (progress bars; 19 per position).
+
+    Raises:
+        InputError: the window is outside the protein or longer than :data:`MAX_SCAN_WINDOW`.
+    """
+    wild = wild or _predict_one(predictor, record)
+    if start is None and end is None:
+        start, end = default_window(wild)
+    elif start is None or end is None:
+        raise InputError("give both the window start and end, or neither (the most-attended window)")
+    check_window(start, end, len(record.sequence))
+    sequence = record.sequence
+    positions = np.arange(start, end + 1)
+    wt = sequence[start - 1 : end]
+    seen = np.asarray(wild.seen[start - 1 : end], dtype=bool)
+    delta = np.zeros((len(positions), len(SUBSTITUTES), len(wild.classes)))
+    mutants, slots = [], []
+    for i, pos in enumerate(positions.tolist()):
+        if not seen[i]:
+            continue  # cut by the long-sequence policy: the model input is unchanged, Δ = 0 exactly
+        for j, aa in enumerate(SUBSTITUTES):
+            if aa != wt[i]:
+                mutants.append(ProteinRecord(f"{record.id}:{wt[i]}{pos}{aa}", _with_residues(sequence, [pos - 1], aa)))
+                slots.append((i, j))
+    for (i, j), pred in zip(slots, predictor.iter_predict(mutants, callback=callback), strict=True):
+        delta[i, j] = pred.probabilities - wild.probabilities
+    return SaturationScan(wild=wild, positions=positions, wt=wt, delta=delta, seen=seen)
+
+
+# ------------------------------------------------------------------------------ variants
+_SUB = re.compile(r"^([A-Z])(\d+)([A-Z])$")
+_DEL = re.compile(r"^DEL(\d+)(?:-(\d+))?$")
+_INS = re.compile(r"^INS(\d+):([A-Z]+)$")
+VARIANT_HELP = (
+    "write a substitution K128T, a deletion del1-20 (or del5) or an insertion ins45:AAA "
+    "(inserts AAA after residue 45; ins0:AAA before the first)"
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One change in wild-type coordinates (1-based inclusive)."""
+
+    kind: str  # "sub", "del" or "ins"
+    start: int  # sub: the position; del: first deleted; ins: the residue the insertion follows (0 = N-terminus)
+    end: int  # sub, ins: = start; del: last deleted
+    wt: str = ""  # sub: the residue expected in the wild type
+    new: str = ""  # sub: the new residue; ins: the inserted residues
+
+    def __str__(self) -> str:
+        if self.kind == "sub":
+            return f"{self.wt}{self.start}{self.new}"
+        if self.kind == "del":
+            return f"del{self.start}" if self.start == self.end else f"del{self.start}-{self.end}"
+        return f"ins{self.start}:{self.new}"
+
+
+def _parse_one(token: str) -> Variant:
+    text = token.strip().upper()
+    if m := _SUB.match(text):
+        return Variant("sub", int(m[2]), int(m[2]), m[1], m[3])
+    if m := _DEL.match(text):
+        first, last = int(m[1]), int(m[2] or m[1])
+        check(last >= first, f"deletion {token!r} ends before it starts; write del{last}-{first}")
+        return Variant("del", first, last)
+    if m := _INS.match(text):
+        return Variant("ins", int(m[1]), int(m[1]), "", m[2])
+    raise InputError(f"variant {token!r} is not understood; {VARIANT_HELP}")
+
+
+def parse_variants(text: str) -> list[Variant]:
+    """Variants from text such as ``"K128T, del1-20 ins45:AAA"`` (separated by commas, semicolons or spaces).
+
+    Raises:
+        InputError: an empty text or a token that is no variant.
+    """
+    tokens = [t for t in re.split(r"[,;\s]+", text or "") if t]
+    check(bool(tokens), f"no variant given; {VARIANT_HELP}")
+    return [_parse_one(t) for t in tokens]
+
+
+def _check_variants(sequence: str, variants: Sequence[Variant]) -> None:
+    """Positions in range, wild-type residues as stated, new letters valid, no two changes on one residue."""
+    n = len(sequence)
+    touched: dict[int, Variant] = {}
+    for v in variants:
+        bad = [c for c in v.new if c not in ALLOWED_RESIDUES]
+        check(not bad, f"{v}: {bad[0] if bad else ''!r} is not an amino-acid letter")
+        if v.kind == "ins":
+            check(0 <= v.start <= n, f"{v}: an insertion follows a residue between 0 and {n}, got {v.start}")
+            continue
+        outside = v.start if v.start < 1 else v.end
+        check(1 <= v.start and v.end <= n, f"{v}: position {outside} is outside the protein (1-{n})")
+        if v.kind == "sub":
+            actual = sequence[v.start - 1]
+            check(
+                actual == v.wt,
+                f"{v}: position {v.start} is {actual}, not {v.wt}; check the numbering (1-based, on this sequence)",
+            )
+        for pos in range(v.start, v.end + 1):
+            other = touched.get(pos)
+            check(other is None, f"{v} and {other} both change residue {pos}; combine them into one change")
+            touched[pos] = v
+    for v in variants:
+        gap = touched.get(v.start) if v.kind == "ins" else None
+        if gap is not None and gap.kind == "del":
+            check(v.start == gap.end, f"{v} falls inside the deletion {gap}; insert before or after it")
+
+
+def edit(sequence: str, variants: Sequence[Variant]) -> tuple[str, np.ndarray]:
+    """(mutant sequence, ``map``): ``map[i]`` is the 0-based mutant index of wild-type residue ``i``, -1 if deleted.
+
+    Raises:
+        InputError: see :func:`apply_variants`.
+    """
+    _check_variants(sequence, variants)
+    subs = {v.start: v.new for v in variants if v.kind == "sub"}
+    deleted = {p for v in variants if v.kind == "del" for p in range(v.start, v.end + 1)}
+    inserts: dict[int, str] = {}
+    for v in variants:
+        if v.kind == "ins":
+            inserts[v.start] = inserts.get(v.start, "") + v.new
+    out: list[str] = [inserts.get(0, "")]
+    mapping = np.full(len(sequence), -1, dtype=np.int64)
+    n_out = len(out[0])
+    for pos, residue in enumerate(sequence, start=1):
+        if pos not in deleted:
+            mapping[pos - 1] = n_out
+            out.append(subs.get(pos, residue))
+            n_out += 1
+        extra = inserts.get(pos, "")
+        out.append(extra)
+        n_out += len(extra)
+    return "".join(out), mapping
+
+
+def split_target(item: str, ids: Sequence[str]) -> tuple[str, list[Variant]]:
+    """``"ID:K128T,del1-20"`` → (ID, variants); the ID may hold ':' (the longest known ID wins).
+
+    Without a known ``ID:`` prefix the variants belong to the only record, if there is one.
+
+    Raises:
+        InputError: no record of that name (the names are listed), or bad variant text.
+    """
+    matches = [i for i in ids if item.startswith(f"{i}:")]
+    if matches:
+        rid = max(matches, key=len)
+        return rid, parse_variants(item[len(rid) + 1 :])
+    if len(ids) == 1:
+        return ids[0], parse_variants(item)
+    shown = ", ".join(list(ids)[:5]) + (" ..." if len(ids) > 5 else "")
+    raise InputError(f"{item!r} names no record of the input; write ID:VARIANTS with ID one of {shown}")
+
+
+def variants_label(variants: Sequence[Variant]) -> str:
+    return ",".join(str(v) for v in variants)
+
+
+def apply_variants(record: ProteinRecord, variants: Sequence[Variant] | str) -> ProteinRecord:
+    """The mutant of ``record``: every variant applied, all in the wild type's coordinates.
+
+    Raises:
+        InputError: a position outside the protein, a wild-type residue that is not there (the message
+            names the position and the residue actually there), two changes on one residue, or a mutant
+            shorter than the :data:`locviz.sequences.MIN_LENGTH` residues a prediction needs.
+    """
+    if isinstance(variants, str):
+        variants = parse_variants(variants)
+    check(bool(variants), "no variant given")
+    sequence, _ = edit(record.sequence, variants)
+    label = variants_label(variants)
+    check(
+        len(sequence) >= MIN_LENGTH,
+        f"{record.id} with {label} keeps {len(sequence)} residues; at least {MIN_LENGTH} are needed",
+    )
+    return ProteinRecord(f"{record.id}:{label}", sequence, record.description, record.notes)
+
+
+def align_positions(wild: str, other: str) -> np.ndarray:
+    """``map[i]``: index in ``other`` aligned to residue ``i`` of ``wild`` (-1: a gap), by global alignment.
+
+    Biopython's PairwiseAligner, BLOSUM62, gap open -10 / extend -0.5 (the EMBOSS needle defaults).
+    """
+    from Bio import Align
+    from Bio.Align import substitution_matrices
+
+    aligner = Align.PairwiseAligner(mode="global", open_gap_score=-10.0, extend_gap_score=-0.5)
+    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
+    alignment = aligner.align(wild.replace("U", "X").replace("O", "X").replace("J", "X"),
+                              other.replace("U", "X").replace("O", "X").replace("J", "X"))[0]
+    mapping = np.full(len(wild), -1, dtype=np.int64)
+    for (a0, a1), (b0, b1) in zip(*alignment.aligned, strict=True):
+        mapping[a0:a1] = np.arange(b0, b1)
+    return mapping
+
+
+@dataclass
+class VariantComparison:
+    """Wild type and mutant side by side, on the wild type's axis."""
+
+    label: str  # the variants ("K128T,del1-20") or "aligned sequence"
+    wild: Prediction
+    mutant: Prediction
+    position_map: np.ndarray  # (L_wild,) int: 0-based mutant index of each wild-type residue, -1 if gone
+    delta: np.ndarray  # (C,) p(mutant) - p(wild type)
+    delta_attention: np.ndarray  # (L_wild,) mutant - wild attention; NaN where deleted or unseen
+    changed: list[int]  # 1-based wild-type positions substituted or deleted
+    insertions: list[tuple[int, str, float]] = field(default_factory=list)  # (after position, residues, attention)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.wild.classes
+
+    def row(self) -> list:
+        """``id, variant, prediction_wt, prediction_mut, dp_<class>...`` (the ``locviz mutate`` table)."""
+        return [self.wild.id, self.label, self.wild.label, self.mutant.label, *self.delta.tolist()]
+
+
+def _changes(wild: str, mutant: str, mapping: np.ndarray) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """Changed wild-type positions (1-based) and insertions as (after position, mutant start, mutant end)."""
+    changed = [i + 1 for i, j in enumerate(mapping.tolist()) if j < 0 or mutant[j] != wild[i]]
+    insertions, expected = [], 0
+    for i, j in enumerate(mapping.tolist()):
+        if j < 0:
+            continue
+        if j > expected:
+            insertions.append((i, expected, j))  # mutant residues expected..j-1 sit before wild residue i + 1
+        expected = j + 1
+    if expected < len(mutant):
+        insertions.append((len(wild), expected, len(mutant)))
+    return changed, insertions
+
+
+def compare(
+    predictor: Predictor,
+    wild: ProteinRecord,
+    mutant: ProteinRecord | Sequence[Variant] | str,
+    variants: Sequence[Variant] | None = None,
+) -> VariantComparison:
+    """Predict ``wild`` and ``mutant`` and line them up on the wild type's residues.
+
+    ``mutant`` is variant text (``"K128T del1-20"``), a list of :class:`Variant`, or a second sequence
+    (an isoform, a mutant made elsewhere). With variants the residue mapping is exact; for a second
+    sequence it comes from a global alignment (:func:`align_positions`).
+
+    Raises:
+        InputError: see :func:`apply_variants`.
+    """
+    if isinstance(mutant, str):
+        mutant = parse_variants(mutant)
+    if not isinstance(mutant, ProteinRecord):
+        variants = list(mutant)
+        mutant = apply_variants(wild, variants)
+    if variants:
+        sequence, mapping = edit(wild.sequence, variants)
+        check(sequence == mutant.sequence, "the mutant sequence is not the wild type with these variants")
+        label = variants_label(variants)
+    else:
+        mapping = align_positions(wild.sequence, mutant.sequence)
+        label = f"aligned to {mutant.id}"
+    wild_pred, mutant_pred = predictor.predict([wild, mutant])
+    kept = mapping >= 0
+    delta_att = np.full(len(wild.sequence), np.nan)
+    delta_att[kept] = mutant_pred.attention[mapping[kept]] - wild_pred.attention[kept]
+    changed, spans = _changes(wild.sequence, mutant.sequence, mapping)
+    mutant_att = np.nan_to_num(mutant_pred.attention, nan=0.0)
+    insertions = [(after, mutant.sequence[a:b], float(mutant_att[a:b].sum())) for after, a, b in spans]
+    return VariantComparison(
+        label=label,
+        wild=wild_pred,
+        mutant=mutant_pred,
+        position_map=mapping,
+        delta=mutant_pred.probabilities - wild_pred.probabilities,
+        delta_attention=delta_att,
+        changed=changed,
+        insertions=insertions,
+    )
+
+
+# ------------------------------------------------------------------- per-residue attribution
+@dataclass
+class Attribution:
+    """One score per residue of the full sequence for one class; NaN where the model did not look."""
+
+    method: str  # "attention", "occlusion", "gradxinput", "integrated_gradients"
+    target: str  # the class scored
+    scores: np.ndarray  # (L,) float64: larger = more support for ``target``
+    wild: Prediction
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return METHOD_NAMES.get(self.method, self.method)
+
+
+def attention_attribution(wild: Prediction) -> Attribution:
+    """The attention itself as an :class:`Attribution`, so every method goes through the same tools."""
+    return Attribution("attention", wild.label, np.asarray(wild.attention, dtype=np.float64), wild)
+
+
+def occlusion_windows(length: int, seen: np.ndarray, window: int, stride: int) -> list[tuple[int, int]]:
+    """0-based half-open windows every ``stride`` residues, the last flush with the end; wholly unseen ones left out."""
+    window = min(window, length)
+    starts = list(range(0, length - window + 1, stride))
+    if starts[-1] != length - window:
+        starts.append(length - window)
+    return [(s, s + window) for s in starts if seen[s : s + window].any()]
+
+
+def occlusion_scan(
+    predictor: Predictor,
+    record: ProteinRecord,
+    window: int = OCCLUSION_WINDOW,
+    stride: int = OCCLUSION_STRIDE,
+    *,
+    target: str | None = None,
+    wild: Prediction | None = None,
+    callback: Callable[[int], None] | None = None,
+) -> Attribution:
+    """Per residue: the mean drop in P(``target``) when a ``window`` containing it is replaced by X.
+
+    Windows start every ``stride`` residues over the full length (the last one flush with the
+    C-terminus), so each residue is covered by about ``window / stride`` occlusions and the scan
+    costs about ``L / stride`` forward passes. X (unknown) instead of deletion keeps every position
+    in place (see the module notes). ``target`` defaults to the wild type's call.
+
+    Raises:
+        InputError: ``window`` or ``stride`` below 1, or ``target`` not a class of the model.
+    """
+    check(window >= 1, f"occlusion window must be >= 1 residue, got {window}")
+    check(stride >= 1, f"occlusion stride must be >= 1 residue, got {stride}")
+    wild = wild or _predict_one(predictor, record)
+    c = _class_index(predictor, wild, target)
+    seen = np.asarray(wild.seen, dtype=bool)
+    spans = occlusion_windows(len(record.sequence), seen, window, stride)
+    mutants = [ProteinRecord(f"{record.id}:X{a + 1}-{b}", _with_residues(record.sequence, range(a, b), "X"))
+               for a, b in spans]
+    total = np.zeros(len(seen))
+    count = np.zeros(len(seen))
+    for (a, b), pred in zip(spans, predictor.iter_predict(mutants, callback=callback), strict=True):
+        total[a:b] += wild.probabilities[c] - pred.probabilities[c]
+        count[a:b] += 1
+    scores = np.full(len(seen), np.nan)
+    ok = seen & (count > 0)
+    scores[ok] = total[ok] / count[ok]
+    return Attribution("occlusion", predictor.classes[c], scores, wild, {"window": window, "stride": stride})
+
+
+def _features_and_grad(
+    predictor: Predictor, tokens: torch.Tensor, features: torch.Tensor, c: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ensemble P(class c) per row, d P / d features) for a batch of feature tensors of one protein."""
+    model = predictor.bundle.model
+    features = features.detach().requires_grad_(True)
+    lengths = torch.full((features.shape[0],), tokens.shape[1], dtype=torch.int64, device=features.device)
+    batch_tokens = tokens.expand(features.shape[0], -1)
+    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward needs train mode
+        probs = model(batch_tokens, lengths, features=features).probabilities[:, c]
+        (grad,) = torch.autograd.grad(probs.sum(), features)  # not param.grad: safe beside other threads
+    return probs.detach(), grad
+
+
+def gradient_attribution(
+    predictor: Predictor,
+    record: ProteinRecord,
+    method: str = "gradxinput",
+    *,
+    target: str | None = None,
+    steps: int = IG_STEPS,
+    wild: Prediction | None = None,
+) -> Attribution:
+    """Gradient of the ensemble's P(``target``) with respect to the input features, per residue.
+
+    ``gradxinput``: Σ_features gradient × input (Shrikumar et al. 2016). ``integrated_gradients``:
+    Sundararajan et al. 2017, from a baseline of the same length made of X (the unknown residue, the
+    same "no information" occlusion uses), ``steps`` midpoint Riemann steps; its scores add up to
+    about P(target | protein) - P(target | all X). Both are for the ensemble mean (members share the
+    input features) and signed: > 0 supports ``target``. The model's eval mode is kept (no dropout).
+
+    Raises:
+        InputError: an unknown ``method``, ``steps`` below 1, or ``target`` not a class of the model.
+    """
+    check(method in GRADIENT_METHODS, f"method must be one of {', '.join(GRADIENT_METHODS)}, got {method!r}")
+    check(steps >= 1, f"steps must be >= 1, got {steps}")
+    wild = wild or _predict_one(predictor, record)
+    c = _class_index(predictor, wild, target)
+    kept, positions, _ = predictor.bundle.length_policy.crop(record.sequence)
+    device = predictor.device
+    tokens = torch.from_numpy(tokenize(kept).astype(np.int64)).unsqueeze(0).to(device)  # (1, T)
+    embed = predictor.bundle.model.members[0].embed  # every member has the same fixed feature table
+    x = embed(tokens)  # (1, T, E)
+    if method == "gradxinput":
+        _, grad = _features_and_grad(predictor, tokens, x, c)
+        per_residue = (grad * x).sum(-1)[0]
+        settings: dict[str, Any] = {}
+    else:
+        baseline = embed(torch.full_like(tokens, UNKNOWN_TOKEN))
+        total = torch.zeros_like(x)
+        alphas = (torch.arange(steps, dtype=x.dtype, device=device) + 0.5) / steps
+        for chunk in alphas.split(8):
+            path = baseline + chunk.view(-1, 1, 1) * (x - baseline)  # (n, T, E)
+            _, grad = _features_and_grad(predictor, tokens, path, c)
+            total += grad.sum(0, keepdim=True)
+        per_residue = ((x - baseline) * total / steps).sum(-1)[0]
+        settings = {"steps": steps, "baseline": "all X"}
+    scores = np.full(len(record.sequence), np.nan)
+    scores[positions] = per_residue.detach().cpu().double().numpy()
+    return Attribution(method, predictor.classes[c], scores, wild, settings)
+
+
+# ---------------------------------------------------------------------------- deletion curve
+@dataclass
+class DeletionCurve:
+    """P(call) after replacing a score's top-k residues with X, against k random residues."""
+
+    method: str
+    target: str
+    ks: np.ndarray  # (K,) int
+    p_wild: float
+    p_top: np.ndarray  # (K,)
+    p_random: np.ndarray  # (K,) mean over ``n_random`` draws
+    p_random_sd: np.ndarray  # (K,)
+    n_random: int
+    reading: str
+
+    @property
+    def faithful(self) -> bool:
+        return bool(self.p_random[-1] - self.p_top[-1] >= FAITHFUL_MARGIN)
+
+
+def _reading(name: str, target: str, k: int, p_wild: float, p_top: float, p_random: float) -> str:
+    if p_random - p_top >= FAITHFUL_MARGIN:
+        return (
+            f"{name} is faithful here: removing its top {k} residues drops P({target}) from {p_wild:.2f} "
+            f"to {p_top:.2f}, random: {p_random:.2f}"
+        )
+    return (
+        f"{name} is not faithful here: removing its top {k} residues moves P({target}) from {p_wild:.2f} "
+        f"to {p_top:.2f}, about as much as {k} random residues do ({p_random:.2f})"
+    )
+
+
+def deletion_curve(
+    predictor: Predictor,
+    record: ProteinRecord,
+    scores: Attribution | Prediction | np.ndarray,
+    ks: Sequence[int] = DELETION_KS,
+    *,
+    method: str | None = None,
+    target: str | None = None,
+    n_random: int = 5,
+    seed: int = 0,
+    wild: Prediction | None = None,
+) -> DeletionCurve:
+    """P(``target``) after replacing the top-k residues by ``scores`` with X, beside k random residues.
+
+    ``scores`` is an :class:`Attribution`, a :class:`Prediction` (its attention) or an array over the
+    full sequence (NaN = not seen; only seen residues are removed). Random draws (``n_random`` per k,
+    seeded) come from the seen residues too. The reading is taken at the largest k: faithful when
+    the top residues lower P(target) at least :data:`FAITHFUL_MARGIN` more than random ones.
+
+    Raises:
+        InputError: no k, a k below 1 or above the number of seen residues, or ``n_random`` below 1.
+    """
+    if isinstance(scores, Prediction):
+        scores = attention_attribution(scores)
+    if isinstance(scores, Attribution):
+        method = method or scores.name
+        target = target or scores.target
+        wild = wild or scores.wild
+        scores = scores.scores
+    wild = wild or _predict_one(predictor, record)
+    c = _class_index(predictor, wild, target)
+    values = np.asarray(scores, dtype=np.float64)
+    check(len(values) == len(record.sequence), f"scores has {len(values)} values for {len(record.sequence)} residues")
+    usable = np.flatnonzero(np.asarray(wild.seen, dtype=bool) & np.isfinite(values))
+    ks = np.array(sorted(set(int(k) for k in ks)))
+    check(len(ks) > 0 and ks[0] >= 1, f"ks must be positive residue counts, got {ks.tolist()}")
+    check(ks[-1] <= len(usable), f"k = {ks[-1]} is more than the {len(usable)} scored residues")
+    check(n_random >= 1, f"n_random must be >= 1, got {n_random}")
+    order = usable[np.argsort(-values[usable], kind="stable")]
+    rng = np.random.default_rng(seed)
+    picks = [order[:k] for k in ks] + [rng.choice(usable, size=k, replace=False) for k in ks for _ in range(n_random)]
+    mutants = [ProteinRecord(f"{record.id}:del{n}", _with_residues(record.sequence, pick, "X"))
+               for n, pick in enumerate(picks)]
+    probs = np.array([p.probabilities[c] for p in predictor.predict(mutants)])
+    p_top, p_random = probs[: len(ks)], probs[len(ks) :].reshape(len(ks), n_random)
+    name = method or "score"
+    target_name = predictor.classes[c]
+    p_wild = float(wild.probabilities[c])
+    reading = _reading(name, target_name, int(ks[-1]), p_wild, float(p_top[-1]), float(p_random[-1].mean()))
+    return DeletionCurve(
+        name, target_name, ks, p_wild, p_top, p_random.mean(1), p_random.std(1), n_random, reading
+    )
+
+
+# ----------------------------------------------------------------------------------- tables
+def scan_columns(classes: Sequence[str]) -> list[str]:
+    return ["id", "position", "wt", "mut", *(f"dp_{c}" for c in classes)]
+
+
+def mutate_columns(classes: Sequence[str]) -> list[str]:
+    return ["id", "variant", "prediction_wt", "prediction_mut", *(f"dp_{c}" for c in classes)]
+
+
+class DeltaWriter:
+    """The ``locviz scan`` / ``locviz mutate`` tables: TSV/CSV rows as they come, or JSON at :meth:`close`.
+
+    Floats use :func:`locviz.table.number` (6 significant digits); JSON carries ``schema_version``.
+    """
+
+    def __init__(self, handle: IO[str], fmt: str, columns: Sequence[str], *, model: str = "", kind: str = ""):
+        check(fmt in FORMATS, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        self.handle, self.fmt, self.columns, self.model, self.kind = handle, fmt, list(columns), model, kind
+        self.rows: list[dict] = []
+        self._csv = None
+        if fmt != "json":
+            self._csv = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+            self._csv.writerow(self.columns)
+
+    def write(self, rows: Iterable[list]) -> None:
+        for row in rows:
+            if self._csv is not None:
+                self._csv.writerow([number(v) if isinstance(v, float) else v for v in row])
+            else:
+                cells = [json_number(v) if isinstance(v, float) else v for v in row]
+                self.rows.append(dict(zip(self.columns, cells, strict=True)))
+        self.handle.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            document = {"schema_version": SCHEMA_VERSION, "table": self.kind, "model": self.model,
+                        "columns": self.columns, "rows": self.rows}
+            json.dump(document, self.handle, indent=1, allow_nan=False, ensure_ascii=False)
+            self.handle.write("\n")
+        self.handle.flush()
+
+
+def scan_table_bytes(scans: Sequence[SaturationScan], fmt: str = "csv") -> bytes:
+    """The scan table of ``locviz scan`` as bytes (the app's download)."""
+    check(bool(scans), "no scan to write")
+    buffer = io.StringIO()
+    writer = DeltaWriter(buffer, fmt, scan_columns(scans[0].classes), model=scans[0].wild.model_name, kind="scan")
+    for scan in scans:
+        writer.write(scan.rows())
+    writer.close()
+    return buffer.getvalue().encode("utf-8")
+
+
+def comparison_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = "csv") -> bytes:
+    """The variant table of ``locviz mutate`` as bytes (the app's download)."""
+    check(bool(comparisons), "no comparison to write")
+    buffer = io.StringIO()
+    first = comparisons[0]
+    writer = DeltaWriter(buffer, fmt, mutate_columns(first.classes), model=first.wild.model_name, kind="mutate")
+    writer.write(c.row() for c in comparisons)
+    writer.close()
+    return buffer.getvalue().encode("utf-8")

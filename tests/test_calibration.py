@@ -1,0 +1,211 @@
+"""Temperature scaling, ECE, the support verdict, and calibration wired through the card, Predictor and CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import HISTONE_H4, HUMAN_INSULIN, UBIQUITIN, tiny_config
+
+from locviz import calibration, cli
+from locviz.calibration import HomologyHint, SupportThresholds, assess
+from locviz.card import CalibrationCard, MemberTraining, ModelCard
+from locviz.datasets import DEEPLOC_CLASSES
+from locviz.encoding import LengthPolicy
+from locviz.errors import BundleError, InputError
+from locviz.model import ConvLSTM, Ensemble
+from locviz.predict import Predictor
+from locviz.sequences import ProteinRecord
+from locviz.weights import load_bundle, read_card, save_bundle, update_card
+
+THRESHOLDS = SupportThresholds(high=0.8, low=0.5)
+ORDINARY = HUMAN_INSULIN  # 110 residues, ordinary composition
+
+
+def sample_labels(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    cumulative = probs.cumsum(axis=1)
+    return (rng.random((len(probs), 1)) > cumulative).sum(axis=1).clip(0, probs.shape[1] - 1)
+
+
+# ----------------------------------------------------------------------------- temperature and ECE
+def test_fit_temperature_recovers_a_known_temperature() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(20_000, 6))
+    labels = sample_labels(calibration.softmax(logits / 2.0), rng)  # the truth is 2x softer than the logits
+    assert calibration.fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.05)
+    # log-probabilities are logits up to a constant per row: the same answer
+    logp = calibration.log_probabilities(calibration.softmax(logits))
+    assert calibration.fit_temperature(logp, labels) == pytest.approx(2.0, rel=0.05)
+
+
+def test_ece_is_near_zero_for_a_calibrated_set_and_large_for_an_overconfident_one() -> None:
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(5) * 0.7, size=50_000)
+    labels = sample_labels(probs, rng)
+    assert calibration.expected_calibration_error(probs, labels) < 0.01
+    sharpened = calibration.scale(probs, 0.4)  # same calls, far more confident
+    assert calibration.expected_calibration_error(sharpened, labels) > 0.1
+
+
+def test_reliability_bins() -> None:
+    probs = np.array([[0.95, 0.05], [0.9, 0.1], [0.55, 0.45], [0.45, 0.55]])
+    labels = np.array([0, 1, 0, 1])
+    rel = calibration.reliability(probs, labels, n_bins=15)
+    assert len(rel.edges) == 16 and sum(rel.count) == 4
+    # 0.95 falls in the last bin [0.933, 1] (right), 0.9 in [0.867, 0.933] (wrong), both 0.55 in [0.533, 0.6]
+    assert rel.count[14] == 1 and rel.accuracy[14] == 1.0
+    assert rel.count[13] == 1 and rel.accuracy[13] == 0.0
+    assert rel.count[8] == 2 and rel.accuracy[8] == 1.0 and rel.confidence[8] == pytest.approx(0.55)
+    assert rel.accuracy[0] is None and rel.count[0] == 0
+    assert rel.ece == pytest.approx((abs(1 - 0.95) + abs(0.9 - 0.0) + 2 * abs(1 - 0.55)) / 4)
+    assert calibration.Reliability.from_dict(json.loads(json.dumps(rel.to_dict()))).count == rel.count
+
+
+def test_scale_keeps_the_call_and_softens_it() -> None:
+    probs = np.array([[0.7, 0.2, 0.1]])
+    soft = calibration.scale(probs, 2.0)
+    assert soft.argmax() == 0 and soft.max() < 0.7 and soft.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(calibration.scale(probs, 1.0), probs)
+    with pytest.raises(InputError, match="temperature"):
+        calibration.scale(probs, 0.0)
+
+
+def test_choose_thresholds_meets_the_target() -> None:
+    rng = np.random.default_rng(2)
+    confidence = rng.random(5000)
+    correct = rng.random(5000) < confidence  # right as often as it is confident
+    t = calibration.choose_thresholds(confidence, correct)
+    assert correct[confidence >= t.high].mean() >= 0.9
+    assert correct[confidence < t.low].mean() <= 0.5
+    assert 0.8 <= t.high < 0.9 and t.low <= t.high  # calls >= t.high are right about (1 + t.high) / 2 of the time
+
+
+# ----------------------------------------------------------------------------- the support verdict
+def test_confident_ordinary_call_with_agreeing_members_is_high() -> None:
+    verdict = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus"] * 4)
+    assert verdict.level == "high"
+    assert verdict.reasons[0].startswith("Calibrated confidence 0.95 (high")
+    assert "All 4 members call Nucleus." in verdict.reasons
+
+
+def test_disagreeing_members_cap_the_verdict_at_medium() -> None:
+    verdict = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus", "Cytoplasm", "Cytoplasm", "Nucleus"])
+    assert verdict.level == "medium"
+    assert "Members disagree: 2 of 4 call Cytoplasm." in verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("sequence", "words"),
+    [
+        ("MKVLAAGIVGLLLA" * 3, "Very short (42 residues"),
+        (("MSTNPKPQRKTKRNTNRRPQDVKFPGG" * 200)[:5200], "Very long (5,200 residues"),
+        ("M" + "Q" * 80 + HISTONE_H4, "Low complexity"),
+        (UBIQUITIN + "X" * 10, "Many unknown residues"),
+    ],
+)
+def test_out_of_distribution_signs_cap_at_medium(sequence: str, words: str) -> None:
+    verdict = assess(0.97, "Nucleus", sequence, THRESHOLDS, ["Nucleus"] * 4)
+    assert verdict.level == "medium"
+    assert any(r.startswith(words) for r in verdict.reasons), verdict.reasons
+
+
+def test_ordinary_proteins_show_no_out_of_distribution_sign() -> None:
+    for sequence in (HUMAN_INSULIN, UBIQUITIN, HISTONE_H4):
+        assert calibration.ood_signs(sequence) == []
+
+
+def test_homology_raises_lowers_or_flags_distance() -> None:
+    agree = assess(0.6, "Nucleus", ORDINARY, THRESHOLDS, None, HomologyHint(0.62, "Nucleus", "P12345"))
+    assert agree.level == "high"
+    assert "Nearest annotated protein P12345 (62% identity) is in Nucleus too." in agree.reasons
+    disagree = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, None, HomologyHint(0.8, "Cytoplasm"))
+    assert disagree.level == "medium"
+    assert disagree.reasons[-1] == "Nearest annotated protein (80% identity) is in Cytoplasm, not Nucleus."
+    far = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, None, HomologyHint(None))
+    assert far.level == "medium" and "No annotated reference protein is similar (no hit)." in far.reasons
+    with pytest.raises(InputError, match="fraction 0-1"):
+        HomologyHint(62.0, "Nucleus")
+
+
+def test_low_confidence_is_low() -> None:
+    verdict = assess(0.3, "Golgi.apparatus", ORDINARY, THRESHOLDS, ["Golgi.apparatus"] * 2)
+    assert verdict.level == "low" and "below 0.50" in verdict.reasons[0]
+
+
+# ----------------------------------------------------------------------------- card, Predictor, CLI
+def _trained_looking_bundle(folder: Path, validation_folds: tuple[int, ...]) -> Path:
+    """A tiny deeploc-shaped bundle whose card says member k validated on validation_folds[k]."""
+    torch.manual_seed(0)
+    config = tiny_config(len(DEEPLOC_CLASSES))
+    model = Ensemble([ConvLSTM(config) for _ in validation_folds])
+    training = tuple(
+        MemberTraining(dataset="deeploc", train_folds=tuple(f for f in range(4) if f != v), validation_fold=v)
+        for v in validation_folds
+    )
+    card = ModelCard(DEEPLOC_CLASSES, config, LengthPolicy(200), training=training)
+    return save_bundle(folder / "tinyloc", model, card)
+
+
+def _tiny_deeploc_data(folder: Path, n: int = 80) -> Path:
+    rng = np.random.default_rng(5)
+    folder.mkdir()
+    fasta, folds = [], ["accession\tlocation\tfold\tmembrane"]
+    for i in range(n):
+        location = DEEPLOC_CLASSES[i % len(DEEPLOC_CLASSES)]
+        seq = "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), int(rng.integers(60, 150))))
+        fasta.append(f">ACC{i:04d} {location}\n{seq}")
+        folds.append(f"ACC{i:04d}\t{location}\t{i % 4}\t")
+    (folder / "train.fasta").write_text("\n".join(fasta) + "\n")
+    (folder / "folds.tsv").write_text("\n".join(folds) + "\n")
+    return folder
+
+
+def test_calibrate_command_stores_the_section_and_predictor_applies_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    card_path = _trained_looking_bundle(tmp_path, (0, 1))
+    data = _tiny_deeploc_data(tmp_path / "data")
+    code = cli.main(["calibrate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
+                     "--no-progress"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "out-of-fold proteins: 40" in printed and "ECE (15 bins, top class): before" in printed
+    _, card = read_card(card_path)
+    section = card.calibration
+    assert section.method == "temperature" and section.temperature > 0
+    assert section.metrics["n"] == 40 and sum(section.metrics["reliability_after"]["count"]) == 40
+    assert "member 0 on fold 0, member 1 on fold 1" in section.fitted_on
+    assert set(section.metrics["support"]["thresholds"]) == {"high", "low"}
+
+    # the Predictor scales every member with the card's temperature, then averages
+    bundle = load_bundle(card_path, device="cpu")
+    calibrated, raw = Predictor(bundle), Predictor(bundle, calibrated=False)
+    record = [ProteinRecord("insulin", HUMAN_INSULIN)]
+    p, q = calibrated.predict(record)[0], raw.predict(record)[0]
+    np.testing.assert_allclose(p.raw_probabilities, q.probabilities, rtol=1e-6)
+    expected = calibration.scale(q.member_probabilities, section.temperature).mean(axis=0)
+    np.testing.assert_allclose(p.probabilities, expected, rtol=1e-6)
+    assert p.label == q.label and p.extra["support"] in calibration.LEVELS and p.extra["support_reasons"]
+
+
+def test_a_stale_calibration_is_not_applied(tmp_path: Path) -> None:
+    card_path = _trained_looking_bundle(tmp_path, (0, 1))
+    stale = CalibrationCard("temperature", 3.0, metrics={"weights_sha256": "0" * 64})
+    update_card(card_path, lambda c: c.replace(calibration=stale))
+    assert Predictor(load_bundle(card_path, device="cpu")).temperature == 1.0
+    fresh = CalibrationCard("temperature", 3.0, metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})
+    update_card(card_path, lambda c: c.replace(calibration=fresh))
+    assert Predictor(load_bundle(card_path, device="cpu")).temperature == 3.0
+
+
+def test_calibration_refuses_cards_without_validation_folds_or_on_a_test_fold(
+    tmp_path: Path, tiny_weights_dir: Path
+) -> None:
+    with pytest.raises(BundleError, match="no training\\[0\\].validation_fold"):
+        calibration.validation_folds(load_bundle(tiny_weights_dir / "deeploc.json", device="cpu"), "deeploc")
+    card_path = _trained_looking_bundle(tmp_path, (0, 1))
+    with pytest.raises(BundleError, match="test fold 0"):
+        calibration.validation_folds(load_bundle(card_path, device="cpu"), "multiloc")

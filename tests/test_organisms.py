@@ -1,0 +1,117 @@
+"""The organism switch: impossible compartments get 0, rows still sum to 1, the CLI honours it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import synthetic_prediction
+
+from locviz import cli, organisms
+from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
+from locviz.errors import InputError
+from locviz.examples import EXAMPLES
+
+RNG = np.random.default_rng(7)
+
+
+def test_restrict_zeroes_plastid_for_animal_and_rows_sum_to_one() -> None:
+    probs = RNG.dirichlet(np.ones(len(DEEPLOC_CLASSES)), size=50)
+    out = organisms.restrict(probs, DEEPLOC_CLASSES, "animal")
+    plastid = DEEPLOC_CLASSES.index("Plastid")
+    assert np.all(out[:, plastid] == 0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-12)
+    kept = [i for i in range(len(DEEPLOC_CLASSES)) if i != plastid]
+    # the allowed classes keep their ratios (Bayes with a zero prior on plastids)
+    np.testing.assert_allclose(out[:, kept] / out[:, kept[0:1]], probs[:, kept] / probs[:, kept[0:1]], rtol=1e-9)
+
+
+def test_restrict_member_axis_and_underflow() -> None:
+    members = RNG.dirichlet(np.ones(len(MULTILOC_CLASSES)), size=(3, 4))  # (M, N, C)
+    out = organisms.restrict(members, MULTILOC_CLASSES, "fungus")
+    np.testing.assert_allclose(out.sum(axis=-1), 1.0, atol=1e-12)
+    for name in ("chloroplast", "lysosomal"):
+        assert np.all(out[..., MULTILOC_CLASSES.index(name)] == 0)
+    only_plastid = np.zeros(len(DEEPLOC_CLASSES))
+    only_plastid[DEEPLOC_CLASSES.index("Plastid")] = 1.0
+    uniform = organisms.restrict(only_plastid, DEEPLOC_CLASSES, "animal")
+    np.testing.assert_allclose(uniform.sum(), 1.0)
+    assert uniform[DEEPLOC_CLASSES.index("Nucleus")] == pytest.approx(1 / 9)
+
+
+@pytest.mark.parametrize(
+    ("organism", "classes", "excluded"),
+    [
+        ("animal", MULTILOC_CLASSES, {"chloroplast", "vacuolar"}),
+        ("fungus", MULTILOC_CLASSES, {"chloroplast", "lysosomal"}),
+        ("plant", MULTILOC_CLASSES, {"lysosomal"}),
+        ("any", MULTILOC_CLASSES, set()),
+        ("animal", DEEPLOC_CLASSES, {"Plastid"}),
+        ("fungus", DEEPLOC_CLASSES, {"Plastid"}),
+        ("plant", DEEPLOC_CLASSES, set()),
+    ],
+)
+def test_which_compartments_each_organism_has(organism: str, classes: tuple[str, ...], excluded: set[str]) -> None:
+    assert set(organisms.excluded_classes(classes, organism)) == excluded
+    assert set(organisms.allowed_classes(classes, organism)) == set(classes) - excluded
+
+
+def test_unknown_organism_is_refused_with_the_allowed_list() -> None:
+    with pytest.raises(InputError) as info:
+        organisms.restrict(np.full(10, 0.1), DEEPLOC_CLASSES, "human")
+    message = str(info.value)
+    assert "'human'" in message
+    assert all(o in message for o in organisms.ORGANISMS)
+
+
+def test_unknown_class_ids_only_work_with_any() -> None:
+    probs = np.array([0.2, 0.8])
+    np.testing.assert_allclose(organisms.restrict(probs, ("inside", "outside"), "any"), probs)
+    with pytest.raises(InputError, match="'inside', 'outside'"):
+        organisms.restrict(probs, ("inside", "outside"), "plant")
+
+
+def test_apply_keeps_the_ensemble_the_mean_of_its_members() -> None:
+    pred = synthetic_prediction(seed=3)
+    out = organisms.apply(pred, "animal")
+    assert out.organism == "animal" and pred.organism == "any"
+    for name in ("chloroplast", "vacuolar"):
+        i = MULTILOC_CLASSES.index(name)
+        assert out.probabilities[i] == 0 and np.all(out.member_probabilities[:, i] == 0)
+    np.testing.assert_allclose(out.member_probabilities.sum(axis=1), 1.0)
+    np.testing.assert_allclose(out.probabilities, out.member_probabilities.mean(axis=0))
+    assert any("chloroplast" in n for n in out.notes)
+    assert organisms.apply(out, "animal") is out
+    with pytest.raises(InputError, match="already restricted to animal"):
+        organisms.apply(out, "plant")
+
+
+def _predict_csv(tmp_path: Path, organism: str) -> list[dict]:
+    spinach = next(e for e in EXAMPLES if e.accession == "P10871")  # Rubisco activase, chloroplastic
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(spinach.fasta())
+    out = tmp_path / f"{organism}.csv"
+    code = cli.main(["predict", str(fasta), "--model", "deeploc", "--out", str(out), "--organism", organism,
+                     "--no-progress"])  # fmt: skip
+    assert code == 0
+    return list(csv.DictReader(out.open()))
+
+
+def test_cli_organism_animal_never_answers_plastid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCVIZ_WEIGHTS", raising=False)  # the shipped deeploc model
+    (plant,) = _predict_csv(tmp_path, "plant")
+    (animal,) = _predict_csv(tmp_path, "animal")
+    assert plant["prediction"] == "Plastid"  # the shipped model calls this chloroplast protein Plastid ...
+    assert animal["prediction"] != "Plastid"  # ... and never for an animal
+    assert float(animal["p_Plastid"]) == 0.0
+    total = sum(float(animal[f"p_{c}"]) for c in DEEPLOC_CLASSES)
+    assert total == pytest.approx(1.0, abs=1e-5)
+    assert animal["support"] in ("low", "medium", "high")
+
+
+def test_cli_refuses_an_unknown_organism(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "x.fasta", "--out", "-", "--organism", "martian"])
+    assert "animal" in capsys.readouterr().err

@@ -1,0 +1,299 @@
+"""What-if tools: variants, saturation scan, occlusion, gradients, deletion curves, and the scan/mutate commands.
+
+Plumbing and exactness run on the tiny seeded bundles of conftest; one science check uses the shipped
+deeploc model on a short real protein.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import GFP, HUMAN_INSULIN, UBIQUITIN
+
+from locviz import cli, whatif
+from locviz.errors import InputError
+from locviz.predict import Predictor, load_model
+from locviz.sequences import ProteinRecord
+
+ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_weights_dir: Path) -> Predictor:
+    return load_model(str(tiny_weights_dir / "multiloc"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def deeploc() -> Predictor:
+    return load_model("deeploc", device="cpu")
+
+
+def insulin() -> ProteinRecord:
+    return ProteinRecord("insulin", HUMAN_INSULIN)
+
+
+# ----------------------------------------------------------------------------- variants
+def test_parse_variants_reads_every_kind_and_writes_it_back() -> None:
+    variants = whatif.parse_variants("K128T, del1-20 ins45:aaa;del5")
+    assert [v.kind for v in variants] == ["sub", "del", "ins", "del"]
+    assert [str(v) for v in variants] == ["K128T", "del1-20", "ins45:AAA", "del5"]
+    assert (variants[3].start, variants[3].end) == (5, 5)
+
+
+@pytest.mark.parametrize("text", ["", "K128", "128T", "del20-1", "ins45", "K12T3", "X"])
+def test_parse_variants_refuses_what_it_cannot_read(text: str) -> None:
+    with pytest.raises(InputError, match="variant|deletion"):
+        whatif.parse_variants(text)
+
+
+def test_apply_variants_works_in_wild_type_coordinates() -> None:
+    wild = ProteinRecord("w", ALPHABET)
+    mutant = whatif.apply_variants(wild, "C2W del5-7 ins10:GG ins0:M Y20A")
+    # M + A W D E (FGH deleted) I K L GG M N P Q R S T V W A
+    assert mutant.sequence == "MAWDEIKLGGMNPQRSTVWA"
+    sequence, mapping = whatif.edit(wild.sequence, whatif.parse_variants("C2W del5-7 ins10:GG ins0:M Y20A"))
+    assert sequence == mutant.sequence
+    assert mapping[:4].tolist() == [1, 2, 3, 4] and mapping[4:7].tolist() == [-1, -1, -1]
+    assert mapping[10] == 10  # M (wild 11) sits after the two inserted G
+
+
+def test_wrong_wild_type_residue_is_refused_naming_position_and_actual_residue() -> None:
+    with pytest.raises(InputError, match="position 3 is D, not K"):
+        whatif.apply_variants(ProteinRecord("w", ALPHABET), "K3T")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("del15-30", "position 30 is outside the protein"),
+        ("A0C", "position 0 is outside"),
+        ("ins21:A ins22:A", "between 0 and 20"),
+        ("C2W C2Y", "both change residue 2"),
+        ("del2-5 ins3:AA", "inside the deletion"),
+        ("del1-15", "at least 10 are needed"),
+        ("ins2:A1", "not understood"),
+    ],
+)
+def test_bad_variants_are_refused_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        whatif.apply_variants(ProteinRecord("w", ALPHABET), text)
+
+
+def test_split_target_takes_the_longest_record_name() -> None:
+    assert whatif.split_target("sp|P1:x:K3T", ["sp|P1", "sp|P1:x"])[0] == "sp|P1:x"
+    rid, variants = whatif.split_target("ins4:AA", ["only"])
+    assert rid == "only" and str(variants[0]) == "ins4:AA"
+    with pytest.raises(InputError, match="names no record"):
+        whatif.split_target("P9:K3T", ["P1", "P2"])
+
+
+def test_compare_variant_matches_two_predict_calls_and_maps_positions(tiny: Predictor) -> None:
+    wild = insulin()
+    comparison = whatif.compare(tiny, wild, "L3A del10-14 ins50:KKK")
+    mutant = whatif.apply_variants(wild, "L3A del10-14 ins50:KKK")
+    p_wild, p_mutant = tiny.predict([wild])[0], tiny.predict([mutant])[0]
+    np.testing.assert_allclose(comparison.delta, p_mutant.probabilities - p_wild.probabilities, atol=1e-5)
+    assert comparison.changed == [3, 10, 11, 12, 13, 14]
+    assert [(after, residues) for after, residues, _ in comparison.insertions] == [(50, "KKK")]
+    assert np.isnan(comparison.delta_attention[9:14]).all()
+    expected = p_mutant.attention[20] - p_wild.attention[25]  # wild residue 26 is mutant residue 21
+    assert comparison.delta_attention[25] == pytest.approx(expected, abs=1e-6)
+    assert comparison.row()[:2] == ["insulin", "L3A,del10-14,ins50:KKK"]
+
+
+def test_compare_an_isoform_aligns_it_like_the_equivalent_deletion(tiny: Predictor) -> None:
+    wild = insulin()
+    isoform = ProteinRecord("isoform", HUMAN_INSULIN[:30] + HUMAN_INSULIN[40:])
+    by_alignment = whatif.compare(tiny, wild, isoform)
+    by_variant = whatif.compare(tiny, wild, "del31-40")
+    assert by_alignment.changed == by_variant.changed == list(range(31, 41))
+    np.testing.assert_array_equal(by_alignment.position_map, by_variant.position_map)
+    np.testing.assert_allclose(by_alignment.delta, by_variant.delta, atol=1e-6)
+
+
+# ------------------------------------------------------------------------ saturation scan
+def test_scan_delta_is_predict_mutant_minus_predict_wild_type(tiny: Predictor) -> None:
+    record = insulin()
+    scan = whatif.saturation_scan(tiny, record, 5, 9)
+    assert scan.delta.shape == (5, 20, len(tiny.classes)) and scan.wt == HUMAN_INSULIN[4:9]
+    assert len(list(scan.rows())) == 5 * 19
+    wild = tiny.predict([record])[0]
+    for i, j in [(0, 0), (2, 7), (4, 19)]:
+        pos, aa = 5 + i, whatif.SUBSTITUTES[j]
+        if aa == scan.wt[i]:
+            assert not scan.delta[i, j].any()  # the wild-type column is exactly zero
+            continue
+        mutant = tiny.predict([whatif.apply_variants(record, f"{scan.wt[i]}{pos}{aa}")])[0]
+        np.testing.assert_allclose(scan.delta[i, j], mutant.probabilities - wild.probabilities, atol=1e-5)
+    assert np.abs(scan.delta).max() > 0
+    assert scan.heatmap("ER").shape == (20, 5)
+
+
+def test_scan_defaults_to_the_most_attended_window(tiny: Predictor) -> None:
+    record = insulin()
+    wild = tiny.predict([record])[0]
+    scan = whatif.saturation_scan(tiny, record)
+    start = int(scan.positions[0])
+    assert len(scan.positions) == whatif.DEFAULT_SCAN_WIDTH
+    share = np.nansum(wild.attention[start - 1 : start - 1 + whatif.DEFAULT_SCAN_WIDTH])
+    others = [np.nansum(wild.attention[s : s + whatif.DEFAULT_SCAN_WIDTH])
+              for s in range(len(record) - whatif.DEFAULT_SCAN_WIDTH + 1)]
+    assert share == pytest.approx(max(others))
+
+
+def test_positions_the_model_never_sees_change_nothing_and_are_not_run(tiny: Predictor) -> None:
+    long = ProteinRecord("long", (GFP * 2)[:300])  # the tiny bundle keeps residues 1-100 and 201-300
+    calls: list[int] = []
+    scan = whatif.saturation_scan(tiny, long, 95, 110, callback=calls.append)
+    assert scan.seen.tolist() == [True] * 6 + [False] * 10
+    assert not scan.delta[6:].any() and np.abs(scan.delta[:6]).max() > 0
+    assert sum(calls) == 6 * 19
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [(0, 5, "start must be between 1 and 110"), (10, 5, "end must be between 10"), (1, 200, "end must be"),
+     (1, 101, "at most 100")],
+)
+def test_scan_window_is_checked(tiny: Predictor, start: int, end: int, message: str) -> None:
+    record = ProteinRecord("gfp", GFP) if end == 101 else insulin()
+    with pytest.raises(InputError, match=message):
+        whatif.saturation_scan(tiny, record, start, end)
+
+
+# ------------------------------------------------------------------- attributions and curves
+def test_occlusion_scores_live_on_the_attention_axis(tiny: Predictor) -> None:
+    long = ProteinRecord("long", (GFP * 2)[:300])
+    occlusion = whatif.occlusion_scan(tiny, long, window=9, stride=3)
+    wild = tiny.predict([long])[0]
+    assert occlusion.scores.shape == wild.attention.shape
+    assert np.isnan(occlusion.scores[~wild.seen]).all() and np.isfinite(occlusion.scores[wild.seen]).all()
+    # residues 1-9 form exactly the first window: their score is that one occlusion's drop
+    first = tiny.predict([ProteinRecord("x", "X" * 9 + long.sequence[9:])])[0]
+    c = int(np.argmax(wild.probabilities))
+    assert occlusion.scores[0] == pytest.approx(wild.probabilities[c] - first.probabilities[c], abs=1e-6)
+    assert occlusion.target == wild.label and occlusion.settings == {"window": 9, "stride": 3}
+
+
+def test_occlusion_windows_cover_every_residue_once_stride_allows() -> None:
+    seen = np.ones(20, dtype=bool)
+    spans = whatif.occlusion_windows(20, seen, 9, 5)
+    assert spans == [(0, 9), (5, 14), (10, 19), (11, 20)]
+    assert whatif.occlusion_windows(5, np.ones(5, bool), 9, 3) == [(0, 5)]
+
+
+def test_integrated_gradients_add_up_to_the_probability_difference(deeploc: Predictor) -> None:
+    record = ProteinRecord("ubiquitin", UBIQUITIN)
+    ig = whatif.gradient_attribution(deeploc, record, "integrated_gradients", steps=64)
+    wild = deeploc.predict([record])[0]
+    baseline = deeploc.predict([ProteinRecord("x", "X" * len(UBIQUITIN))])[0]
+    c = deeploc.classes.index(ig.target)
+    difference = wild.probabilities[c] - baseline.probabilities[c]
+    assert abs(difference) > 0.05
+    assert np.nansum(ig.scores) == pytest.approx(difference, rel=0.05, abs=2e-5)
+
+
+def test_gradient_times_input_is_per_residue_and_nan_where_unseen(tiny: Predictor) -> None:
+    long = ProteinRecord("long", (GFP * 2)[:300])
+    gxi = whatif.gradient_attribution(tiny, long, target="nuclear")
+    wild = tiny.predict([long])[0]
+    assert gxi.target == "nuclear" and gxi.scores.shape == (300,)
+    assert np.isnan(gxi.scores[~wild.seen]).all() and np.isfinite(gxi.scores[wild.seen]).all()
+    with pytest.raises(InputError, match="method must be one of"):
+        whatif.gradient_attribution(tiny, long, "saliency")
+    with pytest.raises(InputError, match="not one of the model's classes"):
+        whatif.gradient_attribution(tiny, long, target="Golgi apparatus")
+
+
+def test_deletion_curve_removes_top_scored_residues_and_random_ones(tiny: Predictor) -> None:
+    record = insulin()
+    scores = np.zeros(len(record))
+    scores[[4, 9, 20]] = [3.0, 2.0, 1.0]
+    curve = whatif.deletion_curve(tiny, record, scores, ks=(1, 3), method="test score", n_random=3)
+    c = tiny.classes.index(curve.target)
+    masked = "".join("X" if i in (4, 9, 20) else a for i, a in enumerate(record.sequence))
+    top3 = tiny.predict([ProteinRecord("m", masked)])[0]
+    assert curve.p_top[1] == pytest.approx(top3.probabilities[c], abs=1e-6)
+    assert curve.p_random.shape == (2,) and curve.n_random == 3
+    assert curve.reading.startswith("test score is ") and "top 3 residues" in curve.reading
+    assert curve.faithful == curve.reading.startswith("test score is faithful")
+    with pytest.raises(InputError, match="more than the"):
+        whatif.deletion_curve(tiny, record, scores, ks=(500,))
+
+
+def test_removing_the_signal_peptide_by_occlusion_is_faithful_for_the_shipped_model(deeploc: Predictor) -> None:
+    """Science check: deeploc calls insulin secreted, and the occlusion scan's top residues carry that call."""
+    predictor = deeploc
+    record = insulin()
+    occlusion = whatif.occlusion_scan(predictor, record, window=9, stride=3)
+    assert occlusion.target == "Extracellular"
+    curve = whatif.deletion_curve(predictor, record, occlusion, ks=(5, 10))
+    assert curve.faithful, curve.reading
+    assert curve.p_top[-1] < curve.p_wild - 0.2
+
+
+# ---------------------------------------------------------------------------------- CLI
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def test_scan_mutate_and_predict_agree(tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n")
+    scan_out, mutate_out = tmp_path / "scan.tsv", tmp_path / "mutate.tsv"
+    assert cli.main(["scan", str(fasta), "--model", "multiloc", "--start", "11", "--end", "30",
+                     "--out", str(scan_out), "--no-progress"]) == 0
+    rows = read_rows(scan_out)
+    assert len(rows) == 380
+    assert list(rows[0])[:4] == ["id", "position", "wt", "mut"] and list(rows[0])[4] == "dp_ER"
+    pick = rows[123]
+    variant = f"{pick['wt']}{pick['position']}{pick['mut']}"
+    assert cli.main(["mutate", str(fasta), "--model", "multiloc", "--variants", f"insulin:{variant}",
+                     "--out", str(mutate_out), "--no-progress"]) == 0
+    (mutated,) = read_rows(mutate_out)
+    assert mutated["variant"] == variant
+    mutant_fasta = tmp_path / "mutant.fasta"
+    mutant_fasta.write_text(f">m\n{whatif.apply_variants(ProteinRecord('insulin', HUMAN_INSULIN), variant).sequence}\n")
+    predicted = []
+    for source in (fasta, mutant_fasta):
+        out = tmp_path / f"{source.stem}.tsv"
+        assert cli.main(["predict", str(source), "--model", "multiloc", "--out", str(out), "--no-progress"]) == 0
+        predicted.append(read_rows(out)[0])
+    capsys.readouterr()
+    for column in (c for c in pick if c.startswith("dp_")):
+        by_predict = float(predicted[1]["p_" + column[3:]]) - float(predicted[0]["p_" + column[3:]])
+        assert float(pick[column]) == pytest.approx(by_predict, abs=1e-4)
+        assert float(mutated[column]) == pytest.approx(by_predict, abs=1e-4)
+    assert mutated["prediction_wt"] == predicted[0]["prediction"]
+
+
+def test_mutate_refuses_a_wrong_wild_type_residue(tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n")
+    code = cli.main(["mutate", str(fasta), "--variants", "insulin:K3T", "--out", str(tmp_path / "o.tsv")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "position 3 is L, not K" in err and "Traceback" not in err
+
+
+def test_scan_refuses_a_window_outside_a_record(tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n>ub\n{UBIQUITIN}\n")
+    code = cli.main(["scan", str(fasta), "--start", "90", "--end", "100", "--out", str(tmp_path / "o.tsv")])
+    err = capsys.readouterr().err
+    assert code == 1 and "record 'ub' (76 aa)" in err
+
+
+def test_table_bytes_for_the_app(tiny: Predictor) -> None:
+    scan = whatif.saturation_scan(tiny, insulin(), 1, 2)
+    text = whatif.scan_table_bytes([scan], "csv").decode()
+    assert text.splitlines()[0].startswith("id,position,wt,mut,dp_ER") and len(text.splitlines()) == 1 + 38
+    document = whatif.comparison_table_bytes([whatif.compare(tiny, insulin(), "W4G")], "json").decode()
+    assert '"schema_version"' in document and '"W4G"' in document
