@@ -67,20 +67,30 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true")
     defaults_t, defaults_m = TrainConfig(), ModelConfig(n_classes=1)
-    p.add_argument("--epochs", type=int, default=defaults_t.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults_t.batch_size)
-    p.add_argument("--lr", type=float, default=defaults_t.learning_rate)
-    p.add_argument("--weight-decay", type=float, default=defaults_t.weight_decay)
-    p.add_argument("--patience", type=int, default=defaults_t.patience)
-    p.add_argument("--seed", type=int, default=defaults_t.seed)
+    p.add_argument("--epochs", type=int, default=defaults_t.epochs, help="most epochs to run (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults_t.batch_size,
+                   help="proteins per training step (default: %(default)s)")  # fmt: skip
+    p.add_argument("--lr", type=float, default=defaults_t.learning_rate,
+                   help="learning rate of the Adam optimiser (default: %(default)s)")  # fmt: skip
+    p.add_argument("--weight-decay", type=float, default=defaults_t.weight_decay,
+                   help="L2 weight decay (default: %(default)s)")  # fmt: skip
+    p.add_argument("--patience", type=int, default=defaults_t.patience,
+                   help="stop after this many epochs without a better validation loss (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults_t.seed, help="random seed (default: %(default)s)")
     p.add_argument("--time-budget", type=float, help="seconds; no epoch starts that would overrun it")
     p.add_argument("--max-length", type=int, default=defaults_t.max_length, help="0 keeps whole sequences")
-    p.add_argument("--encoding", choices=ENCODINGS, default=defaults_m.encoding)
-    p.add_argument("--filters-per-width", type=int, default=defaults_m.filters_per_width)
-    p.add_argument("--conv2-channels", type=int, default=defaults_m.conv2_channels)
-    p.add_argument("--lstm-hidden", type=int, default=defaults_m.lstm_hidden)
-    p.add_argument("--input-dropout", type=float, default=defaults_m.input_dropout)
-    p.add_argument("--hidden-dropout", type=float, default=defaults_m.hidden_dropout)
+    p.add_argument("--encoding", choices=ENCODINGS, default=defaults_m.encoding,
+                   help="residue encoding: %(choices)s (default: %(default)s)")  # fmt: skip
+    p.add_argument("--filters-per-width", type=int, default=defaults_m.filters_per_width,
+                   help="first-layer convolution filters per filter width (default: %(default)s)")  # fmt: skip
+    p.add_argument("--conv2-channels", type=int, default=defaults_m.conv2_channels,
+                   help="channels of the second convolution (default: %(default)s)")  # fmt: skip
+    p.add_argument("--lstm-hidden", type=int, default=defaults_m.lstm_hidden,
+                   help="BiLSTM units per direction, also the attention and dense sizes (default: %(default)s)")
+    p.add_argument("--input-dropout", type=float, default=defaults_m.input_dropout,
+                   help="dropout on the encoded input (default: %(default)s)")  # fmt: skip
+    p.add_argument("--hidden-dropout", type=float, default=defaults_m.hidden_dropout,
+                   help="dropout on hidden layers (default: %(default)s)")  # fmt: skip
     p.set_defaults(func=cmd_train)
 
 
@@ -407,6 +417,9 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
         )
     predicted, skipped = counts["predicted"], counts["skipped"]
     written = "stdout" if args.out == "-" else args.out
+    wrote = f"wrote {written}"
+    if args.attention:
+        wrote += f" and {'stdout' if args.attention == '-' else args.attention} (attention per residue)"
     if stopped:
         print(
             f"locviz predict: error: stopped at the first bad record (--stop-on-error); {written} holds "
@@ -420,11 +433,11 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
     if skipped:
         print(
             f"predicted {predicted} of {predicted + skipped} records with {predictor.name}; "
-            f"{skipped} skipped (see the messages above); wrote {written}",
+            f"{skipped} skipped (see the messages above); {wrote}",
             file=sys.stderr,
         )
         return 3
-    print(f"predicted {predicted} records with {predictor.name}; wrote {written}", file=sys.stderr)
+    print(f"predicted {predicted} records with {predictor.name}; {wrote}", file=sys.stderr)
     return 0
 
 
@@ -719,14 +732,83 @@ def cmd_app(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+# ------------------------------------------------------------------------- reference
+def add_reference(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reference",
+        help="write the reference set of annotated training proteins (homology evidence) and fit the combined call",
+        description="Writes every protein of --folds (the model's training data; never a test fold) as a gzip FASTA "
+        "(>ACCESSION location=... dataset=... fold=N), fits the combined call on out-of-fold calls (each member's "
+        "own validation fold, searched without that fold) and stores file, sha256 and parameters in the card's "
+        "'reference' section.",
+    )
+    p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/multiloc")
+    p.add_argument("--folds", type=int, nargs="+", help="default: every fold the card's members trained on")
+    p.add_argument("--out", help=f"default: NAME{homology.REFERENCE_SUFFIX} next to the model card")
+    p.add_argument("--no-fit", action="store_true", help="only write the reference set (no combined call)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_reference)
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.model, device=args.device)
+    data = load_dataset(args.dataset, args.data)
+    folds = args.folds or list(bundle.card.data_folds())
+    if not folds:
+        raise CliError(f"{bundle.card_path} records no training folds; give --folds")
+    out = Path(args.out) if args.out else bundle.sibling(homology.REFERENCE_SUFFIX)
+    with tqdm(desc="out-of-fold", unit="protein", disable=args.no_progress or args.no_fit) as bar:
+        reference, section, cv = homology.build(
+            bundle, data, folds, out, command_line(), fit=not args.no_fit, callback=bar.update
+        )
+    update_card(bundle.card_path, lambda card: card.replace(reference=section))
+    print(f"wrote {out}: {len(reference)} proteins of {args.dataset} folds {folds}, sha256 {section.sha256[:12]}...")
+    if cv is not None and reference.combination is not None:
+        c = reference.combination
+        print(f"combined call: w(identity) = 1 / (1 + exp(-{c.slope:g} (identity - {c.midpoint:g})))")
+        print(
+            f"cross-validation ({cv['n']} out-of-fold proteins, {cv['with_hit']:.1%} with a hit, E <= "
+            f"{homology.MAX_EVALUE:g}): model {cv['model']:.4f}, homology {cv['homology']:.4f} (model where no hit), "
+            f"combined {cv['combined']:.4f} ({cv['combined_note']})"
+        )
+    print(f"stored the reference section in {bundle.card_path}")
+    return 0
+
+
 # ------------------------------------------------------------------------------ main
+COMMON_HELP = {
+    "--device": "auto (CUDA when present, else CPU), cpu, cuda, cuda:1 … (default: %(default)s)",
+    "--dataset": "data set whose layout and classes to read: %(choices)s",
+    "--data": "folder of the data set, e.g. ../shared/data/multiloc",
+    "--folds": "data-set folds to use (MultiLoc fold 0 is the test fold)",
+    "--no-progress": "no progress bar on stderr",
+    "--batch-size": "proteins per forward pass (default: %(default)s); lower it if memory runs out",
+    "--model": "multiloc, deeploc or a bundle path",
+}
+"""Help of the options several sub-commands share, said the same way everywhere (an option's own help wins)."""
+
+
+def _fill_common_help(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _fill_common_help(sub)
+        elif not action.help:
+            action.help = next((COMMON_HELP[o] for o in action.option_strings if o in COMMON_HELP), None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="locviz", description="Protein subcellular localisation with a ConvLSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
-        add_predict, add_train, add_ensemble, add_evaluate, add_motifs, add_app, add_calibrate, add_scan, add_mutate
+        add_predict, add_train, add_ensemble, add_evaluate, add_motifs, add_app, add_calibrate, add_scan, add_mutate,
+        add_reference,
     ):
         add(sub)
+    _fill_common_help(parser)
     return parser
 
 

@@ -500,11 +500,11 @@ def _logo_caption(motif: FilterMotif) -> str:
     best = motif.best_match
     if best is not None:
         first, last = best.window_positions(motif.width)
-        notes.append(f"like {best.name} at {first}–{last} (r = {best.score:.2f})")
+        notes.append(f"like {best.name} at {first}-{last} (r = {best.score:.2f})")
     return " · ".join(notes)
 
 
-def _logo_on_axes(ax: Axes, motif: FilterMotif, title: bool = True, ylabel: bool = True) -> None:
+def _logo_on_axes(ax: Axes, motif: FilterMotif, ylabel: bool = True, xlabel: bool = True) -> None:
     """Draw one filter's logo on ``ax``: bits on one scale (0–4.32); a width-1 filter in its context."""
     freqs = np.asarray(motif.frequencies, dtype=float)
     if freqs.ndim != 2 or freqs.shape[1] != len(STANDARD_RESIDUES) or freqs.shape[0] == 0:
@@ -532,17 +532,18 @@ def _logo_on_axes(ax: Axes, motif: FilterMotif, title: bool = True, ylabel: bool
         ax.set_ylabel("bits", fontsize=8, labelpad=1)
     if centre is not None:
         ax.set_xticks(range(n), [f"{i - centre:+d}" if i != centre else "0" for i in range(n)])
-        ax.set_xlabel(f"neighbours of the filter's residue (±{centre})", fontsize=7, labelpad=1)
-    else:  # every position up to 9 columns, else 1, 5, 10, ... (tick objects are what a page of logos costs)
+        if xlabel:
+            ax.set_xlabel(f"neighbours of the filter's residue (±{centre})", fontsize=7, labelpad=1)
+    else:  # every position up to 9 columns, else 1, 5, 10, ... (text is what a page of logos costs to draw)
         ticks = range(n) if n <= 9 else [0, *range(4, n, 5)]
         ax.set_xticks(list(ticks), [str(i + 1) for i in ticks])
-        ax.set_xlabel("position in window", fontsize=7, labelpad=1)
+        if xlabel:
+            ax.set_xlabel("position in window", fontsize=7, labelpad=1)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    if title:
-        caption = _logo_caption(motif)
-        ax.set_title(f"filter {motif.index} · width {motif.width} · IC {motif.information_content:.1f} bits"
-                     + (f"\n{caption}" if caption else ""), fontsize=8, loc="left")  # fmt: skip
+    caption = _logo_caption(motif)
+    ax.set_title(f"filter {motif.index} · width {motif.width} · IC {motif.information_content:.1f} bits"
+                 + (f"\n{caption}" if caption else ""), fontsize=8)  # fmt: skip
 
 
 def _logo_columns(motif: FilterMotif) -> int:
@@ -558,16 +559,18 @@ def sequence_logo(motif: FilterMotif, ax: Axes | None = None) -> Figure:
     own column shaded), not as one giant letter; a known-motif match is marked under the aligned columns.
     """
     if ax is None:
-        return logo_grid([motif], n_columns=1)
+        return logo_grid([motif], n_columns=1, xlabels=True)
     _logo_on_axes(ax, motif)
     return ax.figure
 
 
-def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2) -> Figure:
+def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2, xlabels: bool = False) -> Figure:
     """Several logos in one figure, on one scale: the same bits axis (0–4.32) and the same width per column.
 
     Cells are as wide as the widest logo; each logo is left-aligned in its cell, so a 21-wide
     filter is drawn 21 columns wide and a 5-wide one 5 columns wide at the same letter size.
+    ``xlabels`` names the x axis under every logo (off: the x axis is the window position, or the
+    offset from a width-1 filter's residue, as the tick labels show).
     """
     if not motifs:
         raise ValueError("logo_grid needs at least one motif")
@@ -589,7 +592,7 @@ def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2) -> Figure:
         y0 = fig_h - (row + 1) * cell_h + bottom
         ax = fig.add_axes((x0 / fig_w, y0 / fig_h, _logo_columns(motif) * LOGO_COLUMN_INCHES / fig_w,
                            LOGO_AXES_INCHES / fig_h))  # fmt: skip
-        _logo_on_axes(ax, motif, ylabel=col == 0)
+        _logo_on_axes(ax, motif, ylabel=col == 0, xlabel=xlabels)
     return fig
 
 
@@ -794,4 +797,26 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
     fig.update_xaxes(title="top-class probability (mean in bin)", **axis)
     fig.update_yaxes(title="share of calls that are right", scaleanchor="x", scaleratio=1, **axis)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0), margin=dict(t=110, b=110))
+    return fig
+
+
+# ---------------------------------------------------------------- one filter (motifs page)
+def filter_association_bar(motif: FilterMotif, model_name: str | None = None) -> go.Figure:
+    """One filter's class association (z-scores), strongest on top; positive bars in the highlight colour."""
+    if not motif.class_association:
+        raise ValueError(f"filter {motif.index} has no class association (motifs computed without labels)")
+    items = sorted(motif.class_association.items(), key=lambda kv: kv[1])  # plotly draws the first bar at the bottom
+    values = [v for _, v in items]
+    bar = go.Bar(
+        x=values,
+        y=[display_name(c) for c, _ in items],
+        orientation="h",
+        marker_color=[HIGHLIGHT if v > 0 else MUTED for v in values],
+        hovertemplate="%{y}: z %{x:+.2f}<extra></extra>",
+    )
+    fig = go.Figure(bar)
+    model = f"model {_esc(model_name)} · " if model_name else ""
+    _style(fig, f"Filter {motif.index}: class association", f"{model}z-score of the class mean of per-protein maxima",
+           height=120 + 24 * len(items), width=460)  # fmt: skip
+    fig.update_xaxes(title="z-score", zeroline=True, zerolinecolor="#888")
     return fig

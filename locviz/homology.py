@@ -56,6 +56,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Iterable, Sequence
@@ -66,7 +67,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
-from locviz import calibration
+from locviz import calibration, organisms
 from locviz.calibration import HomologyHint, SupportThresholds
 from locviz.card import ReferenceCard, display_name
 from locviz.datasets import LabelledSet, sha256_of
@@ -518,6 +519,7 @@ class OutOfFoldEvidence:
     folds: np.ndarray  # (N,)
     hit_class: np.ndarray  # (N,) class index of the best hit, -1 when none
     identity: np.ndarray  # (N,) best hit's identity, NaN when none
+    coverage: np.ndarray | None = None  # (N,) best hit's query coverage, NaN when none
     seconds_search: float = 0.0
 
 
@@ -536,19 +538,21 @@ def cross_validate(
 
     Model probabilities use the card's temperature (as ``locviz predict`` shows them).
     """
-    import time
 
     oof = calibration.out_of_fold(bundle, data, callback=callback)
     probabilities = calibration.scale(oof.probabilities, calibration.temperature_of(bundle.card))
     hit_class = np.full(len(oof.labels), -1, dtype=np.int64)
     identity = np.full(len(oof.labels), np.nan)
+    coverage = np.full(len(oof.labels), np.nan)
     t0 = time.perf_counter()
     for fold in np.unique(oof.folds):
         rows = np.flatnonzero(oof.folds == fold)
         records = [data.records[i] for i in oof.indices[rows]]
         hits = reference.search(records, exclude_folds=[int(fold)], exclude_ids=[r.id for r in records])
         hit_class[rows], identity[rows] = best_hit_arrays(hits, bundle.classes)
-    return OutOfFoldEvidence(probabilities, oof.labels, oof.folds, hit_class, identity, time.perf_counter() - t0)
+        coverage[rows] = [h[0].coverage if h else np.nan for h in hits]
+    seconds = time.perf_counter() - t0
+    return OutOfFoldEvidence(probabilities, oof.labels, oof.folds, hit_class, identity, coverage, seconds)
 
 
 def scores(ev: OutOfFoldEvidence, combination: Combination) -> dict[str, Any]:
@@ -660,10 +664,13 @@ def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_eva
 
 
 def _combined(prediction: Prediction, hits: Sequence[Hit], combination: Combination | None) -> np.ndarray | None:
+    """The combined probabilities, restricted to the prediction's organism like the model's (no Plastid in animals)."""
     if combination is None:
         return None
     hit_class, identity = best_hit_arrays([hits], prediction.classes)
-    return combination.combine(prediction.probabilities, hit_class, identity)[0]
+    combined = combination.combine(prediction.probabilities, hit_class, identity)
+    organism = getattr(prediction, "organism", "any")
+    return (combined if organism == "any" else organisms.restrict(combined, prediction.classes, organism))[0]
 
 
 def evidence(

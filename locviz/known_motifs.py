@@ -11,7 +11,7 @@ matrices, and compares a filter's logo to each of them the way Tomtom does
 * the two matrices are slid past each other without gaps and the best offset is kept,
   the score being the mean correlation over the known motif's *informative* columns
   (wildcard ``X`` columns are not scored) that fall inside the filter window;
-  at least ``min(MIN_OVERLAP, informative columns)`` of them must overlap;
+  at least ``MIN_OVERLAP`` of them (all of a shorter motif) and at least half of a longer one;
 * the null distribution comes from decoy logos made by shuffling the residue labels
   within every column of the filter's own logo (each column keeps its information
   content, residue identity is destroyed), scored with the same best-offset search,
@@ -40,7 +40,8 @@ from locviz.sequences import STANDARD_RESIDUES
 
 KNOWN_MOTIFS_VERSION = 1
 MIN_OVERLAP = 4
-"""Informative columns of a known motif that must lie inside the filter window (fewer only for shorter motifs)."""
+"""Informative columns of a known motif that must lie inside the filter window: at least this many (all of a
+shorter motif) and at least half of a longer one, so a 4-column corner of an 11-residue helix is not a match."""
 N_DECOYS = 999
 P_MAX = 0.01
 """Significance after Bonferroni correction over the known motifs: ``p * len(KNOWN_MOTIFS) <= P_MAX``."""
@@ -51,7 +52,8 @@ TIE = 0.02
 METHOD = (
     "Tomtom-like (Gupta et al. 2007): Pearson correlation between residue-frequency columns, mean over the known "
     "motif's informative columns at the best ungapped offset (at least "
-    f"{MIN_OVERLAP} overlapping, fewer for shorter motifs); p-value from {N_DECOYS} decoys that shuffle the residues "
+    f"{MIN_OVERLAP} and half of them overlapping, all of a shorter motif); p-value from {N_DECOYS} decoys that "
+    "shuffle the residues "
     f"within each column of the filter's logo; reported when p x (number of known motifs) <= {P_MAX} and "
     f"r >= {R_MIN}."
 )
@@ -166,43 +168,63 @@ def _mito_columns(length: int = 11) -> list[Mapping[str, float]]:
 
 KNOWN_MOTIFS: tuple[KnownMotif, ...] = (
     make_motif(
-        "SP h-region", "signal peptide hydrophobic core (8 residues, Leu-rich)", "secretory pathway", "N-terminal",
+        "SP h-region",
+        "signal peptide hydrophobic core (8 residues, Leu-rich)",
+        "secretory pathway",
+        "N-terminal",
         [_HYDROPHOBIC_H_REGION] * 8,
         "von Heijne 1985, J Mol Biol 184:99-105 (h-region: 7-15 residues, Leu the most common, then Ala, Val, Ile, "
         "Phe); idealised column, rounded, not fitted",
     ),
     make_motif(
-        "TM helix", "transmembrane helix core (11 residues, hydrophobic)", "membranes", "internal",
+        "TM helix",
+        "transmembrane helix core (11 residues, hydrophobic)",
+        "membranes",
+        "internal",
         [_TM_CORE] * 11,
         "Kyte & Doolittle 1982, J Mol Biol 157:105-132 (hydropathy window); residue preferences of TM helix cores "
         "after Ulmschneider & Sansom 2001, BBA 1512:1-14; idealised column, rounded, not fitted",
     ),
     make_motif(
-        "KDEL/HDEL", "ER retention signal [KH]DEL", "ER", "C-terminal",
+        "KDEL/HDEL",
+        "ER retention signal [KH]DEL",
+        "ER",
+        "C-terminal",
         [{"K": 0.7, "H": 0.25, "R": 0.05}, "D", "E", "L"],
         "Munro & Pelham 1987, Cell 48:899-907 (KDEL); Pelham 1990, Trends Biochem Sci 15:483-486 (HDEL in yeast)",
     ),
     make_motif(
-        "PTS1", "peroxisomal targeting signal 1 [SAC][KRH]L", "peroxisome", "C-terminal",
+        "PTS1",
+        "peroxisomal targeting signal 1 [SAC][KRH]L",
+        "peroxisome",
+        "C-terminal",
         [{"S": 0.6, "A": 0.3, "C": 0.1}, {"K": 0.6, "R": 0.25, "H": 0.15}, {"L": 0.9, "M": 0.1}],
         "Gould, Keller, Hosken, Wilkinson & Subramani 1989, J Cell Biol 108:1657-1664; Brocard & Hartig 2006, "
         "BBA 1763:1565-1573",
     ),
     make_motif(
-        "NLS mono", "monopartite nuclear localisation signal K(K/R)X(K/R)", "nucleus", "internal",
+        "NLS mono",
+        "monopartite nuclear localisation signal K(K/R)X(K/R)",
+        "nucleus",
+        "internal",
         ["K", "KR", None, "KR"],
-        "Chelsky, Ralph & Jonak 1989, Mol Cell Biol 9:2487-2492; SV40 PKKKRKV: Kalderon et al. 1984, Cell "
-        "39:499-509",
+        "Chelsky, Ralph & Jonak 1989, Mol Cell Biol 9:2487-2492; SV40 PKKKRKV: Kalderon et al. 1984, Cell 39:499-509",
     ),
     make_motif(
-        "NLS bipartite", "bipartite NLS core (K/R)(K/R)X10(K/R)(K/R)(K/R)", "nucleus", "internal",
+        "NLS bipartite",
+        "bipartite NLS core (K/R)(K/R)X10(K/R)(K/R)(K/R)",
+        "nucleus",
+        "internal",
         ["KR", "KR", *[None] * 10, "KR", "KR", "KR"],
         "Robbins, Dilworth, Laskey & Dingwall 1991, Cell 64:615-623 (nucleoplasmin; two basic residues, a 10-12 "
         "residue spacer, 3 of 5 basic residues, here as three consecutive ones)",
     ),
     make_motif(
-        "mito presequence", "mitochondrial presequence, Arg-rich amphipathic helix (11 residues)", "mitochondrion",
-        "N-terminal", _mito_columns(),
+        "mito presequence",
+        "mitochondrial presequence, Arg-rich amphipathic helix (11 residues)",
+        "mitochondrion",
+        "N-terminal",
+        _mito_columns(),
         "von Heijne 1986, EMBO J 5:1335-1342; Roise & Schatz 1988, J Biol Chem 263:4509-4511 (positively charged, "
         "amphiphilic, no acidic residues); idealised helical wheel, not fitted",
     ),
@@ -223,7 +245,7 @@ def _standardise(columns: np.ndarray) -> np.ndarray:
 def _offsets(width: int, known: KnownMotif) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """(offset, filter columns, known columns) for every allowed ungapped placement of ``known``."""
     cols = np.flatnonzero(known.informative)
-    need = min(MIN_OVERLAP, len(cols))
+    need = min(len(cols), max(MIN_OVERLAP, -(-len(cols) // 2)))
     out = []
     for offset in range(-known.length + 1, width):
         inside = (offset + cols >= 0) & (offset + cols < width)

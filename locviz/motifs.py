@@ -262,9 +262,7 @@ def _context(sequence: str, centre: int, flank: int) -> str:
     return left + sequence[max(0, centre - flank) : centre + flank + 1] + right
 
 
-def _association(
-    maxima: np.ndarray, labels: np.ndarray | None, classes: Sequence[str]
-) -> list[dict[str, float]]:
+def _association(maxima: np.ndarray, labels: np.ndarray | None, classes: Sequence[str]) -> list[dict[str, float]]:
     """Per filter: class -> z-score of the class mean of per-protein maxima."""
     n_filters = maxima.shape[1]
     if labels is None:

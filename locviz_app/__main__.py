@@ -21,6 +21,7 @@ def _warm_when_serving() -> None:
     """Import the app's modules now; load the model once Streamlit's runtime (and its config) exists."""
     from streamlit import runtime
 
+    import locviz.figures  # noqa: F401  (what the Predict page imports: pandas, plotly, matplotlib, torch)
     from locviz_app import support
 
     deadline = time.monotonic() + SERVER_WAIT_S

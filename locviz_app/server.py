@@ -51,8 +51,10 @@ def free_port() -> int:
 def running_app(
     weights: str | Path | None = None, port: int | None = None, timeout: float = 90.0, script: str = "dashboard.py"
 ) -> Iterator[str]:
-    """Run ``streamlit run dashboard.py`` headless on a free local port; yields its URL, stops it after.
+    """Run the app's server headless on a free local port; yields its URL, stops it after.
 
+    The server is started as ``locviz app`` starts it (``python -m locviz_app dashboard.py``, model
+    warmed from the start), so tests, screenshots and benchmarks see what a user sees.
     ``weights`` sets LOCVIZ_WEIGHTS for the server (default: inherit the environment).
     """
     port = port or free_port()
@@ -60,7 +62,7 @@ def running_app(
     if weights is not None:
         env["LOCVIZ_WEIGHTS"] = str(weights)
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / script),
+        sys.executable, "-m", "locviz_app", str(REPO / script),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
@@ -128,6 +130,15 @@ RESULTS_SHOWN_JS = """(id) => {
     .some(b => b.textContent.includes('Filter activations, ' + id));
   return chart && last && !document.querySelector('[data-stale="true"]');
 }"""
+
+
+def open_app(page, url: str, timeout_ms: float = 90_000) -> float:
+    """Open the app's first page; seconds until it is interactive (the Predict button drawn, the run finished)."""
+    start = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("button", name="Predict", exact=True).wait_for(timeout=timeout_ms)
+    wait_for_app_idle(page, timeout_ms, settle_ms=0)
+    return time.perf_counter() - start
 
 
 def first_record_id(text: str) -> str:

@@ -205,8 +205,11 @@ def warm_up_in_background(model_name: str | None = None, device: str | None = No
 
 def _warm_up(model_name: str, device: str) -> None:
     """Load the model and draw each Predict figure once: plotly's first figure of a kind costs about a second."""
+    start = time.perf_counter()
     try:
         predictor = get_predictor(model_name, device)
+        import pandas  # noqa: F401  (whole, before plotly looks it up: a page importing it meanwhile is waited for)
+
         from locviz import figures  # the page's imports, so its first run finds them loaded
         from locviz.regions import top_regions
 
@@ -218,6 +221,9 @@ def _warm_up(model_name: str, device: str) -> None:
             figures.filter_track(pred, None, None, 5),
         ):
             fig.to_json()
+        get_reference(model_name)  # known locations, looked up with every result
+        print(f"locviz: model {model_name} loaded and warmed up on {device} in {time.perf_counter() - start:.1f} s",
+              flush=True)  # fmt: skip
     except Exception:  # a broken bundle is reported on the page, where the user can act on it
         LOG.warning("warming up model %s on %s failed; the page loads it on first use", model_name, device,
                     exc_info=True)  # fmt: skip
@@ -282,12 +288,60 @@ class KnownProtein:
 
 
 def known_protein(accession: str) -> KnownProtein | None:
-    """The shipped protein with this accession, if any (today: the app's examples)."""
+    """The shipped protein with this accession: an app example, else a protein of a model's reference set
+    (the annotated training proteins shipped in ``weights/NAME.reference.fa.gz``)."""
     try:
         e = by_accession(accession)
+        return KnownProtein(e.accession, e.name, e.location, e.source, e.sequence)
     except KeyError:
+        pass
+    for model_name in available_models():
+        reference = get_reference(model_name)
+        entries = reference.known(ProteinRecord(accession, "")) if reference is not None else []
+        if entries:
+            entry = entries[0]
+            sequence = reference.sequences[reference.entries.index(entry)]
+            return KnownProtein(entry.accession, "", entry.location, _reference_source(entry), sequence)
+    return None
+
+
+def _reference_source(entry: object) -> str:
+    data = {"multiloc": "MultiLoc", "deeploc": "DeepLoc 1.0"}.get(entry.dataset, entry.dataset)
+    return f"{data} training data (fold {entry.fold})"
+
+
+def known_location(record: ProteinRecord | Prediction, model_name: str) -> tuple[str, str] | None:
+    """(location class id, where it comes from) when the protein is in the shipped data, else None.
+
+    An app example is matched by sequence; any other protein by accession or exact sequence in the
+    model's reference set, which holds the proteins the model was trained on (so the model has seen it).
+    """
+    example = known_example(record.sequence)
+    if example is not None:
+        return example.location, example.source
+    reference = get_reference(model_name)
+    entries = reference.known(record) if reference is not None else []
+    if not entries:
         return None
-    return KnownProtein(e.accession, e.name, e.location, e.source, e.sequence)
+    return entries[0].location, f"{_reference_source(entries[0])}: model {model_name} was trained on it"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_reference(card_path: str, stamp: int) -> object | None:
+    del stamp  # cache key only
+    from locviz.homology import Reference
+
+    try:
+        return Reference.load(card_path)
+    except (BundleError, ValueError) as exc:  # no reference set shipped: no known locations beyond the examples
+        LOG.info("no reference set for %s: %s", card_path, exc)
+        return None
+
+
+def get_reference(model_name: str) -> object | None:
+    """The model's reference set (:class:`locviz.homology.Reference`, read once per process), or None."""
+    _, _, card, stamp = _predictor_key(model_name, "cpu")
+    return _load_reference(card, stamp) if Path(card).is_file() else None
 
 
 def input_size_error(text: str) -> str | None:

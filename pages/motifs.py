@@ -1,8 +1,11 @@
 """Filter motifs: what every first-layer convolution filter learnt, as a sequence logo.
 
 Logos come from the precomputed ``NAME.motifs.npz`` next to the model card (no
-data set at run time). PNGs of the logos are cached per process, and the
-gallery is paginated and drawn in a fragment, so the page stays fast.
+data set at run time): top windows with low-complexity stretches masked, a
+composition-only flag and known-motif matches are all computed there. Logos are
+drawn on one scale (same bits axis, same width per column) and a page of the
+gallery is one PNG, cached per process with ``st.cache_data``, so the page draws
+fast and reruns reuse every image.
 """
 
 from __future__ import annotations
@@ -13,55 +16,88 @@ import streamlit as st
 
 from locviz import export, figures
 from locviz.card import display_name
-from locviz.motifs import FilterMotif, MotifError, MotifSet
+from locviz.known_motifs import BY_NAME as KNOWN
+from locviz.motifs import COMPOSITION_RULE, FilterMotif, MotifError, MotifSet, bundle_motifs_path
 from locviz.regions import filter_hits
 from locviz_app import support as ui
 
-LOGOS_PER_PAGE = 12
+LOGOS_PER_PAGE = 8
 GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
-SORTS = {  # total bits first: per position, every width-1 filter is a perfect (and trivial) single letter
+ASSOCIATION = "class association (strongest class)"
+SORTS = {  # class association first: it says what a filter is for; total bits favour long composition logos
+    ASSOCIATION: "assoc",
     "information content (total bits)": "ic",
     "information content per position": "ic_per_position",
     "filter index": "index",
 }
+SORT_COLUMN = {"assoc": "strongest z", "ic": "IC (bits)", "ic_per_position": "IC per position", "index": "filter"}
 
 
-@st.cache_data(show_spinner=False, max_entries=2000)
-def logo_png(model_name: str, device: str, motifs_key: str, index: int, scale: float = 1.0) -> bytes:
-    """PNG of one filter's logo; ``motifs_key`` (file and mtime) makes a recomputed file redraw."""
-    del motifs_key
-    motif = ui.get_motifs(model_name, device).motifs[index]
-    return export.figure_bytes(figures.sequence_logo(motif), "png", scale=scale)
-
-
+# ------------------------------------------------------------------ cached drawing
 def motifs_key(model_name: str, device: str) -> str:
-    from locviz.motifs import bundle_motifs_path
-
+    """File and mtime of the motifs file: part of every cache key, so a recomputed file redraws."""
     path = bundle_motifs_path(ui.get_predictor(model_name, device).bundle)
     return f"{path}:{path.stat().st_mtime_ns}"
 
 
-def filter_table(motif_set: MotifSet) -> pd.DataFrame:
-    """One row per filter: width, information content, consensus, best window, class association."""
+@st.cache_data(show_spinner=False, max_entries=500)
+def logo_png(model_name: str, device: str, key: str, indices: tuple[int, ...], scale: float = 1.0) -> bytes:
+    """PNG of one logo or a grid of logos (one image, one scale), drawn once per process."""
+    del key  # cache key only
+    motifs = ui.get_motifs(model_name, device).motifs
+    chosen = [motifs[i] for i in indices]
+    fig = figures.sequence_logo(chosen[0]) if len(chosen) == 1 else figures.logo_grid(chosen, GALLERY_COLUMNS)
+    return export.figure_bytes(fig, "png", scale=scale)
+
+
+def png_width(png: bytes) -> int:
+    """Pixel width from a PNG header (IHDR)."""
+    return int.from_bytes(png[16:20], "big")
+
+
+# ------------------------------------------------------------------ table and order
+def flags(m: FilterMotif) -> str:
+    """Short flags for the table: composition-only, single residue."""
+    out = []
+    if m.composition_only:
+        out.append("composition")
+    if m.width == 1:
+        out.append("single residue")
+    if not m.top_windows:
+        out.append("never fired")
+    return ", ".join(out)
+
+
+def filter_table(motif_set: MotifSet, sort_code: str) -> pd.DataFrame:
+    """One row per filter; the column the table is sorted by comes right after the filter number."""
     rows = []
     for m in motif_set.motifs:
+        strongest = m.strongest_association
+        best = m.best_match
         row = {
             "filter": m.index,
             "width": m.width,
+            "strongest class": display_name(strongest[0]) if strongest else "",
+            "strongest z": strongest[1] if strongest else np.nan,
+            "known motif": best.describe(m.width) if best else "",
+            "flags": flags(m),
             "IC (bits)": m.information_content,
             "IC per position": m.information_content / m.width,
             "consensus": m.consensus if m.top_windows else "",
             "windows": len(m.top_windows),
             "best window": m.top_windows[0] if m.top_windows else "",
         }
-        if m.class_association:
-            best = max(m.class_association, key=m.class_association.get)
-            row["strongest class"] = best
         for c in motif_set.classes:
-            row[f"assoc. {c}"] = m.class_association.get(c, np.nan)
+            row[f"assoc. {display_name(c)}"] = m.class_association.get(c, np.nan)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    first = sort_column(sort_code)
+    return table[["filter", *([first] if first != "filter" else []), *(c for c in table if c not in ("filter", first))]]
+
+
+def sort_column(code: str) -> str:
+    return SORT_COLUMN.get(code) or f"assoc. {display_name(code.removeprefix('class:'))}"
 
 
 def sort_order(motif_set: MotifSet, how: str) -> list[int]:
@@ -73,19 +109,25 @@ def sort_order(motif_set: MotifSet, how: str) -> list[int]:
         return [m.index for m in sorted(motifs, key=lambda m: -m.information_content)]
     if how == "ic_per_position":
         return [m.index for m in sorted(motifs, key=lambda m: -m.information_content / m.width)]
+    if how == "assoc":
+        return [m.index for m in sorted(motifs, key=lambda m: -(m.strongest_association or ("", -np.inf))[1])]
     cls = how.removeprefix("class:")
     return [m.index for m in sorted(motifs, key=lambda m: -m.class_association.get(cls, -np.inf))]
 
 
-def png_width(png: bytes) -> int:
-    """Pixel width from a PNG header (IHDR)."""
-    return int.from_bytes(png[16:20], "big")
+def sort_choices(motif_set: MotifSet) -> dict[str, str]:
+    by_class = {f"association with {display_name(c)}": f"class:{c}" for c in motif_set.classes}
+    if not any(m.class_association for m in motif_set.motifs):  # no labels: nothing to sort by association
+        return {k: v for k, v in SORTS.items() if v != "assoc"}
+    return {**SORTS, **by_class}
 
 
-def filter_detail(motif: FilterMotif, model_name: str, device: str) -> None:
-    """Logo, numbers, top windows, class association and hits in the current protein for one filter."""
+# ------------------------------------------------------------------ one filter
+def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_name: str, device: str) -> None:
+    """Logo, flags, known-motif matches, numbers, top windows, class association and hits in the current protein."""
     st.markdown(f"### Filter {motif.index} · width {motif.width}")
-    png = logo_png(model_name, device, motifs_key(model_name, device), motif.index, DETAIL_SCALE)
+    st.caption(f"Rank {rank} of {total} by {how}.")
+    png = logo_png(model_name, device, motifs_key(model_name, device), (motif.index,), DETAIL_SCALE)
     st.image(png, width=int(png_width(png) / DETAIL_SCALE * 1.2))
     with st.container(horizontal=True, gap="small"):
         ui.figure_downloads(
@@ -95,6 +137,7 @@ def filter_detail(motif: FilterMotif, model_name: str, device: str) -> None:
             "Logo matrix (CSV)", lambda: export.logo_csv(motif),
             export.export_filename(f"filter{motif.index}", model_name, "logo", "csv"), f"logo-csv-{motif.index}",
         )  # fmt: skip
+    notes(motif)
     info_col, assoc_col = st.columns([2, 3])
     with info_col:
         c1, c2 = st.columns(2)
@@ -105,21 +148,60 @@ def filter_detail(motif: FilterMotif, model_name: str, device: str) -> None:
         else:
             st.warning("This filter never fired (activation > 0) in the reference proteins; its logo is flat.")
     with assoc_col:
-        if motif.class_association:
-            assoc = pd.DataFrame(
-                {"class": [display_name(c) for c in motif.class_association],
-                 "association": list(motif.class_association.values())}
-            ).sort_values("association", ascending=False)
-            st.markdown("**Class association** (z-score; positive: fires more in that class)")
-            st.bar_chart(assoc, x="class", y="association", horizontal=True, height=90 + 30 * len(assoc),
-                         sort="-association")  # fmt: skip
+        if motif.class_association:  # plotly, as every other figure (st.bar_chart would import altair: ~1 s)
+            st.caption("Class association (z-score; positive: fires more in that class)")
+            bar = ui.cached_figure("filter-assoc", (model_name, motifs_key(model_name, device), motif.index),
+                                   lambda: figures.filter_association_bar(motif, model_name))  # fmt: skip
+            st.plotly_chart(bar, width="content", key=f"assoc-bar-{motif.index}", theme=None)
+    known_matches(motif)
     if motif.top_windows:
         with st.expander(f"Top {len(motif.top_windows)} activating windows in the reference set"):
-            st.dataframe(
-                pd.DataFrame({"window": motif.top_windows, "activation": motif.top_activations}),
-                hide_index=True, width="stretch",
-            )  # fmt: skip
+            columns = {"window": motif.top_windows, "activation": motif.top_activations}
+            if motif.context_windows:
+                columns["with neighbours"] = motif.context_windows
+            st.dataframe(pd.DataFrame(columns), hide_index=True, width="stretch")
     current_protein_hits(motif, ui.get_predictor(model_name, device).name)
+
+
+def notes(motif: FilterMotif) -> None:
+    """The composition flag and the width-1 context, said in words."""
+    share = motif.low_complexity_share
+    if motif.composition_only:
+        lc = f" {share:.0%} of its strongest windows were low-complexity (masked)." if share == share else ""
+        st.warning(f"**Composition-only filter**: it responds to residue composition, not to a positional motif.{lc}",
+                   icon=":material/texture:")  # fmt: skip
+    elif share == share and share > 0:
+        st.caption(f"{share:.0%} of its strongest windows were in low-complexity stretches and were masked.")
+    if motif.width == 1:
+        st.caption(
+            "A width-1 filter sees one residue; its logo shows that residue (shaded) with the neighbours of its "
+            "top windows, on the same scale as every other logo, so it is not read as a motif of its own."
+        )
+
+
+def known_matches(motif: FilterMotif) -> None:
+    """Every known motif compared with this logo: r, p and where it aligns; reported matches first."""
+    if not motif.matches:
+        if motif.width > 1:
+            st.caption("No known-motif comparison stored for this filter (recompute the motifs file).")
+        return
+    rows = []
+    for m in motif.matches:
+        first, last = m.window_positions(motif.width)
+        known = KNOWN[m.name]
+        rows.append({"known motif": m.name, "match": "yes" if m.significant else "", "r": m.score, "p": m.p_value,
+                     "window positions": f"{first}-{last}", "pattern": known.consensus, "signal": known.title,
+                     "where": f"{known.anchor}, {known.location}"})  # fmt: skip
+    best = motif.best_match
+    label = f"Known motifs: matches {best.name}" if best else "Known motifs: no match"
+    with st.expander(label, expanded=best is not None):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config={"r": st.column_config.NumberColumn(format="%.2f"),
+                                    "p": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
+        st.caption("The logo is slid along each known motif without gaps; r is the mean Pearson correlation of "
+                   "the aligned residue columns, p the share of column-shuffled decoy logos scoring as high. "
+                   "A filter sees windows, not their place in the protein: a C-terminal signal matched here may "
+                   "sit anywhere in the proteins that activate the filter.")  # fmt: skip
 
 
 def current_protein_hits(motif: FilterMotif, model_name: str) -> None:
@@ -147,24 +229,40 @@ def current_protein_hits(motif: FilterMotif, model_name: str) -> None:
     st.dataframe(
         pd.DataFrame(
             [(h.start, h.end, h.score, h.subsequence) for h in hits], columns=["start", "end", "activation", "window"]
-        ), hide_index=True, width="stretch"
+        ),
+        hide_index=True,
+        width="stretch",
     )
 
 
+# ------------------------------------------------------------------ gallery
 @st.fragment
-def gallery(motif_set: MotifSet, order: list[int], model_name: str, device: str) -> None:
-    """All logos, a page at a time (drawn once per process, then served from cache)."""
+def gallery(order: list[int], model_name: str, device: str) -> None:
+    """All logos, a page at a time, each page one image on one scale (drawn once per process, then cached)."""
     n_pages = max(1, -(-len(order) // LOGOS_PER_PAGE))
     page = st.pagination(n_pages, key="logo_page") if n_pages > 1 else 1
-    key = motifs_key(model_name, device)
     chosen = order[(page - 1) * LOGOS_PER_PAGE : page * LOGOS_PER_PAGE]
     st.caption(f"Logos {(page - 1) * LOGOS_PER_PAGE + 1}–{(page - 1) * LOGOS_PER_PAGE + len(chosen)} of "
-               f"{len(order)}, in the order of the table's sort choice.")  # fmt: skip
-    cols = st.columns(GALLERY_COLUMNS)
-    for k, index in enumerate(chosen):
-        with cols[k % GALLERY_COLUMNS]:
-            png = logo_png(model_name, device, key, index)
-            st.image(png, width=png_width(png))  # natural size (narrow filters are not blown up)
+               f"{len(order)}, in the table's order. Every logo has the same bits axis (0–4.32) and the same width "
+               "per column; width-1 filters are shown with their neighbours (their own column shaded); a bar under "
+               "the columns marks a known-motif match.")  # fmt: skip
+    png = logo_png(model_name, device, motifs_key(model_name, device), tuple(chosen))
+    st.image(png, width=png_width(png))
+
+
+# ------------------------------------------------------------------ page
+def current_order(motif_set: MotifSet, choices: dict[str, str]) -> list[int]:
+    """Filter indices in the order the sort and hide widgets ask for (hiding never leaves the list empty)."""
+    order = sort_order(motif_set, choices[st.session_state["motif_sort"]])
+    if st.session_state.get("motif_hide"):
+        by_index = {m.index: m for m in motif_set.motifs}
+        order = [i for i in order if not by_index[i].composition_only] or order
+    return order
+
+
+def pick_first(motif_set: MotifSet, choices: dict[str, str]) -> None:
+    """After the sort or the filter set changes, open the filter at the top of the new order."""
+    st.session_state["motif_pick"] = current_order(motif_set, choices)[0]
 
 
 def main() -> None:
@@ -187,51 +285,84 @@ def main() -> None:
         "come from this one member."
     )
     st.caption(f"Reference: {motif_set.reference or 'not recorded'}.")
-    if motif_set.association_method:
-        st.caption(f"Class association: {motif_set.association_method}")
+    with st.expander("How the logos are made (masking, flags, known motifs, association)"):
+        st.markdown(
+            f"- **Low complexity**: {motif_set.masking_method or 'not masked in this file.'}\n"
+            f"- **Composition-only flag**: {COMPOSITION_RULE}.\n"
+            f"- **Known motifs**: {motif_set.match_method or 'not compared in this file.'}\n"
+            f"- **Class association**: {motif_set.association_method or 'not computed (no labels).'}"
+        )
 
-    by_class = {f"association with {display_name(c)}": f"class:{c}" for c in motif_set.classes}
-    sort_options = [*SORTS, *by_class]
-    how = st.selectbox("Sort filters by", sort_options, key="motif_sort")
-    code = SORTS.get(how) or by_class[how]
-    order = sort_order(motif_set, code)
-
-    table = filter_table(motif_set).set_index("filter").loc[order].reset_index()
-    by_index = {m.index: m for m in motif_set.motifs}
-    if "motif_filter" in st.session_state:  # sent from the Predict page's filter track
+    choices = sort_choices(motif_set)
+    if st.session_state.get("motif_sort") not in choices:
+        st.session_state["motif_sort"] = next(iter(choices))
+    if "motif_filter" in st.session_state:  # sent from the Predict page's filter track: open it, even if hidden
         wanted = int(st.session_state.pop("motif_filter"))
-        if wanted in by_index:
+        if 0 <= wanted < len(motif_set.motifs):
             st.session_state["motif_pick"] = wanted
-    if st.session_state.get("motif_pick") not in by_index:
+            if motif_set.motifs[wanted].composition_only:
+                st.session_state["motif_hide"] = False
+    sort_col, hide_col = st.columns([3, 2], vertical_alignment="bottom")
+    with sort_col:
+        how = st.selectbox("Sort filters by", list(choices), key="motif_sort", on_change=pick_first,
+                           args=(motif_set, choices))  # fmt: skip
+    with hide_col:
+        hide = st.toggle("Hide composition-only filters", key="motif_hide", on_change=pick_first,
+                         args=(motif_set, choices),
+                         help="Filters that respond to residue composition (poly-E, Ser-rich, hydrophobic runs) "
+                              "rather than a positional motif.")  # fmt: skip
+    code = choices[how]
+    by_index = {m.index: m for m in motif_set.motifs}
+    order = current_order(motif_set, choices)
+    table = filter_table(motif_set, code).set_index("filter").loc[order].reset_index()
+
+    if st.session_state.get("motif_pick") not in order:
         st.session_state["motif_pick"] = order[0]
 
+    table_key = f"motif_table_{code}_{hide}"  # a new sort starts a fresh selection (old row numbers mean nothing)
+
     def follow_table() -> None:
-        rows = st.session_state["motif_table"].selection.rows
+        rows = st.session_state[table_key].selection.rows
         if rows:
             st.session_state["motif_pick"] = int(table.iloc[int(rows[0])]["filter"])
 
-    st.markdown(f"#### All {len(motif_set.motifs)} filters — click a row (or pick below) to open one")
-    assoc_cols = {c: st.column_config.NumberColumn(format="%.2f") for c in table.columns if c.startswith("assoc.")}
+    n_comp = sum(m.composition_only for m in motif_set.motifs)
+    n_known = sum(m.best_match is not None for m in motif_set.motifs)
+    st.markdown(f"#### {len(order)} filters, sorted by {how} — click a row (or pick below) to open one")
+    st.caption(f"{n_comp} of {len(motif_set.motifs)} filters are flagged composition-only; {n_known} match a known "
+               f"localisation motif. The sort column ({sort_column(code)}) is the second column.")  # fmt: skip
+    number = {c: st.column_config.NumberColumn(format="%.2f") for c in table.columns
+              if c.startswith("assoc.") or c in ("IC (bits)", "IC per position", "strongest z")}  # fmt: skip
     st.dataframe(
-        table, key="motif_table", on_select=follow_table, selection_mode="single-row", hide_index=True,
-        width="stretch", height=320,
-        column_config={"IC (bits)": st.column_config.NumberColumn(format="%.2f"),
-                       "IC per position": st.column_config.NumberColumn(format="%.2f"), **assoc_cols},
+        table, key=table_key, on_select=follow_table, selection_mode="single-row", hide_index=True,
+        width="stretch", height=320, column_config=number,
     )  # fmt: skip
     ui.table_download(
         "Filter table (CSV)", lambda: table.to_csv(index=False).encode("utf-8"),
         export.export_filename("filters", model_name, "table", "csv"), "filter-table",
     )  # fmt: skip
-    index = st.selectbox(
-        "Filter", order, key="motif_pick",
-        format_func=lambda i: f"filter {i} · width {by_index[i].width} · {by_index[i].information_content:.1f} bits"
-        + (f" · {by_index[i].consensus}" if by_index[i].top_windows else " · never fired"),
-    )  # fmt: skip
-    filter_detail(by_index[index], model_name, device)
+
+    def label(i: int) -> str:
+        m = by_index[i]
+        strongest = m.strongest_association
+        parts = [f"filter {i}", f"width {m.width}"]
+        if strongest:
+            parts.append(f"{display_name(strongest[0])} z {strongest[1]:+.2f}")
+        parts.append(f"{m.information_content:.1f} bits")
+        parts.append(m.consensus if m.top_windows else "never fired")
+        if m.best_match:
+            parts.append(f"like {m.best_match.name}")
+        if m.composition_only:
+            parts.append("composition")
+        return " · ".join(parts)
+
+    index = st.selectbox("Filter (follows the sort: the top filter opens when the order changes)", order,
+                         key="motif_pick", format_func=label)  # fmt: skip
+    filter_detail(by_index[index], order.index(index) + 1, len(order), how, model_name, device)
 
     st.divider()
     st.markdown("### All logos")
-    gallery(motif_set, order, model_name, device)
+    gallery(order, model_name, device)
 
     with st.expander("Filter–class association, all filters (heatmap)"):
         if any(m.class_association for m in motif_set.motifs):

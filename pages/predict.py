@@ -153,7 +153,7 @@ def summary_table(run: ui.Run) -> int:
     rows = []
     for p in preds:
         order = np.argsort(-np.asarray(p.probabilities))
-        known = ui.known_example(p.sequence)
+        known = ui.known_location(p, p.model_name)
         rows.append(
             {
                 "id": p.id,
@@ -162,7 +162,7 @@ def summary_table(run: ui.Run) -> int:
                 "confidence": p.confidence,
                 "runner-up": (f"{display_name(p.classes[order[1]])} ({p.probabilities[order[1]]:.0%})"
                               if len(order) > 1 else ""),
-                "known location": display_name(known.location) if known else "",
+                "known location": display_name(known[0]) if known else "",
                 "notes": "; ".join(p.notes),
             }
         )
@@ -207,7 +207,7 @@ def _figure(fig, pred: Prediction, name: str, key: str, width: str = "stretch") 
 
 
 def prediction_header(pred: Prediction, predictor: Predictor) -> None:
-    """Predicted compartment, confidence, known location (examples), notes and what is averaged."""
+    """Predicted compartment, confidence, known location (examples, reference set), notes and what is averaged."""
     st.markdown(f"### {pred.id}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Predicted compartment", display_name(pred.label))
@@ -229,6 +229,12 @@ def prediction_header(pred: Prediction, predictor: Predictor) -> None:
             f"{known.accession} {known.name} ({known.organism}) is {fold_note}."
             + (f" Data-set annotation: {known.annotation}." if known.annotation else "")
         )
+    elif (seen := ui.known_location(pred, pred.model_name)) is not None:
+        location, source = seen
+        agree = "✓ matches" if location == pred.label else "differs from"
+        c4.metric("Known location", display_name(location))
+        st.caption(f"Known location from {source}: **{display_name(location)}** ({agree} the prediction). "
+                   "A protein the model trained on is no test of it.")  # fmt: skip
     for note in pred.notes:
         st.info(note, icon=":material/info:")
     members = predictor.bundle.card.members
@@ -288,8 +294,10 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
     """Filter-activation track and the way to a filter's logo."""
     config = predictor.bundle.config
     widths = [config.filter_width(i) for i in range(config.n_filters)]
-    st.caption("Where the first-layer convolution filters fire along this protein (rows: filters, most active "
-               "first; columns: residues). Open a filter to see its sequence logo on the Filter motifs page.")  # fmt: skip
+    st.caption(
+        "Where the first-layer convolution filters fire along this protein (rows: filters, most active first; "
+        "columns: residues). Open a filter to see its sequence logo on the Filter motifs page."
+    )
     acts = np.where(np.isfinite(pred.filter_activations), pred.filter_activations, -np.inf)
     peak = acts.max(axis=1)
     order = [int(i) for i in np.argsort(-peak, kind="stable")]

@@ -217,8 +217,8 @@ def test_bad_input_is_an_inline_error(app: AppTest, text: str, expected: str, n_
 def test_size_limits_give_clear_messages(app: AppTest) -> None:
     too_many = "".join(f">p{i}\nMKTAYIAKQRQISFVKSHFSRQ\n" for i in range(501))
     predict(app, too_many)
-    assert not app.exception
-    assert any("501 records given; at most 500" in e.value for e in app.error)
+    no_problems(app)
+    assert [w.value for w in app.warning if "501 records, at most 500 per run" in w.value]
     too_big = ">big\n" + "A" * 2_000_001
     predict(app, too_big)
     assert not app.exception
@@ -289,6 +289,187 @@ def test_unexpected_failure_is_a_message_not_a_traceback(app: AppTest, monkeypat
     assert app.text_area(key="seq_text").value == EXAMPLES[4].fasta()  # the input is kept
 
 
+# ------------------------------------------------------------------ predict page: what a newcomer meets (issue 9)
+def all_messages(at: AppTest) -> list[str]:
+    """Every error, warning and info text on the page."""
+    return [m.value for kind in (at.error, at.warning, at.info) for m in kind]
+
+
+def test_sidebar_pages_are_titled(app: AppTest) -> None:
+    titles = [info.get("page_name") for info in app._registered_pages.values()]  # what st.navigation registered
+    assert titles[:3] == ["Predict", "Filter motifs", "Model card"]
+    assert "dashboard" not in titles
+
+
+def test_empty_box_placeholder_is_not_input(app: AppTest) -> None:
+    box = app.text_area(key="seq_text")
+    assert box.value == "" and box.placeholder.startswith("Paste a protein sequence or FASTA")
+    assert not any(c in box.placeholder for c in ">\n")  # nothing that looks like a record
+
+
+def test_upload_over_the_limit_says_so_once_and_offers_the_first_500(app: AppTest) -> None:
+    seqs = [e.sequence[:60] for e in EXAMPLES]
+    text = "".join(f">r{i}\n{seqs[i % len(seqs)]}\n" for i in range(600)).encode()
+    app.file_uploader(key="upload").set_value(("big.fasta", text, "text/plain")).run()
+    app.button(key="predict").click().run()
+    no_problems(app)
+    said = [m for m in all_messages(app) if "600 records" in m]
+    assert len(said) == 1 and "at most 500 per run" in said[0]
+    assert not any("No valid protein sequence" in m for m in all_messages(app))
+    app.button(key="predict_first").click().run()
+    no_problems(app)
+    summary = app.dataframe[0].value
+    assert len(summary) == 500 and list(summary["id"][:2]) == ["r0", "r1"] and summary["id"].iloc[-1] == "r499"
+    assert not any("600 records" in m for m in all_messages(app))  # the offer is gone once used
+
+
+@pytest.mark.parametrize("text", ["P07237", "sp|P07237|PDIA1_HUMAN", "  P07237\n"])
+def test_pasted_accession_gets_one_message_and_the_shipped_sequence(app: AppTest, text: str) -> None:
+    predict(app, text)
+    assert not app.exception
+    messages = all_messages(app)
+    assert len(messages) == 1, messages
+    assert "P07237" in messages[0] and "does not look accessions up" in messages[0]
+    assert not any(w in messages[0] for w in ("digit", "residues", "No valid"))
+    offer = next(b for b in app.button if b.key == "use_known_P07237")
+    assert "Protein disulfide-isomerase" in offer.label
+    offer.click().run()
+    no_problems(app)
+    assert app.session_state["prediction"].id == "P07237"
+    assert app.session_state["prediction"].sequence == by_accession("P07237").sequence
+
+
+def test_several_accessions_not_shipped(app: AppTest) -> None:
+    predict(app, "Q9Y6K9, O43175 P07237")
+    assert not app.exception
+    messages = all_messages(app)
+    assert len(messages) == 1 and "Q9Y6K9, O43175, P07237 looks like accessions" in messages[0]
+    assert [b.key for b in app.button if b.key.startswith("use_known")] == ["use_known_P07237"]
+
+
+def test_cleaning_notice_is_shown_once(app: AppTest) -> None:
+    numbered = "1 " + EXAMPLES[4].sequence[:60] + "\n61 " + EXAMPLES[4].sequence[60:120]
+    predict(app, numbered)
+    no_problems(app)
+    notices = [m for m in all_messages(app) if "digit(s)" in m]
+    assert len(notices) == 1, all_messages(app)
+
+
+def test_filter_track_shows_a_few_labelled_rows_with_a_selector(app: AppTest) -> None:
+    predict(app, by_accession("P07237").fasta())
+    open_filter_tab(app)
+    no_problems(app)
+    spec = next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if "Filter activations" in c.proto.spec)
+    rows = spec["data"][1]["y"]
+    pred = app.session_state["prediction"]
+    assert len(rows) == min(8, pred.filter_activations.shape[0])
+    assert all(re.fullmatch(r"f\d+ \(w=\d+\)", r) for r in rows)
+    peaks = np.nanmax(pred.filter_activations, axis=1)
+    assert [int(r[1:].split()[0]) for r in rows] == list(np.argsort(-peaks, kind="stable")[: len(rows)])
+    heat = spec["data"][1]  # each filter on its own scale by default: 0 to 1 of its peak
+    assert heat["zmax"] == 1.0 and heat["colorbar"]["title"]["text"] == "share of peak"
+    picker = next(m for m in app.multiselect if m.key.startswith("track_filters-"))
+    picker.set_value([int(rows[0][1:].split()[0]), 0] if rows[0] != "f0 (w=1)" else [0]).run()
+    no_problems(app)
+    spec = next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if "Filter activations" in c.proto.spec)
+    assert len(spec["data"][1]["y"]) == len(picker.value)
+
+
+def test_download_labels_name_what_they_hold(app: AppTest) -> None:
+    predict(app, by_accession("P07237").fasta())
+    labels = [b.label for b in app.download_button if b.label not in ("PNG", "SVG", "PDF")]
+    assert labels == [
+        "Predictions, the protein (CSV)", "Predictions + attention, the protein (JSON)",
+        "Attention per residue, P07237 (CSV)", "Filter activations, P07237 (CSV)",
+    ]  # fmt: skip
+
+
+def test_device_picker_when_pytorch_sees_a_gpu(app_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: pretend PyTorch sees one, check the picker offers it first, then predict on the CPU."""
+    import torch
+
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(app_weights))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    radio = at.radio(key="device_pick")
+    assert radio.options == ["GPU (CUDA)", "CPU"] and radio.value == "cuda"
+    radio.set_value("cpu").run()
+    predict(at, EXAMPLES[4].fasta())
+    no_problems(at)
+    run = next(iter(at.session_state["_runs"].values()))
+    assert run.device == "cpu" and str(ui_predictor(at, "cpu").bundle.device) == "cpu"
+    assert any("on CPU" in c.value for c in at.caption)
+
+
+def test_known_location_of_any_reference_protein(
+    app_weights: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Not only the 8 examples: a protein of the model's shipped reference set shows its known location."""
+    from conftest import UBIQUITIN
+
+    from locviz.homology import RefEntry, Reference
+    from locviz.weights import update_card
+
+    for f in app_weights.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    reference = Reference((RefEntry("P0CG48", "cytoplasmic", "multiloc", 2),), (UBIQUITIN,))
+    path = tmp_path / "multiloc.reference.fa.gz"
+    reference.write(path)
+    section = reference.section(path, tmp_path, ["test"], "test")
+    update_card(tmp_path / "multiloc.json", lambda card: card.replace(reference=section))
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    predict(at, ">my_ubiquitin\n" + UBIQUITIN)  # matched by sequence, whatever the record is called
+    no_problems(at)
+    assert {m.label: m.value for m in at.metric}["Known location"] == "cytoplasmic"
+    assert any("MultiLoc training data (fold 2)" in c.value and "trained on it" in c.value for c in at.caption)
+    predict(at, "P0CG48")  # an accession of the reference set: its sequence is offered
+    next(b for b in at.button if b.key == "use_known_P0CG48").click().run()
+    no_problems(at)
+    assert at.session_state["prediction"].sequence == UBIQUITIN
+
+
+def ui_predictor(at: AppTest, device: str):
+    from locviz_app import support as ui
+
+    return ui.get_predictor(at.session_state["model_name"], device)
+
+
+# ------------------------------------------------------------------ figures the Predict page draws
+def test_region_labels_never_overlap_in_a_long_protein() -> None:
+    from conftest import synthetic_prediction
+
+    from locviz import figures
+    from locviz.regions import top_regions
+
+    pred = synthetic_prediction(length=5000, seen_upto=None, seed=3)
+    attention = np.full(5000, 1e-5)
+    for centre in (100, 130, 160, 2000, 2030, 4900, 4960):  # close neighbours, as in real profiles
+        attention[centre - 4 : centre + 5] = 1e-2
+    pred.attention = attention / attention.sum()
+    regions = top_regions(pred, n=7, window=9)
+    fig = figures.attention_profile(pred, regions)
+    labels = [a for a in fig.layout.annotations if a.name == "region rank"]
+    assert sorted(int(a.text) for a in labels) == list(range(1, 8))
+    min_gap = figures.LABEL_GAP * pred.length
+    for a in labels:
+        for b in labels:
+            if a is not b and a.y == b.y:
+                assert abs(a.x - b.x) >= min_gap, (a.text, b.text)
+    assert len({a.y for a in labels}) >= 2  # the neighbours were moved to a second lane
+
+
+def test_probability_subtitle_is_short_enough_for_half_a_page() -> None:
+    from conftest import synthetic_prediction
+
+    from locviz import figures
+
+    fig = figures.probability_bar(synthetic_prediction(n_members=4))
+    subtitle = fig.layout.title.subtitle.text
+    assert len(subtitle) <= 45, subtitle  # a half-width column holds about 55 characters at 13 px
+    assert "whiskers: range over the 4 members" in fig.layout.xaxis.title.text
+
+
 # ------------------------------------------------------------------ motifs page
 def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
     app.switch_page(MOTIFS_PAGE).run()
@@ -296,8 +477,8 @@ def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
     assert app.title[0].value == "Filter motifs"
     table = app.dataframe[0].value
     assert len(table) == 12 and {"filter", "width", "IC (bits)"} <= set(table.columns)
-    assert list(table["IC (bits)"]) == sorted(table["IC (bits)"], reverse=True)
-    assert len(app.image) >= 1 + 12  # the chosen filter's logo + one gallery page
+    assert list(table["strongest z"]) == sorted(table["strongest z"], reverse=True)  # default: class association
+    assert len(app.image) == 2  # the chosen filter's logo + one gallery page, drawn as one image
     png = app.image[0].proto.imgs[0].url
     assert png  # served by Streamlit's media manager
     app.selectbox(key="motif_sort").select("association with lysosomal").run()
@@ -449,3 +630,84 @@ def test_examples_are_the_data_sets_proteins() -> None:
         assert parsed.ok and parsed.records[0].sequence == example.sequence
     deeploc_ids = {line.split()[0][1:] for line in (data.parent / "deeploc" / "train.fasta").open() if line[0] == ">"}
     assert not deeploc_ids & {e.accession for e in EXAMPLES}  # as locviz.examples.IN_DEEPLOC_TRAINING says
+
+
+# ------------------------------------------------------------------ motifs page: sort, flags, known motifs
+# (the filter-motifs helper's block: issue 7 item 7 and the motif page's rough edges from issue 9)
+@pytest.fixture(scope="session")
+def planted_weights(app_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's tiny bundles, with two multiloc filters rewritten: a KDEL logo and a poly-E logo."""
+    from locviz.known_motifs import match
+    from locviz.motifs import load_motifs
+    from locviz.sequences import STANDARD_RESIDUES
+
+    folder = tmp_path_factory.mktemp("planted_weights")
+    for f in app_weights.iterdir():
+        shutil.copy(f, folder / f.name)
+    path = folder / "multiloc.motifs.npz"
+    motif_set = load_motifs(path)
+    kdel, poly_e = [m for m in motif_set.motifs if m.width == 5][:2]
+    for motif, letters in ((kdel, "GKDEL"), (poly_e, "EEEEE")):
+        freqs = np.full((5, 20), 0.1 / 19)
+        for j, aa in enumerate(letters):
+            freqs[j, STANDARD_RESIDUES.index(aa)] = 0.9
+        motif.frequencies = freqs
+        motif.information_content = float(motif.ic_per_position().sum())
+        motif.matches = match(freqs, seed=motif.index)
+    save_motifs(motif_set, path)
+    return folder
+
+
+@pytest.fixture
+def planted_app(planted_weights: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(planted_weights))
+    return AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+
+
+def test_motifs_page_sorts_by_association_and_shows_the_sort_column(planted_app: AppTest) -> None:
+    at = planted_app.switch_page(MOTIFS_PAGE).run()
+    no_problems(at)
+    assert at.selectbox(key="motif_sort").value == "class association (strongest class)"
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["filter", "strongest z"]  # the sorted column is never scrolled out of view
+    assert at.session_state["motif_pick"] == table["filter"].iloc[0]
+    at.selectbox(key="motif_pick").select(int(table["filter"].iloc[5])).run()
+    at.selectbox(key="motif_sort").select("association with lysosomal").run()
+    no_problems(at)
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["filter", "assoc. lysosomal"]
+    assert list(table["assoc. lysosomal"]) == sorted(table["assoc. lysosomal"], reverse=True)
+    top = int(table["filter"].iloc[0])
+    assert at.session_state["motif_pick"] == top  # the open filter follows the sort
+    assert any(m.value.startswith(f"### Filter {top} ") for m in at.markdown)
+    assert any(c.value.startswith("Rank 1 of 12 by association with lysosomal") for c in at.caption)
+
+
+def test_motifs_page_shows_known_motifs_and_composition_flags(planted_app: AppTest) -> None:
+    at = planted_app.switch_page(MOTIFS_PAGE).run()
+    table = at.dataframe[0].value.set_index("filter")
+    kdel = [i for i, text in table["known motif"].items() if text.startswith("KDEL/HDEL at 2-5")]
+    poly_e = [i for i, text in table["flags"].items() if "composition" in text]
+    assert len(kdel) == 1 and poly_e
+    assert (table.loc[table["width"] == 1, "flags"].str.contains("single residue")).all()
+    at.selectbox(key="motif_pick").select(kdel[0]).run()
+    no_problems(at)
+    assert any(e.label.startswith("Known motifs: matches KDEL/HDEL") for e in at.expander)
+    matches = next(d.value for d in at.dataframe if "known motif" in d.value.columns and "p" in d.value.columns)
+    assert matches.iloc[0]["known motif"] == "KDEL/HDEL" and matches.iloc[0]["match"] == "yes"
+    at.selectbox(key="motif_pick").select(poly_e[0]).run()
+    assert any("Composition-only filter" in w.value for w in at.warning)
+    at.toggle(key="motif_hide").set_value(True).run()
+    no_problems(at)
+    shown = set(at.dataframe[0].value["filter"])
+    assert not shown & set(poly_e) and len(shown) == 12 - len(poly_e)
+    assert at.session_state["motif_pick"] == at.dataframe[0].value["filter"].iloc[0]
+
+
+def test_motifs_gallery_is_one_image_per_page(planted_app: AppTest) -> None:
+    at = planted_app.switch_page(MOTIFS_PAGE).run()
+    first = at.image[-1].proto.imgs[0].url
+    at.pagination(key="logo_page").select(2).run()
+    no_problems(at)
+    assert len(at.image) == 2 and at.image[-1].proto.imgs[0].url != first
+

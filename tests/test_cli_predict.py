@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +21,7 @@ import pytest
 from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, REPO, UBIQUITIN
 
 from locviz import cli
-from locviz.datasets import MULTILOC_CLASSES, sha256_of
+from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES, sha256_of
 from locviz.motifs import load_bundle_motifs
 from locviz.predict import load_model
 from locviz.sequences import parse
@@ -56,7 +62,8 @@ def test_predict_tsv_matches_api(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert "1 record(s) longer than 200" in err  # GFP is cut by the tiny bundle's policy
     rows = read_table(out, "\t")
     classes = list(MULTILOC_CLASSES)
-    assert list(rows[0]) == ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in classes]
+    head = ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in classes]
+    assert list(rows[0])[: len(head)] == head  # then the columns other steps declare (table.py)
     assert [r["id"] for r in rows] == ["insulin", "gfp", "ubiquitin"]
     expected = load_model("multiloc", device="cpu").predict(parse(GOOD).records)
     for row, pred in zip(rows, expected, strict=True):
@@ -71,14 +78,16 @@ def test_predict_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert code == 0
     rows = read_table(tmp_path / "out.csv", ",")
     assert len(rows) == 3 and list(rows[0])[:5] == ["id", "length", "prediction", "confidence", "p_Nucleus"]
-    assert len(rows[0]) == 14 and rows[1]["length"] == str(len(GFP))
+    assert [k for k in rows[0] if k.startswith("p_")] == [f"p_{c}" for c in DEEPLOC_CLASSES]
+    assert rows[1]["length"] == str(len(GFP))
     code, _, _ = run_predict(capsys, str(fasta), "--model", "multiloc", "--out", str(tmp_path / "o.json"))
     assert code == 0
     document = json.loads((tmp_path / "o.json").read_text())
     assert document["schema_version"] == 1 and document["model"] == "multiloc"
     data = document["predictions"]
     assert [d["id"] for d in data] == ["insulin", "gfp", "ubiquitin"]
-    assert list(data[0]) == ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in MULTILOC_CLASSES]
+    head = ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in MULTILOC_CLASSES]
+    assert list(data[0])[: len(head)] == head
     assert data[0]["confidence"] == max(v for k, v in data[0].items() if k.startswith("p_"))
     assert abs(sum(v for k, v in data[0].items() if k.startswith("p_")) - 1.0) < 1e-4
     code, _, _ = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.txt"), "--format", "csv")
@@ -231,16 +240,133 @@ def test_app_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: py
     assert "dashboard.py is missing" in capsys.readouterr().err
     (tmp_path / "dashboard.py").write_text("")
     calls = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append((path, argv)))
+    assert cli.main(["app", "--port", "8600", "--address", "127.0.0.1", "--headless"]) == 0
+    path, argv = calls[0]
+    assert path == sys.executable  # the process replaces itself: no child left behind when it is stopped
+    assert argv == [
+        sys.executable, "-m", "locviz_app", str(tmp_path / "dashboard.py"),
+        "--server.port", "8600", "--server.address", "127.0.0.1", "--server.headless", "true",
+    ]  # fmt: skip
+    assert cli.main(["app", "--port", "70000"]) == 1
+    assert "--port must be between 1 and 65535" in capsys.readouterr().err
 
-    class Done:
-        returncode = 0
 
-    monkeypatch.setattr(cli.subprocess, "run", lambda cmd, cwd: calls.append((cmd, cwd)) or Done())
-    assert cli.main(["app", "--port", "8600", "--headless"]) == 0
-    cmd, cwd = calls[0]
-    assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"]
-    assert cmd[4] == str(tmp_path / "dashboard.py") and cwd == tmp_path
-    assert cmd[5:] == ["--server.port", "8600", "--server.headless", "true"]
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_stopping_locviz_app_by_its_pid_stops_the_server(tiny_weights_dir: Path, tmp_path: Path) -> None:
+    """`python3 -m locviz app` is the server itself: SIGTERM to its PID leaves nothing listening."""
+    from locviz_app.server import free_port
+
+    port = free_port()
+    env = dict(os.environ, LOCVIZ_WEIGHTS=str(tiny_weights_dir))
+    log = open(tmp_path / "app.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "locviz", "app", "--port", str(port), "--address", "127.0.0.1", "--headless"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (tmp_path / "app.log").read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the app did not answer within 90 s"
+            time.sleep(0.3)
+        assert port_open(port)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) is not None
+        assert not port_open(port)
+        with socket.socket() as sock:  # and the port can be taken again at once
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def test_every_subcommand_and_option_has_help() -> None:
+    parser = cli.build_parser()
+    missing = []
+
+    def walk(p: argparse.ArgumentParser, path: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                for name, sub in action.choices.items():
+                    if not helps.get(name):
+                        missing.append(f"{path} {name}")
+                    walk(sub, f"{path} {name}")
+                    sub.format_help()  # every %(default)s / %(choices)s expands
+            elif not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(parser, "locviz")
+    assert not missing, missing
+    assert len(parser._subparsers._group_actions[0].choices) >= 6
+
+
+def test_predict_final_line_names_the_attention_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    out, att = tmp_path / "o.tsv", tmp_path / "att.tsv"
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out), "--attention", str(att))
+    assert code == 0
+    assert err.strip().splitlines()[-1] == (
+        f"predicted 3 records with multiloc; wrote {out} and {att} (attention per residue)"
+    )
+
+
+def test_accession_instead_of_sequence(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "acc.txt", "P07237\n")
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"))
+    assert code == 1
+    assert "P07237 looks like an accession" in err and "does not look accessions up" in err
+    assert "digit" not in err and "residues" not in err
+
+
+def test_wheel_carries_the_weights_and_the_app(tmp_path: Path) -> None:
+    """A regular (non-editable) install gets weights/ and the app: build the wheel from a clean copy and look."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True,
+        check=True,
+    ).stdout.split()  # fmt: skip
+    src = tmp_path / "src"
+    for name in listed:
+        if (REPO / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w",
+         str(tmp_path / "whl")], check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "whl").glob("locviz-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = [p.name for p in (REPO / "weights").iterdir() if p.is_file() and not p.name.startswith(".")]
+    assert {"multiloc.json", "multiloc.safetensors", "deeploc.json", "deeploc.safetensors"} <= set(shipped)
+    assert {f"locviz_weights/{n}" for n in shipped} <= names
+    pages = [f"locviz_dashboard/pages/{p.name}" for p in (REPO / "pages").glob("*.py")]
+    assert {"locviz_dashboard/dashboard.py", "locviz_dashboard/.streamlit/config.toml", *pages} <= names
+    assert "locviz_app/__main__.py" in names and "locviz/weights.py" in names
+
+
+def test_weights_found_from_the_installed_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from locviz import weights
+
+    monkeypatch.delenv("LOCVIZ_WEIGHTS")
+    assert weights.weights_dir() == REPO / "weights"  # the editable install maps locviz_weights onto weights/
+    assert weights._installed_weights_dir() == REPO / "weights"
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", "/elsewhere")
+    assert weights.weights_dir() == Path("/elsewhere")
 
 
 def test_real_dashboard_path_is_next_to_package() -> None:

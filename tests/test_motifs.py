@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
 
+from locviz import figures
 from locviz.datasets import sha256_of
+from locviz.errors import InputError
+from locviz.known_motifs import KNOWN_MOTIFS, MotifMatch, known_motif, match
 from locviz.motifs import (
     CONTEXT_FLANK,
     MAX_LOW_COMPLEXITY_SHARE,
@@ -264,6 +267,7 @@ def test_masking_keeps_poly_e_out_of_the_logos(predictor: Predictor) -> None:
     assert plain.masking_method == "" and "SEG" in masked.masking_method
     assert any(w.count("E") > len(w) / 2 for m in plain.motifs for w in m.top_windows)  # poly-E leads unmasked
     assert not any(in_low_complexity(w) for m in masked.motifs for w in m.top_windows)
+    checked = 0
     for m in plain.motifs:
         if m.top_windows and m.width > 1:  # (one letter occurs inside and outside the run: ambiguous)
             # share of the strongest windows (before masking) in the low-complexity run, stored by both runs
@@ -271,6 +275,8 @@ def test_masking_keeps_poly_e_out_of_the_logos(predictor: Predictor) -> None:
             assert m.low_complexity_share == pytest.approx(expected)
             assert masked.motifs[m.index].low_complexity_share == pytest.approx(expected)
             assert m.composition_only == (expected >= 0.5) or m.width >= 5
+            checked += 1
+    assert checked >= 3
 
 
 def flat(width: int, seed: int = 0) -> np.ndarray:
@@ -296,3 +302,100 @@ def test_composition_flag() -> None:
     assert led.composition_only  # its strongest windows were mostly low-complexity
     bits, share, top2 = motif.composition()
     assert share > 0.99 and top2 > 0.8 and bits > 2
+
+
+def test_width_one_filters_keep_their_context(predictor: Predictor) -> None:
+    motif_set = compute(predictor.bundle, REFERENCE, top_k=10)
+    by_id = {r.id: r.sequence for r in REFERENCE}
+    ones = [m for m in motif_set.motifs if m.width == 1 and m.top_windows]
+    assert ones and all(not m.context_windows for m in motif_set.motifs if m.width > 1)
+    for m in ones:
+        assert len(m.context_windows) == len(m.top_windows)
+        for window, context in zip(m.top_windows, m.context_windows, strict=True):
+            assert len(context) == 2 * CONTEXT_FLANK + 1 and context[CONTEXT_FLANK] == window
+            core = context.strip("-")  # '-' only past the ends of the protein
+            assert "-" not in core and any(core in seq for seq in by_id.values())
+        context = m.context_frequencies()
+        assert context.shape == (2 * CONTEXT_FLANK + 1, 20)
+        np.testing.assert_allclose(context[CONTEXT_FLANK], m.frequencies[0])
+
+
+# ------------------------------------------------------------------ known motifs
+def planted(residues: list[str], width: int = 9, at: int = 3, seed: int = 0) -> np.ndarray:
+    """A flat logo with the given columns written in from window column ``at`` (0-based)."""
+    freqs = flat(width, seed)
+    for j, aa in enumerate(residues):
+        freqs[at + j] = column(aa, 0.85)
+    return freqs
+
+
+def test_planted_kdel_matches_at_its_offset_and_shuffled_does_not() -> None:
+    kdel = match(planted(["K", "D", "E", "L"], at=3))
+    best = kdel[0]
+    assert best.name == "KDEL/HDEL" and best.offset == 3 and best.overlap == 4
+    assert best.significant and best.score > 0.9 and best.p_value <= 0.002
+    assert best.window_positions(9) == (4, 7) and best.describe(9).startswith("KDEL/HDEL at 4-7")
+    shuffled = {m.name: m for m in match(planted(["L", "E", "K", "D"], at=3))}  # same columns, other order
+    assert not shuffled["KDEL/HDEL"].significant
+    assert shuffled["KDEL/HDEL"].score < best.score - 0.3
+    assert not any(m.significant for m in match(flat(9, seed=4)))  # nothing planted, nothing found
+
+
+def test_known_motifs_are_matched_by_their_own_consensus() -> None:
+    for known in KNOWN_MOTIFS:
+        width = known.length + 4
+        freqs = flat(width, seed=7)
+        freqs[2 : 2 + known.length] = known.frequencies
+        found = {m.name: m for m in match(freqs)}
+        assert found[known.name].significant, known.name
+        assert found[known.name].score > 0.95 and found[known.name].offset == 2, known.name
+        assert "Munro" in known_motif("KDEL/HDEL").source
+    assert match(flat(1)) == []  # one column cannot hold any known motif
+    with pytest.raises(InputError, match="shape"):
+        match(np.ones((4, 19)))
+    with pytest.raises(InputError, match="no known motif called 'KDEL'"):
+        known_motif("KDEL")
+    m = MotifMatch("PTS1", 0.81, 2, 3, 0.001)
+    assert MotifMatch.from_dict(m.to_dict()) == m
+    assert m.describe() == "PTS1 (r = 0.81, offset +2, p = 0.001)"
+
+
+# ------------------------------------------------------------------ logos on one scale
+def test_logo_grid_shares_one_scale() -> None:
+    motifs = [
+        FilterMotif(0, 21, planted(["K", "D", "E", "L"], width=21, at=17), 0.0, [], []),
+        FilterMotif(1, 5, planted(["S", "K", "L"], width=5, at=2), 0.0, [], []),
+        FilterMotif(
+            2, 1, np.stack([column("E")]), 0.0, ["E"], [1.0], context_windows=["AKEEEDR", "--MEKLS"]
+        ),  # fmt: skip
+        FilterMotif(3, 3, planted(["W"], width=3, at=1), 0.0, [], []),
+    ]
+    for m in motifs:
+        m.information_content = float(m.ic_per_position().sum())
+        m.matches = match(m.frequencies)
+    fig = figures.logo_grid(motifs, n_columns=2)
+    assert len(fig.axes) == 4
+    assert [ax.get_ylim() for ax in fig.axes] == [(0.0, pytest.approx(np.log2(20)))] * 4
+    fig_width = fig.get_figwidth()
+    columns = [21, 5, 7, 3]  # the width-1 filter is drawn with its neighbours (3 each side here)
+    per_column = [ax.get_position().width * fig_width / n for ax, n in zip(fig.axes, columns, strict=True)]
+    assert per_column == pytest.approx([figures.LOGO_COLUMN_INCHES] * 4)
+    heights = {ax.get_position().height for ax in fig.axes}
+    assert len(heights) == 1
+    assert "like KDEL/HDEL at 18-21" in fig.axes[0].get_title()
+    assert "like PTS1 at 3-5" in fig.axes[1].get_title()
+    assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["-3", "-2", "-1", "0", "+1", "+2", "+3"]
+    single = figures.sequence_logo(motifs[0])
+    assert single.axes[0].get_position().width * single.get_figwidth() == pytest.approx(21 * figures.LOGO_COLUMN_INCHES)
+    with pytest.raises(ValueError, match="at least one"):
+        figures.logo_grid([])
+
+
+def test_bundle_motifs_refuses_wrong_filter_count(tiny_card: Path, tmp_path: Path) -> None:
+    card_path = copy_bundle(tiny_card, tmp_path)
+    bundle = load_bundle(card_path, device="cpu")
+    motif_set = compute(bundle, REFERENCE, top_k=2)
+    motif_set.motifs = motif_set.motifs[:-1]
+    save_motifs(motif_set, bundle.sibling(".motifs.npz"))
+    with pytest.raises(MotifError, match=f"has {bundle.config.n_filters - 1} filters but model"):
+        load_bundle_motifs(bundle)
