@@ -21,6 +21,8 @@ P(Endoplasmic.reticulum) falls (PTS1 / ER retention). ``--rules-only`` prints, i
 of :mod:`locviz.signals` fires per DeepLoc class (all 11,085 training proteins).
 
     python benchmarks/attention_signals.py --data ../shared/data/signals/deeploc_train_signals.tsv
+        # attention, baselines and deletions on every validation-fold protein; occlusion and gradient x input
+        # on the first --attribution-limit (5) per member and signal type: a few minutes on 2 CPU cores
     python benchmarks/attention_signals.py --data ... --limit 20 --methods attention   # quick look
 """
 
@@ -123,7 +125,7 @@ def member_predictors(model: str, device: str) -> list[tuple[int, Predictor]]:
     if len(folds) != len(bundle.model.members):
         raise SystemExit(f"{bundle.card_path}: {len(folds)} training entries for {len(bundle.model.members)} members")
     return [
-        (fold, Predictor(replace(bundle, model=Ensemble([member]))))
+        (fold, Predictor(replace(bundle, model=Ensemble([member])), calibrated=False))  # the card's T is the ensemble's
         for fold, member in zip(folds, bundle.model.members, strict=True)
     ]
 
@@ -159,8 +161,9 @@ def summarise(per_protein: dict, deletions: dict, methods: list[str], counts: di
           "| AUROC (mean) | peak within ±5 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for signal in SIGNALS:
-        for method in [*methods, *BASELINES]:
-            rows = per_protein[signal][method]
+        order = ["attention", *BASELINES, "attention (subset)", *(f"{b} (subset)" for b in BASELINES)]
+        for method in [*order, *(m for m in methods if m != "attention")]:
+            rows = per_protein[signal].get(method, [])
             if not rows:
                 continue
             keys = ("share", "enrichment", "auroc", "peak")
@@ -216,6 +219,8 @@ def main() -> None:
     parser.add_argument("--model", default="deeploc")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--limit", type=int, help="at most this many proteins per member and signal type")
+    parser.add_argument("--attribution-limit", type=int, default=5,
+                        help="occlusion and gradients on at most this many of them (slow on CPU; default 5)")
     parser.add_argument("--methods", default="attention,occlusion,gradxinput", help=f"comma list of {METHODS}")
     parser.add_argument("--stride", type=int, default=whatif.OCCLUSION_STRIDE, help="occlusion stride")
     parser.add_argument("--rules-only", action="store_true", help="print how often each signal rule fires per class")
@@ -231,7 +236,7 @@ def main() -> None:
     annotations = read_signals(args.data)
     data = load_dataset("deeploc", deeploc)
     records = {r.id: r for r in data.records}
-    per_protein = {s: {m: [] for m in [*methods, *BASELINES]} for s in SIGNALS}
+    per_protein = {s: collections.defaultdict(list) for s in SIGNALS}
     deletions: dict[str, list] = {s: [] for s in SIGNALS}
     counts: collections.Counter = collections.Counter()
     t0 = time.perf_counter()
@@ -245,9 +250,14 @@ def main() -> None:
             taken[ann.signal] += 1
             counts[f"fold {fold}"] += 1
             record = records[ann.accession]
-            wild, tracks = tracks_for(predictor, record, methods, args.stride)
+            slow = taken[ann.signal] <= args.attribution_limit
+            chosen = [m for m in methods if m == "attention" or slow]
+            wild, tracks = tracks_for(predictor, record, chosen, args.stride)
             for method, track in tracks.items():
                 per_protein[ann.signal][method].append(protein_metrics(track, wild.seen, ann.start, ann.end))
+                if slow and method in ("attention", *BASELINES) and len(chosen) > 1:  # same proteins as the slow ones
+                    metrics = protein_metrics(track, wild.seen, ann.start, ann.end)
+                    per_protein[ann.signal][f"{method} (subset)"].append(metrics)
             deletions[ann.signal].append({"location": ann.location, **deletion_effect(predictor, record, ann, wild)})
         print(f"  member validated on fold {fold}: {dict(taken)} ({time.perf_counter() - t0:.0f} s)", flush=True)
     summarise(per_protein, deletions, methods, counts)

@@ -14,6 +14,7 @@ scan and gradient attributions of the same protein.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -44,7 +45,8 @@ def timed(fn, *args, **kwargs):
 def one_member(predictor: Predictor) -> Predictor:
     bundle = predictor.bundle
     single = replace(bundle, model=Ensemble([bundle.model.members[0]]))
-    return Predictor(single, batch_size=predictor.batch_size, max_batch_residues=predictor.max_batch_residues)
+    return Predictor(single, batch_size=predictor.batch_size, max_batch_residues=predictor.max_batch_residues,
+                     calibrated=False)
 
 
 def main() -> None:
@@ -62,6 +64,8 @@ def main() -> None:
     wild = wild[0]
     region = top_regions(wild, n=1, window=args.window)[0]
     device = torch.cuda.get_device_name() if predictor.device.type == "cuda" else platform.processor() or "CPU"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average before: {load} (other work on the machine slows this)")
     print(f"{args.model} ({len(predictor.bundle.model.members)} members) on {predictor.device} ({device}), "
           f"{torch.get_num_threads()} torch threads; {record.id} residues 1-{len(record)}, "
           f"window {region.start}-{region.end}")

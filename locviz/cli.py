@@ -748,6 +748,9 @@ def add_reference(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, nargs="+", help="default: every fold the card's members trained on")
     p.add_argument("--out", help=f"default: NAME{homology.REFERENCE_SUFFIX} next to the model card")
     p.add_argument("--no-fit", action="store_true", help="only write the reference set (no combined call)")
+    p.add_argument("--sensitivity", choices=homology.SENSITIVITIES, default=homology.DEFAULT_SENSITIVITY,
+                   help=f"DIAMOND mode the combined call is fitted with and searches use (default "
+                   f"{homology.DEFAULT_SENSITIVITY})")  # fmt: skip
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_reference)
@@ -762,7 +765,8 @@ def cmd_reference(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else bundle.sibling(homology.REFERENCE_SUFFIX)
     with tqdm(desc="out-of-fold", unit="protein", disable=args.no_progress or args.no_fit) as bar:
         reference, section, cv = homology.build(
-            bundle, data, folds, out, command_line(), fit=not args.no_fit, callback=bar.update
+            bundle, data, folds, out, command_line(), fit=not args.no_fit, sensitivity=args.sensitivity,
+            callback=bar.update,
         )
     update_card(bundle.card_path, lambda card: card.replace(reference=section))
     print(f"wrote {out}: {len(reference)} proteins of {args.dataset} folds {folds}, sha256 {section.sha256[:12]}...")

@@ -413,7 +413,7 @@ def filter_track(
             colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
             name="activation",
             hovertemplate="%{y}<br>position %{x} · %{text}<br>" + value_name + " %{z:.3f}<extra></extra>",
-            **(dict(colorscale="Viridis", zmin=0.0, zmax=1.0) if scale_each else _activation_scale(z)),
+            **(dict(colorscale="YlGnBu", zmin=0.0, zmax=1.0) if scale_each else _activation_scale(z)),  # light = low
             **common,
         ),
     ]

@@ -11,13 +11,22 @@ record's header carries what a hit reports::
 
 The search is DIAMOND (Buchfink et al. 2021; Debian ``diamond-aligner``, run as a
 subprocess), a maintained aligner: BLOSUM62 local alignments with E-values
-and bit scores. We measured the options on MultiLoc fold 0 against the
-MultiLoc + DeepLoc training proteins on this 2-core machine (under load from
-other jobs): exhaustive Smith-Waterman (pyopal) 1.1 queries/s; pyswrd 2.5/s;
-MMseqs2 15-36/s (and ~4 s and 0.9 GB per single query, it indexes the
-targets each call); DIAMOND default mode ~200/s (89 % of queries with a hit,
-E < 1e-3), ``--mid-sensitive`` 71/s (91 %), ``--sensitive`` 43/s (92 %);
-one query alone 0.15-0.2 s with the query-indexed algorithm (``--algo 1``).
+and bit scores. Options measured on this 2-core machine (shared with other
+jobs, so ±2x), 1,196 MultiLoc fold-0 queries against the 15,848 MultiLoc +
+DeepLoc training proteins: exhaustive Smith-Waterman (pyopal) 1.1 queries/s;
+pyswrd (SWORD) 2.5/s; MMseqs2 15-36/s, and ~4 s / 0.9 GB for a single query
+(it indexes the targets on every call); DIAMOND ``default`` ~200/s (89 % of
+queries with a hit at E <= 1e-3), ``--mid-sensitive`` 71/s (91 %),
+``--sensitive`` 43/s (92 %); one query alone 0.15-0.2 s with the
+query-indexed algorithm (``--algo 1``). On DeepLoc cross-validation (5,717
+out-of-fold proteins, each searched without its own 40 %-identity fold):
+
+    mode            hits    combined accuracy   search speed
+    default         50.1 %  0.733               275 proteins/s
+    mid-sensitive   60.4 %  0.743               122 proteins/s   <- used
+    sensitive       65.0 %  0.748                53 proteins/s
+
+``--mid-sensitive`` keeps ``locviz predict --neighbours`` above 50 proteins/s.
 ``benchmarks/homology.py`` prints the current figures.
 
 A protein is *known* when the reference holds the same accession or the same
@@ -36,7 +45,10 @@ they live in ``card.reference.combination``.
 
 For the app (the Predict page)::
 
-    reference = Reference.load(bundle)                  # once per process (st.cache_resource)
+    reference = Reference.load(bundle)                  # once per process (st.cache_resource); or, when one
+                                                        # protein at a time must come back fastest,
+                                                        # Reference.load(bundle, sensitivity="default"): ~3x
+                                                        # quicker, finds fewer distant hits (benchmarks/homology.py)
     ev = evidence(prediction, reference)                # Evidence: hits, known, sentence, combined
     ev.sentence   # "closest annotated protein P67890, 62 % identity over 95 % of the query, E = 1e-80:
                   #  mitochondrion — agrees with the model"
@@ -97,6 +109,8 @@ MAX_EVALUE = 1e-3
 """Hits above this E-value are not reported (the issue's phmmer check used the same cut-off)."""
 MAX_HITS = 5
 SENSITIVITIES = ("fast", "default", "mid-sensitive", "sensitive")
+DEFAULT_SENSITIVITY = "mid-sensitive"
+"""More hits and a better combined call than ``default`` in DeepLoc CV, fast enough (see the module docstring)."""
 SMALL_QUERY_SET = 16
 """Up to this many queries DIAMOND indexes the queries, not the reference (--algo 1): 0.2 s instead of 1.8 s."""
 COLUMNS = ("nearest_id", "nearest_identity", "nearest_location", "combined")
@@ -254,7 +268,7 @@ class Reference:
     entries: tuple[RefEntry, ...]
     sequences: tuple[str, ...]
     path: Path | None = None
-    sensitivity: str = "default"
+    sensitivity: str = DEFAULT_SENSITIVITY
     threads: int = field(default_factory=default_threads)
     combination: Combination | None = None
     _engine: _Diamond | None = field(default=None, init=False, repr=False)
@@ -279,7 +293,7 @@ class Reference:
 
     # ------------------------------------------------------------------ building, reading, writing
     @classmethod
-    def from_labelled(cls, data: LabelledSet, folds: Sequence[int]) -> Reference:
+    def from_labelled(cls, data: LabelledSet, folds: Sequence[int], **options: Any) -> Reference:
         """Every protein of ``data`` in ``folds``, with its location and fold."""
         idx = data.subset(list(folds))
         if len(idx) == 0:
@@ -287,7 +301,7 @@ class Reference:
         entries = tuple(
             RefEntry(data.records[i].id, data.classes[int(data.labels[i])], data.name, int(data.folds[i])) for i in idx
         )
-        return cls(entries, tuple(data.records[i].sequence for i in idx))
+        return cls(entries, tuple(data.records[i].sequence for i in idx), **options)
 
     def write(self, path: str | Path) -> str:
         """Write the gzip FASTA (byte-for-byte reproducible: no time stamp); returns its sha256."""
@@ -353,6 +367,8 @@ class Reference:
                 "--dataset ... --data ... --folds ...' (the model's training folds)"
             )
         combination = Combination.from_dict(section.combination, card_path) if section.combination else None
+        if combination is not None and "sensitivity" not in options:
+            options["sensitivity"] = combination.sensitivity  # search as the combination was fitted
         fitted_for = combination.metrics.get("weights_sha256") if combination else None
         if fitted_for and fitted_for != card.weights_sha256:
             combination = None  # fitted for other weights: stale, so no combined call rather than a wrong one
@@ -452,6 +468,7 @@ class Combination:
     midpoint: float
     fitted_on: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    sensitivity: str = DEFAULT_SENSITIVITY  # DIAMOND mode of the searches it was fitted on
 
     def weight(self, identity: np.ndarray | float | None) -> np.ndarray:
         """Weight of homology transfer for best-hit identities (NaN or None: no hit, weight 0)."""
@@ -472,6 +489,7 @@ class Combination:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": "logistic weight of best-hit identity", "slope": self.slope, "midpoint": self.midpoint,
+                "search": f"DIAMOND blastp --{self.sensitivity}, E <= {MAX_EVALUE:g}", "sensitivity": self.sensitivity,
                 "fitted_on": self.fitted_on, "metrics": dict(self.metrics)}  # fmt: skip
 
     @classmethod
@@ -483,7 +501,11 @@ class Combination:
             raise BundleError(msg) from exc
         if not (math.isfinite(slope) and math.isfinite(midpoint)):
             raise BundleError(f"{path}: reference.combination slope/midpoint must be finite, got {slope}, {midpoint}")
-        return cls(slope, midpoint, str(data.get("fitted_on", "")), dict(data.get("metrics", {})))
+        sensitivity = str(data.get("sensitivity", DEFAULT_SENSITIVITY))
+        if sensitivity not in SENSITIVITIES:
+            raise BundleError(f"{path}: reference.combination.sensitivity must be one of {SENSITIVITIES}, got "
+                              f"{sensitivity!r}")  # fmt: skip
+        return cls(slope, midpoint, str(data.get("fitted_on", "")), dict(data.get("metrics", {})), sensitivity)
 
 
 SLOPES = (2.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0)
@@ -597,6 +619,7 @@ def build(
     command: str,
     *,
     fit: bool = True,
+    sensitivity: str = DEFAULT_SENSITIVITY,
     callback: Any = None,
 ) -> tuple[Reference, ReferenceCard, dict[str, Any] | None]:
     """Write the reference set of ``data``'s ``folds`` to ``out``, fit the combination by cross-validation.
@@ -613,7 +636,7 @@ def build(
         raise InputError(f"fold {test} is {data.name}'s test fold: it is not training data, leave it out of --folds")
     if list(data.classes) != list(bundle.classes):
         raise InputError(f"the model's classes {bundle.classes} are not {data.name}'s {list(data.classes)}")
-    reference = Reference.from_labelled(data, folds)
+    reference = Reference.from_labelled(data, folds, sensitivity=sensitivity)
     out = Path(out)
     reference.write(out)
     cv = None
@@ -624,7 +647,7 @@ def build(
         combination, cv = cross_fitted_scores(ev, fitted_on)
         cv["search_seconds"] = round(ev.seconds_search, 1)
         metrics = {"cross_validation": cv, "weights_sha256": bundle.card.weights_sha256}
-        reference.combination = Combination(combination.slope, combination.midpoint, fitted_on, metrics)
+        reference.combination = Combination(combination.slope, combination.midpoint, fitted_on, metrics, sensitivity)
     sources = (f"{data.name} folds {', '.join(map(str, folds))} ({len(reference)} proteins; data files sha256 "
                f"{', '.join(f'{k} {v[:12]}' for k, v in data.files.items())})",)  # fmt: skip
     section = reference.section(out, bundle.card_path.parent, sources, command)

@@ -29,6 +29,12 @@ import numpy as np
 
 from locviz.predict import Prediction
 
+__all__ = [
+    "IMPLIES", "KINDS", "Signal", "compartment", "disagreements", "er_retention", "find_signals",
+    "hydrophobic_moment", "mito_presequence", "nuclear_localisation_signals", "pts1", "signal_peptide",
+    "transmembrane_helices",
+]
+
 KINDS = ("signal_peptide", "transmembrane", "er_retention", "pts1", "nls", "mito_presequence")
 
 # Kyte & Doolittle (1982) J Mol Biol 157:105-132, Table 2.

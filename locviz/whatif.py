@@ -57,6 +57,14 @@ from locviz.regions import top_regions
 from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, ProteinRecord
 from locviz.table import FORMATS, SCHEMA_VERSION, json_number, number
 
+__all__ = [
+    "Attribution", "DeletionCurve", "DeltaWriter", "SaturationScan", "Variant", "VariantComparison",
+    "align_positions", "apply_variants", "attention_attribution", "check_window", "compare",
+    "comparison_table_bytes", "default_window", "deletion_curve", "edit", "gradient_attribution",
+    "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants", "saturation_scan", "scan_columns",
+    "scan_table_bytes", "split_target", "variants_label",
+]
+
 MAX_SCAN_WINDOW = 100
 DEFAULT_SCAN_WIDTH = 20
 SUBSTITUTES = STANDARD_RESIDUES  # the 20 residues every position is changed to, in this order
@@ -313,10 +321,16 @@ def split_target(item: str, ids: Sequence[str]) -> tuple[str, list[Variant]]:
     if matches:
         rid = max(matches, key=len)
         return rid, parse_variants(item[len(rid) + 1 :])
-    if len(ids) == 1:
-        return ids[0], parse_variants(item)
     shown = ", ".join(list(ids)[:5]) + (" ..." if len(ids) > 5 else "")
-    raise InputError(f"{item!r} names no record of the input; write ID:VARIANTS with ID one of {shown}")
+    unknown = InputError(f"{item!r} names no record of the input; write ID:VARIANTS with ID one of {shown}")
+    if len(ids) != 1:
+        raise unknown
+    try:
+        return ids[0], parse_variants(item)
+    except InputError:
+        if ":" in item.split(",")[0] and not item.lower().startswith("ins"):
+            raise unknown from None
+        raise
 
 
 def variants_label(variants: Sequence[Variant]) -> str:
@@ -516,13 +530,21 @@ def occlusion_scan(
 def _features_and_grad(
     predictor: Predictor, tokens: torch.Tensor, features: torch.Tensor, c: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ensemble P(class c) per row, d P / d features) for a batch of feature tensors of one protein."""
+    """(P(class c) per row, d P / d features) for a batch of feature tensors of one protein.
+
+    P is the probability :meth:`Predictor.predict` reports: each member's softmax at the predictor's
+    temperature (calibration), then their mean.
+    """
     model = predictor.bundle.model
+    temperature = float(getattr(predictor, "temperature", 1.0))
     features = features.detach().requires_grad_(True)
     lengths = torch.full((features.shape[0],), tokens.shape[1], dtype=torch.int64, device=features.device)
     batch_tokens = tokens.expand(features.shape[0], -1)
     with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward needs train mode
-        probs = model(batch_tokens, lengths, features=features).probabilities[:, c]
+        members = model(batch_tokens, lengths, features=features).member_probabilities  # (M, B, C)
+        if temperature != 1.0:
+            members = torch.softmax(torch.log(members.clamp_min(1e-30)) / temperature, dim=-1)
+        probs = members.mean(0)[:, c]
         (grad,) = torch.autograd.grad(probs.sum(), features)  # not param.grad: safe beside other threads
     return probs.detach(), grad
 
@@ -536,7 +558,7 @@ def gradient_attribution(
     steps: int = IG_STEPS,
     wild: Prediction | None = None,
 ) -> Attribution:
-    """Gradient of the ensemble's P(``target``) with respect to the input features, per residue.
+    """Gradient of P(``target``) (as :meth:`Predictor.predict` reports it) w.r.t. the input features, per residue.
 
     ``gradxinput``: Σ_features gradient × input (Shrikumar et al. 2016). ``integrated_gradients``:
     Sundararajan et al. 2017, from a baseline of the same length made of X (the unknown residue, the

@@ -208,7 +208,7 @@ def _warm_up(model_name: str, device: str) -> None:
     start = time.perf_counter()
     try:
         predictor = get_predictor(model_name, device)
-        import pandas  # noqa: F401  (whole, before plotly looks it up: a page importing it meanwhile is waited for)
+        import pandas  # whole, before plotly looks it up (a page importing it meanwhile is waited for)
 
         from locviz import figures  # the page's imports, so its first run finds them loaded
         from locviz.regions import top_regions
@@ -221,6 +221,9 @@ def _warm_up(model_name: str, device: str) -> None:
             figures.filter_track(pred, None, None, 5),
         ):
             fig.to_json()
+        from streamlit.dataframe_util import convert_pandas_df_to_arrow_bytes  # tables go to the browser as Arrow
+
+        convert_pandas_df_to_arrow_bytes(pandas.DataFrame({"n": [1.0], "text": ["a"]}))
         get_reference(model_name)  # known locations, looked up with every result
         print(f"locviz: model {model_name} loaded and warmed up on {device} in {time.perf_counter() - start:.1f} s",
               flush=True)  # fmt: skip

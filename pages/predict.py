@@ -21,8 +21,9 @@ PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "l
 EXAMPLE_PROMPT = "— choose a real protein —"
 ATTENTION_TAB = "Attention along the sequence"
 FILTER_TAB = "First-layer filters"
+# Rows of the filter track at first: eight 24-px rows stay readable next to each other; more on request.
+# (A comment, not a docstring: Streamlit's "magic" would draw a bare string of a page script on the page.)
 TRACK_DEFAULT_FILTERS = 8
-"""Rows of the filter track at first: eight 24-px rows stay readable next to each other; more on request."""
 TRACK_MAX_FILTERS = 30
 
 
@@ -304,12 +305,12 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
     pick_key = f"track_filters-{pred.model_name}-{pred.id}"  # each protein starts from its own most active filters
     if pick_key not in st.session_state:
         st.session_state[pick_key] = order[:TRACK_DEFAULT_FILTERS]
-    ctl1, ctl2 = st.columns([4, 1], vertical_alignment="bottom")
+    ctl1, ctl2 = st.columns([3, 1], vertical_alignment="bottom")
     shown = ctl1.multiselect(
         "Filters shown (most active in this protein first)", order, key=pick_key, max_selections=TRACK_MAX_FILTERS,
         format_func=lambda i: f"f{i} (w={widths[i]}) · peak {peak[i]:.2f}",
     )  # fmt: skip
-    scale_each = ctl2.toggle("Each on its own scale", value=True, key="track_scale_each",
+    scale_each = ctl2.toggle("Scale per filter", value=True, key="track_scale_each",
                              help="Colour each filter by the share of its own peak in this protein, so weak "
                              "filters' hits show as clearly as strong ones'. Off: one activation scale.")  # fmt: skip
     if not shown:

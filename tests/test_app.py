@@ -301,6 +301,19 @@ def test_sidebar_pages_are_titled(app: AppTest) -> None:
     assert "dashboard" not in titles
 
 
+def test_page_scripts_have_no_bare_strings() -> None:
+    """Streamlit's "magic" draws a bare string of a page script on the page (a constant's docstring became text
+    above the Predict page's title); only the module docstring is exempt."""
+    import ast
+
+    from locviz_app import support as ui
+
+    for script in ["dashboard.py", *(path for path, _, _ in ui.PAGES)]:
+        body = ast.parse((REPO / script).read_text()).body
+        bare = [n.lineno for n in body[1:] if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
+        assert not bare, f"{script}: bare string(s) at line(s) {bare} would be shown on the page; make them comments"
+
+
 def test_empty_box_placeholder_is_not_input(app: AppTest) -> None:
     box = app.text_area(key="seq_text")
     assert box.value == "" and box.placeholder.startswith("Paste a protein sequence or FASTA")

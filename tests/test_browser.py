@@ -12,11 +12,28 @@ from pathlib import Path
 import pytest
 
 from locviz.examples import by_accession
-from locviz_app.server import chromium_page, chromium_path, predict_text, running_app
+from locviz_app.server import chromium_page, chromium_path, open_app, predict_text, running_app
 
 REPO = Path(__file__).resolve().parent.parent
 
 SHIPPED = REPO / "weights"
+
+CLIPPED_TEXT_JS = """() => {
+  const cut = [];
+  for (const b of document.querySelectorAll('[data-testid="stDownloadButton"] button')) {
+    for (const el of [b, ...b.querySelectorAll('*')]) {
+      if (el.scrollWidth > el.clientWidth + 1) { cut.push('button: ' + b.textContent); break; }
+    }
+  }
+  for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
+    const svg = c.querySelector('svg.main-svg');
+    for (const t of c.querySelectorAll('.gtitle, .gtitle-subtitle')) {
+      if (t.getBoundingClientRect().right > svg.getBoundingClientRect().right + 1) cut.push('chart: ' + t.textContent);
+    }
+  }
+  return cut;
+}"""
+"""Texts the page cuts off: download labels shortened with an ellipsis, chart titles running past the chart."""
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +46,10 @@ def test_paste_predict_download_in_chromium(weights: Path) -> None:
     chromium_path()  # a clear failure (with the install command) when Chromium is missing
     protein = by_accession("P07339")  # cathepsin D, lysosomal, 412 aa
     with running_app(weights=weights) as url, chromium_page(width=1400, height=1000) as page:
-        page.goto(url, wait_until="domcontentloaded")
-        page.get_by_text("locviz — where does this protein go").wait_for(timeout=90_000)
+        open_app(page, url, timeout_ms=90_000)
+        assert page.get_by_text("locviz — where does this protein go").count() == 1
         predict_text(page, protein.fasta(), timeout_ms=120_000)
+        assert page.evaluate(CLIPPED_TEXT_JS) == []  # no download label cut short, no chart title past its edge
 
         heatmap = page.locator("[data-testid='stPlotlyChart']", has=page.locator(".gtitle", has_text="Attention along"))
         assert heatmap.count() == 1

@@ -88,6 +88,8 @@ def test_split_target_takes_the_longest_record_name() -> None:
     assert rid == "only" and str(variants[0]) == "ins4:AA"
     with pytest.raises(InputError, match="names no record"):
         whatif.split_target("P9:K3T", ["P1", "P2"])
+    with pytest.raises(InputError, match="names no record of the input; write ID:VARIANTS with ID one of only"):
+        whatif.split_target("P9:K3T", ["only"])
 
 
 def test_compare_variant_matches_two_predict_calls_and_maps_positions(tiny: Predictor) -> None:
@@ -297,3 +299,26 @@ def test_table_bytes_for_the_app(tiny: Predictor) -> None:
     assert text.splitlines()[0].startswith("id,position,wt,mut,dp_ER") and len(text.splitlines()) == 1 + 38
     document = whatif.comparison_table_bytes([whatif.compare(tiny, insulin(), "W4G")], "json").decode()
     assert '"schema_version"' in document and '"W4G"' in document
+
+
+def test_figures_draw_every_result(tiny: Predictor) -> None:
+    from locviz import signals, whatif_figures
+
+    record = insulin()
+    scan = whatif.saturation_scan(tiny, record, 1, 12)
+    heat = whatif_figures.scan_heatmap(scan, "ER")
+    assert np.asarray(heat.data[0].z).shape == (20, 12)
+    assert len(heat.data[1].x) == 12  # one wild-type dot per position
+    with pytest.raises(ValueError, match="not one of"):
+        whatif_figures.scan_heatmap(scan, "Nucleus")
+    comparison = whatif.compare(tiny, record, "W4G del20-25 ins60:KK")
+    assert len(whatif_figures.comparison_probabilities(comparison).data) == 2
+    track = whatif_figures.delta_attention_track(comparison)
+    assert len(track.data[0].y) == len(record) and len(track.layout.shapes) == 1 + 6 + 1  # changed + insertion
+    found = signals.find_signals(record.sequence)
+    assert len(whatif_figures.signal_track(found, len(record), "insulin").data) == len(found) + 1
+    gxi = whatif.gradient_attribution(tiny, record)
+    lines = whatif_figures.attribution_tracks([whatif.attention_attribution(comparison.wild), gxi])
+    assert np.nanmax(np.abs(lines.data[1].y)) == pytest.approx(1.0)
+    curve = whatif.deletion_curve(tiny, record, gxi, ks=(1, 2), n_random=2)
+    assert curve.reading in whatif_figures.deletion_curve_figure([curve], "insulin").layout.title.subtitle.text

@@ -1,0 +1,172 @@
+"""Figures of the what-if tools: result objects of :mod:`locviz.whatif` / :mod:`locviz.signals` in, plotly out.
+
+* :func:`scan_heatmap` — the 20 × W saturation-mutagenesis heatmap for one class (wild type marked);
+* :func:`comparison_probabilities` and :func:`delta_attention_track` — a variant beside its wild type;
+* :func:`signal_track` — the known-signal lanes, drawn on the same residue axis as attention;
+* :func:`attribution_tracks` — attention, occlusion and gradients on one axis, each scaled to its maximum;
+* :func:`deletion_curve_figure` — P(call) against k, top-k against random, one line per method.
+
+Same look as :mod:`locviz.figures` (white, Okabe-Ito colours, a title naming protein and model), so the
+exporters in :mod:`locviz.export` turn any of them into PNG/SVG/PDF; no Streamlit here.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from locviz.figures import FONT, HIGHLIGHT, MUTED, PALETTE
+from locviz.signals import KINDS, Signal
+from locviz.whatif import Attribution, DeletionCurve, SaturationScan, VariantComparison
+
+KIND_NAMES = {
+    "signal_peptide": "signal peptide", "transmembrane": "TM helix", "er_retention": "ER retention",
+    "pts1": "PTS1", "nls": "NLS", "mito_presequence": "presequence",
+}  # fmt: skip
+DIVERGING = [[0.0, "#2166AC"], [0.5, "#F7F7F7"], [1.0, "#B2182B"]]  # blue = lower, red = higher probability
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def _style(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
+    fig.update_layout(
+        template="simple_white",
+        title=dict(text=f"<b>{_esc(title)}</b>", subtitle=dict(text=_esc(subtitle)), x=0.01, xanchor="left"),
+        font=dict(family=FONT, size=13, color="#222"),
+        height=height,
+        margin=dict(l=80, r=30, t=90, b=60),
+        hoverlabel=dict(font=dict(family=FONT)),
+    )
+    return fig
+
+
+def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
+    """Δp(``cls``) of every substitution: substitutes down, positions across (wild-type letter under each).
+
+    The colour scale is symmetric around 0 (red: the mutant raises the class probability); wild-type
+    cells are marked with a dot; positions the model never sees are labelled so.
+    """
+    cls = cls or scan.wild.label
+    if cls not in scan.classes:
+        raise ValueError(f"class {cls!r} is not one of {scan.classes}")
+    z = scan.heatmap(cls)  # (20, W)
+    limit = float(np.abs(z).max()) or 1e-6
+    x = [f"{wt}{pos}" for wt, pos in zip(scan.wt, scan.positions.tolist(), strict=True)]
+    subs = list(scan.substitutes)
+    hover = [[f"{x[i]}{aa}: Δp({cls}) = {z[j, i]:+.4f}" + ("" if scan.seen[i] else " (not seen by the model)")
+              for i in range(len(x))] for j, aa in enumerate(subs)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=x, y=subs, zmin=-limit, zmax=limit, colorscale=DIVERGING, hoverinfo="text", text=hover,
+        colorbar=dict(title=dict(text=f"Δp({cls})", side="right")), xgap=1, ygap=1,
+    ))
+    wt_x = [x[i] for i, wt in enumerate(scan.wt) if wt in subs]
+    wt_y = [wt for wt in scan.wt if wt in subs]
+    fig.add_trace(go.Scatter(x=wt_x, y=wt_y, mode="markers", name="wild type", hoverinfo="skip",
+                             marker=dict(symbol="circle", size=7, color="#222")))
+    fig.update_yaxes(title="substitute", autorange="reversed", tickfont=dict(family="monospace"))
+    fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
+    subtitle = (f"{scan.id} · model {scan.wild.model_name} · positions {scan.positions[0]}-{scan.positions[-1]} · "
+                f"call {scan.wild.label} ({scan.wild.confidence:.2f})")
+    fig.update_layout(showlegend=False)
+    return _style(fig, f"Saturation mutagenesis: Δp({cls})", subtitle, 560)
+
+
+def comparison_probabilities(comparison: VariantComparison) -> go.Figure:
+    """Class probabilities of the wild type and the mutant, side by side."""
+    classes = comparison.classes
+    fig = go.Figure([
+        go.Bar(x=classes, y=comparison.wild.probabilities, name=f"wild type ({comparison.wild.label})",
+               marker_color=MUTED),
+        go.Bar(x=classes, y=comparison.mutant.probabilities, name=f"{comparison.label} ({comparison.mutant.label})",
+               marker_color=HIGHLIGHT),
+    ])
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.3))
+    fig.update_yaxes(title="probability", range=[0, 1])
+    subtitle = f"{comparison.wild.id} · model {comparison.wild.model_name} · {comparison.label}"
+    return _style(fig, "Wild type and variant", subtitle, 420)
+
+
+def delta_attention_track(comparison: VariantComparison) -> go.Figure:
+    """Mutant minus wild-type attention on the wild type's residues; changed residues and insertions marked."""
+    delta = comparison.delta_attention
+    positions = np.arange(1, len(delta) + 1)
+    colours = np.where(np.nan_to_num(delta) >= 0, HIGHLIGHT, PALETTE[0])
+    fig = go.Figure(go.Bar(x=positions, y=delta, marker_color=colours, name="Δ attention",
+                           hovertemplate="residue %{x}: Δ attention %{y:+.4f}<extra></extra>"))
+    for pos in comparison.changed:
+        fig.add_vrect(x0=pos - 0.5, x1=pos + 0.5, fillcolor="#999", opacity=0.3, line_width=0)
+    for after, residues, _ in comparison.insertions:
+        fig.add_vline(x=after + 0.5, line=dict(color="#222", dash="dot", width=1))
+        fig.add_annotation(x=after + 0.5, y=1, yref="paper", text=f"+{_esc(residues[:8])}", showarrow=False,
+                           font=dict(size=10))
+    fig.update_xaxes(title="position (wild type)")
+    fig.update_yaxes(title="Δ attention")
+    subtitle = (f"{comparison.wild.id} · model {comparison.wild.model_name} · {comparison.label} · grey: changed "
+                "residues, dotted: insertions")
+    return _style(fig, "Where the attention moved", subtitle, 340)
+
+
+def signal_track(signals: Sequence[Signal], length: int, title_id: str = "") -> go.Figure:
+    """One lane per signal kind, each hit a bar from its start to its end (1-based), evidence on hover."""
+    fig = go.Figure()
+    for lane, kind in enumerate(KINDS):
+        hits = [s for s in signals if s.kind == kind]
+        for s in hits:
+            fig.add_trace(go.Scatter(
+                x=[s.start - 0.5, s.end + 0.5], y=[KIND_NAMES[kind]] * 2, mode="lines",
+                line=dict(width=12, color=PALETTE[lane % len(PALETTE)]), showlegend=False,
+                hovertemplate=f"{_esc(s.label)} {s.start}-{s.end}<br>{_esc(s.evidence)}<extra></extra>",
+            ))
+    fig.update_yaxes(categoryorder="array", categoryarray=[KIND_NAMES[k] for k in KINDS][::-1],
+                     type="category", range=[-0.5, len(KINDS) - 0.5])
+    fig.update_xaxes(title="position", range=[0.5, length + 0.5])
+    fig.add_trace(go.Scatter(x=[1, length], y=[KIND_NAMES[KINDS[0]]] * 2, mode="markers", opacity=0,
+                             showlegend=False, hoverinfo="skip"))  # keeps every lane on the axis when empty
+    subtitle = f"{title_id} · {length} aa · rules of locviz.signals (cited there)" if title_id else f"{length} aa"
+    return _style(fig, "Known sorting signals", subtitle, 300)
+
+
+def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
+    """Each method's per-residue scores divided by their largest magnitude, on one residue axis."""
+    if not attributions:
+        raise ValueError("no attribution to draw")
+    fig = go.Figure()
+    for i, a in enumerate(attributions):
+        scale = float(np.nanmax(np.abs(a.scores))) if np.isfinite(a.scores).any() else 1.0
+        fig.add_trace(go.Scatter(
+            x=np.arange(1, len(a.scores) + 1), y=a.scores / (scale or 1.0), mode="lines", name=a.name,
+            line=dict(width=1.5, color=PALETTE[i % len(PALETTE)]),
+            hovertemplate=f"{_esc(a.name)}: residue %{{x}}, %{{y:.3f}} of its maximum<extra></extra>",
+        ))
+    first = attributions[0]
+    fig.update_xaxes(title="position")
+    fig.update_yaxes(title="score / its maximum")
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))
+    subtitle = f"{first.wild.id} · model {first.wild.model_name} · for {first.target}; gaps: not seen by the model"
+    return _style(fig, "Attention and attributions", subtitle, 380)
+
+
+def deletion_curve_figure(curves: Sequence[DeletionCurve], protein_id: str = "") -> go.Figure:
+    """P(call) after replacing each method's top-k residues with X (solid) and k random ones (dotted)."""
+    if not curves:
+        raise ValueError("no deletion curve to draw")
+    fig = go.Figure()
+    for i, c in enumerate(curves):
+        colour = PALETTE[i % len(PALETTE)]
+        ks = np.concatenate([[0], c.ks])
+        fig.add_trace(go.Scatter(x=ks, y=np.concatenate([[c.p_wild], c.p_top]), name=f"{c.method}: top k",
+                                 mode="lines+markers", line=dict(color=colour)))
+        fig.add_trace(go.Scatter(
+            x=ks, y=np.concatenate([[c.p_wild], c.p_random]), name=f"{c.method}: random k", mode="lines",
+            line=dict(color=colour, dash="dot"),
+            error_y=dict(type="data", array=np.concatenate([[0], c.p_random_sd]), visible=True, thickness=1),
+        ))
+    fig.update_xaxes(title="residues replaced by X (k)")
+    fig.update_yaxes(title=f"P({curves[0].target})", range=[0, 1])
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))
+    return _style(fig, "Deletion curves", f"{protein_id} · {curves[0].reading}", 420)
