@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from locviz import cpu
 from locviz.encoding import pad_batch
 from locviz.model import ConvLSTM, Ensemble
 
@@ -118,7 +119,8 @@ def run(
 
     The model is put in eval mode for the run and restored after. ``lock``
     serialises forward passes between threads (the app shares one model);
-    ``callback(n)`` is told how many proteins each batch finished.
+    on the CPU, passes also take turns with other locviz processes
+    (:mod:`locviz.cpu`); ``callback(n)`` is told how many proteins each batch finished.
     """
     if not token_arrays:
         return
@@ -126,7 +128,7 @@ def run(
     model.eval()
     try:
         for idx, tokens, lens in iter_batches(token_arrays, device, batch_size, max_residues):
-            with lock or nullcontext():
+            with lock or nullcontext(), cpu.turns().turn(tokens.device):
                 result = forward(model, tokens, lens, with_filters=with_filters)
             if callback is not None:
                 callback(len(idx))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from locviz import batching, calibration, organisms
+from locviz import batching, calibration, cpu, organisms
 from locviz.encoding import tokenize
 from locviz.errors import InputError
 from locviz.sequences import ParseResult, ProteinRecord, parse
@@ -78,6 +78,7 @@ class Predictor:
         self.batch_size = batch_size
         self.max_batch_residues = max_batch_residues
         self._lock = threading.Lock()
+        cpu.apply_thread_policy()  # LOCVIZ_THREADS, when set
         # the card's temperature (1.0 when uncalibrated or calibrated=False) and support-verdict thresholds
         self.temperature = calibration.temperature_of(bundle.card) if calibrated else 1.0
         self.support_thresholds = calibration.thresholds_of(bundle.card)
