@@ -259,13 +259,26 @@ def cross_fitted(oof: OutOfFold) -> tuple[np.ndarray, dict[int, float]]:
 
 
 # ----------------------------------------------------------------------------- out-of-distribution signs
+_TOKEN = np.full(256, 20, dtype=np.intp)  # standard residues 0-19; anything else (unknown) 20
+_TOKEN[np.frombuffer(STANDARD_RESIDUES.encode(), dtype=np.uint8)] = np.arange(20)
+_UNKNOWN = np.frombuffer(UNKNOWN_RESIDUES.encode(), dtype=np.uint8)
+
+
+def _tokens(sequence: str) -> np.ndarray:
+    return _TOKEN[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
+
+
+def _entropy_bits(counts: np.ndarray) -> np.ndarray:
+    """Shannon entropy (bits) of count vectors along the last axis."""
+    total = counts.sum(axis=-1, keepdims=True)
+    p = counts / np.where(total > 0, total, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log2(p), 0.0).sum(axis=-1)
+
+
 def composition_bits(sequence: str) -> float:
     """Shannon entropy (bits) of the standard-residue composition (4.32 is uniform)."""
-    counts = np.array([sequence.count(a) for a in STANDARD_RESIDUES], dtype=np.float64)
-    if counts.sum() == 0:
-        return 0.0
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log2(p)).sum())
+    return float(_entropy_bits(np.bincount(_tokens(sequence), minlength=21)[:20].astype(np.float64)))
 
 
 def low_complexity_share(
@@ -275,18 +288,17 @@ def low_complexity_share(
     n = len(sequence)
     if n < window:
         return 0.0
-    lut = np.full(256, 20, dtype=np.int64)
-    for i, aa in enumerate(STANDARD_RESIDUES):
-        lut[ord(aa)] = i
-    tokens = lut[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
-    onehot = np.zeros((n + 1, 21))
+    tokens = _tokens(sequence)
+    onehot = np.zeros((n + 1, 21), dtype=np.int32)
     onehot[np.arange(1, n + 1), tokens] = 1
     counts = np.cumsum(onehot, axis=0)
-    q = (counts[window:] - counts[:-window]) / window  # (n - window + 1, 21) composition per window
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -np.where(q > 0, q * np.log2(q), 0.0).sum(axis=1)
-    low = (entropy < bits).astype(np.float64)
-    covered = np.convolve(low, np.ones(window))[:n] > 0
+    per_window = counts[window:] - counts[:-window]  # (n - window + 1, 21) residue counts per window
+    # entropy from a table of -(c/w) log2(c/w) for c = 0..window: one gather instead of logs per cell
+    table = np.zeros(window + 1)
+    c = np.arange(1, window + 1) / window
+    table[1:] = -c * np.log2(c)
+    low = (table[per_window].sum(axis=1) < bits).astype(np.int32)
+    covered = np.convolve(low, np.ones(window, dtype=np.int32))[:n] > 0
     return float(covered.mean())
 
 
@@ -298,16 +310,18 @@ def ood_signs(sequence: str) -> list[str]:
         signs.append(f"Very short ({n} residues, under {MIN_LENGTH}): few such proteins were in training.")
     if n > MAX_LENGTH:
         signs.append(f"Very long ({n:,} residues, over {MAX_LENGTH:,}): the model saw only its termini.")
-    unknown = sum(sequence.count(c) for c in UNKNOWN_RESIDUES) / max(n, 1)
+    raw = np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)
+    unknown = float(np.isin(raw, _UNKNOWN).mean()) if n else 0.0
     if unknown > MAX_UNKNOWN:
         signs.append(f"Many unknown residues ({unknown:.0%} X/B/Z/J/U/O).")
     low = low_complexity_share(sequence)
     if low > MAX_LOW_COMPLEXITY:
         signs.append(f"Low complexity: {low:.0%} of residues lie in low-complexity stretches.")
-    bits = composition_bits(sequence)
-    top = max(sequence.count(a) for a in STANDARD_RESIDUES) / max(n, 1)
+    counts = np.bincount(_TOKEN[raw], minlength=21)[:20]
+    bits = float(_entropy_bits(counts.astype(np.float64)))
+    top = counts.max() / max(n, 1)
     if bits < MIN_COMPOSITION_BITS or top > MAX_ONE_RESIDUE:
-        common = max(STANDARD_RESIDUES, key=sequence.count)
+        common = STANDARD_RESIDUES[int(counts.argmax())]
         signs.append(f"Unusual composition ({top:.0%} {common}; {bits:.1f} bits, training proteins ≥ 3.5).")
     return signs
 

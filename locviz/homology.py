@@ -194,7 +194,7 @@ class _Diamond:
         self._lock = threading.Lock()
 
     def database(self, excluded: frozenset[int]) -> tuple[Path, int]:
-        """(database path, residues in it) for the reference less ``excluded`` indices; built once, then cached."""
+        """(database path, proteins in it) for the reference less ``excluded`` indices; built once, then cached."""
         with self._lock:
             if excluded not in self._databases:
                 name = f"db{len(self._databases)}"
@@ -272,6 +272,7 @@ class Reference:
     threads: int = field(default_factory=default_threads)
     combination: Combination | None = None
     _engine: _Diamond | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.entries) != len(self.sequences):
@@ -431,8 +432,9 @@ class Reference:
             raise InputError(f"max_hits must be >= 1, got {max_hits}")
         if not max_evalue > 0:
             raise InputError(f"max_evalue must be > 0, got {max_evalue}")
-        if self._engine is None:
-            self._engine = _Diamond(self.sequences, self.threads, self.sensitivity)
+        with self._lock:
+            if self._engine is None:
+                self._engine = _Diamond(self.sequences, self.threads, self.sensitivity)
         excluded = self._excluded(exclude_ids, exclude_folds)
         raw = self._engine.search([r.sequence for r in records], excluded, max_hits, max_evalue)
         return [[self._hit(*h) for h in hits[:max_hits]] for hits in raw]

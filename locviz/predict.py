@@ -103,8 +103,13 @@ class Predictor:
     def predict(
         self, records: Sequence[ProteinRecord], with_filters: bool = False, organism: str = "any"
     ) -> list[Prediction]:
-        """One :class:`Prediction` per record, in input order (see :meth:`iter_predict`)."""
-        return list(self.iter_predict(records, with_filters=with_filters, organism=organism))
+        """One :class:`Prediction` per record, in input order (see :meth:`iter_predict`).
+
+        The records are in memory already, so they are length-bucketed as one
+        chunk (least padding: 256-record chunks pad ~12 % more on DeepLoc).
+        """
+        chunk_size = max(len(records), 1)
+        return list(self.iter_predict(records, with_filters=with_filters, organism=organism, chunk_size=chunk_size))
 
     def iter_predict(
         self,

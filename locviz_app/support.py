@@ -55,10 +55,12 @@ WARM_UP_SEQUENCE = EXAMPLES[0].sequence[:200]
 PREDICT_PAGE = "pages/predict.py"
 MOTIFS_PAGE = "pages/motifs.py"
 CARD_PAGE = "pages/model_card.py"
+WHATIF_PAGE = "pages/whatif.py"
 PAGES = (
     (PREDICT_PAGE, "Predict", ":material/biotech:"),
     (MOTIFS_PAGE, "Filter motifs", ":material/text_fields:"),
     (CARD_PAGE, "Model card", ":material/description:"),
+    (WHATIF_PAGE, "What if", ":material/science:"),
 )
 """(script relative to dashboard.py, title in the sidebar, icon); dashboard.py declares them with st.navigation.
 Material icons ship with Streamlit, so they show on machines without an emoji font."""

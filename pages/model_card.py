@@ -20,8 +20,8 @@ METRIC_HELP = {
     "gorodkin_mcc": "multi-class Matthews correlation (Gorodkin 2004): 1 perfect, 0 chance",
     "ece": "expected calibration error of the top-class probability (15 equal-width bins): 0 is perfect",
 }
+# Where the data sets sit as seen from the repository root (see the README); the commands take it as $DATA.
 DATA_DEFAULT = "../shared/data"
-"""Where the data sets sit as seen from the repository root (see the README); the commands take it as $DATA."""
 
 
 def describe_metrics_key(key: str, report: dict) -> str:

@@ -16,6 +16,7 @@ from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.predict import Prediction, Predictor
 from locviz.regions import top_regions
 from locviz_app import support as ui
+from locviz_app.signals_view import signal_section
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 EXAMPLE_PROMPT = "— choose a real protein —"
@@ -258,6 +259,7 @@ def attention_section(pred: Prediction) -> None:
     key = (pred.model_name, pred.id, pred.sequence)
     heatmap = ui.cached_figure("heatmap", (*key, per_row), lambda: figures.attention_heatmap(pred, per_row))
     _figure(heatmap, pred, "attention-heatmap", "heatmap", width="content")
+    signal_section(pred)  # known sorting signals (rules) on the same residues, and any conflict with the call
     regions = top_regions(pred, n=int(n_regions), window=int(window))
     n_seen = max(int(np.asarray(pred.seen).sum()), 1)
     table = pd.DataFrame(

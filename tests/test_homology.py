@@ -246,3 +246,15 @@ def test_the_combined_call_respects_the_organism(proteins: dict[str, str]) -> No
     assert ev.combined.sum() == pytest.approx(1.0)
     assert ev.sentence.startswith("known: plastid (PLAST1")
     ref.close()
+
+
+@pytest.mark.parametrize(("name", "folds"), [("multiloc", {1, 2, 3, 4}), ("deeploc", set(range(8)))])
+def test_shipped_reference_sets_match_their_cards(name: str, folds: set[int]) -> None:
+    """The shipped files load with their checksums, hold the training folds only, and carry a current fit."""
+    _, card = read_card(name)
+    ref = Reference.load(name)
+    assert len(ref) == card.reference.n_proteins
+    assert {e.fold for e in ref.entries} == folds  # MultiLoc's test fold 0 is never in the reference
+    assert set(ref.locations) == set(card.classes)
+    assert ref.combination is not None, "fitted for other weights: rerun 'locviz reference' (see the card's command)"
+    assert 0 < ref.combination.weight(0.3) < ref.combination.weight(0.9) < 1

@@ -1,0 +1,459 @@
+"""What if: change the protein and see whether the call changes.
+
+Three tools on the protein chosen on the Predict page (the session's last run):
+saturation mutagenesis of a window, variants or an isoform side by side, and an
+attribution cross-check (attention against occlusion and gradients, with deletion
+curves that say whether attention is faithful here). The science is
+:mod:`locviz.whatif` and :mod:`locviz.whatif_figures`; this page lays out widgets,
+keeps each result per (model, sequence, settings) in the session so reruns never
+recompute, and offers every figure as PNG/SVG/PDF and its numbers as CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from locviz import whatif
+from locviz import whatif_figures as wf
+from locviz.card import display_name
+from locviz.errors import LocvizError
+from locviz.export import export_filename
+from locviz.predict import Prediction, Predictor
+from locviz.sequences import ProteinRecord, parse
+from locviz.table import number
+from locviz_app import support as ui
+
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+SCAN_TAB = "Saturation mutagenesis"
+VARIANT_TAB = "Variants side by side"
+ATTRIBUTION_TAB = "Attribution cross-check"
+VARIANTS_MODE = "Variants (K128T, del1-20, ins45:AAA)"
+ISOFORM_MODE = "A second sequence (isoform)"
+# Results kept per session (scans, comparisons, cross-checks); a scan of 100 residues is 100 × 20 × C floats.
+CACHED_RESULTS = 24
+
+
+# ------------------------------------------------------------------ session state
+def _results() -> OrderedDict:
+    return st.session_state.setdefault("_whatif", OrderedDict())
+
+
+def cached(key: Hashable) -> object | None:
+    """The result stored under ``key`` in this session, if any (most recently used kept longest)."""
+    store = _results()
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    return None
+
+
+def remember(key: Hashable, value: object) -> object:
+    store = _results()
+    store[key] = value
+    while len(store) > CACHED_RESULTS:
+        store.popitem(last=False)
+    return value
+
+
+def sticky(widget: Callable, label: str, key: str, store_key: Hashable, default: object, **kwargs) -> object:
+    """A widget whose value survives page switches (Streamlit drops a widget's state when its page is left).
+
+    The value lives under ``store_key`` (per protein), the widget under the fixed ``key``.
+    """
+    store = st.session_state.setdefault("_whatif_inputs", {})
+    if store_key not in store:
+        store[store_key] = default
+    st.session_state[key] = store[store_key]
+
+    def keep() -> None:
+        store[store_key] = st.session_state[key]
+
+    return widget(label, key=key, on_change=keep, **kwargs)
+
+
+def result_key(pred: Prediction, device: str, *settings: Hashable) -> tuple:
+    """Model (card file and version), device, the exact sequence and the tool's settings."""
+    return (ui.text_key(pred.model_name, device, pred.sequence), *settings)
+
+
+# ------------------------------------------------------------------ the protein
+def current_run(model_name: str, device: str) -> ui.Run | None:
+    """The Predict page's last run, predicted again with this model if the sidebar's model was changed since."""
+    text = st.session_state.get("submitted")
+    if not text:
+        return None
+    run = ui.get_run(model_name, device, text)
+    if run is None:
+        with st.spinner(f"Predicting the Predict page's input with model {model_name}…"):
+            run = ui.run_prediction(model_name, device, text)
+    return run if run.predictions else None
+
+
+def pick_protein(run: ui.Run) -> int:
+    """Index of the protein to work on: the one shown on the Predict page, or the one picked here."""
+    preds = run.predictions
+    shown = st.session_state.get("prediction")
+    default = next((i for i, p in enumerate(preds) if shown is not None and p.id == shown.id
+                    and p.sequence == shown.sequence), 0)  # fmt: skip
+    if len(preds) == 1:
+        return 0
+    return sticky(
+        st.selectbox, f"Protein ({len(preds)} in the Predict page's input)", "whatif_protein", ("protein", run.key),
+        default, options=list(range(len(preds))),
+        format_func=lambda i: f"{preds[i].id} — {display_name(preds[i].label)} ({preds[i].confidence:.0%}), "
+        f"{preds[i].length} aa",
+    )  # fmt: skip
+
+
+def empty_state() -> None:
+    st.info(
+        "No protein yet. Predict one on the Predict page (paste a sequence or pick an example protein); "
+        "this page then works on the protein shown there.",
+        icon=":material/info:",
+    )
+    st.page_link(ui.PREDICT_PAGE, label="Go to Predict", icon=":material/biotech:")
+
+
+def protein_header(pred: Prediction) -> None:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Protein", pred.id)
+    c2.metric("Predicted compartment", display_name(pred.label), f"{pred.confidence:.1%}", delta_color="off")
+    c3.metric("Length", f"{pred.length} aa")
+    if not np.all(pred.seen):
+        st.caption(
+            f"The model sees {int(np.sum(pred.seen))} of {pred.length} residues (its long-sequence policy): "
+            "changing an unseen residue changes nothing, and those residues are not run."
+        )
+
+
+def chart(fig, pred: Prediction, name: str, key: str) -> None:
+    """A plotly figure and its PNG/SVG/PDF buttons."""
+    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=f"chart-{key}", theme=None)
+    ui.figure_downloads(fig, pred.id, pred.model_name, name, key)
+
+
+def progress_counter(total: int, what: str) -> tuple[Callable[[int], None], object]:
+    """A progress bar and the ``callback(n)`` the what-if tools report finished predictions to."""
+    bar = st.progress(0.0, text=f"0 of {total} {what}…")
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{done} of {total} {what}…")
+
+    return advance, bar
+
+
+def seconds(t: float) -> str:
+    return f"{t * 1000:.0f} ms" if t < 1 else f"{t:.1f} s"
+
+
+# ------------------------------------------------------------------ saturation mutagenesis
+def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, device: str) -> None:
+    length = len(record.sequence)
+    first, last = whatif.default_window(pred)
+    st.caption(
+        f"Every residue of a window changed to each of the other 19, and each class probability predicted "
+        f"again: Δp = p(mutant) − p(wild type). The window starts on the {last - first + 1} residues with the "
+        f"most attention ({first}-{last}); at most {whatif.MAX_SCAN_WINDOW} residues per scan."
+    )
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1.3], vertical_alignment="bottom")
+    with c1:
+        start = sticky(st.number_input, "Start (1-based)", "scan_start", ("scan_start", pred.sequence), first,
+                       min_value=1, max_value=length, step=1)  # fmt: skip
+    with c2:
+        end = sticky(st.number_input, "End (inclusive)", "scan_end", ("scan_end", pred.sequence), last,
+                     min_value=1, max_value=length, step=1)  # fmt: skip
+    with c3:
+        cls = sticky(
+            st.selectbox,
+            "Class shown",
+            "scan_class",
+            ("scan_class", pred.model_name, pred.sequence),
+            pred.label,
+            options=pred.classes,
+            format_func=display_name,
+            help="Δ of this class's probability; every class is in the CSV. Default: the predicted class.",
+        )
+    with c4:
+        pressed = st.button("Run the scan", type="primary", key="scan_run", width="stretch")
+    try:
+        whatif.check_window(int(start), int(end), length)
+    except LocvizError as exc:
+        st.error(f"{exc}.")
+        return
+    start, end = int(start), int(end)
+    key = result_key(pred, device, "scan", start, end)
+    scan = cached(key)
+    n_mutants = 19 * int(np.sum(pred.seen[start - 1 : end]))
+    if scan is None and pressed:
+        advance, bar = progress_counter(n_mutants, "mutants predicted")
+        t0 = time.perf_counter()
+        scan = whatif.saturation_scan(predictor, record, start, end, wild=pred, callback=advance)
+        bar.empty()
+        remember(key, scan)
+        remember((*key, "seconds"), time.perf_counter() - t0)
+    if scan is None:
+        st.info(f"Press **Run the scan** to predict the {n_mutants} single mutants of residues {start}-{end} "
+                f"(each one a full prediction of the {length}-residue protein).")  # fmt: skip
+        return
+    took = cached((*key, "seconds"))
+    st.caption(f"{n_mutants} mutants" + (f", predicted in {seconds(took)} on {device.upper()}." if took else "."))
+    fig = ui.cached_figure("whatif-scan", (key, cls), lambda: wf.scan_heatmap(scan, cls))
+    chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")
+    strongest(scan, cls)
+    ui.table_download(
+        f"Every substitution, residues {start}-{end}, all classes (CSV)", lambda: whatif.scan_table_bytes([scan]),
+        export_filename(pred.id, pred.model_name, f"saturation-{start}-{end}", "csv"), "scan-csv",
+    )  # fmt: skip
+
+
+def strongest(scan: whatif.SaturationScan, cls: str) -> None:
+    """One line naming the substitutions that lower and raise the class most."""
+    z = scan.heatmap(cls)  # (20, W)
+    low, high = np.unravel_index(np.argmin(z), z.shape), np.unravel_index(np.argmax(z), z.shape)
+
+    def name(j: int, i: int) -> str:
+        return f"{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]} ({z[j, i]:+.3f})"
+
+    st.caption(f"Largest drop of p({display_name(cls)}): {name(*low)}; largest rise: {name(*high)}. "
+               "Red raises the class probability, blue lowers it; dots mark the wild type.")  # fmt: skip
+
+
+# ------------------------------------------------------------------ variants
+def variant_example(sequence: str) -> str:
+    """A variant text valid for this protein, to show the syntax with its own residues."""
+    pos = min(10, len(sequence))
+    wt = sequence[pos - 1]
+    new = "A" if wt != "A" else "G"
+    parts = [f"{wt}{pos}{new}"]
+    if len(sequence) >= 40:
+        parts.append("del1-20")
+    parts.append(f"ins{min(45, len(sequence))}:AAA")
+    return ", ".join(parts)
+
+
+def variant_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, device: str) -> None:
+    st.caption("Both proteins predicted; Δ = p(variant) − p(wild type) per class, and where the attention moved "
+               "on the wild type's residues.")  # fmt: skip
+    mode = st.radio("Compare the protein with", [VARIANTS_MODE, ISOFORM_MODE], horizontal=True, key="variant_mode")
+    if mode == VARIANTS_MODE:
+        text = sticky(
+            st.text_input, "Variants, in the wild type's numbering (1-based), separated by commas", "variant_text",
+            ("variant_text", pred.sequence), "", placeholder=f"e.g. {variant_example(pred.sequence)}",
+            help=whatif.VARIANT_HELP[0].upper() + whatif.VARIANT_HELP[1:] + ". All positions refer to the wild type.",
+        )  # fmt: skip
+    else:
+        text = sticky(st.text_area, "Second sequence (raw or FASTA; aligned to the wild type)", "variant_isoform",
+                      ("variant_isoform", pred.sequence), "", height=120,
+                      placeholder="Paste the isoform or the mutant made elsewhere…")  # fmt: skip
+    pressed = st.button("Compare", type="primary", key="variant_run")
+    text = (text or "").strip()
+    key = result_key(pred, device, "compare", mode, text)
+    outcome = cached(key)
+    if outcome is None and pressed:
+        outcome = remember(key, run_comparison(predictor, record, mode, text))
+    if outcome is None:
+        st.info("Write the variants (or paste a second sequence) and press **Compare**.")
+        return
+    if isinstance(outcome, str):  # the input was refused: the module's message says where and how to fix it
+        st.error(outcome)
+        return
+    show_comparison(outcome, pred)
+
+
+def run_comparison(predictor: Predictor, record: ProteinRecord, mode: str, text: str) -> whatif.VariantComparison | str:
+    """The comparison, or the message saying why the input was refused."""
+    try:
+        if mode == VARIANTS_MODE:
+            return whatif.compare(predictor, record, text)
+        parsed = parse(text, max_records=1)
+        if not parsed.records:
+            return str(parsed.errors[0]) if parsed.errors else "Paste a second sequence first (raw or FASTA)."
+        other = parsed.records[0]
+        if other.id == record.id:
+            other = dataclasses.replace(other, id=f"{other.id}-2")
+        return whatif.compare(predictor, record, other)
+    except LocvizError as exc:
+        return f"{exc}."
+
+
+def show_comparison(comparison: whatif.VariantComparison, pred: Prediction) -> None:
+    wild, mutant = comparison.wild, comparison.mutant
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Wild type", display_name(wild.label), f"{wild.confidence:.1%}", delta_color="off")
+    c2.metric(f"Variant ({comparison.label})", display_name(mutant.label), f"{mutant.confidence:.1%}",
+              delta_color="off")  # fmt: skip
+    top = int(np.argmax(np.abs(comparison.delta)))
+    c3.metric("Largest change", display_name(comparison.classes[top]), f"{comparison.delta[top]:+.3f}")
+    st.caption(
+        f"{len(comparison.changed)} wild-type residue{'s' if len(comparison.changed) != 1 else ''} changed or "
+        f"deleted, {sum(len(r) for _, r, _ in comparison.insertions)} inserted; "
+        + ("call unchanged." if wild.label == mutant.label else "**the call changes.**")
+    )
+    frame = pd.DataFrame({
+        "compartment": [display_name(c) for c in comparison.classes],
+        "wild type": 100 * np.asarray(wild.probabilities),
+        "variant": 100 * np.asarray(mutant.probabilities),
+        "Δ (points)": 100 * comparison.delta,
+    }).sort_values("Δ (points)", key=np.abs, ascending=False)  # fmt: skip
+    left, right = st.columns([1, 1])
+    with left:
+        fig = ui.cached_figure("whatif-cmp", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
+                               lambda: wf.comparison_probabilities(comparison))  # fmt: skip
+        chart(fig, pred, "variant-probabilities", "cmp")
+    with right:
+        st.dataframe(frame, hide_index=True, width="stretch", height=38 + 35 * len(frame), column_config={
+            c: st.column_config.NumberColumn(c, format="%.1f %%") for c in ("wild type", "variant")
+        } | {"Δ (points)": st.column_config.NumberColumn(format="%+.1f")})  # fmt: skip
+    track = ui.cached_figure("whatif-datt", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
+                             lambda: wf.delta_attention_track(comparison))  # fmt: skip
+    chart(track, pred, "variant-attention", "datt")
+    ui.table_download(
+        "Δ per class (CSV)", lambda: whatif.comparison_table_bytes([comparison]),
+        export_filename(pred.id, pred.model_name, "variant", "csv"), "cmp-csv",
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ attribution cross-check
+def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, device: str) -> None:
+    n_windows = len(whatif.occlusion_windows(len(record.sequence), np.asarray(pred.seen, dtype=bool),
+                                             whatif.OCCLUSION_WINDOW, whatif.OCCLUSION_STRIDE))  # fmt: skip
+    st.caption(
+        "Attention says where the model looked; occlusion (windows of "
+        f"{whatif.OCCLUSION_WINDOW} residues replaced by X every {whatif.OCCLUSION_STRIDE} residues, "
+        f"{n_windows} predictions) and gradient × input say what the probability rests on. Deletion curves replace "
+        "each method's top-k residues by X beside k random ones: a method is faithful when its top residues "
+        f"lower the probability at least {whatif.FAITHFUL_MARGIN} more than random ones."
+    )
+    c1, c2, c3 = st.columns([2, 1.4, 1.3], vertical_alignment="bottom")
+    with c1:
+        cls = sticky(st.selectbox, "Class scored", "attr_class", ("attr_class", pred.model_name, pred.sequence),
+                     pred.label, options=pred.classes, format_func=display_name,
+                     help="Occlusion, gradients and deletion curves score this class's probability "
+                     "(attention is the same for every class). Default: the predicted class.")  # fmt: skip
+    with c2:
+        with_ig = st.toggle("Integrated gradients too", key="attr_ig",
+                            help=f"Sundararajan et al. 2017, {whatif.IG_STEPS} steps from an all-X protein: "
+                            "slower than gradient × input.")  # fmt: skip
+    with c3:
+        pressed = st.button("Run the cross-check", type="primary", key="attr_run", width="stretch")
+    key = result_key(pred, device, "attribution", cls, bool(with_ig))
+    result = cached(key)
+    if result is None and pressed:
+        result = remember(key, run_attributions(predictor, record, pred, cls, bool(with_ig), n_windows))
+    if result is None:
+        st.info("Press **Run the cross-check** to compute occlusion, gradients and the deletion curves.")
+        return
+    attributions, curves = result
+    for curve in curves:
+        mark = ":material/check_circle:" if curve.faithful else ":material/cancel:"
+        st.markdown(f"{mark} {curve.reading[0].upper()}{curve.reading[1:]}.")
+    tracks = ui.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
+    chart(tracks, pred, f"attributions-{cls}", "attr")
+    deletion = ui.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))
+    chart(deletion, pred, f"deletion-curves-{cls}", "del")
+    with st.container(horizontal=True, gap="small"):
+        ui.table_download(
+            "Scores per residue (CSV)",
+            lambda: attribution_csv(attributions),
+            export_filename(pred.id, pred.model_name, f"attributions-{cls}", "csv"),
+            "attr-csv",
+        )
+        ui.table_download(
+            "Deletion curves (CSV)",
+            lambda: deletion_csv(curves),
+            export_filename(pred.id, pred.model_name, f"deletion-curves-{cls}", "csv"),
+            "del-csv",
+        )
+
+
+def run_attributions(
+    predictor: Predictor, record: ProteinRecord, pred: Prediction, cls: str, with_ig: bool, n_windows: int
+) -> tuple[list[whatif.Attribution], list[whatif.DeletionCurve]]:
+    """Attention, occlusion, gradient × input (and integrated gradients) for ``cls``, and each one's deletion curve."""
+    advance, bar = progress_counter(n_windows, "occlusion windows predicted")
+    attention = dataclasses.replace(whatif.attention_attribution(pred), target=cls)
+    attributions = [attention, whatif.occlusion_scan(predictor, record, target=cls, wild=pred, callback=advance)]
+    bar.empty()
+    with st.spinner("Gradients and deletion curves…"):
+        attributions.append(whatif.gradient_attribution(predictor, record, "gradxinput", target=cls, wild=pred))
+        if with_ig:
+            attributions.append(
+                whatif.gradient_attribution(predictor, record, "integrated_gradients", target=cls, wild=pred)
+            )
+        n_seen = int(np.sum(pred.seen))
+        ks = [k for k in whatif.DELETION_KS if k <= n_seen]
+        curves = [whatif.deletion_curve(predictor, record, a, ks, target=cls, wild=pred) for a in attributions]
+    return attributions, curves
+
+
+def attribution_csv(attributions: list[whatif.Attribution]) -> bytes:
+    """One row per residue: position, residue, one column per method (empty where the model did not look)."""
+    wild = attributions[0].wild
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "position", "residue", "target", *(a.method for a in attributions)])
+    for i, residue in enumerate(wild.sequence):
+        writer.writerow([wild.id, i + 1, residue, attributions[0].target, *(number(a.scores[i]) for a in attributions)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def deletion_csv(curves: list[whatif.DeletionCurve]) -> bytes:
+    """One row per (method, k): P(target) with the top-k residues replaced by X, and with k random ones."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["method", "target", "k", "p_top_k", "p_random_mean", "p_random_sd", "n_random", "p_wild"])
+    for c in curves:
+        for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True):
+            row = [c.method, c.target, k, number(top), number(rand), number(sd), c.n_random, number(c.p_wild)]
+            writer.writerow(row)
+    return buffer.getvalue().encode("utf-8")
+
+
+# ------------------------------------------------------------------ page
+def main() -> None:
+    settings = ui.sidebar_settings()
+    st.title("What if — does the call change when the sequence does?")
+    st.markdown(
+        "Change the protein and predict again: **saturation mutagenesis** of a window, **variants** or an "
+        "isoform side by side, and an **attribution cross-check** of the attention against occlusion and "
+        "gradients. Every number is an ordinary prediction of a changed sequence, so Δ = p(changed) − p(original)."
+    )
+    if settings is None:
+        return
+    model_name, device = settings
+    run = current_run(model_name, device)
+    if run is None:
+        empty_state()
+        return
+    index = pick_protein(run)
+    pred, record = run.predictions[index], run.records[index]
+    predictor = ui.get_predictor(model_name, device)
+    protein_header(pred)
+    # Tabs render lazily: only the open one is drawn, so a finished scan is not redrawn while comparing variants.
+    scan_tab, variant_tab, attribution_tab = st.tabs(
+        [SCAN_TAB, VARIANT_TAB, ATTRIBUTION_TAB], key="whatif_tab", on_change="rerun"
+    )
+    if scan_tab.open:
+        with scan_tab:
+            scan_section(predictor, record, pred, device)
+    if variant_tab.open:
+        with variant_tab:
+            variant_section(predictor, record, pred, device)
+    if attribution_tab.open:
+        with attribution_tab:
+            attribution_section(predictor, record, pred, device)
+
+
+ui.guarded(main)
