@@ -1,7 +1,7 @@
 """Homology evidence: model alone, homology alone and the combined call; and how fast the search is.
 
     python benchmarks/homology.py --data ../shared/data            # the full measurement (~10 min on 2 cores)
-    python benchmarks/homology.py --data ../shared/data --limit 200 --skip-cv   # a quick look
+    python benchmarks/homology.py --data ../shared/data --limit 200 --parts search predict   # quick
 
 Accuracy (the shipped bundles, their reference sets and combination parameters from the cards):
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,8 @@ from locviz.datasets import load_dataset
 from locviz.homology import Reference
 from locviz.predict import load_model
 from locviz.weights import load_bundle
+
+PARTS = ("cv", "test", "search", "predict")
 
 
 def row(name: str, what: str, s: dict) -> str:
@@ -98,6 +101,12 @@ def speed(data_root: Path, limit: int | None) -> list[str]:
     return lines
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of finished child processes (the command and the DIAMOND it starts)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def predict_speed(data_root: Path, limit: int | None) -> list[str]:
     data = load_dataset("multiloc", data_root / "multiloc")
     records = [data.records[i] for i in data.subset([0])[:limit]]
@@ -105,14 +114,16 @@ def predict_speed(data_root: Path, limit: int | None) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         fasta = Path(tmp) / "fold0.fasta"
         fasta.write_text("".join(f">{r.id}\n{r.sequence}\n" for r in records))
-        for extra in ([], ["--neighbours"]):
-            cmd = ["locviz", "predict", str(fasta), "--model", "multiloc", "--out", str(Path(tmp) / "out.tsv"),
-                   "--no-progress", "--device", "cpu", *extra]  # fmt: skip
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
-            seconds = time.perf_counter() - t0
-            lines.append(f"| `locviz predict --model multiloc {' '.join(extra)}` | {len(records)} | {seconds:.1f} s | "
-                         f"{len(records) / seconds:.0f} proteins/s |")  # fmt: skip
+        for model in ("multiloc", "deeploc"):
+            for extra in ([], ["--neighbours"]):
+                cmd = ["locviz", "predict", str(fasta), "--model", model, "--out", str(Path(tmp) / "out.tsv"),
+                       "--no-progress", "--device", "cpu", *extra]  # fmt: skip
+                t0, cpu0 = time.perf_counter(), _children_cpu()
+                subprocess.run(cmd, check=True, capture_output=True)
+                seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+                lines.append(f"| `locviz predict --model {model} {' '.join(extra)}` | {len(records)} | "
+                             f"{seconds:.1f} s | {len(records) / seconds:.0f} proteins/s | {cpu:.1f} s | "
+                             f"{len(records) / cpu:.0f} |")  # fmt: skip
     return lines
 
 
@@ -120,27 +131,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data", help="folder holding multiloc/ and deeploc/")
     parser.add_argument("--limit", type=int, help="use only this many MultiLoc fold-0 proteins (quick look)")
-    parser.add_argument("--skip-cv", action="store_true", help="no cross-validation (the slow part)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS,
+                        help="what to measure (default all); 'test' is MultiLoc fold 0: report it once")
     args = parser.parse_args()
     data_root = Path(args.data)
     load = os.getloadavg()[0]
     print(f"# homology evidence: {os.cpu_count()} CPUs, load average {load:.1f} at start, "
           f"DIAMOND at {homology.diamond_program()}\n")
-    print("| model | evaluated on | proteins | with a hit (E <= 1e-3) | hit location right | model alone | "
-          "homology (model where no hit) | combined |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    if not args.skip_cv:
+    if {"cv", "test"} & set(args.parts):
+        print("| model | evaluated on | proteins | with a hit (E <= 1e-3) | hit location right | model alone | "
+              "homology (model where no hit) | combined |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    if "cv" in args.parts:
         for model in ("multiloc", "deeploc"):
             print(cv_rows(model, data_root), flush=True)
-    print(test_fold_row(data_root, args.limit), flush=True)
+    if "test" in args.parts:
+        print(test_fold_row(data_root, args.limit), flush=True)
+    if "search" in args.parts:
+        search_table(data_root, args.limit)
+    if "predict" in args.parts:
+        print("\n| command (MultiLoc fold-0 proteins, start-up included) | proteins | wall time | throughput | "
+              "CPU time | proteins per CPU-second |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for line in predict_speed(data_root, args.limit):
+            print(line, flush=True)
+
+
+def search_table(data_root: Path, limit: int | None) -> None:
     print("\n| reference | DIAMOND mode | load + database build | one protein (median of 20, warm) | batch search "
-          f"({len(load_dataset('multiloc', data_root / 'multiloc').subset([0])[:args.limit])} proteins) |")
+          f"({len(load_dataset('multiloc', data_root / 'multiloc').subset([0])[:limit])} proteins) |")
     print("| --- | --- | --- | --- | --- |")
-    for line in speed(data_root, args.limit):
-        print(line, flush=True)
-    print("\n| command (MultiLoc fold-0 proteins, start-up included) | proteins | wall time | throughput |")
-    print("| --- | --- | --- | --- |")
-    for line in predict_speed(data_root, args.limit):
+    for line in speed(data_root, limit):
         print(line, flush=True)
 
 

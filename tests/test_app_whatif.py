@@ -1,0 +1,232 @@
+"""The What-if page and the Predict page's known-signal track, with Streamlit's AppTest and the shipped model.
+
+Uses the shipped ``multiloc`` bundle on superoxide dismutase (P00441, 153 aa, one of the app's
+examples) and a 5-residue scan window, so each test runs in seconds on a CPU. Downloads are
+checked by calling the very functions the buttons were given (recorded as Streamlit registers
+them), so the bytes are those a user gets.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from locviz.examples import by_accession
+from locviz.predict import load_model
+from locviz.sequences import ProteinRecord
+from locviz.signals import disagreements, find_signals
+
+REPO = Path(__file__).resolve().parent.parent
+DASHBOARD = str(REPO / "dashboard.py")
+PREDICT_PAGE = "pages/predict.py"
+WHATIF_PAGE = "pages/whatif.py"
+TIMEOUT = 300
+SOD = by_accession("P00441")  # superoxide dismutase [Cu-Zn], cytoplasmic, 153 aa; starts ATKAVCVLKGDGPV...
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(REPO / "weights"))
+    return AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes | str]]:
+    """File name → the function a download button was given (Streamlit runs it when the button is clicked)."""
+    made: dict[str, Callable[[], bytes | str]] = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return made
+
+
+def no_problems(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def predict_then_open_whatif(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="seq_text").input(text)
+    at.button(key="predict").click().run()
+    no_problems(at)
+    return at.switch_page(WHATIF_PAGE).run()
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    at.session_state["whatif_tab"] = label
+    return at.run()
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly chart specs on the page by title text (bold markup removed)."""
+    specs = (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+    return {s["layout"]["title"]["text"].replace("<b>", "").replace("</b>", ""): s for s in specs}
+
+
+def scan_window(at: AppTest, start: int, end: int) -> AppTest:
+    at.number_input(key="scan_start").set_value(start)
+    return at.number_input(key="scan_end").set_value(end).run()
+
+
+def as_bytes(make: Callable[[], bytes | str]) -> bytes:
+    data = make()
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+# ------------------------------------------------------------------ what-if page
+def test_without_a_prediction_the_page_points_to_predict(app: AppTest) -> None:
+    app.switch_page(WHATIF_PAGE).run()
+    no_problems(app)
+    assert any(i.value.startswith("No protein yet") for i in app.info)
+    links = app.get("page_link")
+    assert len(links) == 1 and links[0].proto.page == "predict" and links[0].proto.label == "Go to Predict"
+    assert not app.get("plotly_chart") and not app.button  # nothing to run yet
+
+
+def test_scan_of_a_five_residue_window_draws_the_heatmap(app: AppTest) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    no_problems(app)
+    assert app.metric[0].value == "P00441"
+    assert any("Press **Run the scan**" in i.value and "380 single mutants" in i.value for i in app.info)  # 20 × 19
+    scan_window(app, 10, 14)
+    app.button(key="scan_run").click().run()
+    no_problems(app)
+    spec = charts(app)["Saturation mutagenesis: Δp(cytoplasmic)"]
+    heat, wild_type = spec["data"]
+    wt = SOD.sequence[9:14]
+    assert heat["x"] == [f"{aa}{pos}" for pos, aa in enumerate(wt, start=10)]
+    assert len(heat["y"]) == 20 and wild_type["y"] == list(wt)  # the wild type marked in its column
+    scan = next(v for k, v in app.session_state["_whatif"].items() if k[1:] == ("scan", 10, 14))
+    assert scan.delta.shape == (5, 20, 11)
+    # the page shows predict(mutant) - predict(wild type): check one cell against two ordinary predictions
+    predictor = load_model("multiloc", device="cpu")
+    mutant = SOD.sequence[:13] + "N" + SOD.sequence[14:]  # V14N
+    wild_p, mutant_p = (p.probabilities for p in predictor.predict([ProteinRecord("w", SOD.sequence),
+                                                                     ProteinRecord("m", mutant)]))  # fmt: skip
+    j = scan.substitutes.index("N")
+    np.testing.assert_allclose(scan.delta[4, j], mutant_p - wild_p, atol=1e-5)
+    # another class: drawn from the same scan, nothing predicted again
+    stored = len(app.session_state["_whatif"])
+    app.selectbox(key="scan_class").set_value("nuclear").run()
+    no_problems(app)
+    assert "Saturation mutagenesis: Δp(nuclear)" in charts(app)
+    assert len(app.session_state["_whatif"]) == stored
+
+
+def test_a_window_over_100_residues_is_refused_with_the_reason(app: AppTest) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    scan_window(app, 10, 150)
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "the window 10-150 holds 141 residues; at most 100 can be scanned at once."
+    ]  # fmt: skip
+    app.button(key="scan_run").click().run()
+    assert not app.exception and not app.get("plotly_chart")
+
+
+def test_a_wrong_wild_type_residue_is_refused_naming_the_position(app: AppTest) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    open_tab(app, "Variants side by side")
+    app.text_input(key="variant_text").input("K4T").run()
+    app.button(key="variant_run").click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and "position 4 is A, not K" in errors[0]
+    assert not app.get("plotly_chart")
+
+
+def test_a_correct_variant_shows_both_calls_and_the_change(app: AppTest) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    open_tab(app, "Variants side by side")
+    app.text_input(key="variant_text").input("A4T, del1-3").run()
+    app.button(key="variant_run").click().run()
+    no_problems(app)
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Wild type"] == "cytoplasmic" and "Variant (A4T,del1-3)" in labels
+    assert {"Wild type and variant", "Where the attention moved"} <= set(charts(app))
+    comparison = next(v for k, v in app.session_state["_whatif"].items() if k[1] == "compare")
+    assert comparison.changed == [1, 2, 3, 4]
+    predictor = load_model("multiloc", device="cpu")
+    wild_p, mutant_p = (p.probabilities for p in predictor.predict([ProteinRecord("w", SOD.sequence),
+                                                                     ProteinRecord("m", "T" + SOD.sequence[4:])]))
+    np.testing.assert_allclose(comparison.delta, mutant_p - wild_p, atol=1e-5)
+    table = app.dataframe[-1].value
+    assert list(table.columns) == ["compartment", "wild type", "variant", "Δ (points)"]
+    np.testing.assert_allclose(table["Δ (points)"].abs().max(), 100 * np.abs(mutant_p - wild_p).max(), atol=1e-3)
+
+
+def test_an_isoform_is_compared_through_an_alignment(app: AppTest) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    open_tab(app, "Variants side by side")
+    app.radio(key="variant_mode").set_value("A second sequence (isoform)").run()
+    isoform = SOD.sequence[:60] + SOD.sequence[70:]  # residues 61-70 spliced out
+    app.text_area(key="variant_isoform").input(f">iso2\n{isoform}\n").run()
+    app.button(key="variant_run").click().run()
+    no_problems(app)
+    comparison = next(v for k, v in app.session_state["_whatif"].items() if k[1] == "compare")
+    assert comparison.label == "aligned to iso2" and len(comparison.changed) == 10
+
+
+def test_attribution_cross_check_reads_each_method(app: AppTest) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    open_tab(app, "Attribution cross-check")
+    app.button(key="attr_run").click().run()
+    no_problems(app)
+    readings = [m.value for m in app.markdown if "faithful here" in m.value]
+    assert len(readings) == 3  # attention, occlusion, gradient × input
+    assert all(("is faithful here" in r) != ("is not faithful here" in r) for r in readings)
+    specs = charts(app)
+    assert [t["name"] for t in specs["Attention and attributions"]["data"]] == ["attention", "occlusion",
+                                                                               "gradient × input"]  # fmt: skip
+    assert "Deletion curves" in specs
+
+
+def test_downloads_are_valid_png_svg_pdf_and_csv(app: AppTest, downloads: dict) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    scan_window(app, 10, 14)
+    app.button(key="scan_run").click().run()
+    open_tab(app, "Variants side by side")
+    app.text_input(key="variant_text").input("A4T").run()
+    app.button(key="variant_run").click().run()
+    no_problems(app)
+    magic = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<svg"}
+    for figure in ("saturation-10-14-cytoplasmic", "variant-probabilities", "variant-attention"):
+        for fmt, head in magic.items():
+            data = as_bytes(downloads[f"P00441_multiloc_{figure}.{fmt}"])
+            assert data.lstrip().startswith(head) or (fmt == "svg" and head in data[:400]), (figure, fmt)
+            assert len(data) > 2_000
+    scan_rows = list(csv.reader(io.StringIO(as_bytes(downloads["P00441_multiloc_saturation-10-14.csv"]).decode())))
+    assert scan_rows[0][:4] == ["id", "position", "wt", "mut"] and len(scan_rows[0]) == 4 + 11
+    assert len(scan_rows) == 1 + 5 * 19  # one row per (position, substitute), the wild type left out
+    variant_rows = list(csv.reader(io.StringIO(as_bytes(downloads["P00441_multiloc_variant.csv"]).decode())))
+    assert variant_rows[1][:4] == ["P00441", "A4T", "cytoplasmic", variant_rows[1][3]] and len(variant_rows) == 2
+
+
+# ------------------------------------------------------------------ predict page: known-signal track
+def test_signal_track_and_a_disagreement_on_the_predict_page(app: AppTest) -> None:
+    """SOD with a C-terminal SKL: the rules find a PTS1, the model still says cytoplasmic, and the page says so."""
+    text = f">SOD-SKL\n{SOD.sequence}SKL\n"
+    app.text_area(key="seq_text").input(text)
+    app.button(key="predict").click().run()
+    no_problems(app)
+    track = charts(app)["Known sorting signals"]
+    hits = [t for t in track["data"] if t.get("mode") == "lines"]
+    assert len(hits) == 1 and hits[0]["y"] == ["PTS1", "PTS1"]
+    pred = app.session_state["prediction"]
+    expected = disagreements(pred, find_signals(pred.sequence))
+    warnings = [w.value for w in app.warning]
+    assert expected and len(warnings) == len(expected)  # the model calls it cytoplasmic: one conflict
+    assert "PTS1 (SKL) is present (residues 154-156)" in warnings[0]
+    assert any("PTS1 SKL (154-156)" in c.value for c in app.caption)
