@@ -13,7 +13,9 @@ What is measured (each ``locviz predict`` is a separate process, start-up and mo
   command on the same proteins (the issue-9 report: API 56-118 s where the CLI took 23 s).
 
 The load average (other processes) is printed beside each figure: on a shared machine it
-explains most of the variation.
+explains most of the variation. The command's CPU seconds (user + system of the child process)
+are printed too: proteins per CPU second hardly depends on what else runs, and twice it bounds
+what 2 idle cores can do.
 
     python benchmarks/throughput.py                        # everything (about 10 min on 2 idle cores)
     python benchmarks/throughput.py --skip command --concurrent-limit 500
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -67,6 +70,11 @@ def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_jobs(fasta: Path, model: str, jobs: int, env: dict[str, str], folder: Path) -> list[float]:
     """Start ``jobs`` predict commands at once; the wall time of each."""
     start = time.perf_counter()
@@ -92,12 +100,15 @@ def part_command(args: argparse.Namespace, folder: Path) -> None:
     fasta = folder / "command.fasta"
     n = first_records(args.fasta, args.limit, fasta)
     print(f"\n## locviz predict, start-up included ({n} proteins of {args.fasta.name}, default threads)")
-    print("| model | seconds | proteins/s | target | context |\n| --- | --- | --- | --- | --- |")
+    print("| model | seconds | proteins/s | target | CPU s (proteins per CPU s) | context |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for model in args.models:
-        before = load()
+        before, cpu0 = load(), children_cpu()
         (seconds,) = run_jobs(fasta, model, 1, environment(), folder)
+        cpu_s = children_cpu() - cpu0
         mark = "✔" if n / seconds >= 120 else "✘"
-        print(f"| {model} | {seconds:.1f} | **{n / seconds:.1f}** | ≥ 120 {mark} | {before} → {load()} |", flush=True)
+        print(f"| {model} | {seconds:.1f} | **{n / seconds:.1f}** | ≥ 120 {mark} | {cpu_s:.0f} ({n / cpu_s:.1f}) | "
+              f"{before} → {load()} |", flush=True)  # fmt: skip
 
 
 def part_concurrent(args: argparse.Namespace, folder: Path) -> None:

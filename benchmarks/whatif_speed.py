@@ -8,6 +8,7 @@ the same scan with one ensemble member (what a distilled single model would cost
 scan and gradient attributions of the same protein.
 
     python benchmarks/whatif_speed.py                      # torch's default threads (2 on the project machine)
+    OMP_NUM_THREADS=1 python benchmarks/whatif_speed.py    # one thread: CPU seconds = the work, whatever else runs
     python benchmarks/whatif_speed.py --device cuda        # on a GPU
 """
 
@@ -33,13 +34,21 @@ from locviz.predict import Predictor, load_model  # noqa: E402
 from locviz.regions import top_regions  # noqa: E402
 from locviz.sequences import ProteinRecord  # noqa: E402
 
+CPU_SECONDS: list[float] = []
+
 
 def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
+    """(result, wall seconds); the CPU seconds of this process go to CPU_SECONDS (robust to other jobs)."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+    CPU_SECONDS.append(time.process_time() - cpu)
     return out, time.perf_counter() - start
+
+
+def cpu() -> str:
+    return f"{CPU_SECONDS[-1]:.1f} CPU s"
 
 
 def one_member(predictor: Predictor) -> Predictor:
@@ -69,26 +78,27 @@ def main() -> None:
     print(f"{args.model} ({len(predictor.bundle.model.members)} members) on {predictor.device} ({device}), "
           f"{torch.get_num_threads()} torch threads; {record.id} residues 1-{len(record)}, "
           f"window {region.start}-{region.end}")
-    print("| measure | value |\n| --- | --- |")
-    print(f"| one wild-type pass ({len(record)} aa) | {t_wild * 1000:.0f} ms |")
+    print("| measure | wall time | CPU time |\n| --- | --- | --- |")
+    print(f"| one wild-type pass ({len(record)} aa) | {t_wild * 1000:.0f} ms | {CPU_SECONDS[-1] * 1000:.0f} ms |")
     scan, t_scan = timed(whatif.saturation_scan, predictor, record, region.start, region.end, wild=wild)
     n = int(scan.seen.sum()) * 19
     rate = n / t_scan
-    print(f"| saturation scan, {args.window} positions ({n} mutants) | **{t_scan:.1f} s** ({rate:.0f} mutants/s) |")
+    print(f"| saturation scan, {args.window} positions ({n} mutants) | **{t_scan:.1f} s** ({rate:.0f} mutants/s) "
+          f"| {cpu()} |")
     single = one_member(predictor)
     wild1 = single.predict([record])[0]
     _, t_single = timed(whatif.saturation_scan, single, record, region.start, region.end, wild=wild1)
-    print(f"| same scan, one member | {t_single:.1f} s |")
+    print(f"| same scan, one member | {t_single:.1f} s | {cpu()} |")
     occ, t_occ = timed(whatif.occlusion_scan, predictor, record, wild=wild)
     windows = len(whatif.occlusion_windows(len(record), wild.seen, whatif.OCCLUSION_WINDOW, whatif.OCCLUSION_STRIDE))
     print(f"| occlusion scan, window {whatif.OCCLUSION_WINDOW} stride {whatif.OCCLUSION_STRIDE} ({windows} passes) "
-          f"| {t_occ:.1f} s |")
+          f"| {t_occ:.1f} s | {cpu()} |")
     _, t_gxi = timed(whatif.gradient_attribution, predictor, record, "gradxinput", wild=wild)
-    print(f"| gradient × input | {t_gxi:.2f} s |")
+    print(f"| gradient × input | {t_gxi:.2f} s | {cpu()} |")
     _, t_ig = timed(whatif.gradient_attribution, predictor, record, "integrated_gradients", wild=wild)
-    print(f"| integrated gradients, {whatif.IG_STEPS} steps | {t_ig:.1f} s |")
+    print(f"| integrated gradients, {whatif.IG_STEPS} steps | {t_ig:.1f} s | {cpu()} |")
     curve, t_curve = timed(whatif.deletion_curve, predictor, record, occ)
-    print(f"| deletion curve, k = {', '.join(map(str, curve.ks))}, 5 random draws each | {t_curve:.1f} s |")
+    print(f"| deletion curve, k = {', '.join(map(str, curve.ks))}, 5 random draws each | {t_curve:.1f} s | {cpu()} |")
 
 
 if __name__ == "__main__":

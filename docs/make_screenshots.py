@@ -2,7 +2,7 @@
 
 Starts ``streamlit run dashboard.py`` on a free local port, drives it with
 Debian's headless Chromium through Playwright, and writes ``docs/predict.png``,
-``docs/motifs.png`` and ``docs/model_card.png``. Uses the shipped weights in
+``docs/motifs.png``, ``docs/model_card.png`` and ``docs/whatif.png``. Uses the shipped weights in
 ``weights/`` unless ``--weights`` (or LOCVIZ_WEIGHTS) points elsewhere.
 
     python docs/make_screenshots.py [--weights DIR] [--example P02768]
@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         page.get_by_role("heading", name="Model card", exact=False).first.wait_for(timeout=60_000)
         page.locator(".gtitle", has_text="Training curves").first.wait_for(timeout=60_000)
         shoot(page, out / "model_card.png")
+        page.get_by_role("link", name="What if").click()  # works on the protein predicted above
+        page.get_by_role("button", name="Run the scan").click(timeout=60_000)  # its most-attended 20 residues
+        page.locator(".gtitle", has_text="Saturation mutagenesis").first.wait_for(timeout=300_000)
+        shoot(page, out / "whatif.png")
     return 0
 
 

@@ -175,3 +175,12 @@ def apply(prediction: Prediction, organism: str) -> Prediction:
     return dataclasses.replace(
         prediction, probabilities=probabilities, member_probabilities=members, notes=notes, organism=organism
     )
+
+
+def excluded_by_organism(classes: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """For the card and the app: each organism → the class ids it cannot have (empty for ``any``).
+
+    Raises:
+        InputError: ``classes`` holds ids this module has no biology for (then only ``any`` applies).
+    """
+    return {organism: excluded_classes(classes, organism) for organism in ORGANISMS}

@@ -27,7 +27,11 @@ Cost. One mutant is one forward pass over the whole (cropped) protein: the BiLST
 influence to both ends, so no part of the pass can be reused exactly through the shared runner. A
 W-residue scan of an L-residue protein costs 19·W passes of length min(L, 1000). Exactly free: positions
 the long-sequence policy cuts away (the model never sees them, so Δ is exactly 0 and they are not run)
-and the wild-type column. ``benchmarks/whatif_speed.py`` prints the figures.
+and the wild-type column. ``benchmarks/whatif_speed.py`` prints the figures: with the 4-member deeploc model a
+60-residue scan of a 1,000-residue protein is 1,140 passes, 47.5 CPU-seconds (about 25-30 s on 2 cores, far
+from the 5 s target; a GPU or a model-level LSTM-state cache is what would close it, see benchmarks/README.md).
+Callers that show progress pass ``callback``; callers that already hold the wild type's prediction pass
+``wild=`` (and the ``organism`` it was made with) so it is not predicted again.
 
 Removing residues. Occlusion and deletion curves *replace* residues by X, the unknown token the model
 met in training for ambiguous residues, rather than deleting them: the length, the termini, the
@@ -84,8 +88,8 @@ METHOD_NAMES = {
 
 
 # ----------------------------------------------------------------------------- helpers
-def _predict_one(predictor: Predictor, record: ProteinRecord) -> Prediction:
-    return predictor.predict([record])[0]
+def _predict_one(predictor: Predictor, record: ProteinRecord, organism: str = "any") -> Prediction:
+    return predictor.predict([record], organism=organism)[0]
 
 
 def _class_index(predictor: Predictor, wild: Prediction, target: str | None) -> int:
@@ -168,17 +172,19 @@ def saturation_scan(
     *,
     wild: Prediction | None = None,
     callback: Callable[[int], None] | None = None,
+    organism: str = "any",
 ) -> SaturationScan:
     """Predict every single-residue substitution at positions ``start``..``end`` (1-based inclusive).
 
     Without a window, the :data:`DEFAULT_SCAN_WIDTH`-residue window with the most attention is
     scanned. ``wild`` reuses a prediction of ``record`` already made; ``callback(n)`` is told how
-    many mutants each batch finished (progress bars; 19 per position).
+    many mutants each batch finished (progress bars; 19 per position). ``organism`` is passed to
+    :meth:`Predictor.predict` for the wild type and every mutant (give the one ``wild`` was made with).
 
     Raises:
         InputError: the window is outside the protein or longer than :data:`MAX_SCAN_WINDOW`.
     """
-    wild = wild or _predict_one(predictor, record)
+    wild = wild or _predict_one(predictor, record, organism)
     if start is None and end is None:
         start, end = default_window(wild)
     elif start is None or end is None:
@@ -197,7 +203,8 @@ def saturation_scan(
             if aa != wt[i]:
                 mutants.append(ProteinRecord(f"{record.id}:{wt[i]}{pos}{aa}", _with_residues(sequence, [pos - 1], aa)))
                 slots.append((i, j))
-    for (i, j), pred in zip(slots, predictor.iter_predict(mutants, callback=callback), strict=True):
+    predictions = predictor.iter_predict(mutants, callback=callback, organism=organism)
+    for (i, j), pred in zip(slots, predictions, strict=True):
         delta[i, j] = pred.probabilities - wild.probabilities
     return SaturationScan(wild=wild, positions=positions, wt=wt, delta=delta, seen=seen)
 
@@ -417,6 +424,7 @@ def compare(
     wild: ProteinRecord,
     mutant: ProteinRecord | Sequence[Variant] | str,
     variants: Sequence[Variant] | None = None,
+    organism: str = "any",
 ) -> VariantComparison:
     """Predict ``wild`` and ``mutant`` and line them up on the wild type's residues.
 
@@ -439,7 +447,7 @@ def compare(
     else:
         mapping = align_positions(wild.sequence, mutant.sequence)
         label = f"aligned to {mutant.id}"
-    wild_pred, mutant_pred = predictor.predict([wild, mutant])
+    wild_pred, mutant_pred = predictor.predict([wild, mutant], organism=organism)
     kept = mapping >= 0
     delta_att = np.full(len(wild.sequence), np.nan)
     delta_att[kept] = mutant_pred.attention[mapping[kept]] - wild_pred.attention[kept]
@@ -497,6 +505,7 @@ def occlusion_scan(
     target: str | None = None,
     wild: Prediction | None = None,
     callback: Callable[[int], None] | None = None,
+    organism: str = "any",
 ) -> Attribution:
     """Per residue: the mean drop in P(``target``) when a ``window`` containing it is replaced by X.
 
@@ -510,7 +519,7 @@ def occlusion_scan(
     """
     check(window >= 1, f"occlusion window must be >= 1 residue, got {window}")
     check(stride >= 1, f"occlusion stride must be >= 1 residue, got {stride}")
-    wild = wild or _predict_one(predictor, record)
+    wild = wild or _predict_one(predictor, record, organism)
     c = _class_index(predictor, wild, target)
     seen = np.asarray(wild.seen, dtype=bool)
     spans = occlusion_windows(len(record.sequence), seen, window, stride)
@@ -518,7 +527,8 @@ def occlusion_scan(
                for a, b in spans]
     total = np.zeros(len(seen))
     count = np.zeros(len(seen))
-    for (a, b), pred in zip(spans, predictor.iter_predict(mutants, callback=callback), strict=True):
+    predictions = predictor.iter_predict(mutants, callback=callback, organism=organism)
+    for (a, b), pred in zip(spans, predictions, strict=True):
         total[a:b] += wild.probabilities[c] - pred.probabilities[c]
         count[a:b] += 1
     scores = np.full(len(seen), np.nan)
@@ -565,6 +575,8 @@ def gradient_attribution(
     same "no information" occlusion uses), ``steps`` midpoint Riemann steps; its scores add up to
     about P(target | protein) - P(target | all X). Both are for the ensemble mean (members share the
     input features) and signed: > 0 supports ``target``. The model's eval mode is kept (no dropout).
+    The probability is the calibrated one for ``organism="any"`` (no organism restriction). Runs outside
+    the predictor's lock: ``torch.autograd.grad`` leaves the parameters' ``.grad`` untouched.
 
     Raises:
         InputError: an unknown ``method``, ``steps`` below 1, or ``target`` not a class of the model.
@@ -640,6 +652,7 @@ def deletion_curve(
     n_random: int = 5,
     seed: int = 0,
     wild: Prediction | None = None,
+    organism: str = "any",
 ) -> DeletionCurve:
     """P(``target``) after replacing the top-k residues by ``scores`` with X, beside k random residues.
 
@@ -658,7 +671,7 @@ def deletion_curve(
         target = target or scores.target
         wild = wild or scores.wild
         scores = scores.scores
-    wild = wild or _predict_one(predictor, record)
+    wild = wild or _predict_one(predictor, record, organism)
     c = _class_index(predictor, wild, target)
     values = np.asarray(scores, dtype=np.float64)
     check(len(values) == len(record.sequence), f"scores has {len(values)} values for {len(record.sequence)} residues")
@@ -672,7 +685,7 @@ def deletion_curve(
     picks = [order[:k] for k in ks] + [rng.choice(usable, size=k, replace=False) for k in ks for _ in range(n_random)]
     mutants = [ProteinRecord(f"{record.id}:del{n}", _with_residues(record.sequence, pick, "X"))
                for n, pick in enumerate(picks)]
-    probs = np.array([p.probabilities[c] for p in predictor.predict(mutants)])
+    probs = np.array([p.probabilities[c] for p in predictor.predict(mutants, organism=organism)])
     p_top, p_random = probs[: len(ks)], probs[len(ks) :].reshape(len(ks), n_random)
     name = method or "score"
     target_name = predictor.classes[c]

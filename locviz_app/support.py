@@ -11,6 +11,8 @@ another protein) never run the model again.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import io
 import logging
@@ -26,13 +28,16 @@ import streamlit as st
 import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from locviz.card import ModelCard
+from locviz import calibration, homology, organisms, table
+from locviz.calibration import HomologyHint, Support
+from locviz.card import ModelCard, display_name
+from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, Example, by_accession
 from locviz.export import export_filename, figure_bytes
 from locviz.motifs import MotifError, MotifSet, bundle_motifs_path, load_bundle_motifs
 from locviz.predict import Prediction, Predictor, load_model
 from locviz.sequences import ParseIssue, ParseResult, ProteinRecord, iter_record_texts, parse
-from locviz.weights import SHIPPED_MODELS, BundleError, weights_dir
+from locviz.weights import SHIPPED_MODELS, BundleError, read_card, weights_dir
 
 LOG = logging.getLogger("locviz.app")
 
@@ -226,7 +231,9 @@ def _warm_up(model_name: str, device: str) -> None:
         from streamlit.dataframe_util import convert_pandas_df_to_arrow_bytes  # tables go to the browser as Arrow
 
         convert_pandas_df_to_arrow_bytes(pandas.DataFrame({"n": [1.0], "text": ["a"]}))
-        get_reference(model_name)  # known locations, looked up with every result
+        reference = get_reference(model_name)  # known locations, looked up with every result
+        if reference is not None:  # DIAMOND's database is built on the first search (~0.4 s): not the user's
+            search_hits(model_name, [ProteinRecord("warm-up", WARM_UP_SEQUENCE)])
         print(f"locviz: model {model_name} loaded and warmed up on {device} in {time.perf_counter() - start:.1f} s",
               flush=True)  # fmt: skip
     except Exception:  # a broken bundle is reported on the page, where the user can act on it
@@ -337,7 +344,7 @@ def _load_reference(card_path: str, stamp: int) -> object | None:
     from locviz.homology import Reference
 
     try:
-        return Reference.load(card_path)
+        return Reference.load(card_path, sensitivity=APP_SENSITIVITY)
     except (BundleError, ValueError) as exc:  # no reference set shipped: no known locations beyond the examples
         LOG.info("no reference set for %s: %s", card_path, exc)
         return None
@@ -398,6 +405,7 @@ class Run:
     seconds: float
     problems: list[ParseIssue] = field(default_factory=list)
     detailed: dict[str, Prediction] = field(default_factory=dict)
+    calls: dict[tuple, Call] = field(default_factory=dict)  # see call_for: per organism, protein, detail, search
 
     def detail(self, predictor: Predictor, index: int) -> Prediction:
         """The prediction of record ``index`` with filter activations (computed once on demand)."""
@@ -466,6 +474,191 @@ def run_prediction(
 def known_example(sequence: str) -> Example | None:
     """The built-in example with exactly this sequence, if any."""
     return EXAMPLE_BY_SEQUENCE.get(sequence)
+
+
+# ------------------------------------------------------------------ organism and evidence
+APP_SENSITIVITY = "default"
+"""DIAMOND mode of the app's search: one protein in ~0.15 s on DeepLoc's reference (``mid-sensitive``, the CLI's
+default, ~0.6 s); it finds fewer distant hits (benchmarks/homology.py)."""
+SEARCH_ALL_UP_TO = homology.SMALL_QUERY_SET
+"""Runs with at most this many proteins are searched whole at once (one query-indexed DIAMOND call, ~0.2 s);
+larger runs search the protein being looked at, and every protein on request or for a download (~3 s for 500)."""
+HITS_CACHED = 5000
+SUPPORT_COLOURS = {"high": "green", "medium": "orange", "low": "red"}
+SUPPORT_ICONS = {"high": ":material/verified:", "medium": ":material/help:", "low": ":material/warning:"}
+
+
+@functools.lru_cache(maxsize=8)
+def _card_classes(card_path: str, stamp: int) -> tuple[str, ...]:
+    del stamp  # cache key only
+    return tuple(read_card(card_path)[1].classes)
+
+
+def model_classes(model_name: str) -> tuple[str, ...]:
+    """The model's class ids, from its card (the model itself need not be loaded)."""
+    _, _, card, stamp = _predictor_key(model_name, "cpu")
+    return _card_classes(card, stamp)
+
+
+def organism_choices(classes: tuple[str, ...]) -> list[str]:
+    """The organisms the switch offers for these classes: all of them, or only ``any`` for a custom class set."""
+    try:
+        organisms.allowed_mask(classes, "animal")
+    except LocvizError:
+        return [organisms.DEFAULT_ORGANISM]
+    return list(organisms.ORGANISMS)
+
+
+def organism_allows(classes: tuple[str, ...], organism: str) -> str:
+    """``all 10 compartments`` or ``9 of 10: all but plastid``."""
+    excluded = organisms.excluded_classes(classes, organism)
+    if not excluded:
+        return f"all {len(classes)} compartments"
+    return f"{len(classes) - len(excluded)} of {len(classes)}: all but {', '.join(map(display_name, excluded))}"
+
+
+def organism_help(classes: tuple[str, ...]) -> str:
+    """The selector's help: what each organism allows for this model, and that the model is not run again."""
+    lines = [f"- **{o}** ({organisms.ORGANISM_DESCRIPTIONS[o]}): {organism_allows(classes, o)}"
+             for o in organism_choices(classes)]  # fmt: skip
+    return ("Compartments the organism cannot have get probability 0 and the rest are renormalised "
+            "(the model is not run again).\n\n" + "\n".join(lines))  # fmt: skip
+
+
+def organism_setting(model_name: str) -> str:
+    """The sidebar's organism selector (kept across pages; default ``any``, the model's own output)."""
+    classes = model_classes(model_name)
+    with st.sidebar:
+        return _sticky_choice("Organism", organism_choices(classes), "organism", help=organism_help(classes))
+
+
+def excluded_note(classes: tuple[str, ...] | list[str], organism: str) -> str | None:
+    """One sentence naming the compartments ``organism`` rules out and why, or None when none are."""
+    excluded = organisms.excluded_classes(classes, organism)
+    if not excluded:
+        return None
+    names = " and ".join(f"**{display_name(c)}**" for c in excluded)
+    return (f"{names} excluded for organism *{organism}* — {organisms.ORGANISM_DESCRIPTIONS[organism]}; "
+            "probability set to 0 and the rest renormalised (the model was not run again).")  # fmt: skip
+
+
+_HITS: OrderedDict[tuple[str, int, str], list[homology.Hit]] = OrderedDict()
+_HITS_LOCK = threading.Lock()
+
+
+def _hits_key(model_name: str, sequence: str) -> tuple[str, int, str]:
+    _, _, card, stamp = _predictor_key(model_name, "cpu")
+    return card, stamp, sequence
+
+
+def cached_hits(model_name: str, sequence: str) -> list[homology.Hit] | None:
+    """The hits of an earlier search of this exact sequence (any session), or None if it was not searched."""
+    with _HITS_LOCK:
+        return _HITS.get(_hits_key(model_name, sequence))
+
+
+def search_hits(model_name: str, records: list) -> list[list[homology.Hit]] | None:
+    """Each record's hits in the model's reference set; only sequences not searched before go to DIAMOND,
+    in one call. None when the model ships no reference set.
+
+    Raises:
+        SearchError: DIAMOND is missing or failed (the message says how to install it).
+    """
+    reference = get_reference(model_name)
+    if reference is None:
+        return None
+    keys = [_hits_key(model_name, r.sequence) for r in records]
+    with _HITS_LOCK:
+        missing = {k[2]: r for k, r in zip(keys, records, strict=True) if k not in _HITS}
+    found = dict(zip(missing, reference.search(list(missing.values())), strict=True)) if missing else {}
+    with _HITS_LOCK:
+        out = [found[k[2]] if k[2] in found else _HITS[k] for k in keys]
+        for sequence, hits in found.items():
+            _HITS[_hits_key(model_name, sequence)] = hits
+        while len(_HITS) > HITS_CACHED:
+            _HITS.popitem(last=False)
+    return out
+
+
+def all_searched(run: Run) -> bool:
+    return all(cached_hits(run.model_name, r.sequence) is not None for r in run.records)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One protein as the Predict page shows it: restricted to the organism, with its verdict and evidence."""
+
+    prediction: Prediction  # restricted copy; ``extra`` holds the table columns (support, nearest_*, combined)
+    support: Support
+    evidence: homology.Evidence | None  # None: not searched (yet), or the model has no reference set
+    notes: tuple[str, ...]  # the prediction's own notes (the organism's is said on its own line)
+
+
+def evidence_columns(ev: homology.Evidence) -> dict[str, object]:
+    """The ``locviz predict --neighbours`` columns for one protein (as :func:`locviz.homology.annotate` sets them):
+    a known protein's nearest protein is itself (identity 1)."""
+    if ev.known:
+        nearest = (ev.known[0].accession, 1.0, ev.known[0].location)
+    elif ev.hits:
+        nearest = (ev.hits[0].accession, round(ev.hits[0].identity, 4), ev.hits[0].location)
+    else:
+        nearest = (None, None, None)
+    return {**dict(zip(homology.COLUMNS[:3], nearest, strict=True)), "combined": ev.combined_label,
+            "homology_sentence": ev.sentence}  # fmt: skip
+
+
+def call_for(run: Run, predictor: Predictor, index: int, organism: str, detailed: bool = False) -> Call:
+    """Protein ``index`` of ``run`` restricted to ``organism`` from the cached prediction (never a model run,
+    except once for the filter activations when ``detailed``), with the homology evidence when its sequence
+    was searched and the support verdict renewed with it. Cached in the run."""
+    hits = cached_hits(run.model_name, run.predictions[index].sequence)
+    key = (organism, index, detailed, hits is not None)
+    if key in run.calls:
+        return run.calls[key]
+    base = run.detail(predictor, index) if detailed else run.predictions[index]
+    pred = predictor.for_organism(dataclasses.replace(base, extra=dict(base.extra)), organism)  # no shared extra
+    reference = get_reference(run.model_name) if hits is not None else None
+    ev, hint = None, None
+    if reference is not None:
+        ev = homology.evidence(pred, reference, hits=hits)
+        pred.extra.update(evidence_columns(ev))
+        hint = HomologyHint(pred.extra["nearest_identity"], pred.extra["nearest_location"],
+                            pred.extra["nearest_id"] or "")  # fmt: skip
+    verdict = calibration.support_for(pred, predictor.support_thresholds, hint)
+    pred.extra.update(support=verdict.level, support_reasons=verdict.text)
+    call = Call(pred, verdict, ev, tuple(base.notes))
+    run.calls[key] = call
+    return call
+
+
+def table_columns(model_name: str, searched: bool) -> tuple[str, ...]:
+    """The extra columns of the downloads: those of ``locviz predict --neighbours`` (``support`` alone when the
+    proteins were not searched, as plain ``locviz predict``)."""
+    return ("support", *homology.COLUMNS) if searched and get_reference(model_name) is not None else ("support",)
+
+
+def table_download_bytes(
+    run: Run, predictor: Predictor, organism: str, fmt: str, with_attention: bool = False
+) -> bytes:
+    """The run's prediction table as ``locviz predict --organism O --neighbours`` writes it (made on click):
+    every protein not searched yet is searched now, in one DIAMOND call (~3 s for 500)."""
+    try:
+        searched = search_hits(run.model_name, run.records) is not None
+    except LocvizError:  # no aligner: the table without the homology columns, as plain `locviz predict`
+        LOG.warning("homology search failed; downloading the table without its columns", exc_info=True)
+        searched = False
+    preds = [call_for(run, predictor, i, organism).prediction for i in range(len(run.predictions))]
+    return table.table_bytes(preds, fmt, extra_columns=table_columns(run.model_name, searched),
+                             with_attention=with_attention)  # fmt: skip
+
+
+_CLASS_WORD = re.compile(r"(?<![\w.])([A-Za-z][\w./]*[\w])(?![\w])")
+
+
+def readable(sentence: str, classes: tuple[str, ...] | list[str]) -> str:
+    """``sentence`` with every class id as its display name (``Endoplasmic.reticulum`` → endoplasmic reticulum)."""
+    known = set(classes)
+    return _CLASS_WORD.sub(lambda m: display_name(m.group(1)) if m.group(1) in known else m.group(1), sentence)
 
 
 # ------------------------------------------------------------------ figure cache and downloads

@@ -6,12 +6,16 @@ Streamlit widgets only; everything it shows comes from :mod:`locviz`
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from locviz import export, figures, table
+from locviz import export, figures, organisms, table
 from locviz.card import display_name
+from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.predict import Prediction, Predictor
 from locviz.regions import top_regions
@@ -26,6 +30,8 @@ FILTER_TAB = "First-layer filters"
 # (A comment, not a docstring: Streamlit's "magic" would draw a bare string of a page script on the page.)
 TRACK_DEFAULT_FILTERS = 8
 TRACK_MAX_FILTERS = 30
+SUPPORT_TEXT_COLOURS = {"high": "#1a7f37", "medium": "#b35900", "low": "#c62828"}  # badge colours, readable as text
+NON_BREAKING_EXPONENT = re.compile(r"(\de)-(\d)")  # "E = 7e-262" must not wrap after its hyphen
 
 
 # ------------------------------------------------------------------ input
@@ -127,6 +133,20 @@ def _on_predict(upload) -> None:
 
 
 # ------------------------------------------------------------------ results
+def pick_key(run: ui.Run) -> str:
+    return f"record_pick-{run.key}"
+
+
+def search_shown(run: ui.Run, index: int) -> str | None:
+    """Search the reference set for the protein shown (the whole run when it is small); None, or why not."""
+    small = len(run.records) <= ui.SEARCH_ALL_UP_TO
+    try:
+        ui.search_hits(run.model_name, run.records if small else [run.records[index]])
+    except LocvizError as exc:  # DIAMOND missing or failed: the call is shown without its homology evidence
+        return str(exc)
+    return None
+
+
 def accession_offers(errors: list) -> None:
     """For accessions pasted instead of sequences: a button per protein the app ships the sequence of."""
     accessions = list(dict.fromkeys(a for issue in errors for a in issue.accessions))
@@ -149,11 +169,24 @@ def accession_offers(errors: list) -> None:
                   args=("".join(k.fasta() for k in known),))  # fmt: skip
 
 
-def summary_table(run: ui.Run) -> int:
-    """Sortable table of all proteins; returns the index of the protein to show."""
-    preds = run.predictions
+def nearest_cell(call: ui.Call) -> str | None:
+    """The summary table's homology cell: nearest protein, identity and location; None when not searched."""
+    ev = call.evidence
+    if ev is None:
+        return None
+    if ev.known:
+        return "itself, in the reference set"
+    if not ev.hits:
+        return "no hit"
+    h = ev.hits[0]
+    return f"{h.accession} · {h.identity:.0%} · {display_name(h.location)}"
+
+
+def summary_table(run: ui.Run, calls: list[ui.Call]) -> int:
+    """Sortable table of all proteins (as restricted to the organism); returns the index of the protein to show."""
+    preds = [c.prediction for c in calls]
     rows = []
-    for p in preds:
+    for call, p in zip(calls, preds, strict=True):
         order = np.argsort(-np.asarray(p.probabilities))
         known = ui.known_location(p, p.model_name)
         rows.append(
@@ -162,28 +195,32 @@ def summary_table(run: ui.Run) -> int:
                 "length": p.length,
                 "prediction": display_name(p.label),
                 "confidence": p.confidence,
+                "support": call.support.level,
                 "runner-up": (f"{display_name(p.classes[order[1]])} ({p.probabilities[order[1]]:.0%})"
                               if len(order) > 1 else ""),
+                "nearest annotated protein": nearest_cell(call),
                 "known location": display_name(known[0]) if known else "",
-                "notes": "; ".join(p.notes),
+                "notes": "; ".join(call.notes),
             }
         )
     frame = pd.DataFrame(rows)
     if not frame["known location"].any():
         frame = frame.drop(columns="known location")
-    pick_key = f"record_pick-{run.key}"
+    if frame["nearest annotated protein"].isna().all():
+        frame = frame.drop(columns="nearest annotated protein")
+    key = pick_key(run)
     table_key = f"summary-{run.key}"
-    if pick_key not in st.session_state:
-        st.session_state[pick_key] = 0
 
     def follow_table() -> None:
         rows_selected = st.session_state[table_key].selection.rows
         if rows_selected:
-            st.session_state[pick_key] = int(rows_selected[0])
+            st.session_state[key] = int(rows_selected[0])
 
     st.markdown(f"#### {len(preds)} proteins — click a row (or pick below) to see one in detail")
+    search_all_offer(run)
+    colours = {level: f"color: {colour}" for level, colour in SUPPORT_TEXT_COLOURS.items()}
     st.dataframe(
-        frame,
+        frame.style.map(lambda level: colours.get(level, ""), subset=["support"]),
         key=table_key,
         on_select=follow_table,
         selection_mode="single-row",
@@ -193,14 +230,49 @@ def summary_table(run: ui.Run) -> int:
         column_config={
             "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
             "length": st.column_config.NumberColumn("length (aa)"),
+            "support": st.column_config.TextColumn(
+                "support", help="high / medium / low: calibrated confidence, member agreement, unusual sequence, "
+                "homology (when searched); the reasons are beside the protein's call below"),
+            "nearest annotated protein": st.column_config.TextColumn(
+                help="best DIAMOND hit in the model's training proteins: accession · identity · known location "
+                "(empty: not searched yet)"),
         },
-    )
+    )  # fmt: skip
     return st.selectbox(
         "Protein shown below",
         list(range(len(preds))),
-        key=pick_key,
+        key=key,
         format_func=lambda i: f"{preds[i].id} — {display_name(preds[i].label)} ({preds[i].confidence:.0%})",
     )
+
+
+def search_all_offer(run: ui.Run) -> None:
+    """A button that searches every protein of a large run (small runs are searched whole anyway)."""
+    if len(run.records) <= ui.SEARCH_ALL_UP_TO or ui.get_reference(run.model_name) is None or ui.all_searched(run):
+        return
+    if st.button(
+        f"Find the nearest annotated protein for all {len(run.records)} (a few seconds)",
+        key="search_all",
+        icon=":material/travel_explore:",
+        help="Only the protein shown below is searched until then; the downloads search them all.",
+    ):
+        with st.spinner(f"Searching {len(run.records)} proteins against the reference set…"):
+            try:
+                ui.search_hits(run.model_name, run.records)
+            except LocvizError as exc:
+                st.warning(f"The homology search failed: {exc}")
+        st.rerun()
+
+
+def allowed_only(pred: Prediction) -> Prediction:
+    """The prediction with only the compartments its organism has (what the bar chart draws)."""
+    keep = np.array([c not in organisms.excluded_classes(pred.classes, pred.organism) for c in pred.classes])
+    if keep.all():
+        return pred
+    members = None if pred.member_probabilities is None else np.asarray(pred.member_probabilities)[:, keep]
+    classes = [c for c, k in zip(pred.classes, keep, strict=True) if k]
+    probabilities = np.asarray(pred.probabilities)[keep]
+    return dataclasses.replace(pred, classes=classes, probabilities=probabilities, member_probabilities=members)
 
 
 def _figure(fig, pred: Prediction, name: str, key: str, width: str = "stretch") -> None:
@@ -208,12 +280,13 @@ def _figure(fig, pred: Prediction, name: str, key: str, width: str = "stretch") 
     ui.figure_downloads(fig, pred.id, pred.model_name, name, key)
 
 
-def prediction_header(pred: Prediction, predictor: Predictor) -> None:
+def prediction_header(call: ui.Call, predictor: Predictor) -> None:
     """Predicted compartment, confidence, known location (examples, reference set), notes and what is averaged."""
+    pred = call.prediction
     st.markdown(f"### {pred.id}")
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Predicted compartment", display_name(pred.label))
-    c2.metric("Probability", f"{pred.confidence:.1%}", help="mean over the ensemble members")
+    c1.metric("Predicted compartment", display_name(pred.label), help="the model's own call")
+    c2.metric("Probability", f"{pred.confidence:.1%}", help=probability_help(predictor, pred.organism))
     c3.metric("Length", f"{pred.length} aa")
     known = ui.known_example(pred.sequence)
     if known is not None:
@@ -237,7 +310,7 @@ def prediction_header(pred: Prediction, predictor: Predictor) -> None:
         c4.metric("Known location", display_name(location))
         st.caption(f"Known location from {source}: **{display_name(location)}** ({agree} the prediction). "
                    "A protein the model trained on is no test of it.")  # fmt: skip
-    for note in pred.notes:
+    for note in call.notes:
         st.info(note, icon=":material/info:")
     members = predictor.bundle.card.members
     member = pred.filter_member
@@ -246,6 +319,100 @@ def prediction_header(pred: Prediction, predictor: Predictor) -> None:
         f"Model **{pred.model_name}**: probabilities and attention are averaged over the {members} ensemble "
         f"member{'s' if members != 1 else ''}" + (f"; {filter_text} (of 0–{members - 1})." if filter_text else ".")
     )
+
+
+def probability_help(predictor: Predictor, organism: str) -> str:
+    """What the headline probability is: calibrated, averaged, restricted."""
+    text = "Mean over the ensemble members"
+    if predictor.temperature != 1.0:
+        text += (f", calibrated by temperature scaling (T = {predictor.temperature:.2f}, fitted on the members' "
+                 "validation folds; see the model card)")  # fmt: skip
+    if organism != "any":
+        text += f", restricted to the compartments organism '{organism}' has"
+    return text + "."
+
+
+def support_box(call: ui.Call) -> None:
+    """The verdict as a coloured badge, and its reasons as a short list."""
+    level = call.support.level
+    st.markdown(
+        f"##### Support for this call :{ui.SUPPORT_COLOURS[level]}-badge[{ui.SUPPORT_ICONS[level]} {level}]",
+        help="high / medium / low, from the calibrated confidence (thresholds chosen in cross-validation so that "
+        "'high' calls were at least 90 % right), agreement between the ensemble members, signs that the sequence "
+        "is unlike the training proteins, and the nearest annotated protein.",
+    )
+    classes = call.prediction.classes
+    st.markdown("\n".join(f"- {ui.readable(reason, classes)}" for reason in call.support.reasons))
+
+
+def combined_line(call: ui.Call, combination) -> None:
+    """The combined call on its own line (the model's own call stays the headline)."""
+    ev = call.evidence
+    if ev is None or ev.combined is None or ev.combined_label is None:
+        return
+    pred = call.prediction
+    p = float(np.max(ev.combined))
+    same = ("same as the model" if ev.combined_label == pred.label
+            else f"the model alone says {display_name(pred.label)}")  # fmt: skip
+    cv = combination.metrics.get("cross_validation", {})
+    measured = (f" Cross-validation ({cv['n']} proteins, each searched without its own fold): model "
+                f"{cv['model']:.3f}, homology {cv['homology']:.3f}, combined {cv['combined']:.3f} accuracy."
+                if {"n", "model", "homology", "combined"} <= set(cv) else "")  # fmt: skip
+    st.markdown(
+        f"Combined with homology: **{display_name(ev.combined_label)}** ({p:.0%}) — {same}",
+        help=f"Weighs the model against the nearest protein's location by its identity x: weight "
+        f"1 / (1 + exp(-{combination.slope:g} (x - {combination.midpoint:g}))), fitted on out-of-fold calls only "
+        f"(`combined` column of the downloads).{measured}",
+    )
+
+
+def hits_table(ev) -> None:
+    frame = pd.DataFrame(
+        [{"accession": h.accession, "known location": display_name(h.location), "identity": 100 * h.identity,
+          "coverage": 100 * h.coverage, "E-value": h.evalue, "bit score": h.bitscore} for h in ev.hits]
+    )  # fmt: skip
+    st.dataframe(
+        frame, hide_index=True, width="stretch", height=38 + 35 * len(frame),
+        column_config={
+            "identity": st.column_config.NumberColumn(format="%.0f %%", help="identical residues in the alignment"),
+            "coverage": st.column_config.NumberColumn(format="%.0f %%", help="share of this protein aligned"),
+            "E-value": st.column_config.NumberColumn(format="%.0e"),
+            "bit score": st.column_config.NumberColumn(format="%.0f"),
+        },
+    )  # fmt: skip
+
+
+def homology_box(call: ui.Call, model_name: str, problem: str | None) -> None:
+    """The plain sentence, the combined call and the best hits."""
+    reference = ui.get_reference(model_name)
+    if reference is None:
+        st.markdown("##### Nearest annotated proteins")
+        st.caption(f"Model {model_name} ships no reference set, so there is no homology evidence.")
+        return
+    st.markdown(
+        "##### Nearest annotated proteins",
+        help=f"DIAMOND search (E ≤ 1e-3, default sensitivity) of the {len(reference):,} proteins with a known "
+        f"location that model {model_name} was trained on ({reference.path.name if reference.path else ''}).",
+    )
+    if problem or call.evidence is None:
+        st.info(f"No homology search: {problem or 'not searched'}", icon=":material/info:")
+        return
+    ev = call.evidence
+    sentence = ev.sentence if ev.known else ev.sentence[:1].upper() + ev.sentence[1:]
+    st.markdown(NON_BREAKING_EXPONENT.sub("\\1\u2011\\2", sentence))
+    if reference.combination is not None:
+        combined_line(call, reference.combination)
+    if ev.hits:
+        hits_table(ev)
+
+
+def evidence_section(call: ui.Call, model_name: str, problem: str | None) -> None:
+    """Beside the call: the support verdict and the homology evidence."""
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        support_box(call)
+    with right:
+        homology_box(call, model_name, problem)
 
 
 def attention_section(pred: Prediction) -> None:
@@ -337,17 +504,21 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
             st.switch_page(ui.MOTIFS_PAGE)
 
 
-def downloads_section(run: ui.Run, pred: Prediction) -> None:
+def downloads_section(run: ui.Run, pred: Prediction, predictor: Predictor) -> None:
     """Numbers behind the figures, for this protein and for all proteins of the run."""
     st.markdown("#### Numbers (CSV / JSON)")
     name = pred.model_name
+    organism = pred.organism
     n = len(run.predictions)
     every = "the protein" if n == 1 else f"all {n} proteins"
+    st.caption(f"The prediction tables have the columns of `locviz predict --organism {organism} --neighbours`: "
+               "calibrated probabilities, the support verdict and the nearest annotated protein.")  # fmt: skip
     with st.container(horizontal=True, gap="small"):  # buttons as wide as their labels, wrapping: nothing cut off
-        ui.table_download(f"Predictions, {every} (CSV)", lambda: table.table_bytes(run.predictions, "csv"),
+        ui.table_download(f"Predictions, {every} (CSV)",
+                          lambda: ui.table_download_bytes(run, predictor, organism, "csv"),
                           export.export_filename("all", name, "predictions", "csv"), "pred-csv")  # fmt: skip
         ui.table_download(f"Predictions + attention, {every} (JSON)",
-                          lambda: table.table_bytes(run.predictions, "json", with_attention=True),
+                          lambda: ui.table_download_bytes(run, predictor, organism, "json", with_attention=True),
                           export.export_filename("all", name, "predictions", "json"), "pred-json")  # fmt: skip
         ui.table_download(f"Attention per residue, {pred.id} (CSV)", lambda: table.attention_bytes([pred]),
                           export.export_filename(pred.id, name, "attention", "csv"), "att-csv")  # fmt: skip
@@ -355,7 +526,7 @@ def downloads_section(run: ui.Run, pred: Prediction) -> None:
                           export.export_filename(pred.id, name, "filter-activations", "csv"), "filt-csv")  # fmt: skip
 
 
-def results_section(model_name: str, device: str) -> None:
+def results_section(model_name: str, device: str, organism: str) -> None:
     text = st.session_state.get("submitted")
     if not text:
         return
@@ -377,24 +548,39 @@ def results_section(model_name: str, device: str) -> None:
         f"{len(run.predictions)} protein{'s' if len(run.predictions) != 1 else ''} predicted in {took} "
         f"on {device.upper()} with model {model_name} (model loading not counted)."
     )
-    index = summary_table(run) if len(run.predictions) > 1 else 0
-    pred = run.detail(predictor, index)
+    n = len(run.predictions)
+    key = pick_key(run)
+    if st.session_state.get(key) not in range(n):
+        st.session_state[key] = 0
+    index = st.session_state[key]  # the protein shown: searched before the table, so its row has the evidence too
+    problem = search_shown(run, index)
+    if n > 1:
+        index = summary_table(run, [ui.call_for(run, predictor, i, organism) for i in range(n)])
+    call = ui.call_for(run, predictor, index, organism, detailed=True)
+    pred = call.prediction
     st.session_state["prediction"] = pred
-    prediction_header(pred, predictor)
+    prediction_header(call, predictor)
+    excluded = ui.excluded_note(pred.classes, organism)
+    if excluded is not None:
+        st.info(excluded, icon=":material/filter_alt:")
+    evidence_section(call, model_name, problem)
     left, right = st.columns([1, 1])
     with left:
-        key = (pred.model_name, pred.id, pred.sequence)
-        bar_fig = ui.cached_figure("bar", key, lambda: figures.probability_bar(pred))
+        key = (pred.model_name, pred.id, pred.sequence, organism)
+        bar_fig = ui.cached_figure("bar", key, lambda: figures.probability_bar(allowed_only(pred)))
         _figure(bar_fig, pred, "probabilities", "bar")
     with right:
-        st.markdown("**Probability of every class**")
+        st.markdown("**Probability of every class**" if excluded is None else
+                    "**Probability of every compartment the organism has**")  # fmt: skip
         probs = pd.DataFrame(
             {"compartment": [display_name(c) for c in pred.classes], "probability": 100 * pred.probabilities}
-        ).sort_values("probability", ascending=False)
+        )
         if pred.member_probabilities is not None and len(pred.member_probabilities) > 1:
             members = 100 * np.asarray(pred.member_probabilities)
-            probs["member min"] = members.min(axis=0)[probs.index]
-            probs["member max"] = members.max(axis=0)[probs.index]
+            probs["member min"] = members.min(axis=0)
+            probs["member max"] = members.max(axis=0)
+        allowed = [c not in organisms.excluded_classes(pred.classes, organism) for c in pred.classes]
+        probs = probs[allowed].sort_values("probability", ascending=False)
         st.dataframe(
             probs, hide_index=True, width="stretch", height=38 + 35 * len(probs),
             column_config={c: st.column_config.NumberColumn(c, format="%.1f %%")
@@ -408,7 +594,7 @@ def results_section(model_name: str, device: str) -> None:
     if filter_tab.open:
         with filter_tab:
             filter_section(pred, predictor)
-    downloads_section(run, pred)
+    downloads_section(run, pred, predictor)
 
 
 def main() -> None:
@@ -423,10 +609,11 @@ def main() -> None:
     if settings is None:
         return
     model_name, device = settings
+    organism = ui.organism_setting(model_name)
     with st.sidebar:
         st.caption(ui.LIMITS_TEXT)
     input_section()
-    results_section(model_name, device)
+    results_section(model_name, device, organism)
 
 
 ui.guarded(main)

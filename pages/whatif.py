@@ -99,16 +99,23 @@ def current_run(model_name: str, device: str) -> ui.Run | None:
 
 
 def pick_protein(run: ui.Run) -> int:
-    """Index of the protein to work on: the one shown on the Predict page, or the one picked here."""
+    """Index of the protein to work on: the one shown on the Predict page, until another is picked here.
+
+    The picker's state is dropped whenever the user leaves this page (Streamlit forgets the widgets of a
+    page not shown), so on every arrival it starts again from the Predict page's choice.
+    """
     preds = run.predictions
-    shown = st.session_state.get("prediction")
-    default = next((i for i, p in enumerate(preds) if shown is not None and p.id == shown.id
-                    and p.sequence == shown.sequence), 0)  # fmt: skip
     if len(preds) == 1:
         return 0
-    return sticky(
-        st.selectbox, f"Protein ({len(preds)} in the Predict page's input)", "whatif_protein", ("protein", run.key),
-        default, options=list(range(len(preds))),
+    if "whatif_protein" not in st.session_state or st.session_state["whatif_protein"] >= len(preds):
+        shown = st.session_state.get("prediction")
+        st.session_state["whatif_protein"] = next(
+            (i for i, p in enumerate(preds) if shown is not None and p.id == shown.id and p.sequence == shown.sequence),
+            0,
+        )
+    return st.selectbox(
+        f"Protein ({len(preds)} in the Predict page's input; starts on the one shown there)",
+        list(range(len(preds))), key="whatif_protein",
         format_func=lambda i: f"{preds[i].id} — {display_name(preds[i].label)} ({preds[i].confidence:.0%}), "
         f"{preds[i].length} aa",
     )  # fmt: skip
@@ -124,10 +131,11 @@ def empty_state() -> None:
 
 
 def protein_header(pred: Prediction) -> None:
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Protein", pred.id)
-    c2.metric("Predicted compartment", display_name(pred.label), f"{pred.confidence:.1%}", delta_color="off")
-    c3.metric("Length", f"{pred.length} aa")
+    c2.metric("Predicted compartment", display_name(pred.label))
+    c3.metric("Probability", f"{pred.confidence:.1%}", help="mean over the ensemble members")
+    c4.metric("Length", f"{pred.length} aa")
     if not np.all(pred.seen):
         st.caption(
             f"The model sees {int(np.sum(pred.seen))} of {pred.length} residues (its long-sequence policy): "
@@ -208,26 +216,26 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
                 f"(each one a full prediction of the {length}-residue protein).")  # fmt: skip
         return
     took = cached((*key, "seconds"))
-    st.caption(f"{n_mutants} mutants" + (f", predicted in {seconds(took)} on {device.upper()}." if took else "."))
+    done = f"{n_mutants} mutants" + (f", predicted in {seconds(took)} on {device.upper()}. " if took else ". ")
+    st.caption(done + strongest(scan, cls))
     fig = ui.cached_figure("whatif-scan", (key, cls), lambda: wf.scan_heatmap(scan, cls))
     chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")
-    strongest(scan, cls)
     ui.table_download(
         f"Every substitution, residues {start}-{end}, all classes (CSV)", lambda: whatif.scan_table_bytes([scan]),
         export_filename(pred.id, pred.model_name, f"saturation-{start}-{end}", "csv"), "scan-csv",
     )  # fmt: skip
 
 
-def strongest(scan: whatif.SaturationScan, cls: str) -> None:
-    """One line naming the substitutions that lower and raise the class most."""
+def strongest(scan: whatif.SaturationScan, cls: str) -> str:
+    """One line naming the substitutions that lower and raise the class most, and how to read the colours."""
     z = scan.heatmap(cls)  # (20, W)
     low, high = np.unravel_index(np.argmin(z), z.shape), np.unravel_index(np.argmax(z), z.shape)
 
     def name(j: int, i: int) -> str:
         return f"{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]} ({z[j, i]:+.3f})"
 
-    st.caption(f"Largest drop of p({display_name(cls)}): {name(*low)}; largest rise: {name(*high)}. "
-               "Red raises the class probability, blue lowers it; dots mark the wild type.")  # fmt: skip
+    return (f"Largest drop of p({display_name(cls)}): {name(*low)}; largest rise: {name(*high)}. "
+            "Red raises the class probability, blue lowers it; dots mark the wild type.")  # fmt: skip
 
 
 # ------------------------------------------------------------------ variants
@@ -246,7 +254,8 @@ def variant_example(sequence: str) -> str:
 def variant_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, device: str) -> None:
     st.caption("Both proteins predicted; Δ = p(variant) − p(wild type) per class, and where the attention moved "
                "on the wild type's residues.")  # fmt: skip
-    mode = st.radio("Compare the protein with", [VARIANTS_MODE, ISOFORM_MODE], horizontal=True, key="variant_mode")
+    mode = sticky(st.radio, "Compare the protein with", "variant_mode", ("variant_mode",), VARIANTS_MODE,
+                  options=[VARIANTS_MODE, ISOFORM_MODE], horizontal=True)  # fmt: skip
     if mode == VARIANTS_MODE:
         text = sticky(
             st.text_input, "Variants, in the wild type's numbering (1-based), separated by commas", "variant_text",
@@ -291,9 +300,10 @@ def run_comparison(predictor: Predictor, record: ProteinRecord, mode: str, text:
 def show_comparison(comparison: whatif.VariantComparison, pred: Prediction) -> None:
     wild, mutant = comparison.wild, comparison.mutant
     c1, c2, c3 = st.columns(3)
-    c1.metric("Wild type", display_name(wild.label), f"{wild.confidence:.1%}", delta_color="off")
-    c2.metric(f"Variant ({comparison.label})", display_name(mutant.label), f"{mutant.confidence:.1%}",
-              delta_color="off")  # fmt: skip
+    c1.metric("Wild type", display_name(wild.label), f"p = {wild.confidence:.1%}", delta_color="off",
+              delta_arrow="off")  # fmt: skip
+    c2.metric(f"Variant ({comparison.label})", display_name(mutant.label), f"p = {mutant.confidence:.1%}",
+              delta_color="off", delta_arrow="off")  # fmt: skip
     top = int(np.argmax(np.abs(comparison.delta)))
     c3.metric("Largest change", display_name(comparison.classes[top]), f"{comparison.delta[top]:+.3f}")
     st.caption(
@@ -343,9 +353,9 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
                      help="Occlusion, gradients and deletion curves score this class's probability "
                      "(attention is the same for every class). Default: the predicted class.")  # fmt: skip
     with c2:
-        with_ig = st.toggle("Integrated gradients too", key="attr_ig",
-                            help=f"Sundararajan et al. 2017, {whatif.IG_STEPS} steps from an all-X protein: "
-                            "slower than gradient × input.")  # fmt: skip
+        with_ig = sticky(st.toggle, "Integrated gradients too", "attr_ig", ("attr_ig",), False,
+                         help=f"Sundararajan et al. 2017, {whatif.IG_STEPS} steps from an all-X protein: "
+                         "slower than gradient × input.")  # fmt: skip
     with c3:
         pressed = st.button("Run the cross-check", type="primary", key="attr_run", width="stretch")
     key = result_key(pred, device, "attribution", cls, bool(with_ig))

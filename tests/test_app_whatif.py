@@ -125,6 +125,27 @@ def test_scan_of_a_five_residue_window_draws_the_heatmap(app: AppTest) -> None:
     assert len(app.session_state["_whatif"]) == stored
 
 
+def test_starts_on_the_protein_shown_on_predict_and_keeps_the_window(app: AppTest) -> None:
+    cathepsin = by_accession("P07339")
+    app.text_area(key="seq_text").input(SOD.fasta() + cathepsin.fasta())
+    app.button(key="predict").click().run()
+    run = next(iter(app.session_state["_runs"].values()))
+    app.selectbox(key=f"record_pick-{run.key}").set_value(1).run()  # the Predict page shows P07339
+    app.switch_page(WHATIF_PAGE).run()
+    no_problems(app)
+    assert app.selectbox(key="whatif_protein").value == 1 and app.metric[0].value == "P07339"
+    app.selectbox(key="whatif_protein").set_value(0).run()
+    assert app.metric[0].value == "P00441"
+    scan_window(app, 10, 14)
+    app.switch_page(PREDICT_PAGE).run()
+    app.selectbox(key=f"record_pick-{run.key}").set_value(1).run()
+    app.switch_page(WHATIF_PAGE).run()
+    no_problems(app)
+    assert app.metric[0].value == "P07339"  # back on What if: the protein shown on Predict again
+    app.selectbox(key="whatif_protein").set_value(0).run()
+    assert (app.number_input(key="scan_start").value, app.number_input(key="scan_end").value) == (10, 14)
+
+
 def test_a_window_over_100_residues_is_refused_with_the_reason(app: AppTest) -> None:
     predict_then_open_whatif(app, SOD.fasta())
     scan_window(app, 10, 150)

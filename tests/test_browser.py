@@ -67,3 +67,52 @@ def test_paste_predict_download_in_chromium(weights: Path) -> None:
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
         width = int.from_bytes(data[16:20], "big")
         assert width >= 1000  # the wrapped heatmap at export scale, not a thumbnail
+
+
+def test_whatif_scan_and_variant_render_and_export_in_chromium(weights: Path) -> None:
+    """The What-if page in a real browser: a 5-residue scan and a variant draw with no traceback and download."""
+    from locviz_app.server import wait_for_app_idle  # (kept local: this test was appended by the what-if page)
+
+    chromium_path()
+    protein = by_accession("P00441")  # superoxide dismutase, cytoplasmic, 153 aa; residue 4 is A
+    with running_app(weights=weights) as url, chromium_page(width=1400, height=1000) as page:
+        open_app(page, url, timeout_ms=90_000)
+        predict_text(page, protein.fasta(), timeout_ms=120_000)
+        page.get_by_role("link", name="What if").click()
+        for label, value in (("Start (1-based)", "10"), ("End (inclusive)", "14")):
+            box = page.get_by_role("spinbutton", name=label)
+            box.fill(value)
+            box.press("Enter")
+            wait_for_app_idle(page)
+        page.get_by_role("button", name="Run the scan").click()
+        page.locator(".gtitle", has_text="Saturation mutagenesis").first.wait_for(timeout=120_000)
+        wait_for_app_idle(page)
+        assert page.locator(".xtick text").all_text_contents()[:5] == ["G10", "D11", "G12", "P13", "V14"]
+        assert page.evaluate(CLIPPED_TEXT_JS) == []
+        assert page.get_by_text("Traceback").count() == 0
+
+        def download(key: str) -> tuple[str, bytes]:
+            with page.expect_download(timeout=120_000) as info:
+                page.locator(f".st-key-dl-{key}").get_by_role("button").first.click()
+            return info.value.suggested_filename, Path(info.value.path()).read_bytes()
+
+        for fmt, head in (("png", b"\x89PNG\r\n\x1a\n"), ("pdf", b"%PDF-")):
+            name, data = download(f"scan-{fmt}")
+            assert name.startswith("P00441_") and name.endswith(f".{fmt}") and data.startswith(head)
+        name, data = download("scan-svg")
+        assert name.endswith(".svg") and b"<svg" in data[:500]
+        name, data = download("scan-csv")
+        assert name.endswith(".csv") and len(data.decode().splitlines()) == 1 + 5 * 19
+
+        page.get_by_role("tab", name="Variants side by side").click()
+        box = page.get_by_role("textbox", name="Variants, in the wild type", exact=False)
+        box.fill("A4T")
+        box.press("Enter")
+        wait_for_app_idle(page)
+        page.get_by_role("button", name="Compare").click()
+        page.locator(".gtitle", has_text="Where the attention moved").first.wait_for(timeout=120_000)
+        wait_for_app_idle(page)
+        assert page.evaluate(CLIPPED_TEXT_JS) == []
+        assert page.get_by_text("Traceback").count() == 0
+        name, data = download("cmp-csv")
+        assert data.decode().splitlines()[1].startswith("P00441,A4T,")

@@ -58,6 +58,11 @@ def test_which_compartments_each_organism_has(organism: str, classes: tuple[str,
     assert set(organisms.allowed_classes(classes, organism)) == set(classes) - excluded
 
 
+def test_excluded_by_organism_table() -> None:
+    table = organisms.excluded_by_organism(DEEPLOC_CLASSES)
+    assert table == {"any": (), "animal": ("Plastid",), "fungus": ("Plastid",), "plant": ()}
+
+
 def test_unknown_organism_is_refused_with_the_allowed_list() -> None:
     with pytest.raises(InputError) as info:
         organisms.restrict(np.full(10, 0.1), DEEPLOC_CLASSES, "human")

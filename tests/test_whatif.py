@@ -322,3 +322,15 @@ def test_figures_draw_every_result(tiny: Predictor) -> None:
     assert np.nanmax(np.abs(lines.data[1].y)) == pytest.approx(1.0)
     curve = whatif.deletion_curve(tiny, record, gxi, ks=(1, 2), n_random=2)
     assert curve.reading in whatif_figures.deletion_curve_figure([curve], "insulin").layout.title.subtitle.text
+
+
+def test_organism_restriction_reaches_every_mutant(tiny: Predictor) -> None:
+    record = insulin()
+    scan = whatif.saturation_scan(tiny, record, 7, 8, organism="animal")
+    wild = tiny.predict([record], organism="animal")[0]
+    assert scan.wild.probabilities[tiny.classes.index("chloroplast")] == 0.0  # animals have no plastids
+    assert not scan.delta[:, :, tiny.classes.index("chloroplast")].any()
+    mutant = tiny.predict([whatif.apply_variants(record, f"{record.sequence[6]}7A")], organism="animal")[0]
+    j = whatif.SUBSTITUTES.index("A")
+    if record.sequence[6] != "A":
+        np.testing.assert_allclose(scan.delta[0, j], mutant.probabilities - wild.probabilities, atol=1e-6)

@@ -1,0 +1,205 @@
+"""The evidence beside each call on the Predict page: organism selector, support verdict, homology.
+
+Streamlit's AppTest runs the real page with the shipped bundles on short real proteins from
+:mod:`locviz.examples` (superoxide dismutase P00441, 153 aa; cathepsin D P07339, 412 aa), and the
+shipped reference sets searched by DIAMOND. Downloads are checked by calling the very functions the
+buttons were given, so the bytes are those a user gets.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from locviz import batching, calibration, cli
+from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
+from locviz.examples import by_accession
+from locviz_app import support as ui
+
+REPO = Path(__file__).resolve().parent.parent
+DASHBOARD = str(REPO / "dashboard.py")
+TIMEOUT = 300
+SOD = by_accession("P00441")  # cytoplasmic; MultiLoc training fold 4, so in the multiloc reference set
+CATD = by_accession("P07339")  # lysosomal; MultiLoc test fold 0, so not in the multiloc reference set
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(REPO / "weights"))
+    monkeypatch.setattr(ui, "_HITS", OrderedDict())  # every test starts with nothing searched
+    return AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+
+
+@pytest.fixture
+def model_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per forward pass of a model from now on (the background warm-up finished first)."""
+    for thread in threading.enumerate():
+        if thread.name == "locviz-warm-up":
+            thread.join(TIMEOUT)
+    calls: list[int] = []
+    original = batching.run
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        yield from original(*args, **kwargs)
+
+    monkeypatch.setattr(batching, "run", counting)
+    return calls
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes | str]]:
+    """File name → the function a download button was given (Streamlit runs it when the button is clicked)."""
+    made: dict[str, Callable[[], bytes | str]] = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return made
+
+
+def no_problems(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def predict(at: AppTest, text: str, model: str = "multiloc") -> AppTest:
+    at.selectbox(key="model_name_pick").select(model).run()
+    at.text_area(key="seq_text").input(text)
+    at.button(key="predict").click().run()
+    no_problems(at)
+    return at
+
+
+def choose_organism(at: AppTest, organism: str) -> AppTest:
+    at.selectbox(key="organism_pick").select(organism).run()
+    no_problems(at)
+    return at
+
+
+def probability_table(at: AppTest):
+    """The 'Probability of every ...' table: compartment → probability (%)."""
+    frame = next(d.value for d in at.dataframe if list(d.value.columns[:2]) == ["compartment", "probability"])
+    return dict(zip(frame["compartment"], frame["probability"], strict=True))
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+# ------------------------------------------------------------------ organism
+def test_animal_removes_plastid_without_running_the_model_again(app: AppTest, model_runs: list[int]) -> None:
+    predict(app, SOD.fasta(), model="deeploc")
+    assert model_runs, "predicting must run the model"
+    assert "plastid" in probability_table(app)
+    model_runs.clear()
+
+    choose_organism(app, "animal")
+    shown = probability_table(app)
+    assert "plastid" not in shown and len(shown) == len(DEEPLOC_CLASSES) - 1
+    assert sum(shown.values()) == pytest.approx(100.0, abs=1e-6)
+    assert any("plastid" in i.value and "animal" in i.value for i in app.info), [i.value for i in app.info]
+    assert app.session_state["prediction"].organism == "animal"
+
+    choose_organism(app, "plant")  # plants have plastids: every compartment is back
+    assert "plastid" in probability_table(app)
+    assert not any("excluded for organism" in i.value for i in app.info)
+    assert model_runs == [], "changing the organism must reuse the cached predictions"
+
+
+def test_fungus_on_multiloc_excludes_chloroplast_and_lysosomal_in_every_view(app: AppTest) -> None:
+    predict(app, SOD.fasta() + CATD.fasta())
+    choose_organism(app, "fungus")
+    shown = probability_table(app)
+    assert "chloroplast" not in shown and "lysosomal" not in shown and "vacuolar" in shown
+    summary = app.dataframe[0].value
+    assert "lysosomal" not in set(summary["prediction"])  # cathepsin D cannot be called lysosomal in a fungus
+    assert app.session_state["prediction"].probabilities[MULTILOC_CLASSES.index("lysosomal")] == 0.0
+
+
+def test_organism_help_says_what_each_organism_allows(app: AppTest) -> None:
+    help_text = app.selectbox(key="organism_pick").help
+    assert help_text == ui.organism_help(tuple(MULTILOC_CLASSES))
+    deeploc = ui.organism_help(tuple(DEEPLOC_CLASSES))
+    assert "**animal** (" in deeploc and "9 of 10: all but plastid" in deeploc
+    assert "**plant** (" in deeploc and "all 10 compartments" in deeploc
+
+
+# ------------------------------------------------------------------ support verdict
+def test_support_badge_and_reasons_beside_the_call(app: AppTest) -> None:
+    predict(app, SOD.fasta())
+    pred = app.session_state["prediction"]
+    level = pred.extra["support"]
+    assert level in calibration.LEVELS
+    text = markdown_text(app)
+    assert f":{ui.SUPPORT_COLOURS[level]}-badge[{ui.SUPPORT_ICONS[level]} {level}]" in text
+    assert "- Calibrated confidence" in text
+    assert "All 4 members call cytoplasmic." in text or "Members disagree" in text
+    assert "Nearest annotated protein P00441 (100% identity)" in text  # homology is one of the reasons
+
+
+def test_summary_table_has_support_and_search_all_fills_the_nearest_column(app: AppTest) -> None:
+    text = "".join(f">sod{i}\n{SOD.sequence}\n" for i in range(9)) + "".join(
+        f">catd{i}\n{CATD.sequence}\n" for i in range(8)
+    )  # 17 proteins: more than are searched at once, so only the one shown is searched at first
+    predict(app, text)
+    summary = app.dataframe[0].value
+    assert set(summary["support"]) <= set(calibration.LEVELS)
+    assert summary["nearest annotated protein"].isna().any()  # cathepsin D not searched yet
+    app.button(key="search_all").click().run()
+    no_problems(app)
+    summary = app.dataframe[0].value
+    assert summary["nearest annotated protein"].notna().all()
+    assert set(summary.loc[summary["id"].str.startswith("sod"), "nearest annotated protein"]) == {
+        "itself, in the reference set"
+    }
+    assert not [b for b in app.button if b.key == "search_all"], "nothing left to search: no button"
+
+
+# ------------------------------------------------------------------ homology evidence
+def test_known_protein_says_known_and_lists_the_hits(app: AppTest) -> None:
+    predict(app, SOD.fasta())
+    text = markdown_text(app)
+    assert "known: cytoplasmic (P00441 is in the reference set, multiloc fold 4)" in text
+    assert "Combined with homology: **cytoplasmic**" in text
+    hits = next(d.value for d in app.dataframe if "accession" in d.value.columns)
+    assert hits.iloc[0]["accession"] == "P00441" and hits.iloc[0]["identity"] == pytest.approx(100.0)
+    assert set(hits.columns) == {"accession", "known location", "identity", "coverage", "E-value", "bit score"}
+    assert len(hits) <= 5
+
+
+def test_protein_outside_the_reference_gets_its_closest_hit(app: AppTest) -> None:
+    predict(app, CATD.fasta())
+    text = markdown_text(app)
+    assert "known:" not in text  # test fold: not in the multiloc reference set
+    assert "Closest annotated protein" in text and "lysosomal" in text
+
+
+# ------------------------------------------------------------------ downloads
+def test_download_has_the_columns_and_values_of_the_cli(
+    app: AppTest, downloads: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    predict(app, SOD.fasta())
+    choose_organism(app, "animal")
+    made = next(make for name, make in downloads.items() if name.endswith("predictions.csv"))
+    data = made()
+    from_app = data.decode() if isinstance(data, bytes) else data
+    fasta = tmp_path / "sod.fasta"
+    fasta.write_text(SOD.fasta())
+    out = tmp_path / "sod.csv"
+    model = str(REPO / "weights" / "multiloc.json")
+    args = ["--format", "csv", "--organism", "animal", "--neighbours", "--no-progress", "--device", "cpu"]
+    code = cli.main(["predict", str(fasta), "--model", model, "--out", str(out), *args])
+    assert code == 0, capsys.readouterr().err
+    assert from_app.splitlines()[0].endswith("support,nearest_id,nearest_identity,nearest_location,combined")
+    assert from_app == out.read_text()
+    assert ",p_chloroplast," in from_app.splitlines()[0] and from_app.splitlines()[1].count(",0,") >= 2
