@@ -610,7 +610,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 raise CliError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     handle = open_output(args.out)
-    writer = whatif.DeltaWriter(handle, fmt, whatif.scan_columns(predictor.classes), model=predictor.name, kind="scan")
+    writer = whatif.delta_writer(handle, fmt, whatif.scan_columns(predictor.classes), model=predictor.name, kind="scan")
     bar = tqdm(unit="mutant", disable=args.no_progress, file=sys.stderr, desc="scan")
     rows = 0
     try:
@@ -664,7 +664,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         jobs.append((records[rid], variants))
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     handle = open_output(args.out)
-    writer = whatif.DeltaWriter(handle, fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
+    writer = whatif.delta_writer(handle, fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
                                 kind="mutate")
     try:
         for record, variants in tqdm(jobs, unit="variant", disable=args.no_progress, file=sys.stderr, desc="mutate"):

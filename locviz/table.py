@@ -84,8 +84,65 @@ def check_same_classes(preds: Sequence[Prediction]) -> list[str]:
     return classes
 
 
+class RowWriter:
+    """The one file writer behind every locviz table: TSV/CSV rows as they come, or one JSON object at close.
+
+    Cells are written with :func:`number` (TSV/CSV) or :func:`json_number` (JSON) when they are floats.
+    The JSON object is ``{"schema_version", **meta, "columns", rows_key: [row objects]}``; a row object may
+    carry fields beyond the columns (``json_fields``), e.g. the attention of ``--format json``.
+    """
+
+    def __init__(
+        self, handle: IO[str], fmt: str, columns: Sequence[str], *, meta: dict | None = None, rows_key: str = "rows"
+    ):
+        if fmt not in FORMATS:
+            raise InputError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        self.handle, self.fmt, self.columns = handle, fmt, list(columns)
+        self.meta, self.rows_key = dict(meta or {}), rows_key
+        self.rows: list[dict] = []
+        self._csv = None
+        if fmt != "json":
+            self._csv = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+            self._csv.writerow(self.columns)
+
+    def write_row(self, cells: Sequence[Any], json_fields: dict | None = None) -> None:
+        """One row, cells in column order; ``json_fields`` are added to the row object in JSON only."""
+        if self._csv is not None:
+            self._csv.writerow([_text_cell(v) for v in cells])
+        else:
+            row = {c: _json_cell(v) for c, v in zip(self.columns, cells, strict=True)}
+            self.rows.append({**row, **(json_fields or {})})
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+        for cells in rows:
+            self.write_row(cells)
+        self.handle.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            document = {"schema_version": SCHEMA_VERSION, **self.meta, "columns": self.columns}
+            document[self.rows_key] = self.rows
+            json.dump(document, self.handle, indent=1, allow_nan=False, ensure_ascii=False)
+            self.handle.write("\n")
+        self.handle.flush()
+
+
+def _attention_fields(pred: Prediction) -> dict[str, Any]:
+    """The per-residue part of a JSON prediction row: sequence, attention (null where unseen), members, notes."""
+    attention = np.where(np.asarray(pred.seen, bool), np.asarray(pred.attention, float), np.nan)
+    fields: dict[str, Any] = {"sequence": pred.sequence, "attention": [json_number(a) for a in attention]}
+    if pred.member_probabilities is not None:
+        fields["member_probabilities"] = [
+            [json_number(p) for p in member] for member in np.asarray(pred.member_probabilities)
+        ]
+    if pred.filter_member is not None:
+        fields["filter_member"] = int(pred.filter_member)
+    fields["notes"] = list(pred.notes)
+    return fields
+
+
 class TableWriter:
-    """Writes prediction rows as they come (TSV/CSV) or one JSON object at :meth:`close`.
+    """The prediction table: one row per protein, written by :class:`RowWriter`.
 
     ``with_attention`` (JSON only) adds the sequence, the attention per residue
     (``null`` where the model did not look), member probabilities and notes.
@@ -101,64 +158,25 @@ class TableWriter:
         extra_columns: Sequence[str] = (),
         with_attention: bool = False,
     ):
-        if fmt not in FORMATS:
-            raise InputError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        self.handle, self.fmt, self.classes = handle, fmt, list(classes)
-        self.model, self.extra_columns, self.with_attention = model, list(extra_columns), with_attention
+        self.classes, self.extra_columns = list(classes), list(extra_columns)
+        self.with_attention = with_attention
         self.columns = columns(self.classes, self.extra_columns)
-        self.rows: list[dict] = []
-        self._csv = None
-        if fmt != "json":
-            self._csv = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
-            self._csv.writerow(self.columns)
+        meta = {"model": model, "classes": self.classes}
+        self._rows = RowWriter(handle, fmt, self.columns, meta=meta, rows_key="predictions")
+        self.handle = handle
 
     def write(self, preds: Iterable[Prediction]) -> None:
         for pred in preds:
             if list(pred.classes) != self.classes:
                 raise InputError(f"protein {pred.id!r} has classes {list(pred.classes)}, the table {self.classes}")
-            extras = [pred.extra.get(c) for c in self.extra_columns]
-            probs = np.asarray(pred.probabilities, dtype=float)
-            if self._csv is not None:
-                cells = [pred.id, pred.length, pred.label, number(pred.confidence), *(number(p) for p in probs)]
-                self._csv.writerow(cells + [_text_cell(v) for v in extras])
-            else:
-                self.rows.append(self._json_row(pred, probs, extras))
+            probs = [float(p) for p in np.asarray(pred.probabilities, dtype=float)]
+            cells = [pred.id, pred.length, pred.label, float(pred.confidence), *probs]
+            cells += [pred.extra.get(c) for c in self.extra_columns]
+            self._rows.write_row(cells, _attention_fields(pred) if self.with_attention else None)
         self.handle.flush()
-
-    def _json_row(self, pred: Prediction, probs: np.ndarray, extras: list) -> dict:
-        row: dict[str, Any] = {
-            "id": pred.id,
-            "length": pred.length,
-            "prediction": pred.label,
-            "confidence": json_number(pred.confidence),
-            **{f"p_{c}": json_number(p) for c, p in zip(self.classes, probs, strict=True)},
-            **{c: _json_cell(v) for c, v in zip(self.extra_columns, extras, strict=True)},
-        }
-        if self.with_attention:
-            attention = np.where(np.asarray(pred.seen, bool), np.asarray(pred.attention, float), np.nan)
-            row["sequence"] = pred.sequence
-            row["attention"] = [json_number(a) for a in attention]
-            if pred.member_probabilities is not None:
-                row["member_probabilities"] = [
-                    [json_number(p) for p in member] for member in np.asarray(pred.member_probabilities)
-                ]
-            if pred.filter_member is not None:
-                row["filter_member"] = int(pred.filter_member)
-            row["notes"] = list(pred.notes)
-        return row
 
     def close(self) -> None:
-        if self.fmt == "json":
-            document = {
-                "schema_version": SCHEMA_VERSION,
-                "model": self.model,
-                "classes": self.classes,
-                "columns": self.columns,
-                "predictions": self.rows,
-            }
-            json.dump(document, self.handle, indent=1, allow_nan=False, ensure_ascii=False)
-            self.handle.write("\n")
-        self.handle.flush()
+        self._rows.close()
 
 
 def table_bytes(

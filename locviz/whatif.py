@@ -43,9 +43,7 @@ a whole annotated signal is a variant (``del1-20``), which :func:`compare` handl
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,12 +57,12 @@ from locviz.errors import InputError, check
 from locviz.predict import Prediction, Predictor
 from locviz.regions import top_regions
 from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, ProteinRecord
-from locviz.table import FORMATS, SCHEMA_VERSION, json_number, number
+from locviz.table import RowWriter
 
 __all__ = [
-    "Attribution", "DeletionCurve", "DeltaWriter", "SaturationScan", "Variant", "VariantComparison",
+    "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison",
     "align_positions", "apply_variants", "attention_attribution", "check_window", "compare",
-    "comparison_table_bytes", "default_window", "deletion_curve", "edit", "gradient_attribution",
+    "comparison_table_bytes", "default_window", "delta_writer", "deletion_curve", "edit", "gradient_attribution",
     "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants", "saturation_scan", "scan_columns",
     "scan_table_bytes", "split_target", "variants_label",
 ]
@@ -705,44 +703,16 @@ def mutate_columns(classes: Sequence[str]) -> list[str]:
     return ["id", "variant", "prediction_wt", "prediction_mut", *(f"dp_{c}" for c in classes)]
 
 
-class DeltaWriter:
-    """The ``locviz scan`` / ``locviz mutate`` tables: TSV/CSV rows as they come, or JSON at :meth:`close`.
-
-    Floats use :func:`locviz.table.number` (6 significant digits); JSON carries ``schema_version``.
-    """
-
-    def __init__(self, handle: IO[str], fmt: str, columns: Sequence[str], *, model: str = "", kind: str = ""):
-        check(fmt in FORMATS, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-        self.handle, self.fmt, self.columns, self.model, self.kind = handle, fmt, list(columns), model, kind
-        self.rows: list[dict] = []
-        self._csv = None
-        if fmt != "json":
-            self._csv = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
-            self._csv.writerow(self.columns)
-
-    def write(self, rows: Iterable[list]) -> None:
-        for row in rows:
-            if self._csv is not None:
-                self._csv.writerow([number(v) if isinstance(v, float) else v for v in row])
-            else:
-                cells = [json_number(v) if isinstance(v, float) else v for v in row]
-                self.rows.append(dict(zip(self.columns, cells, strict=True)))
-        self.handle.flush()
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            document = {"schema_version": SCHEMA_VERSION, "table": self.kind, "model": self.model,
-                        "columns": self.columns, "rows": self.rows}
-            json.dump(document, self.handle, indent=1, allow_nan=False, ensure_ascii=False)
-            self.handle.write("\n")
-        self.handle.flush()
+def delta_writer(handle: IO[str], fmt: str, columns: Sequence[str], *, model: str = "", kind: str = "") -> RowWriter:
+    """The ``locviz scan`` / ``locviz mutate`` table writer (``kind`` is "scan" or "mutate" in the JSON)."""
+    return RowWriter(handle, fmt, columns, meta={"table": kind, "model": model})
 
 
 def scan_table_bytes(scans: Sequence[SaturationScan], fmt: str = "csv") -> bytes:
     """The scan table of ``locviz scan`` as bytes (the app's download)."""
     check(bool(scans), "no scan to write")
     buffer = io.StringIO()
-    writer = DeltaWriter(buffer, fmt, scan_columns(scans[0].classes), model=scans[0].wild.model_name, kind="scan")
+    writer = delta_writer(buffer, fmt, scan_columns(scans[0].classes), model=scans[0].wild.model_name, kind="scan")
     for scan in scans:
         writer.write(scan.rows())
     writer.close()
@@ -754,7 +724,7 @@ def comparison_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = 
     check(bool(comparisons), "no comparison to write")
     buffer = io.StringIO()
     first = comparisons[0]
-    writer = DeltaWriter(buffer, fmt, mutate_columns(first.classes), model=first.wild.model_name, kind="mutate")
+    writer = delta_writer(buffer, fmt, mutate_columns(first.classes), model=first.wild.model_name, kind="mutate")
     writer.write(c.row() for c in comparisons)
     writer.close()
     return buffer.getvalue().encode("utf-8")

@@ -233,7 +233,10 @@ def _warm_up(model_name: str, device: str) -> None:
         convert_pandas_df_to_arrow_bytes(pandas.DataFrame({"n": [1.0], "text": ["a"]}))
         reference = get_reference(model_name)  # known locations, looked up with every result
         if reference is not None:  # DIAMOND's database is built on the first search (~0.4 s): not the user's
-            search_hits(model_name, [ProteinRecord("warm-up", WARM_UP_SEQUENCE)])
+            try:
+                search_hits(model_name, [ProteinRecord("warm-up", WARM_UP_SEQUENCE)])
+            except LocvizError as exc:  # no aligner: the page says so beside each call
+                LOG.warning("homology search unavailable: %s", exc)
         print(f"locviz: model {model_name} loaded and warmed up on {device} in {time.perf_counter() - start:.1f} s",
               flush=True)  # fmt: skip
     except Exception:  # a broken bundle is reported on the page, where the user can act on it

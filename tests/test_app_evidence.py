@@ -203,3 +203,18 @@ def test_download_has_the_columns_and_values_of_the_cli(
     assert from_app.splitlines()[0].endswith("support,nearest_id,nearest_identity,nearest_location,combined")
     assert from_app == out.read_text()
     assert ",p_chloroplast," in from_app.splitlines()[0] and from_app.splitlines()[1].count(",0,") >= 2
+
+
+def test_without_the_aligner_the_call_and_its_verdict_still_show(
+    app: AppTest, downloads: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LOCVIZ_DIAMOND", str(tmp_path / "no-diamond-here"))
+    predict(app, CATD.fasta())  # not searched before in this test (fresh cache): DIAMOND would be needed
+    assert any("No homology search" in i.value and "DIAMOND" in i.value for i in app.info)
+    pred = app.session_state["prediction"]
+    assert pred.extra["support"] in calibration.LEVELS and "nearest_id" not in pred.extra
+    assert "- Calibrated confidence" in markdown_text(app)
+    made = next(make for name, make in downloads.items() if name.endswith("predictions.csv"))
+    data = made()
+    header = (data.decode() if isinstance(data, bytes) else data).splitlines()[0]
+    assert header.endswith(",support")  # as plain `locviz predict`: no empty homology columns pretending "no hit"
