@@ -60,11 +60,11 @@ from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, Pr
 from locviz.table import RowWriter
 
 __all__ = [
-    "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison",
-    "align_positions", "apply_variants", "attention_attribution", "check_window", "compare",
-    "comparison_table_bytes", "default_window", "delta_writer", "deletion_curve", "edit", "gradient_attribution",
-    "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants", "saturation_scan", "scan_columns",
-    "scan_table_bytes", "split_target", "variants_label",
+    "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison", "align_positions",
+    "apply_variants", "attention_attribution", "attribution_table_bytes", "check_window", "compare",
+    "comparison_table_bytes", "default_window", "deletion_curve", "deletion_table_bytes", "delta_writer", "edit",
+    "gradient_attribution", "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants",
+    "saturation_scan", "scan_columns", "scan_table_bytes", "split_target", "variants_label",
 ]
 
 MAX_SCAN_WINDOW = 100
@@ -728,3 +728,33 @@ def comparison_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = 
     writer.write(c.row() for c in comparisons)
     writer.close()
     return buffer.getvalue().encode("utf-8")
+
+
+def attribution_table_bytes(attributions: Sequence[Attribution], fmt: str = "csv") -> bytes:
+    """One row per residue: id, position, residue, target, one column per method (empty where unseen)."""
+    check(bool(attributions), "no attribution to write")
+    wild = attributions[0].wild
+    buffer = io.StringIO()
+    columns = ["id", "position", "residue", "target", *(a.method for a in attributions)]
+    writer = RowWriter(buffer, fmt, columns, meta={"table": "attribution", "model": wild.model_name})
+    writer.write(
+        [wild.id, i + 1, residue, attributions[0].target, *(float(a.scores[i]) for a in attributions)]
+        for i, residue in enumerate(wild.sequence)
+    )
+    writer.close()
+    return buffer.getvalue().encode("utf-8")
+
+
+def deletion_table_bytes(curves: Sequence[DeletionCurve], fmt: str = "csv") -> bytes:
+    """One row per (method, k): P(target) with the top-k residues replaced by X, and with k random ones."""
+    buffer = io.StringIO()
+    columns = ["method", "target", "k", "p_top_k", "p_random_mean", "p_random_sd", "n_random", "p_wild"]
+    writer = RowWriter(buffer, fmt, columns, meta={"table": "deletion_curve"})
+    for c in curves:
+        writer.write(
+            [c.method, c.target, k, float(top), float(rand), float(sd), c.n_random, float(c.p_wild)]
+            for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True)
+        )
+    writer.close()
+    return buffer.getvalue().encode("utf-8")
+

@@ -535,14 +535,25 @@ def organism_setting(model_name: str) -> str:
         return _sticky_choice("Organism", organism_choices(classes), "organism", help=organism_help(classes))
 
 
+PLURAL = {"animal": "animals", "fungus": "fungi", "plant": "plants"}
+WHY_NOT = {  # class id -> what the organisms that lack it have instead (the biology: locviz.organisms' docstring)
+    "Plastid": "no plastids",
+    "chloroplast": "no chloroplasts (no plastids)",
+    "vacuolar": "no plant/fungal vacuole (their lytic compartment is the lysosome)",
+    "lysosomal": "no animal lysosome (a vacuole instead)",
+}
+
+
 def excluded_note(classes: tuple[str, ...] | list[str], organism: str) -> str | None:
     """One sentence naming the compartments ``organism`` rules out and why, or None when none are."""
     excluded = organisms.excluded_classes(classes, organism)
     if not excluded:
         return None
     names = " and ".join(f"**{display_name(c)}**" for c in excluded)
-    return (f"{names} excluded for organism *{organism}* — {organisms.ORGANISM_DESCRIPTIONS[organism]}; "
-            "probability set to 0 and the rest renormalised (the model was not run again).")  # fmt: skip
+    why = "; ".join(WHY_NOT.get(c, f"no {display_name(c)}") for c in excluded)
+    its = "their probabilities are" if len(excluded) > 1 else "its probability is"
+    return (f"{names} excluded for organism *{organism}*: {PLURAL.get(organism, organism)} have {why}. "
+            f"Here {its} set to 0 and the rest renormalised (the model was not run again).")  # fmt: skip
 
 
 _HITS: OrderedDict[tuple[str, int, str], list[homology.Hit]] = OrderedDict()

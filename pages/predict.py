@@ -196,10 +196,10 @@ def summary_table(run: ui.Run, calls: list[ui.Call]) -> int:
                 "prediction": display_name(p.label),
                 "confidence": p.confidence,
                 "support": call.support.level,
+                "known location": display_name(known[0]) if known else "",
+                "nearest annotated protein": nearest_cell(call),
                 "runner-up": (f"{display_name(p.classes[order[1]])} ({p.probabilities[order[1]]:.0%})"
                               if len(order) > 1 else ""),
-                "nearest annotated protein": nearest_cell(call),
-                "known location": display_name(known[0]) if known else "",
                 "notes": "; ".join(call.notes),
             }
         )
@@ -369,15 +369,19 @@ def combined_line(call: ui.Call, combination) -> None:
 def hits_table(ev) -> None:
     frame = pd.DataFrame(
         [{"accession": h.accession, "known location": display_name(h.location), "identity": 100 * h.identity,
-          "coverage": 100 * h.coverage, "E-value": h.evalue, "bit score": h.bitscore} for h in ev.hits]
+          "coverage": 100 * h.coverage, "E-value": h.evalue} for h in ev.hits]
     )  # fmt: skip
     st.dataframe(
         frame, hide_index=True, width="stretch", height=38 + 35 * len(frame),
         column_config={
-            "identity": st.column_config.NumberColumn(format="%.0f %%", help="identical residues in the alignment"),
-            "coverage": st.column_config.NumberColumn(format="%.0f %%", help="share of this protein aligned"),
-            "E-value": st.column_config.NumberColumn(format="%.0e"),
-            "bit score": st.column_config.NumberColumn(format="%.0f"),
+            "accession": st.column_config.TextColumn(width="small"),
+            "known location": st.column_config.TextColumn(width="medium"),
+            "identity": st.column_config.NumberColumn(format="%.0f %%", width="small",
+                                                      help="identical residues in the alignment"),
+            "coverage": st.column_config.NumberColumn(format="%.0f %%", width="small",
+                                                      help="share of this protein aligned"),
+            "E-value": st.column_config.NumberColumn(format="%.0e", width="small",
+                                                     help="DIAMOND's E-value (hits up to 1e-3 are listed)"),
         },
     )  # fmt: skip
 

@@ -11,9 +11,7 @@ recompute, and offers every figure as PNG/SVG/PDF and its numbers as CSV.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -29,7 +27,6 @@ from locviz.errors import LocvizError
 from locviz.export import export_filename
 from locviz.predict import Prediction, Predictor
 from locviz.sequences import ProteinRecord, parse
-from locviz.table import number
 from locviz_app import support as ui
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -376,13 +373,13 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
     with st.container(horizontal=True, gap="small"):
         ui.table_download(
             "Scores per residue (CSV)",
-            lambda: attribution_csv(attributions),
+            lambda: whatif.attribution_table_bytes(attributions),
             export_filename(pred.id, pred.model_name, f"attributions-{cls}", "csv"),
             "attr-csv",
         )
         ui.table_download(
             "Deletion curves (CSV)",
-            lambda: deletion_csv(curves),
+            lambda: whatif.deletion_table_bytes(curves),
             export_filename(pred.id, pred.model_name, f"deletion-curves-{cls}", "csv"),
             "del-csv",
         )
@@ -406,29 +403,6 @@ def run_attributions(
         ks = [k for k in whatif.DELETION_KS if k <= n_seen]
         curves = [whatif.deletion_curve(predictor, record, a, ks, target=cls, wild=pred) for a in attributions]
     return attributions, curves
-
-
-def attribution_csv(attributions: list[whatif.Attribution]) -> bytes:
-    """One row per residue: position, residue, one column per method (empty where the model did not look)."""
-    wild = attributions[0].wild
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "position", "residue", "target", *(a.method for a in attributions)])
-    for i, residue in enumerate(wild.sequence):
-        writer.writerow([wild.id, i + 1, residue, attributions[0].target, *(number(a.scores[i]) for a in attributions)])
-    return buffer.getvalue().encode("utf-8")
-
-
-def deletion_csv(curves: list[whatif.DeletionCurve]) -> bytes:
-    """One row per (method, k): P(target) with the top-k residues replaced by X, and with k random ones."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["method", "target", "k", "p_top_k", "p_random_mean", "p_random_sd", "n_random", "p_wild"])
-    for c in curves:
-        for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True):
-            row = [c.method, c.target, k, number(top), number(rand), number(sd), c.n_random, number(c.p_wild)]
-            writer.writerow(row)
-    return buffer.getvalue().encode("utf-8")
 
 
 # ------------------------------------------------------------------ page
