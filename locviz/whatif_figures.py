@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from locviz.figures import FONT, HIGHLIGHT, MUTED, PALETTE
 from locviz.signals import KINDS, Signal
@@ -118,8 +119,10 @@ def signal_track(signals: Sequence[Signal], length: int, title_id: str = "") -> 
         hits = [s for s in signals if s.kind == kind]
         for s in hits:
             fig.add_trace(go.Scatter(
-                x=[s.start - 0.5, s.end + 0.5], y=[KIND_NAMES[kind]] * 2, mode="lines",
+                x=[s.start - 0.5, s.end + 0.5], y=[KIND_NAMES[kind]] * 2, mode="lines+markers",
                 line=dict(width=12, color=PALETTE[lane % len(PALETTE)]), showlegend=False,
+                # a marker at each end keeps a 4-residue signal (KDEL) visible on a 1,000-residue axis
+                marker=dict(size=11, symbol="diamond", color=PALETTE[lane % len(PALETTE)]),
                 hovertemplate=f"{_esc(s.label)} {s.start}-{s.end}<br>{_esc(s.evidence)}<extra></extra>",
             ))
     fig.update_yaxes(categoryorder="array", categoryarray=[KIND_NAMES[k] for k in KINDS][::-1],
@@ -132,23 +135,29 @@ def signal_track(signals: Sequence[Signal], length: int, title_id: str = "") -> 
 
 
 def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
-    """Each method's per-residue scores divided by their largest magnitude, on one residue axis."""
+    """One lane per method, sharing the residue axis: each method's scores divided by their largest magnitude.
+
+    Stacked rather than overlaid, so four methods stay readable on a long protein; agreement shows as
+    peaks at the same x in several lanes.
+    """
     if not attributions:
         raise ValueError("no attribution to draw")
-    fig = go.Figure()
+    n = len(attributions)
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06)
     for i, a in enumerate(attributions):
         scale = float(np.nanmax(np.abs(a.scores))) if np.isfinite(a.scores).any() else 1.0
         fig.add_trace(go.Scatter(
             x=np.arange(1, len(a.scores) + 1), y=a.scores / (scale or 1.0), mode="lines", name=a.name,
-            line=dict(width=1.5, color=PALETTE[i % len(PALETTE)]),
+            line=dict(width=1.2, color=PALETTE[i % len(PALETTE)]), showlegend=False,
             hovertemplate=f"{_esc(a.name)}: residue %{{x}}, %{{y:.3f}} of its maximum<extra></extra>",
-        ))
+        ), row=i + 1, col=1)
+        fig.update_yaxes(range=[-1.05, 1.05] if np.nanmin(a.scores) < 0 else [0, 1.05], row=i + 1, col=1,
+                         nticks=3, title=dict(text=a.name.replace(" ", "<br>", 1), font=dict(size=12)))  # fmt: skip
     first = attributions[0]
-    fig.update_xaxes(title="position")
-    fig.update_yaxes(title="score / its maximum")
-    fig.update_layout(legend=dict(orientation="h", y=-0.3))
-    subtitle = f"{first.wild.id} · model {first.wild.model_name} · for {first.target}; gaps: not seen by the model"
-    return _style(fig, "Attention and attributions", subtitle, 380)
+    fig.update_xaxes(title="position", row=n, col=1)
+    subtitle = (f"{first.wild.id} · model {first.wild.model_name} · for {first.target}; each lane scaled to its "
+                "maximum; gaps: not seen by the model")  # fmt: skip
+    return _style(fig, "Attention and attributions", subtitle, 130 + 110 * n)
 
 
 def deletion_curve_figure(curves: Sequence[DeletionCurve], protein_id: str = "") -> go.Figure:
