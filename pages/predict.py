@@ -369,7 +369,7 @@ def combined_line(call: ui.Call, combination) -> None:
 def hits_table(ev) -> None:
     frame = pd.DataFrame(
         [{"accession": h.accession, "known location": display_name(h.location), "identity": 100 * h.identity,
-          "coverage": 100 * h.coverage, "E-value": h.evalue} for h in ev.hits]
+          "coverage": 100 * h.coverage, "E-value": f"{h.evalue:.0e}" if h.evalue > 0 else "0"} for h in ev.hits]
     )  # fmt: skip
     st.dataframe(
         frame, hide_index=True, width="stretch", height=38 + 35 * len(frame),
@@ -380,8 +380,8 @@ def hits_table(ev) -> None:
                                                       help="identical residues in the alignment"),
             "coverage": st.column_config.NumberColumn(format="%.0f %%", width="small",
                                                       help="share of this protein aligned"),
-            "E-value": st.column_config.NumberColumn(format="%.0e", width="small",
-                                                     help="DIAMOND's E-value (hits up to 1e-3 are listed)"),
+            "E-value": st.column_config.TextColumn(width="small", help="DIAMOND's E-value (hits up to 1e-3 are "
+                                                   "listed; 0: below the smallest number it reports)"),
         },
     )  # fmt: skip
 
