@@ -713,30 +713,39 @@ def evidence(
     return Evidence(tuple(hits), tuple(known), describe(prediction.label, hits, known), combined, label)
 
 
+def evidence_columns(ev: Evidence) -> dict[str, object]:
+    """The table columns :data:`COLUMNS` (and the sentence) of one protein's evidence.
+
+    A known protein's nearest protein is itself (identity 1); ``combined`` is None when the card has no
+    fitted combination. The CLI (:func:`annotate`) and the app both fill ``Prediction.extra`` from here.
+    """
+    if ev.known:
+        nearest = (ev.known[0].accession, 1.0, ev.known[0].location)
+    elif ev.hits:
+        nearest = (ev.hits[0].accession, round(ev.hits[0].identity, 4), ev.hits[0].location)
+    else:
+        nearest = (None, None, None)
+    return {**dict(zip(COLUMNS[:3], nearest, strict=True)), "combined": ev.combined_label,
+            "homology_sentence": ev.sentence}  # fmt: skip
+
+
+def homology_hint(prediction: Prediction) -> HomologyHint:
+    """What the support verdict needs of the evidence already in ``prediction.extra``."""
+    extra = prediction.extra
+    return HomologyHint(extra["nearest_identity"], extra["nearest_location"], extra["nearest_id"] or "")
+
+
 def annotate(
     predictions: Sequence[Prediction], reference: Reference, thresholds: SupportThresholds | None = None
 ) -> list[list[Hit]]:
     """Search every prediction and set the table columns :data:`COLUMNS` in ``extra``; returns the hits.
 
-    A known protein's nearest protein is itself (identity 1). ``combined`` is empty
-    when the card has no fitted combination. With ``thresholds`` the ``support``
-    verdict is renewed with the homology evidence (:func:`locviz.calibration.annotate`).
+    With ``thresholds`` the ``support`` verdict is renewed with the homology evidence
+    (:func:`locviz.calibration.annotate`).
     """
     all_hits = reference.search(predictions)
     for pred, hits in zip(predictions, all_hits, strict=True):
-        known = reference.known(pred)
-        if known:
-            nearest = (known[0].accession, 1.0, known[0].location)
-        elif hits:
-            nearest = (hits[0].accession, round(hits[0].identity, 4), hits[0].location)
-        else:
-            nearest = (None, None, None)
-        combined = _combined(pred, hits, reference.combination)
-        pred.extra.update(dict(zip(COLUMNS[:3], nearest, strict=True)))
-        pred.extra["combined"] = None if combined is None else pred.classes[int(np.argmax(combined))]
-        pred.extra["homology_sentence"] = describe(pred.label, hits, known)
+        pred.extra.update(evidence_columns(evidence(pred, reference, hits=hits)))
         if thresholds is not None:
-            hint = HomologyHint(pred.extra["nearest_identity"], pred.extra["nearest_location"],
-                                pred.extra["nearest_id"] or "")  # fmt: skip
-            calibration.annotate(pred, thresholds, homology=hint)
+            calibration.annotate(pred, thresholds, homology=homology_hint(pred))
     return all_hits

@@ -173,7 +173,8 @@ def apply(prediction: Prediction, organism: str) -> Prediction:
     if excluded:
         notes.append(f"organism {organism}: {', '.join(excluded)} set to 0 and the rest renormalised")
     return dataclasses.replace(
-        prediction, probabilities=probabilities, member_probabilities=members, notes=notes, organism=organism
+        prediction, probabilities=probabilities, member_probabilities=members, notes=notes, organism=organism,
+        extra=dict(prediction.extra),  # the copy's verdict and evidence must not overwrite the original's
     )
 
 

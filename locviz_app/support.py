@@ -11,7 +11,6 @@ another protein) never run the model again.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import io
@@ -21,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from locviz import calibration, homology, organisms, table
-from locviz.calibration import HomologyHint, Support
+from locviz.calibration import Support
 from locviz.card import ModelCard, display_name
 from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, Example, by_accession
@@ -608,19 +608,6 @@ class Call:
     notes: tuple[str, ...]  # the prediction's own notes (the organism's is said on its own line)
 
 
-def evidence_columns(ev: homology.Evidence) -> dict[str, object]:
-    """The ``locviz predict --neighbours`` columns for one protein (as :func:`locviz.homology.annotate` sets them):
-    a known protein's nearest protein is itself (identity 1)."""
-    if ev.known:
-        nearest = (ev.known[0].accession, 1.0, ev.known[0].location)
-    elif ev.hits:
-        nearest = (ev.hits[0].accession, round(ev.hits[0].identity, 4), ev.hits[0].location)
-    else:
-        nearest = (None, None, None)
-    return {**dict(zip(homology.COLUMNS[:3], nearest, strict=True)), "combined": ev.combined_label,
-            "homology_sentence": ev.sentence}  # fmt: skip
-
-
 def call_for(run: Run, predictor: Predictor, index: int, organism: str, detailed: bool = False) -> Call:
     """Protein ``index`` of ``run`` restricted to ``organism`` from the cached prediction (never a model run,
     except once for the filter activations when ``detailed``), with the homology evidence when its sequence
@@ -630,14 +617,13 @@ def call_for(run: Run, predictor: Predictor, index: int, organism: str, detailed
     if key in run.calls:
         return run.calls[key]
     base = run.detail(predictor, index) if detailed else run.predictions[index]
-    pred = predictor.for_organism(dataclasses.replace(base, extra=dict(base.extra)), organism)  # no shared extra
+    pred = predictor.for_organism(dataclasses.replace(base, extra=dict(base.extra)), organism)  # own extra
     reference = get_reference(run.model_name) if hits is not None else None
     ev, hint = None, None
     if reference is not None:
         ev = homology.evidence(pred, reference, hits=hits)
-        pred.extra.update(evidence_columns(ev))
-        hint = HomologyHint(pred.extra["nearest_identity"], pred.extra["nearest_location"],
-                            pred.extra["nearest_id"] or "")  # fmt: skip
+        pred.extra.update(homology.evidence_columns(ev))
+        hint = homology.homology_hint(pred)
     verdict = calibration.support_for(pred, predictor.support_thresholds, hint)
     pred.extra.update(support=verdict.level, support_reasons=verdict.text)
     call = Call(pred, verdict, ev, tuple(base.notes))
