@@ -11,6 +11,7 @@ another protein) never run the model again.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -20,7 +21,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
