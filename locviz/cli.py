@@ -1,7 +1,8 @@
-"""The ``locviz`` command: train, ensemble, evaluate, predict, motifs, app.
+"""The ``locviz`` command: predict, train, ensemble, evaluate, motifs, app, calibrate, scan, mutate, reference.
 
 Each sub-command is a small function over the ``locviz`` API; errors a user
-can fix are printed as one clear line and exit with status 2 (usage) or 1.
+can fix (any :class:`locviz.errors.LocvizError`) are printed as one clear line
+and exit with status 2 (usage, from argparse) or 1.
 """
 
 from __future__ import annotations
@@ -202,7 +203,8 @@ def bundle_and_folds(args: argparse.Namespace) -> tuple[ModelBundle, LabelledSet
         raise CliError(f"the model's classes {bundle.classes} are not {args.dataset}'s {list(data.classes)}")
     idx = data.subset(args.folds)
     if len(idx) == 0:
-        raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {sorted(set(data.folds))}")
+        has = sorted(set(data.folds.tolist()))
+        raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {has}")
     return bundle, data, idx
 
 

@@ -31,6 +31,10 @@ class ExportError(LocvizError, RuntimeError):
     """A figure could not be rendered to a static format."""
 
 
+class SearchError(LocvizError, RuntimeError):
+    """The homology search's aligner (DIAMOND) is missing or failed; the message says how to fix it."""
+
+
 def check(condition: bool, message: str, kind: type[LocvizError] = InputError) -> None:
     """Raise ``kind(message)`` unless ``condition``; messages repeat the bad value and the allowed range."""
     if not condition:

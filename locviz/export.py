@@ -14,7 +14,6 @@ import asyncio
 import atexit
 import csv
 import io
-import math
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from locviz.errors import ExportError
 from locviz.motifs import FilterMotif
 from locviz.predict import Prediction
 from locviz.sequences import STANDARD_RESIDUES
+from locviz.table import number
 
 FORMATS = ("png", "svg", "pdf")
 DEFAULT_WIDTH = 900  # px, for plotly figures whose layout sets no width
@@ -202,12 +202,6 @@ def figure_bytes(fig: go.Figure | Figure, fmt: str, scale: float = 2.0) -> bytes
 # ---------------------------------------------------------------- tables
 
 
-def _number(value: float, digits: int = 6) -> str:
-    """Compact float text; NaN becomes an empty cell."""
-    value = float(value)
-    return "" if math.isnan(value) else f"{value:.{digits}g}"
-
-
 def _csv(header: Sequence[str], rows) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -226,7 +220,7 @@ def filters_csv(pred: Prediction, filter_indices: Sequence[int] | None = None) -
     if bad:
         raise ValueError(f"filter indices {bad} out of range: this model has filters 0–{acts.shape[0] - 1}")
     chosen = acts[indices]
-    rows = ([pos + 1, residue, *(_number(v, 5) for v in chosen[:, pos])] for pos, residue in enumerate(pred.sequence))
+    rows = ([pos + 1, residue, *(number(v, 5) for v in chosen[:, pos])] for pos, residue in enumerate(pred.sequence))
     return _csv(["position", "residue", *(f"f{i}" for i in indices)], rows)
 
 
@@ -234,7 +228,7 @@ def logo_csv(motif: FilterMotif) -> bytes:
     """The filter's position frequency matrix (rows: window positions) plus bits per position."""
     freqs = np.asarray(motif.frequencies, dtype=float)
     ic = motif.ic_per_position()
-    rows = ([k + 1, *(_number(v, 5) for v in row), _number(ic[k], 4)] for k, row in enumerate(freqs))
+    rows = ([k + 1, *(number(v, 5) for v in row), number(ic[k], 4)] for k, row in enumerate(freqs))
     return _csv(["position", *STANDARD_RESIDUES, "ic_bits"], rows)
 
 

@@ -83,7 +83,7 @@ from locviz import calibration, organisms
 from locviz.calibration import HomologyHint, SupportThresholds
 from locviz.card import ReferenceCard, display_name
 from locviz.datasets import LabelledSet, sha256_of
-from locviz.errors import BundleError, InputError, LocvizError
+from locviz.errors import BundleError, InputError, SearchError
 
 if TYPE_CHECKING:
     from locviz.predict import Prediction
@@ -101,6 +101,7 @@ __all__ = [
     "build",
     "cross_validate",
     "evidence",
+    "evidence_columns",
     "fit_combination",
 ]
 
@@ -115,10 +116,6 @@ SMALL_QUERY_SET = 16
 """Up to this many queries DIAMOND indexes the queries, not the reference (--algo 1): 0.2 s instead of 1.8 s."""
 COLUMNS = ("nearest_id", "nearest_identity", "nearest_location", "combined")
 INSTALL_HINT = "install DIAMOND: apt-get install diamond-aligner (scripts/install.sh does)"
-
-
-class SearchError(LocvizError, RuntimeError):
-    """The aligner is missing or failed; the message says how to fix it."""
 
 
 class _HasSequence(Protocol):
@@ -298,7 +295,9 @@ class Reference:
         """Every protein of ``data`` in ``folds``, with its location and fold."""
         idx = data.subset(list(folds))
         if len(idx) == 0:
-            raise InputError(f"{data.name} has no proteins in folds {list(folds)}; it has {sorted(set(data.folds))}")
+            raise InputError(
+                f"{data.name} has no proteins in folds {list(folds)}; it has {sorted(set(data.folds.tolist()))}"
+            )
         entries = tuple(
             RefEntry(data.records[i].id, data.classes[int(data.labels[i])], data.name, int(data.folds[i])) for i in idx
         )
@@ -694,7 +693,7 @@ def _combined(prediction: Prediction, hits: Sequence[Hit], combination: Combinat
         return None
     hit_class, identity = best_hit_arrays([hits], prediction.classes)
     combined = combination.combine(prediction.probabilities, hit_class, identity)
-    organism = getattr(prediction, "organism", "any")
+    organism = prediction.organism
     return (combined if organism == "any" else organisms.restrict(combined, prediction.classes, organism))[0]
 
 

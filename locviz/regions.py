@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from locviz.errors import InputError
 from locviz.predict import Prediction
 
 
@@ -27,7 +28,7 @@ class Region:
     subsequence: str
 
 
-AttentionRegion = Region  # the name the figures and the app use for attention windows
+AttentionRegion = Region  # the older name of attention windows (tests still use it); new code says Region
 
 
 def _seen_windows(seen: np.ndarray, window: int) -> np.ndarray:
@@ -71,7 +72,7 @@ def top_regions(prediction: Prediction, n: int = 5, window: int = 9) -> list[Reg
     is one region.
     """
     if n < 1 or window < 1:
-        raise ValueError(f"n and window must be >= 1, got n={n}, window={window}")
+        raise InputError(f"n and window must be >= 1, got n={n}, window={window}")
     attention = np.nan_to_num(np.asarray(prediction.attention, dtype=np.float64), nan=0.0)
     seen = np.asarray(prediction.seen, dtype=bool)
     total = float(attention[seen].sum()) or 1.0
@@ -92,12 +93,12 @@ def filter_hits(prediction: Prediction, filter_index: int, width: int, n: int = 
     residues the model saw. Needs ``predict(..., with_filters=True)``.
     """
     if prediction.filter_activations is None:
-        raise ValueError("this prediction has no filter activations; predict with with_filters=True")
+        raise InputError("this prediction has no filter activations; predict with with_filters=True")
     n_filters = prediction.filter_activations.shape[0]
     if not 0 <= filter_index < n_filters:
-        raise ValueError(f"filter_index must be between 0 and {n_filters - 1}, got {filter_index}")
+        raise InputError(f"filter_index must be between 0 and {n_filters - 1}, got {filter_index}")
     if width < 1 or width % 2 == 0:
-        raise ValueError(f"width must be a positive odd number (the filter's width), got {width}")
+        raise InputError(f"width must be a positive odd number (the filter's width), got {width}")
     half = width // 2
     row = np.asarray(prediction.filter_activations[filter_index], dtype=np.float64)
     if len(row) < width:

@@ -10,7 +10,7 @@ API:
 * :func:`find_signals` (``sequence``) → ``[Signal(kind, start, end, label, evidence)]``, 1-based inclusive,
   sorted by start. Kinds: :data:`KINDS`.
 * :func:`disagreements` (``prediction, signals``) → sentences such as
-  ``"predicted Nucleus, but an N-terminal signal peptide is present (residues 1-21)"``.
+  ``"predicted nucleus, but an N-terminal signal peptide is present (residues 1-21)"``.
 * :func:`compartment` maps a class id of the DeepLoc or MultiLoc model to a compartment key
   (``"er"``, ``"nucleus"`` ...); :data:`IMPLIES` lists the compartments each signal is compatible with.
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from locviz.card import display_name
 from locviz.predict import Prediction
 
 __all__ = [
@@ -349,7 +350,7 @@ def disagreements(prediction: Prediction, signals: list[Signal]) -> list[str]:
     call = compartment(prediction.label)
     if call is None:
         return []
-    shown = prediction.label.replace("_", " ")
+    shown = display_name(prediction.label)
     out = []
     for kind in FLAGGED_KINDS:
         hits = [s for s in signals if s.kind == kind]

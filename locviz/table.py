@@ -127,6 +127,15 @@ class RowWriter:
         self.handle.flush()
 
 
+def rows_bytes(fmt: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, meta: dict | None = None) -> bytes:
+    """A whole :class:`RowWriter` table as bytes (the app's downloads of the what-if tables)."""
+    buffer = io.StringIO()
+    writer = RowWriter(buffer, fmt, columns, meta=meta)
+    writer.write(rows)
+    writer.close()
+    return buffer.getvalue().encode("utf-8")
+
+
 def _attention_fields(pred: Prediction) -> dict[str, Any]:
     """The per-residue part of a JSON prediction row: sequence, attention (null where unseen), members, notes."""
     attention = np.where(np.asarray(pred.seen, bool), np.asarray(pred.attention, float), np.nan)

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from locviz.card import FORMAT_VERSION, ModelCard
 from locviz.datasets import sha256_of
 from locviz.encoding import LengthPolicy
-from locviz.errors import BundleError
+from locviz.errors import BundleError, InputError
 from locviz.model import ConvLSTM, Ensemble, ModelConfig
 
 __all__ = [
@@ -105,12 +105,23 @@ def resolve_card_path(name_or_path: str | Path) -> Path:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` → CUDA when present, else CPU; an explicit device is honoured (and checked)."""
+    """``auto`` → CUDA when present, else CPU; an explicit device is honoured (and checked).
+
+    Raises:
+        InputError: ``device`` is not a device name PyTorch knows.
+        BundleError: a CUDA device that this machine does not have.
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"device {device!r} is not a device name; use auto, cpu, cuda or cuda:N") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BundleError(f"device {device!r} was asked for, but PyTorch sees no CUDA GPU; use 'cpu' or 'auto'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise BundleError(f"device {device!r} was asked for, but PyTorch sees {torch.cuda.device_count()} CUDA GPU(s) "
+                          "(cuda:0 is the first)")  # fmt: skip
     return dev
 
 

@@ -1,10 +1,11 @@
 """What changes the call: saturation mutagenesis, variants, occlusion, gradient attribution, deletion curves.
 
 Attention says where the model looked; these tools say what the call rests on,
-by changing the sequence and predicting again. Everything here goes through the
-shared runner (:meth:`locviz.predict.Predictor.predict`), so a Δ reported here
-is exactly ``predict(mutant) - predict(wild type)`` of two ordinary calls (the
-model is padding-invariant; batch composition changes float32 results by ~1e-7).
+by changing the sequence and predicting again. Everything but the gradients goes
+through the shared runner (:meth:`locviz.predict.Predictor.predict`), so a Δ reported
+here is exactly ``predict(mutant) - predict(wild type)`` of two ordinary calls (the
+model is padding-invariant; batch composition changes float32 results by ~1e-7);
+gradients need the input features (``ConvLSTM.embed``) and call the ensemble directly.
 
 API (for the command line and the app; all coordinates 1-based inclusive on the full sequence):
 
@@ -43,7 +44,6 @@ a whole annotated signal is a variant (``del1-20``), which :func:`compare` handl
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,12 +52,13 @@ from typing import IO, Any
 import numpy as np
 import torch
 
+from locviz.card import display_name
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
 from locviz.errors import InputError, check
 from locviz.predict import Prediction, Predictor
 from locviz.regions import top_regions
 from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, ProteinRecord
-from locviz.table import RowWriter
+from locviz.table import RowWriter, rows_bytes
 
 __all__ = [
     "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison", "align_positions",
@@ -362,6 +363,9 @@ def apply_variants(record: ProteinRecord, variants: Sequence[Variant] | str) -> 
     return ProteinRecord(f"{record.id}:{label}", sequence, record.description, record.notes)
 
 
+_NOT_IN_BLOSUM62 = str.maketrans("UOJ", "XXX")  # residues BLOSUM62 has no row for, aligned as unknown
+
+
 def align_positions(wild: str, other: str) -> np.ndarray:
     """``map[i]``: index in ``other`` aligned to residue ``i`` of ``wild`` (-1: a gap), by global alignment.
 
@@ -372,8 +376,7 @@ def align_positions(wild: str, other: str) -> np.ndarray:
 
     aligner = Align.PairwiseAligner(mode="global", open_gap_score=-10.0, extend_gap_score=-0.5)
     aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
-    alignment = aligner.align(wild.replace("U", "X").replace("O", "X").replace("J", "X"),
-                              other.replace("U", "X").replace("O", "X").replace("J", "X"))[0]
+    alignment = aligner.align(wild.translate(_NOT_IN_BLOSUM62), other.translate(_NOT_IN_BLOSUM62))[0]
     mapping = np.full(len(wild), -1, dtype=np.int64)
     for (a0, a1), (b0, b1) in zip(*alignment.aligned, strict=True):
         mapping[a0:a1] = np.arange(b0, b1)
@@ -544,7 +547,7 @@ def _features_and_grad(
     temperature (calibration), then their mean.
     """
     model = predictor.bundle.model
-    temperature = float(getattr(predictor, "temperature", 1.0))
+    temperature = predictor.temperature
     features = features.detach().requires_grad_(True)
     lengths = torch.full((features.shape[0],), tokens.shape[1], dtype=torch.int64, device=features.device)
     batch_tokens = tokens.expand(features.shape[0], -1)
@@ -688,7 +691,8 @@ def deletion_curve(
     name = method or "score"
     target_name = predictor.classes[c]
     p_wild = float(wild.probabilities[c])
-    reading = _reading(name, target_name, int(ks[-1]), p_wild, float(p_top[-1]), float(p_random[-1].mean()))
+    p_random_last = float(p_random[-1].mean())
+    reading = _reading(name, display_name(target_name), int(ks[-1]), p_wild, float(p_top[-1]), p_random_last)
     return DeletionCurve(
         name, target_name, ks, p_wild, p_top, p_random.mean(1), p_random.std(1), n_random, reading
     )
@@ -711,50 +715,37 @@ def delta_writer(handle: IO[str], fmt: str, columns: Sequence[str], *, model: st
 def scan_table_bytes(scans: Sequence[SaturationScan], fmt: str = "csv") -> bytes:
     """The scan table of ``locviz scan`` as bytes (the app's download)."""
     check(bool(scans), "no scan to write")
-    buffer = io.StringIO()
-    writer = delta_writer(buffer, fmt, scan_columns(scans[0].classes), model=scans[0].wild.model_name, kind="scan")
-    for scan in scans:
-        writer.write(scan.rows())
-    writer.close()
-    return buffer.getvalue().encode("utf-8")
+    rows = (row for scan in scans for row in scan.rows())
+    meta = {"table": "scan", "model": scans[0].wild.model_name}
+    return rows_bytes(fmt, scan_columns(scans[0].classes), rows, meta=meta)
 
 
 def comparison_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = "csv") -> bytes:
     """The variant table of ``locviz mutate`` as bytes (the app's download)."""
     check(bool(comparisons), "no comparison to write")
-    buffer = io.StringIO()
     first = comparisons[0]
-    writer = delta_writer(buffer, fmt, mutate_columns(first.classes), model=first.wild.model_name, kind="mutate")
-    writer.write(c.row() for c in comparisons)
-    writer.close()
-    return buffer.getvalue().encode("utf-8")
+    meta = {"table": "mutate", "model": first.wild.model_name}
+    return rows_bytes(fmt, mutate_columns(first.classes), (c.row() for c in comparisons), meta=meta)
 
 
 def attribution_table_bytes(attributions: Sequence[Attribution], fmt: str = "csv") -> bytes:
     """One row per residue: id, position, residue, target, one column per method (empty where unseen)."""
     check(bool(attributions), "no attribution to write")
     wild = attributions[0].wild
-    buffer = io.StringIO()
     columns = ["id", "position", "residue", "target", *(a.method for a in attributions)]
-    writer = RowWriter(buffer, fmt, columns, meta={"table": "attribution", "model": wild.model_name})
-    writer.write(
+    rows = (
         [wild.id, i + 1, residue, attributions[0].target, *(float(a.scores[i]) for a in attributions)]
         for i, residue in enumerate(wild.sequence)
     )
-    writer.close()
-    return buffer.getvalue().encode("utf-8")
+    return rows_bytes(fmt, columns, rows, meta={"table": "attribution", "model": wild.model_name})
 
 
 def deletion_table_bytes(curves: Sequence[DeletionCurve], fmt: str = "csv") -> bytes:
     """One row per (method, k): P(target) with the top-k residues replaced by X, and with k random ones."""
-    buffer = io.StringIO()
     columns = ["method", "target", "k", "p_top_k", "p_random_mean", "p_random_sd", "n_random", "p_wild"]
-    writer = RowWriter(buffer, fmt, columns, meta={"table": "deletion_curve"})
-    for c in curves:
-        writer.write(
-            [c.method, c.target, k, float(top), float(rand), float(sd), c.n_random, float(c.p_wild)]
-            for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True)
-        )
-    writer.close()
-    return buffer.getvalue().encode("utf-8")
-
+    rows = (
+        [c.method, c.target, k, float(top), float(rand), float(sd), c.n_random, float(c.p_wild)]
+        for c in curves
+        for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True)
+    )
+    return rows_bytes(fmt, columns, rows, meta={"table": "deletion_curve"})

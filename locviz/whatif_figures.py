@@ -12,14 +12,15 @@ exporters in :mod:`locviz.export` turn any of them into PNG/SVG/PDF; no Streamli
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from locviz.figures import FONT, HIGHLIGHT, MUTED, PALETTE
+from locviz.card import display_name
+from locviz.figures import HIGHLIGHT, MUTED, PALETTE, _esc
+from locviz.figures import _style as _figure_style
 from locviz.signals import KINDS, Signal
 from locviz.whatif import Attribution, DeletionCurve, SaturationScan, VariantComparison
 
@@ -30,20 +31,9 @@ KIND_NAMES = {
 DIVERGING = [[0.0, "#2166AC"], [0.5, "#F7F7F7"], [1.0, "#B2182B"]]  # blue = lower, red = higher probability
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=False)
-
-
 def _style(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
-    fig.update_layout(
-        template="simple_white",
-        title=dict(text=f"<b>{_esc(title)}</b>", subtitle=dict(text=_esc(subtitle)), x=0.01, xanchor="left"),
-        font=dict(family=FONT, size=13, color="#222"),
-        height=height,
-        margin=dict(l=80, r=30, t=90, b=60),
-        hoverlabel=dict(font=dict(family=FONT)),
-    )
-    return fig
+    """The look of :mod:`locviz.figures`; titles here are plain text (ids, variants), so they are escaped."""
+    return _figure_style(fig, _esc(title), _esc(subtitle), height)
 
 
 def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
@@ -56,14 +46,15 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     if cls not in scan.classes:
         raise ValueError(f"class {cls!r} is not one of {scan.classes}")
     z = scan.heatmap(cls)  # (20, W)
+    shown = display_name(cls)
     limit = float(np.abs(z).max()) or 1e-6
     x = [f"{wt}{pos}" for wt, pos in zip(scan.wt, scan.positions.tolist(), strict=True)]
     subs = list(scan.substitutes)
-    hover = [[f"{x[i]}{aa}: Δp({cls}) = {z[j, i]:+.4f}" + ("" if scan.seen[i] else " (not seen by the model)")
+    hover = [[f"{x[i]}{aa}: Δp({shown}) = {z[j, i]:+.4f}" + ("" if scan.seen[i] else " (not seen by the model)")
               for i in range(len(x))] for j, aa in enumerate(subs)]
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=subs, zmin=-limit, zmax=limit, colorscale=DIVERGING, hoverinfo="text", text=hover,
-        colorbar=dict(title=dict(text=f"Δp({cls})", side="right")), xgap=1, ygap=1,
+        colorbar=dict(title=dict(text=f"Δp({shown})", side="right")), xgap=1, ygap=1,
     ))
     wt_x = [x[i] for i, wt in enumerate(scan.wt) if wt in subs]
     wt_y = [wt for wt in scan.wt if wt in subs]
@@ -72,19 +63,19 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     fig.update_yaxes(title="substitute", autorange="reversed", tickfont=dict(family="monospace"))
     fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
     subtitle = (f"{scan.id} · model {scan.wild.model_name} · positions {scan.positions[0]}-{scan.positions[-1]} · "
-                f"call {scan.wild.label} ({scan.wild.confidence:.2f})")
+                f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})")
     fig.update_layout(showlegend=False)
-    return _style(fig, f"Saturation mutagenesis: Δp({cls})", subtitle, 560)
+    return _style(fig, f"Saturation mutagenesis: Δp({shown})", subtitle, 560)
 
 
 def comparison_probabilities(comparison: VariantComparison) -> go.Figure:
     """Class probabilities of the wild type and the mutant, side by side."""
-    classes = comparison.classes
+    classes = [display_name(c) for c in comparison.classes]
     fig = go.Figure([
-        go.Bar(x=classes, y=comparison.wild.probabilities, name=f"wild type ({comparison.wild.label})",
-               marker_color=MUTED),
-        go.Bar(x=classes, y=comparison.mutant.probabilities, name=f"{comparison.label} ({comparison.mutant.label})",
-               marker_color=HIGHLIGHT),
+        go.Bar(x=classes, y=comparison.wild.probabilities, marker_color=MUTED,
+               name=f"wild type ({display_name(comparison.wild.label)})"),
+        go.Bar(x=classes, y=comparison.mutant.probabilities, marker_color=HIGHLIGHT,
+               name=f"{comparison.label} ({display_name(comparison.mutant.label)})"),
     ])
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.3))
     fig.update_yaxes(title="probability", range=[0, 1])
@@ -155,8 +146,8 @@ def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
                          nticks=3, title=dict(text=a.name.replace(" ", "<br>", 1), font=dict(size=12)))  # fmt: skip
     first = attributions[0]
     fig.update_xaxes(title="position", row=n, col=1)
-    subtitle = (f"{first.wild.id} · model {first.wild.model_name} · for {first.target}; each lane scaled to its "
-                "maximum; gaps: not seen by the model")  # fmt: skip
+    subtitle = (f"{first.wild.id} · model {first.wild.model_name} · for {display_name(first.target)}; each lane "
+                "scaled to its maximum; gaps: not seen by the model")  # fmt: skip
     return _style(fig, "Attention and attributions", subtitle, 130 + 110 * n)
 
 
@@ -176,6 +167,6 @@ def deletion_curve_figure(curves: Sequence[DeletionCurve], protein_id: str = "")
             error_y=dict(type="data", array=np.concatenate([[0], c.p_random_sd]), visible=True, thickness=1),
         ))
     fig.update_xaxes(title="residues replaced by X (k)")
-    fig.update_yaxes(title=f"P({curves[0].target})", range=[0, 1])
+    fig.update_yaxes(title=f"P({display_name(curves[0].target)})", range=[0, 1])
     fig.update_layout(legend=dict(orientation="h", y=-0.3))
     return _style(fig, "Deletion curves", f"{protein_id} · {curves[0].reading}", 420)

@@ -14,8 +14,6 @@ from locviz.signals import Signal, disagreements, find_signals
 from locviz.whatif_figures import KIND_NAMES, signal_track
 from locviz_app import support as ui
 
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
-
 
 def _name(signal: Signal) -> str:
     kind = KIND_NAMES.get(signal.kind, signal.kind)
@@ -38,8 +36,7 @@ def signal_section(pred: Prediction) -> None:
     key = (pred.model_name, pred.id, pred.sequence)
     signals = find_signals(pred.sequence)  # about a millisecond per 1,000 residues
     fig = ui.cached_figure("signal-track", key, lambda: signal_track(signals, pred.length, pred.id))
-    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key="chart-signals", theme=None)
-    ui.figure_downloads(fig, pred.id, pred.model_name, "known-signals", "signals")
+    ui.chart(fig, pred, "known-signals", "signals")
     st.caption(signals_summary(signals))
     for sentence in disagreements(pred, signals):
         st.warning(sentence[0].upper() + sentence[1:] + ".", icon=":material/warning:")

@@ -78,8 +78,10 @@ def guarded(body: Callable[[], None]) -> None:
     """
     try:
         body()
-    except (BundleError, MotifError) as exc:
+    except BundleError as exc:  # MotifError too
         st.error(f"The model files could not be used: {exc}")
+    except LocvizError as exc:  # something the user can fix: its message says what and how
+        st.error(str(exc))
     except Exception as exc:  # the page boundary: log the traceback, show a clear line
         LOG.exception("page failed")
         st.error(
@@ -342,18 +344,16 @@ def known_location(record: ProteinRecord | Prediction, model_name: str) -> tuple
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _load_reference(card_path: str, stamp: int) -> object | None:
+def _load_reference(card_path: str, stamp: int) -> homology.Reference | None:
     del stamp  # cache key only
-    from locviz.homology import Reference
-
     try:
-        return Reference.load(card_path, sensitivity=APP_SENSITIVITY)
+        return homology.Reference.load(card_path, sensitivity=APP_SENSITIVITY)
     except (BundleError, ValueError) as exc:  # no reference set shipped: no known locations beyond the examples
         LOG.info("no reference set for %s: %s", card_path, exc)
         return None
 
 
-def get_reference(model_name: str) -> object | None:
+def get_reference(model_name: str) -> homology.Reference | None:
     """The model's reference set (:class:`locviz.homology.Reference`, read once per process), or None."""
     _, _, card, stamp = _predictor_key(model_name, "cpu")
     return _load_reference(card, stamp) if Path(card).is_file() else None
@@ -388,8 +388,7 @@ def decode_upload(data: bytes, name: str) -> tuple[str | None, str | None]:
 
 def text_key(model_name: str, device: str, text: str) -> str:
     """Cache key of one run: model (card file and version), device and the exact text."""
-    card = weights_dir() / f"{model_name}.json"
-    stamp = card.stat().st_mtime_ns if card.is_file() else 0
+    _, _, card, stamp = _predictor_key(model_name, device)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
     return f"{card}@{stamp}|{device}|{digest}"
 
@@ -699,6 +698,16 @@ def export_bytes(fig: object, fmt: str) -> bytes:
     if callable(fig):
         fig = fig()
     return figure_bytes(fig, fmt)
+
+
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+"""The toolbar of every protein chart: no logo, no selection tools (no page reads a selection)."""
+
+
+def chart(fig: object, pred: Prediction, name: str, key: str, width: str = "stretch") -> None:
+    """A plotly figure of one protein and its PNG/SVG/PDF buttons (file names from protein, model and ``name``)."""
+    st.plotly_chart(fig, width=width, config=PLOTLY_CONFIG, key=f"chart-{key}", theme=None)
+    figure_downloads(fig, pred.id, pred.model_name, name, key)
 
 
 def figure_downloads(fig: object, protein_id: str, model_name: str, figure: str, key: str) -> None:

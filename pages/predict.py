@@ -22,7 +22,6 @@ from locviz.regions import top_regions
 from locviz_app import support as ui
 from locviz_app.signals_view import signal_section
 
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 EXAMPLE_PROMPT = "— choose a real protein —"
 ATTENTION_TAB = "Attention along the sequence"
 FILTER_TAB = "First-layer filters"
@@ -266,18 +265,13 @@ def search_all_offer(run: ui.Run) -> None:
 
 def allowed_only(pred: Prediction) -> Prediction:
     """The prediction with only the compartments its organism has (what the bar chart draws)."""
-    keep = np.array([c not in organisms.excluded_classes(pred.classes, pred.organism) for c in pred.classes])
+    keep = organisms.allowed_mask(pred.classes, pred.organism)
     if keep.all():
         return pred
     members = None if pred.member_probabilities is None else np.asarray(pred.member_probabilities)[:, keep]
     classes = [c for c, k in zip(pred.classes, keep, strict=True) if k]
     probabilities = np.asarray(pred.probabilities)[keep]
     return dataclasses.replace(pred, classes=classes, probabilities=probabilities, member_probabilities=members)
-
-
-def _figure(fig, pred: Prediction, name: str, key: str, width: str = "stretch") -> None:
-    st.plotly_chart(fig, width=width, config=PLOTLY_CONFIG, key=f"chart-{key}", theme=None)
-    ui.figure_downloads(fig, pred.id, pred.model_name, name, key)
 
 
 def prediction_header(call: ui.Call, predictor: Predictor) -> None:
@@ -429,7 +423,7 @@ def attention_section(pred: Prediction) -> None:
     window = ctl3.number_input("Region width (residues)", 1, 51, 9, step=2, key="region_window")
     key = (pred.model_name, pred.id, pred.sequence)
     heatmap = ui.cached_figure("heatmap", (*key, per_row), lambda: figures.attention_heatmap(pred, per_row))
-    _figure(heatmap, pred, "attention-heatmap", "heatmap", width="content")
+    ui.chart(heatmap, pred, "attention-heatmap", "heatmap", width="content")
     signal_section(pred)  # known sorting signals (rules) on the same residues, and any conflict with the call
     regions = top_regions(pred, n=int(n_regions), window=int(window))
     n_seen = max(int(np.asarray(pred.seen).sum()), 1)
@@ -461,7 +455,7 @@ def attention_section(pred: Prediction) -> None:
     profile = ui.cached_figure(
         "profile", (*key, int(n_regions), int(window)), lambda: figures.attention_profile(pred, regions)
     )
-    _figure(profile, pred, "attention-profile", "profile")
+    ui.chart(profile, pred, "attention-profile", "profile")
 
 
 def filter_section(pred: Prediction, predictor: Predictor) -> None:
@@ -493,7 +487,7 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
             "track", (pred.model_name, pred.id, pred.sequence, tuple(shown), scale_each),
             lambda: figures.filter_track(pred, list(shown), widths, scale_each=scale_each),
         )  # fmt: skip
-        _figure(track, pred, "filter-activations", "track")
+        ui.chart(track, pred, "filter-activations", "track")
     pick_col, go_col = st.columns([4, 1], vertical_alignment="bottom")
     with pick_col:
         chosen = st.selectbox(
@@ -572,7 +566,7 @@ def results_section(model_name: str, device: str, organism: str) -> None:
     with left:
         key = (pred.model_name, pred.id, pred.sequence, organism)
         bar_fig = ui.cached_figure("bar", key, lambda: figures.probability_bar(allowed_only(pred)))
-        _figure(bar_fig, pred, "probabilities", "bar")
+        ui.chart(bar_fig, pred, "probabilities", "bar")
     with right:
         st.markdown("**Probability of every class**" if excluded is None else
                     "**Probability of every compartment the organism has**")  # fmt: skip
@@ -583,8 +577,7 @@ def results_section(model_name: str, device: str, organism: str) -> None:
             members = 100 * np.asarray(pred.member_probabilities)
             probs["member min"] = members.min(axis=0)
             probs["member max"] = members.max(axis=0)
-        allowed = [c not in organisms.excluded_classes(pred.classes, organism) for c in pred.classes]
-        probs = probs[allowed].sort_values("probability", ascending=False)
+        probs = probs[organisms.allowed_mask(pred.classes, organism)].sort_values("probability", ascending=False)
         st.dataframe(
             probs, hide_index=True, width="stretch", height=38 + 35 * len(probs),
             column_config={c: st.column_config.NumberColumn(c, format="%.1f %%")
@@ -607,8 +600,8 @@ def main() -> None:
     st.markdown(
         "Predicts the subcellular compartment of eukaryotic proteins from sequence alone with a ConvLSTM "
         "(Sønderby et al. 2015) and shows **which residues the model attended to** and **which learnt "
-        "sequence motifs fired**. Pages: *Filter motifs* (what each filter learnt) and *Model card* "
-        "(data, accuracy, how to reproduce)."
+        "sequence motifs fired**. Pages: *Filter motifs* (what each filter learnt), *What if* (does the call "
+        "change when the sequence does) and *Model card* (data, accuracy, how to reproduce)."
     )
     if settings is None:
         return

@@ -29,7 +29,6 @@ from locviz.predict import Prediction, Predictor
 from locviz.sequences import ProteinRecord, parse
 from locviz_app import support as ui
 
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 SCAN_TAB = "Saturation mutagenesis"
 VARIANT_TAB = "Variants side by side"
 ATTRIBUTION_TAB = "Attribution cross-check"
@@ -140,12 +139,6 @@ def protein_header(pred: Prediction) -> None:
         )
 
 
-def chart(fig, pred: Prediction, name: str, key: str) -> None:
-    """A plotly figure and its PNG/SVG/PDF buttons."""
-    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key=f"chart-{key}", theme=None)
-    ui.figure_downloads(fig, pred.id, pred.model_name, name, key)
-
-
 def progress_counter(total: int, what: str) -> tuple[Callable[[int], None], object]:
     """A progress bar and the ``callback(n)`` the what-if tools report finished predictions to."""
     bar = st.progress(0.0, text=f"0 of {total} {what}…")
@@ -216,7 +209,7 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
     done = f"{n_mutants} mutants" + (f", predicted in {seconds(took)} on {device.upper()}. " if took else ". ")
     st.caption(done + strongest(scan, cls))
     fig = ui.cached_figure("whatif-scan", (key, cls), lambda: wf.scan_heatmap(scan, cls))
-    chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")
+    ui.chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")
     ui.table_download(
         f"Every substitution, residues {start}-{end}, all classes (CSV)", lambda: whatif.scan_table_bytes([scan]),
         export_filename(pred.id, pred.model_name, f"saturation-{start}-{end}", "csv"), "scan-csv",
@@ -318,14 +311,14 @@ def show_comparison(comparison: whatif.VariantComparison, pred: Prediction) -> N
     with left:
         fig = ui.cached_figure("whatif-cmp", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
                                lambda: wf.comparison_probabilities(comparison))  # fmt: skip
-        chart(fig, pred, "variant-probabilities", "cmp")
+        ui.chart(fig, pred, "variant-probabilities", "cmp")
     with right:
         st.dataframe(frame, hide_index=True, width="stretch", height=38 + 35 * len(frame), column_config={
             c: st.column_config.NumberColumn(c, format="%.1f %%") for c in ("wild type", "variant")
         } | {"Δ (points)": st.column_config.NumberColumn(format="%+.1f")})  # fmt: skip
     track = ui.cached_figure("whatif-datt", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
                              lambda: wf.delta_attention_track(comparison))  # fmt: skip
-    chart(track, pred, "variant-attention", "datt")
+    ui.chart(track, pred, "variant-attention", "datt")
     ui.table_download(
         "Δ per class (CSV)", lambda: whatif.comparison_table_bytes([comparison]),
         export_filename(pred.id, pred.model_name, "variant", "csv"), "cmp-csv",
@@ -367,9 +360,9 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
         mark = ":material/check_circle:" if curve.faithful else ":material/cancel:"
         st.markdown(f"{mark} {curve.reading[0].upper()}{curve.reading[1:]}.")
     tracks = ui.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
-    chart(tracks, pred, f"attributions-{cls}", "attr")
+    ui.chart(tracks, pred, f"attributions-{cls}", "attr")
     deletion = ui.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))
-    chart(deletion, pred, f"deletion-curves-{cls}", "del")
+    ui.chart(deletion, pred, f"deletion-curves-{cls}", "del")
     with st.container(horizontal=True, gap="small"):
         ui.table_download(
             "Scores per residue (CSV)",

@@ -91,10 +91,13 @@ def test_disagreement_sentences_name_the_call_and_the_signal() -> None:
     nucleus = prediction_called("Nucleus", DEEPLOC_CLASSES)
     (sp,) = kinds(ALBUMIN)["signal_peptide"]
     flags = signals.disagreements(nucleus, signals.find_signals(ALBUMIN))
-    assert flags == [f"predicted Nucleus, but an N-terminal signal peptide is present (residues 1-{sp.end})"]
+    assert flags == [f"predicted nucleus, but an N-terminal signal peptide is present (residues 1-{sp.end})"]
     cytoplasm = prediction_called("cytoplasmic", MULTILOC_CLASSES)  # MultiLoc's class names map too
     assert any("PTS1 (SKL)" in f for f in signals.disagreements(cytoplasm, signals.find_signals(GFP_SKL)))
     assert any("ER retention" in f for f in signals.disagreements(cytoplasm, signals.find_signals(PDI)))
+    er = prediction_called("Endoplasmic.reticulum", DEEPLOC_CLASSES)  # the call in words, as the pages show it
+    er_flags = signals.disagreements(er, signals.find_signals(GFP_SKL))
+    assert any(f.startswith("predicted endoplasmic reticulum, but") for f in er_flags)
 
 
 def test_no_flag_when_call_and_signals_agree() -> None:

@@ -13,6 +13,7 @@ from conftest import DATA_ROOT, make_tiny_bundle, tiny_config
 
 from locviz.card import ModelCard
 from locviz.datasets import DatasetError, load_deeploc, load_multiloc
+from locviz.errors import InputError
 from locviz.weights import BundleError, load_bundle, resolve_device, save_bundle
 
 
@@ -60,6 +61,11 @@ def test_devices() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(BundleError, match="no CUDA GPU"):
             resolve_device("cuda")
+    with pytest.raises(InputError, match="'gpu0' is not a device name; use auto, cpu, cuda or cuda:N"):
+        resolve_device("gpu0")
+    if torch.cuda.is_available():
+        with pytest.raises(BundleError, match="sees [0-9]+ CUDA GPU"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")
 
 
 @pytest.fixture(scope="module")
