@@ -8,8 +8,9 @@ changes. ``T`` is fitted by minimising the negative log-likelihood of
 validated (early-stopped) on and nothing else, read from the card
 (``training[k].validation_fold``); a test fold is never used.
 
-How the ensemble is calibrated: the same ``T`` is applied to every member's
-logits and the scaled members are averaged. Only one member is ever
+How the ensemble is calibrated: ``T`` is fitted on members' out-of-fold
+logits and applied to the ensemble's averaged distribution (``p ** (1/T)``),
+so the ensemble's call never changes. Only one member is ever
 out-of-fold for a protein (the others trained on it), so an ensemble-level
 temperature cannot be fitted honestly from these folds; averaging members
 usually makes an ensemble a little less confident than its members, so the
@@ -490,13 +491,16 @@ def annotate(prediction: Prediction, thresholds: SupportThresholds, homology: Ho
 
 
 def calibrate_prediction(prediction: Prediction, temperature: float) -> Prediction:
-    """A copy whose member and ensemble probabilities are temperature-scaled (raw kept in ``raw_probabilities``)."""
-    if prediction.member_probabilities is None:
-        probabilities = scale(prediction.probabilities, temperature)
-        members = None
-    else:
-        members = scale(prediction.member_probabilities, temperature)
-        probabilities = members.mean(axis=0)
+    """A copy whose ensemble and member probabilities are temperature-scaled (raw kept in ``raw_probabilities``).
+
+    The ensemble's distribution is scaled as a whole (``p ** (1/T)``, renormalised), so the call is exactly
+    the uncalibrated model's: calibration changes how sure the model says it is, never what it says. Members
+    are scaled the same way, for their spread; their mean is close to, not exactly, the ensemble's.
+    """
+    members = prediction.member_probabilities
+    if members is not None:
+        members = scale(members, temperature)
+    probabilities = scale(prediction.probabilities, temperature)
     return dataclasses.replace(
         prediction, probabilities=probabilities, member_probabilities=members,
         raw_probabilities=np.asarray(prediction.probabilities, dtype=np.float64),

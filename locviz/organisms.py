@@ -145,9 +145,9 @@ def restrict(probabilities: np.ndarray, classes: Sequence[str], organism: str) -
 def apply(prediction: Prediction, organism: str) -> Prediction:
     """A copy of ``prediction`` restricted to ``organism`` (the one entry the CLI and the app call).
 
-    Each member's probabilities are restricted, and the ensemble's are their
-    mean, so ``probabilities`` stays the mean of ``member_probabilities`` and
-    both sum to 1. ``any`` (or the organism it already has) returns the prediction unchanged.
+    The ensemble's distribution is restricted as a whole (so the call is the model's most
+    probable allowed compartment), and each member's likewise for their spread; all sum to 1.
+    ``any`` (or the organism it already has) returns the prediction unchanged.
 
     Raises:
         InputError: unknown organism, or a prediction already restricted to another organism.
@@ -166,9 +166,7 @@ def apply(prediction: Prediction, organism: str) -> Prediction:
     members = prediction.member_probabilities
     if members is not None:
         members = restrict(members, classes, organism)
-        probabilities = members.mean(axis=0)
-    else:
-        probabilities = restrict(prediction.probabilities, classes, organism)
+    probabilities = restrict(prediction.probabilities, classes, organism)
     notes = list(prediction.notes)
     if excluded:
         notes.append(f"organism {organism}: {', '.join(excluded)} set to 0 and the rest renormalised")

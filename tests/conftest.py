@@ -6,7 +6,9 @@ science use the shipped weights in ``weights/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -18,6 +20,9 @@ from locviz.model import ConvLSTM, Ensemble, ModelConfig
 from locviz.predict import Prediction
 from locviz.sequences import STANDARD_RESIDUES
 from locviz.weights import save_bundle
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT = REPO.parent / "shared" / "data"
@@ -104,3 +109,26 @@ def synthetic_prediction(
     return Prediction(
         pid, sequence, classes, members.mean(0), attention, seen, "multiloc", members, acts, filter_member, list(notes)
     )
+
+
+# ------------------------------------------------------------------ app tests (Streamlit's AppTest)
+def no_problems(at: AppTest) -> None:
+    """No exception and no error box on the page (the messages are shown when it fails)."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes | str]]:
+    """File name → the function a download button was given (Streamlit runs it when the button is clicked)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager  # only app tests pay for the import
+
+    made: dict[str, Callable[[], bytes | str]] = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return made

@@ -104,11 +104,6 @@ def open_filter_tab(at: AppTest) -> AppTest:
     return at.run()
 
 
-def no_problems(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
 # ------------------------------------------------------------------ predict page
 def test_paste_one_protein_shows_every_view(app: AppTest) -> None:
     example = by_accession("P07339")

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from locviz.examples import by_accession
 from locviz.predict import load_model
 from locviz.sequences import ProteinRecord
+from conftest import no_problems
+
 from locviz.signals import disagreements, find_signals
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,25 +37,6 @@ SOD = by_accession("P00441")  # superoxide dismutase [Cu-Zn], cytoplasmic, 153 a
 def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("LOCVIZ_WEIGHTS", str(REPO / "weights"))
     return AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], bytes | str]]:
-    """File name → the function a download button was given (Streamlit runs it when the button is clicked)."""
-    made: dict[str, Callable[[], bytes | str]] = {}
-    original = MediaFileManager.add_deferred
-
-    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    return made
-
-
-def no_problems(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def predict_then_open_whatif(at: AppTest, text: str) -> AppTest:

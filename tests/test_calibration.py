@@ -180,14 +180,15 @@ def test_calibrate_command_stores_the_section_and_predictor_applies_it(
     assert "member 0 on fold 0, member 1 on fold 1" in section.fitted_on
     assert set(section.metrics["support"]["thresholds"]) == {"high", "low"}
 
-    # the Predictor scales every member with the card's temperature, then averages
+    # the Predictor scales the ensemble's distribution with the card's temperature: the call never changes
     bundle = load_bundle(card_path, device="cpu")
     calibrated, raw = Predictor(bundle), Predictor(bundle, calibrated=False)
     record = [ProteinRecord("insulin", HUMAN_INSULIN)]
     p, q = calibrated.predict(record)[0], raw.predict(record)[0]
     np.testing.assert_allclose(p.raw_probabilities, q.probabilities, rtol=1e-6)
-    expected = calibration.scale(q.member_probabilities, section.temperature).mean(axis=0)
-    np.testing.assert_allclose(p.probabilities, expected, rtol=1e-6)
+    np.testing.assert_allclose(p.probabilities, calibration.scale(q.probabilities, section.temperature), rtol=1e-6)
+    scaled_members = calibration.scale(q.member_probabilities, section.temperature)
+    np.testing.assert_allclose(p.member_probabilities, scaled_members, rtol=1e-6)
     assert p.label == q.label and p.extra["support"] in calibration.LEVELS and p.extra["support_reasons"]
 
 

@@ -78,7 +78,7 @@ def test_unknown_class_ids_only_work_with_any() -> None:
         organisms.restrict(probs, ("inside", "outside"), "plant")
 
 
-def test_apply_keeps_the_ensemble_the_mean_of_its_members() -> None:
+def test_apply_restricts_the_ensemble_and_each_member() -> None:
     pred = synthetic_prediction(seed=3)
     out = organisms.apply(pred, "animal")
     assert out.organism == "animal" and pred.organism == "any"
@@ -86,7 +86,11 @@ def test_apply_keeps_the_ensemble_the_mean_of_its_members() -> None:
         i = MULTILOC_CLASSES.index(name)
         assert out.probabilities[i] == 0 and np.all(out.member_probabilities[:, i] == 0)
     np.testing.assert_allclose(out.member_probabilities.sum(axis=1), 1.0)
-    np.testing.assert_allclose(out.probabilities, out.member_probabilities.mean(axis=0))
+    np.testing.assert_allclose(out.probabilities.sum(), 1.0)
+    allowed = [i for i, c in enumerate(MULTILOC_CLASSES) if c not in ("chloroplast", "vacuolar")]
+    kept = pred.probabilities[allowed] / pred.probabilities[allowed].sum()
+    np.testing.assert_allclose(out.probabilities[allowed], kept)  # the ensemble restricted as a whole
+    assert out.label == MULTILOC_CLASSES[allowed[int(np.argmax(pred.probabilities[allowed]))]]
     assert any("chloroplast" in n for n in out.notes)
     assert organisms.apply(out, "animal") is out
     with pytest.raises(InputError, match="already restricted to animal"):
