@@ -63,9 +63,9 @@ CARD_PAGE = "pages/model_card.py"
 WHATIF_PAGE = "pages/whatif.py"
 PAGES = (
     (PREDICT_PAGE, "Predict", ":material/biotech:"),
+    (WHATIF_PAGE, "What if", ":material/science:"),
     (MOTIFS_PAGE, "Filter motifs", ":material/text_fields:"),
     (CARD_PAGE, "Model card", ":material/description:"),
-    (WHATIF_PAGE, "What if", ":material/science:"),
 )
 """(script relative to dashboard.py, title in the sidebar, icon); dashboard.py declares them with st.navigation.
 Material icons ship with Streamlit, so they show on machines without an emoji font."""
@@ -405,7 +405,6 @@ class Run:
     predictions: list[Prediction]
     records: list[ProteinRecord]
     seconds: float
-    problems: list[ParseIssue] = field(default_factory=list)
     detailed: dict[str, Prediction] = field(default_factory=dict)
     calls: dict[tuple, Call] = field(default_factory=dict)  # see call_for: per organism, protein, detail, search
 
@@ -464,7 +463,6 @@ def run_prediction(
         predictions=predictions,
         records=list(records),
         seconds=time.perf_counter() - start,
-        problems=list(parsed.errors),
     )
     runs = _runs_cache()
     runs[run.key] = run

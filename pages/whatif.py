@@ -130,7 +130,8 @@ def protein_header(pred: Prediction) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Protein", pred.id)
     c2.metric("Predicted compartment", display_name(pred.label))
-    c3.metric("Probability", f"{pred.confidence:.1%}", help="mean over the ensemble members")
+    c3.metric("Probability", f"{pred.confidence:.1%}",
+              help="mean over the ensemble members, calibrated as on the Predict page (any organism)")
     c4.metric("Length", f"{pred.length} aa")
     if not np.all(pred.seen):
         st.caption(

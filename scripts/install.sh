@@ -9,13 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+missing=""
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$missing chromium fonts-liberation"
+command -v diamond >/dev/null 2>&1 || missing="$missing diamond-aligner"  # the homology search (locviz/homology.py)
+if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-liberation >/dev/null
-fi
-if ! command -v diamond >/dev/null 2>&1; then  # DIAMOND: the homology search (locviz/homology.py)
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq diamond-aligner >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 PY=${PYTHON:-python3}
 if [ -z "${LOCVIZ_KEEP_TORCH:-}" ]; then

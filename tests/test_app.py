@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import no_problems
 from streamlit.testing.v1 import AppTest
 
 from locviz import table
@@ -293,7 +294,7 @@ def all_messages(at: AppTest) -> list[str]:
 
 def test_sidebar_pages_are_titled(app: AppTest) -> None:
     titles = [info.get("page_name") for info in app._registered_pages.values()]  # what st.navigation registered
-    assert titles[:3] == ["Predict", "Filter motifs", "Model card"]
+    assert titles == ["Predict", "What if", "Filter motifs", "Model card"]
     assert "dashboard" not in titles
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import no_problems
+from streamlit.testing.v1 import AppTest
 
 from locviz import batching, calibration, cli
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES

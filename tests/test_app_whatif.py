@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import no_problems
 from streamlit.testing.v1 import AppTest
 
 from locviz.examples import by_accession
 from locviz.predict import load_model
 from locviz.sequences import ProteinRecord
-from conftest import no_problems
-
 from locviz.signals import disagreements, find_signals
 
 REPO = Path(__file__).resolve().parent.parent
