@@ -600,8 +600,8 @@ def main() -> None:
     st.markdown(
         "Predicts the subcellular compartment of eukaryotic proteins from sequence alone with a ConvLSTM "
         "(Sønderby et al. 2015) and shows **which residues the model attended to** and **which learnt "
-        "sequence motifs fired**. Pages: *Filter motifs* (what each filter learnt), *What if* (does the call "
-        "change when the sequence does) and *Model card* (data, accuracy, how to reproduce)."
+        "sequence motifs fired**. Pages: *What if* (does the call change when the sequence does), *Filter "
+        "motifs* (what each filter learnt) and *Model card* (data, accuracy, how to reproduce)."
     )
     if settings is None:
         return
