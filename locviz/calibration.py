@@ -38,6 +38,7 @@ import numpy as np
 
 from locviz import batching
 from locviz.card import CalibrationCard
+from locviz.complexity import low_complexity_share
 from locviz.datasets import TEST_FOLD, LabelledSet
 from locviz.encoding import tokenize
 from locviz.errors import BundleError, DatasetError, InputError
@@ -62,9 +63,7 @@ MIN_CALLS = 20  # a threshold is judged on at least this many calls
 # measured with this module's own functions (composition_bits, low_complexity_share, ...).
 MIN_LENGTH = 50  # 41 training proteins (0.4 %) are shorter
 MAX_LENGTH = 5000  # 6 training proteins are longer; the model sees only the first and last 500 residues
-LOW_COMPLEXITY_WINDOW = 12  # SEG's window (Wootton & Federhen 1993)
-LOW_COMPLEXITY_BITS = 2.2  # SEG's trigger complexity K1, in bits
-MAX_LOW_COMPLEXITY = 0.50  # share of residues in low-complexity windows; 99th percentile of training: 0.50
+MAX_LOW_COMPLEXITY = 0.57  # share of residues in SEG low-complexity segments; 99th percentile of training: 0.565
 MIN_COMPOSITION_BITS = 3.5  # entropy of the residue composition; 0.5th percentile of training: 3.47
 MAX_ONE_RESIDUE = 0.25  # share of the most common residue; 99.5th percentile of training: 0.26
 MAX_UNKNOWN = 0.02  # share of X/B/Z/J/U/O; 99.9th percentile of training: 0.008
@@ -280,27 +279,6 @@ def _entropy_bits(counts: np.ndarray) -> np.ndarray:
 def composition_bits(sequence: str) -> float:
     """Shannon entropy (bits) of the standard-residue composition (4.32 is uniform)."""
     return float(_entropy_bits(np.bincount(_tokens(sequence), minlength=21)[:20].astype(np.float64)))
-
-
-def low_complexity_share(
-    sequence: str, window: int = LOW_COMPLEXITY_WINDOW, bits: float = LOW_COMPLEXITY_BITS
-) -> float:
-    """Share of residues inside a ``window``-residue stretch whose composition entropy is below ``bits`` (SEG-like)."""
-    n = len(sequence)
-    if n < window:
-        return 0.0
-    tokens = _tokens(sequence)
-    onehot = np.zeros((n + 1, 21), dtype=np.int32)
-    onehot[np.arange(1, n + 1), tokens] = 1
-    counts = np.cumsum(onehot, axis=0)
-    per_window = counts[window:] - counts[:-window]  # (n - window + 1, 21) residue counts per window
-    # entropy from a table of -(c/w) log2(c/w) for c = 0..window: one gather instead of logs per cell
-    table = np.zeros(window + 1)
-    c = np.arange(1, window + 1) / window
-    table[1:] = -c * np.log2(c)
-    low = (table[per_window].sum(axis=1) < bits).astype(np.int32)
-    covered = np.convolve(low, np.ones(window, dtype=np.int32))[:n] > 0
-    return float(covered.mean())
 
 
 def ood_signs(sequence: str) -> list[str]:

@@ -37,10 +37,6 @@ from locviz.train import TrainConfig, encode_records, fit, train_config_dict
 from locviz.weights import ModelBundle, load_bundle, resolve_device, save_bundle, update_card
 
 
-class CliError(InputError):
-    """A command-line option or file the user can fix; printed without a traceback."""
-
-
 def hardware_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA), PyTorch {torch.__version__}"
@@ -100,12 +96,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     test_fold = TEST_FOLD.get(args.dataset)
     all_folds = sorted(set(data.folds.tolist()))
     if args.val_fold == test_fold:
-        raise CliError(f"fold {test_fold} is {args.dataset}'s test fold: never validate or select on it")
+        raise InputError(f"fold {test_fold} is {args.dataset}'s test fold: never validate or select on it")
     train_folds = args.train_folds or [f for f in all_folds if f not in (args.val_fold, test_fold)]
     if test_fold in train_folds:
-        raise CliError(f"fold {test_fold} is {args.dataset}'s test fold: never train on it")
+        raise InputError(f"fold {test_fold} is {args.dataset}'s test fold: never train on it")
     if args.val_fold in train_folds:
-        raise CliError("the validation fold is also a training fold")
+        raise InputError("the validation fold is also a training fold")
     device = resolve_device(args.device)
     hidden = args.lstm_hidden
     model_config = ModelConfig(
@@ -179,10 +175,10 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     for b in bundles[1:]:
         for key in ("classes", "model", "length_policy"):
             if getattr(b.card, key) != getattr(first.card, key):
-                raise CliError(f"{b.card_path} differs from {first.card_path} in {key!r}; members must match")
+                raise InputError(f"{b.card_path} differs from {first.card_path} in {key!r}; members must match")
     members = [m for b in bundles for m in b.model.members]
     if not 0 <= args.motif_member < len(members):
-        raise CliError(f"--motif-member must be between 0 and {len(members) - 1}")
+        raise InputError(f"--motif-member must be between 0 and {len(members) - 1}")
     card = ModelCard(
         first.card.classes, first.card.model, first.card.length_policy,
         training=tuple(t for b in bundles for t in b.card.training), ensemble_command=command_line(),
@@ -197,14 +193,14 @@ def bundle_and_folds(args: argparse.Namespace) -> tuple[ModelBundle, LabelledSet
     """The bundle, the data set and the indices of ``args.folds``, checked against each other."""
     bundle = load_bundle(args.model, device=args.device)
     if args.member is not None and not 0 <= args.member < len(bundle.model.members):
-        raise CliError(f"--member must be between 0 and {len(bundle.model.members) - 1}")
+        raise InputError(f"--member must be between 0 and {len(bundle.model.members) - 1}")
     data = load_dataset(args.dataset, args.data)
     if list(data.classes) != bundle.classes:
-        raise CliError(f"the model's classes {bundle.classes} are not {args.dataset}'s {list(data.classes)}")
+        raise InputError(f"the model's classes {bundle.classes} are not {args.dataset}'s {list(data.classes)}")
     idx = data.subset(args.folds)
     if len(idx) == 0:
         has = sorted(set(data.folds.tolist()))
-        raise CliError(f"no proteins in folds {args.folds}; {args.dataset} has folds {has}")
+        raise InputError(f"no proteins in folds {args.folds}; {args.dataset} has folds {has}")
     return bundle, data, idx
 
 
@@ -308,9 +304,9 @@ def check_output(path: str) -> None:
         return
     target = Path(path)
     if target.is_dir():
-        raise CliError(f"{path} is a folder; give a file name for the output")
+        raise InputError(f"{path} is a folder; give a file name for the output")
     if not target.parent.is_dir():
-        raise CliError(f"the folder {target.parent} does not exist; create it or choose another output path")
+        raise InputError(f"the folder {target.parent} does not exist; create it or choose another output path")
 
 
 def open_output(path: str) -> IO[str]:
@@ -319,19 +315,19 @@ def open_output(path: str) -> IO[str]:
     try:
         return open(path, "w", newline="", encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror}") from exc
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.chunk_size < 1:
-        raise CliError("--batch-size and --chunk-size must be at least 1")
+        raise InputError("--batch-size and --chunk-size must be at least 1")
     source = args.input
     if source != "-":
         path = Path(source)
         if not path.exists():
-            raise CliError(f"input file {source} does not exist")
+            raise InputError(f"input file {source} does not exist")
         if not path.is_file():
-            raise CliError(f"{source} is not a file; give a FASTA file")
+            raise InputError(f"{source} is not a file; give a FASTA file")
     fmt = table.format_for(args.out, args.format)
     for target in (args.out, args.attention):
         if target:
@@ -466,10 +462,10 @@ def add_motifs(sub: argparse._SubParsersAction) -> None:
 
 def cmd_motifs(args: argparse.Namespace) -> int:
     if args.top_k < 1 or args.max_per_protein < 1:
-        raise CliError("--top-k and --max-per-protein must be at least 1")
+        raise InputError("--top-k and --max-per-protein must be at least 1")
     test_fold = TEST_FOLD.get(args.dataset)
     if test_fold in args.folds:
-        raise CliError(f"fold {test_fold} is {args.dataset}'s test fold: take motifs from training folds only")
+        raise InputError(f"fold {test_fold} is {args.dataset}'s test fold: take motifs from training folds only")
     bundle, data, idx = bundle_and_folds(args)
     reference = (
         f"{len(idx)} {args.dataset} proteins of folds {', '.join(map(str, args.folds))} (training data); "
@@ -566,7 +562,7 @@ def _whatif_records(path: str) -> list[ProteinRecord]:
     """Every record of a FASTA file for ``scan`` / ``mutate``; any bad record stops the command."""
     source = Path(path)
     if not source.is_file():
-        raise CliError(f"input file {path} does not exist or is not a file")
+        raise InputError(f"input file {path} does not exist or is not a file")
     records = parse_strict(source.read_text(encoding="utf-8-sig", errors="replace"))
     return records
 
@@ -598,9 +594,9 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
-        raise CliError("--batch-size must be at least 1")
+        raise InputError("--batch-size must be at least 1")
     if (args.start is None) != (args.end is None):
-        raise CliError("give both --start and --end, or neither (the most-attended window)")
+        raise InputError("give both --start and --end, or neither (the most-attended window)")
     fmt = table.format_for(args.out, args.format)
     check_output(args.out)
     records = _whatif_records(args.input)
@@ -609,7 +605,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             try:
                 whatif.check_window(args.start, args.end, len(record.sequence))
             except InputError as exc:
-                raise CliError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
+                raise InputError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     handle = open_output(args.out)
     writer = whatif.delta_writer(handle, fmt, whatif.scan_columns(predictor.classes), model=predictor.name, kind="scan")
@@ -652,7 +648,7 @@ def add_mutate(sub: argparse._SubParsersAction) -> None:
 
 def cmd_mutate(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
-        raise CliError("--batch-size must be at least 1")
+        raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
     check_output(args.out)
     records = {r.id: r for r in _whatif_records(args.input)}
@@ -662,7 +658,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         try:
             whatif.apply_variants(records[rid], variants)  # refuse every bad item before the model loads
         except InputError as exc:
-            raise CliError(f"record '{rid}': {exc}") from exc
+            raise InputError(f"record '{rid}': {exc}") from exc
         jobs.append((records[rid], variants))
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     handle = open_output(args.out)
@@ -722,12 +718,12 @@ def app_command(path: Path, args: argparse.Namespace) -> list[str]:
 def cmd_app(args: argparse.Namespace) -> int:
     path = dashboard_path()
     if not path.is_file():
-        raise CliError(
+        raise InputError(
             f"the app's entry point {path} is missing; reinstall locviz (pip install .) or run from a source "
             "checkout (git clone, then bash scripts/install.sh)"
         )
     if args.port is not None and not 1 <= args.port <= 65535:
-        raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+        raise InputError(f"--port must be between 1 and 65535, got {args.port}")
     cmd = app_command(path, args)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -764,7 +760,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data)
     folds = args.folds or list(bundle.card.data_folds())
     if not folds:
-        raise CliError(f"{bundle.card_path} records no training folds; give --folds")
+        raise InputError(f"{bundle.card_path} records no training folds; give --folds")
     out = Path(args.out) if args.out else bundle.sibling(homology.REFERENCE_SUFFIX)
     with tqdm(desc="out-of-fold", unit="protein", disable=args.no_progress or args.no_fit) as bar:
         reference, section, cv = homology.build(

@@ -41,6 +41,7 @@ import torch
 from tqdm import tqdm
 
 from locviz.batching import iter_batches
+from locviz.complexity import SEG_EXTEND_BITS, SEG_TRIGGER_BITS, SEG_WINDOW, low_complexity_mask
 from locviz.datasets import sha256_of
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
 from locviz.known_motifs import KNOWN_MOTIFS_VERSION, MotifMatch, best_match, match
@@ -51,9 +52,6 @@ from locviz.weights import BundleError, ModelBundle
 MOTIFS_FORMAT_VERSION = 2
 PSEUDOCOUNT = 0.05
 """Added to every (position, residue) count so rare residues are not exactly zero in a logo."""
-SEG_WINDOW = 12
-SEG_TRIGGER_BITS = 2.2
-SEG_EXTEND_BITS = 2.5
 MAX_LOW_COMPLEXITY_SHARE = 0.5
 """A filter window with more than this share of its residues in low-complexity segments is not eligible."""
 CONTEXT_FLANK = 4
@@ -200,47 +198,6 @@ def _valid_centres(tokens: np.ndarray, lengths: np.ndarray, breaks: np.ndarray, 
     n_bad = bad_cum[:, hi_c + 1] - bad_cum[:, lo_c]
     n_breaks = brk_cum[:, hi_c + 1] - brk_cum[:, lo_c + 1]  # a break at j means j-1 and j are not adjacent
     return inside & (n_bad == 0) & (n_breaks == 0)
-
-
-def _plogp_table(window: int) -> np.ndarray:
-    """``-c/w * log2(c/w)`` for c = 0..w, so a window's entropy is a table lookup and a sum."""
-    c = np.arange(window + 1) / window
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(c > 0, -c * np.log2(np.where(c > 0, c, 1.0)), 0.0)
-
-
-def low_complexity_mask(
-    sequence: str | np.ndarray,
-    window: int = SEG_WINDOW,
-    trigger: float = SEG_TRIGGER_BITS,
-    extend: float = SEG_EXTEND_BITS,
-) -> np.ndarray:
-    """(L,) bool: residues in low-complexity segments, found as SEG does (see the module docstring).
-
-    Every ``window``-residue window's Shannon entropy (bits, over the 20 residues plus
-    "unknown") is computed; a run of overlapping windows at or below ``extend`` bits that
-    holds at least one window at or below ``trigger`` bits is a segment, and every residue
-    it covers is masked. Sequences shorter than ``window`` have no segments.
-    """
-    tokens = tokenize(sequence) if isinstance(sequence, str) else np.asarray(sequence)
-    n = len(tokens)
-    if n < window:
-        return np.zeros(n, dtype=bool)
-    symbols = np.minimum(tokens.astype(np.int64), UNKNOWN_TOKEN)
-    onehot = np.zeros((n + 1, UNKNOWN_TOKEN + 1), dtype=np.int32)
-    onehot[np.arange(1, n + 1), symbols] = 1
-    cum = onehot.cumsum(axis=0)
-    counts = cum[window:] - cum[:-window]  # (n - window + 1, 21)
-    entropy = _plogp_table(window)[counts].sum(axis=1)
-    low = entropy <= extend + 1e-9
-    run_start = low & ~np.concatenate([[False], low[:-1]])
-    run_id = np.cumsum(run_start)
-    triggered = np.unique(run_id[entropy <= trigger + 1e-9])
-    starts = np.flatnonzero(low & np.isin(run_id, triggered))
-    cover = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(cover, starts, 1)
-    np.add.at(cover, starts + window, -1)
-    return np.cumsum(cover)[:n] > 0
 
 
 def _pfm(windows: Sequence[str], width: int, pseudocount: float) -> np.ndarray:

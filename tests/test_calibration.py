@@ -102,7 +102,7 @@ def test_disagreeing_members_cap_the_verdict_at_medium() -> None:
     [
         ("MKVLAAGIVGLLLA" * 3, "Very short (42 residues"),
         (("MSTNPKPQRKTKRNTNRRPQDVKFPGG" * 200)[:5200], "Very long (5,200 residues"),
-        ("M" + "Q" * 80 + HISTONE_H4, "Low complexity"),
+        ("M" + "Q" * 120 + HISTONE_H4, "Low complexity"),
         (UBIQUITIN + "X" * 10, "Many unknown residues"),
     ],
 )
