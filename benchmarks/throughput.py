@@ -4,8 +4,8 @@ What is measured (each ``locviz predict`` is a separate process, start-up and mo
 
 - ``command``: one job over FASTA (default: the 11,085 DeepLoc training proteins) per model;
 - ``concurrent``: the same job twice at once against once alone, on the first ``--concurrent-limit``
-  proteins, with locviz's CPU sharing (``locviz/cpu.py``: passive OpenMP waiting + a lock that
-  lets CPU forward passes take turns) and without it (``OMP_WAIT_POLICY=ACTIVE LOCVIZ_CPU_LOCK=0``,
+  proteins, with locviz's CPU sharing (``locviz/cpu.py``: one lock file per core; a forward pass
+  runs with as many threads as it got cores) and without it (``LOCVIZ_CPU_LOCK=0``,
   the old behaviour). Target: two jobs finish within 2.5x the time of one;
 - ``int8``: ``torch.ao.quantization.quantize_dynamic`` (LSTM + Linear) against float on the
   first ``--quant-limit`` proteins: label agreement, largest probability difference, CPU time;
@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FASTA = REPO.parent / "shared" / "data" / "deeploc" / "train.fasta"
 PARTS = ("command", "concurrent", "int8", "api")
-OLD_BEHAVIOUR = {"OMP_WAIT_POLICY": "ACTIVE", "LOCVIZ_CPU_LOCK": "0"}
+OLD_BEHAVIOUR = {"LOCVIZ_CPU_LOCK": "0"}
 
 
 def load() -> str:
@@ -118,7 +118,7 @@ def part_concurrent(args: argparse.Namespace, folder: Path) -> None:
     print(f"\n## Two jobs at once ({model}, {n} proteins each)")
     print("| CPU sharing | one job alone | two at once (each) | ratio | target | context |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for label, extra in (("locviz (passive wait + turns)", {}), ("off (old behaviour)", OLD_BEHAVIOUR)):
+    for label, extra in (("locviz (per-core slots)", {}), ("off (old behaviour)", OLD_BEHAVIOUR)):
         env = environment(extra)
         before = load()
         (alone,) = run_jobs(fasta, model, 1, env, folder)

@@ -9,14 +9,8 @@ Example::
     print(prediction.label, prediction.confidence)
 """
 
-import os
-
-# Before PyTorch loads OpenMP: waiting threads sleep instead of spinning, so a job beside another
-# busy process does not starve (~10x slower otherwise; see locviz/cpu.py). An explicit setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from locviz.predict import Prediction, Predictor, load_model  # noqa: E402
-from locviz.sequences import ProteinRecord, parse  # noqa: E402
+from locviz.predict import Prediction, Predictor, load_model
+from locviz.sequences import ProteinRecord, parse
 
 __version__ = "0.1.0"
 

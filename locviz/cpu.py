@@ -1,21 +1,21 @@
-"""How locviz shares the CPU: a thread policy and one forward pass at a time per machine.
+"""How locviz shares the CPU between its own jobs: a thread policy and one lock file per core.
 
-Why: PyTorch's OpenMP threads spin while they wait for each other. The LSTM
-synchronises its threads at every residue, so when a job's threads outnumber
-the free cores (a second ``locviz predict`` beside the first, or any other
-busy process) the spinning threads steal the time slices the working ones
-need, and throughput falls ~10x (measured: 18 → 2 proteins/s with 2 threads on
-2 busy cores; ``benchmarks/throughput.py``). Three measures, each documented
-and each overridable:
+Why: PyTorch's OpenMP threads spin while they wait for each other, and the LSTM
+synchronises them at every residue. When two jobs each run 2 threads on 2 cores,
+the spinning threads steal the time slices the working ones need and both jobs
+crawl (measured: two 400-protein jobs 4.5x the time of one; ``benchmarks/throughput.py``).
+Making threads sleep instead (``OMP_WAIT_POLICY=PASSIVE``) cures that but halves a
+job that runs alone (18.4 s instead of 8.5 s for the same 400 proteins), so it is
+not used. Instead the cores are divided:
 
-1. ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it (``locviz/__init__.py``
-   sets it before PyTorch loads OpenMP): waiting threads sleep instead of spin.
-2. Threads: ``LOCVIZ_THREADS`` if set, else ``OMP_NUM_THREADS`` (PyTorch reads
-   it itself), else PyTorch's default (one per core).
-3. CPU forward passes of all locviz processes of one user take turns through a
-   file lock (``$LOCVIZ_CPU_LOCK``, default ``<tmp>/locviz-cpu-<uid>.lock``;
-   ``LOCVIZ_CPU_LOCK=0`` switches it off), so two jobs alternate whole batches
-   with all cores instead of fighting over them. GPU passes never take it.
+1. Threads: ``LOCVIZ_THREADS`` if set, else ``OMP_NUM_THREADS`` (PyTorch reads it
+   itself), else PyTorch's default (one per core) — the most a job will use.
+2. Core slots: one lock file per core (``$LOCVIZ_CPU_LOCK`` is their folder, default
+   ``<tmp>/locviz-cpu-<uid>/``; ``LOCVIZ_CPU_LOCK=0`` switches them off). Each CPU
+   forward pass takes every free slot up to its thread count (waiting for one when none
+   is free) and runs with that many threads, so a job alone uses every core and two
+   jobs get one core each instead of fighting over both. GPU passes take no slot. The
+   kernel releases a dead job's slots.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def apply_thread_policy() -> int:
 
 
 def lock_path() -> Path | None:
-    """The inter-process lock file, or None when switched off (``LOCVIZ_CPU_LOCK=0``) or unsupported."""
+    """The folder of the per-core lock files, or None when switched off (``LOCVIZ_CPU_LOCK=0``) or unsupported."""
     setting = os.environ.get(LOCK_ENV, "").strip()
     if setting in ("0", "off", "false", "no"):
         return None
@@ -68,48 +68,69 @@ def lock_path() -> Path | None:
     if setting:
         return Path(setting)
     uid = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(tempfile.gettempdir()) / f"locviz-cpu-{uid}.lock"
+    return Path(tempfile.gettempdir()) / f"locviz-cpu-{uid}"
 
 
 class CpuTurns:
-    """An inter-process lock around CPU forward passes (a no-op on GPU or when switched off).
+    """Per-core lock files around CPU forward passes (a no-op on GPU or when switched off).
 
-    The file stays open for the life of the object; ``flock`` is released by the
+    The files stay open for the life of the object; ``flock`` locks are released by the
     kernel if the process dies, so a crashed job never blocks the next one.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, cores: int | None = None) -> None:
         self.path = path if path is not None else lock_path()
-        self._handle = None
+        self.cores = cores or os.cpu_count() or 1
+        self.max_threads = torch.get_num_threads()  # what this job may use (after the thread policy)
+        self._handles: list | None = None
 
-    def _open(self):  # noqa: ANN202 - a file object
-        if self._handle is None and self.path is not None:
-            try:
-                self._handle = open(self.path, "a+b")  # noqa: SIM115 - held open on purpose
-            except OSError:
-                self.path = None  # an unwritable temp folder must not stop a prediction
-        return self._handle
+    def _open(self) -> list:
+        if self._handles is None:
+            self._handles = []
+            if self.path is not None:
+                try:
+                    self.path.mkdir(parents=True, exist_ok=True)
+                    self._handles = [open(self.path / f"core-{k}.lock", "a+b") for k in range(self.cores)]  # noqa: SIM115
+                except OSError:
+                    self._handles = []  # an unwritable temp folder must not stop a prediction
+        return self._handles
 
     @contextmanager
     def turn(self, device: torch.device) -> Iterator[None]:
-        handle = self._open() if device.type == "cpu" else None
-        if handle is None:
+        handles = self._open() if device.type == "cpu" else []
+        if not handles:
             yield
             return
         import fcntl
 
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        start = os.getpid() % len(handles)  # jobs start looking at different slots
+        order = handles[start:] + handles[:start]
+        held = []
+        for handle in order:
+            if len(held) == self.max_threads:
+                break
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(handle)
+            except BlockingIOError:
+                continue
+        if not held:  # every core busy with other locviz jobs: wait for one
+            fcntl.flock(order[0].fileno(), fcntl.LOCK_EX)
+            held.append(order[0])
+        if torch.get_num_threads() != len(held):
+            torch.set_num_threads(len(held))
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            for handle in held:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 _TURNS: CpuTurns | None = None
 
 
 def turns() -> CpuTurns:
-    """The process's shared :class:`CpuTurns` (created on first use, so the environment can be set before)."""
+    """The process's shared :class:`CpuTurns` (created on first use, after the thread policy is applied)."""
     global _TURNS
     if _TURNS is None:
         _TURNS = CpuTurns()

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from Bio import SeqIO
 
 from locviz.errors import DatasetError
-from locviz.sequences import ProteinRecord, clean_sequence
+from locviz.sequences import ProteinRecord, clean_sequence, iter_fasta
 
 MULTILOC_CLASSES = (
     "ER",
@@ -139,8 +138,8 @@ def load_multiloc(folder: str | Path) -> LabelledSet:
     for location in MULTILOC_CLASSES:
         path = _require(folder / f"{location}.fasta")
         files[path.name] = sha256_of(path)
-        for rec in SeqIO.parse(path, "fasta"):
-            entries.append((_clean(path, rec.id, str(rec.seq)), location))
+        with open(path, encoding="utf-8") as handle:
+            entries.extend((_clean(path, rid, raw), location) for rid, _, raw in iter_fasta(handle))
     return _assemble("multiloc", MULTILOC_CLASSES, entries, folds, files, folds_path)
 
 
@@ -151,11 +150,11 @@ def load_deeploc(folder: str | Path) -> LabelledSet:
     fasta_path = _require(folder / "train.fasta")
     folds = _read_folds(folds_path, ("accession", "location", "fold"))
     entries = []
-    for rec in SeqIO.parse(fasta_path, "fasta"):
-        parts = rec.description.split()
-        if len(parts) < 2:
-            raise DatasetError(f"{fasta_path}: header of {rec.id} has no location ('>ACCESSION Location')")
-        entries.append((_clean(fasta_path, rec.id, str(rec.seq)), parts[1]))
+    with open(fasta_path, encoding="utf-8") as handle:
+        for rid, description, raw in iter_fasta(handle):
+            if not description:
+                raise DatasetError(f"{fasta_path}: header of {rid} has no location ('>ACCESSION Location')")
+            entries.append((_clean(fasta_path, rid, raw), description.split()[0]))
     files = {"train.fasta": sha256_of(fasta_path), "folds.tsv": sha256_of(folds_path)}
     return _assemble("deeploc", DEEPLOC_CLASSES, entries, folds, files, folds_path)
 

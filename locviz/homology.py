@@ -77,13 +77,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from locviz import calibration, organisms
 from locviz.calibration import HomologyHint, SupportThresholds
 from locviz.card import ReferenceCard, display_name
 from locviz.datasets import LabelledSet, sha256_of
 from locviz.errors import BundleError, InputError, SearchError
+from locviz.sequences import iter_fasta
 
 if TYPE_CHECKING:
     from locviz.predict import Prediction
@@ -338,8 +338,8 @@ class Reference:
         entries, sequences = [], []
         try:
             with gzip.open(path, "rt", encoding="ascii") as handle:
-                for k, (header, sequence) in enumerate(SimpleFastaParser(handle)):
-                    entries.append(_parse_header(path, k, header))
+                for k, (accession, fields, sequence) in enumerate(iter_fasta(handle)):
+                    entries.append(_parse_header(path, k, f"{accession} {fields}"))
                     sequences.append(sequence.strip())
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise BundleError(f"{path} is not a readable gzip FASTA: {exc}") from exc

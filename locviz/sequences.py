@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from Bio import SeqIO
+from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from locviz.errors import InputError
 
@@ -99,13 +99,19 @@ class SequenceError(InputError):
         super().__init__("; ".join(str(issue) for issue in issues))
 
 
+def iter_fasta(handle: IO[str]) -> Iterator[tuple[str, str, str]]:
+    """(id, description, raw sequence) for every FASTA record of an open file, streamed by Biopython.
+
+    The one FASTA reader of the package: user input (through :func:`parse`), the data sets and the
+    shipped reference sets all come through here. Sequences are raw; :func:`clean_sequence` checks them.
+    """
+    for header, raw in SimpleFastaParser(handle):
+        record_id, _, description = header.strip().partition(" ")
+        yield record_id, description.strip(), raw
+
+
 def _split_fasta(text: str) -> list[tuple[str, str, str]]:
-    """(id, description, raw sequence) for every FASTA record, via Biopython."""
-    out = []
-    for rec in SeqIO.parse(io.StringIO(text), "fasta"):
-        description = rec.description[len(rec.id) :].strip()
-        out.append((rec.id, description, str(rec.seq)))
-    return out
+    return list(iter_fasta(io.StringIO(text)))
 
 
 def iter_record_texts(handle: IO[str]) -> Iterator[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""CPU sharing: the thread policy and the lock that lets locviz processes take turns."""
+"""CPU sharing: the thread policy and the per-core lock files that divide the cores between locviz jobs."""
 
 from __future__ import annotations
 
@@ -48,27 +48,42 @@ def test_bad_thread_setting_is_refused(monkeypatch: pytest.MonkeyPatch, value: s
         cpu.apply_thread_policy()
 
 
-def test_the_lock_can_be_switched_off_or_moved(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_slots_can_be_switched_off_or_moved(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LOCVIZ_CPU_LOCK", "0")
     assert cpu.lock_path() is None
-    monkeypatch.setenv("LOCVIZ_CPU_LOCK", str(tmp_path / "mine.lock"))
-    assert cpu.lock_path() == tmp_path / "mine.lock"
+    monkeypatch.setenv("LOCVIZ_CPU_LOCK", str(tmp_path / "slots"))
+    assert cpu.lock_path() == tmp_path / "slots"
     monkeypatch.delenv("LOCVIZ_CPU_LOCK")
     assert cpu.lock_path().name.startswith("locviz-cpu-")
 
 
-def test_cpu_passes_exclude_other_processes_gpu_passes_do_not(tmp_path: Path) -> None:
-    path = tmp_path / "turns.lock"
-    turns = cpu.CpuTurns(path)
-    with turns.turn(torch.device("cpu")):
-        assert other_process_sees(path) == "busy"
-    assert other_process_sees(path) == "free"
-    with turns.turn(torch.device("cuda")):  # no lock taken for a GPU pass (the device need not exist)
-        assert other_process_sees(path) == "free"
+def test_a_pass_takes_free_cores_and_runs_with_that_many_threads(tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        turns = cpu.CpuTurns(tmp_path, cores=2)
+        slots = [tmp_path / "core-0.lock", tmp_path / "core-1.lock"]
+        with turns.turn(torch.device("cpu")):  # alone: both cores, two threads
+            assert [other_process_sees(p) for p in slots] == ["busy", "busy"]
+            assert torch.get_num_threads() == 2
+        assert [other_process_sees(p) for p in slots] == ["free", "free"]
+        with open(slots[0], "a+b") as other:  # another job holds core 0: this pass gets core 1 and one thread
+            import fcntl
+
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+            with turns.turn(torch.device("cpu")):
+                assert torch.get_num_threads() == 1
+                assert other_process_sees(slots[1]) == "busy"
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        with turns.turn(torch.device("cuda")):  # no slot taken for a GPU pass (the device need not exist)
+            assert [other_process_sees(p) for p in slots] == ["free", "free"]
+    finally:
+        torch.set_num_threads(before)
 
 
-def test_an_unwritable_lock_file_does_not_stop_prediction(tmp_path: Path) -> None:
-    turns = cpu.CpuTurns(tmp_path / "no such folder" / "x.lock")
+def test_an_unwritable_lock_folder_does_not_stop_prediction(tmp_path: Path) -> None:
+    (tmp_path / "a file").write_text("")
+    turns = cpu.CpuTurns(tmp_path / "a file" / "slots")
     with turns.turn(torch.device("cpu")):
         pass
-    assert turns.path is None
+    assert turns._handles == []
