@@ -577,7 +577,7 @@ def fit(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int], None] 
         support_accuracy=accuracy,
         support_count=count,
         fitted_on=f"{data.name} validation folds, out-of-fold only ({folds}; {len(oof.labels)} proteins); "
-        "one temperature applied to every member's logits before averaging",
+        "one temperature applied to the ensemble's averaged distribution (p ** (1/T)), so calls never change",
     )
 
 
