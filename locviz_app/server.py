@@ -47,6 +47,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90.0) -> None:
+    """Return once the Streamlit server at ``url`` answers its health check; raise if it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; log: {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not answer on {url} within {timeout:.0f}s; log: {log_path}")
+        time.sleep(0.3)
+
+
 @contextmanager
 def running_app(
     weights: str | Path | None = None, port: int | None = None, timeout: float = 90.0, script: str = "dashboard.py"
@@ -71,19 +88,7 @@ def running_app(
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with {proc.returncode}; log: {log_path.read_text()[-2000:]}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not answer on {url} within {timeout:.0f}s; log: {log_path}")
-                time.sleep(0.3)
+            wait_until_healthy(url, proc, log_path, timeout)
             yield url
         finally:
             proc.terminate()

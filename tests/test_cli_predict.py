@@ -11,8 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from locviz.motifs import load_bundle_motifs
 from locviz.predict import load_model
 from locviz.sequences import parse
 from locviz.weights import load_bundle
+from locviz_app.server import wait_until_healthy
 
 GOOD = f">insulin human insulin\n{HUMAN_INSULIN}\n>gfp\n{GFP[:120]}\n{GFP[120:]}\n>ubiquitin\n{UBIQUITIN}\n"
 BAD_RECORD = ">broken\nMKVLLA!GGQQQQQQQQ\n"
@@ -270,17 +269,7 @@ def test_stopping_locviz_app_by_its_pid_stops_the_server(tiny_weights_dir: Path,
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp_path / "app.log").read_text()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the app did not answer within 90 s"
-            time.sleep(0.3)
+        wait_until_healthy(f"http://127.0.0.1:{port}", proc, tmp_path / "app.log")
         assert port_open(port)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) is not None
