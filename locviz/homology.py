@@ -162,11 +162,21 @@ def diamond_program() -> str:
     return program
 
 
-def _run(args: list[str]) -> None:
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise SearchError(f"could not run {args[0]}: {exc}; {INSTALL_HINT}") from exc
+def _run(args: list[str], timeout: float = 600.0) -> None:
+    """Run DIAMOND; a run that outlives ``timeout`` is killed and tried once more.
+
+    Why: DIAMOND 2.1.3 (Debian bookworm) was seen to hang for good, every thread in a futex wait,
+    on a 2-core machine; a second run of the same search finishes normally.
+    """
+    for attempt in (1, 2):
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=timeout)
+            break
+        except subprocess.TimeoutExpired as exc:
+            if attempt == 2:
+                raise SearchError(f"DIAMOND did not finish {' '.join(args[:2])} within {timeout:.0f} s, twice") from exc
+        except OSError as exc:
+            raise SearchError(f"could not run {args[0]}: {exc}; {INSTALL_HINT}") from exc
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise SearchError(f"DIAMOND failed ({' '.join(args[:2])}): {' | '.join(tail)}")
@@ -228,7 +238,7 @@ class _Diamond:
         if len(sequences) <= SMALL_QUERY_SET:
             args += ["--algo", "1"]
         try:
-            _run(args)
+            _run(args, timeout=60.0 + 0.2 * len(sequences))
             with open(result) as handle:
                 for line in handle:
                     q, r, pident, qcov, evalue, bits = line.rstrip("\n").split("\t")

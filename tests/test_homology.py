@@ -258,3 +258,11 @@ def test_shipped_reference_sets_match_their_cards(name: str, folds: set[int]) ->
     assert set(ref.locations) == set(card.classes)
     assert ref.combination is not None, "fitted for other weights: rerun 'locviz reference' (see the card's command)"
     assert 0 < ref.combination.weight(0.3) < ref.combination.weight(0.9) < 1
+
+
+def test_a_hung_diamond_is_killed_and_reported(tmp_path: Path) -> None:
+    hung = tmp_path / "diamond"
+    hung.write_text("#!/bin/sh\nsleep 30\n")
+    hung.chmod(0o755)
+    with pytest.raises(homology.SearchError, match="did not finish .*blastp within 0 s, twice"):
+        homology._run([str(hung), "blastp"], timeout=0.3)
