@@ -15,7 +15,7 @@ import numpy as np
 from locviz import export, figures
 from locviz.datasets import MULTILOC_CLASSES
 from locviz.motifs import FilterMotif
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES
 
 

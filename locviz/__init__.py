@@ -9,7 +9,8 @@ Example::
     print(prediction.label, prediction.confidence)
 """
 
-from locviz.predict import Prediction, Predictor, load_model
+from locviz.predict import Predictor, load_model
+from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord, parse
 
 __version__ = "0.1.0"

@@ -43,10 +43,10 @@ from locviz.datasets import TEST_FOLD, LabelledSet
 from locviz.encoding import tokenize
 from locviz.errors import BundleError, DatasetError, InputError
 from locviz.model import Ensemble
+from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES, UNKNOWN_RESIDUES
 
 if TYPE_CHECKING:
-    from locviz.predict import Prediction
     from locviz.weights import ModelBundle
 
 N_BINS = 15

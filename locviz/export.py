@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from locviz.errors import ExportError
 from locviz.motifs import FilterMotif
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES
 from locviz.table import number
 

@@ -29,7 +29,7 @@ from plotly.subplots import make_subplots
 
 from locviz.card import ModelCard, display_name
 from locviz.motifs import FilterMotif, MotifSet
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 from locviz.regions import Region
 from locviz.sequences import STANDARD_RESIDUES
 

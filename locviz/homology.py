@@ -83,10 +83,10 @@ from locviz.calibration import HomologyHint, SupportThresholds
 from locviz.card import ReferenceCard, display_name
 from locviz.datasets import LabelledSet, sha256_of
 from locviz.errors import BundleError, InputError, SearchError
+from locviz.prediction import Prediction
 from locviz.sequences import iter_fasta
 
 if TYPE_CHECKING:
-    from locviz.predict import Prediction
     from locviz.weights import ModelBundle
 
 __all__ = [

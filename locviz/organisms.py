@@ -39,14 +39,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from locviz.errors import InputError
-
-if TYPE_CHECKING:  # predict imports this module
-    from locviz.predict import Prediction
+from locviz.prediction import Prediction
 
 ORGANISMS = ("any", "animal", "fungus", "plant")
 DEFAULT_ORGANISM = "any"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,45 +16,11 @@ import torch
 from locviz import batching, calibration, cpu, organisms
 from locviz.encoding import tokenize
 from locviz.errors import InputError
+from locviz.prediction import Prediction
 from locviz.sequences import ParseResult, ProteinRecord, parse
 from locviz.weights import ModelBundle, load_bundle
 
-
-@dataclass
-class Prediction:
-    """Everything the app and the command line show for one protein.
-
-    Arrays indexed by residue have the length of the full cleaned ``sequence``.
-    Residues the model did not see (cut by the long-sequence policy) are NaN in
-    ``attention`` and ``filter_activations``.
-    """
-
-    id: str
-    sequence: str  # cleaned full sequence
-    classes: list[str]
-    probabilities: np.ndarray  # (C,) float, sums to 1 (ensemble mean)
-    attention: np.ndarray  # (L,) float; sums to 1 over seen residues; NaN where not seen
-    seen: np.ndarray  # (L,) bool: residue was part of the model input
-    model_name: str
-    member_probabilities: np.ndarray | None = None  # (M, C)
-    filter_activations: np.ndarray | None = None  # (n_filters, L) of the motif member; NaN where not seen
-    filter_member: int | None = None  # which ensemble member the filters come from
-    notes: list[str] = field(default_factory=list)  # parser warnings, long-sequence note
-    extra: dict[str, Any] = field(default_factory=dict)  # table columns later steps add (see locviz.table)
-    raw_probabilities: np.ndarray | None = None  # (C,) ensemble mean before calibration and organism restriction
-    organism: str = "any"  # the organism the probabilities are restricted to (locviz.organisms)
-
-    @property
-    def label(self) -> str:
-        return self.classes[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probabilities))
-
-    @property
-    def length(self) -> int:
-        return len(self.sequence)
+__all__ = ["Prediction", "Predictor", "load_model"]  # Prediction lives in locviz.prediction; re-exported here
 
 
 class Predictor:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from locviz.errors import InputError
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 
 
 @dataclass

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from locviz.card import display_name
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 
 __all__ = [
     "IMPLIES", "KINDS", "Signal", "compartment", "disagreements", "er_retention", "find_signals",

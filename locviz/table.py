@@ -26,7 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from locviz.errors import InputError
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 
 SCHEMA_VERSION = 1
 FORMATS = ("tsv", "csv", "json")

@@ -55,7 +55,8 @@ import torch
 from locviz.card import display_name
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
 from locviz.errors import InputError, check
-from locviz.predict import Prediction, Predictor
+from locviz.predict import Predictor
+from locviz.prediction import Prediction
 from locviz.regions import top_regions
 from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, ProteinRecord
 from locviz.table import RowWriter, rows_bytes

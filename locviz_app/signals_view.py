@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 from locviz.signals import Signal, disagreements, find_signals
 from locviz.whatif_figures import KIND_NAMES, signal_track
 from locviz_app import support as ui

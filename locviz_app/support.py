@@ -35,7 +35,8 @@ from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, Example, by_accession
 from locviz.export import export_filename, figure_bytes
 from locviz.motifs import MotifError, MotifSet, bundle_motifs_path, load_bundle_motifs
-from locviz.predict import Prediction, Predictor, load_model
+from locviz.predict import Predictor, load_model
+from locviz.prediction import Prediction
 from locviz.sequences import ParseIssue, ParseResult, ProteinRecord, iter_record_texts, parse
 from locviz.weights import SHIPPED_MODELS, BundleError, read_card, weights_dir
 

@@ -17,7 +17,8 @@ from locviz import export, figures, organisms, table
 from locviz.card import display_name
 from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
-from locviz.predict import Prediction, Predictor
+from locviz.predict import Predictor
+from locviz.prediction import Prediction
 from locviz.regions import top_regions
 from locviz_app import support as ui
 from locviz_app.signals_view import signal_section

@@ -25,7 +25,8 @@ from locviz import whatif_figures as wf
 from locviz.card import display_name
 from locviz.errors import LocvizError
 from locviz.export import export_filename
-from locviz.predict import Prediction, Predictor
+from locviz.predict import Predictor
+from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord, parse
 from locviz_app import support as ui
 

@@ -17,7 +17,7 @@ import torch
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
 from locviz.encoding import LengthPolicy
 from locviz.model import ConvLSTM, Ensemble, ModelConfig
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES
 from locviz.weights import save_bundle
 

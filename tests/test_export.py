@@ -17,7 +17,7 @@ from conftest import synthetic_prediction
 from locviz import export, figures, table
 from locviz.datasets import MULTILOC_CLASSES
 from locviz.motifs import FilterMotif
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES
 
 CLASSES = list(MULTILOC_CLASSES)

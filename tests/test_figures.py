@@ -18,7 +18,7 @@ from locviz.encoding import LengthPolicy
 from locviz.metrics import classification_report
 from locviz.model import ModelConfig
 from locviz.motifs import FilterMotif, MotifSet
-from locviz.predict import Prediction
+from locviz.prediction import Prediction
 from locviz.regions import AttentionRegion
 
 CLASSES = list(MULTILOC_CLASSES)

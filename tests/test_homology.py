@@ -231,7 +231,7 @@ def test_a_missing_aligner_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp
 
 def test_the_combined_call_respects_the_organism(proteins: dict[str, str]) -> None:
     from locviz.datasets import DEEPLOC_CLASSES
-    from locviz.predict import Prediction
+    from locviz.prediction import Prediction
 
     sequence = proteins["P00001"]
     ref = Reference((RefEntry("PLAST1", "Plastid", "deeploc", 0),), (sequence,), threads=1,

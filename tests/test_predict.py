@@ -13,7 +13,8 @@ from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
 
 import locviz
 from locviz.encoding import tokenize
-from locviz.predict import Prediction, Predictor, load_model
+from locviz.predict import Predictor, load_model
+from locviz.prediction import Prediction
 from locviz.regions import AttentionRegion, top_regions
 from locviz.sequences import ProteinRecord
 from locviz.weights import BundleError
