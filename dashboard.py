@@ -2,14 +2,17 @@
 
 Run with ``python3 -m locviz app`` (or ``streamlit run dashboard.py``). Each
 page is a short script in ``pages/``; the glue they share is
-:mod:`locviz_app.support` and the science is :mod:`locviz`.
+:mod:`locviz_app` (split by job: layout, inputs, runs, evidence, charts, downloads) and the science is
+:mod:`locviz`.
 """
 
 import streamlit as st
 
-from locviz_app import support as ui
+from locviz_app import layout, warmup
 
 st.set_page_config(page_title="locviz", page_icon=":material/biotech:", layout="wide")
-ui.warm_up_in_background()  # once per process; `locviz app` has already started it with the server
-pages = [st.Page(path, title=title, icon=icon, default=(path == ui.PREDICT_PAGE)) for path, title, icon in ui.PAGES]
+warmup.warm_up_in_background()  # once per process; `locviz app` has already started it with the server
+pages = [
+    st.Page(path, title=title, icon=icon, default=(path == layout.PREDICT_PAGE)) for path, title, icon in layout.PAGES
+]
 st.navigation(pages).run()

@@ -4,7 +4,7 @@
 *is* the Streamlit server: stopping it (Ctrl-C, ``kill PID``) stops the server, and
 nothing is left listening. Before handing over to Streamlit it starts a thread that
 imports the science stack and, once the server is up, loads and warms the default
-model (:func:`locviz_app.support.warm_up_in_background`), so the first page does not
+model (:func:`locviz_app.warmup.warm_up_in_background`), so the first page does not
 wait for PyTorch and the first Predict does not wait for the model.
 """
 
@@ -22,13 +22,13 @@ def _warm_when_serving() -> None:
     from streamlit import runtime
 
     import locviz.figures  # noqa: F401  (what the Predict page imports: pandas, plotly, matplotlib, torch)
-    from locviz_app import support
+    from locviz_app import warmup
 
     deadline = time.monotonic() + SERVER_WAIT_S
     while not runtime.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     if runtime.exists():
-        support.warm_up_in_background()
+        warmup.warm_up_in_background()
 
 
 def main(argv: list[str] | None = None) -> None:

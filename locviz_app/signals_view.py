@@ -12,7 +12,7 @@ import streamlit as st
 from locviz.prediction import Prediction
 from locviz.signals import Signal, disagreements, find_signals
 from locviz.whatif_figures import KIND_NAMES, signal_track
-from locviz_app import support as ui
+from locviz_app import charts
 
 
 def _name(signal: Signal) -> str:
@@ -35,8 +35,8 @@ def signal_section(pred: Prediction) -> None:
     """The signal track with its downloads, a caption naming each hit, and one warning per disagreement."""
     key = (pred.model_name, pred.id, pred.sequence)
     signals = find_signals(pred.sequence)  # about a millisecond per 1,000 residues
-    fig = ui.cached_figure("signal-track", key, lambda: signal_track(signals, pred.length, pred.id))
-    ui.chart(fig, pred, "known-signals", "signals")
+    fig = charts.cached_figure("signal-track", key, lambda: signal_track(signals, pred.length, pred.id))
+    charts.chart(fig, pred, "known-signals", "signals")
     st.caption(signals_summary(signals))
     for sentence in disagreements(pred, signals):
         st.warning(sentence[0].upper() + sentence[1:] + ".", icon=":material/warning:")

@@ -13,7 +13,7 @@ from locviz import figures
 from locviz.card import DATA_VARIABLE, ModelCard, portable_command
 from locviz.errors import InputError
 from locviz.organisms import ORGANISM_DESCRIPTIONS, ORGANISMS, allowed_classes
-from locviz_app import support as ui
+from locviz_app import charts, downloads, layout, models
 
 METRIC_HELP = {
     "accuracy": "fraction of proteins whose predicted compartment is the annotated one",
@@ -129,10 +129,10 @@ def metrics_section(card: ModelCard, model_name: str) -> None:
     if keys:
         key = st.selectbox("Confusion matrix of", keys, key="confusion_key",
                            format_func=lambda k: describe_metrics_key(k, metrics[k]))  # fmt: skip
-        fig = ui.cached_figure("confusion", (model_name, key, str(metrics[key].get("n"))),
+        fig = charts.cached_figure("confusion", (model_name, key, str(metrics[key].get("n"))),
                                lambda: figures.confusion_heatmap(metrics[key], model_name))  # fmt: skip
         st.plotly_chart(fig, width="content", key="confusion-chart", theme=None)
-        ui.figure_downloads(fig, key, model_name, "confusion-matrix", "confusion")
+        downloads.figure_downloads(fig, key, model_name, "confusion-matrix", "confusion")
 
 
 def calibration_section(card: ModelCard, model_name: str) -> None:
@@ -160,10 +160,10 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     if m.get("measured_on"):
         st.caption(f"Measured on {m['measured_on']}.")
     if calibration.reliability("before") or calibration.reliability("after"):
-        fig = ui.cached_figure("reliability", (model_name, card.weights_sha256, repr(calibration)),
+        fig = charts.cached_figure("reliability", (model_name, card.weights_sha256, repr(calibration)),
                                lambda: figures.reliability_diagram(card))  # fmt: skip
         st.plotly_chart(fig, width="content", key="reliability-chart", theme=None)
-        ui.figure_downloads(fig, "calibration", model_name, "reliability", "reliability")
+        downloads.figure_downloads(fig, "calibration", model_name, "reliability", "reliability")
     else:
         st.caption("The calibration section holds no reliability table, so there is no diagram to draw.")
 
@@ -222,12 +222,12 @@ def reproduce_section(card: ModelCard) -> None:
 
 
 def main() -> None:
-    settings = ui.sidebar_settings()
+    settings = layout.sidebar_settings()
     if settings is None:
         st.title("Model card")
         return
     model_name, device = settings
-    bundle = ui.get_predictor(model_name, device).bundle
+    bundle = models.get_predictor(model_name, device).bundle
     card = bundle.card
     st.title(f"Model card: {model_name}")
     if card.note:
@@ -239,14 +239,14 @@ def main() -> None:
     reference_section(card)
     organisms_section(card)
     st.markdown("### Training curves")
-    curves = ui.cached_figure("curves", (model_name, card.weights_sha256),
+    curves = charts.cached_figure("curves", (model_name, card.weights_sha256),
                               lambda: figures.training_curves(card, model_name))  # fmt: skip
     st.plotly_chart(curves, width="stretch", key="curves-chart", theme=None)
-    ui.figure_downloads(curves, "training", model_name, "training-curves", "curves")
+    downloads.figure_downloads(curves, "training", model_name, "training-curves", "curves")
     reproduce_section(card)
-    ui.table_download(
+    downloads.table_download(
         "Model card (JSON)", lambda: bundle.card_path.read_bytes(), bundle.card_path.name, "card-json"
     )
 
 
-ui.guarded(main)
+layout.guarded(main)

@@ -19,7 +19,7 @@ from locviz.card import display_name
 from locviz.known_motifs import BY_NAME as KNOWN
 from locviz.motifs import COMPOSITION_RULE, FilterMotif, MotifError, MotifSet, bundle_motifs_path
 from locviz.regions import filter_hits
-from locviz_app import support as ui
+from locviz_app import charts, downloads, layout, models
 
 LOGOS_PER_PAGE = 8
 GALLERY_COLUMNS = 2
@@ -37,7 +37,7 @@ SORT_COLUMN = {"assoc": "strongest z", "ic": "IC (bits)", "ic_per_position": "IC
 # ------------------------------------------------------------------ cached drawing
 def motifs_key(model_name: str, device: str) -> str:
     """File and mtime of the motifs file: part of every cache key, so a recomputed file redraws."""
-    path = bundle_motifs_path(ui.get_predictor(model_name, device).bundle)
+    path = bundle_motifs_path(models.get_predictor(model_name, device).bundle)
     return f"{path}:{path.stat().st_mtime_ns}"
 
 
@@ -45,7 +45,7 @@ def motifs_key(model_name: str, device: str) -> str:
 def logo_png(model_name: str, device: str, key: str, indices: tuple[int, ...], scale: float = 1.0) -> bytes:
     """PNG of one logo or a grid of logos (one image, one scale), drawn once per process."""
     del key  # cache key only
-    motifs = ui.get_motifs(model_name, device).motifs
+    motifs = models.get_motifs(model_name, device).motifs
     chosen = [motifs[i] for i in indices]
     fig = figures.sequence_logo(chosen[0]) if len(chosen) == 1 else figures.logo_grid(chosen, GALLERY_COLUMNS)
     return export.figure_bytes(fig, "png", scale=scale)
@@ -130,10 +130,10 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
     png = logo_png(model_name, device, motifs_key(model_name, device), (motif.index,), DETAIL_SCALE)
     st.image(png, width=int(png_width(png) / DETAIL_SCALE * 1.2))
     with st.container(horizontal=True, gap="small"):
-        ui.figure_downloads(
+        downloads.figure_downloads(
             lambda: figures.sequence_logo(motif), f"filter{motif.index}", model_name, "logo", f"logo-{motif.index}"
         )
-        ui.table_download(
+        downloads.table_download(
             "Logo matrix (CSV)", lambda: export.logo_csv(motif),
             export.export_filename(f"filter{motif.index}", model_name, "logo", "csv"), f"logo-csv-{motif.index}",
         )  # fmt: skip
@@ -150,7 +150,7 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
     with assoc_col:
         if motif.class_association:  # plotly, as every other figure (st.bar_chart would import altair: ~1 s)
             st.caption("Class association (z-score; positive: fires more in that class)")
-            bar = ui.cached_figure("filter-assoc", (model_name, motifs_key(model_name, device), motif.index),
+            bar = charts.cached_figure("filter-assoc", (model_name, motifs_key(model_name, device), motif.index),
                                    lambda: figures.filter_association_bar(motif, model_name))  # fmt: skip
             st.plotly_chart(bar, width="content", key=f"assoc-bar-{motif.index}", theme=None)
     known_matches(motif)
@@ -160,7 +160,7 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
             if motif.context_windows:
                 columns["with neighbours"] = motif.context_windows
             st.dataframe(pd.DataFrame(columns), hide_index=True, width="stretch")
-    current_protein_hits(motif, ui.get_predictor(model_name, device).name)
+    current_protein_hits(motif, models.get_predictor(model_name, device).name)
 
 
 def notes(motif: FilterMotif) -> None:
@@ -266,14 +266,14 @@ def pick_first(motif_set: MotifSet, choices: dict[str, str]) -> None:
 
 
 def main() -> None:
-    settings = ui.sidebar_settings()
+    settings = layout.sidebar_settings()
     st.title("Filter motifs")
     if settings is None:
         return
     model_name, device = settings
-    predictor = ui.get_predictor(model_name, device)
+    predictor = models.get_predictor(model_name, device)
     try:
-        motif_set = ui.get_motifs(model_name, device)
+        motif_set = models.get_motifs(model_name, device)
     except MotifError as exc:
         st.error(str(exc))
         return
@@ -337,7 +337,7 @@ def main() -> None:
         table, key=table_key, on_select=follow_table, selection_mode="single-row", hide_index=True,
         width="stretch", height=320, column_config=number,
     )  # fmt: skip
-    ui.table_download(
+    downloads.table_download(
         "Filter table (CSV)", lambda: table.to_csv(index=False).encode("utf-8"),
         export.export_filename("filters", model_name, "table", "csv"), "filter-table",
     )  # fmt: skip
@@ -366,12 +366,12 @@ def main() -> None:
 
     with st.expander("Filter–class association, all filters (heatmap)"):
         if any(m.class_association for m in motif_set.motifs):
-            heat = ui.cached_figure("assoc", (model_name, motifs_key(model_name, device)),
+            heat = charts.cached_figure("assoc", (model_name, motifs_key(model_name, device)),
                                     lambda: figures.class_association_heatmap(motif_set))  # fmt: skip
             st.plotly_chart(heat, width="content", key="assoc-heatmap", theme=None)
-            ui.figure_downloads(heat, "filters", model_name, "class-association", "assoc")
+            downloads.figure_downloads(heat, "filters", model_name, "class-association", "assoc")
         else:
             st.caption("This motifs file has no class association (computed without labels).")
 
 
-ui.guarded(main)
+layout.guarded(main)

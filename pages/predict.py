@@ -20,7 +20,7 @@ from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.regions import top_regions
-from locviz_app import support as ui
+from locviz_app import charts, downloads, evidence, inputs, layout, models, runs
 from locviz_app.signals_view import signal_section
 
 EXAMPLE_PROMPT = "— choose a real protein —"
@@ -55,7 +55,7 @@ def _submit(text: str, into_box: bool = True) -> None:
 def _predict_first(n: int) -> None:
     """Callback of 'Predict the first N': the first ``n`` records of the input that was over the limit."""
     text = st.session_state.pop("over_limit", "")
-    st.session_state["submitted"] = "".join(ui.record_texts(text)[:n])
+    st.session_state["submitted"] = "".join(inputs.record_texts(text)[:n])
 
 
 def over_limit_offer() -> None:
@@ -64,9 +64,9 @@ def over_limit_offer() -> None:
     if not text:
         return
     with st.container(border=True):
-        st.warning(ui.over_limit_message(len(ui.record_texts(text))), icon=":material/playlist_remove:")
-        st.button(f"Predict the first {ui.MAX_RECORDS}", key="predict_first", type="primary",
-                  on_click=_predict_first, args=(ui.MAX_RECORDS,))  # fmt: skip
+        st.warning(inputs.over_limit_message(len(inputs.record_texts(text))), icon=":material/playlist_remove:")
+        st.button(f"Predict the first {inputs.MAX_RECORDS}", key="predict_first", type="primary",
+                  on_click=_predict_first, args=(inputs.MAX_RECORDS,))  # fmt: skip
 
 
 def input_section() -> None:
@@ -89,14 +89,14 @@ def input_section() -> None:
     )
     upload = st.file_uploader(
         "…or upload a FASTA file", type=["fasta", "fa", "faa", "fas", "txt"], key="upload",
-        help=ui.LIMITS_TEXT,
+        help=inputs.LIMITS_TEXT,
     )  # fmt: skip
     go_col, info_col = st.columns([1, 5], vertical_alignment="center")
     with go_col:
         pressed = st.button("Predict", type="primary", key="predict", width="stretch")
     with info_col:
         st.caption(
-            f"{ui.LIMITS_TEXT} Proteins longer than the model's input length are cut as the model card says "
+            f"{inputs.LIMITS_TEXT} Proteins longer than the model's input length are cut as the model card says "
             "(first and last residues kept) and the app tells you where."
         )
     notice = st.session_state.pop("input_notice", None)
@@ -111,21 +111,21 @@ def _on_predict(upload) -> None:
     """Predict pressed: check the input's size and record count, then submit it."""
     st.session_state.pop("over_limit", None)
     if upload is not None:
-        text, problem = ui.decode_upload(upload.getvalue(), upload.name)
+        text, problem = inputs.decode_upload(upload.getvalue(), upload.name)
         if problem:
             st.error(problem)
             return
         st.info(f"Predicting the uploaded file '{upload.name}' (the text box is ignored while a file is uploaded).")
     else:
         text = st.session_state.get("seq_text", "")
-    problem = ui.input_size_error(text or "")
+    problem = inputs.input_size_error(text or "")
     if problem:
         st.error(problem)
         return
     if not (text or "").strip():
         st.error("Nothing to predict: paste a protein sequence or FASTA text, upload a file, or use an example.")
         return
-    if len(ui.record_texts(text)) > ui.MAX_RECORDS:
+    if len(inputs.record_texts(text)) > inputs.MAX_RECORDS:
         st.session_state["over_limit"] = text
         st.session_state.pop("submitted", None)
         return
@@ -133,15 +133,15 @@ def _on_predict(upload) -> None:
 
 
 # ------------------------------------------------------------------ results
-def pick_key(run: ui.Run) -> str:
+def pick_key(run: runs.Run) -> str:
     return f"record_pick-{run.key}"
 
 
-def search_shown(run: ui.Run, index: int) -> str | None:
+def search_shown(run: runs.Run, index: int) -> str | None:
     """Search the reference set for the protein shown (the whole run when it is small); None, or why not."""
-    small = len(run.records) <= ui.SEARCH_ALL_UP_TO
+    small = len(run.records) <= evidence.SEARCH_ALL_UP_TO
     try:
-        ui.search_hits(run.model_name, run.records if small else [run.records[index]])
+        evidence.search_hits(run.model_name, run.records if small else [run.records[index]])
     except LocvizError as exc:  # DIAMOND missing or failed: the call is shown without its homology evidence
         return str(exc)
     return None
@@ -150,7 +150,7 @@ def search_shown(run: ui.Run, index: int) -> str | None:
 def accession_offers(errors: list) -> None:
     """For accessions pasted instead of sequences: a button per protein the app ships the sequence of."""
     accessions = list(dict.fromkeys(a for issue in errors for a in issue.accessions))
-    known = [k for k in (ui.known_protein(a) for a in accessions) if k is not None]
+    known = [k for k in (evidence.known_protein(a) for a in accessions) if k is not None]
     if not accessions:
         return
     if not known:
@@ -169,7 +169,7 @@ def accession_offers(errors: list) -> None:
                   args=("".join(k.fasta() for k in known),))  # fmt: skip
 
 
-def nearest_cell(call: ui.Call) -> str | None:
+def nearest_cell(call: evidence.Call) -> str | None:
     """The summary table's homology cell: nearest protein, identity and location; None when not searched."""
     ev = call.evidence
     if ev is None:
@@ -182,13 +182,13 @@ def nearest_cell(call: ui.Call) -> str | None:
     return f"{h.accession} · {h.identity:.0%} · {display_name(h.location)}"
 
 
-def summary_table(run: ui.Run, calls: list[ui.Call]) -> int:
+def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
     """Sortable table of all proteins (as restricted to the organism); returns the index of the protein to show."""
     preds = [c.prediction for c in calls]
     rows = []
     for call, p in zip(calls, preds, strict=True):
         order = np.argsort(-np.asarray(p.probabilities))
-        known = ui.known_location(p, p.model_name)
+        known = evidence.known_location(p, p.model_name)
         rows.append(
             {
                 "id": p.id,
@@ -246,9 +246,10 @@ def summary_table(run: ui.Run, calls: list[ui.Call]) -> int:
     )
 
 
-def search_all_offer(run: ui.Run) -> None:
+def search_all_offer(run: runs.Run) -> None:
     """A button that searches every protein of a large run (small runs are searched whole anyway)."""
-    if len(run.records) <= ui.SEARCH_ALL_UP_TO or ui.get_reference(run.model_name) is None or ui.all_searched(run):
+    small = len(run.records) <= evidence.SEARCH_ALL_UP_TO
+    if small or models.get_reference(run.model_name) is None or evidence.all_searched(run):
         return
     if st.button(
         f"Find the nearest annotated protein for all {len(run.records)} (a few seconds)",
@@ -258,7 +259,7 @@ def search_all_offer(run: ui.Run) -> None:
     ):
         with st.spinner(f"Searching {len(run.records)} proteins against the reference set…"):
             try:
-                ui.search_hits(run.model_name, run.records)
+                evidence.search_hits(run.model_name, run.records)
             except LocvizError as exc:
                 st.warning(f"The homology search failed: {exc}")
         st.rerun()
@@ -275,7 +276,7 @@ def allowed_only(pred: Prediction) -> Prediction:
     return dataclasses.replace(pred, classes=classes, probabilities=probabilities, member_probabilities=members)
 
 
-def prediction_header(call: ui.Call, predictor: Predictor) -> None:
+def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
     """Predicted compartment, confidence, known location (examples, reference set), notes and what is averaged."""
     pred = call.prediction
     st.markdown(f"### {pred.id}")
@@ -283,7 +284,7 @@ def prediction_header(call: ui.Call, predictor: Predictor) -> None:
     c1.metric("Predicted compartment", display_name(pred.label), help="the model's own call")
     c2.metric("Probability", f"{pred.confidence:.1%}", help=probability_help(predictor, pred.organism))
     c3.metric("Length", f"{pred.length} aa")
-    known = ui.known_example(pred.sequence)
+    known = evidence.known_example(pred.sequence)
     if known is not None:
         agree = "✓ matches" if known.location == pred.label else "differs from"
         c4.metric("Known location", display_name(known.location))
@@ -299,7 +300,7 @@ def prediction_header(call: ui.Call, predictor: Predictor) -> None:
             f"{known.accession} {known.name} ({known.organism}) is {fold_note}."
             + (f" Data-set annotation: {known.annotation}." if known.annotation else "")
         )
-    elif (seen := ui.known_location(pred, pred.model_name)) is not None:
+    elif (seen := evidence.known_location(pred, pred.model_name)) is not None:
         location, source = seen
         agree = "✓ matches" if location == pred.label else "differs from"
         c4.metric("Known location", display_name(location))
@@ -327,20 +328,21 @@ def probability_help(predictor: Predictor, organism: str) -> str:
     return text + "."
 
 
-def support_box(call: ui.Call) -> None:
+def support_box(call: evidence.Call) -> None:
     """The verdict as a coloured badge, and its reasons as a short list."""
     level = call.support.level
     st.markdown(
-        f"##### Support for this call :{ui.SUPPORT_COLOURS[level]}-badge[{ui.SUPPORT_ICONS[level]} {level}]",
+        f"##### Support for this call :{evidence.SUPPORT_COLOURS[level]}-badge"
+        f"[{evidence.SUPPORT_ICONS[level]} {level}]",
         help="high / medium / low, from the calibrated confidence (thresholds chosen in cross-validation so that "
         "'high' calls were at least 90 % right), agreement between the ensemble members, signs that the sequence "
         "is unlike the training proteins, and the nearest annotated protein.",
     )
     classes = call.prediction.classes
-    st.markdown("\n".join(f"- {ui.readable(reason, classes)}" for reason in call.support.reasons))
+    st.markdown("\n".join(f"- {evidence.readable(reason, classes)}" for reason in call.support.reasons))
 
 
-def combined_line(call: ui.Call, combination) -> None:
+def combined_line(call: evidence.Call, combination) -> None:
     """The combined call on its own line (the model's own call stays the headline)."""
     ev = call.evidence
     if ev is None or ev.combined is None or ev.combined_label is None:
@@ -381,9 +383,9 @@ def hits_table(ev) -> None:
     )  # fmt: skip
 
 
-def homology_box(call: ui.Call, model_name: str, problem: str | None) -> None:
+def homology_box(call: evidence.Call, model_name: str, problem: str | None) -> None:
     """The plain sentence, the combined call and the best hits."""
-    reference = ui.get_reference(model_name)
+    reference = models.get_reference(model_name)
     if reference is None:
         st.markdown("##### Nearest annotated proteins")
         st.caption(f"Model {model_name} ships no reference set, so there is no homology evidence.")
@@ -405,7 +407,7 @@ def homology_box(call: ui.Call, model_name: str, problem: str | None) -> None:
         hits_table(ev)
 
 
-def evidence_section(call: ui.Call, model_name: str, problem: str | None) -> None:
+def evidence_section(call: evidence.Call, model_name: str, problem: str | None) -> None:
     """Beside the call: the support verdict and the homology evidence."""
     left, right = st.columns([2, 3], gap="large")
     with left:
@@ -423,8 +425,8 @@ def attention_section(pred: Prediction) -> None:
     n_regions = ctl2.number_input("Top regions", 1, 20, 5, key="n_regions")
     window = ctl3.number_input("Region width (residues)", 1, 51, 9, step=2, key="region_window")
     key = (pred.model_name, pred.id, pred.sequence)
-    heatmap = ui.cached_figure("heatmap", (*key, per_row), lambda: figures.attention_heatmap(pred, per_row))
-    ui.chart(heatmap, pred, "attention-heatmap", "heatmap", width="content")
+    heatmap = charts.cached_figure("heatmap", (*key, per_row), lambda: figures.attention_heatmap(pred, per_row))
+    charts.chart(heatmap, pred, "attention-heatmap", "heatmap", width="content")
     signal_section(pred)  # known sorting signals (rules) on the same residues, and any conflict with the call
     regions = top_regions(pred, n=int(n_regions), window=int(window))
     n_seen = max(int(np.asarray(pred.seen).sum()), 1)
@@ -453,10 +455,10 @@ def attention_section(pred: Prediction) -> None:
             "subsequence": st.column_config.TextColumn(width="large"),
         },
     )
-    profile = ui.cached_figure(
+    profile = charts.cached_figure(
         "profile", (*key, int(n_regions), int(window)), lambda: figures.attention_profile(pred, regions)
     )
-    ui.chart(profile, pred, "attention-profile", "profile")
+    charts.chart(profile, pred, "attention-profile", "profile")
 
 
 def filter_section(pred: Prediction, predictor: Predictor) -> None:
@@ -484,11 +486,11 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
     if not shown:
         st.info("Choose at least one filter to draw.")
     else:
-        track = ui.cached_figure(
+        track = charts.cached_figure(
             "track", (pred.model_name, pred.id, pred.sequence, tuple(shown), scale_each),
             lambda: figures.filter_track(pred, list(shown), widths, scale_each=scale_each),
         )  # fmt: skip
-        ui.chart(track, pred, "filter-activations", "track")
+        charts.chart(track, pred, "filter-activations", "track")
     pick_col, go_col = st.columns([4, 1], vertical_alignment="bottom")
     with pick_col:
         chosen = st.selectbox(
@@ -500,10 +502,10 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
     with go_col:
         if st.button("Open its logo", key="open_motif", width="stretch"):
             st.session_state["motif_filter"] = int(chosen)
-            st.switch_page(ui.MOTIFS_PAGE)
+            st.switch_page(layout.MOTIFS_PAGE)
 
 
-def downloads_section(run: ui.Run, pred: Prediction, predictor: Predictor) -> None:
+def downloads_section(run: runs.Run, pred: Prediction, predictor: Predictor) -> None:
     """Numbers behind the figures, for this protein and for all proteins of the run."""
     st.markdown("#### Numbers (CSV / JSON)")
     name = pred.model_name
@@ -513,15 +515,15 @@ def downloads_section(run: ui.Run, pred: Prediction, predictor: Predictor) -> No
     st.caption(f"The prediction tables have the columns of `locviz predict --organism {organism} --neighbours`: "
                "calibrated probabilities, the support verdict and the nearest annotated protein.")  # fmt: skip
     with st.container(horizontal=True, gap="small"):  # buttons as wide as their labels, wrapping: nothing cut off
-        ui.table_download(f"Predictions, {every} (CSV)",
-                          lambda: ui.table_download_bytes(run, predictor, organism, "csv"),
+        downloads.table_download(f"Predictions, {every} (CSV)",
+                          lambda: downloads.table_download_bytes(run, predictor, organism, "csv"),
                           export.export_filename("all", name, "predictions", "csv"), "pred-csv")  # fmt: skip
-        ui.table_download(f"Predictions + attention, {every} (JSON)",
-                          lambda: ui.table_download_bytes(run, predictor, organism, "json", with_attention=True),
+        downloads.table_download(f"Predictions + attention, {every} (JSON)",
+                          lambda: downloads.table_download_bytes(run, predictor, organism, "json", with_attention=True),
                           export.export_filename("all", name, "predictions", "json"), "pred-json")  # fmt: skip
-        ui.table_download(f"Attention per residue, {pred.id} (CSV)", lambda: table.attention_bytes([pred]),
+        downloads.table_download(f"Attention per residue, {pred.id} (CSV)", lambda: table.attention_bytes([pred]),
                           export.export_filename(pred.id, name, "attention", "csv"), "att-csv")  # fmt: skip
-        ui.table_download(f"Filter activations, {pred.id} (CSV)", lambda: export.filters_csv(pred),
+        downloads.table_download(f"Filter activations, {pred.id} (CSV)", lambda: export.filters_csv(pred),
                           export.export_filename(pred.id, name, "filter-activations", "csv"), "filt-csv")  # fmt: skip
 
 
@@ -529,19 +531,19 @@ def results_section(model_name: str, device: str, organism: str) -> None:
     text = st.session_state.get("submitted")
     if not text:
         return
-    run = ui.get_run(model_name, device, text)
-    if run is None and text.count(">") > ui.PROGRESS_ABOVE:  # many proteins: show progress
+    run = runs.get_run(model_name, device, text)
+    if run is None and text.count(">") > runs.PROGRESS_ABOVE:  # many proteins: show progress
         bar = st.progress(0.0, text="Predicting…")
-        run = ui.run_prediction(model_name, device, text, progress=lambda f, msg: bar.progress(f, text=msg))
+        run = runs.run_prediction(model_name, device, text, progress=lambda f, msg: bar.progress(f, text=msg))
         bar.empty()
     elif run is None:  # a few proteins take well under a second: no progress widgets to draw
-        run = ui.run_prediction(model_name, device, text)
+        run = runs.run_prediction(model_name, device, text)
     st.divider()
-    ui.show_issues(run.parsed.errors, any_predicted=bool(run.predictions))
+    inputs.show_issues(run.parsed.errors, any_predicted=bool(run.predictions))
     accession_offers(run.parsed.errors)
     if not run.predictions:
         return
-    predictor = ui.get_predictor(model_name, device)
+    predictor = models.get_predictor(model_name, device)
     took = f"{run.seconds * 1000:.0f} ms" if run.seconds < 1 else f"{run.seconds:.1f} s"
     st.caption(
         f"{len(run.predictions)} protein{'s' if len(run.predictions) != 1 else ''} predicted in {took} "
@@ -554,20 +556,20 @@ def results_section(model_name: str, device: str, organism: str) -> None:
     index = st.session_state[key]  # the protein shown: searched before the table, so its row has the evidence too
     problem = search_shown(run, index)
     if n > 1:
-        index = summary_table(run, [ui.call_for(run, predictor, i, organism) for i in range(n)])
-    call = ui.call_for(run, predictor, index, organism, detailed=True)
+        index = summary_table(run, [evidence.call_for(run, predictor, i, organism) for i in range(n)])
+    call = evidence.call_for(run, predictor, index, organism, detailed=True)
     pred = call.prediction
     st.session_state["prediction"] = pred
     prediction_header(call, predictor)
-    excluded = ui.excluded_note(pred.classes, organism)
+    excluded = evidence.excluded_note(pred.classes, organism)
     if excluded is not None:
         st.info(excluded, icon=":material/filter_alt:")
     evidence_section(call, model_name, problem)
     left, right = st.columns([1, 1])
     with left:
         key = (pred.model_name, pred.id, pred.sequence, organism)
-        bar_fig = ui.cached_figure("bar", key, lambda: figures.probability_bar(allowed_only(pred)))
-        ui.chart(bar_fig, pred, "probabilities", "bar")
+        bar_fig = charts.cached_figure("bar", key, lambda: figures.probability_bar(allowed_only(pred)))
+        charts.chart(bar_fig, pred, "probabilities", "bar")
     with right:
         st.markdown("**Probability of every class**" if excluded is None else
                     "**Probability of every compartment the organism has**")  # fmt: skip
@@ -596,7 +598,7 @@ def results_section(model_name: str, device: str, organism: str) -> None:
 
 
 def main() -> None:
-    settings = ui.sidebar_settings()
+    settings = layout.sidebar_settings()
     st.title("locviz — where does this protein go, and why?")
     st.markdown(
         "Predicts the subcellular compartment of eukaryotic proteins from sequence alone with a ConvLSTM "
@@ -607,11 +609,11 @@ def main() -> None:
     if settings is None:
         return
     model_name, device = settings
-    organism = ui.organism_setting(model_name)
+    organism = evidence.organism_setting(model_name)
     with st.sidebar:
-        st.caption(ui.LIMITS_TEXT)
+        st.caption(inputs.LIMITS_TEXT)
     input_section()
     results_section(model_name, device, organism)
 
 
-ui.guarded(main)
+layout.guarded(main)

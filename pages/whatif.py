@@ -28,7 +28,7 @@ from locviz.export import export_filename
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord, parse
-from locviz_app import support as ui
+from locviz_app import charts, downloads, layout, models, runs
 
 SCAN_TAB = "Saturation mutagenesis"
 VARIANT_TAB = "Variants side by side"
@@ -79,23 +79,23 @@ def sticky(widget: Callable, label: str, key: str, store_key: Hashable, default:
 
 def result_key(pred: Prediction, device: str, *settings: Hashable) -> tuple:
     """Model (card file and version), device, the exact sequence and the tool's settings."""
-    return (ui.text_key(pred.model_name, device, pred.sequence), *settings)
+    return (runs.text_key(pred.model_name, device, pred.sequence), *settings)
 
 
 # ------------------------------------------------------------------ the protein
-def current_run(model_name: str, device: str) -> ui.Run | None:
+def current_run(model_name: str, device: str) -> runs.Run | None:
     """The Predict page's last run, predicted again with this model if the sidebar's model was changed since."""
     text = st.session_state.get("submitted")
     if not text:
         return None
-    run = ui.get_run(model_name, device, text)
+    run = runs.get_run(model_name, device, text)
     if run is None:
         with st.spinner(f"Predicting the Predict page's input with model {model_name}…"):
-            run = ui.run_prediction(model_name, device, text)
+            run = runs.run_prediction(model_name, device, text)
     return run if run.predictions else None
 
 
-def pick_protein(run: ui.Run) -> int:
+def pick_protein(run: runs.Run) -> int:
     """Index of the protein to work on: the one shown on the Predict page, until another is picked here.
 
     The picker's state is dropped whenever the user leaves this page (Streamlit forgets the widgets of a
@@ -124,7 +124,7 @@ def empty_state() -> None:
         "this page then works on the protein shown there.",
         icon=":material/info:",
     )
-    st.page_link(ui.PREDICT_PAGE, label="Go to Predict", icon=":material/biotech:")
+    st.page_link(layout.PREDICT_PAGE, label="Go to Predict", icon=":material/biotech:")
 
 
 def protein_header(pred: Prediction) -> None:
@@ -210,9 +210,9 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
     took = cached((*key, "seconds"))
     done = f"{n_mutants} mutants" + (f", predicted in {seconds(took)} on {device.upper()}. " if took else ". ")
     st.caption(done + strongest(scan, cls))
-    fig = ui.cached_figure("whatif-scan", (key, cls), lambda: wf.scan_heatmap(scan, cls))
-    ui.chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")
-    ui.table_download(
+    fig = charts.cached_figure("whatif-scan", (key, cls), lambda: wf.scan_heatmap(scan, cls))
+    charts.chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")
+    downloads.table_download(
         f"Every substitution, residues {start}-{end}, all classes (CSV)", lambda: whatif.scan_table_bytes([scan]),
         export_filename(pred.id, pred.model_name, f"saturation-{start}-{end}", "csv"), "scan-csv",
     )  # fmt: skip
@@ -311,17 +311,17 @@ def show_comparison(comparison: whatif.VariantComparison, pred: Prediction) -> N
     }).sort_values("Δ (points)", key=np.abs, ascending=False)  # fmt: skip
     left, right = st.columns([1, 1])
     with left:
-        fig = ui.cached_figure("whatif-cmp", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
+        fig = charts.cached_figure("whatif-cmp", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
                                lambda: wf.comparison_probabilities(comparison))  # fmt: skip
-        ui.chart(fig, pred, "variant-probabilities", "cmp")
+        charts.chart(fig, pred, "variant-probabilities", "cmp")
     with right:
         st.dataframe(frame, hide_index=True, width="stretch", height=38 + 35 * len(frame), column_config={
             c: st.column_config.NumberColumn(c, format="%.1f %%") for c in ("wild type", "variant")
         } | {"Δ (points)": st.column_config.NumberColumn(format="%+.1f")})  # fmt: skip
-    track = ui.cached_figure("whatif-datt", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
+    track = charts.cached_figure("whatif-datt", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
                              lambda: wf.delta_attention_track(comparison))  # fmt: skip
-    ui.chart(track, pred, "variant-attention", "datt")
-    ui.table_download(
+    charts.chart(track, pred, "variant-attention", "datt")
+    downloads.table_download(
         "Δ per class (CSV)", lambda: whatif.comparison_table_bytes([comparison]),
         export_filename(pred.id, pred.model_name, "variant", "csv"), "cmp-csv",
     )  # fmt: skip
@@ -361,18 +361,18 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
     for curve in curves:
         mark = ":material/check_circle:" if curve.faithful else ":material/cancel:"
         st.markdown(f"{mark} {curve.reading[0].upper()}{curve.reading[1:]}.")
-    tracks = ui.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
-    ui.chart(tracks, pred, f"attributions-{cls}", "attr")
-    deletion = ui.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))
-    ui.chart(deletion, pred, f"deletion-curves-{cls}", "del")
+    tracks = charts.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
+    charts.chart(tracks, pred, f"attributions-{cls}", "attr")
+    deletion = charts.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))
+    charts.chart(deletion, pred, f"deletion-curves-{cls}", "del")
     with st.container(horizontal=True, gap="small"):
-        ui.table_download(
+        downloads.table_download(
             "Scores per residue (CSV)",
             lambda: whatif.attribution_table_bytes(attributions),
             export_filename(pred.id, pred.model_name, f"attributions-{cls}", "csv"),
             "attr-csv",
         )
-        ui.table_download(
+        downloads.table_download(
             "Deletion curves (CSV)",
             lambda: whatif.deletion_table_bytes(curves),
             export_filename(pred.id, pred.model_name, f"deletion-curves-{cls}", "csv"),
@@ -402,7 +402,7 @@ def run_attributions(
 
 # ------------------------------------------------------------------ page
 def main() -> None:
-    settings = ui.sidebar_settings()
+    settings = layout.sidebar_settings()
     st.title("What if — does the call change when the sequence does?")
     st.markdown(
         "Change the protein and predict again: **saturation mutagenesis** of a window, **variants** or an "
@@ -418,7 +418,7 @@ def main() -> None:
         return
     index = pick_protein(run)
     pred, record = run.predictions[index], run.records[index]
-    predictor = ui.get_predictor(model_name, device)
+    predictor = models.get_predictor(model_name, device)
     protein_header(pred)
     # Tabs render lazily: only the open one is drawn, so a finished scan is not redrawn while comparing variants.
     scan_tab, variant_tab, attribution_tab = st.tabs(
@@ -435,4 +435,4 @@ def main() -> None:
             attribution_section(predictor, record, pred, device)
 
 
-ui.guarded(main)
+layout.guarded(main)

@@ -303,9 +303,9 @@ def test_page_scripts_have_no_bare_strings() -> None:
     above the Predict page's title); only the module docstring is exempt."""
     import ast
 
-    from locviz_app import support as ui
+    from locviz_app import layout
 
-    for script in ["dashboard.py", *(path for path, _, _ in ui.PAGES)]:
+    for script in ["dashboard.py", *(path for path, _, _ in layout.PAGES)]:
         body = ast.parse((REPO / script).read_text()).body
         bare = [n.lineno for n in body[1:] if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
         assert not bare, f"{script}: bare string(s) at line(s) {bare} would be shown on the page; make them comments"
@@ -440,9 +440,9 @@ def test_known_location_of_any_reference_protein(
 
 
 def ui_predictor(at: AppTest, device: str):
-    from locviz_app import support as ui
+    from locviz_app import models
 
-    return ui.get_predictor(at.session_state["model_name"], device)
+    return models.get_predictor(at.session_state["model_name"], device)
 
 
 # ------------------------------------------------------------------ figures the Predict page draws
@@ -594,7 +594,7 @@ def test_model_card_page_shows_calibration_and_reference(
 def test_every_export_is_a_valid_file(app: AppTest) -> None:
     from locviz import export, figures
     from locviz.motifs import load_bundle_motifs
-    from locviz_app import support as ui
+    from locviz_app import downloads
 
     predict(app, by_accession("P00441").fasta())
     pred = app.session_state["prediction"]
@@ -604,11 +604,11 @@ def test_every_export_is_a_valid_file(app: AppTest) -> None:
         "logo": lambda: figures.sequence_logo(load_bundle_motifs(load_bundle("multiloc", "cpu")).motifs[3]),
     }
     for name, fig in figs.items():
-        png = ui.export_bytes(fig, "png")
+        png = downloads.export_bytes(fig, "png")
         assert png.startswith(b"\x89PNG\r\n\x1a\n"), name
-        svg = ui.export_bytes(fig, "svg")
+        svg = downloads.export_bytes(fig, "svg")
         assert b"<svg" in svg[:2000] and svg.rstrip().endswith(b"</svg>"), name
-        pdf = ui.export_bytes(fig, "pdf")
+        pdf = downloads.export_bytes(fig, "pdf")
         assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:], name
     rows = list(csv.reader(io.StringIO(table.attention_bytes([pred]).decode())))
     assert rows[0][:3] == ["id", "position", "residue"] and len(rows) == pred.length + 1

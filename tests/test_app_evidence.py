@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from locviz import batching, calibration, cli
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
 from locviz.examples import by_accession
-from locviz_app import support as ui
+from locviz_app import evidence
 
 REPO = Path(__file__).resolve().parent.parent
 DASHBOARD = str(REPO / "dashboard.py")
@@ -31,7 +31,7 @@ CATD = by_accession("P07339")  # lysosomal; MultiLoc test fold 0, so not in the 
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("LOCVIZ_WEIGHTS", str(REPO / "weights"))
-    monkeypatch.setattr(ui, "_HITS", OrderedDict())  # every test starts with nothing searched
+    monkeypatch.setattr(evidence, "_HITS", OrderedDict())  # every test starts with nothing searched
     return AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
 
 
@@ -108,8 +108,8 @@ def test_fungus_on_multiloc_excludes_chloroplast_and_lysosomal_in_every_view(app
 
 def test_organism_help_says_what_each_organism_allows(app: AppTest) -> None:
     help_text = app.selectbox(key="organism_pick").help
-    assert help_text == ui.organism_help(tuple(MULTILOC_CLASSES))
-    deeploc = ui.organism_help(tuple(DEEPLOC_CLASSES))
+    assert help_text == evidence.organism_help(tuple(MULTILOC_CLASSES))
+    deeploc = evidence.organism_help(tuple(DEEPLOC_CLASSES))
     assert "**animal** (" in deeploc and "9 of 10: all but plastid" in deeploc
     assert "**plant** (" in deeploc and "all 10 compartments" in deeploc
 
@@ -121,7 +121,7 @@ def test_support_badge_and_reasons_beside_the_call(app: AppTest) -> None:
     level = pred.extra["support"]
     assert level in calibration.LEVELS
     text = markdown_text(app)
-    assert f":{ui.SUPPORT_COLOURS[level]}-badge[{ui.SUPPORT_ICONS[level]} {level}]" in text
+    assert f":{evidence.SUPPORT_COLOURS[level]}-badge[{evidence.SUPPORT_ICONS[level]} {level}]" in text
     assert "- Calibrated confidence" in text
     assert "All 4 members call cytoplasmic." in text or "Members disagree" in text
     assert "Nearest annotated protein P00441 (100% identity)" in text  # homology is one of the reasons

@@ -67,3 +67,13 @@ def test_prediction_is_one_type_everywhere() -> None:
     import locviz.prediction
 
     assert locviz.Prediction is locviz.predict.Prediction is locviz.prediction.Prediction
+
+
+def test_app_glue_has_no_import_circle_and_no_catch_all_module() -> None:
+    graph = _imports("locviz_app")
+    assert _cycles(graph) == []
+    assert "locviz_app.support" not in graph  # split by job: layout, models, inputs, runs, evidence, charts, downloads
+    for path in (REPO / "locviz_app").glob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) < 400, f"{path.name} is growing into a catch-all"
+    science = _imports("locviz")
+    assert not any(dep.startswith("locviz_app") for deps in science.values() for dep in deps)

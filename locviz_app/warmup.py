@@ -1,0 +1,84 @@
+"""Load and warm the default model in a background thread as soon as the server starts.
+
+So the first page never waits for it and the first Predict is as fast as the later ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from locviz.errors import LocvizError
+from locviz.sequences import ProteinRecord
+from locviz.weights import weights_dir
+from locviz_app.evidence import search_hits
+from locviz_app.models import WARM_UP_SEQUENCE, available_models, device_options, get_predictor, get_reference
+
+LOG = logging.getLogger("locviz.app")
+
+
+_WARM_STARTED: set[tuple[str, str, str]] = set()
+_WARM_LOCK = threading.Lock()
+
+
+def default_choice() -> tuple[str, str] | None:
+    """The model and device a new session starts with (what the sidebar shows first)."""
+    models = available_models()
+    return (models[0], device_options()[0]) if models else None
+
+
+def warm_up_in_background(model_name: str | None = None, device: str | None = None) -> threading.Thread | None:
+    """Load and warm a model (default: the sidebar's first choice) in a daemon thread, once per process.
+
+    Called when the server starts (``python -m locviz_app``, which ``locviz app`` runs) and again
+    by the first page run (``streamlit run dashboard.py``, AppTest); later calls return None. The
+    page never blocks on it: only a Predict (or the motifs page) waits for the model.
+    """
+    if model_name is None or device is None:
+        choice = default_choice()
+        if choice is None:
+            return None
+        model_name, device = model_name or choice[0], device or choice[1]
+    key = (str(weights_dir()), model_name, device)
+    with _WARM_LOCK:
+        if key in _WARM_STARTED:
+            return None
+        _WARM_STARTED.add(key)
+    thread = threading.Thread(target=_warm_up, args=(model_name, device), name="locviz-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up(model_name: str, device: str) -> None:
+    """Load the model and draw each Predict figure once: plotly's first figure of a kind costs about a second."""
+    start = time.perf_counter()
+    try:
+        predictor = get_predictor(model_name, device)
+        import pandas  # whole, before plotly looks it up (a page importing it meanwhile is waited for)
+
+        from locviz import figures  # the page's imports, so its first run finds them loaded
+        from locviz.regions import top_regions
+
+        pred = predictor.predict([ProteinRecord("warm-up", WARM_UP_SEQUENCE)], with_filters=True)[0]
+        for fig in (
+            figures.probability_bar(pred),
+            figures.attention_heatmap(pred),
+            figures.attention_profile(pred, top_regions(pred, n=3)),
+            figures.filter_track(pred, None, None, 5),
+        ):
+            fig.to_json()
+        from streamlit.dataframe_util import convert_pandas_df_to_arrow_bytes  # tables go to the browser as Arrow
+
+        convert_pandas_df_to_arrow_bytes(pandas.DataFrame({"n": [1.0], "text": ["a"]}))
+        reference = get_reference(model_name)  # known locations, looked up with every result
+        if reference is not None:  # DIAMOND's database is built on the first search (~0.4 s): not the user's
+            try:
+                search_hits(model_name, [ProteinRecord("warm-up", WARM_UP_SEQUENCE)])
+            except LocvizError as exc:  # no aligner: the page says so beside each call
+                LOG.warning("homology search unavailable: %s", exc)
+        print(f"locviz: model {model_name} loaded and warmed up on {device} in {time.perf_counter() - start:.1f} s",
+              flush=True)  # fmt: skip
+    except Exception:  # a broken bundle is reported on the page, where the user can act on it
+        LOG.warning("warming up model %s on %s failed; the page loads it on first use", model_name, device,
+                    exc_info=True)  # fmt: skip
