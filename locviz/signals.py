@@ -33,7 +33,7 @@ from locviz.prediction import Prediction
 __all__ = [
     "IMPLIES", "KINDS", "Signal", "compartment", "disagreements", "er_retention", "find_signals",
     "hydrophobic_moment", "mito_presequence", "nuclear_localisation_signals", "pts1", "signal_peptide",
-    "transmembrane_helices",
+    "transmembrane_helices", "RULES", "TRACK_COLUMNS", "annotate", "track_of", "track_rows",
 ]
 
 KINDS = ("signal_peptide", "transmembrane", "er_retention", "pts1", "nls", "mito_presequence")
@@ -65,6 +65,18 @@ PRESEQ_MIN_NET = 3
 PRESEQ_MAX_ACIDIC = 1
 PRESEQ_MOMENT_WINDOW = 18
 PRESEQ_MIN_MOMENT = 0.3
+RULES = {
+    "signal_peptide": f"{SP_H_WINDOW}-residue h-region with mean Kyte-Doolittle >= {SP_H_THRESHOLD}, then a (-3,-1) "
+    "cleavage site (von Heijne 1985, 1986)",
+    "transmembrane": f"{TM_WINDOW}-residue windows with mean Kyte-Doolittle >= {TM_THRESHOLD}, merged "
+    "(Kyte & Doolittle 1982)",
+    "er_retention": "C-terminal [KHR]DEL (Munro & Pelham 1987)",
+    "pts1": "C-terminal [SAC][KRH][LM] (Gould et al. 1989)",
+    "nls": "PSORT II pat4, pat7 or bipartite (Nakai & Horton 1999; Robbins et al. 1991)",
+    "mito_presequence": f"first {PRESEQ_LENGTH} residues: >= {PRESEQ_MIN_ARG} Arg, net charge >= +{PRESEQ_MIN_NET}, "
+    f"<= {PRESEQ_MAX_ACIDIC} acidic, hydrophobic moment >= {PRESEQ_MIN_MOMENT} (von Heijne 1986)",
+}
+"""The rule behind each kind, in one line: what the tables, the JSON and the GFF3 file name as ``rule``."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,15 @@ class Signal:
     end: int
     label: str  # short text for a track, e.g. "signal peptide", "KDEL"
     evidence: str  # what the rule saw, with the numbers
+
+    def __str__(self) -> str:
+        """``kind:start-end``, the form of the table's ``signals`` cell (``signal_peptide:1-24``)."""
+        return f"{self.kind}:{self.start}-{self.end}"
+
+    def to_json(self) -> dict[str, object]:
+        """The signal as a JSON object: type, start, end (1-based inclusive), label, rule, evidence."""
+        return {"type": self.kind, "start": self.start, "end": self.end, "label": self.label,
+                "rule": RULES.get(self.kind, ""), "evidence": self.evidence}  # fmt: skip
 
 
 def _values(sequence: str, scale: dict[str, float]) -> np.ndarray:
@@ -364,3 +385,32 @@ def disagreements(prediction: Prediction, signals: list[Signal]) -> list[str]:
     if call == "extracellular" and not kinds & {"signal_peptide", "transmembrane"}:
         out.append(f"predicted {shown}, but no N-terminal signal peptide was found (most secreted proteins have one)")
     return out
+
+
+# ------------------------------------------------------------------- the track in the tables
+TRACK_COLUMNS = ("id", "type", "start", "end", "label", "rule", "evidence")
+"""The long signal table of ``locviz predict --signals FILE``: one row per signal."""
+
+
+def track_of(prediction: Prediction) -> list[Signal]:
+    """The signals of ``prediction``: those :func:`annotate` stored, else found now (the app's track, same rules)."""
+    stored = prediction.extra.get("signals")
+    return list(stored) if stored is not None else find_signals(prediction.sequence)
+
+
+def annotate(predictions: list[Prediction]) -> list[list[Signal]]:
+    """Find every prediction's signals and store them in ``extra["signals"]`` (the table column); returns them.
+
+    The cell reads ``signal_peptide:1-24; transmembrane:100-120`` in TSV/CSV and is a list of
+    :meth:`Signal.to_json` objects in JSON (:mod:`locviz.table`); about a millisecond per 1,000 residues.
+    """
+    found = [find_signals(p.sequence) for p in predictions]
+    for pred, signals in zip(predictions, found, strict=True):
+        pred.extra["signals"] = signals
+    return found
+
+
+def track_rows(prediction: Prediction) -> list[list]:
+    """Rows of :data:`TRACK_COLUMNS` for one prediction (none when no rule matched)."""
+    return [[prediction.id, s.kind, s.start, s.end, s.label, RULES.get(s.kind, ""), s.evidence]
+            for s in track_of(prediction)]  # fmt: skip

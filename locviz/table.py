@@ -26,10 +26,13 @@ from typing import IO, Any
 import numpy as np
 
 from locviz.errors import InputError
+from locviz.gff3 import Gff3Writer
 from locviz.prediction import Prediction
 
 SCHEMA_VERSION = 1
 FORMATS = ("tsv", "csv", "json")
+PREDICTION_FORMATS = (*FORMATS, "gff3")
+"""The prediction table's formats: GFF3 (:mod:`locviz.gff3`) holds the call and the signal track, not every column."""
 BASE_COLUMNS = ("id", "length", "prediction", "confidence")
 DIGITS = 6  # significant digits of every probability written
 ATTENTION_COLUMNS = ("id", "position", "residue", "attention", "seen", "relative_to_uniform")
@@ -51,20 +54,31 @@ def json_number(value: Any, digits: int = DIGITS) -> float | None:
 
 
 def _text_cell(value: Any) -> str:
+    """A TSV/CSV cell; a list (the signal track) becomes its items' text joined by ``; ``."""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(_text_cell(v) for v in value)
     return number(value) if isinstance(value, float) else ("" if value is None else str(value))
 
 
 def _json_cell(value: Any) -> Any:
+    """A JSON value; list items with ``to_json()`` (:class:`locviz.signals.Signal`) become objects."""
+    if isinstance(value, (list, tuple)):
+        return [v.to_json() if hasattr(v, "to_json") else _json_cell(v) for v in value]
     return json_number(value) if isinstance(value, float) else value
 
 
-def format_for(path: str, chosen: str | None = None) -> str:
-    """The table format: ``chosen`` if given, else from the file suffix (``.csv``, ``.json``), else TSV."""
+def format_for(path: str, chosen: str | None = None, allowed: Sequence[str] = FORMATS) -> str:
+    """The table format: ``chosen`` if given, else from the file suffix (``.csv``, ``.json``), else TSV.
+
+    ``allowed=PREDICTION_FORMATS`` (``locviz predict``) also knows ``gff3`` (suffix ``.gff3`` or ``.gff``).
+    """
     if chosen:
-        if chosen not in FORMATS:
-            raise InputError(f"format must be one of {', '.join(FORMATS)}, got {chosen!r}")
+        if chosen not in allowed:
+            raise InputError(f"format must be one of {', '.join(allowed)}, got {chosen!r}")
         return chosen
     suffix = path.lower().rsplit(".", 1)[-1] if "." in path else ""
+    if suffix in ("gff3", "gff") and "gff3" in allowed:
+        return "gff3"
     return suffix if suffix in ("csv", "json") else "tsv"
 
 
@@ -186,6 +200,22 @@ class TableWriter:
 
     def close(self) -> None:
         self._rows.close()
+
+
+def writer_for(
+    handle: IO[str],
+    fmt: str,
+    classes: Sequence[str],
+    *,
+    model: str = "",
+    extra_columns: Sequence[str] = (),
+    with_attention: bool = False,
+) -> TableWriter | Gff3Writer:
+    """The writer of one :data:`PREDICTION_FORMATS` file: the :class:`TableWriter`, or GFF3 (:mod:`locviz.gff3`:
+    one feature per call and per signal; the probabilities of the other classes are left to the table)."""
+    if fmt == "gff3":
+        return Gff3Writer(handle)
+    return TableWriter(handle, fmt, classes, model=model, extra_columns=extra_columns, with_attention=with_attention)
 
 
 def table_bytes(
