@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz import batching, homology, table, whatif
+from locviz import batching, campaign, homology, table, whatif
 from locviz.card import MemberTraining, ModelCard, MotifsInfo
 from locviz.datasets import DATASETS, TEST_FOLD, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
@@ -158,6 +158,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"best epoch {result.best_epoch}: validation accuracy {result.best_validation['accuracy']:.4f}")
     print(f"wrote {card_path}")
     return 0
+
+
+# -------------------------------------------------------------------------- campaign
+def add_campaign(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "campaign",
+        help="run a training plan (fine-tunes, new members) that resumes after every interruption",
+        description="Reads PLAN.toml, skips finished runs, resumes the unfinished one from its checkpoint and goes "
+        "on; finished members go into the shipped bundle the plan names. Start it in the background: "
+        "nohup nice -n 10 python3 -m locviz campaign weights/campaign.toml --commit >> runs/campaign.log 2>&1 &",
+    )
+    p.add_argument("plan", help="the plan, e.g. weights/campaign.toml")
+    p.add_argument("--status", action="store_true", help="print the status table and exit")
+    p.add_argument("--data", help="folder holding deeploc/, multiloc/ and signals/ (default: the plan's 'data')")
+    p.add_argument("--commit", action="store_true", help="git-commit each bundle as soon as a member is shipped")
+    p.set_defaults(func=cmd_campaign)
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    plan = campaign.read_plan(args.plan, args.data)
+    if args.status:
+        print(campaign.main_status(plan))
+        return 0
+    pid = campaign.running_pid(plan)
+    if pid is not None and pid != os.getpid():
+        raise InputError(f"a campaign on {plan.runs_dir} is already running (pid {pid}); see --status")
+    return campaign.run_campaign(plan, commit_shipped=args.commit, log=lambda line: print(line, flush=True))
 
 
 # -------------------------------------------------------------------------- ensemble
@@ -807,8 +834,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="locviz", description="Protein subcellular localisation with a ConvLSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
-        add_predict, add_train, add_ensemble, add_evaluate, add_motifs, add_app, add_calibrate, add_scan, add_mutate,
-        add_reference,
+        add_predict, add_train, add_campaign, add_ensemble, add_evaluate, add_motifs, add_app, add_calibrate,
+        add_scan, add_mutate, add_reference,
     ):
         add(sub)
     _fill_common_help(parser)

@@ -12,7 +12,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from locviz.encoding import LengthPolicy, tokenize
 from locviz.metrics import classification_report
 from locviz.model import ConvLSTM, ModelConfig
 from locviz.sequences import ProteinRecord
+from locviz.supervision import AttentionTarget, attention_loss, residue_auroc
 
 
 @dataclass
@@ -43,14 +44,20 @@ class TrainConfig:
     seed: int = 0
     max_length: int | None = 1000
     max_seconds: float | None = None  # stop before an epoch that would overrun this budget
+    schedule: str = "constant"  # or "cosine": learning rate decays to min_lr over ``epochs`` (fine-tunes)
+    min_learning_rate: float = 0.0
+    label_smoothing: float = 0.0
+    logit_adjustment: float = 0.0  # tau of Menon et al. 2021: loss on logits + tau * log(class prior)
+    attention_weights: dict[str, float] = field(default_factory=dict)  # signal type -> supervision weight
+    average_last: int = 0  # >0: the result is the mean of the last N epochs' weights (SWA), not the best epoch
 
 
 @dataclass
 class FitResult:
-    model: ConvLSTM  # the weights of the best validation epoch
+    model: ConvLSTM  # the best validation epoch's weights, or the average of the last epochs (average_last)
     history: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
-    best_validation: dict = field(default_factory=dict)
+    best_epoch: int = 0  # with average_last: the last epoch (the average ends there)
+    best_validation: dict = field(default_factory=dict)  # classification report of the returned weights
     seconds: float = 0.0
 
 
@@ -69,6 +76,44 @@ def _checkpoint_path(out_dir: Path) -> Path:
     return out_dir / "checkpoint.pt"
 
 
+def learning_rate_at(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of ``epoch`` (1-based): constant, or a cosine from ``learning_rate`` to ``min_learning_rate``."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    if config.schedule == "cosine":
+        progress = (epoch - 1) / max(config.epochs - 1, 1)
+        low = config.min_learning_rate
+        return low + 0.5 * (config.learning_rate - low) * (1 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown learning-rate schedule {config.schedule!r}; use 'constant' or 'cosine'")
+
+
+def class_log_prior(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """log of each class's share of ``labels`` (one pseudo-count each, so an absent class stays finite)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64) + 1.0
+    return torch.from_numpy(np.log(counts / counts.sum())).float()
+
+
+def validation_attention(
+    model: ConvLSTM,
+    token_arrays: Sequence[np.ndarray],
+    targets: Mapping[int, AttentionTarget],
+    device: torch.device,
+) -> dict[str, float]:
+    """Median per-protein attention AUROC on the annotated signal, per signal type (``auroc_<kind>``)."""
+    if not targets:
+        return {}
+    keys = sorted(targets)
+    scores: dict[str, list[float]] = {}
+    for idx, result in batching.run(model, [token_arrays[k] for k in keys], device):
+        for row, j in enumerate(idx):
+            target = targets[keys[int(j)]]
+            attention = result.attention[row, : len(target.mask)]
+            value = residue_auroc(attention, target.mask)
+            for kind in target.kinds:
+                scores.setdefault(kind, []).append(value)
+    return {f"auroc_{kind}": float(np.nanmedian(v)) for kind, v in sorted(scores.items())}
+
+
 def fit(
     model_config: ModelConfig,
     train_config: TrainConfig,
@@ -82,22 +127,32 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    init_state: Mapping[str, torch.Tensor] | None = None,
+    attention_targets: Mapping[int, AttentionTarget] | None = None,
+    validation_targets: Mapping[int, AttentionTarget] | None = None,
 ) -> FitResult:
-    """Train one ConvLSTM with early stopping on validation accuracy.
+    """Train one ConvLSTM: early stopping on validation accuracy, or weight averaging (``average_last``).
 
-    Writes ``out_dir/train.log`` (one line per epoch), ``history.json`` and
-    ``checkpoint.pt`` (model, optimiser, best weights; loaded with
-    ``weights_only=True``, so nothing is unpickled).
+    ``init_state`` warm-starts from a trained member's weights (with a fresh optimiser);
+    ``attention_targets`` (data index → target, training proteins only) adds the signal-supervision term
+    of :mod:`locviz.supervision`; ``validation_targets`` only measures attention on validation proteins.
+    Writes ``out_dir/train.log`` (one line per epoch), ``history.json`` and ``checkpoint.pt`` (model,
+    optimiser, best or averaged weights; loaded with ``weights_only=True``, so nothing is unpickled).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(train_config.seed)
     model = ConvLSTM(model_config).to(device)
+    if init_state is not None:
+        model.load_state_dict(init_state)
     optimiser = torch.optim.Adam(
         model.parameters(), lr=train_config.learning_rate, weight_decay=train_config.weight_decay
     )
+    targets = dict(attention_targets or {})
+    log_prior = class_log_prior(labels[train_idx], len(classes)).to(device)
     history: list[dict] = []
     best_acc, best_epoch, best_state, best_report = -1.0, 0, None, {}
+    averaged, n_averaged = None, 0
     start_epoch, seconds = 1, 0.0
     ckpt = _checkpoint_path(out_dir)
     if resume and ckpt.is_file():
@@ -105,6 +160,7 @@ def fit(
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         best_state = state["best_model"]
+        averaged, n_averaged = state.get("averaged"), int(state.get("n_averaged", 0))
         history = json.loads(state["history"])
         best_acc, best_epoch = float(state["best_acc"]), int(state["best_epoch"])
         best_report = json.loads(state["best_report"])
@@ -126,19 +182,24 @@ def fit(
                     log(f"time budget: stopping after epoch {epoch - 1} ({seconds:.0f}s of {budget:.0f}s)")
                     break
             t0 = time.perf_counter()
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate_at(train_config, epoch)
             model.train()
             rng = np.random.default_rng(train_config.seed * 1000 + epoch)
-            batches = make_batches(
-                lengths[train_idx], train_config.batch_size, train_config.max_batch_residues, rng
-            )
-            loss_sum, n_seen, residues = 0.0, 0, 0
+            batches = make_batches(lengths[train_idx], train_config.batch_size, train_config.max_batch_residues, rng)
+            loss_sum, attention_sum, n_seen, residues = 0.0, 0.0, 0, 0
             bar = tqdm(batches, desc=f"epoch {epoch}/{train_config.epochs}", disable=not progress, leave=False)
             for local in bar:
                 idx = train_idx[local]
                 tokens, lens = to_tensors([token_arrays[i] for i in idx], device)
                 target = labels_t[idx].to(device)
                 out = model(tokens, lens)
-                loss = F.cross_entropy(out.logits, target)
+                logits = out.logits + train_config.logit_adjustment * log_prior
+                loss = F.cross_entropy(logits, target, label_smoothing=train_config.label_smoothing)
+                supervision = attention_loss(out.attention, [targets.get(int(i)) for i in idx]) if targets else None
+                if supervision is not None:
+                    loss = loss + supervision
+                    attention_sum += supervision.item() * len(idx)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.clip_norm)
@@ -148,31 +209,35 @@ def fit(
                 residues += int(lens.sum())
                 bar.set_postfix(loss=f"{loss_sum / n_seen:.3f}")
             train_seconds = time.perf_counter() - t0
-            probs = batching.probabilities(model, [token_arrays[i] for i in val_idx], device)
-            val_loss = float(
-                F.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-8)), labels_t[val_idx]).item()
-            )
-            report = classification_report(labels[val_idx], probs.argmax(1), tuple(classes))
-            epoch_seconds = time.perf_counter() - t0
-            seconds += epoch_seconds
+            val_loss, report = _validate(model, token_arrays, labels, val_idx, classes, device)
             row = {
                 "epoch": epoch,
+                "learning_rate": learning_rate_at(train_config, epoch),
                 "train_loss": loss_sum / max(n_seen, 1),
                 "val_loss": val_loss,
                 "val_accuracy": report["accuracy"],
                 "val_mcc": report["gorodkin_mcc"],
-                "seconds": epoch_seconds,
-                "train_residues_per_s": residues / train_seconds,
             }
-            history.append(row)
+            if targets:
+                row["train_attention_loss"] = attention_sum / max(n_seen, 1)
+            row.update(validation_attention(model, token_arrays, validation_targets or {}, device))
+            if train_config.average_last and epoch > train_config.epochs - train_config.average_last:
+                averaged, n_averaged = _running_mean(averaged, model.state_dict(), n_averaged), n_averaged + 1
             improved = report["accuracy"] > best_acc
             if improved:
                 best_acc, best_epoch, best_report = report["accuracy"], epoch, report
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            epoch_seconds = time.perf_counter() - t0
+            seconds += epoch_seconds
+            row["seconds"] = epoch_seconds
+            row["train_residues_per_s"] = residues / train_seconds
+            history.append(row)
+            attention_text = "".join(f" {k} {v:.3f}" for k, v in row.items() if k.startswith("auroc_"))
             line = (
-                f"epoch {epoch:3d} train_loss {row['train_loss']:.4f} val_loss {val_loss:.4f} "
-                f"val_acc {row['val_accuracy']:.4f} val_mcc {row['val_mcc']:.4f} "
-                f"{epoch_seconds:.1f}s {row['train_residues_per_s']:.0f} res/s" + (" *" if improved else "")
+                f"epoch {epoch:3d} lr {row['learning_rate']:.2e} train_loss {row['train_loss']:.4f} "
+                f"val_loss {val_loss:.4f} val_acc {row['val_accuracy']:.4f} val_mcc {row['val_mcc']:.4f}"
+                f"{attention_text} {epoch_seconds:.1f}s {row['train_residues_per_s']:.0f} res/s"
+                + (" *" if improved else "")
             )
             log(line)
             log_file.write(line + "\n")
@@ -189,16 +254,47 @@ def fit(
                     "epoch": epoch,
                     "seconds": seconds,
                     "torch_rng": torch.get_rng_state(),
+                    **({"averaged": averaged, "n_averaged": n_averaged} if averaged is not None else {}),
                 },
                 ckpt,
             )
             (out_dir / "history.json").write_text(json.dumps(history, indent=1))
     finally:
         log_file.close()
-    if best_state is not None:
+    if train_config.average_last and averaged is not None:
+        model.load_state_dict(averaged)
+        _, best_report = _validate(model, token_arrays, labels, val_idx, classes, device)
+        best_epoch = history[-1]["epoch"]
+        log(f"weights averaged over the last {n_averaged} epochs: val_acc {best_report['accuracy']:.4f} "
+            f"val_mcc {best_report['gorodkin_mcc']:.4f}")  # fmt: skip
+    elif best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return FitResult(model, history, best_epoch, best_report, seconds)
+
+
+def _validate(
+    model: ConvLSTM,
+    token_arrays: Sequence[np.ndarray],
+    labels: np.ndarray,
+    val_idx: np.ndarray,
+    classes: Sequence[str],
+    device: torch.device,
+) -> tuple[float, dict]:
+    """(validation loss, classification report) of ``model`` on ``val_idx``."""
+    probs = batching.probabilities(model, [token_arrays[i] for i in val_idx], device)
+    target = torch.as_tensor(labels[val_idx])
+    val_loss = float(F.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-8)), target).item())
+    return val_loss, classification_report(labels[val_idx], probs.argmax(1), tuple(classes))
+
+
+def _running_mean(
+    mean: Mapping[str, torch.Tensor] | None, state: Mapping[str, torch.Tensor], n: int
+) -> dict[str, torch.Tensor]:
+    """The mean of ``n`` earlier states (``mean``) and ``state``: stochastic weight averaging's update."""
+    if mean is None:
+        return {k: v.detach().clone().float() for k, v in state.items()}
+    return {k: mean[k] + (state[k].detach().float() - mean[k]) / (n + 1) for k in mean}
 
 
 def train_config_dict(config: TrainConfig) -> dict:

@@ -1,0 +1,457 @@
+"""A training campaign that survives interruptions: a plan of runs, each resumed from its checkpoint.
+
+The machine has 2 CPU cores and sessions end without warning, so training is a queue: ``locviz campaign
+PLAN.toml`` reads the plan, skips finished runs (``RUNS/NAME/result.json``), resumes the unfinished one
+from its per-epoch checkpoint and goes on to the next. A run that names a bundle in ``ship`` puts its
+member into that shipped bundle when it finishes (card, sha256 and training history through
+:mod:`locviz.weights`), refreshes the sections that member changes (its cross-validation metric,
+calibration, motifs when it is the motif member, the combined call) and, with ``--commit``, commits the
+bundle at once. A new machine without the checkpoints restarts only the unfinished run.
+
+Runs in a ``stage`` compare levers on one fold; a run with ``levers_from = "STAGE"`` takes the settings of
+that stage's winner, chosen by validation MCC (the member's own cross-validation fold, never a test fold).
+When the winner is the same member on the same folds, its result is shipped as is, not trained again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from locviz.card import MemberTraining, ModelCard, portable_command
+from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
+from locviz.errors import InputError
+from locviz.model import Ensemble
+from locviz.supervision import SIGNAL_TYPES, build_targets, read_signal_table
+from locviz.train import TrainConfig, encode_records, fit, train_config_dict, validation_attention
+from locviz.weights import load_bundle, read_card, resolve_device, save_bundle
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+KINDS = ("finetune", "new")
+SECONDS_PER_EPOCH = {"deeploc": 94.0, "multiloc": 35.0}
+"""Measured on 2 idle CPU cores (one deeploc / multiloc epoch); used until a run has timed its own."""
+SIGNALS_FILE = Path("signals") / "deeploc_train_signals.tsv"
+
+
+@dataclass
+class Run:
+    """One line of the plan: which member, from where, with which settings, and where it goes."""
+
+    name: str
+    kind: str  # "finetune": warm start from a shipped member; "new": from scratch on a fold no member validated
+    dataset: str
+    model: str = ""  # the bundle a fine-tune starts from (and, by default, ships into)
+    member: int | None = None  # fine-tune: which member of ``model``
+    validation_fold: int | None = None  # new members
+    stage: str = ""
+    levers_from: str = ""
+    ship: str = ""  # bundle stem to put the member in, e.g. "weights/deeploc"
+    settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention" weights
+
+    def describe_settings(self) -> str:
+        shown = {k: v for k, v in self.settings.items() if k not in ("epochs",)}
+        return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "defaults"
+
+
+@dataclass
+class Plan:
+    path: Path
+    data: Path
+    runs_dir: Path  # checkpoints and member bundles of unfinished runs (git-ignored)
+    results_dir: Path  # one JSON per finished run (committed: a new machine skips what is done)
+    device: str
+    runs: list[Run]
+
+
+def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
+    """Read and check a plan; relative paths in it are relative to the working folder (the repository root)."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise InputError(f"no campaign plan at {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path} is not valid TOML: {exc}") from exc
+    head = raw.get("campaign", {})
+    defaults = raw.get("defaults", {})
+    runs, names = [], set()
+    for k, entry in enumerate(raw.get("run", [])):
+        where = f"{path}, run {k + 1}"
+        entry = dict(entry)
+        name = entry.pop("name", "")
+        if not name or name in names:
+            raise InputError(f"{where}: every run needs a unique name (got {name!r})")
+        names.add(name)
+        kind = entry.pop("kind", "")
+        if kind not in KINDS:
+            raise InputError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        fields = {f: entry.pop(f) for f in ("dataset", "model", "member", "validation_fold", "stage", "levers_from",
+                                            "ship") if f in entry}  # fmt: skip
+        settings = {**defaults.get(kind, {}), **entry}
+        run = Run(name=name, kind=kind, settings=settings, **fields)
+        _check_run(run, where)
+        runs.append(run)
+    stages = {r.stage for r in runs if r.stage}
+    for r in runs:
+        if r.levers_from and r.levers_from not in stages:
+            raise InputError(f"{path}: run {r.name} takes levers from stage {r.levers_from!r}, which no run has")
+    data_dir = Path(data) if data is not None else Path(head.get("data", "../shared/data"))
+    runs_dir, results_dir = Path(head.get("runs", "runs/campaign")), Path(head.get("results", "weights/campaign"))
+    return Plan(path, data_dir, runs_dir, results_dir, head.get("device", "cpu"), runs)
+
+
+def _check_run(run: Run, where: str) -> None:
+    if run.dataset not in SECONDS_PER_EPOCH:
+        raise InputError(f"{where} ({run.name}): dataset must be deeploc or multiloc")
+    if run.kind == "finetune" and (not run.model or run.member is None):
+        raise InputError(f"{where} ({run.name}): a fine-tune needs model and member")
+    if run.kind == "new" and run.validation_fold is None:
+        raise InputError(f"{where} ({run.name}): a new member needs validation_fold")
+    if run.validation_fold is not None and run.validation_fold == TEST_FOLD.get(run.dataset):
+        raise InputError(f"{where} ({run.name}): fold {run.validation_fold} is the test fold")
+    known = set(TrainConfig.__dataclass_fields__) | {"attention"}
+    unknown = set(run.settings) - known
+    if unknown:
+        raise InputError(f"{where} ({run.name}): unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    for kind in run.settings.get("attention", {}):
+        if kind not in SIGNAL_TYPES:
+            raise InputError(f"{where} ({run.name}): attention weight for unknown signal {kind!r}")
+
+
+# ----------------------------------------------------------------------------- state
+def run_dir(plan: Plan, run: Run) -> Path:
+    return plan.runs_dir / run.name
+
+
+def result_path(plan: Plan, run: Run) -> Path:
+    return plan.results_dir / f"{run.name}.json"
+
+
+def result_of(plan: Plan, run: Run) -> dict | None:
+    path = result_path(plan, run)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def history_of(plan: Plan, run: Run) -> list[dict]:
+    path = run_dir(plan, run) / "history.json"
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def _history(plan: Plan, run: Run) -> list[dict]:
+    """Epoch rows: from the committed result once finished (a new machine has no run folder), else the run's."""
+    result = result_of(plan, run)
+    return list(result.get("history", [])) if result is not None else history_of(plan, run)
+
+
+def stage_winner(plan: Plan, stage: str) -> Run | None:
+    """The finished run of ``stage`` with the best validation MCC (accuracy breaks ties); None until all finish.
+
+    Runs without attention supervision are the stage's "before" rows and never win: supervision is
+    what the campaign is for, the levers are tried on top of it.
+    """
+    members = [r for r in plan.runs if r.stage == stage]
+    results = [result_of(plan, r) for r in members]
+    if not members or any(res is None for res in results):
+        return None
+    eligible = [
+        (r, res) for r, res in zip(members, results, strict=True) if any(r.settings.get("attention", {}).values())
+    ]
+    eligible = eligible or list(zip(members, results, strict=True))
+    best = max(eligible, key=lambda pair: (pair[1]["validation"]["gorodkin_mcc"], pair[1]["validation"]["accuracy"]))
+    return best[0]
+
+
+def resolved(plan: Plan, run: Run) -> Run | None:
+    """``run`` with its stage winner's settings filled in; None while the stage is unfinished."""
+    if not run.levers_from:
+        return run
+    winner = stage_winner(plan, run.levers_from)
+    if winner is None:
+        return None
+    settings = {**winner.settings, **{k: v for k, v in run.settings.items() if k == "epochs"}}
+    return Run(**{**run.__dict__, "settings": settings})
+
+
+def reusable(plan: Plan, run: Run) -> Run | None:
+    """The stage winner whose trained member this run may ship as is (same member, same data, same settings)."""
+    if not run.levers_from:
+        return None
+    winner = stage_winner(plan, run.levers_from)
+    if winner is None or not (run_dir(plan, winner) / "member.json").is_file():
+        return None  # a new machine without the winner's member trains this run itself
+    same = (winner.kind, winner.dataset, winner.model, winner.member, winner.validation_fold) == (
+        run.kind, run.dataset, run.model, run.member, run.validation_fold)  # fmt: skip
+    return winner if same else None
+
+
+# ----------------------------------------------------------------------------- status
+def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
+    """One row per run: state, epochs, validation figures, estimated hours left."""
+    measured: dict[str, list[float]] = {}
+    for r in plan.runs:
+        measured.setdefault(r.dataset, []).extend(h["seconds"] for h in _history(plan, r))
+    per_epoch = {d: float(np.median(v)) if v else SECONDS_PER_EPOCH[d] for d, v in measured.items()}
+    rows = []
+    for r in plan.runs:
+        res, hist = result_of(plan, r), _history(plan, r)
+        epochs = int(resolved(plan, r).settings.get("epochs", TrainConfig.epochs)) if resolved(plan, r) else int(
+            r.settings.get("epochs", TrainConfig.epochs))  # fmt: skip
+        if res is not None:
+            state, left = "done", 0.0
+        else:
+            state = "running" if r.name == running else ("waiting" if resolved(plan, r) is None else "left")
+            left = 0.0 if reusable(plan, r) else max(epochs - len(hist), 0) * per_epoch.get(r.dataset, 60.0)
+        report = res["validation"] if res else (hist[-1] if hist else {})
+        rows.append({
+            "run": r.name, "stage": r.stage or (f"<{r.levers_from}" if r.levers_from else ""), "state": state,
+            "epochs": f"{len(hist)}/{epochs}",
+            "val_acc": report.get("accuracy", report.get("val_accuracy")),
+            "val_mcc": report.get("gorodkin_mcc", report.get("val_mcc")),
+            **{k: v for k, v in (res or {}).get("attention", (hist[-1] if hist else {})).items()
+               if k.startswith("auroc_")},
+            "hours_left": left / 3600,
+        })  # fmt: skip
+    return rows
+
+
+def format_status(rows: list[dict[str, Any]]) -> str:
+    columns = ["run", "stage", "state", "epochs", "val_acc", "val_mcc", "auroc_signal_peptide", "auroc_pts1",
+               "auroc_er_retention", "hours_left"]  # fmt: skip
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    table = [columns] + [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in table]
+    total = sum(row["hours_left"] for row in rows)
+    done = sum(row["state"] == "done" for row in rows)
+    lines.append(f"{done} of {len(rows)} runs done; about {total:.1f} h of CPU left (2 idle cores)")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- training
+def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) one run; writes ``result.json`` and the member bundle ``member.*``; returns the result."""
+    out = run_dir(plan, run)
+    data = load_dataset(run.dataset, plan.data / run.dataset)
+    device = resolve_device(plan.device)
+    settings = dict(run.settings)
+    attention_weights = {k: float(v) for k, v in settings.pop("attention", {}).items()}
+    if run.kind == "finetune":
+        source = load_bundle(run.model, device="cpu")
+        trained = source.card.training[run.member]
+        train_folds, val_fold = list(trained.train_folds), trained.validation_fold
+        model_config, policy = source.card.model, source.card.length_policy
+        init_state = source.model.members[run.member].state_dict()
+    else:
+        reference = load_bundle(run.ship or run.model, device="cpu") if (run.ship or run.model) else None
+        val_fold = run.validation_fold
+        test = TEST_FOLD.get(run.dataset)
+        train_folds = [f for f in sorted(set(data.folds.tolist())) if f not in (val_fold, test)]
+        if reference is None:
+            raise InputError(f"{run.name}: a new member needs a bundle (ship or model) to take the architecture from")
+        model_config, policy, init_state = reference.card.model, reference.card.length_policy, None
+    config = TrainConfig(**{**settings, "max_length": policy.max_length, "attention_weights": attention_weights})
+    if val_fold in train_folds or val_fold == TEST_FOLD.get(run.dataset):
+        raise InputError(f"{run.name}: validation fold {val_fold} is a training or test fold")
+    tokens = encode_records(data.records, policy)
+    train_idx, val_idx = data.subset(train_folds), data.subset([val_fold])
+    table = _signal_table(plan, data)
+    weights_all = {k: 1.0 for k in SIGNAL_TYPES}
+    train_targets = build_targets(data.records, data.labels, data.classes, train_idx, policy, table,
+                                  attention_weights) if attention_weights else {}  # fmt: skip
+    val_targets = build_targets(data.records, data.labels, data.classes, val_idx, policy, table, weights_all)
+    log(f"{run.name}: {len(train_idx)} training proteins (folds {train_folds}; {len(train_targets)} with a "
+        f"supervised signal), {len(val_idx)} validation (fold {val_fold}; {len(val_targets)} with a signal); "
+        f"{run.describe_settings()}")  # fmt: skip
+    result = fit(
+        model_config, config, tokens, data.labels, train_idx, val_idx, data.classes, out, device,
+        resume=True, progress=False, log=log, init_state=init_state, attention_targets=train_targets,
+        validation_targets=val_targets,
+    )  # fmt: skip
+    attention = validation_attention(result.model, tokens, val_targets, device)
+    origin = {"init_from": f"{Path(run.model).name} member {run.member}"} if run.kind == "finetune" else {}
+    member = MemberTraining(
+        dataset=run.dataset, data_files_sha256=dict(data.files), train_folds=tuple(train_folds),
+        validation_fold=val_fold, n_train=int(len(train_idx)), n_validation=int(len(val_idx)),
+        train_config={**train_config_dict(config), "campaign_run": run.name, "kind": run.kind, **origin},
+        best_epoch=result.best_epoch, epochs_run=len(result.history), validation=result.best_validation,
+        history=tuple(result.history), seconds=round(result.seconds, 1), hardware=_hardware(),
+        command=portable_command(f"locviz campaign {plan.path} (run {run.name})"),
+    )  # fmt: skip
+    card = ModelCard(tuple(data.classes), model_config, policy, training=(member,))
+    save_bundle(out / "member", Ensemble([result.model.cpu()]), card)
+    outcome = {"run": run.name, "settings": run.settings, "train_folds": train_folds, "validation_fold": val_fold,
+               "validation": result.best_validation, "attention": attention, "seconds": round(result.seconds, 1),
+               "epochs": len(result.history), "history": result.history}  # fmt: skip
+    log(f"{run.name}: done — val_acc {result.best_validation['accuracy']:.4f} "
+        f"val_mcc {result.best_validation['gorodkin_mcc']:.4f} {attention}")  # fmt: skip
+    return outcome
+
+
+def _signal_table(plan: Plan, data: LabelledSet) -> dict:
+    path = plan.data / SIGNALS_FILE
+    return read_signal_table(path) if path.is_file() else {}
+
+
+def _hardware() -> str:
+    return f"CPU, {torch.get_num_threads()} threads (locviz campaign)"
+
+
+# ----------------------------------------------------------------------------- shipping
+def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], None] = print) -> Path:
+    """Put the member trained in ``source_dir`` into the bundle ``run.ship``: replace the fine-tuned member,
+    or append a new one; then refresh what that member changes. Returns the card path."""
+    target = Path(run.ship)
+    if not target.is_absolute():
+        target = Path.cwd() / target
+    bundle = load_bundle(target, device="cpu")
+    new = load_bundle(source_dir / "member", device="cpu")
+    members = list(bundle.model.members)
+    training = list(bundle.card.training)
+    if run.kind == "finetune":
+        k = int(run.member)
+        members[k] = new.model.members[0]
+    else:
+        k = len(members)
+        members.append(new.model.members[0])
+        training.append(new.card.training[0])
+    training[k] = new.card.training[0]
+    stale = {key for key, report in bundle.card.metrics.items() if report.get("member") in (None, k)}
+    card = bundle.card.replace(
+        training=tuple(training), metrics={key: v for key, v in bundle.card.metrics.items() if key not in stale}
+    )
+    card_path = save_bundle(target, Ensemble(members, bundle.model.motif_member), card)
+    log(f"shipped {run.name} as member {k} of {card_path}; dropped stale metrics {sorted(stale) or 'none'}")
+    refresh(bundle_stem=target, member=k, plan=plan, run=run, motif_member=bundle.model.motif_member, log=log)
+    return card_path
+
+
+def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: int,
+            log: Callable[[str], None] = print) -> None:  # fmt: skip
+    """Recompute the card sections a changed member invalidates, each by its ``locviz`` command (a child process:
+    the campaign never imports the command line, and each step's memory is returned when it ends)."""
+    _, card = read_card(bundle_stem)
+    data = str(plan.data / run.dataset)
+    fold = card.training[member].validation_fold
+    commands = [["evaluate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data, "--folds",
+                 str(fold), "--member", str(member), "--device", "cpu", "--update-card",
+                 f"cv_member{member}_fold{fold}"]]  # fmt: skip
+    if card.calibration is not None:
+        commands.append(["calibrate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
+                         "--no-progress"])  # fmt: skip
+    if member == motif_member and card.motifs is not None:
+        folds = sorted({f for t in card.training for f in (*t.train_folds, t.validation_fold) if f is not None})
+        commands.append(["motifs", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
+                         "--folds", *map(str, folds), "--no-progress"])  # fmt: skip
+    if card.reference is not None:
+        commands.append(["reference", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
+                         "--no-progress"])  # fmt: skip
+    for argv in commands:
+        log("refresh: locviz " + " ".join(argv))
+        status = subprocess.run([sys.executable, "-m", "locviz", *argv]).returncode
+        if status:
+            raise RuntimeError(f"refresh step failed ({status}): locviz {' '.join(argv)}")
+
+
+def commit(paths: list[Path], message: str, log: Callable[[str], None] = print) -> None:
+    """``git add`` + ``git commit`` of exactly ``paths``; retried while another process holds the index lock."""
+    for attempt in range(20):
+        add = subprocess.run(["git", "add", "--", *map(str, paths)], capture_output=True, text=True)
+        if add.returncode == 0:
+            done = subprocess.run(["git", "commit", "-m", message, "--", *map(str, paths)], capture_output=True,
+                                  text=True)  # fmt: skip
+            if done.returncode == 0:
+                log(f"committed: {message}")
+                return
+            if "index.lock" not in done.stderr:
+                log(f"git commit did not succeed: {done.stdout.strip()} {done.stderr.strip()}")
+                return
+        time.sleep(3 + attempt)
+    log("git: gave up after 20 attempts (index locked)")
+
+
+# ----------------------------------------------------------------------------- the loop
+def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str], None] = print) -> int:
+    """Run every unfinished run in plan order; a run waiting for its stage is passed over until the stage ends."""
+    plan.runs_dir.mkdir(parents=True, exist_ok=True)
+    (plan.runs_dir / "campaign.pid").write_text(str(os.getpid()))
+    progress = True
+    while progress:
+        progress = False
+        for run in plan.runs:
+            if result_of(plan, run) is not None:
+                continue
+            ready = resolved(plan, run)
+            if ready is None:
+                continue
+            log(format_status(status_rows(plan, running=run.name)))
+            winner = reusable(plan, run)
+            if winner is not None:
+                log(f"{run.name}: the stage winner {winner.name} is this member with these settings; shipping it")
+                source = run_dir(plan, winner)
+                outcome = {**result_of(plan, winner), "run": run.name, "reused": winner.name}
+            else:
+                outcome = train_run(plan, ready, log)
+                source = run_dir(plan, run)
+            paths = [result_path(plan, run)]
+            if run.ship:
+                card_path = ship_member(plan, ready, source, log)
+                stem = card_path.with_suffix("")
+                paths += sorted(p for p in stem.parent.glob(stem.name + ".*") if p.is_file())
+            plan.results_dir.mkdir(parents=True, exist_ok=True)
+            result_path(plan, run).write_text(json.dumps(outcome, indent=1) + "\n")
+            if commit_shipped:
+                figures = outcome["validation"]
+                shipped = f" shipped into {run.ship}" if run.ship else ""
+                commit(paths, f"campaign: {run.name} finished{shipped} (val acc {figures['accuracy']:.4f}, "
+                       f"MCC {figures['gorodkin_mcc']:.4f})", log)  # fmt: skip
+            progress = True
+            break
+    log(format_status(status_rows(plan)))
+    waiting = [r.name for r in plan.runs if result_of(plan, r) is None]
+    return 0 if not waiting else 1
+
+
+def running_pid(plan: Plan) -> int | None:
+    """The pid of a live campaign on this plan's runs folder, if any."""
+    path = plan.runs_dir / "campaign.pid"
+    if not path.is_file():
+        return None
+    pid = int(path.read_text().strip() or 0)
+    try:
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def main_status(plan: Plan) -> str:
+    pid = running_pid(plan)
+    running = None
+    if pid is not None:
+        running = next((r.name for r in plan.runs if result_of(plan, r) is None and resolved(plan, r) is not None),
+                       None)  # fmt: skip
+    header = f"campaign {plan.path} (pid {pid} running)" if pid else f"campaign {plan.path} (not running)"
+    return header + "\n" + format_status(status_rows(plan, running))
+
+
+if __name__ == "__main__":  # pragma: no cover - use `locviz campaign`
+    sys.exit("use: locviz campaign PLAN.toml")

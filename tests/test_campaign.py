@@ -1,0 +1,179 @@
+"""The training campaign: signal supervision, warm start, weight averaging, stages, resume and shipping."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+
+from locviz import campaign
+from locviz.card import MemberTraining
+from locviz.datasets import MULTILOC_CLASSES
+from locviz.encoding import LengthPolicy
+from locviz.errors import InputError
+from locviz.model import ConvLSTM, Ensemble
+from locviz.sequences import ProteinRecord
+from locviz.supervision import AttentionTarget, Span, attention_loss, build_targets, residue_auroc, rule_spans
+from locviz.train import TrainConfig, fit, learning_rate_at
+from locviz.weights import load_bundle, save_bundle
+
+RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def fake_multiloc(folder: Path, per_class: int = 5, seed: int = 0) -> None:
+    """A MultiLoc-shaped folder: one FASTA per class, folds 0-4; peroxisomal proteins end in SKL."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    rows = ["accession\tlocation\tfold"]
+    for c, location in enumerate(MULTILOC_CLASSES):
+        with open(folder / f"{location}.fasta", "w") as handle:
+            for k in range(per_class):
+                acc = f"P{c:02d}{k:03d}"
+                seq = "M" + "".join(rng.choice(list(RESIDUES), int(rng.integers(20, 40))))
+                if location == "peroxisomal":
+                    seq += "SKL"
+                handle.write(f">{acc}\n{seq}\n")
+                rows.append(f"{acc}\t{location}\t{k % 5}")
+    (folder / "folds.tsv").write_text("\n".join(rows) + "\n")
+
+
+def tiny_trained_bundle(stem: Path) -> Path:
+    """A 2-member tiny bundle whose card says member k trained on folds 1-4 minus fold k+1, validated on k+1."""
+    torch.manual_seed(0)
+    model = Ensemble([ConvLSTM(tiny_config(len(MULTILOC_CLASSES))) for _ in range(2)])
+    training = [
+        MemberTraining(dataset="multiloc", train_folds=tuple(f for f in (1, 2, 3, 4) if f != k + 1),
+                       validation_fold=k + 1).to_dict()
+        for k in range(2)
+    ]  # fmt: skip
+    card = {"classes": list(MULTILOC_CLASSES), "length_policy": LengthPolicy(200).to_dict(),
+            "encoding": model.config.encoding, "training": training, "metrics": {}}  # fmt: skip
+    return save_bundle(stem, model, card)
+
+
+def write_plan(path: Path, root: Path) -> Path:
+    path.write_text(f"""
+[campaign]
+data = "{root / "data"}"
+runs = "{root / "runs"}"
+results = "{root / "results"}"
+
+[defaults.finetune]
+epochs = 2
+learning_rate = 1e-3
+schedule = "cosine"
+average_last = 2
+batch_size = 8
+
+[[run]]
+name = "plain"
+kind = "finetune"
+dataset = "multiloc"
+model = "{root / "bundle"}"
+member = 0
+stage = "levers"
+
+[[run]]
+name = "supervised"
+kind = "finetune"
+dataset = "multiloc"
+model = "{root / "bundle"}"
+member = 0
+stage = "levers"
+attention = {{ pts1 = 2.0 }}
+
+[[run]]
+name = "member0"
+kind = "finetune"
+dataset = "multiloc"
+model = "{root / "bundle"}"
+member = 0
+levers_from = "levers"
+ship = "{root / "bundle"}"
+""")
+    return path
+
+
+def test_rules_are_gated_by_the_training_label() -> None:
+    assert [s.kind for s in rule_spans("MAAAASKL", "peroxisomal")] == ["pts1"]
+    assert rule_spans("MAAAASKL", "cytoplasmic") == []  # an SKL ending alone is not taught as a PTS1
+    assert [(s.start, s.end) for s in rule_spans("MAAAAKDEL", "Endoplasmic.reticulum")] == [(6, 9)]
+
+
+def test_targets_follow_the_length_policy_and_skip_unseen_signals() -> None:
+    records = [ProteinRecord("a", "M" * 50 + "SKL"), ProteinRecord("b", "M" * 60), ProteinRecord("c", "A" * 60)]
+    table = {"c": [Span("signal_peptide", 20, 30, "t")]}
+    targets = build_targets(records, np.array([8, 8, 3]), MULTILOC_CLASSES, np.arange(3), LengthPolicy(20), table,
+                            {"pts1": 1.0, "signal_peptide": 1.0})  # fmt: skip
+    assert set(targets) == {0}  # b has no signal; c's residues 20-30 are cut by the 20-residue policy
+    assert targets[0].mask.tolist() == [False] * 17 + [True] * 3
+
+
+def test_attention_loss_is_lowest_when_attention_sits_on_the_signal() -> None:
+    target = AttentionTarget(np.array([False, False, True, True]), 1.0, ("pts1",))
+    on = torch.tensor([[0.0, 0.0, 0.5, 0.5]])
+    off = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
+    assert attention_loss(on, [target]).item() < 1e-6
+    assert attention_loss(off, [target]).item() > 10
+    assert attention_loss(on, [None]) is None
+    assert residue_auroc(np.array([0.1, 0.2, 0.9, 0.8]), target.mask) == 1.0
+
+
+def test_cosine_schedule_and_weight_averaging(tmp_path: Path) -> None:
+    config = TrainConfig(epochs=5, learning_rate=1e-2, min_learning_rate=1e-4, schedule="cosine")
+    rates = [learning_rate_at(config, e) for e in range(1, 6)]
+    assert rates[0] == pytest.approx(1e-2) and rates[-1] == pytest.approx(1e-4)
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+    rng = np.random.default_rng(0)
+    tokens = [rng.integers(0, 20, 20).astype(np.uint8) for _ in range(24)]
+    labels = np.arange(24) % 2
+    start = ConvLSTM(tiny_config(2)).state_dict()
+    train = TrainConfig(epochs=3, batch_size=8, learning_rate=1e-2, average_last=2, patience=10)
+    result = fit(tiny_config(2), train, tokens, labels, np.arange(16), np.arange(16, 24), ("a", "b"), tmp_path,
+                 torch.device("cpu"), progress=False, log=lambda _: None, init_state=start)  # fmt: skip
+    assert result.best_epoch == 3  # the average ends at the last epoch, whatever epoch validated best
+    assert len(result.history) == 3 and result.history[0]["learning_rate"] == pytest.approx(1e-2)
+
+
+def test_campaign_runs_stages_ships_and_resumes(tmp_path: Path) -> None:
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    tiny_trained_bundle(tmp_path / "bundle")
+    plan = campaign.read_plan(write_plan(tmp_path / "plan.toml", tmp_path))
+    before = load_bundle(tmp_path / "bundle", device="cpu")
+    assert [r["state"] for r in campaign.status_rows(plan)] == ["left", "left", "waiting"]
+
+    campaign.run_campaign(plan, log=lambda _: None)
+
+    rows = {r["run"]: r for r in campaign.status_rows(plan)}
+    assert {r["state"] for r in rows.values()} == {"done"}
+    shipped = json.loads((tmp_path / "results" / "member0.json").read_text())
+    assert shipped["reused"] == "supervised"  # the supervised run wins by rule; it is shipped, not retrained
+    assert "auroc_pts1" in shipped["attention"]
+    after = load_bundle(tmp_path / "bundle", device="cpu")
+    assert after.card.training[0].train_config["campaign_run"] == "supervised"
+    assert after.card.training[0].validation_fold == 1 and after.card.training[1] == before.card.training[1]
+    w_before = before.model.members[0].classifier.weight
+    assert not torch.equal(w_before, after.model.members[0].classifier.weight)
+    assert torch.equal(before.model.members[1].classifier.weight, after.model.members[1].classifier.weight)
+    assert "cv_member0_fold1" in after.card.metrics  # refreshed by `locviz evaluate`
+
+    # a new machine: checkpoints gone, committed results kept -> nothing runs again
+    shutil.rmtree(tmp_path / "runs")
+    assert campaign.run_campaign(plan, log=lambda _: None) == 0
+    assert load_bundle(tmp_path / "bundle", device="cpu").card.weights_sha256 == after.card.weights_sha256
+
+
+def test_plan_errors_name_the_run(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[run]]\nname = "x"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "m"\nmember = 0\n'
+                   'validation_fold = 0\n')  # fmt: skip
+    with pytest.raises(InputError, match="test fold"):
+        campaign.read_plan(bad)
+    bad.write_text('[[run]]\nname = "x"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "m"\nmember = 0\nlr = 1\n')
+    with pytest.raises(InputError, match="unknown setting"):
+        campaign.read_plan(bad)
