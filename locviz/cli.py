@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz import batching, campaign, homology, table, whatif
+from locviz import batching, campaign, homology, signals, table, whatif
 from locviz.card import MemberTraining, ModelCard, MotifsInfo
 from locviz.datasets import DATASETS, TEST_FOLD, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
@@ -287,14 +287,24 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="predict the location of every protein in a FASTA file",
         description="Predict every record of INPUT (FASTA, or one raw sequence) and write one row per protein: "
-        "id, prediction, then p_<class> per class. Bad records are reported and skipped; exit status 0 when "
-        "everything was predicted, 3 when some records were skipped, 1 when the run failed.",
+        "id, prediction, then p_<class> per class, the support verdict and the known sorting signals (signals: "
+        "type:start-end of each rule's hit, the app's track). Bad records are reported and skipped; exit status 0 "
+        "when everything was predicted, 3 when some records were skipped, 1 when the run failed.",
     )
     p.add_argument("input", metavar="INPUT", help="FASTA file (or a file with one raw sequence); '-' reads stdin")
     p.add_argument("--model", default="multiloc", help="multiloc, deeploc or a bundle path (default: multiloc)")
     p.add_argument("--out", required=True, help="output file; '-' writes to stdout")
-    p.add_argument("--format", choices=OUTPUT_FORMATS, help="default: from the --out suffix (.csv, .json), else tsv")
+    p.add_argument(
+        "--format", choices=table.PREDICTION_FORMATS,
+        help="default: from the --out suffix (.csv, .json, .gff3), else tsv; gff3 writes one feature per call "
+        "and one per known sorting signal (as SignalP 6 and TargetP 2 do)",
+    )  # fmt: skip
     p.add_argument("--attention", metavar="ATT_PATH", help="also write per-residue attention as a long TSV")
+    p.add_argument(
+        "--signals", metavar="SIG_PATH",
+        help="also write the known sorting signals, one row per signal: id, type, start, end, label, rule, "
+        "evidence (TSV; .csv or .json by suffix)",
+    )  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--chunk-size", type=int, default=PREDICT_CHUNK, help="records read and predicted at a time")
@@ -355,8 +365,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise InputError(f"input file {source} does not exist")
         if not path.is_file():
             raise InputError(f"{source} is not a file; give a FASTA file")
-    fmt = table.format_for(args.out, args.format)
-    for target in (args.out, args.attention):
+    fmt = table.format_for(args.out, args.format, table.PREDICTION_FORMATS)
+    for target in (args.out, args.attention, args.signals):
         if target:
             check_output(target)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
@@ -364,10 +374,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
     out_handle = open_output(args.out)
     att_handle = open_output(args.attention) if args.attention else None
+    sig_handle = open_output(args.signals) if args.signals else None
     reference = homology.Reference.for_search(predictor.bundle) if args.neighbours else None
-    extra_columns = ("support", *(homology.COLUMNS if reference is not None else ()))
-    writer = table.TableWriter(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
+    extra_columns = ("support", *(homology.COLUMNS if reference is not None else ()), "signals")
+    writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
     attention_writer = table.AttentionWriter(att_handle, table.format_for(args.attention)) if att_handle else None
+    signal_writer = None
+    if sig_handle is not None:
+        signal_writer = table.RowWriter(sig_handle, table.format_for(args.signals), signals.TRACK_COLUMNS,
+                                        meta={"model": predictor.name}, rows_key="signals")  # fmt: skip
     bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
     counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0}
     seen_ids: set[str] = set()
@@ -380,9 +395,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         predictions = predictor.predict(pending, organism=args.organism)
         if reference is not None:
             homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
+        signals.annotate(predictions)
         writer.write(predictions)
         if attention_writer is not None:
             attention_writer.write(predictions)
+        if signal_writer is not None:
+            signal_writer.write(row for p in predictions for row in signals.track_rows(p))
         counts["predicted"] += len(predictions)
         counts["cropped"] += sum(1 for p in predictions if not p.seen.all())
         bar.update(len(predictions))
@@ -420,7 +438,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         writer.close()
-        for handle in (in_handle, out_handle, att_handle):
+        if signal_writer is not None:
+            signal_writer.close()
+        for handle in (in_handle, out_handle, att_handle, sig_handle):
             if handle is not None and handle not in (sys.stdin, sys.stdout):
                 handle.close()
     return predict_summary(args, predictor, counts, stopped)
@@ -446,6 +466,8 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
     wrote = f"wrote {written}"
     if args.attention:
         wrote += f" and {'stdout' if args.attention == '-' else args.attention} (attention per residue)"
+    if args.signals:
+        wrote += f" and {'stdout' if args.signals == '-' else args.signals} (known sorting signals)"
     if stopped:
         print(
             f"locviz predict: error: stopped at the first bad record (--stop-on-error); {written} holds "
