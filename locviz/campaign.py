@@ -61,6 +61,7 @@ class Run:
     levers_from: str = ""
     ship: str = ""  # bundle stem to put the member in, e.g. "weights/deeploc"
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention" weights
+    explicit: tuple[str, ...] = ()  # settings the run names itself (the rest come from [defaults.KIND])
 
     def describe_settings(self) -> str:
         shown = {k: v for k, v in self.settings.items() if k not in ("epochs",)}
@@ -102,7 +103,7 @@ def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
         fields = {f: entry.pop(f) for f in ("dataset", "model", "member", "validation_fold", "stage", "levers_from",
                                             "ship") if f in entry}  # fmt: skip
         settings = {**defaults.get(kind, {}), **entry}
-        run = Run(name=name, kind=kind, settings=settings, **fields)
+        run = Run(name=name, kind=kind, settings=settings, explicit=tuple(entry), **fields)
         _check_run(run, where)
         runs.append(run)
     stages = {r.stage for r in runs if r.stage}
@@ -182,7 +183,7 @@ def resolved(plan: Plan, run: Run) -> Run | None:
     winner = stage_winner(plan, run.levers_from)
     if winner is None:
         return None
-    settings = {**winner.settings, **{k: v for k, v in run.settings.items() if k == "epochs"}}
+    settings = {**winner.settings, **{k: run.settings[k] for k in run.explicit}}
     return Run(**{**run.__dict__, "settings": settings})
 
 
