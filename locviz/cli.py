@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz import batching, campaign, homology, signals, table, whatif
+from locviz import batching, campaign, homology, pipeline, signals, table, whatif
 from locviz.card import MemberTraining, ModelCard, MotifsInfo
 from locviz.datasets import DATASETS, TEST_FOLD, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
@@ -34,7 +34,7 @@ from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
 from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse, parse_strict
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
-from locviz.weights import ModelBundle, load_bundle, resolve_device, save_bundle, update_card
+from locviz.weights import ModelBundle, load_bundle, read_card, resolve_device, save_bundle, update_card
 
 
 def hardware_description(device: torch.device) -> str:
@@ -57,7 +57,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one ConvLSTM on a data set's folds (one ensemble member)")
     p.add_argument("--dataset", required=True, choices=("multiloc", "deeploc"))
     p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/multiloc")
-    p.add_argument("--val-fold", type=int, required=True, help="fold used for early stopping")
+    p.add_argument("--val-fold", type=int, help="fold used for early stopping (with --init-from: the member's own)")
     p.add_argument("--train-folds", type=int, nargs="*", help="default: every fold but the validation and test folds")
     p.add_argument("--out", required=True, help="run folder: log, checkpoint, member bundle")
     p.add_argument("--device", default="auto")
@@ -88,10 +88,64 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                    help="dropout on the encoded input (default: %(default)s)")  # fmt: skip
     p.add_argument("--hidden-dropout", type=float, default=defaults_m.hidden_dropout,
                    help="dropout on hidden layers (default: %(default)s)")  # fmt: skip
+    p.add_argument("--init-from", metavar="BUNDLE",
+                   help="fine-tune a shipped member (needs --member): its folds, architecture and length policy; "
+                   "fresh optimiser, cosine decay from --lr, weights averaged over the last --average-last epochs")
+    p.add_argument("--member", type=int, help="with --init-from: which member to fine-tune")
+    p.add_argument("--attention", nargs="*", default=[], metavar="SIGNAL=WEIGHT",
+                   help="signal supervision of the attention, e.g. signal_peptide=1 pts1=2 er_retention=2 "
+                   "(annotations: DATA/../signals/deeploc_train_signals.tsv and label-gated C-terminal rules)")
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="(default: %(default)s)")
+    p.add_argument("--logit-adjustment", type=float, default=0.0,
+                   help="tau of logit-adjusted cross-entropy for rare classes (default: %(default)s)")
+    p.add_argument("--average-last", type=int, help="average the weights of the last N epochs (fine-tune default 3)")
     p.set_defaults(func=cmd_train)
 
 
+def _attention_weights(items: list[str]) -> dict[str, float]:
+    weights = {}
+    for item in items:
+        kind, _, value = item.partition("=")
+        try:
+            weights[kind] = float(value)
+        except ValueError:
+            raise InputError(f"--attention {item!r}: give SIGNAL=WEIGHT, e.g. pts1=2") from None
+    return weights
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """``locviz train --init-from BUNDLE --member K``: one campaign run, outside a plan."""
+    if args.member is None:
+        raise InputError("--init-from needs --member (which member of the bundle to fine-tune)")
+    _, card = read_card(args.init_from)
+    if not 0 <= args.member < len(card.training):
+        raise InputError(f"{args.init_from} records training for members 0-{len(card.training) - 1}, not {args.member}")
+    own = card.training[args.member].validation_fold
+    if args.val_fold is not None and args.val_fold != own:
+        raise InputError(f"member {args.member} was validated on fold {own} and trained on fold {args.val_fold}: a "
+                         "fine-tune keeps its member's folds; a member for a new fold starts from scratch")  # fmt: skip
+    out = Path(args.out)
+    settings = {"epochs": args.epochs if args.epochs != TrainConfig.epochs else 6, "schedule": "cosine",
+                "learning_rate": args.lr if args.lr != TrainConfig.learning_rate else 2e-4,
+                "min_learning_rate": 1e-5, "average_last": 3 if args.average_last is None else args.average_last,
+                "patience": 10_000, "batch_size": args.batch_size, "seed": args.seed,
+                "label_smoothing": args.label_smoothing, "logit_adjustment": args.logit_adjustment,
+                "attention": _attention_weights(args.attention)}  # fmt: skip
+    run = campaign.Run(name=out.name, kind="finetune", dataset=args.dataset, model=args.init_from,
+                       member=args.member, settings=settings)  # fmt: skip
+    data_root = Path(args.data).parent
+    plan = campaign.Plan(Path("(locviz train)"), data_root, out.parent, out.parent, args.device, [run])
+    outcome = campaign.train_run(plan, run, log=lambda line: print(line, flush=True))
+    (out / "result.json").write_text(json.dumps(outcome, indent=1) + "\n")
+    print(f"wrote {out / 'member.json'}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.init_from:
+        return cmd_finetune(args)
+    if args.val_fold is None:
+        raise InputError("give --val-fold (the fold used for early stopping), or --init-from and --member")
     data = load_dataset(args.dataset, args.data)
     test_fold = TEST_FOLD.get(args.dataset)
     all_folds = sorted(set(data.folds.tolist()))
@@ -124,7 +178,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_length=args.max_length or None,
         max_seconds=args.time_budget,
+        label_smoothing=args.label_smoothing,
+        logit_adjustment=args.logit_adjustment,
+        average_last=args.average_last or 0,
     )
+    if args.attention:
+        raise InputError("--attention is for fine-tunes (--init-from) and campaign runs; see weights/campaign.toml")
     policy = LengthPolicy(train_config.max_length)
     tokens = encode_records(data.records, policy)
     train_idx, val_idx = data.subset(train_folds), data.subset([args.val_fold])
@@ -376,7 +435,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     att_handle = open_output(args.attention) if args.attention else None
     sig_handle = open_output(args.signals) if args.signals else None
     reference = homology.Reference.for_search(predictor.bundle) if args.neighbours else None
-    extra_columns = ("support", *(homology.COLUMNS if reference is not None else ()), "signals")
+    extra_columns = pipeline.extra_columns(neighbours=reference is not None)
     writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
     attention_writer = table.AttentionWriter(att_handle, table.format_for(args.attention)) if att_handle else None
     signal_writer = None
@@ -392,10 +451,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     def flush() -> None:
         if not pending:
             return
-        predictions = predictor.predict(pending, organism=args.organism)
-        if reference is not None:
-            homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
-        signals.annotate(predictions)
+        predictions = pipeline.predict_chunk(predictor, pending, organism=args.organism, reference=reference)
         writer.write(predictions)
         if attention_writer is not None:
             attention_writer.write(predictions)

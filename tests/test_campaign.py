@@ -177,3 +177,19 @@ def test_plan_errors_name_the_run(tmp_path: Path) -> None:
     bad.write_text('[[run]]\nname = "x"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "m"\nmember = 0\nlr = 1\n')
     with pytest.raises(InputError, match="unknown setting"):
         campaign.read_plan(bad)
+
+
+def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path) -> None:
+    from locviz import cli
+
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    tiny_trained_bundle(tmp_path / "bundle")
+    data, bundle = str(tmp_path / "data" / "multiloc"), str(tmp_path / "bundle")
+    base = ["train", "--dataset", "multiloc", "--data", data, "--init-from", bundle, "--member", "1",
+            "--epochs", "2", "--batch-size", "8", "--no-progress"]  # fmt: skip
+    assert cli.main([*base, "--val-fold", "3", "--out", str(tmp_path / "bad")]) == 1  # member 1 validated on 2
+    assert cli.main([*base, "--attention", "pts1=2", "--out", str(tmp_path / "ft")]) == 0
+    member = load_bundle(tmp_path / "ft" / "member", device="cpu").card.training[0]
+    assert (member.validation_fold, member.train_folds) == (2, (1, 3, 4))
+    assert member.train_config["attention_weights"] == {"pts1": 2.0}
+    assert member.train_config["init_from"] == "bundle member 1" and member.epochs_run == 2
