@@ -164,6 +164,13 @@ def _attention_fields(pred: Prediction) -> dict[str, Any]:
     return fields
 
 
+def row_cells(pred: Prediction, extra_columns: Sequence[str] = ()) -> list[Any]:
+    """One protein's cells in column order, unformatted (every writer, text or Parquet, starts from these)."""
+    probs = [float(p) for p in np.asarray(pred.probabilities, dtype=float)]
+    cells = [pred.id, pred.length, pred.label, float(pred.confidence), *probs]
+    return cells + [pred.extra.get(c) for c in extra_columns]
+
+
 class TableWriter:
     """The prediction table: one row per protein, written by :class:`RowWriter`.
 
@@ -192,9 +199,7 @@ class TableWriter:
         for pred in preds:
             if list(pred.classes) != self.classes:
                 raise InputError(f"protein {pred.id!r} has classes {list(pred.classes)}, the table {self.classes}")
-            probs = [float(p) for p in np.asarray(pred.probabilities, dtype=float)]
-            cells = [pred.id, pred.length, pred.label, float(pred.confidence), *probs]
-            cells += [pred.extra.get(c) for c in self.extra_columns]
+            cells = row_cells(pred, self.extra_columns)
             self._rows.write_row(cells, _attention_fields(pred) if self.with_attention else None)
         self.handle.flush()
 
@@ -264,3 +269,149 @@ def attention_bytes(preds: Sequence[Prediction], fmt: str = "csv") -> bytes:
     buffer = io.StringIO()
     AttentionWriter(buffer, fmt).write(preds)
     return buffer.getvalue().encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- Parquet
+# The cluster's part files (locviz.cluster) and `locviz merge --out x.parquet`: the same columns, typed, rounded as
+# the text formats round them, with schema_version, model and classes in the file metadata. pyarrow is imported
+# here, not at the top, so the CLI and the app do not pay for it when they write text.
+PARQUET = "parquet"
+SIGNAL_FIELDS = (("type", "string"), ("start", "int64"), ("end", "int64"), ("label", "string"), ("rule", "string"),
+                 ("evidence", "string"))  # fmt: skip
+"""One item of the ``signals`` cell in Parquet: the fields of :meth:`locviz.signals.Signal.to_json`."""
+FLOAT_EXTRA_COLUMNS = frozenset({"nearest_identity"})
+"""Extra columns stored as float64; ``signals`` is a list of structs; every other extra column is text."""
+
+
+def _extra_arrow_type(column: str) -> Any:
+    import pyarrow as pa
+
+    if column in FLOAT_EXTRA_COLUMNS:
+        return pa.float64()
+    if column == "signals":
+        return pa.list_(pa.struct([(name, pa.type_for_alias(kind)) for name, kind in SIGNAL_FIELDS]))
+    return pa.string()
+
+
+def arrow_schema(classes: Sequence[str], extra_columns: Sequence[str] = (), *, model: str = "") -> Any:
+    """The prediction table as a ``pyarrow.Schema``; its metadata carries ``schema_version``, ``model``, ``classes``."""
+    import pyarrow as pa
+
+    fields = [pa.field("id", pa.string()), pa.field("length", pa.int64()), pa.field("prediction", pa.string()),
+              pa.field("confidence", pa.float64())]  # fmt: skip
+    fields += [pa.field(f"p_{c}", pa.float64()) for c in classes]
+    fields += [pa.field(c, _extra_arrow_type(c)) for c in extra_columns]
+    meta = {"schema_version": str(SCHEMA_VERSION), "model": model, "classes": json.dumps(list(classes))}
+    return pa.schema(fields, metadata=meta)
+
+
+def _arrow_cell(value: Any, kind: Any) -> Any:
+    import pyarrow as pa
+
+    if value is None:
+        return None
+    if pa.types.is_floating(kind):
+        return json_number(value)  # the digits the text formats write; NaN becomes null
+    if pa.types.is_list(kind):
+        return [v.to_json() if hasattr(v, "to_json") else v for v in value]
+    if pa.types.is_string(kind):
+        return _text_cell(value)
+    return value
+
+
+def arrow_table(
+    preds: Sequence[Prediction], classes: Sequence[str], *, model: str = "", extra_columns: Sequence[str] = ()
+) -> Any:
+    """The prediction table as a ``pyarrow.Table`` with :func:`arrow_schema` (one cluster partition's rows)."""
+    import pyarrow as pa
+
+    schema = arrow_schema(classes, extra_columns, model=model)
+    rows = []
+    for pred in preds:
+        if list(pred.classes) != list(classes):
+            raise InputError(f"protein {pred.id!r} has classes {list(pred.classes)}, the table {list(classes)}")
+        rows.append(row_cells(pred, extra_columns))
+    cells_by_column = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = [pa.array([_arrow_cell(v, f.type) for v in cells], type=f.type)
+              for cells, f in zip(cells_by_column, schema, strict=True)]  # fmt: skip
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def read_parquet(path: str | Any) -> Any:
+    """A Parquet prediction (or attention) table, its ``schema_version`` checked.
+
+    Raises:
+        InputError: the file is not Parquet or was written with another schema version.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        tab = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"{path} is not a readable Parquet table: {exc}") from exc
+    found = (tab.schema.metadata or {}).get(b"schema_version", b"?").decode()
+    if found != str(SCHEMA_VERSION):
+        raise InputError(f"{path} has table schema_version {found}; this locviz reads version {SCHEMA_VERSION}")
+    return tab
+
+
+def _signal_items(items: list[dict]) -> list:
+    from locviz.signals import Signal
+
+    return [Signal(d["type"], d["start"], d["end"], d["label"], d["evidence"]) for d in items]
+
+
+def arrow_rows(tab: Any) -> Iterable[list[Any]]:
+    """The rows of a Parquet prediction table as cells for :class:`RowWriter` (the same text and JSON as
+    :class:`TableWriter` writes: a ``signals`` cell becomes :class:`locviz.signals.Signal` items again)."""
+    import pyarrow as pa
+
+    columns_ = []
+    for f, column in zip(tab.schema, tab.columns, strict=True):
+        values = column.to_pylist()
+        if f.name == "signals" and pa.types.is_list(f.type):
+            values = [None if v is None else _signal_items(v) for v in values]
+        columns_.append(values)
+    yield from (list(cells) for cells in zip(*columns_, strict=True))
+
+
+def attention_schema() -> Any:
+    import pyarrow as pa
+
+    kinds = (pa.string(), pa.int64(), pa.string(), pa.float64(), pa.bool_(), pa.float64())
+    fields = [pa.field(name, kind) for name, kind in zip(ATTENTION_COLUMNS, kinds, strict=True)]
+    return pa.schema(fields, metadata={"schema_version": str(SCHEMA_VERSION)})
+
+
+def attention_arrow(preds: Iterable[Prediction]) -> Any:
+    """The per-residue attention table (:data:`ATTENTION_COLUMNS`) as a ``pyarrow.Table``: the numbers
+    :func:`attention_rows` writes, rounded the same way (null where the model did not look)."""
+    import pyarrow as pa
+
+    ids, positions, residues, values, flags, relative = [], [], [], [], [], []
+    for pred in preds:
+        attention = np.asarray(pred.attention, dtype=float)
+        seen = np.asarray(pred.seen, dtype=bool) & np.isfinite(attention)
+        n_seen = max(int(seen.sum()), 1)
+        ids += [pred.id] * len(pred.sequence)
+        positions += range(1, len(pred.sequence) + 1)
+        residues += list(pred.sequence)
+        values += [json_number(a) if s else None for a, s in zip(attention.tolist(), seen.tolist(), strict=True)]
+        flags += seen.tolist()
+        relative += [json_number(a * n_seen, 4) if s else None
+                     for a, s in zip(attention.tolist(), seen.tolist(), strict=True)]  # fmt: skip
+    columns_ = (ids, positions, residues, values, flags, relative)
+    schema = attention_schema()
+    arrays = [pa.array(c, type=f.type) for c, f in zip(columns_, schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def attention_text_rows(tab: Any) -> Iterable[list]:
+    """The rows :func:`attention_rows` writes, from an :func:`attention_arrow` table."""
+    columns_ = [c.to_pylist() for c in tab.columns]
+    for pid, position, residue, value, seen, relative in zip(*columns_, strict=True):
+        if seen:
+            yield [pid, position, residue, number(value), "true", number(relative, 4)]
+        else:
+            yield [pid, position, residue, "", "false", ""]
