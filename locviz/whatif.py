@@ -51,6 +51,7 @@ from typing import IO, Any
 
 import numpy as np
 import torch
+from Bio.SeqUtils import seq1, seq3
 
 from locviz.card import display_name
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
@@ -215,7 +216,19 @@ _DEL = re.compile(r"^DEL(\d+)(?:-(\d+))?$")
 _INS = re.compile(r"^INS(\d+):([A-Z]+)$")
 VARIANT_HELP = (
     "write a substitution K128T, a deletion del1-20 (or del5) or an insertion ins45:AAA "
-    "(inserts AAA after residue 45; ins0:AAA before the first)"
+    "(inserts AAA after residue 45; ins0:AAA before the first), or HGVS protein notation: p.Lys128Thr, p.K128T, "
+    "p.(Lys128Thr), p.Ala5_Leu9del, p.Lys128_Ala129insGly"
+)
+_HGVS_RESIDUE = r"([A-Za-z]{3}|[A-Za-z*])"  # a three-letter code (Lys, any case) or one letter (K)
+_HGVS_SUB = re.compile(rf"^{_HGVS_RESIDUE}(\d+){_HGVS_RESIDUE}$")
+_HGVS_DEL = re.compile(rf"^{_HGVS_RESIDUE}(\d+)(?:_{_HGVS_RESIDUE}(\d+))?del$", re.IGNORECASE)
+_HGVS_INS = re.compile(rf"^{_HGVS_RESIDUE}(\d+)_{_HGVS_RESIDUE}(\d+)ins([A-Za-z]+)$", re.IGNORECASE)
+_HGVS_UNSUPPORTED = (
+    ("delins", "write the deletion and the insertion one by one, e.g. p.Cys28delinsTrpVal as del28 ins27:WV"),
+    ("dup", "write a duplication as an insertion after its last residue, e.g. p.Gly4_Gln6dup of ...GLQ... as "
+     "ins6:GLQ"),
+    ("fs", "frameshifts are not predicted: give the translated mutant protein as a second sequence"),
+    ("ext", "extensions are not predicted: give the extended protein as a second sequence"),
 )
 
 
@@ -228,6 +241,8 @@ class Variant:
     end: int  # sub, ins: = start; del: last deleted
     wt: str = ""  # sub: the residue expected in the wild type
     new: str = ""  # sub: the new residue; ins: the inserted residues
+    expect: tuple[tuple[int, str], ...] = field(default=(), compare=False)  # (position, residue) HGVS names
+    notation: str = field(default="", compare=False)  # the text as written, when HGVS (p.Ala5_Leu9del)
 
     def __str__(self) -> str:
         if self.kind == "sub":
@@ -237,7 +252,64 @@ class Variant:
         return f"ins{self.start}:{self.new}"
 
 
+def _hgvs_residue(code: str, token: str) -> str:
+    """One letter for a residue of HGVS text: three-letter codes through Biopython's ``seq1`` (Ter → ``*``)."""
+    if len(code) == 1:
+        return code.upper()
+    one = seq1(code, undef_code="?")
+    check(one != "?", f"variant {token!r}: {code!r} is not an amino-acid code (Ala, Arg ... Val, Ter, or one letter)")
+    return one
+
+
+def _hgvs_inserted(text: str, token: str) -> str:
+    """Inserted residues: three-letter codes (``GlyArg``) when written so, else one letter each (``GR``)."""
+    if re.fullmatch(r"(?:[A-Z][a-z]{2})+", text):
+        return "".join(_hgvs_residue(text[i : i + 3], token) for i in range(0, len(text), 3))
+    return text.upper()
+
+
+def _parse_hgvs(token: str) -> Variant | None:
+    """A variant in HGVS protein notation (``p.Lys128Thr``, ``p.K128T``, ``p.(Lys128Thr)``, ``p.Ala5_Leu9del``,
+    ``p.Lys128_Ala129insGly``; three-letter codes also without ``p.``), or None when ``token`` is not HGVS.
+
+    Residues HGVS names (both ends of a deletion, both neighbours of an insertion) are kept in
+    :attr:`Variant.expect` and checked against the sequence in :func:`_check_variants`.
+    """
+    text = token.strip()
+    prefixed = text[:2].lower() == "p."
+    body = text[2:] if prefixed else text
+    if body.startswith("(") and body.endswith(")"):
+        body = body[1:-1]  # predicted consequence, p.(Lys128Thr): the same change
+    deletion, insertion = _HGVS_DEL.match(body), _HGVS_INS.match(body)
+    sub = None if deletion or insertion or body.lower().endswith("dup") else _HGVS_SUB.match(body)  # not by "del"
+    if not prefixed and not (sub and len(sub[1]) == 3):
+        return None  # K128T, del1-20, ins45:AAA: locviz's own notation
+    if sub:
+        pos, wt, new = int(sub[2]), _hgvs_residue(sub[1], token), _hgvs_residue(sub[3], token)
+        check(new != "*", f"variant {token!r} is a stop gain: the protein ends at residue {pos - 1}; write "
+              f"del{pos}-N (N the protein's length) to predict the shorter protein")  # fmt: skip
+        return Variant("sub", pos, pos, wt, new, expect=((pos, wt),), notation=text)
+    if m := deletion:
+        first, last = int(m[2]), int(m[4] or m[2])
+        check(last >= first, f"deletion {token!r} ends before it starts")
+        ends = ((first, _hgvs_residue(m[1], token)),) + (((last, _hgvs_residue(m[3], token)),) if m[3] else ())
+        return Variant("del", first, last, expect=ends, notation=text)
+    if m := insertion:
+        before, after = int(m[2]), int(m[4])
+        check(after == before + 1, f"insertion {token!r}: an insertion lies between two neighbouring residues "
+              f"(p.Lys{before}_Ala{before + 1}ins...), not {before} and {after}")  # fmt: skip
+        flanks = ((before, _hgvs_residue(m[1], token)), (after, _hgvs_residue(m[3], token)))
+        return Variant("ins", before, before, "", _hgvs_inserted(m[5], token), expect=flanks, notation=text)
+    for word, advice in _HGVS_UNSUPPORTED:
+        check(word not in body.lower(), f"variant {token!r}: {advice}")
+    check(body not in ("?", "0", "=") and not body.endswith("="),
+          f"variant {token!r} names no change to predict (unknown, no protein or synonymous)")  # fmt: skip
+    raise InputError(f"variant {token!r} is not understood; {VARIANT_HELP}")
+
+
 def _parse_one(token: str) -> Variant:
+    if (hgvs := _parse_hgvs(token)) is not None:
+        return hgvs
     text = token.strip().upper()
     if m := _SUB.match(text):
         return Variant("sub", int(m[2]), int(m[2]), m[1], m[3])
@@ -265,6 +337,15 @@ def _check_variants(sequence: str, variants: Sequence[Variant]) -> None:
     """Positions in range, wild-type residues as stated, new letters valid, no two changes on one residue."""
     n = len(sequence)
     touched: dict[int, Variant] = {}
+    for v in variants:
+        for pos, residue in v.expect:  # the residues HGVS text names must be where it says
+            check(1 <= pos <= n, f"{v.notation}: position {pos} is outside the protein (1-{n})")
+            actual = sequence[pos - 1]
+            check(
+                actual == residue,
+                f"{v.notation}: position {pos} is {seq3(actual)} ({actual}), not {seq3(residue)} ({residue}); "
+                "check the numbering (1-based, on this sequence)",
+            )
     for v in variants:
         bad = [c for c in v.new if c not in ALLOWED_RESIDUES]
         check(not bad, f"{v}: {bad[0] if bad else ''!r} is not an amino-acid letter")
