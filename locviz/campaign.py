@@ -33,7 +33,7 @@ from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
 from locviz.errors import InputError
 from locviz.model import Ensemble
 from locviz.supervision import SIGNAL_TYPES, build_targets, read_signal_table
-from locviz.train import TrainConfig, encode_records, fit, train_config_dict, validation_attention
+from locviz.train import TrainConfig, encode_records, fit, train_config_dict, validate, validation_attention
 from locviz.weights import load_bundle, read_card, resolve_device, save_bundle
 
 try:
@@ -282,6 +282,13 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     log(f"{run.name}: {len(train_idx)} training proteins (folds {train_folds}; {len(train_targets)} with a "
         f"supervised signal), {len(val_idx)} validation (fold {val_fold}; {len(val_targets)} with a signal); "
         f"{run.describe_settings()}")  # fmt: skip
+    before = None
+    if run.kind == "finetune":  # the member as shipped, on the same fold: the "before" of the lever table
+        start = source.model.members[run.member]
+        _, before = validate(start, tokens, data.labels, val_idx, data.classes, device)
+        before = {"accuracy": before["accuracy"], "gorodkin_mcc": before["gorodkin_mcc"],
+                  "per_class_mcc": before["per_class_mcc"],
+                  **validation_attention(start, tokens, val_targets, device)}  # fmt: skip
     result = fit(
         model_config, config, tokens, data.labels, train_idx, val_idx, data.classes, out, device,
         resume=True, progress=False, log=log, init_state=init_state, attention_targets=train_targets,
@@ -299,9 +306,11 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     )  # fmt: skip
     card = ModelCard(tuple(data.classes), model_config, policy, training=(member,))
     save_bundle(out / "member", Ensemble([result.model.cpu()]), card)
-    outcome = {"run": run.name, "settings": run.settings, "train_folds": train_folds, "validation_fold": val_fold,
-               "validation": result.best_validation, "attention": attention, "seconds": round(result.seconds, 1),
-               "epochs": len(result.history), "history": result.history}  # fmt: skip
+    outcome = {
+        "run": run.name, "settings": run.settings, "train_folds": train_folds, "validation_fold": val_fold,
+        "before": before, "validation": result.best_validation, "attention": attention,
+        "seconds": round(result.seconds, 1), "epochs": len(result.history), "history": result.history,
+    }  # fmt: skip
     log(f"{run.name}: done — val_acc {result.best_validation['accuracy']:.4f} "
         f"val_mcc {result.best_validation['gorodkin_mcc']:.4f} {attention}")  # fmt: skip
     return outcome

@@ -209,7 +209,7 @@ def fit(
                 residues += int(lens.sum())
                 bar.set_postfix(loss=f"{loss_sum / n_seen:.3f}")
             train_seconds = time.perf_counter() - t0
-            val_loss, report = _validate(model, token_arrays, labels, val_idx, classes, device)
+            val_loss, report = validate(model, token_arrays, labels, val_idx, classes, device)
             row = {
                 "epoch": epoch,
                 "learning_rate": learning_rate_at(train_config, epoch),
@@ -263,7 +263,7 @@ def fit(
         log_file.close()
     if train_config.average_last and averaged is not None:
         model.load_state_dict(averaged)
-        _, best_report = _validate(model, token_arrays, labels, val_idx, classes, device)
+        _, best_report = validate(model, token_arrays, labels, val_idx, classes, device)
         best_epoch = history[-1]["epoch"]
         log(f"weights averaged over the last {n_averaged} epochs: val_acc {best_report['accuracy']:.4f} "
             f"val_mcc {best_report['gorodkin_mcc']:.4f}")  # fmt: skip
@@ -273,7 +273,7 @@ def fit(
     return FitResult(model, history, best_epoch, best_report, seconds)
 
 
-def _validate(
+def validate(
     model: ConvLSTM,
     token_arrays: Sequence[np.ndarray],
     labels: np.ndarray,
