@@ -5,14 +5,23 @@ Example::
     import locviz
     predictor = locviz.load_model("multiloc")
     parsed = locviz.parse(">my_protein\\nMALWMRLLPLLALLALWGPDPAAAFVNQHLCGSHLVEALYLVCGERGFFYTPKT")
+    print(parsed.errors)                     # rejected records, each with the reason (empty here)
     prediction = predictor.predict(parsed.records)[0]
     print(prediction.label, prediction.confidence)
+
+Beyond the call, as the app shows it (:mod:`locviz.api`): ``locviz.find_signals(prediction)``,
+``locviz.neighbours(predictor, [prediction])`` (homology evidence and the combined call),
+``locviz.scan(predictor, prediction, 1, 10)`` and ``locviz.mutate(predictor, prediction, "p.Leu6Pro")``.
 """
 
+from locviz.api import find_signals, mutate, neighbours, scan, signal_conflicts
 from locviz.predict import Predictor, load_model
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord, parse
 
 __version__ = "0.1.0"
 
-__all__ = ["Prediction", "Predictor", "ProteinRecord", "__version__", "load_model", "parse"]
+__all__ = [
+    "Prediction", "Predictor", "ProteinRecord", "__version__", "find_signals", "load_model", "mutate", "neighbours",
+    "parse", "scan", "signal_conflicts",
+]  # fmt: skip

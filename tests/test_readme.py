@@ -8,16 +8,31 @@ from pathlib import Path
 import pytest
 from conftest import HUMAN_INSULIN, REPO
 
+from locviz.signals import find_signals
+
 
 def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
     assert len(blocks) == 1, "the README has one Python example"
-    (tmp_path / "proteins.fasta").write_text(f">insulin\n{HUMAN_INSULIN}\n>insulin_tail\n{HUMAN_INSULIN[24:]}\n")
+    dna = "ACGT" * 75  # 300 nucleotides: rejected, and the example must say so
+    fasta = f">insulin\n{HUMAN_INSULIN}\n>dna\n{dna}\n>insulin_tail\n{HUMAN_INSULIN[24:]}\n"
+    (tmp_path / "proteins.fasta").write_text(fasta)
     monkeypatch.chdir(tmp_path)
     exec(compile(blocks[0], "README.md", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["insulin", "insulin_tail"]
-    for line in lines:
+    tagged = {tag: [line for line in lines if line.startswith(tag)] for tag in
+              ("rejected:", "signal:", "homology:", "scan:", "mutate:")}  # fmt: skip
+    assert len(tagged["rejected:"]) == 1 and "record 'dna'" in tagged["rejected:"][0]
+    assert "nucleotide" in tagged["rejected:"][0]
+    calls = [line for line in lines if not any(line.startswith(tag) for tag in tagged)]
+    assert [line.split()[0] for line in calls] == ["insulin", "insulin_tail"]
+    for line in calls:
         _, label, confidence, support = line.split()
         assert label != "Plastid"  # organism="animal" in the example
         assert 0 < float(confidence) <= 1 and support in ("high", "medium", "low")
+    expected = [f"signal: {s.kind} {s.start} {s.end}" for s in find_signals(HUMAN_INSULIN)]
+    assert tagged["signal:"] == expected and "signal: signal_peptide 1 24" in expected  # insulin's signal peptide
+    assert len(tagged["homology:"]) == 1
+    assert re.search(r"(closest annotated protein|known:|no annotated protein)", tagged["homology:"][0])
+    assert tagged["scan:"] == ["scan: (20, 5)"]
+    assert len(tagged["mutate:"]) == 1 and tagged["mutate:"][0].startswith("mutate: L7P ")

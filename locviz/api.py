@@ -1,0 +1,151 @@
+"""Everything the app does beyond the call, from Python: signals, homology evidence and the combined call,
+saturation scans and variants.
+
+Why a facade: the pieces live in their own modules (:mod:`locviz.signals`, :mod:`locviz.homology`,
+:mod:`locviz.whatif`), each with options the app and the CLI need; a Python user wants one short call per
+question, the same answer the app gives, and a protein given the way they already hold it (a parsed
+record, a prediction or a sequence). Re-exported from :mod:`locviz`::
+
+    import locviz
+
+    predictor = locviz.load_model("multiloc")
+    parsed = locviz.parse(open("proteins.fasta").read())
+    for problem in parsed.errors:                       # rejected records, each named with the reason
+        print("rejected:", problem)
+    predictions = predictor.predict(parsed.records)
+    evidence = locviz.neighbours(predictor, predictions)     # nearest annotated proteins; combined call
+    signals = locviz.find_signals(predictions[0])            # the app's known-signal track
+    scan = locviz.scan(predictor, predictions[0], 1, 10)     # every substitution of residues 1-10
+    change = locviz.mutate(predictor, predictions[0], "p.Leu6Pro")   # or "L6P", "del1-20", a second sequence
+
+Every function raises :class:`locviz.errors.InputError` (a :class:`ValueError`) with a message that says
+what to change; none prints.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+
+from locviz import homology, signals, whatif
+from locviz.errors import InputError
+from locviz.predict import Predictor
+from locviz.prediction import Prediction
+from locviz.sequences import ProteinRecord, parse_strict
+
+__all__ = ["Protein", "find_signals", "mutate", "neighbours", "scan", "signal_conflicts"]
+
+Protein = ProteinRecord | Prediction | str
+"""A protein as a user holds it: a parsed record, a prediction (reused as the wild type) or sequence text."""
+
+_REFERENCES: weakref.WeakKeyDictionary[Predictor, homology.Reference] = weakref.WeakKeyDictionary()
+
+
+def _record(protein: Protein) -> ProteinRecord:
+    """The record of ``protein``; text goes through :func:`locviz.parse` (one record, every problem raised)."""
+    if isinstance(protein, ProteinRecord):
+        return protein
+    if isinstance(protein, Prediction):
+        return ProteinRecord(protein.id, protein.sequence)
+    if isinstance(protein, str):
+        records = parse_strict(protein)
+        if len(records) != 1:
+            raise InputError(f"give one protein here, not {len(records)}; call this once per record")
+        return records[0]
+    raise InputError(f"a protein is a ProteinRecord, a Prediction or sequence text, not {type(protein).__name__}")
+
+
+def _wild(predictor: Predictor, protein: Protein, organism: str | None) -> tuple[Prediction | None, str]:
+    """A prediction to reuse as the wild type (when it is one of this model's) and the organism to run with."""
+    if isinstance(protein, Prediction):
+        same_model = protein.model_name == predictor.name and list(protein.classes) == predictor.classes
+        wanted = protein.organism if organism is None else organism
+        return (protein if same_model and wanted == protein.organism else None), wanted
+    return None, organism or "any"
+
+
+def find_signals(protein: Protein) -> list[signals.Signal]:
+    """The known sorting signals of ``protein``: the app's track (signal peptide, TM helices, KDEL/HDEL, PTS1,
+    NLS, mitochondrial presequence), 1-based inclusive, sorted by start; rules cited in :mod:`locviz.signals`.
+
+    ``Signal.to_json()`` gives type, start, end, label, rule and evidence, as ``locviz predict --signals`` writes.
+    """
+    if isinstance(protein, Prediction):
+        return signals.track_of(protein)
+    return signals.find_signals(_record(protein).sequence)
+
+
+def signal_conflicts(prediction: Prediction, found: Sequence[signals.Signal] | None = None) -> list[str]:
+    """Sentences naming each signal the call contradicts (the app's warnings); empty when none does."""
+    return signals.disagreements(prediction, list(found) if found is not None else find_signals(prediction))
+
+
+def neighbours(
+    predictor: Predictor, predictions: Sequence[Prediction], *, reference: homology.Reference | None = None
+) -> list[homology.Evidence]:
+    """Search ``predictions`` against the model's reference set of annotated proteins (DIAMOND), as the app does.
+
+    Each prediction's ``extra`` gains the ``locviz predict --neighbours`` columns (``nearest_id``,
+    ``nearest_identity``, ``nearest_location``, ``combined``, ``homology_sentence``) and a ``support``
+    verdict renewed with the evidence. Returns one :class:`locviz.homology.Evidence` per prediction:
+    ``hits`` (up to 5, best first), ``known`` (the protein is itself in the reference set), ``sentence``,
+    ``combined`` probabilities and ``combined_label`` (None when the card has no fitted combination).
+    The reference set is read once per predictor; pass ``reference`` to share another.
+
+    Raises:
+        BundleError: the model ships no reference set.
+        SearchError: DIAMOND is missing or failed (``apt-get install diamond-aligner``).
+    """
+    if reference is None:
+        reference = _REFERENCES.get(predictor)
+        if reference is None:
+            reference = _REFERENCES[predictor] = homology.Reference.for_search(predictor.bundle)
+    predictions = list(predictions)
+    if not predictions:
+        return []
+    all_hits = homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
+    return [homology.evidence(p, reference, hits=h) for p, h in zip(predictions, all_hits, strict=True)]
+
+
+def scan(
+    predictor: Predictor,
+    protein: Protein,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    organism: str | None = None,
+    callback: Callable[[int], None] | None = None,
+) -> whatif.SaturationScan:
+    """Every single substitution of residues ``start``..``end`` (1-based inclusive; default: the 20-residue window
+    with the most attention), and how each class probability moved: ``scan.heatmap()`` is the app's 20 × W
+    heatmap, ``scan.rows()`` the ``locviz scan`` table. A prediction given as ``protein`` is reused as the wild
+    type (and its organism kept); 19 forward passes per position, ``callback(n)`` told as they finish.
+
+    Raises:
+        InputError: the window is outside the protein or longer than 100 residues.
+    """
+    wild, organism = _wild(predictor, protein, organism)
+    return whatif.saturation_scan(
+        predictor, _record(protein), start, end, wild=wild, callback=callback, organism=organism
+    )
+
+
+def mutate(
+    predictor: Predictor,
+    protein: Protein,
+    variants: str | Sequence[whatif.Variant] | ProteinRecord,
+    *,
+    organism: str | None = None,
+) -> whatif.VariantComparison:
+    """The wild type and one mutant side by side: both calls, Δ per class (``delta``) and Δ attention per residue.
+
+    ``variants`` is text in locviz's notation (``"K128T del1-20 ins45:AAA"``) or HGVS (``"p.Lys128Thr"``,
+    ``"p.Ala5_Leu9del"``, ``"p.Lys128_Ala129insGly"``), all changes applied together in wild-type coordinates;
+    or a second sequence (an isoform), lined up by global alignment.
+
+    Raises:
+        InputError: a position outside the protein, a wild-type residue that is not there (position and residue
+            named), or a mutant too short to predict.
+    """
+    _, organism = _wild(predictor, protein, organism)
+    return whatif.compare(predictor, _record(protein), variants, organism=organism)
