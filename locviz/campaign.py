@@ -30,18 +30,19 @@ import torch
 
 from locviz.card import MemberTraining, ModelCard, portable_command
 from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
+from locviz.distill import student_config, teacher_probabilities
 from locviz.errors import InputError
 from locviz.model import Ensemble
 from locviz.supervision import SIGNAL_TYPES, build_targets, read_signal_table
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict, validate, validation_attention
-from locviz.weights import load_bundle, read_card, resolve_device, save_bundle
+from locviz.weights import ModelBundle, load_bundle, read_card, resolve_device, save_bundle
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-KINDS = ("finetune", "new")
+KINDS = ("finetune", "new", "student")
 SECONDS_PER_EPOCH = {"deeploc": 94.0, "multiloc": 35.0}
 """Measured on 2 idle CPU cores (one deeploc / multiloc epoch); used until a run has timed its own."""
 SIGNALS_FILE = Path("signals") / "deeploc_train_signals.tsv"
@@ -52,7 +53,8 @@ class Run:
     """One line of the plan: which member, from where, with which settings, and where it goes."""
 
     name: str
-    kind: str  # "finetune": warm start from a shipped member; "new": from scratch on a fold no member validated
+    kind: str  # "finetune": warm start from a shipped member; "new": from scratch on a fold no member validated;
+    # "student": a smaller ConvLSTM trained on the probabilities of the ensemble ``model`` (locviz.distill)
     dataset: str
     model: str = ""  # the bundle a fine-tune starts from (and, by default, ships into)
     member: int | None = None  # fine-tune: which member of ``model``
@@ -120,11 +122,13 @@ def _check_run(run: Run, where: str) -> None:
         raise InputError(f"{where} ({run.name}): dataset must be deeploc or multiloc")
     if run.kind == "finetune" and (not run.model or run.member is None):
         raise InputError(f"{where} ({run.name}): a fine-tune needs model and member")
-    if run.kind == "new" and run.validation_fold is None:
-        raise InputError(f"{where} ({run.name}): a new member needs validation_fold")
+    if run.kind in ("new", "student") and run.validation_fold is None:
+        raise InputError(f"{where} ({run.name}): a {run.kind} run needs validation_fold")
+    if run.kind == "student" and not run.model:
+        raise InputError(f"{where} ({run.name}): a student needs model (its teacher ensemble)")
     if run.validation_fold is not None and run.validation_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{where} ({run.name}): fold {run.validation_fold} is the test fold")
-    known = set(TrainConfig.__dataclass_fields__) | {"attention"}
+    known = set(TrainConfig.__dataclass_fields__) | {"attention", "shape"}
     unknown = set(run.settings) - known
     if unknown:
         raise InputError(f"{where} ({run.name}): unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -262,13 +266,16 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         model_config, policy = source.card.model, source.card.length_policy
         init_state = source.model.members[run.member].state_dict()
     else:
-        reference = load_bundle(run.ship or run.model, device="cpu") if (run.ship or run.model) else None
+        source_name = run.model if run.kind == "student" else (run.ship or run.model)
+        if not source_name:
+            raise InputError(f"{run.name}: a new member needs a bundle (ship or model) to take the architecture from")
+        reference = load_bundle(source_name, device="cpu")
         val_fold = run.validation_fold
         test = TEST_FOLD.get(run.dataset)
         train_folds = [f for f in sorted(set(data.folds.tolist())) if f not in (val_fold, test)]
-        if reference is None:
-            raise InputError(f"{run.name}: a new member needs a bundle (ship or model) to take the architecture from")
         model_config, policy, init_state = reference.card.model, reference.card.length_policy, None
+        if run.kind == "student":
+            model_config = student_config(model_config, **settings.pop("shape", {}))
     config = TrainConfig(**{**settings, "max_length": policy.max_length, "attention_weights": attention_weights})
     if val_fold in train_folds or val_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{run.name}: validation fold {val_fold} is a training or test fold")
@@ -282,6 +289,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     log(f"{run.name}: {len(train_idx)} training proteins (folds {train_folds}; {len(train_targets)} with a "
         f"supervised signal), {len(val_idx)} validation (fold {val_fold}; {len(val_targets)} with a signal); "
         f"{run.describe_settings()}")  # fmt: skip
+    soft = _teacher_targets(out, reference.model, tokens, train_idx, device, log) if run.kind == "student" else None
     before = None
     if run.kind == "finetune":  # the member as shipped, on the same fold: the "before" of the lever table
         start = source.model.members[run.member]
@@ -292,10 +300,12 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     result = fit(
         model_config, config, tokens, data.labels, train_idx, val_idx, data.classes, out, device,
         resume=True, progress=False, log=log, init_state=init_state, attention_targets=train_targets,
-        validation_targets=val_targets,
+        validation_targets=val_targets, soft_targets=soft,
     )  # fmt: skip
     attention = validation_attention(result.model, tokens, val_targets, device)
     origin = {"init_from": f"{Path(run.model).name} member {run.member}"} if run.kind == "finetune" else {}
+    if run.kind == "student":
+        origin = {"teacher": f"{Path(run.model).name} ({len(reference.model.members)} members, averaged)"}
     member = MemberTraining(
         dataset=run.dataset, data_files_sha256=dict(data.files), train_folds=tuple(train_folds),
         validation_fold=val_fold, n_train=int(len(train_idx)), n_validation=int(len(val_idx)),
@@ -316,6 +326,27 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     return outcome
 
 
+def _teacher_targets(
+    out: Path,
+    teacher: Ensemble,
+    tokens: list[np.ndarray],
+    train_idx: np.ndarray,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> np.ndarray:
+    """The teacher's probabilities on the training proteins (zeros elsewhere), cached in the run folder."""
+    path = out / "teacher.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    log(f"teacher: {len(teacher.members)} members on {len(train_idx)} training proteins")
+    probs = teacher_probabilities(teacher.to(device), [tokens[i] for i in train_idx], device)
+    soft = np.zeros((len(tokens), probs.shape[1]), dtype=np.float32)
+    soft[train_idx] = probs
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(path, soft, allow_pickle=False)
+    return soft
+
+
 def _signal_table(plan: Plan, data: LabelledSet) -> dict:
     path = plan.data / SIGNALS_FILE
     return read_signal_table(path) if path.is_file() else {}
@@ -332,8 +363,10 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
     target = Path(run.ship)
     if not target.is_absolute():
         target = Path.cwd() / target
-    bundle = load_bundle(target, device="cpu")
     new = load_bundle(source_dir / "member", device="cpu")
+    if run.kind == "student":
+        return ship_student(plan, run, target, new, log)
+    bundle = load_bundle(target, device="cpu")
     members = list(bundle.model.members)
     training = list(bundle.card.training)
     if run.kind == "finetune":
@@ -354,24 +387,37 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
     return card_path
 
 
+def ship_student(plan: Plan, run: Run, target: Path, new: ModelBundle, log: Callable[[str], None]) -> Path:
+    """Write the student as its own one-member bundle (e.g. ``weights/deeploc-fast``) with the sections its
+    teacher's card has (metrics, calibration, motifs, reference), each computed for the student itself."""
+    _, teacher = read_card(run.model)
+    card = new.card.replace(provenance=f"student of {Path(run.model).name} (locviz.distill); "
+                            f"campaign run {run.name}")  # fmt: skip
+    card_path = save_bundle(target, new.model, card)
+    log(f"shipped student {run.name} as {card_path}")
+    refresh(target, 0, plan, run, motif_member=0, log=log, like=teacher)
+    return card_path
+
+
 def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: int,
-            log: Callable[[str], None] = print) -> None:  # fmt: skip
+            log: Callable[[str], None] = print, like: ModelCard | None = None) -> None:  # fmt: skip
     """Recompute the card sections a changed member invalidates, each by its ``locviz`` command (a child process:
     the campaign never imports the command line, and each step's memory is returned when it ends)."""
     _, card = read_card(bundle_stem)
+    like = like or card  # a new bundle gets the sections its model's card has
     data = str(plan.data / run.dataset)
     fold = card.training[member].validation_fold
     commands = [["evaluate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data, "--folds",
                  str(fold), "--member", str(member), "--device", "cpu", "--update-card",
                  f"cv_member{member}_fold{fold}"]]  # fmt: skip
-    if card.calibration is not None:
+    if like.calibration is not None:
         commands.append(["calibrate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
                          "--no-progress"])  # fmt: skip
-    if member == motif_member and card.motifs is not None:
+    if member == motif_member and like.motifs is not None:
         folds = sorted({f for t in card.training for f in (*t.train_folds, t.validation_fold) if f is not None})
         commands.append(["motifs", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
                          "--folds", *map(str, folds), "--no-progress"])  # fmt: skip
-    if card.reference is not None:
+    if like.reference is not None:
         commands.append(["reference", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
                          "--no-progress"])  # fmt: skip
     for argv in commands:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from locviz import batching
 from locviz.batching import make_batches, to_tensors
+from locviz.distill import distillation_loss
 from locviz.encoding import LengthPolicy, tokenize
 from locviz.metrics import classification_report
 from locviz.model import ConvLSTM, ModelConfig
@@ -50,6 +51,7 @@ class TrainConfig:
     logit_adjustment: float = 0.0  # tau of Menon et al. 2021: loss on logits + tau * log(class prior)
     attention_weights: dict[str, float] = field(default_factory=dict)  # signal type -> supervision weight
     average_last: int = 0  # >0: the result is the mean of the last N epochs' weights (SWA), not the best epoch
+    distill_weight: float = 1.0  # with soft_targets: share of the loss that follows the teacher (rest: labels)
 
 
 @dataclass
@@ -130,12 +132,14 @@ def fit(
     init_state: Mapping[str, torch.Tensor] | None = None,
     attention_targets: Mapping[int, AttentionTarget] | None = None,
     validation_targets: Mapping[int, AttentionTarget] | None = None,
+    soft_targets: np.ndarray | None = None,
 ) -> FitResult:
     """Train one ConvLSTM: early stopping on validation accuracy, or weight averaging (``average_last``).
 
     ``init_state`` warm-starts from a trained member's weights (with a fresh optimiser);
     ``attention_targets`` (data index → target, training proteins only) adds the signal-supervision term
-    of :mod:`locviz.supervision`; ``validation_targets`` only measures attention on validation proteins.
+    of :mod:`locviz.supervision`; ``validation_targets`` only measures attention on validation proteins;
+    ``soft_targets`` (N, C) trains a student on a teacher's probabilities (:mod:`locviz.distill`).
     Writes ``out_dir/train.log`` (one line per epoch), ``history.json`` and ``checkpoint.pt`` (model,
     optimiser, best or averaged weights; loaded with ``weights_only=True``, so nothing is unpickled).
     """
@@ -195,7 +199,12 @@ def fit(
                 target = labels_t[idx].to(device)
                 out = model(tokens, lens)
                 logits = out.logits + train_config.logit_adjustment * log_prior
-                loss = F.cross_entropy(logits, target, label_smoothing=train_config.label_smoothing)
+                if soft_targets is not None:
+                    teacher = torch.from_numpy(soft_targets[idx]).to(device)
+                    loss = distillation_loss(logits, teacher, target, train_config.distill_weight,
+                                             train_config.label_smoothing)  # fmt: skip
+                else:
+                    loss = F.cross_entropy(logits, target, label_smoothing=train_config.label_smoothing)
                 supervision = attention_loss(out.attention, [targets.get(int(i)) for i in idx]) if targets else None
                 if supervision is not None:
                     loss = loss + supervision

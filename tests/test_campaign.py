@@ -193,3 +193,34 @@ def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path) 
     assert (member.validation_fold, member.train_folds) == (2, (1, 3, 4))
     assert member.train_config["attention_weights"] == {"pts1": 2.0}
     assert member.train_config["init_from"] == "bundle member 1" and member.epochs_run == 2
+
+
+def test_student_learns_from_its_teacher_and_ships_as_its_own_bundle(tmp_path: Path) -> None:
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    tiny_trained_bundle(tmp_path / "bundle")
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(f"""
+[campaign]
+data = "{tmp_path / "data"}"
+runs = "{tmp_path / "runs"}"
+results = "{tmp_path / "results"}"
+
+[[run]]
+name = "fast"
+kind = "student"
+dataset = "multiloc"
+model = "{tmp_path / "bundle"}"
+validation_fold = 1
+ship = "{tmp_path / "fast"}"
+epochs = 2
+batch_size = 8
+shape = {{ lstm_hidden = 4, attention_hidden = 4, dense_hidden = 4, filters_per_width = 2, conv2_channels = 4 }}
+""")
+    assert campaign.run_campaign(campaign.read_plan(plan_path), log=lambda _: None) == 0
+    fast = load_bundle(tmp_path / "fast", device="cpu")
+    assert fast.config.lstm_hidden == 4 and len(fast.model.members) == 1
+    assert fast.card.training[0].train_config["teacher"].startswith("bundle (2 members")
+    assert fast.card.training[0].validation_fold == 1 and 1 not in fast.card.training[0].train_folds
+    teacher = np.load(tmp_path / "runs" / "fast" / "teacher.npy")
+    assert np.allclose(teacher[teacher.sum(1) > 0].sum(1), 1.0, atol=1e-4)  # probabilities on training proteins
+    assert "cv_member0_fold1" in fast.card.metrics
