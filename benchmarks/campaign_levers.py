@@ -1,0 +1,86 @@
+"""The lever table of the training campaign, from its committed results (``weights/campaign/*.json``).
+
+Every row is one finished run on one member's own validation fold (cross-validation, never a test fold):
+accuracy and Gorodkin MCC of the member as shipped before the run and after it, the per-class MCC of the
+rare classes, the median attention AUROC on annotated signals of validation proteins, and CPU minutes.
+
+    python benchmarks/campaign_levers.py                  # markdown table (what weights/README.md holds)
+    python benchmarks/campaign_levers.py --plan weights/campaign.toml --stage levers-deeploc
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from locviz import campaign  # noqa: E402
+
+RARE = {"deeploc": ("Lysosome/Vacuole", "Peroxisome"), "multiloc": ("lysosomal", "peroxisomal", "vacuolar")}
+SIGNALS = ("signal_peptide", "pts1", "er_retention")
+
+
+def lever_text(run: campaign.Run) -> str:
+    parts = []
+    weights = run.settings.get("attention", {})
+    if any(weights.values()):
+        parts.append("signal supervision " + "/".join(f"{weights.get(k, 0):g}" for k in SIGNALS))
+    if run.settings.get("logit_adjustment"):
+        parts.append(f"logit adjustment τ={run.settings['logit_adjustment']:g}")
+    if run.settings.get("label_smoothing"):
+        parts.append(f"label smoothing {run.settings['label_smoothing']:g}")
+    base = {"finetune": "fine-tune", "new": "new member", "student": "student"}[run.kind]
+    return base + (" + " + " + ".join(parts) if parts else " alone")
+
+
+def fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def row(plan: campaign.Plan, run: campaign.Run) -> str | None:
+    result = campaign.result_of(plan, run)
+    if result is None:
+        return None
+    after, before = result["validation"], result.get("before") or {}
+    last = result["history"][-1] if result.get("history") else {}
+    rare = " ".join(
+        f"{c.split('/')[0][:4]} {fmt(before.get('per_class_mcc', {}).get(c))}→{fmt(after['per_class_mcc'].get(c))}"
+        for c in RARE[run.dataset]
+    )
+    attention = " / ".join(
+        f"{fmt(before.get('auroc_' + k))}→{fmt(result['attention'].get('auroc_' + k))}" for k in SIGNALS
+    )
+    reused = f" (= {result['reused']})" if result.get("reused") else ""
+    return (
+        f"| {run.name}{reused} | {lever_text(run)} | {run.dataset} {result['validation_fold']} | "
+        f"{fmt(before.get('accuracy'))} → {fmt(after['accuracy'])} | "
+        f"{fmt(before.get('gorodkin_mcc'))} → {fmt(after['gorodkin_mcc'])} | "
+        f"{fmt(last.get('val_accuracy'))} | {rare} | {attention} | {result['seconds'] / 60:.0f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", default=str(REPO / "weights" / "campaign.toml"))
+    parser.add_argument("--stage", help="only this stage's runs")
+    args = parser.parse_args()
+    plan = campaign.read_plan(args.plan)
+    print("| run | lever | data, fold | accuracy before → after | MCC before → after | last epoch alone (no "
+          "averaging) | rare-class MCC | attention AUROC SP / PTS1 / KDEL | CPU min |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for run in plan.runs:
+        if args.stage and run.stage != args.stage:
+            continue
+        line = row(plan, run)
+        if line:
+            print(line)
+    for stage in sorted({r.stage for r in plan.runs if r.stage}):
+        winner = campaign.stage_winner(plan, stage)
+        print(f"\n{stage}: " + (f"winner {winner.name} ({lever_text(winner)})" if winner else "not finished"))
+
+
+if __name__ == "__main__":
+    main()
