@@ -1,0 +1,149 @@
+"""Everything beyond the call from Python (locviz.api): signals, homology evidence, scan, mutate, parse errors;
+and variants in HGVS protein notation beside locviz's own."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import GFP, HUMAN_INSULIN
+
+import locviz
+from locviz import homology, whatif
+from locviz.errors import InputError
+from locviz.examples import by_accession
+from locviz.sequences import ProteinRecord
+from locviz.whatif import Variant, edit, parse_variants
+
+PDI = by_accession("P07237").sequence  # MLRRALLCLAVAALVRADAPEEEDHVLVLRKSNFAEALAAHKYLLVEFYAPWCGH...KDEL
+WILD = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_weights_dir: Path) -> locviz.Predictor:
+    return locviz.load_model(str(tiny_weights_dir / "multiloc"), device="cpu")
+
+
+# ------------------------------------------------------------------------------------ HGVS
+@pytest.mark.parametrize(
+    ("hgvs", "ours"),
+    [
+        ("p.Lys2Thr", "K2T"), ("p.K2T", "K2T"), ("p.(Lys2Thr)", "K2T"), ("Lys2Thr", "K2T"), ("p.lys2thr", "K2T"),
+        ("p.Ala4_Ile6del", "del4-6"), ("p.A4_I6del", "del4-6"), ("p.Ala4del", "del4"), ("p.(Ala4_Ile6del)", "del4-6"),
+        ("p.Lys2_Thr3insGlyArg", "ins2:GR"), ("p.K2_T3insGR", "ins2:GR"), ("p.Lys2_Thr3insGly", "ins2:G"),
+    ],
+)  # fmt: skip
+def test_hgvs_means_the_same_change_as_our_notation(hgvs: str, ours: str) -> None:
+    (parsed,), (expected,) = parse_variants(hgvs), parse_variants(ours)
+    assert parsed == expected and str(parsed) == ours
+    assert parsed.notation == hgvs
+    assert edit(WILD, [parsed])[0] == edit(WILD, [expected])[0]
+
+
+def test_hgvs_names_the_residues_it_expects_and_a_wrong_one_is_refused_with_position_and_residue() -> None:
+    with pytest.raises(InputError, match=r"p\.Ala2Thr: position 2 is Lys \(K\), not Ala \(A\); check the numbering"):
+        edit(WILD, parse_variants("p.Ala2Thr"))
+    with pytest.raises(InputError, match=r"p\.Ala4_Leu6del: position 6 is Ile \(I\), not Leu \(L\)"):
+        edit(WILD, parse_variants("p.Ala4_Leu6del"))  # the first residue is right, the last is not
+    with pytest.raises(InputError, match=r"p\.Lys2_Ala3insG: position 3 is Thr \(T\), not Ala \(A\)"):
+        edit(WILD, parse_variants("p.Lys2_Ala3insG"))
+    with pytest.raises(InputError, match=r"p\.Lys99Thr: position 99 is outside the protein \(1-33\)"):
+        edit(WILD, parse_variants("p.Lys99Thr"))
+    with pytest.raises(InputError, match="position 2 is K, not A"):  # our own notation keeps its message
+        edit(WILD, parse_variants("A2T"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("p.Lys2_Ala4insG", "an insertion lies between two neighbouring residues"),
+        ("p.Lys2Ter", "stop gain: the protein ends at residue 1; write del2-N"),
+        ("p.K2*", "stop gain"),
+        ("p.Cys28delinsTrpVal", "del28 ins27:WV"),
+        ("p.Ala5_Leu9dup", "as an insertion after its last residue"),
+        ("p.Arg97ProfsTer23", "frameshifts are not predicted"),
+        ("p.Met1ext-5", "extensions are not predicted"),
+        ("p.Lys2=", "names no change"),
+        ("p.Foo2Thr", "'Foo' is not an amino-acid code"),
+        ("p.Lys2", "is not understood; write a substitution K128T"),
+    ],
+)
+def test_hgvs_forms_that_cannot_be_predicted_say_what_to_write(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("*", r"\*")):
+        parse_variants(text)
+
+
+def test_our_notation_is_unchanged_beside_hgvs() -> None:
+    assert parse_variants("K2T del4-6 ins0:MA") == [
+        Variant("sub", 2, 2, "K", "T"), Variant("del", 4, 6), Variant("ins", 0, 0, "", "MA")
+    ]  # fmt: skip
+    assert all(v.notation == "" and v.expect == () for v in parse_variants("K2T del4-6 ins0:MA"))
+
+
+# ------------------------------------------------------------------------------- the facade
+def test_parse_errors_are_visible_not_silent() -> None:
+    parsed = locviz.parse(">dna\n" + "A" * 300 + f"\n>ok\n{HUMAN_INSULIN}\n")
+    assert [r.id for r in parsed.records] == ["ok"]
+    (problem,) = parsed.errors
+    assert "record 'dna'" in str(problem) and "nucleotide" in str(problem)
+    with pytest.raises(InputError, match="nucleotide"):  # a protein given as text to the facade raises
+        locviz.find_signals("A" * 300)
+    with pytest.raises(InputError, match="give one protein here, not 2"):
+        locviz.scan(None, f">a\n{HUMAN_INSULIN}\n>b\n{GFP}\n")  # type: ignore[arg-type]
+
+
+def test_find_signals_takes_a_record_a_prediction_or_text(tiny: locviz.Predictor) -> None:
+    record = ProteinRecord("pdi", PDI)
+    (prediction,) = tiny.predict([record])
+    expected = locviz.signals.find_signals(PDI)
+    assert [s.kind for s in expected] == ["signal_peptide", "er_retention"]
+    assert locviz.find_signals(record) == locviz.find_signals(prediction) == locviz.find_signals(PDI) == expected
+    conflicts = locviz.signal_conflicts(prediction)
+    assert conflicts == locviz.signals.disagreements(prediction, expected)
+
+
+def test_scan_reuses_a_prediction_as_the_wild_type(tiny: locviz.Predictor) -> None:
+    record = ProteinRecord("insulin", HUMAN_INSULIN)
+    (wild,) = tiny.predict([record])
+    counted: list[int] = []
+    scan = locviz.scan(tiny, wild, 3, 4, callback=counted.append)
+    assert sum(counted) == 2 * 19  # the mutants only: the wild type was not predicted again
+    direct = whatif.saturation_scan(tiny, record, 3, 4)
+    np.testing.assert_allclose(scan.delta, direct.delta, atol=1e-6)
+    assert scan.heatmap().shape == (20, 2) and scan.wild is wild
+    animal = locviz.scan(tiny, record, 3, 3, organism="animal")  # a record: the organism is the caller's
+    assert animal.wild.organism == "animal"
+
+
+def test_mutate_in_hgvs_equals_our_notation(tiny: locviz.Predictor) -> None:
+    record = ProteinRecord("insulin", HUMAN_INSULIN)  # MALWMRLL...: Leu7, Arg6
+    hgvs = locviz.mutate(tiny, record, "p.Leu7Pro")
+    ours = locviz.mutate(tiny, HUMAN_INSULIN, "L7P")
+    assert hgvs.label == ours.label == "L7P"
+    np.testing.assert_allclose(hgvs.delta, ours.delta, atol=1e-6)
+    assert hgvs.changed == [7]
+    deletion = locviz.mutate(tiny, record, "p.Ala2_Leu7del")
+    assert deletion.changed == [2, 3, 4, 5, 6, 7] and deletion.mutant.length == len(HUMAN_INSULIN) - 6
+    with pytest.raises(InputError, match=r"position 6 is Arg \(R\), not Leu \(L\)"):
+        locviz.mutate(tiny, record, "p.Leu6Pro")
+
+
+@pytest.mark.skipif(shutil.which("diamond") is None, reason="DIAMOND (apt-get install diamond-aligner)")
+def test_neighbours_gives_the_evidence_the_cli_writes() -> None:
+    predictor = locviz.load_model("multiloc", device="cpu")  # the shipped model and its reference set
+    records = [ProteinRecord("P07237", PDI), ProteinRecord("gfp", GFP)]
+    predictions = predictor.predict(records)
+    evidence = locviz.neighbours(predictor, predictions)
+    assert [len(e.hits) <= homology.MAX_HITS for e in evidence] == [True, True]
+    pdi, gfp = evidence
+    assert pdi.known and pdi.known[0].accession == "P07237" and pdi.sentence.startswith("known: ")
+    assert predictions[0].extra["nearest_id"] == "P07237" and predictions[0].extra["combined"] == pdi.combined_label
+    assert pdi.combined is not None and abs(float(pdi.combined.sum()) - 1) < 1e-6
+    cli_path = predictor.predict(records)  # what `locviz predict --neighbours` does
+    homology.annotate(cli_path, homology.Reference.load(predictor.bundle), thresholds=predictor.support_thresholds)
+    for api, cli in zip(predictions, cli_path, strict=True):
+        for column in (*homology.COLUMNS, "support", "homology_sentence"):
+            assert api.extra[column] == cli.extra[column], column
+    assert gfp.sentence == predictions[1].extra["homology_sentence"]
