@@ -738,15 +738,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def add_mutate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "mutate",
-        help="predict variants (K128T, del1-20, ins45:AAA) beside the wild type, Δ of each class probability",
+        help="predict variants (K128T, del1-20, ins45:AAA, HGVS p.Lys128Thr) beside the wild type, Δ of each class "
+        "probability",
         description="Write one row per --variants item: id, variant, prediction_wt, prediction_mut, dp_<class> "
         "(p(mutant) - p(wild type)). An item is ID:VARIANTS, VARIANTS one or more changes joined by commas "
         "(K128T,E130A is one mutant with both), all in wild-type coordinates; ID may be left out when FASTA "
-        "holds one record. A substitution whose wild-type residue is not there is refused.",
+        "holds one record. HGVS protein notation is read too (p.Lys128Thr, p.K128T, p.(Lys128Thr), p.Ala5_Leu9del, "
+        "p.Lys128_Ala129insGly). A residue the variant names that is not there is refused.",
     )
     _whatif_options(p)
     p.add_argument(
-        "--variants", nargs="+", required=True, metavar="ID:VARIANTS", help="e.g. P07237:K128T P07237:del1-20"
+        "--variants", nargs="+", required=True, metavar="ID:VARIANTS", help="e.g. P07237:K128T P07237:p.Lys505Thr"
     )
     p.set_defaults(func=cmd_mutate)
 

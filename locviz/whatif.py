@@ -15,8 +15,9 @@ API (for the command line and the app; all coordinates 1-based inclusive on the 
   (0 on the wild-type column, which is not run). ``SaturationScan.heatmap(cls)`` gives the 20 × W matrix.
 * :func:`parse_variants` / :func:`apply_variants` / :func:`compare` → :class:`VariantComparison`:
   ``K128T``, ``del1-20`` (or ``del5``), ``ins45:AAA`` (insert after residue 45; ``ins0:`` before the
-  first); several per mutant, all in wild-type coordinates. A second sequence (an isoform) is
-  compared through a global alignment instead.
+  first), or HGVS protein notation (``p.Lys128Thr``, ``p.K128T``, ``p.(Lys128Thr)``, ``p.Ala5_Leu9del``,
+  ``p.Lys128_Ala129insGly``; residues it names are checked); several per mutant, all in wild-type
+  coordinates. A second sequence (an isoform) is compared through a global alignment instead.
 * :func:`occlusion_scan` and :func:`gradient_attribution` → :class:`Attribution`: one score per residue
   on the attention's axis (NaN where the model did not look).
 * :func:`deletion_curve` → :class:`DeletionCurve`: P(call) after replacing the top-k residues of any
