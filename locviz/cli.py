@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from locviz import batching, campaign, homology, pipeline, signals, table, whatif
 from locviz.card import MemberTraining, ModelCard, MotifsInfo
+from locviz.cluster import commands as cluster_commands
 from locviz.datasets import DATASETS, TEST_FOLD, LabelledSet, load_dataset, sha256_of
 from locviz.encoding import ENCODINGS, LengthPolicy
 from locviz.errors import InputError, LocvizError
@@ -379,6 +380,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "nearest_identity, nearest_location and combined (model and homology weighed by identity)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    cluster_commands.add_predict_options(p)
     p.set_defaults(func=cmd_predict)
 
 
@@ -415,6 +417,8 @@ def open_output(path: str) -> IO[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.cluster:  # the same command over a Dask cluster: Parquet parts in the --out folder (locviz/cluster/)
+        return cluster_commands.cmd_predict_cluster(args)
     if args.batch_size < 1 or args.chunk_size < 1:
         raise InputError("--batch-size and --chunk-size must be at least 1")
     source = args.input
@@ -915,7 +919,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
         add_predict, add_train, add_campaign, add_ensemble, add_evaluate, add_motifs, add_app, add_calibrate,
-        add_scan, add_mutate, add_reference,
+        add_scan, add_mutate, add_reference, cluster_commands.add_merge,
     ):
         add(sub)
     _fill_common_help(parser)

@@ -1,0 +1,161 @@
+"""``locviz merge DIR``: the part files of a finished cluster run as one table, in input order.
+
+The rows pass through :func:`locviz.table.arrow_rows` into the same :class:`locviz.table.RowWriter` the
+single process writes with, so a merged TSV, CSV or JSON file reads exactly like ``locviz predict``'s.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from locviz import table
+from locviz.cluster.manifest import TEMPORARY, RunFolder
+from locviz.cluster.plan import sha256_file
+from locviz.errors import InputError
+
+MERGE_FORMATS = (*table.FORMATS, table.PARQUET)
+
+
+@dataclass
+class MergeSummary:
+    path: str
+    rows: int
+    parts: int
+
+
+def output_format(path: str, chosen: str | None = None) -> str:
+    """``chosen``, else ``parquet`` for a ``.parquet`` file, else the text format :func:`locviz.table.format_for`
+    picks."""
+    if chosen == table.PARQUET or (chosen is None and path.lower().endswith((".parquet", ".pq"))):
+        return table.PARQUET
+    if chosen is not None and chosen not in MERGE_FORMATS:
+        raise InputError(f"format must be one of {', '.join(MERGE_FORMATS)}, got {chosen!r}")
+    return table.format_for(path, chosen)
+
+
+def finished_parts(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's identity and its manifest entries in input order, every part checked against its sha256.
+
+    Raises:
+        InputError: no run in ``out_dir``, a partition not finished, or a part file missing or changed.
+    """
+    run = RunFolder(out_dir)
+    ident = run.identity() if run.path.is_dir() else None
+    if ident is None:
+        raise InputError(
+            f"{out_dir} holds no cluster run (no run.json); give the --out folder of locviz predict --cluster"
+        )
+    count = len(ident["partitions"])
+    entries = run.finished()
+    missing = [k for k in range(count) if k not in entries]
+    if missing:
+        raise InputError(
+            f"{len(missing)} of {count} partitions of {out_dir} are not finished (first: partition {missing[0]}); run "
+            "the same locviz predict --cluster command again to finish them"
+        )
+    ordered = [entries[k] for k in range(count)]
+    for entry in ordered:
+        for key, sha_key in (("file", "sha256"), ("attention_file", "attention_sha256")):
+            name = entry.get(key)
+            if not name:
+                continue
+            path = run.path / name
+            if not path.is_file() or sha256_file(path) != entry[sha_key]:
+                raise InputError(
+                    f"{path} is missing or changed since it was written (sha256 differs from the manifest); run the "
+                    "same locviz predict --cluster command again to redo it"
+                )
+    return ident, ordered
+
+
+def _open_text(path: str) -> Any:
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _check_target(path: str) -> None:
+    if path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{path} is a folder; give a file name for the merged table")
+    if not target.parent.is_dir():
+        raise InputError(f"the folder {target.parent} does not exist; create it or choose another output path")
+
+
+def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary:
+    """Join the parts of a finished run into ``out`` (TSV, CSV, JSON or Parquet; ``-`` for stdout, text only)."""
+    import pyarrow.parquet as pq
+
+    fmt = output_format(out, fmt)
+    _check_target(out)
+    _, entries = finished_parts(out_dir)
+    folder = Path(out_dir)
+    rows = 0
+    if fmt == table.PARQUET:
+        if out == "-":
+            raise InputError("Parquet cannot go to stdout; give a file name")
+        temporary = f"{out}{TEMPORARY}merge"
+        schema = pq.read_schema(folder / entries[0]["file"])
+        with pq.ParquetWriter(temporary, schema) as writer:
+            for entry in entries:
+                part = table.read_parquet(folder / entry["file"])
+                writer.write_table(part)
+                rows += part.num_rows
+        os.replace(temporary, out)
+        return MergeSummary(out, rows, len(entries))
+    handle = _open_text(out)
+    try:
+        writer = None
+        for entry in entries:
+            part = table.read_parquet(folder / entry["file"])
+            if writer is None:
+                meta = part.schema.metadata or {}
+                about = {"model": meta.get(b"model", b"").decode(), "classes": _classes(meta)}
+                writer = table.RowWriter(handle, fmt, part.schema.names, meta=about, rows_key="predictions")
+            writer.write(table.arrow_rows(part))
+            rows += part.num_rows
+        if writer is not None:
+            writer.close()
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+    return MergeSummary("stdout" if out == "-" else out, rows, len(entries))
+
+
+def _classes(meta: dict[bytes, bytes]) -> list[str]:
+    import json
+
+    return list(json.loads(meta.get(b"classes", b"[]").decode()))
+
+
+def merge_attention(out_dir: str | Path, out: str) -> MergeSummary:
+    """The per-residue attention parts as one long table, as ``locviz predict --attention`` writes it."""
+    _check_target(out)
+    ident, entries = finished_parts(out_dir)
+    if not ident.get("attention"):
+        raise InputError(f"{out_dir} was run without --attention; rerun it with --attention in a new --out folder")
+    delimiter = "," if table.format_for(out) == "csv" else "\t"
+    handle = _open_text(out)
+    rows = 0
+    try:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(table.ATTENTION_COLUMNS)
+        for entry in entries:
+            part = table.read_parquet(Path(out_dir) / entry["attention_file"])
+            writer.writerows(table.attention_text_rows(part))
+            rows += part.num_rows
+        handle.flush()
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+    return MergeSummary("stdout" if out == "-" else out, rows, len(entries))

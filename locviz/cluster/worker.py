@@ -1,0 +1,240 @@
+"""What runs on a Dask worker: the model loaded once per worker, and one partition in, one part file out.
+
+A partition is a pure function of its inputs (:func:`predict_partition`): it reads its byte range of the
+input with the one reader (:mod:`locviz.sequences`), predicts through the one chunk step
+(:func:`locviz.pipeline.predict_chunk`) and writes the one table schema (:func:`locviz.table.arrow_table`).
+The part file is written under a temporary name and renamed when complete, so a worker killed
+mid-partition leaves nothing that looks finished; the client records the partition in the manifest only
+when the result comes back, so a partition that ran twice (its first worker was lost) is counted once.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distributed import WorkerPlugin, get_worker
+
+from locviz import homology, pipeline, table
+from locviz.cluster.manifest import TEMPORARY
+from locviz.cluster.plan import Partition, sha256_file
+from locviz.errors import BundleError, InputError
+from locviz.predict import Predictor, load_model
+from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse
+
+CHUNK = 2048
+"""Records predicted at a time inside a partition (as ``locviz predict``'s ``--chunk-size`` default)."""
+PLUGIN_NAME = "locviz-model"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model a worker loads (the card path resolved on the client, its weights checked by sha256)."""
+
+    card_path: str
+    weights_sha256: str
+    device: str = "auto"
+    batch_size: int = 32
+    neighbours: bool = False
+
+
+@dataclass(frozen=True)
+class PartitionTask:
+    """Everything one partition needs; small, so the scheduler ships it cheaply."""
+
+    partition: Partition
+    input_path: str
+    input_size: int
+    out_dir: str
+    part_file: str
+    attention_file: str | None
+    model: ModelSpec
+    organism: str = "any"
+
+
+@dataclass
+class PartitionResult:
+    """What the client records in the manifest for a finished partition."""
+
+    index: int
+    file: str
+    rows: int
+    sha256: str
+    issues: list[tuple[int, str | None, str]] = field(default_factory=list)  # (line, record id, message)
+    refused: int = 0
+    refused_ids: list[str] = field(default_factory=list)
+    cropped: int = 0
+    warned: int = 0
+    attention_file: str | None = None
+    attention_sha256: str | None = None
+    seconds: float = 0.0
+    worker: str = ""
+
+
+@dataclass
+class Loaded:
+    predictor: Predictor
+    reference: homology.Reference | None
+    columns: tuple[str, ...]
+
+
+_LOADED: dict[ModelSpec, Loaded] = {}
+_LOCK = threading.Lock()
+
+
+def _worker_threads() -> int | None:
+    try:
+        return get_worker().state.nthreads
+    except ValueError:  # not on a Dask worker (called in-process)
+        return None
+
+
+def loaded(spec: ModelSpec) -> Loaded:
+    """The model (and reference set) of ``spec``, loaded once per worker process and kept.
+
+    Threads: PyTorch gets as many as the worker has task threads (one by default: single-threaded workers),
+    unless ``LOCVIZ_THREADS`` says otherwise; :mod:`locviz.cpu`'s per-core lock files then keep the workers of
+    one machine from sharing a core, whatever else runs there.
+    """
+    with _LOCK:
+        if spec not in _LOADED:
+            threads = _worker_threads()
+            if threads and not os.environ.get("LOCVIZ_THREADS"):
+                import torch
+
+                torch.set_num_threads(threads)
+            predictor = load_model(spec.card_path, device=spec.device, batch_size=spec.batch_size)
+            if predictor.bundle.card.weights_sha256 != spec.weights_sha256:
+                raise BundleError(
+                    f"{spec.card_path} on worker {os.uname().nodename} has weights sha256 "
+                    f"{predictor.bundle.card.weights_sha256[:12]}..., the client's {spec.weights_sha256[:12]}...; "
+                    "every worker must see the same model files"
+                )
+            reference = None
+            if spec.neighbours:
+                reference = homology.Reference.for_search(
+                    predictor.bundle, threads=threads or homology.default_threads()
+                )
+                reference.search([])  # builds the DIAMOND database now, once, not in the first partition
+            _LOADED[spec] = Loaded(predictor, reference, pipeline.extra_columns(spec.neighbours))
+        return _LOADED[spec]
+
+
+class LoadedModel(WorkerPlugin):
+    """Loads the bundle (and the DIAMOND reference) when a worker starts, so no partition pays for it.
+
+    Registered once with the client; Dask applies it to every worker, also to those that join later or
+    replace a lost one. A load that fails here is logged; the partition's own call raises it to the client.
+    """
+
+    name = PLUGIN_NAME
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+
+    def setup(self, worker: object) -> None:
+        try:
+            loaded(self.spec)
+        except Exception as exc:  # the task repeats the load and reports the error to the client
+            log.warning("locviz: loading %s failed: %s", self.spec.card_path, exc)
+
+
+def read_records(task: PartitionTask) -> Iterator[tuple[int, str]]:
+    """(line in the whole file, text) of each record in the partition's byte range, decoded as ``locviz predict``
+    opens the file (UTF-8, byte-order mark dropped, bad bytes replaced, any line ending)."""
+    p = task.partition
+    path = Path(task.input_path)
+    if not path.is_file():
+        raise InputError(f"{path} is not readable on worker {os.uname().nodename}; the input must be on a "
+                         "file system every worker sees")  # fmt: skip
+    if path.stat().st_size != task.input_size:
+        raise InputError(f"{path} changed size since the run started; rerun the command to start over")
+    with open(path, "rb") as handle:
+        handle.seek(p.start)
+        data = handle.read(p.end - p.start)
+    encoding = "utf-8-sig" if p.start == 0 else "utf-8"
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace")
+    for line, record_text in iter_record_texts(text):
+        yield line + p.first_line - 1, record_text
+
+
+def parse_partition(task: PartitionTask, result: PartitionResult) -> list[ProteinRecord]:
+    """The partition's good records; bad ones go into ``result.issues`` with the single process's messages.
+
+    Duplicate names are checked inside the partition here and across partitions by the client
+    (:mod:`locviz.cluster.duplicates`) once every partition is done.
+    """
+    records: list[ProteinRecord] = []
+    seen: set[str] = set()
+    for line, text in read_records(task):
+        parsed = parse(text)
+        errors = list(parsed.errors)
+        if not errors and parsed.records[0].id in seen:
+            errors = [ParseIssue("duplicate record name; give every record a unique name", parsed.records[0].id)]
+        if errors:
+            result.issues += [(line, issue.record_id, str(issue)) for issue in errors]
+            result.refused += 1
+            ids = [i.record_id for i in errors if i.record_id is not None]
+            seen.update(ids)
+            result.refused_ids += list(dict.fromkeys(ids))
+            continue
+        seen.add(parsed.records[0].id)
+        result.warned += bool(parsed.warnings)
+        records.append(parsed.records[0])
+    return records
+
+
+def predict_partition(task: PartitionTask) -> PartitionResult:
+    """Predict one partition and write ``part-NNNNN.parquet`` (and its attention part); see the module docstring."""
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    model = loaded(task.model)
+    predictor = model.predictor
+    result = PartitionResult(task.partition.index, task.part_file, 0, "")
+    records = parse_partition(task, result)
+    out = Path(task.out_dir)
+    tag = f"{TEMPORARY}{uuid.uuid4().hex}"
+    schema = table.arrow_schema(predictor.classes, model.columns, model=predictor.name)
+    part_tmp = out / f"{task.part_file}{tag}"
+    attention_tmp = out / f"{task.attention_file}{tag}" if task.attention_file else None
+    try:
+        with pq.ParquetWriter(part_tmp, schema) as writer:
+            attention_writer = pq.ParquetWriter(attention_tmp, table.attention_schema()) if attention_tmp else None
+            try:
+                for start in range(0, len(records), CHUNK):
+                    chunk = records[start : start + CHUNK]
+                    preds = pipeline.predict_chunk(predictor, chunk, organism=task.organism, reference=model.reference)
+                    writer.write_table(table.arrow_table(preds, predictor.classes, model=predictor.name,
+                                                         extra_columns=model.columns))  # fmt: skip
+                    if attention_writer is not None:
+                        attention_writer.write_table(table.attention_arrow(preds))
+                    result.rows += len(preds)
+                    result.cropped += sum(1 for p in preds if not p.seen.all())
+            finally:
+                if attention_writer is not None:
+                    attention_writer.close()
+        result.sha256 = sha256_file(part_tmp)
+        os.replace(part_tmp, out / task.part_file)
+        if attention_tmp is not None:
+            result.attention_file = task.attention_file
+            result.attention_sha256 = sha256_file(attention_tmp)
+            os.replace(attention_tmp, out / task.attention_file)
+    finally:
+        for path in (part_tmp, attention_tmp):
+            if path is not None:
+                path.unlink(missing_ok=True)
+    result.seconds = round(time.perf_counter() - t0, 3)
+    try:
+        result.worker = get_worker().address
+    except ValueError:
+        result.worker = "client"
+    return result
