@@ -119,11 +119,13 @@ def test_every_third_party_import_is_declared_in_pyproject() -> None:
         import tomli as tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]  # an extra other than test declares one feature's run-time needs
     runtime = _requirement_names(project["dependencies"])
+    runtime |= {name for extra, reqs in extras.items() if extra != "test" for name in _requirement_names(reqs)}
     test_extra = runtime | _requirement_names(project["optional-dependencies"]["test"])
     distributions = importlib.metadata.packages_distributions()  # module -> the distributions providing it
     harness = REPO / "locviz_app" / "server.py"  # drives the app in headless Chromium for tests and benchmarks
-    runtime_code = [p for d in ("locviz", "locviz_app", "pages") for p in (REPO / d).glob("*.py") if p != harness]
+    runtime_code = [p for d in ("locviz", "locviz_app", "pages") for p in (REPO / d).rglob("*.py") if p != harness]
     runtime_code.append(REPO / "dashboard.py")
     test_code = [*(REPO / "tests").glob("*.py"), harness]
     problems = []
