@@ -30,7 +30,7 @@ from locviz.encoding import ENCODINGS, LengthPolicy
 from locviz.errors import InputError, LocvizError
 from locviz.metrics import classification_report, format_report
 from locviz.model import Ensemble, ModelConfig
-from locviz.motifs import MotifSet, bundle_motifs_path, compute, save_motifs
+from locviz.motifs import MotifSet, bundle_motifs_path, compute, match_summary, save_motifs
 from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
 from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse, parse_strict
@@ -627,7 +627,7 @@ def print_motif_summary(motif_set: MotifSet, seconds: float) -> None:
           f"of their strongest windows in low-complexity segments; {sum(m.composition_only for m in motifs)} "
           "flagged composition-only")  # fmt: skip
     matched = [m for m in motifs if m.best_match is not None]
-    print(f"known-motif matches: {len(matched)} filters")
+    print(f"known motifs: {match_summary(motif_set)}")
     for m in sorted(matched, key=lambda m: -m.best_match.score)[:10]:
         print(f"  filter {m.index:3d} (width {m.width:2d}) {m.consensus:<21} {m.best_match.describe(m.width)}")
 

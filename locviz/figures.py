@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import logomaker
 import numpy as np
@@ -182,22 +183,125 @@ def _attention_hover(pred: Prediction, attention: np.ndarray, shown: np.ndarray)
     return out
 
 
+COLLAPSE_MIN = 100
+"""An unseen run (the middle the long-sequence policy cuts away) at least this long is drawn as one labelled gap."""
+
+
+def unseen_gaps(shown: np.ndarray, min_run: int = COLLAPSE_MIN) -> list[tuple[int, int]]:
+    """0-based inclusive (first, last) of the unseen runs long enough to draw as one gap."""
+    return [(a, b) for a, b in _runs(~np.asarray(shown, dtype=bool)) if b - a + 1 >= min_run]
+
+
+def gap_text(first: int, last: int) -> str:
+    """``19,000 residues not seen by the model (501–19,500)``: 0-based inclusive in, 1-based out."""
+    return f"{last - first + 1:,} residues {NOT_SEEN} ({first + 1:,}–{last + 1:,})"
+
+
+def heatmap_rows(length: int, shown: np.ndarray, width: int) -> list[int]:
+    """The rows of a wrapped ``width``-residue grid to draw, top to bottom (row ``r`` starts at residue
+    ``r * width``); ``-1`` is one gap row standing for two or more whole rows inside a long unseen run."""
+    n_rows = math.ceil(length / width)
+    hidden = np.zeros(n_rows, dtype=bool)
+    for first, last in unseen_gaps(shown):
+        inside = range(math.ceil(first / width), (last + 1) // width)  # rows wholly inside the run
+        if len(inside) >= 2:
+            hidden[inside.start : inside.stop] = True
+    out: list[int] = []
+    for r in range(n_rows):
+        if not hidden[r]:
+            out.append(r)
+        elif out[-1:] != [-1]:
+            out.append(-1)
+    return out
+
+
+@dataclass(frozen=True)
+class ResidueAxis:
+    """Where each residue sits on a figure's x axis, long unseen runs collapsed into one labelled gap.
+
+    Slot ``k`` (drawn at x = k + 1) holds residue ``residues[k]`` (0-based) or, -1, part of a gap of
+    ``GAP_SLOTS``-ish width. Without a long unseen run every residue is its own slot: x is the position.
+    """
+
+    residues: np.ndarray  # (n_slots,) int
+    gaps: tuple[tuple[int, int, int, int], ...]  # (first, last residue, first, last slot), all 0-based inclusive
+
+    @classmethod
+    def of(cls, shown: np.ndarray) -> ResidueAxis:
+        shown = np.asarray(shown, dtype=bool)
+        runs = unseen_gaps(shown)
+        if not runs:
+            return cls(np.arange(len(shown)), ())
+        n_slots = max(12, (len(shown) - sum(b - a + 1 for a, b in runs)) // 25)  # about 4 % of the drawn axis
+        parts, gaps, start, used = [], [], 0, 0
+        for first, last in runs:
+            parts += [np.arange(start, first), np.full(n_slots, -1)]
+            used += first - start
+            gaps.append((first, last, used, used + n_slots - 1))
+            used += n_slots
+            start = last + 1
+        parts.append(np.arange(start, len(shown)))
+        return cls(np.concatenate(parts).astype(int), tuple(gaps))
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.arange(1, len(self.residues) + 1)
+
+    @property
+    def drawn(self) -> np.ndarray:
+        return self.residues >= 0
+
+    def at(self, position: float) -> float:
+        """x of a residue (1-based position); one inside a gap lands proportionally inside the gap's band."""
+        drawn = self.drawn
+        return float(np.interp(position - 1, self.residues[drawn], self.x[drawn]))
+
+    def layout(self, fig: go.Figure, **axis: object) -> None:
+        """x range and, with gaps, residue-number ticks and one grey, labelled band per gap."""
+        fig.update_xaxes(range=[0.5, len(self.residues) + 0.5], **axis)
+        if not self.gaps:
+            return
+        kept = int(self.drawn.sum())
+        step = _nice_step(kept / 8)
+        ticks = [k + 1 for k, r in enumerate(self.residues.tolist()) if r >= 0 and (r + 1) % step == 0 or r == 0]
+        fig.update_xaxes(tickvals=ticks, ticktext=[f"{self.residues[t - 1] + 1:,}" for t in ticks])
+        for first, last, a, b in self.gaps:
+            fig.add_vrect(x0=a + 0.5, x1=b + 1.5, fillcolor=UNSEEN_GREY, opacity=0.6, line_width=0, layer="below")
+            fig.add_annotation(
+                x=(a + b) / 2 + 1, y=0.5, yref="paper", text=f"{last - first + 1:,} aa not seen", textangle=-90,
+                hovertext=gap_text(first, last), showarrow=False, font=dict(size=11, color="#444"), name="gap",
+            )  # fmt: skip
+
+
+def _nice_step(rough: float) -> int:
+    """1, 2 or 5 times a power of ten, at least ``rough``."""
+    power = 10 ** max(0, math.floor(math.log10(max(rough, 1))))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+
+
 def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure:
-    """Attention per residue as a wrapped sequence grid, residue letters drawn in the cells."""
+    """Attention per residue as a wrapped sequence grid, residue letters drawn in the cells.
+
+    Whole rows inside a long unseen stretch (the middle of a protein longer than the model's window)
+    become one labelled gap row: a 20,000-residue protein draws the ~18 rows the model saw, not 334.
+    """
     if residues_per_row < 1:
         raise ValueError(f"residues_per_row must be at least 1, got {residues_per_row}")
     attention, shown = _check_prediction(pred)
     length, width = pred.length, residues_per_row
-    n_rows = math.ceil(length / width)
-    index = np.arange(length)
-    rows, cols = index // width, index % width
+    drawn = heatmap_rows(length, shown, width)
+    n_rows = len(drawn)
+    slot = np.full(math.ceil(length / width), -1)
+    slot[[r for r in drawn if r >= 0]] = [k for k, r in enumerate(drawn) if r >= 0]
+    index = np.flatnonzero(slot[np.arange(length) // width] >= 0)  # residues drawn
+    rows, cols = slot[index // width], index % width
 
     z_att = np.full((n_rows, width), np.nan)
-    z_att[rows, cols] = np.where(shown, attention, np.nan)
+    z_att[rows, cols] = np.where(shown[index], attention[index], np.nan)
     z_unseen = np.full((n_rows, width), np.nan)
-    z_unseen[rows, cols] = np.where(shown, np.nan, 1.0)
+    z_unseen[rows, cols] = np.where(shown[index], np.nan, 1.0)
     hover = np.full((n_rows, width), "", dtype=object)
-    hover[rows, cols] = _attention_hover(pred, attention, shown)
+    hover[rows, cols] = np.array(_attention_hover(pred, attention, shown), dtype=object)[index]
     zmax = float(np.nanmax(z_att)) if shown.any() and np.nanmax(z_att) > 0 else 1.0
 
     x = np.arange(1, width + 1)
@@ -223,19 +327,27 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
         **common,
     )
     # Dark cells get white letters; the scale runs light (low) to dark (high).
-    level = np.where(shown, attention / zmax, 0.0)
-    letter_colour = np.where(~shown, "#666666", np.where(level > 0.55, "#FFFFFF", "#222222"))
+    level = np.where(shown[index], attention[index] / zmax, 0.0)
+    letter_colour = np.where(~shown[index], "#666666", np.where(level > 0.55, "#FFFFFF", "#222222"))
     letters = go.Scatter(
         x=cols + 1,
         y=rows,
         mode="text",
-        text=list(pred.sequence),
+        text=[pred.sequence[i] for i in index.tolist()],
         textfont=dict(family=MONO, size=11, color=letter_colour.tolist()),
         hoverinfo="skip",
         showlegend=False,
         name="residues",
     )
     fig = go.Figure([unseen_trace, attention_trace, letters])
+    for k, r in enumerate(drawn):
+        if r < 0:  # the residues of the whole rows it stands for
+            first = (drawn[k - 1] + 1) * width if k else 0
+            last = drawn[k + 1] * width - 1 if k + 1 < n_rows else length - 1
+            fig.add_shape(type="rect", x0=0.5, x1=width + 0.5, y0=k - 0.45, y1=k + 0.45, line_width=0,
+                          fillcolor=UNSEEN_GREY, opacity=0.5, layer="below")  # fmt: skip
+            fig.add_annotation(x=(width + 1) / 2, y=k, text=f"··· {gap_text(first, last)} ···", showarrow=False,
+                               font=dict(size=12, color="#444"), name="gap")  # fmt: skip
     unseen = int((~shown).sum())
     extra = "rows start at the residue number on the left"
     extra += f" · grey: {unseen} residues {NOT_SEEN}" if unseen else " · all residues seen by the model"
@@ -257,7 +369,7 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
     )
     fig.update_yaxes(
         tickvals=y,
-        ticktext=[str(r * width + 1) for r in y],
+        ticktext=[str(r * width + 1) if r >= 0 else "⋮" for r in drawn],
         range=[n_rows - 0.5, -0.5],
         showline=False,
         ticks="",
@@ -269,30 +381,39 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
 
 
 def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None) -> go.Figure:
-    """Attention as an area over positions: an overview for long proteins, top regions shaded."""
+    """Attention as an area over positions: an overview for long proteins, top regions shaded.
+
+    A long unseen middle is one narrow labelled gap (:class:`ResidueAxis`), so the residues the model saw
+    fill the width.
+    """
     attention, shown = _check_prediction(pred)
-    positions = np.arange(1, pred.length + 1)
-    y = np.where(shown, attention, np.nan)
+    axis = ResidueAxis.of(shown)
+    index = np.maximum(axis.residues, 0)
+    y = np.where(axis.drawn & shown[index], attention[index], np.nan)
     n_seen = int(shown.sum())
+    residues = np.where(axis.drawn, np.array(list(pred.sequence), dtype=object)[index], "")
     trace = go.Scatter(
-        x=positions,
+        x=axis.x,
         y=y,
         mode="lines",
         fill="tozeroy",
         line=dict(color="#3B0F70", width=1.2),
         fillcolor="rgba(59, 15, 112, 0.25)",
         connectgaps=False,
-        customdata=np.stack([np.array(list(pred.sequence), dtype=object), y * max(n_seen, 1)], axis=1),
-        hovertemplate="position %{x} · %{customdata[0]}<br>attention %{y:.4g}<br>"
+        customdata=np.stack([residues, y * max(n_seen, 1), axis.residues + 1], axis=1),
+        hovertemplate="position %{customdata[2]} · %{customdata[0]}<br>attention %{y:.4g}<br>"
         "%{customdata[1]:.2f}× uniform<extra></extra>",
         name="attention",
         showlegend=False,
     )
     fig = go.Figure(trace)
+    collapsed = {(first, last) for first, last, _, _ in axis.gaps}
     for start, end in _runs(~shown):
+        if (start, end) in collapsed:
+            continue
         fig.add_vrect(
-            x0=start + 0.5,
-            x1=end + 1.5,
+            x0=axis.at(start + 1) - 0.5,
+            x1=axis.at(end + 1) + 0.5,
             fillcolor=UNSEEN_GREY,
             opacity=0.6,
             line_width=0,
@@ -302,12 +423,13 @@ def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None)
             annotation_font=dict(size=11, color="#555"),
         )
     regions = list(regions or [])
-    centres = [(r.start + r.end) / 2 for r in regions]
-    lanes = label_lanes(centres, LABEL_GAP * pred.length)
+    centres = [(axis.at(r.start) + axis.at(r.end)) / 2 for r in regions]
+    lanes = label_lanes(centres, LABEL_GAP * len(axis.residues))
     for k, region in enumerate(regions):
         fig.add_vrect(
-            x0=region.start - 0.5, x1=region.end + 0.5, fillcolor=HIGHLIGHT, opacity=0.22, line_width=0, layer="below"
-        )
+            x0=axis.at(region.start) - 0.5, x1=axis.at(region.end) + 0.5, fillcolor=HIGHLIGHT, opacity=0.22,
+            line_width=0, layer="below",
+        )  # fmt: skip
         fig.add_annotation(
             x=centres[k], y=1.0 - LANE_HEIGHT * lanes[k], xref="x", yref="paper", yanchor="top", showarrow=False,
             text=str(k + 1), hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.score:.0%})",
@@ -324,7 +446,7 @@ def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None)
     extra = f"shaded: top {len(regions)} regions" if regions else ""
     _style(fig, "Attention profile", _subtitle(pred, extra), height=340)
     top = float(np.nanmax(y)) if n_seen else 1.0
-    fig.update_xaxes(range=[0.5, pred.length + 0.5], title="residue position", showgrid=False)
+    axis.layout(fig, title="residue position", showgrid=False)
     headroom = 1.18 + 0.12 * max(lanes, default=0)  # room above the curve for every lane of labels
     fig.update_yaxes(range=[0, top * headroom if top > 0 else 1], title="attention", showgrid=True, gridcolor="#eee")
     return fig
@@ -393,28 +515,32 @@ def filter_track(
     if scale_each:
         row_peak = np.nanmax(np.where(np.isfinite(z), z, -np.inf), axis=1, keepdims=True)
         z = np.clip(z / np.where(row_peak > 0, row_peak, 1.0), 0.0, None)
-    z = np.where(shown[None, :], z, np.nan)
+    axis = ResidueAxis.of(shown)  # a long unseen middle: one narrow labelled gap, not thousands of grey columns
+    index, drawn = np.maximum(axis.residues, 0), axis.drawn
+    seen = drawn & shown[index]
+    z = np.where(seen[None, :], z[:, index], np.nan)
     value_name = "share of peak" if scale_each else "activation"
     if scale_each:
         how += ", each scaled to its own peak"
-    z_unseen = np.where(shown[None, :], np.nan, 1.0) * np.ones((len(chosen), 1))
-    residues = np.broadcast_to(np.array(list(pred.sequence), dtype=object), z.shape)
-    x = np.arange(1, pred.length + 1)
-    common = dict(x=x, y=labels, text=residues, hoverongaps=False, ygap=1)
+    z_unseen = np.where(seen, np.nan, 1.0) * np.ones((len(chosen), 1))
+    letters = np.where(drawn, np.array(list(pred.sequence), dtype=object)[index], "")
+    residues = np.broadcast_to(letters, z.shape)
+    positions = np.broadcast_to(np.where(drawn, axis.residues + 1, 0), z.shape)
+    common = dict(x=axis.x, y=labels, text=residues, customdata=positions, hoverongaps=False, ygap=1)
     traces = [
         go.Heatmap(
             z=z_unseen,
             colorscale=[[0, UNSEEN_GREY], [1, UNSEEN_GREY]],
             showscale=False,
             name=NOT_SEEN,
-            hovertemplate="%{y}<br>position %{x} · %{text}<br>" + NOT_SEEN + "<extra></extra>",
+            hovertemplate="%{y}<br>position %{customdata} · %{text}<br>" + NOT_SEEN + "<extra></extra>",
             **common,
         ),
         go.Heatmap(
             z=z,
             colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
             name="activation",
-            hovertemplate="%{y}<br>position %{x} · %{text}<br>" + value_name + " %{z:.3f}<extra></extra>",
+            hovertemplate="%{y}<br>position %{customdata} · %{text}<br>" + value_name + " %{z:.3f}<extra></extra>",
             **(dict(colorscale="YlGnBu", zmin=0.0, zmax=1.0) if scale_each else _activation_scale(z)),  # light = low
             **common,
         ),
@@ -427,7 +553,7 @@ def filter_track(
         _subtitle(pred, how),
         height=150 + 24 * len(chosen),
     )
-    fig.update_xaxes(range=[0.5, pred.length + 0.5], title="residue position", showgrid=False)
+    axis.layout(fig, title="residue position", showgrid=False)
     fig.update_yaxes(autorange="reversed", title=None, tickfont=dict(family=MONO, size=11), ticks="")
     return fig
 

@@ -44,7 +44,8 @@ from locviz.batching import iter_batches
 from locviz.complexity import SEG_EXTEND_BITS, SEG_TRIGGER_BITS, SEG_WINDOW, low_complexity_mask
 from locviz.datasets import sha256_of
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
-from locviz.known_motifs import KNOWN_MOTIFS_VERSION, MotifMatch, best_match, match
+from locviz.known_motifs import BY_NAME as KNOWN_BY_NAME
+from locviz.known_motifs import FDR, KNOWN_MOTIFS_VERSION, MotifMatch, best_match, correct, match
 from locviz.known_motifs import METHOD as MATCH_METHOD
 from locviz.sequences import STANDARD_RESIDUES, ProteinRecord
 from locviz.weights import BundleError, ModelBundle
@@ -67,13 +68,23 @@ COMPOSITION_RULE = (
     f"{COMPOSITION_MIN_BITS} bits per column of which at least {COMPOSITION_SHARE_MIN:.0%} is the pooled residue "
     "composition (the same residues in every column, not a positional pattern) and its two commonest residues make "
     f"up at least {COMPOSITION_TOP2_MIN:.0%} of it. Narrower logos are not judged by the logo rule: in 1-3 columns "
-    "a repeated residue is as likely a motif (GG, KxK)"
+    "a repeated residue is as likely a motif (GG, KxK). Not flagged: a logo that matches a known positional signal "
+    "(NLS, KDEL/HDEL, PTS1, presequence; not the hydrophobic stretches), whose residues are its composition"
 )
 MASKING_METHOD = (
     f"SEG-like (Wootton & Federhen 1993): Shannon entropy of {SEG_WINDOW}-residue windows; <= {SEG_TRIGGER_BITS} "
     f"bits triggers a low-complexity segment, extended over overlapping windows <= {SEG_EXTEND_BITS} bits (no final "
     f"trimming); a filter window more than {MAX_LOW_COMPLEXITY_SHARE:.0%} low-complexity is not eligible"
 )
+
+EVIDENCE = (
+    "matches a known positional signal",
+    "matches a hydrophobic stretch (TM helix, SP h-region)",
+    "no known-motif match",
+    "composition-only",
+    "never fired",
+)
+"""What :attr:`FilterMotif.evidence` means, strongest first: the default order of the filter list."""
 
 ASSOCIATION_METHOD = (
     "z-score of class means: for each reference protein the filter's maximum activation over the "
@@ -131,14 +142,39 @@ class FilterMotif:
         return bits, min(max(share, 0.0), 1.0), float(np.sort(pooled)[-2:].sum())
 
     @property
-    def composition_only(self) -> bool:
-        """True when the filter reads composition rather than a motif (rule: :data:`COMPOSITION_RULE`)."""
+    def composition_led(self) -> bool:
+        """The composition rule alone (:data:`COMPOSITION_RULE`, before the known-signal exemption)."""
         if self.low_complexity_share >= LOW_COMPLEXITY_LED_MIN:  # NaN (unknown) compares False
             return True
         if self.width < COMPOSITION_MIN_WIDTH:  # in a short logo a repeated residue is as likely a motif
             return False
         bits, share, top2 = self.composition()
         return bits >= COMPOSITION_MIN_BITS and share >= COMPOSITION_SHARE_MIN and top2 >= COMPOSITION_TOP2_MIN
+
+    @property
+    def positional_match(self) -> MotifMatch | None:
+        """The best reported match to a known signal with a positional pattern (not a hydrophobic stretch)."""
+        return best_match([m for m in self.matches if not KNOWN_BY_NAME[m.name].compositional])
+
+    @property
+    def composition_only(self) -> bool:
+        """True when the filter reads composition rather than a motif (rule: :data:`COMPOSITION_RULE`).
+
+        A basic cluster that matches the NLS is flagged by the low-complexity rule alone, yet it is the
+        signal itself, so a match to a positional known signal clears the flag.
+        """
+        return self.composition_led and self.positional_match is None
+
+    @property
+    def evidence(self) -> int:
+        """Rank of the evidence that the filter learnt a sorting signal (0 strongest), see :data:`EVIDENCE`."""
+        if not self.top_windows:
+            return 4
+        if self.composition_only:
+            return 3
+        if self.positional_match is not None:
+            return 0
+        return 1 if self.best_match is not None else 2
 
     @property
     def best_match(self) -> MotifMatch | None:
@@ -165,6 +201,46 @@ class MotifSet:
     masking_method: str = ""  # empty: top windows were not masked for low complexity
     match_method: str = ""  # empty: no known-motif comparison stored
     known_motifs_version: int = 0
+
+
+def evidence_order(motif_set: MotifSet) -> list[int]:
+    """Filter indices, strongest evidence of a learnt signal first (:data:`EVIDENCE`), then class association.
+
+    Sorting by association alone puts long hydrophobic composition logos first (they separate membrane
+    proteins best); a filter that matches an NLS or KDEL belongs above them.
+    """
+
+    def key(m: FilterMotif) -> tuple[int, float, int]:
+        strongest = m.strongest_association
+        return m.evidence, -(strongest[1] if strongest else -np.inf), m.index
+
+    return [m.index for m in sorted(motif_set.motifs, key=key)]
+
+
+@dataclass(frozen=True)
+class MatchSummary:
+    """How many filters match a known motif, at which false discovery rate, over how many comparisons."""
+
+    matched: int  # filters with at least one reported match
+    filters: int
+    comparisons: int  # filter x known-motif comparisons corrected together (every test counts)
+    fdr: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.matched} of {self.filters} filters match a known localisation motif at a false discovery rate "
+            f"of {self.fdr:.0%} (Benjamini-Hochberg over {self.comparisons} filter x motif comparisons)"
+        )
+
+
+def match_summary(motif_set: MotifSet) -> MatchSummary:
+    """The numbers the app and ``locviz motifs`` report about known-motif matches."""
+    return MatchSummary(
+        matched=sum(m.best_match is not None for m in motif_set.motifs),
+        filters=len(motif_set.motifs),
+        comparisons=sum(len(m.matches) for m in motif_set.motifs),
+        fdr=FDR,
+    )
 
 
 class MotifError(BundleError):
@@ -399,6 +475,8 @@ def compute(
         if match_known:
             motif.matches = match(motif.frequencies, seed=f)
         motifs.append(motif)
+    for motif, corrected in zip(motifs, correct([m.matches for m in motifs]), strict=True):
+        motif.matches = sorted(corrected, key=lambda x: (x.p_value, -x.score))  # q over every comparison of the set
     return MotifSet(
         model_name=bundle.name,
         member=member,

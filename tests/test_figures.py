@@ -108,14 +108,60 @@ def test_attention_heatmap_grid_letters_and_unseen(pred):
     assert "30 residues not seen" in _subtitle(fig)
 
 
+def long_prediction(length: int = 20_000, ends: int = 500) -> Prediction:
+    """A protein the long-sequence policy crops to its first and last ``ends`` residues (the unseen middle NaN)."""
+    pred = make_prediction(length, seen_upto=None)
+    pred.seen = np.ones(length, dtype=bool)
+    pred.seen[ends : length - ends] = False
+    pred.attention = np.where(pred.seen, pred.attention, np.nan)
+    pred.attention /= np.nansum(pred.attention)
+    pred.filter_activations[:, ~pred.seen] = np.nan
+    return pred
+
+
 def test_attention_heatmap_long_protein_stays_legible():
     short = figures.attention_heatmap(make_prediction(600))
-    long_pred = make_prediction(3000, seen_upto=1000)
+    long_pred = make_prediction(3000, seen_upto=1000)  # an unseen tail of 2,000 residues: one gap row
     fig = figures.attention_heatmap(long_pred)
-    assert fig.data[1].z.shape == (50, 60)
-    assert len(fig.layout.yaxis.tickvals) == 50 and fig.layout.yaxis.ticktext[-1] == "2941"
-    assert fig.layout.height >= 50 * 20 > short.layout.height  # ~22 px per row whatever the length
-    assert "".join(fig.data[2].text) == long_pred.sequence
+    assert fig.data[1].z.shape == (18, 60)  # rows 1-1,020 (the last one partly unseen), then the gap
+    assert list(fig.layout.yaxis.ticktext[-2:]) == ["961", "⋮"]
+    assert fig.layout.height >= 18 * 20 and short.layout.height >= 10 * 20  # ~22 px per row whatever the length
+    drawn = "".join(fig.data[2].text)
+    assert drawn == long_pred.sequence[:1020]
+    gap = [a.text for a in fig.layout.annotations if a.name == "gap"]
+    assert gap == ["··· 1,980 residues not seen by the model (1,021–3,000) ···"]
+
+
+def test_a_long_unseen_middle_is_one_labelled_gap():
+    """20,000 residues, the first and last 500 seen: the figures draw those, the middle is one narrow gap."""
+    pred = long_prediction()
+    heat = figures.attention_heatmap(pred)
+    rows = figures.heatmap_rows(pred.length, pred.seen, 60)
+    assert rows.count(-1) == 1 and len(rows) == heat.data[1].z.shape[0] < 20  # was 334 rows
+    assert heat.layout.height < 600
+    gap = [a.text for a in heat.layout.annotations if a.name == "gap"]
+    assert gap == ["··· 18,960 residues not seen by the model (541–19,500) ···"]  # whole rows only: 501-540 stay
+    assert np.nansum(np.asarray(heat.data[1].z, dtype=float)) == pytest.approx(1.0)  # every seen residue drawn
+
+    profile = figures.attention_profile(pred)
+    axis = figures.ResidueAxis.of(pred.seen)
+    assert len(axis.gaps) == 1 and axis.gaps[0][:2] == (500, 19_499)
+    assert int(axis.drawn.sum()) == 1000 and len(profile.data[0].x) < 1100
+    assert profile.layout.xaxis.range == (0.5, len(axis.residues) + 0.5)
+    y = np.asarray(profile.data[0].y, dtype=float)
+    assert np.isnan(y[~axis.drawn]).all()  # the line breaks across the gap
+    np.testing.assert_allclose(y[axis.drawn], pred.attention[pred.seen])
+    assert {a.text for a in profile.layout.annotations if a.name == "gap"} == {"19,000 aa not seen"}
+    labels = list(profile.layout.xaxis.ticktext)
+    numbers = [int(t.replace(",", "")) for t in labels]
+    assert numbers[0] == 1 and numbers[-1] == 20_000 and not [n for n in numbers if 500 < n <= 19_500]
+    assert axis.at(19_501) == axis.at(500) + len(axis.residues) - 1000 + 1  # the gap's slots lie between
+
+    track = figures.filter_track(pred, top_n=3)
+    heat_z = np.asarray(track.data[1].z, dtype=float)
+    assert heat_z.shape == (3, len(axis.residues))
+    assert track.data[1].customdata[0][-1] == 20_000 and track.data[1].text[0][-1] == pred.sequence[-1]
+    assert len(track.to_json()) < 500_000  # was 5 MB for eight filters
 
 
 def test_attention_heatmap_rejects_bad_input(pred):

@@ -9,11 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
+from scipy.stats import false_discovery_control
 
 from locviz import figures
 from locviz.datasets import sha256_of
 from locviz.errors import InputError
-from locviz.known_motifs import KNOWN_MOTIFS, MotifMatch, known_motif, match
+from locviz.known_motifs import (
+    EXCEEDANCES,
+    FDR,
+    FIRST_DECOYS,
+    KNOWN_MOTIFS,
+    MAX_DECOYS,
+    R_MIN,
+    MotifMatch,
+    benjamini_hochberg,
+    correct,
+    known_motif,
+    match,
+)
 from locviz.motifs import (
     CONTEXT_FLANK,
     MAX_LOW_COMPLEXITY_SHARE,
@@ -22,9 +35,11 @@ from locviz.motifs import (
     MotifError,
     MotifSet,
     compute,
+    evidence_order,
     load_bundle_motifs,
     load_motifs,
     low_complexity_mask,
+    match_summary,
     save_motifs,
 )
 from locviz.predict import Predictor, load_model
@@ -304,6 +319,30 @@ def test_composition_flag() -> None:
     assert share > 0.99 and top2 > 0.8 and bits > 2
 
 
+def test_a_known_signal_is_not_composition_and_leads_the_order() -> None:
+    """A basic cluster that matches the NLS clears the low-complexity flag; a hydrophobic stretch does not."""
+    nls = planted(["G", "K", "K", "R", "R", "K", "R", "R", "R"], at=0)
+    hydrophobic = np.stack([colour({"L": 0.35, "I": 0.2, "V": 0.2})] * 15)
+    motifs = [
+        FilterMotif(0, 15, hydrophobic, 0.0, ["L" * 15], [1.0], {"membrane": 1.3}, low_complexity_share=0.9),
+        FilterMotif(1, 9, nls, 0.0, ["GKKRRKRRR"], [1.0], {"nucleus": 0.9}, low_complexity_share=0.6),
+        FilterMotif(2, 9, flat(9, seed=2), 0.0, ["ACDEFGHIK"], [1.0], {"nucleus": 1.0}),
+        FilterMotif(3, 5, flat(5, seed=3), 0.0, [], [], {}),
+    ]
+    for m, group in zip(motifs, correct([match(m.frequencies, seed=m.index) for m in motifs]), strict=True):
+        m.matches = group
+    assert motifs[0].best_match.name in ("TM helix", "SP h-region") and motifs[0].composition_only
+    assert motifs[1].composition_led and motifs[1].positional_match.name == "NLS mono"
+    assert not motifs[1].composition_only
+    assert [m.evidence for m in motifs] == [3, 0, 2, 4]
+    motif_set = MotifSet("m", 0, ["membrane", "nucleus"], motifs, "")
+    assert evidence_order(motif_set) == [1, 2, 0, 3]  # the NLS first, though the hydrophobic blob's z is larger
+    summary = match_summary(motif_set)
+    assert (summary.matched, summary.filters, summary.fdr) == (2, 4, FDR)
+    assert summary.comparisons == sum(len(m.matches) for m in motifs)
+    assert str(summary).startswith("2 of 4 filters match a known localisation motif at a false discovery rate of 5%")
+
+
 def test_width_one_filters_keep_their_context(predictor: Predictor) -> None:
     motif_set = compute(predictor.bundle, REFERENCE, top_k=10)
     by_id = {r.id: r.sequence for r in REFERENCE}
@@ -333,7 +372,8 @@ def test_planted_kdel_matches_at_its_offset_and_shuffled_does_not() -> None:
     kdel = match(planted(["K", "D", "E", "L"], at=3))
     best = kdel[0]
     assert best.name == "KDEL/HDEL" and best.offset == 3 and best.overlap == 4
-    assert best.significant and best.score > 0.9 and best.p_value <= 0.002
+    assert best.significant and best.score > 0.9 and best.q_value <= FDR and best.agreement == 1.0
+    assert best.decoys > FIRST_DECOYS and best.p_value < 1 / (FIRST_DECOYS + 1)  # resolved past the first decoys
     assert best.window_positions(9) == (4, 7) and best.describe(9).startswith("KDEL/HDEL at 4-7")
     shuffled = {m.name: m for m in match(planted(["L", "E", "K", "D"], at=3))}  # same columns, other order
     assert not shuffled["KDEL/HDEL"].significant
@@ -355,9 +395,57 @@ def test_known_motifs_are_matched_by_their_own_consensus() -> None:
         match(np.ones((4, 19)))
     with pytest.raises(InputError, match="no known motif called 'KDEL'"):
         known_motif("KDEL")
-    m = MotifMatch("PTS1", 0.81, 2, 3, 0.001)
+    m = MotifMatch("PTS1", 0.81, 2, 3, 0.001, q_value=0.003, agreement=1.0, decoys=9_999)
     assert MotifMatch.from_dict(m.to_dict()) == m
-    assert m.describe() == "PTS1 (r = 0.81, offset +2, p = 0.001)"
+    assert m.describe() == "PTS1 (r = 0.81, offset +2, q = 0.003)" and m.p_text == "p = 0.001"
+    old = MotifMatch.from_dict({"name": "PTS1", "score": 0.81, "offset": 2, "overlap": 3, "p_value": 0.001})
+    assert not old.significant  # a version-1 file has no q-value: nothing is reported from it
+
+
+def colour(weights: dict[str, float]) -> np.ndarray:
+    """A logo column with these residue shares, the rest spread evenly."""
+    row = np.zeros(20)
+    for aa, share in weights.items():
+        row[STANDARD_RESIDUES.index(aa)] = share
+    row[row == 0] = (1 - row.sum()) / (row == 0).sum()
+    return row
+
+
+def test_a_match_needs_the_pattern_s_own_residues() -> None:
+    acidic = np.stack([colour({"E": 0.3, "K": 0.22, "R": 0.14})] * 21)  # E first, K and R next: correlates with K/R
+    found = {m.name: m for m in match(acidic)}
+    assert found["NLS bipartite"].score >= R_MIN and found["NLS bipartite"].q_value <= FDR  # r and q alone pass
+    assert found["NLS bipartite"].agreement == 0.0 and not found["NLS bipartite"].significant
+    sdel = {m.name: m for m in match(planted(["S", "D", "E", "L"], at=3))}["KDEL/HDEL"]  # no K or H in front
+    assert sdel.score >= R_MIN and sdel.agreement == 0.75 and not sdel.significant
+    hdel = {m.name: m for m in match(planted(["H", "D", "E", "L"], at=3))}["KDEL/HDEL"]
+    assert hdel.significant and hdel.agreement == 1.0
+
+
+def test_p_values_are_resolved_not_floored() -> None:
+    """Sequential decoys: a weak match stops early with a p-value close to a fixed-size run's; a strong one goes on."""
+    weak = planted(["K", "D", "A", "L"], at=3)  # three of four KDEL columns
+    one = {m.name: m for m in match(weak, max_decoys=MAX_DECOYS, seed=3)}["KDEL/HDEL"]
+    fixed = {m.name: m for m in match(weak, max_decoys=FIRST_DECOYS, seed=3)}["KDEL/HDEL"]
+    assert one.decoys > FIRST_DECOYS or one.p_value > EXCEEDANCES / (FIRST_DECOYS + 1)
+    assert 1 / (MAX_DECOYS + 1) < one.p_value < 0.05
+    assert one.p_value == pytest.approx(fixed.p_value, rel=1.0, abs=3 / FIRST_DECOYS)
+    strong = {m.name: m for m in match(planted(["K", "D", "E", "L"], at=3))}["KDEL/HDEL"]
+    assert strong.decoys == MAX_DECOYS and strong.p_text == "p <= 1e-05"
+    noise = match(flat(9, seed=4))
+    assert all(m.decoys <= FIRST_DECOYS for m in noise)  # nothing to resolve: cheap
+
+
+def test_benjamini_hochberg_over_every_comparison() -> None:
+    groups = [match(planted(["K", "D", "E", "L"], at=3)), match(flat(9, seed=4)), match(flat(15, seed=5))]
+    corrected = correct(groups)
+    p = np.array([m.p_value for g in corrected for m in g])
+    q = np.array([m.q_value for g in corrected for m in g])
+    np.testing.assert_allclose(q, false_discovery_control(p, method="bh"))  # scipy's own, as the reference
+    assert benjamini_hochberg([]).shape == (0,)
+    alone = {m.name: m.q_value for m in groups[0]}
+    together = {m.name: m.q_value for m in corrected[0]}
+    assert together["KDEL/HDEL"] >= alone["KDEL/HDEL"]  # more comparisons, never a smaller q
 
 
 # ------------------------------------------------------------------ logos on one scale
