@@ -24,7 +24,14 @@ confidence (thresholds chosen on the same out-of-fold predictions so that
 "high" calls are at least 90 % right), agreement between members,
 out-of-distribution signs of the sequence and, when the caller passes it,
 homology support (the best hit in the reference set, :class:`HomologyHint`).
-Each verdict comes with short sentences saying why.
+Each verdict comes with short sentences saying why. A sequence unlike every
+training protein (very short, many unknown residues, mostly low-complexity or
+of very unusual composition) is always **low**, its reasons first: the model's
+confidence says nothing about input it has never seen the like of. A protein's
+own reference entry (it is training data) is never counted as homology support,
+and a hit covering under half of the query confirms nothing. A call of a class
+whose cross-validated MCC is under 0.5 carries a note with that figure
+(:func:`class_mcc_of`, read from the card).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from locviz.complexity import low_complexity_share
 from locviz.datasets import TEST_FOLD, LabelledSet
 from locviz.encoding import tokenize
 from locviz.errors import BundleError, DatasetError, InputError
+from locviz.metrics import per_class_mcc
 from locviz.model import Ensemble
 from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES, UNKNOWN_RESIDUES
@@ -69,6 +77,8 @@ MAX_ONE_RESIDUE = 0.25  # share of the most common residue; 99.5th percentile of
 MAX_UNKNOWN = 0.02  # share of X/B/Z/J/U/O; 99.9th percentile of training: 0.008
 HOMOLOGY_SUPPORT_IDENTITY = 0.40  # DeepLoc's homology partition threshold; above it location usually transfers
 HOMOLOGY_FAR_IDENTITY = 0.25  # below: the twilight zone of sequence similarity (Rost 1999)
+HOMOLOGY_MIN_COVERAGE = 0.50  # a hit over less of the query (one shared domain) says little about the whole protein
+WEAK_CLASS_MCC = 0.50  # a call of a class below this cross-validated MCC carries a note with the figure
 
 
 # ----------------------------------------------------------------------------- temperature
@@ -281,28 +291,61 @@ def composition_bits(sequence: str) -> float:
     return float(_entropy_bits(np.bincount(_tokens(sequence), minlength=21)[:20].astype(np.float64)))
 
 
-def ood_signs(sequence: str) -> list[str]:
-    """Short sentences for each way ``sequence`` looks unlike the proteins the model was trained on."""
+@dataclass(frozen=True)
+class OodSign:
+    """One way a sequence is unlike the training proteins: ``kind`` and the sentence that says so."""
+
+    kind: str  # "short", "long", "unknown", "low_complexity" or "composition"
+    sentence: str
+
+    @property
+    def severe(self) -> bool:
+        """Everything but length past the cut: the model still sees a long protein's termini as in training."""
+        return self.kind != "long"
+
+
+def ood_checks(sequence: str) -> list[OodSign]:
+    """Each way ``sequence`` looks unlike the proteins the model was trained on (thresholds above)."""
     n = len(sequence)
     signs = []
     if n < MIN_LENGTH:
-        signs.append(f"Very short ({n} residues, under {MIN_LENGTH}): few such proteins were in training.")
+        signs.append(OodSign("short", f"Very short ({n} residues, under {MIN_LENGTH}): few such proteins were in "
+                                      "training."))  # fmt: skip
     if n > MAX_LENGTH:
-        signs.append(f"Very long ({n:,} residues, over {MAX_LENGTH:,}): the model saw only its termini.")
+        signs.append(OodSign("long", f"Very long ({n:,} residues, over {MAX_LENGTH:,}): the model saw only its "
+                                     "termini."))  # fmt: skip
     raw = np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)
     unknown = float(np.isin(raw, _UNKNOWN).mean()) if n else 0.0
     if unknown > MAX_UNKNOWN:
-        signs.append(f"Many unknown residues ({unknown:.0%} X/B/Z/J/U/O).")
+        signs.append(OodSign("unknown", f"Many unknown residues ({unknown:.0%} X/B/Z/J/U/O; training proteins "
+                                        f"≤ {MAX_UNKNOWN:.0%})."))  # fmt: skip
     low = low_complexity_share(sequence)
     if low > MAX_LOW_COMPLEXITY:
-        signs.append(f"Low complexity: {low:.0%} of residues lie in low-complexity stretches.")
+        sentence = (f"Low complexity: {low:.0%} of residues lie in low-complexity stretches (training proteins "
+                    f"≤ {MAX_LOW_COMPLEXITY:.0%}).")  # fmt: skip
+        signs.append(OodSign("low_complexity", sentence))
     counts = np.bincount(_TOKEN[raw], minlength=21)[:20]
-    bits = float(_entropy_bits(counts.astype(np.float64)))
+    bits = max(float(_entropy_bits(counts.astype(np.float64))), 0.0)
     top = counts.max() / max(n, 1)
-    if bits < MIN_COMPOSITION_BITS or top > MAX_ONE_RESIDUE:
+    if not counts.any():
+        signs.append(OodSign("composition", "Unusual composition: not one standard residue."))
+    elif bits < MIN_COMPOSITION_BITS or top > MAX_ONE_RESIDUE:
         common = STANDARD_RESIDUES[int(counts.argmax())]
-        signs.append(f"Unusual composition ({top:.0%} {common}; {bits:.1f} bits, training proteins ≥ 3.5).")
+        signs.append(OodSign("composition", f"Unusual composition ({top:.0%} {common}; {bits:.1f} bits, training "
+                                            f"proteins ≥ {MIN_COMPOSITION_BITS})."))  # fmt: skip
     return signs
+
+
+def ood_signs(sequence: str) -> list[str]:
+    """The sentences of :func:`ood_checks`."""
+    return [sign.sentence for sign in ood_checks(sequence)]
+
+
+def ood_level(level: str, signs: Sequence[OodSign]) -> str:
+    """The verdict after the sequence checks: low with any severe sign, at most medium for length alone."""
+    if any(sign.severe for sign in signs):
+        return "low"
+    return _cap(level, "medium") if signs else level
 
 
 # ----------------------------------------------------------------------------- the support verdict
@@ -313,10 +356,14 @@ class HomologyHint:
     identity: float | None  # fraction 0-1 of identical aligned residues
     location: str | None = None  # the hit's annotated class id
     accession: str = ""
+    coverage: float | None = None  # fraction 0-1 of the query inside the alignment (None: not known)
+    itself: str = ""  # the protein's own reference entry (same accession or sequence), never counted as support
 
     def __post_init__(self) -> None:
-        if self.identity is not None and not 0.0 <= self.identity <= 1.0:
-            raise InputError(f"homology identity is a fraction 0-1 (e.g. 0.42), got {self.identity!r}")
+        for name in ("identity", "coverage"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise InputError(f"homology {name} is a fraction 0-1 (e.g. 0.42), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -325,6 +372,7 @@ class SupportThresholds:
 
     high: float = 0.90
     low: float = 0.50
+    class_mcc: tuple[tuple[str, float], ...] = ()  # (class id, cross-validated MCC) from the card: weak-class notes
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low <= self.high <= 1.0:
@@ -332,6 +380,10 @@ class SupportThresholds:
 
     def level(self, confidence: float) -> str:
         return "high" if confidence >= self.high else ("medium" if confidence >= self.low else "low")
+
+    def mcc(self, label: str) -> float | None:
+        """The cross-validated MCC of class ``label``, or None when the card records none."""
+        return dict(self.class_mcc).get(label)
 
 
 @dataclass(frozen=True)
@@ -384,18 +436,31 @@ def assess(
     thresholds: SupportThresholds,
     member_labels: Sequence[str] | None = None,
     homology: HomologyHint | None = None,
+    warnings: Sequence[str] = (),
 ) -> Support:
     """The verdict for one call.
 
-    Base level from the calibrated ``confidence``; homology at >= 40 % identity
-    raises it one level when the hit's location agrees and lowers it when it
-    does not; members that disagree on the top class, any out-of-distribution
-    sign, or no reference protein within 25 % identity cap it at medium.
+    Base level from the calibrated ``confidence``; homology at >= 40 % identity over at least half of
+    the query raises it one level when the hit's location agrees and lowers it when it does not (the
+    protein's own reference entry never counts); members that disagree on the top class, a very long
+    sequence, or no reference protein within 25 % identity cap it at medium. A sequence unlike the
+    training proteins (:meth:`OodSign.severe`) is low whatever the rest says, and its signs come first;
+    so are ``warnings`` (e.g. most probability was in compartments the chosen organism cannot have).
     """
     level = thresholds.level(confidence)
     bounds = {"high": f"at least {thresholds.high:.2f}", "medium": f"{thresholds.low:.2f}-{thresholds.high:.2f}",
               "low": f"below {thresholds.low:.2f}"}  # fmt: skip
-    reasons = [f"Calibrated confidence {confidence:.2f} ({level}: {bounds[level]})."]
+    signs = ood_checks(sequence)
+    severe = [s.sentence for s in signs if s.severe]
+    if severe or warnings:
+        why = "the sequence is unlike the proteins the model was trained on" if severe else "of the above"
+        reasons = [*warnings, *severe, f"Support is low because {why}; its calibrated confidence {confidence:.2f} "
+                   f"({level} by itself: {bounds[level]}) does not make up for it."]  # fmt: skip
+    else:
+        reasons = [f"Calibrated confidence {confidence:.2f} ({level}: {bounds[level]})."]
+    weak = weak_class_note(label, thresholds)
+    if weak:
+        reasons.append(weak)
     caps = []
     if member_labels is not None and len(member_labels) > 1:
         others = [m for m in member_labels if m != label]
@@ -405,29 +470,45 @@ def assess(
             caps.append("members")
         else:
             reasons.append(f"All {len(member_labels)} members call {label}.")
-    signs = ood_signs(sequence)
-    reasons += signs
-    caps += ["ood"] * bool(signs)
+    reasons += [s.sentence for s in signs if not s.severe]
     if homology is not None:
-        level, sentence, far = _homology(level, label, homology)
-        reasons.append(sentence)
+        level, sentences, far = _homology(level, label, homology)
+        reasons += sentences
         caps += ["far"] * far
     if caps:
         level = _cap(level, "medium")
-    return Support(level, tuple(reasons))
+    return Support("low" if warnings else ood_level(level, signs), tuple(reasons))
 
 
-def _homology(level: str, label: str, hint: HomologyHint) -> tuple[str, str, bool]:
-    """(new level, sentence, far from every reference protein)."""
+def weak_class_note(label: str, thresholds: SupportThresholds) -> str | None:
+    """The note beside a call of a class the model is weak on (cross-validated MCC under 0.5), else None."""
+    mcc = thresholds.mcc(label)
+    if mcc is None or mcc >= WEAK_CLASS_MCC:
+        return None
+    return (f"Weak class: {label} had a cross-validated MCC of {mcc:.2f} (under {WEAK_CLASS_MCC:.1f}); the model "
+            f"often misses or mistakes this compartment.")  # fmt: skip
+
+
+def _homology(level: str, label: str, hint: HomologyHint) -> tuple[str, list[str], bool]:
+    """(new level, sentences, far from every other reference protein)."""
+    sentences = []
+    if hint.itself:
+        sentences.append(f"This protein is itself in the reference set ({hint.itself}, training data): its own "
+                         "annotation is not independent support and is not counted.")  # fmt: skip
+    other = "other " if hint.itself else ""
     if hint.identity is None or hint.identity < HOMOLOGY_FAR_IDENTITY:
         best = "no hit" if hint.identity is None else f"best identity {hint.identity:.0%}"
-        return level, f"No annotated reference protein is similar ({best}).", True
-    who = f"Nearest annotated protein{' ' + hint.accession if hint.accession else ''} ({hint.identity:.0%} identity)"
+        return level, [*sentences, f"No {other}annotated reference protein is similar ({best})."], True
+    covered = "" if hint.coverage is None else f" over {hint.coverage:.0%} of the query"
+    who = (f"Nearest {other}annotated protein{' ' + hint.accession if hint.accession else ''} "
+           f"({hint.identity:.0%} identity{covered})")  # fmt: skip
     if hint.identity < HOMOLOGY_SUPPORT_IDENTITY or hint.location is None:
-        return level, f"{who} is too distant to confirm the call.", False
+        return level, [*sentences, f"{who} is too distant to confirm the call."], False
+    if hint.coverage is not None and hint.coverage < HOMOLOGY_MIN_COVERAGE:
+        return level, [*sentences, f"{who} covers too little of the protein to confirm the call."], False
     if hint.location == label:
-        return _raise(level), f"{who} is in {label} too.", False
-    return _lower(level), f"{who} is in {hint.location}, not {label}.", False
+        return _raise(level), [*sentences, f"{who} is in {label} too."], False
+    return _lower(level), [*sentences, f"{who} is in {hint.location}, not {label}."], False
 
 
 def current_section(card: Any) -> CalibrationCard | None:
@@ -440,10 +521,31 @@ def current_section(card: Any) -> CalibrationCard | None:
 
 
 def thresholds_of(card: Any) -> SupportThresholds:
-    """The card's fitted thresholds, or the defaults (0.90 / 0.50) for an uncalibrated card."""
+    """The card's fitted thresholds, or the defaults (0.90 / 0.50) for an uncalibrated card, with the
+    cross-validated MCC of each class (:func:`class_mcc_of`) for the weak-class notes."""
     section = current_section(card)
     stored = (section.metrics.get("support") or {}).get("thresholds") if section is not None else None
-    return SupportThresholds(**stored) if stored else SupportThresholds()
+    mcc = tuple(class_mcc_of(card).items())
+    return SupportThresholds(**stored, class_mcc=mcc) if stored else SupportThresholds(class_mcc=mcc)
+
+
+def class_mcc_of(card: Any) -> dict[str, float]:
+    """Per-class MCC in cross-validation: the confusion matrices of every member on its own validation fold
+    (``training[k].validation``), added up. Empty when the card records none (a test fold never enters)."""
+    classes = list(getattr(card, "classes", ()))
+    total = None
+    for member in getattr(card, "training", ()):
+        report = getattr(member, "validation", None) or {}
+        matrix = report.get("confusion_matrix")
+        if not matrix or list(report.get("classes", classes)) != classes:
+            continue
+        matrix = np.asarray(matrix, dtype=np.int64)
+        if matrix.shape != (len(classes), len(classes)):
+            continue
+        total = matrix if total is None else total + matrix
+    if total is None:
+        return {}
+    return {c: round(float(m), 4) for c, m in zip(classes, per_class_mcc(total), strict=True)}
 
 
 def temperature_of(card: Any) -> float:
@@ -457,7 +559,9 @@ def support_for(prediction: Prediction, thresholds: SupportThresholds, homology:
     members = None
     if prediction.member_probabilities is not None:
         members = [prediction.classes[int(i)] for i in np.argmax(prediction.member_probabilities, axis=1)]
-    return assess(prediction.confidence, prediction.label, prediction.sequence, thresholds, members, homology)
+    warnings = [w for w in (prediction.extra.get("organism_warning"),) if w]  # set by locviz.organisms.apply
+    return assess(prediction.confidence, prediction.label, prediction.sequence, thresholds, members, homology,
+                  warnings)  # fmt: skip
 
 
 def annotate(prediction: Prediction, thresholds: SupportThresholds, homology: HomologyHint | None = None) -> Prediction:
@@ -539,14 +643,13 @@ def _support_by_level(oof: OutOfFold, calibrated: np.ndarray) -> tuple[dict, dic
     confidence = calibrated.max(axis=1)
     correct = calibrated.argmax(axis=1) == oof.labels
     levels = np.empty(len(oof.labels), dtype=object)
-    ood = np.array([bool(ood_signs(s)) for s in oof.sequences])
+    signs = [ood_checks(s) for s in oof.sequences]
     for fold in np.unique(oof.folds):
         rows = oof.folds == fold
         other = ~rows if (~rows).any() else rows
         t = choose_thresholds(confidence[other], correct[other])
         for i in np.flatnonzero(rows):
-            level = t.level(float(confidence[i]))
-            levels[i] = _cap(level, "medium") if ood[i] else level
+            levels[i] = ood_level(t.level(float(confidence[i])), signs[i])
     accuracy = {lv: (float(correct[levels == lv].mean()) if (levels == lv).any() else None) for lv in LEVELS}
     count = {lv: int((levels == lv).sum()) for lv in LEVELS}
     return accuracy, count
@@ -591,8 +694,8 @@ def summary(result: CalibrationResult) -> str:
         f"ECE ({N_BINS} bins, top class): before {result.ece_before:.4f}, after {result.ece_after:.4f} (cross-fitted)",
         f"NLL: before {result.nll_before:.4f}, after {result.nll_after:.4f}",
         f"support thresholds: high >= {t.high:.2f}, low < {t.low:.2f} (calibrated confidence)",
-        "support verdict, CV accuracy per level (thresholds from the other folds; length/composition signs cap at "
-        "medium):",
+        "support verdict, CV accuracy per level (thresholds from the other folds; a sequence unlike the training "
+        "proteins is low, a very long one at most medium):",
     ]
     for level in reversed(LEVELS):
         acc = result.support_accuracy[level]

@@ -447,7 +447,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         signal_writer = table.RowWriter(sig_handle, table.format_for(args.signals), signals.TRACK_COLUMNS,
                                         meta={"model": predictor.name}, rows_key="signals")  # fmt: skip
     bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
-    counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0}
+    counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0, "excluded": 0}
     seen_ids: set[str] = set()
     pending: list[ProteinRecord] = []
     where = "stdin" if source == "-" else source
@@ -463,6 +463,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             signal_writer.write(row for p in predictions for row in signals.track_rows(p))
         counts["predicted"] += len(predictions)
         counts["cropped"] += sum(1 for p in predictions if not p.seen.all())
+        counts["excluded"] += sum(1 for p in predictions if p.extra.get("organism_warning"))
         bar.update(len(predictions))
         pending.clear()
 
@@ -471,8 +472,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     stopped = False
     try:
-        for line, text in iter_record_texts(in_handle):
-            result = parse(text)
+        for number, (line, text) in enumerate(iter_record_texts(in_handle), start=1):
+            result = parse(text, first_record=number)
+            for issue in result.warnings:
+                if issue.kind == "unnamed":
+                    tqdm.write(f"{where}, line {line}: note: {issue.message}", file=sys.stderr)
             errors = list(result.errors)
             if not errors:
                 record = result.records[0]
@@ -490,7 +494,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 continue
             record = result.records[0]
             seen_ids.add(record.id)
-            counts["warned"] += bool(result.warnings)
+            counts["warned"] += any(i.kind != "unnamed" for i in result.warnings)
             pending.append(record)
             if len(pending) >= args.chunk_size:
                 flush()
@@ -519,6 +523,13 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
         print(
             f"note: {counts['warned']} record(s) were cleaned (ambiguous residues encoded as unknown, "
             "digits or a trailing '*' removed)",
+            file=sys.stderr,
+        )
+    if counts.get("excluded"):
+        print(
+            f"warning: {counts['excluded']} protein(s) had more than half of the model's probability in "
+            f"compartments organism '{args.organism}' cannot have; their support is low and support_reasons "
+            "says where the probability was: check the organism",
             file=sys.stderr,
         )
     predicted, skipped = counts["predicted"], counts["skipped"]

@@ -30,13 +30,20 @@ out-of-fold proteins, each searched without its own 40 %-identity fold):
 ``benchmarks/homology.py`` prints the current figures.
 
 A protein is *known* when the reference holds the same accession or the same
-sequence; then the evidence says so plainly ("known: nucleus").
+sequence; then the evidence says so plainly ("known: nucleus"). Its own entry is
+training data, not independent support: the support verdict reads the best hit
+that is another protein (:attr:`Evidence.other_hits`).
 
 The combined call weighs homology transfer against the model by the best
-hit's identity ``x`` (a fraction 0-1)::
+hit's identity ``x`` and query coverage ``c`` (fractions 0-1)::
 
     w(x) = 1 / (1 + exp(-slope * (x - midpoint)))        (w = 0 when there is no hit)
+    w    = w(x) * c                                      (when the combination was fitted with coverage)
     p    = w * onehot(hit location) + (1 - w) * p_model
+
+A hit over a tenth of the query (one shared domain) moves the call a tenth as far as
+one over the whole protein. Cards fitted before coverage entered keep ``w(x)`` alone
+(``coverage: false``), so stored parameters are used as they were fitted.
 
 ``slope`` and ``midpoint`` minimise the log-loss of out-of-fold calls only:
 each ensemble member predicts its own validation fold, searched against the
@@ -480,18 +487,30 @@ class Combination:
     fitted_on: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     sensitivity: str = DEFAULT_SENSITIVITY  # DIAMOND mode of the searches it was fitted on
+    coverage: bool = False  # the weight is multiplied by the hit's query coverage (fitted so; older cards: not)
 
-    def weight(self, identity: np.ndarray | float | None) -> np.ndarray:
-        """Weight of homology transfer for best-hit identities (NaN or None: no hit, weight 0)."""
+    def weight(
+        self, identity: np.ndarray | float | None, coverage: np.ndarray | float | None = None
+    ) -> np.ndarray:
+        """Weight of homology transfer for best-hit identities (NaN or None: no hit, weight 0), times the
+        query coverage when this combination uses it (coverage unknown, NaN: taken as whole)."""
         x = np.asarray(np.nan if identity is None else identity, dtype=np.float64)
         w = 1.0 / (1.0 + np.exp(-self.slope * (np.nan_to_num(x, nan=0.0) - self.midpoint)))
+        if self.coverage and coverage is not None:
+            w = w * np.clip(np.nan_to_num(np.asarray(coverage, dtype=np.float64), nan=1.0), 0.0, 1.0)
         return np.where(np.isfinite(x), w, 0.0)
 
-    def combine(self, probabilities: np.ndarray, hit_class: np.ndarray, identity: np.ndarray) -> np.ndarray:
+    def combine(
+        self,
+        probabilities: np.ndarray,
+        hit_class: np.ndarray,
+        identity: np.ndarray,
+        coverage: np.ndarray | None = None,
+    ) -> np.ndarray:
         """(N, C) probabilities mixed with the one-hot hit classes (index -1 / NaN identity: no hit)."""
         probabilities = np.atleast_2d(np.asarray(probabilities, dtype=np.float64))
         hit_class = np.atleast_1d(np.asarray(hit_class))
-        w = np.atleast_1d(self.weight(identity))[:, None]
+        w = np.atleast_1d(self.weight(identity, coverage))[:, None]
         onehot = np.zeros_like(probabilities)
         has = hit_class >= 0
         onehot[np.flatnonzero(has), hit_class[has]] = 1.0
@@ -499,7 +518,8 @@ class Combination:
         return w * onehot + (1.0 - w) * probabilities
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": "logistic weight of best-hit identity", "slope": self.slope, "midpoint": self.midpoint,
+        method = "logistic weight of best-hit identity" + (", times its query coverage" if self.coverage else "")
+        return {"method": method, "slope": self.slope, "midpoint": self.midpoint, "coverage": self.coverage,
                 "search": f"DIAMOND blastp --{self.sensitivity}, E <= {MAX_EVALUE:g}", "sensitivity": self.sensitivity,
                 "fitted_on": self.fitted_on, "metrics": dict(self.metrics)}  # fmt: skip
 
@@ -516,7 +536,11 @@ class Combination:
         if sensitivity not in SENSITIVITIES:
             raise BundleError(f"{path}: reference.combination.sensitivity must be one of {SENSITIVITIES}, got "
                               f"{sensitivity!r}")  # fmt: skip
-        return cls(slope, midpoint, str(data.get("fitted_on", "")), dict(data.get("metrics", {})), sensitivity)
+        coverage = data.get("coverage", False)
+        if not isinstance(coverage, bool):
+            raise BundleError(f"{path}: reference.combination.coverage must be true or false, got {coverage!r}")
+        return cls(slope, midpoint, str(data.get("fitted_on", "")), dict(data.get("metrics", {})), sensitivity,
+                   coverage)  # fmt: skip
 
 
 SLOPES = (2.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0)
@@ -529,17 +553,25 @@ def log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def fit_combination(
-    probabilities: np.ndarray, labels: np.ndarray, hit_class: np.ndarray, identity: np.ndarray, fitted_on: str = ""
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    hit_class: np.ndarray,
+    identity: np.ndarray,
+    fitted_on: str = "",
+    coverage: np.ndarray | None = None,
 ) -> Combination:
-    """The (slope, midpoint) of least log-loss on these (out-of-fold) calls, by grid search."""
+    """The (slope, midpoint) of least log-loss on these (out-of-fold) calls, by grid search; with ``coverage``
+    the weight is multiplied by each best hit's query coverage (:attr:`Combination.coverage`)."""
+    uses = coverage is not None
     best: tuple[float, float, float] | None = None
     for slope in SLOPES:
         for midpoint in MIDPOINTS:
-            loss = log_loss(Combination(slope, midpoint).combine(probabilities, hit_class, identity), labels)
+            mixed = Combination(slope, midpoint, coverage=uses).combine(probabilities, hit_class, identity, coverage)
+            loss = log_loss(mixed, labels)
             if best is None or loss < best[0]:
                 best = (loss, slope, float(midpoint))
     assert best is not None
-    return Combination(best[1], best[2], fitted_on)
+    return Combination(best[1], best[2], fitted_on, coverage=uses)
 
 
 # ----------------------------------------------------------------------------- cross-validation
@@ -594,7 +626,7 @@ def scores(ev: OutOfFoldEvidence, combination: Combination) -> dict[str, Any]:
     has = ev.hit_class >= 0
     model = ev.probabilities.argmax(1)
     homology = np.where(has, ev.hit_class, model)
-    combined = combination.combine(ev.probabilities, ev.hit_class, ev.identity).argmax(1)
+    combined = combination.combine(ev.probabilities, ev.hit_class, ev.identity, ev.coverage).argmax(1)
     return {
         "n": int(n),
         "with_hit": float(has.mean()) if n else 0.0,
@@ -607,15 +639,17 @@ def scores(ev: OutOfFoldEvidence, combination: Combination) -> dict[str, Any]:
 
 def cross_fitted_scores(ev: OutOfFoldEvidence, fitted_on: str = "") -> tuple[Combination, dict[str, Any]]:
     """Fit on all folds (what the card stores) and score with fold k's parameters fitted on the other folds."""
-    full = fit_combination(ev.probabilities, ev.labels, ev.hit_class, ev.identity, fitted_on)
+    full = fit_combination(ev.probabilities, ev.labels, ev.hit_class, ev.identity, fitted_on, ev.coverage)
     combined = np.empty_like(ev.probabilities)
     folds = np.unique(ev.folds)
+    coverage = ev.coverage
     for fold in folds:
         rows = ev.folds == fold
         fit_rows = ~rows if len(folds) > 1 else rows
+        fit_cover, cover = (None, None) if coverage is None else (coverage[fit_rows], coverage[rows])
         part = fit_combination(ev.probabilities[fit_rows], ev.labels[fit_rows], ev.hit_class[fit_rows],
-                               ev.identity[fit_rows])  # fmt: skip
-        combined[rows] = part.combine(ev.probabilities[rows], ev.hit_class[rows], ev.identity[rows])
+                               ev.identity[fit_rows], coverage=fit_cover)  # fmt: skip
+        combined[rows] = part.combine(ev.probabilities[rows], ev.hit_class[rows], ev.identity[rows], cover)
     result = scores(ev, full)
     result["combined"] = float((combined.argmax(1) == ev.labels).mean())
     result["combined_note"] = "each fold scored with parameters fitted on the other folds"
@@ -658,7 +692,8 @@ def build(
         combination, cv = cross_fitted_scores(ev, fitted_on)
         cv["search_seconds"] = round(ev.seconds_search, 1)
         metrics = {"cross_validation": cv, "weights_sha256": bundle.card.weights_sha256}
-        reference.combination = Combination(combination.slope, combination.midpoint, fitted_on, metrics, sensitivity)
+        reference.combination = Combination(combination.slope, combination.midpoint, fitted_on, metrics, sensitivity,
+                                            combination.coverage)  # fmt: skip
     sources = (f"{data.name} folds {', '.join(map(str, folds))} ({len(reference)} proteins; data files sha256 "
                f"{', '.join(f'{k} {v[:12]}' for k, v in data.files.items())})",)  # fmt: skip
     section = reference.section(out, bundle.card_path.parent, sources, command)
@@ -675,6 +710,13 @@ class Evidence:
     sentence: str
     combined: np.ndarray | None  # (C,) combined probabilities, None when the card has no fitted combination
     combined_label: str | None
+
+    @property
+    def other_hits(self) -> tuple[Hit, ...]:
+        """The hits that are other proteins: the protein's own reference entry (training data) is no
+        independent support, whatever its identity (1.0 to itself)."""
+        own = {e.accession for e in self.known}
+        return tuple(h for h in self.hits if h.accession not in own)
 
 
 def _agreement(location: str, label: str) -> str:
@@ -702,7 +744,8 @@ def _combined(prediction: Prediction, hits: Sequence[Hit], combination: Combinat
     if combination is None:
         return None
     hit_class, identity = best_hit_arrays([hits], prediction.classes)
-    combined = combination.combine(prediction.probabilities, hit_class, identity)
+    coverage = np.array([hits[0].coverage if hits else np.nan])
+    combined = combination.combine(prediction.probabilities, hit_class, identity, coverage)
     organism = prediction.organism
     return (combined if organism == "any" else organisms.restrict(combined, prediction.classes, organism))[0]
 
@@ -727,6 +770,7 @@ def evidence_columns(ev: Evidence) -> dict[str, object]:
 
     A known protein's nearest protein is itself (identity 1); ``combined`` is None when the card has no
     fitted combination. The CLI (:func:`annotate`) and the app both fill ``Prediction.extra`` from here.
+    Beside the columns: ``homology_hint``, what the support verdict may count (the best *other* protein).
     """
     if ev.known:
         nearest = (ev.known[0].accession, 1.0, ev.known[0].location)
@@ -734,13 +778,22 @@ def evidence_columns(ev: Evidence) -> dict[str, object]:
         nearest = (ev.hits[0].accession, round(ev.hits[0].identity, 4), ev.hits[0].location)
     else:
         nearest = (None, None, None)
+    other = ev.other_hits[0] if ev.other_hits else None
+    hint = HomologyHint(
+        None if other is None else other.identity, None if other is None else other.location,
+        "" if other is None else other.accession, None if other is None else other.coverage,
+        ev.known[0].accession if ev.known else "",
+    )  # fmt: skip
     return {**dict(zip(COLUMNS[:3], nearest, strict=True)), "combined": ev.combined_label,
-            "homology_sentence": ev.sentence}  # fmt: skip
+            "homology_sentence": ev.sentence, "homology_hint": hint}  # fmt: skip
 
 
 def homology_hint(prediction: Prediction) -> HomologyHint:
-    """What the support verdict needs of the evidence already in ``prediction.extra``."""
+    """What the support verdict may count of the evidence in ``prediction.extra`` (see :func:`evidence_columns`):
+    the best hit that is another protein, with its coverage; the protein's own reference entry only named."""
     extra = prediction.extra
+    if isinstance(extra.get("homology_hint"), HomologyHint):
+        return extra["homology_hint"]
     return HomologyHint(extra["nearest_identity"], extra["nearest_location"], extra["nearest_id"] or "")
 
 

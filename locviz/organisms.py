@@ -47,6 +47,10 @@ from locviz.prediction import Prediction
 
 ORGANISMS = ("any", "animal", "fungus", "plant")
 DEFAULT_ORGANISM = "any"
+PLURAL = {"any": "organisms", "animal": "animals", "fungus": "fungi", "plant": "plants"}
+WARN_EXCLUDED = 0.5
+"""When the excluded compartments held more than this share of the model's probability, the restricted call is
+a runner-up of a protein the model placed elsewhere: the prediction says so (``extra['organism_warning']``)."""
 
 ORGANISM_DESCRIPTIONS = {
     "any": "every compartment of the model (no restriction)",
@@ -167,10 +171,27 @@ def apply(prediction: Prediction, organism: str) -> Prediction:
     notes = list(prediction.notes)
     if excluded:
         notes.append(f"organism {organism}: {', '.join(excluded)} set to 0 and the rest renormalised")
+    extra = dict(prediction.extra)  # the copy's verdict and evidence must not overwrite the original's
+    warning = excluded_warning(prediction.probabilities, classes, organism)
+    if warning:
+        extra["organism_warning"] = warning
     return dataclasses.replace(
         prediction, probabilities=probabilities, member_probabilities=members, notes=notes, organism=organism,
-        extra=dict(prediction.extra),  # the copy's verdict and evidence must not overwrite the original's
+        extra=extra,
     )
+
+
+def excluded_warning(probabilities: np.ndarray, classes: Sequence[str], organism: str) -> str | None:
+    """The sentence saying that most of the probability sat in compartments ``organism`` cannot have
+    (more than :data:`WARN_EXCLUDED`), or None. ``probabilities`` are the unrestricted ones."""
+    mask = allowed_mask(classes, organism)
+    probs = np.asarray(probabilities, dtype=np.float64)
+    share = float(probs[~mask].sum())
+    if share <= WARN_EXCLUDED:
+        return None
+    top = max((c for c, ok in zip(classes, mask, strict=True) if not ok), key=lambda c: probs[classes.index(c)])
+    return (f"Organism {organism}: {share:.0%} of the model's probability was in compartments {PLURAL[organism]} "
+            f"cannot have (most in {top}); the call is what remains, so check that the organism is right.")  # fmt: skip
 
 
 def excluded_by_organism(classes: Sequence[str]) -> dict[str, tuple[str, ...]]:

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 
 def extra_columns(neighbours: bool) -> tuple[str, ...]:
-    """The table's columns after ``p_<class>``: the support verdict, the homology evidence (``--neighbours``),
-    the known sorting signals."""
-    return ("support", *(homology.COLUMNS if neighbours else ()), "signals")
+    """The table's columns after ``p_<class>``: the support verdict and its reasons, the homology evidence
+    (``--neighbours``), the known sorting signals, the organism the probabilities were restricted to."""
+    return ("support", "support_reasons", *(homology.COLUMNS if neighbours else ()), "signals", "organism")
 
 
 def predict_chunk(

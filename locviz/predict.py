@@ -119,8 +119,10 @@ class Predictor:
         return self.for_organism(prediction, organism)
 
     def for_organism(self, prediction: Prediction, organism: str) -> Prediction:
-        """A calibrated ``organism='any'`` prediction restricted to ``organism``, support verdict renewed."""
+        """A calibrated ``organism='any'`` prediction restricted to ``organism``, support verdict renewed
+        (``extra['organism']`` records the organism for the table)."""
         restricted = organisms.apply(prediction, organism)
+        restricted.extra["organism"] = restricted.organism
         return calibration.annotate(restricted, self.support_thresholds)
 
     def _predict_chunk(

@@ -30,6 +30,18 @@ MIN_LENGTH = 10
 NUCLEOTIDE_FRACTION = 0.9
 """A record whose letters are at least this fraction ACGTUN looks like DNA/RNA."""
 
+MAX_UNKNOWN_FRACTION = 0.5
+"""A record with more unknown residues (X/B/Z/J/U/O) than this is refused: too little sequence to predict from."""
+RARE_LETTERS = "OU"
+"""Pyrrolysine and selenocysteine: at most one (O) or a handful (U) per known protein; in English text about one
+letter in ten, so many of them mean prose, not a protein."""
+MAX_RARE_FRACTION = 0.05
+"""More O+U than this share (and at least 3 of them), or 2 or more O, reads like text (selenoprotein P, the
+protein richest in U, has 10 in 381 residues: 2.6 %)."""
+MIN_WORDS = 5
+"""Raw text split into at least this many words of letters, of 3+ different lengths and median length under 9,
+reads like prose; pasted sequence comes in blocks of one length (10 or 60) or as one line."""
+
 RAW_RECORD_ID = "sequence_1"
 
 _ACCESSION = (
@@ -67,6 +79,7 @@ class ParseIssue:
     record_id: str | None = None
     position: int | None = None
     accessions: tuple[str, ...] = ()  # set when the text looks like database identifiers, not a sequence
+    kind: str = ""  # "unnamed": a warning the command line prints one by one (the record was given a name)
 
     def __str__(self) -> str:
         where = ""
@@ -220,6 +233,10 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
             ],
             warnings,
         )
+    prose = reads_like_text(raw, seq)
+    if prose:
+        return None, [ParseIssue(f"not a protein sequence: {prose}. Paste the protein's amino-acid sequence "
+                                 "(one-letter codes), raw or as FASTA", record_id)], warnings  # fmt: skip
     if len(seq) < MIN_LENGTH:
         return (
             None,
@@ -227,6 +244,12 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
             warnings,
         )
     unknown = sum(c in UNKNOWN_RESIDUES for c in seq)
+    if unknown > MAX_UNKNOWN_FRACTION * len(seq):
+        return None, [ParseIssue(
+            f"{unknown} of its {len(seq)} residues are unknown ({'/'.join(UNKNOWN_RESIDUES)}): too little sequence "
+            f"to predict from (at most {MAX_UNKNOWN_FRACTION:.0%} may be unknown); give the sequence with its "
+            "residues resolved",
+            record_id)], warnings  # fmt: skip
     if unknown:
         warnings.append(
             ParseIssue(f"{unknown} ambiguous residue(s) ({UNKNOWN_RESIDUES}) encoded as unknown", record_id)
@@ -234,10 +257,31 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
     return seq, errors, warnings
 
 
-def parse(text: str, max_records: int | None = None, min_length: int = MIN_LENGTH) -> ParseResult:
+def reads_like_text(raw: str, seq: str) -> str | None:
+    """Why ``raw`` (cleaned to ``seq``) cannot be a protein but reads like prose, or None.
+
+    Two signs, either enough: many pyrrolysine/selenocysteine letters (:data:`RARE_LETTERS`), or words of
+    letters of varying length separated by spaces (:data:`MIN_WORDS`).
+    """
+    rare = sum(seq.count(c) for c in RARE_LETTERS)
+    if seq.count("O") >= 2 or (rare >= 3 and rare > MAX_RARE_FRACTION * len(seq)):
+        return (f"{rare} of its {len(seq)} letters are O or U (pyrrolysine, selenocysteine: at most a few in any "
+                "known protein, about one letter in ten of English), so it reads like text")  # fmt: skip
+    words = [w for w in raw.split() if w.isalpha()]
+    lengths = sorted(len(w) for w in words)
+    if len(words) >= MIN_WORDS and len(set(lengths)) >= 3 and lengths[len(lengths) // 2] < 9:
+        return f"it is {len(words)} words of varying length separated by spaces, so it reads like text"
+    return None
+
+
+def parse(
+    text: str, max_records: int | None = None, min_length: int = MIN_LENGTH, first_record: int = 1
+) -> ParseResult:
     """Parse raw sequence or FASTA text (one or many records) into a :class:`ParseResult`.
 
-    Text without a ``>`` header is one raw sequence named ``sequence_1``.
+    Text without a ``>`` header is one raw sequence named ``sequence_1``. A record whose header has no
+    name (``>`` alone) is called ``record_N`` after its place in the input (``first_record`` numbers the
+    first, for a caller that parses a file record by record), with a note saying so.
     Rejected records are listed in ``errors`` and left out; the rest are kept.
     """
     result = ParseResult()
@@ -270,7 +314,13 @@ def parse(text: str, max_records: int | None = None, min_length: int = MIN_LENGT
         )
         return result
     seen: set[str] = set()
-    for rec_id, description, raw in raw_records:
+    given = {rec_id for rec_id, _, _ in raw_records}
+    for number, (rec_id, description, raw) in enumerate(raw_records, start=first_record):
+        unnamed = None
+        if not rec_id:
+            rec_id = unnamed_id(number, given)
+            unnamed = ParseIssue(f"the FASTA header of record {number} has no name; it is called '{rec_id}' here",
+                                 rec_id, kind="unnamed")  # fmt: skip
         if rec_id in seen:
             result.errors.append(
                 ParseIssue("duplicate record name; give every record a unique name", rec_id)
@@ -283,6 +333,7 @@ def parse(text: str, max_records: int | None = None, min_length: int = MIN_LENGT
             result.errors.append(accession_issue(accessions, None if raw_input else rec_id, not raw.strip()))
             continue
         seq, errors, warnings = clean_sequence(rec_id, raw)
+        warnings = [unnamed, *warnings] if unnamed else warnings
         if seq is not None and len(seq) < min_length:
             errors = [ParseIssue(f"only {len(seq)} residues; at least {min_length} are needed", rec_id)]
             seq = None
@@ -292,6 +343,16 @@ def parse(text: str, max_records: int | None = None, min_length: int = MIN_LENGT
             notes = tuple(w.message for w in warnings)
             result.records.append(ProteinRecord(rec_id, seq, description, notes))
     return result
+
+
+def unnamed_id(number: int, taken: set[str]) -> str:
+    """``record_N`` for the N-th record of the input, made unique against the names ``taken``."""
+    name, k = f"record_{number}", 1
+    while name in taken:
+        k += 1
+        name = f"record_{number}_{k}"
+    taken.add(name)
+    return name
 
 
 def parse_strict(text: str, **kwargs) -> list[ProteinRecord]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from locviz import homology, table
+from locviz import pipeline, signals, table
 from locviz.errors import LocvizError
 from locviz.export import export_filename, figure_bytes
 from locviz.predict import Predictor
@@ -60,9 +60,9 @@ def table_download(label: str, make: Callable[[], str | bytes], file_name: str, 
 
 
 def table_columns(model_name: str, searched: bool) -> tuple[str, ...]:
-    """The extra columns of the downloads: those of ``locviz predict --neighbours`` (``support`` alone when the
-    proteins were not searched, as plain ``locviz predict``)."""
-    return ("support", *homology.COLUMNS) if searched and get_reference(model_name) is not None else ("support",)
+    """The extra columns of the downloads: those of ``locviz predict --neighbours`` (without the homology
+    columns when the proteins were not searched, as plain ``locviz predict``); one list, :mod:`locviz.pipeline`'s."""
+    return pipeline.extra_columns(neighbours=searched and get_reference(model_name) is not None)
 
 
 def table_download_bytes(
@@ -76,5 +76,6 @@ def table_download_bytes(
         LOG.warning("homology search failed; downloading the table without its columns", exc_info=True)
         searched = False
     preds = [call_for(run, predictor, i, organism).prediction for i in range(len(run.predictions))]
+    signals.annotate(preds)  # the signals column, as the command line writes it
     return table.table_bytes(preds, fmt, extra_columns=table_columns(run.model_name, searched),
                              with_attention=with_attention)  # fmt: skip

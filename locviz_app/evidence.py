@@ -126,7 +126,7 @@ def organism_setting(model_name: str) -> str:
         return sticky_choice("Organism", organism_choices(classes), "organism", help=organism_help(classes))
 
 
-PLURAL = {"animal": "animals", "fungus": "fungi", "plant": "plants"}
+PLURAL = organisms.PLURAL
 WHY_NOT = {  # class id -> what the organisms that lack it have instead (the biology: locviz.organisms' docstring)
     "Plastid": "no plastids",
     "chloroplast": "no chloroplasts (no plastids)",

@@ -124,7 +124,9 @@ def test_support_badge_and_reasons_beside_the_call(app: AppTest) -> None:
     assert f":{evidence.SUPPORT_COLOURS[level]}-badge[{evidence.SUPPORT_ICONS[level]} {level}]" in text
     assert "- Calibrated confidence" in text
     assert "All 4 members call cytoplasmic." in text or "Members disagree" in text
-    assert "Nearest annotated protein P00441 (100% identity)" in text  # homology is one of the reasons
+    # homology is one of the reasons, but SOD is training data: its own reference entry is named, never counted
+    assert "This protein is itself in the reference set (P00441, training data)" in text
+    assert "Nearest annotated protein P00441" not in text and "Nearest other annotated protein" in text
 
 
 def test_summary_table_has_support_and_search_all_fills_the_nearest_column(app: AppTest) -> None:
@@ -180,8 +182,11 @@ def test_download_has_the_columns_and_values_of_the_cli(
     args = ["--format", "csv", "--organism", "animal", "--neighbours", "--no-progress", "--device", "cpu"]
     code = cli.main(["predict", str(fasta), "--model", model, "--out", str(out), *args])
     assert code == 0, capsys.readouterr().err
-    assert from_app.splitlines()[0].endswith("support,nearest_id,nearest_identity,nearest_location,combined")
+    assert from_app.splitlines()[0].endswith(
+        "support,support_reasons,nearest_id,nearest_identity,nearest_location,combined,signals,organism"
+    )
     assert from_app == out.read_text()
+    assert from_app.splitlines()[1].endswith(",animal")  # the organism applied is in the file
     assert ",p_chloroplast," in from_app.splitlines()[0] and from_app.splitlines()[1].count(",0,") >= 2
 
 
@@ -197,4 +202,5 @@ def test_without_the_aligner_the_call_and_its_verdict_still_show(
     made = next(make for name, make in downloads.items() if name.endswith("predictions.csv"))
     data = made()
     header = (data.decode() if isinstance(data, bytes) else data).splitlines()[0]
-    assert header.endswith(",support")  # as plain `locviz predict`: no empty homology columns pretending "no hit"
+    # as plain `locviz predict`: no empty homology columns pretending "no hit"
+    assert header.endswith(",support,support_reasons,signals,organism") and "nearest_id" not in header

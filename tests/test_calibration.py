@@ -101,15 +101,28 @@ def test_disagreeing_members_cap_the_verdict_at_medium() -> None:
     ("sequence", "words"),
     [
         ("MKVLAAGIVGLLLA" * 3, "Very short (42 residues"),
-        (("MSTNPKPQRKTKRNTNRRPQDVKFPGG" * 200)[:5200], "Very long (5,200 residues"),
         ("M" + "Q" * 120 + HISTONE_H4, "Low complexity"),
         (UBIQUITIN + "X" * 10, "Many unknown residues"),
+        ("X" * 48, "Many unknown residues (100%"),
+        ("MKVLAAGIVG" + "A" * 30 + HUMAN_INSULIN[:40], "Unusual composition"),
     ],
 )
-def test_out_of_distribution_signs_cap_at_medium(sequence: str, words: str) -> None:
+def test_a_sequence_unlike_the_training_proteins_is_low_with_the_reason_first(sequence: str, words: str) -> None:
+    verdict = assess(0.97, "Nucleus", sequence, THRESHOLDS, ["Nucleus"] * 4, HomologyHint(0.9, "Nucleus", "P1", 0.9))
+    assert verdict.level == "low"  # confidence 0.97, all members agree, a close homolog agrees: still low
+    first_other = next(i for i, r in enumerate(verdict.reasons) if not calibration.ood_signs(sequence).count(r))
+    assert any(r.startswith(words) for r in verdict.reasons[:first_other]), verdict.reasons
+    assert verdict.reasons[first_other].startswith("Support is low because the sequence is unlike the proteins")
+
+
+def test_a_very_long_protein_is_capped_at_medium_only() -> None:
+    rng = np.random.default_rng(7)  # ordinary composition, no repeats: length is its only sign
+    sequence = "M" + "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 5199))
+    assert [s.kind for s in calibration.ood_checks(sequence)] == ["long"]
     verdict = assess(0.97, "Nucleus", sequence, THRESHOLDS, ["Nucleus"] * 4)
     assert verdict.level == "medium"
-    assert any(r.startswith(words) for r in verdict.reasons), verdict.reasons
+    assert verdict.reasons[0].startswith("Calibrated confidence 0.97")
+    assert any(r.startswith("Very long (5,200 residues") for r in verdict.reasons)
 
 
 def test_ordinary_proteins_show_no_out_of_distribution_sign() -> None:
@@ -128,6 +141,52 @@ def test_homology_raises_lowers_or_flags_distance() -> None:
     assert far.level == "medium" and "No annotated reference protein is similar (no hit)." in far.reasons
     with pytest.raises(InputError, match="fraction 0-1"):
         HomologyHint(62.0, "Nucleus")
+    with pytest.raises(InputError, match="coverage is a fraction 0-1"):
+        HomologyHint(0.62, "Nucleus", coverage=95.0)
+
+
+def test_a_proteins_own_reference_entry_is_not_support() -> None:
+    """Issue 12: the protein itself (identity 1.0, training data) never raises the verdict; only another hit can."""
+    alone = assess(0.6, "Nucleus", ORDINARY, THRESHOLDS, None, HomologyHint(None, itself="P12345"))
+    assert alone.level == "medium"  # as without homology, and capped: no *other* protein is similar
+    assert any("itself in the reference set (P12345" in r and "not independent support" in r for r in alone.reasons)
+    assert "No other annotated reference protein is similar (no hit)." in alone.reasons
+    other = assess(0.6, "Nucleus", ORDINARY, THRESHOLDS, None, HomologyHint(0.7, "Nucleus", "Q1", 0.9, "P12345"))
+    assert other.level == "high"  # an independent homolog still counts
+    assert "Nearest other annotated protein Q1 (70% identity over 90% of the query) is in Nucleus too." in other.reasons
+
+
+def test_a_hit_over_a_small_part_of_the_query_confirms_nothing() -> None:
+    part = assess(0.6, "Nucleus", ORDINARY, THRESHOLDS, None, HomologyHint(0.95, "Nucleus", "Q1", coverage=0.2))
+    assert part.level == "medium" and any("covers too little of the protein" in r for r in part.reasons)
+    against = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, None, HomologyHint(0.95, "Cytoplasm", "Q1", coverage=0.2))
+    assert against.level == "high"  # nor does it count against the call
+
+
+def test_a_call_of_a_weak_class_carries_its_cross_validated_mcc() -> None:
+    rules = SupportThresholds(high=0.8, low=0.5, class_mcc=(("Nucleus", 0.71), ("Peroxisome", 0.18)))
+    weak = assess(0.95, "Peroxisome", ORDINARY, rules, None)
+    assert "Weak class: Peroxisome had a cross-validated MCC of 0.18 (under 0.5)" in weak.text
+    assert weak.level == "high"  # a note, not a penalty: the confidence thresholds were measured on every class
+    assert "Weak class" not in assess(0.95, "Nucleus", ORDINARY, rules, None).text
+    assert "Weak class" not in assess(0.95, "Golgi", ORDINARY, rules, None).text  # no figure: no note
+
+
+def test_class_mcc_is_read_from_the_members_validation_folds_added_up() -> None:
+    """Cross-validated, never the test fold: each member's confusion matrix on its own validation fold, summed."""
+    classes = ("a", "b")
+    members = (
+        MemberTraining(validation_fold=1, validation={"classes": list(classes), "confusion_matrix": [[8, 2], [1, 9]]}),
+        MemberTraining(validation_fold=2, validation={"classes": list(classes), "confusion_matrix": [[5, 5], [0, 10]]}),
+    )
+    card = ModelCard(classes, tiny_config(2), LengthPolicy(200), training=members,
+                     metrics={"test_fold0": {"per_class_mcc": {"a": -1.0, "b": -1.0}}})  # fmt: skip
+    from locviz.metrics import per_class_mcc
+
+    expected = per_class_mcc(np.array([[13, 7], [1, 19]]))
+    assert calibration.class_mcc_of(card) == pytest.approx(dict(zip(classes, expected, strict=True)), abs=1e-4)
+    assert calibration.thresholds_of(card).mcc("a") == pytest.approx(expected[0], abs=1e-4)
+    assert calibration.class_mcc_of(ModelCard(classes, tiny_config(2), LengthPolicy(200))) == {}
 
 
 def test_low_confidence_is_low() -> None:
