@@ -755,9 +755,10 @@ def add_mutate(sub: argparse._SubParsersAction) -> None:
         "mutate",
         help="predict variants (K128T, del1-20, ins45:AAA, HGVS p.Lys128Thr) beside the wild type, Δ of each class "
         "probability",
-        description="Write one row per --variants item: id, variant, prediction_wt, prediction_mut, dp_<class> "
-        "(p(mutant) - p(wild type)). An item is ID:VARIANTS, VARIANTS one or more changes joined by commas "
-        "(K128T,E130A is one mutant with both), all in wild-type coordinates; ID may be left out when FASTA "
+        description="Write one row per mutant: id, variant, prediction_wt, prediction_mut, dp_<class> "
+        "(p(mutant) - p(wild type)). An item is ID:VARIANTS, all in wild-type coordinates: commas separate "
+        "mutants (P1:del505-508,L7R is two mutants, two rows, each against the wild type), + joins changes into "
+        "one mutant (P1:del505-508+L7R), --combine makes one mutant of each item; ID may be left out when FASTA "
         "holds one record. HGVS protein notation is read too (p.Lys128Thr, p.K128T, p.(Lys128Thr), p.Ala5_Leu9del, "
         "p.Lys128_Ala129insGly). A residue the variant names that is not there is refused.",
     )
@@ -765,6 +766,8 @@ def add_mutate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--variants", nargs="+", required=True, metavar="ID:VARIANTS", help="e.g. P07237:K128T P07237:p.Lys505Thr"
     )
+    p.add_argument("--combine", action="store_true",
+                   help="apply every change of an item to one mutant (default: commas separate mutants)")  # fmt: skip
     p.set_defaults(func=cmd_mutate)
 
 
@@ -776,25 +779,30 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     records = {r.id: r for r in _whatif_records(args.input)}
     jobs = []
     for item in args.variants:
-        rid, variants = whatif.split_target(item, list(records))
-        try:
-            whatif.apply_variants(records[rid], variants)  # refuse every bad item before the model loads
-        except InputError as exc:
-            raise InputError(f"record '{rid}': {exc}") from exc
-        jobs.append((records[rid], variants))
+        rid, mutants = whatif.target_mutants(item, list(records), combine=args.combine)
+        for variants in mutants:
+            try:
+                whatif.apply_variants(records[rid], variants)  # refuse every bad item before the model loads
+            except InputError as exc:
+                raise InputError(f"record '{rid}': {exc}") from exc
+        jobs.append((records[rid], mutants))
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     handle = open_output(args.out)
     writer = whatif.delta_writer(handle, fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
                                 kind="mutate")
+    n_mutants = sum(len(mutants) for _, mutants in jobs)
+    bar = tqdm(total=n_mutants, unit="mutant", disable=args.no_progress, file=sys.stderr, desc="mutate")
     try:
-        for record, variants in tqdm(jobs, unit="variant", disable=args.no_progress, file=sys.stderr, desc="mutate"):
-            writer.write([whatif.compare(predictor, record, variants).row()])
+        for record, mutants in jobs:
+            writer.write([c.row() for c in whatif.compare_mutants(predictor, record, mutants)])
+            bar.update(len(mutants))
     finally:
+        bar.close()
         writer.close()
         if handle is not sys.stdout:
             handle.close()
     written = "stdout" if args.out == "-" else args.out
-    print(f"predicted {len(jobs)} variant(s) with {predictor.name}; wrote {written}", file=sys.stderr)
+    print(f"predicted {n_mutants} mutant(s) with {predictor.name}; wrote {written}", file=sys.stderr)
     return 0
 
 

@@ -66,10 +66,11 @@ from locviz.table import RowWriter, rows_bytes
 __all__ = [
     "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison", "align_positions",
     "apply_variants", "attention_attribution", "attribution_table_bytes", "check_window", "compare",
-    "comparison_table_bytes", "default_window", "deletion_curve", "deletion_table_bytes", "delta_writer", "edit",
-    "gradient_attribution", "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants",
-    "saturation_scan", "scan_columns", "scan_table_bytes", "split_target", "variants_label",
-]
+    "compare_mutants", "comparison_table_bytes", "default_window", "deletion_curve", "deletion_table_bytes",
+    "delta_writer", "edit", "gradient_attribution", "mutate_columns", "occlusion_scan", "occlusion_windows",
+    "parse_variants", "saturation_scan", "scan_columns", "scan_summary", "scan_table_bytes", "split_mutants",
+    "split_target", "target_mutants", "variants_label",
+]  # fmt: skip
 
 MAX_SCAN_WINDOW = 100
 DEFAULT_SCAN_WIDTH = 20
@@ -164,6 +165,35 @@ class SaturationScan:
             for j, aa in enumerate(self.substitutes):
                 if aa != wt:
                     yield [self.id, pos, wt, aa, *self.delta[i, j].tolist()]
+
+
+NEGLIGIBLE = 0.005
+"""|Δp| below this (half a percentage point) is said in words to move the call by nothing worth reading."""
+
+
+def scan_summary(scan: SaturationScan, cls: str | None = None, threshold: float = NEGLIGIBLE) -> str:
+    """One or two sentences on a scan for ``cls``: the largest drop and rise, or that none reaches ``threshold``.
+
+    A heatmap alone cannot say whether its strongest colour means 0.8 or 0.005; this says it in words.
+    """
+    cls = cls or scan.wild.label
+    z = scan.heatmap(cls)  # (20, W)
+    shown = display_name(cls)
+    low, high = np.unravel_index(np.argmin(z), z.shape), np.unravel_index(np.argmax(z), z.shape)
+
+    def name(j: int, i: int) -> str:
+        return f"{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]} ({100 * z[j, i]:+.1f} points)"
+
+    largest = float(np.abs(z).max())
+    if largest < threshold:
+        return (
+            f"No substitution of residues {scan.positions[0]}-{scan.positions[-1]} moves p({shown}) by more than "
+            f"{100 * threshold:.1f} points (largest |Δp| {100 * largest:.2f} points): the call does not rest on "
+            "any single residue here."
+        )
+    drop = f"largest drop of p({shown}): {name(*low)}" if z[low] < 0 else f"no substitution lowers p({shown})"
+    rise = f"largest rise: {name(*high)}" if z[high] > 0 else "none raises it"
+    return f"{drop[0].upper()}{drop[1:]}; {rise}."
 
 
 def saturation_scan(
@@ -324,12 +354,13 @@ def _parse_one(token: str) -> Variant:
 
 
 def parse_variants(text: str) -> list[Variant]:
-    """Variants from text such as ``"K128T, del1-20 ins45:AAA"`` (separated by commas, semicolons or spaces).
+    """Variants from text such as ``"K128T, del1-20 ins45:AAA"`` (separated by commas, semicolons, spaces or +),
+    all of them; :func:`split_mutants` groups them into mutants.
 
     Raises:
         InputError: an empty text or a token that is no variant.
     """
-    tokens = [t for t in re.split(r"[,;\s]+", text or "") if t]
+    tokens = [t for t in re.split(r"[,;+\s]+", text or "") if t]
     check(bool(tokens), f"no variant given; {VARIANT_HELP}")
     return [_parse_one(t) for t in tokens]
 
@@ -420,6 +451,19 @@ def split_target(item: str, ids: Sequence[str]) -> tuple[str, list[Variant]]:
         if ":" in item.split(",")[0] and not item.lower().startswith("ins"):
             raise unknown from None
         raise
+
+
+def target_mutants(item: str, ids: Sequence[str], combine: bool = False) -> tuple[str, list[list[Variant]]]:
+    """``"ID:del505-508,L7R"`` → (ID, [[del505-508], [L7R]]): the mutants of one ``locviz mutate`` item.
+
+    The ID is found as :func:`split_target` finds it; the rest is read by :func:`split_mutants`.
+
+    Raises:
+        InputError: see :func:`split_target`.
+    """
+    rid, _ = split_target(item, ids)
+    text = item[len(rid) + 1 :] if item.startswith(f"{rid}:") else item
+    return rid, split_mutants(text, combine)
 
 
 def variants_label(variants: Sequence[Variant]) -> str:
@@ -532,6 +576,14 @@ def compare(
         mapping = align_positions(wild.sequence, mutant.sequence)
         label = f"aligned to {mutant.id}"
     wild_pred, mutant_pred = predictor.predict([wild, mutant], organism=organism)
+    return _line_up(wild, wild_pred, mutant, mutant_pred, mapping, label)
+
+
+def _line_up(
+    wild: ProteinRecord, wild_pred: Prediction, mutant: ProteinRecord, mutant_pred: Prediction, mapping: np.ndarray,
+    label: str,
+) -> VariantComparison:  # fmt: skip
+    """Two predictions on the wild type's residues: Δ per class, Δ attention, changed and inserted residues."""
     kept = mapping >= 0
     delta_att = np.full(len(wild.sequence), np.nan)
     delta_att[kept] = mutant_pred.attention[mapping[kept]] - wild_pred.attention[kept]
@@ -548,6 +600,59 @@ def compare(
         changed=changed,
         insertions=insertions,
     )
+
+
+MUTANTS_HELP = (
+    "commas separate mutants (del505-508, L7R: two mutants, each beside the wild type); + joins changes into one "
+    "mutant (del505-508+L7R)"
+)
+
+
+def split_mutants(text: str, combine: bool = False) -> list[list[Variant]]:
+    """Mutants from variant text: commas, semicolons or spaces separate mutants, ``+`` joins changes into one.
+
+    ``"del505-508, L7R"`` is two mutants and ``"del505-508+L7R"`` one with both; ``combine`` makes one
+    mutant of every change (as :func:`compare` does with text).
+
+    Raises:
+        InputError: an empty text or a token that is no variant.
+    """
+    joined = re.sub(r"\s*\+\s*", "+", (text or "").strip())
+    items = [t for t in re.split(r"[,;\s]+", joined) if t.strip("+")]
+    check(bool(items), f"no variant given; {VARIANT_HELP}")
+    mutants = [[_parse_one(t) for t in item.split("+") if t] for item in items]
+    return [[v for m in mutants for v in m]] if combine else mutants
+
+
+def compare_mutants(
+    predictor: Predictor,
+    wild: ProteinRecord,
+    mutants: Sequence[Sequence[Variant]] | str,
+    *,
+    combine: bool = False,
+    organism: str = "any",
+    wild_prediction: Prediction | None = None,
+) -> list[VariantComparison]:
+    """The wild type beside each of several mutants, all predicted in one batch (the wild type once).
+
+    ``mutants`` is text (:func:`split_mutants`: ``"del505-508, L7R"`` is two mutants, or one with
+    ``combine``) or lists of :class:`Variant`, one list per mutant. ``wild_prediction`` reuses a
+    prediction of ``wild`` made with the same ``organism``.
+
+    Raises:
+        InputError: see :func:`apply_variants`; every mutant is checked before anything is predicted.
+    """
+    groups = split_mutants(mutants, combine) if isinstance(mutants, str) else [list(m) for m in mutants]
+    if combine and not isinstance(mutants, str):
+        groups = [[v for m in groups for v in m]]
+    check(bool(groups), "no mutant given")
+    records = [apply_variants(wild, variants) for variants in groups]
+    predictions = predictor.predict(([] if wild_prediction else [wild]) + records, organism=organism)
+    wild_pred = wild_prediction or predictions.pop(0)
+    return [
+        _line_up(wild, wild_pred, record, pred, edit(wild.sequence, variants)[1], variants_label(variants))
+        for variants, record, pred in zip(groups, records, predictions, strict=True)
+    ]
 
 
 # ------------------------------------------------------------------- per-residue attribution

@@ -2,6 +2,7 @@
 
 * :func:`scan_heatmap` — the 20 × W saturation-mutagenesis heatmap for one class (wild type marked);
 * :func:`comparison_probabilities` and :func:`delta_attention_track` — a variant beside its wild type;
+  :func:`variants_probabilities` — several mutants beside one wild type;
 * :func:`signal_track` — the known-signal lanes, drawn on the same residue axis as attention;
 * :func:`attribution_tracks` — attention, occlusion and gradients on one axis, each scaled to its maximum;
 * :func:`deletion_curve_figure` — P(call) against k, top-k against random, one line per method.
@@ -22,13 +23,21 @@ from locviz.card import display_name
 from locviz.figures import HIGHLIGHT, MUTED, PALETTE, _esc
 from locviz.figures import _style as _figure_style
 from locviz.signals import KINDS, Signal
-from locviz.whatif import Attribution, DeletionCurve, SaturationScan, VariantComparison
+from locviz.whatif import Attribution, DeletionCurve, SaturationScan, VariantComparison, scan_summary
 
 KIND_NAMES = {
     "signal_peptide": "signal peptide", "transmembrane": "TM helix", "er_retention": "ER retention",
     "pts1": "PTS1", "nls": "NLS", "mito_presequence": "presequence",
 }  # fmt: skip
 DIVERGING = [[0.0, "#2166AC"], [0.5, "#F7F7F7"], [1.0, "#B2182B"]]  # blue = lower, red = higher probability
+SCALE_STEPS = (0.05, 0.1, 0.2, 0.5, 1.0)
+"""The saturation heatmap's colour scale is ± one of these (the smallest that holds every Δp), never fitted to a
+scan: a scan of ±0.005 effects stays nearly white instead of looking as strong as one of ±0.8."""
+
+
+def scale_limit(largest: float) -> float:
+    """The colour-scale half-range for a largest |Δp|: the smallest of :data:`SCALE_STEPS` at or above it."""
+    return next((step for step in SCALE_STEPS if largest <= step), SCALE_STEPS[-1])
 
 
 def _style(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
@@ -39,15 +48,17 @@ def _style(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
 def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     """Δp(``cls``) of every substitution: substitutes down, positions across (wild-type letter under each).
 
-    The colour scale is symmetric around 0 (red: the mutant raises the class probability); wild-type
-    cells are marked with a dot; positions the model never sees are labelled so.
+    The colour scale is symmetric around 0 (red: the mutant raises the class probability) and fixed in
+    steps (:data:`SCALE_STEPS`, its range in the title), so colour strength compares across scans; the
+    subtitle says in words when no substitution reaches :data:`locviz.whatif.NEGLIGIBLE`. Wild-type cells
+    are marked with a dot; positions the model never sees are labelled so.
     """
     cls = cls or scan.wild.label
     if cls not in scan.classes:
         raise ValueError(f"class {cls!r} is not one of {scan.classes}")
     z = scan.heatmap(cls)  # (20, W)
     shown = display_name(cls)
-    limit = float(np.abs(z).max()) or 1e-6
+    limit = scale_limit(float(np.abs(z).max()))
     x = [f"{wt}{pos}" for wt, pos in zip(scan.wt, scan.positions.tolist(), strict=True)]
     subs = list(scan.substitutes)
     hover = [[f"{x[i]}{aa}: Δp({shown}) = {z[j, i]:+.4f}" + ("" if scan.seen[i] else " (not seen by the model)")
@@ -63,9 +74,9 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     fig.update_yaxes(title="substitute", autorange="reversed", tickfont=dict(family="monospace"))
     fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
     subtitle = (f"{scan.id} · model {scan.wild.model_name} · positions {scan.positions[0]}-{scan.positions[-1]} · "
-                f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})")
-    fig.update_layout(showlegend=False)
-    return _style(fig, f"Saturation mutagenesis: Δp({shown})", subtitle, 560)
+                f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})<br>{scan_summary(scan, cls)}")
+    fig.update_layout(showlegend=False, margin=dict(t=110))
+    return _style(fig, f"Saturation mutagenesis: Δp({shown}), colour scale ±{limit:g}", subtitle, 580)
 
 
 def comparison_probabilities(comparison: VariantComparison) -> go.Figure:
@@ -81,6 +92,31 @@ def comparison_probabilities(comparison: VariantComparison) -> go.Figure:
     fig.update_yaxes(title="probability", range=[0, 1])
     subtitle = f"{comparison.wild.id} · model {comparison.wild.model_name} · {comparison.label}"
     return _style(fig, "Wild type and variant", subtitle, 420)
+
+
+def variants_probabilities(comparisons: Sequence[VariantComparison]) -> go.Figure:
+    """The wild type's class probabilities beside those of every mutant (one bar per mutant and class).
+
+    Each mutant is its own prediction against the same wild type, so "del505-508, L7R" shows what each
+    change does alone; a combined mutant is one more bar group.
+    """
+    if not comparisons:
+        raise ValueError("no comparison to draw")
+    first = comparisons[0]
+    classes = [display_name(c) for c in first.classes]
+    bars = [go.Bar(x=classes, y=first.wild.probabilities, marker_color=MUTED,
+                   name=f"wild type ({display_name(first.wild.label)})")]  # fmt: skip
+    for k, c in enumerate(comparisons):
+        colour = HIGHLIGHT if len(comparisons) == 1 else PALETTE[k % len(PALETTE)]
+        bars.append(go.Bar(x=classes, y=c.mutant.probabilities, marker_color=colour,
+                           name=f"{c.label} ({display_name(c.mutant.label)})"))  # fmt: skip
+    fig = go.Figure(bars)
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.3))
+    fig.update_yaxes(title="probability", range=[0, 1])
+    what = first.label if len(comparisons) == 1 else f"{len(comparisons)} mutants, each against the wild type"
+    subtitle = f"{first.wild.id} · model {first.wild.model_name} · {what}"
+    title = "Wild type and variant" if len(comparisons) == 1 else "Wild type and variants"
+    return _style(fig, title, subtitle, 420 + 20 * max(0, len(comparisons) - 2))
 
 
 def delta_attention_track(comparison: VariantComparison) -> go.Figure:

@@ -7,6 +7,7 @@ deeploc model on a short real protein.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,59 @@ def test_compare_an_isoform_aligns_it_like_the_equivalent_deletion(tiny: Predict
     assert by_alignment.changed == by_variant.changed == list(range(31, 41))
     np.testing.assert_array_equal(by_alignment.position_map, by_variant.position_map)
     np.testing.assert_allclose(by_alignment.delta, by_variant.delta, atol=1e-6)
+
+
+def test_commas_separate_mutants_and_plus_or_combine_joins_them() -> None:
+    two = whatif.split_mutants("del505-508, L7R")
+    assert [whatif.variants_label(m) for m in two] == ["del505-508", "L7R"]
+    joined = whatif.split_mutants("del505-508 + L7R, p.Lys128Thr;ins0:M")
+    assert [whatif.variants_label(m) for m in joined] == ["del505-508,L7R", "K128T", "ins0:M"]
+    assert [whatif.variants_label(m) for m in whatif.split_mutants("del505-508, L7R", combine=True)] == [
+        "del505-508,L7R"
+    ]
+    with pytest.raises(InputError, match="no variant given"):
+        whatif.split_mutants(" , + ")
+    assert whatif.target_mutants("insulin:L3A,W4G", ["insulin"]) == ("insulin", [*whatif.split_mutants("L3A W4G")])
+    assert whatif.target_mutants("L3A+W4G", ["insulin"], combine=False)[1] == whatif.split_mutants("L3A,W4G", True)
+
+
+def test_each_mutant_is_compared_with_the_wild_type_alone(tiny: Predictor) -> None:
+    wild = insulin()
+    each = whatif.compare_mutants(tiny, wild, "L3A, del10-14")
+    assert [c.label for c in each] == ["L3A", "del10-14"]
+    for comparison, text in zip(each, ("L3A", "del10-14"), strict=True):
+        alone = whatif.compare(tiny, wild, text)  # one mutant, predicted on its own
+        np.testing.assert_allclose(comparison.delta, alone.delta, atol=1e-5)
+        assert comparison.changed == alone.changed
+    (both,) = whatif.compare_mutants(tiny, wild, "L3A, del10-14", combine=True)
+    np.testing.assert_allclose(both.delta, whatif.compare(tiny, wild, "L3A del10-14").delta, atol=1e-5)
+    assert both.label == "L3A,del10-14" and not np.allclose(both.delta, each[0].delta)
+    wild_pred = tiny.predict([wild])[0]
+    reused = whatif.compare_mutants(tiny, wild, [[whatif.Variant("sub", 3, 3, "L", "A")]], wild_prediction=wild_pred)
+    assert reused[0].wild is wild_pred
+    with pytest.raises(InputError, match="position 3 is L, not K"):
+        whatif.compare_mutants(tiny, wild, "L3A, K3T")  # every mutant checked before anything is predicted
+
+
+def test_scan_summary_says_when_nothing_moves_the_call(tiny: Predictor) -> None:
+    from locviz import whatif_figures
+
+    scan = whatif.saturation_scan(tiny, insulin(), 1, 4)
+    cls = scan.wild.label
+    largest = float(np.abs(scan.heatmap(cls)).max())
+    quiet = dataclasses.replace(scan, delta=scan.delta * (0.004 / largest))  # every effect under half a point
+    assert whatif.scan_summary(quiet, cls).startswith("No substitution of residues 1-4 moves p(")
+    assert "by more than 0.5 points" in whatif.scan_summary(quiet, cls)
+    loud = dataclasses.replace(scan, delta=scan.delta * (0.3 / largest))
+    assert whatif.scan_summary(loud, cls).startswith("Largest drop of p(") or "largest rise" in whatif.scan_summary(
+        loud, cls
+    )
+    quiet_fig, loud_fig = whatif_figures.scan_heatmap(quiet, cls), whatif_figures.scan_heatmap(loud, cls)
+    assert (quiet_fig.data[0].zmin, quiet_fig.data[0].zmax) == (-0.05, 0.05)  # not stretched to ±0.004
+    assert (loud_fig.data[0].zmin, loud_fig.data[0].zmax) == (-0.5, 0.5)
+    assert "colour scale ±0.05" in quiet_fig.layout.title.text and "±0.5" in loud_fig.layout.title.text
+    assert "No substitution" in quiet_fig.layout.title.subtitle.text
+    assert [whatif_figures.scale_limit(x) for x in (0.0, 0.05, 0.051, 0.9, 3.0)] == [0.05, 0.05, 0.1, 1.0, 1.0]
 
 
 # ------------------------------------------------------------------------ saturation scan
@@ -272,6 +326,21 @@ def test_scan_mutate_and_predict_agree(tmp_path: Path, tiny_weights_dir: Path, m
         assert float(pick[column]) == pytest.approx(by_predict, abs=1e-4)
         assert float(mutated[column]) == pytest.approx(by_predict, abs=1e-4)
     assert mutated["prediction_wt"] == predicted[0]["prediction"]
+
+
+def test_mutate_writes_one_row_per_mutant_unless_combined(
+    tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n")
+    base = ["mutate", str(fasta), "--model", "multiloc", "--no-progress", "--variants"]
+    assert cli.main([*base, "insulin:L3A,del10-14", "W4G+L3A", "--out", str(tmp_path / "each.tsv")]) == 0
+    assert [r["variant"] for r in read_rows(tmp_path / "each.tsv")] == ["L3A", "del10-14", "W4G,L3A"]
+    assert cli.main([*base, "insulin:L3A,del10-14", "--combine", "--out", str(tmp_path / "one.tsv")]) == 0
+    (combined,) = read_rows(tmp_path / "one.tsv")
+    assert combined["variant"] == "L3A,del10-14"
+    assert "predicted 3 mutant(s)" in capsys.readouterr().err
 
 
 def test_mutate_refuses_a_wrong_wild_type_residue(tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys) -> None:
