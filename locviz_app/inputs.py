@@ -7,6 +7,7 @@ import io
 import streamlit as st
 
 from locviz.sequences import ParseIssue, iter_record_texts
+from locviz_app.layout import escape_markdown
 
 MAX_RECORDS = 500
 MAX_TEXT_BYTES = 2_000_000
@@ -62,9 +63,9 @@ def show_issues(errors: list[ParseIssue], any_predicted: bool, limit: int = 20) 
     if not errors:
         return
     if len(errors) == 1 and not any_predicted:
-        st.error(str(errors[0]))
+        st.error(escape_markdown(errors[0]))
         return
-    lines = [f"- {issue}" for issue in errors[:limit]]
+    lines = [f"- {escape_markdown(issue)}" for issue in errors[:limit]]
     if len(errors) > limit:
         lines.append(f"- … and {len(errors) - limit} more")
     head = "Some input was not used" if any_predicted else "Nothing could be predicted"

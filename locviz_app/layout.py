@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 import streamlit as st
@@ -12,6 +13,15 @@ from locviz.weights import SHIPPED_MODELS, BundleError, weights_dir
 from locviz_app.models import available_models, device_options
 
 LOG = logging.getLogger("locviz.app")
+_MARKDOWN = re.compile(r"([\\`*_~\[\]<>$])")
+"""Inline Markdown: emphasis, code, strike-through, links, HTML, math. Line-start marks (``#``, ``-``) never begin
+a message here, so text keeps its hyphens and full stops as they are."""
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` as written, for ``st.error``/``st.info``/``st.markdown``, which read Markdown: without it a ``*``
+    in a message (a stop '*') or two ``_`` in a file name vanish or turn text italic."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 PREDICT_PAGE = "pages/predict.py"
@@ -36,13 +46,13 @@ def guarded(body: Callable[[], None]) -> None:
     try:
         body()
     except BundleError as exc:  # MotifError too
-        st.error(f"The model files could not be used: {exc}")
+        st.error(f"The model files could not be used: {escape_markdown(exc)}")
     except LocvizError as exc:  # something the user can fix: its message says what and how
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
     except Exception as exc:  # the page boundary: log the traceback, show a clear line
         LOG.exception("page failed")
         st.error(
-            f"Something went wrong while drawing this page ({type(exc).__name__}: {exc}). "
+            f"Something went wrong while drawing this page ({type(exc).__name__}: {escape_markdown(exc)}). "
             "The input and settings are kept; change them or reload the page. If it persists, "
             "please report it with the input that caused it."
         )

@@ -13,6 +13,7 @@ from locviz.prediction import Prediction
 from locviz.signals import Signal, disagreements, find_signals
 from locviz.whatif_figures import KIND_NAMES, signal_track
 from locviz_app import charts
+from locviz_app.layout import escape_markdown
 
 
 def _name(signal: Signal) -> str:
@@ -39,4 +40,4 @@ def signal_section(pred: Prediction) -> None:
     charts.chart(fig, pred, "known-signals", "signals")
     st.caption(signals_summary(signals))
     for sentence in disagreements(pred, signals):
-        st.warning(sentence[0].upper() + sentence[1:] + ".", icon=":material/warning:")
+        st.warning(escape_markdown(sentence[0].upper() + sentence[1:] + "."), icon=":material/warning:")

@@ -231,7 +231,7 @@ def main() -> None:
     card = bundle.card
     st.title(f"Model card: {model_name}")
     if card.note:
-        st.warning(card.note)
+        st.warning(layout.escape_markdown(card.note))
     overview(card, sum(p.numel() for p in bundle.model.parameters()))
     data_section(card)
     metrics_section(card, model_name)

@@ -101,7 +101,7 @@ def input_section() -> None:
         )
     notice = st.session_state.pop("input_notice", None)
     if notice:
-        st.warning(notice)
+        st.warning(layout.escape_markdown(notice))
     if pressed:
         _on_predict(upload)
     over_limit_offer()
@@ -113,14 +113,15 @@ def _on_predict(upload) -> None:
     if upload is not None:
         text, problem = inputs.decode_upload(upload.getvalue(), upload.name)
         if problem:
-            st.error(problem)
+            st.error(layout.escape_markdown(problem))
             return
-        st.info(f"Predicting the uploaded file '{upload.name}' (the text box is ignored while a file is uploaded).")
+        st.info(f"Predicting the uploaded file '{layout.escape_markdown(upload.name)}' (the text box is ignored "
+                "while a file is uploaded).")  # fmt: skip
     else:
         text = st.session_state.get("seq_text", "")
     problem = inputs.input_size_error(text or "")
     if problem:
-        st.error(problem)
+        st.error(layout.escape_markdown(problem))
         return
     if not (text or "").strip():
         st.error("Nothing to predict: paste a protein sequence or FASTA text, upload a file, or use an example.")
@@ -160,13 +161,18 @@ def accession_offers(errors: list) -> None:
         )  # fmt: skip
         return
     for k in known[:5]:
+        source = f"from {k.source.split(' (')[0]}"
+        about = ", ".join(part for part in (k.name, display_name(k.location), source) if part)  # no empty name
         st.button(
-            f"Use the sequence of {k.accession} ({k.name}, {display_name(k.location)}, from {k.source.split(' (')[0]})",
+            layout.escape_markdown(f"Use the sequence of {k.accession} ({about})"),
             key=f"use_known_{k.accession}", on_click=_submit, args=(k.fasta(),), icon=":material/input:",
         )  # fmt: skip
     if len(known) > 1:
         st.button(f"Use all {len(known)} sequences", key="use_known_all", on_click=_submit,
                   args=("".join(k.fasta() for k in known),))  # fmt: skip
+
+
+NOT_SEARCHED = "not searched yet"
 
 
 def nearest_cell(call: evidence.Call) -> str | None:
@@ -208,6 +214,8 @@ def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
         frame = frame.drop(columns="known location")
     if frame["nearest annotated protein"].isna().all():
         frame = frame.drop(columns="nearest annotated protein")
+    else:  # a word, not a raw "None", for proteins not searched yet
+        frame["nearest annotated protein"] = frame["nearest annotated protein"].fillna(NOT_SEARCHED)
     key = pick_key(run)
     table_key = f"summary-{run.key}"
 
@@ -235,7 +243,7 @@ def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
                 "homology (when searched); the reasons are beside the protein's call below"),
             "nearest annotated protein": st.column_config.TextColumn(
                 help="best DIAMOND hit in the model's training proteins: accession · identity · known location "
-                "(empty: not searched yet)"),
+                f"('{NOT_SEARCHED}': use the button above; the downloads search every protein)"),
         },
     )  # fmt: skip
     return st.selectbox(
@@ -261,7 +269,7 @@ def search_all_offer(run: runs.Run) -> None:
             try:
                 evidence.search_hits(run.model_name, run.records)
             except LocvizError as exc:
-                st.warning(f"The homology search failed: {exc}")
+                st.warning(f"The homology search failed: {layout.escape_markdown(exc)}")
         st.rerun()
 
 
@@ -279,7 +287,7 @@ def allowed_only(pred: Prediction) -> Prediction:
 def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
     """Predicted compartment, confidence, known location (examples, reference set), notes and what is averaged."""
     pred = call.prediction
-    st.markdown(f"### {pred.id}")
+    st.markdown(f"### {layout.escape_markdown(pred.id)}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Predicted compartment", display_name(pred.label), help="the model's own call")
     c2.metric("Probability", f"{pred.confidence:.1%}", help=probability_help(predictor, pred.organism))
@@ -307,7 +315,7 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
         st.caption(f"Known location from {source}: **{display_name(location)}** ({agree} the prediction). "
                    "A protein the model trained on is no test of it.")  # fmt: skip
     for note in call.notes:
-        st.info(note, icon=":material/info:")
+        st.info(layout.escape_markdown(note), icon=":material/info:")
     members = predictor.bundle.card.members
     member = pred.filter_member
     filter_text = f"first-layer filters shown are those of ensemble member {member}" if member is not None else ""
@@ -339,7 +347,8 @@ def support_box(call: evidence.Call) -> None:
         "is unlike the training proteins, and the nearest annotated protein.",
     )
     classes = call.prediction.classes
-    st.markdown("\n".join(f"- {evidence.readable(reason, classes)}" for reason in call.support.reasons))
+    st.markdown("\n".join(f"- {layout.escape_markdown(evidence.readable(reason, classes))}"
+                           for reason in call.support.reasons))  # fmt: skip
 
 
 def combined_line(call: evidence.Call, combination) -> None:
@@ -396,7 +405,7 @@ def homology_box(call: evidence.Call, model_name: str, problem: str | None) -> N
         f"location that model {model_name} was trained on ({reference.path.name if reference.path else ''}).",
     )
     if problem or call.evidence is None:
-        st.info(f"No homology search: {problem or 'not searched'}", icon=":material/info:")
+        st.info(f"No homology search: {layout.escape_markdown(problem or 'not searched')}", icon=":material/info:")
         return
     ev = call.evidence
     sentence = ev.sentence if ev.known else ev.sentence[:1].upper() + ev.sentence[1:]
@@ -562,6 +571,9 @@ def results_section(model_name: str, device: str, organism: str) -> None:
     st.session_state["prediction"] = pred
     prediction_header(call, predictor)
     excluded = evidence.excluded_note(pred.classes, organism)
+    if pred.extra.get("organism_warning"):  # most of the probability was in the excluded compartments
+        st.warning(layout.escape_markdown(evidence.readable(pred.extra["organism_warning"], pred.classes)),
+                   icon=":material/warning:")  # fmt: skip
     if excluded is not None:
         st.info(excluded, icon=":material/filter_alt:")
     evidence_section(call, model_name, problem)
@@ -610,9 +622,7 @@ def main() -> None:
         return
     model_name, device = settings
     organism = evidence.organism_setting(model_name)
-    with st.sidebar:
-        st.caption(inputs.LIMITS_TEXT)
-    input_section()
+    input_section()  # the limits are said once, beside the Predict button
     results_section(model_name, device, organism)
 
 

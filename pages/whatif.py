@@ -28,7 +28,7 @@ from locviz.export import export_filename
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord, parse
-from locviz_app import charts, downloads, layout, models, runs
+from locviz_app import charts, downloads, evidence, layout, models, runs
 
 SCAN_TAB = "Saturation mutagenesis"
 VARIANT_TAB = "Variants side by side"
@@ -127,13 +127,21 @@ def empty_state() -> None:
     st.page_link(layout.PREDICT_PAGE, label="Go to Predict", icon=":material/biotech:")
 
 
-def protein_header(pred: Prediction) -> None:
+def protein_header(pred: Prediction, predictor: Predictor, organism: str) -> None:
+    """The protein's call as on the Predict page (restricted to the sidebar's organism), and what Δ below is of."""
+    shown = predictor.for_organism(dataclasses.replace(pred, extra=dict(pred.extra)), organism)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Protein", pred.id)
-    c2.metric("Predicted compartment", display_name(pred.label))
-    c3.metric("Probability", f"{pred.confidence:.1%}",
-              help="mean over the ensemble members, calibrated as on the Predict page (any organism)")
+    c2.metric("Predicted compartment", display_name(shown.label))
+    c3.metric("Probability", f"{shown.confidence:.1%}",
+              help=f"mean over the ensemble members, calibrated as on the Predict page (organism {organism})")
     c4.metric("Length", f"{pred.length} aa")
+    if organism != "any":
+        st.caption(f"Organism **{organism}** restricts this call as on the Predict page. The changes below (Δ) "
+                   "are of the model's own probabilities over all its compartments, before any restriction.")
+    if shown.extra.get("organism_warning"):
+        st.warning(layout.escape_markdown(evidence.readable(shown.extra["organism_warning"], pred.classes)),
+                   icon=":material/warning:")  # fmt: skip
     if not np.all(pred.seen):
         st.caption(
             f"The model sees {int(np.sum(pred.seen))} of {pred.length} residues (its long-sequence policy): "
@@ -190,7 +198,7 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
     try:
         whatif.check_window(int(start), int(end), length)
     except LocvizError as exc:
-        st.error(f"{exc}.")
+        st.error(f"{layout.escape_markdown(exc)}.")
         return
     start, end = int(start), int(end)
     key = result_key(pred, device, "scan", start, end)
@@ -268,7 +276,7 @@ def variant_section(predictor: Predictor, record: ProteinRecord, pred: Predictio
         st.info("Write the variants (or paste a second sequence) and press **Compare**.")
         return
     if isinstance(outcome, str):  # the input was refused: the module's message says where and how to fix it
-        st.error(outcome)
+        st.error(layout.escape_markdown(outcome))
         return
     show_comparison(outcome, pred)
 
@@ -412,6 +420,7 @@ def main() -> None:
     if settings is None:
         return
     model_name, device = settings
+    organism = evidence.organism_setting(model_name)  # the same sidebar selector as on Predict, kept across pages
     run = current_run(model_name, device)
     if run is None:
         empty_state()
@@ -419,7 +428,7 @@ def main() -> None:
     index = pick_protein(run)
     pred, record = run.predictions[index], run.records[index]
     predictor = models.get_predictor(model_name, device)
-    protein_header(pred)
+    protein_header(pred, predictor, organism)
     # Tabs render lazily: only the open one is drawn, so a finished scan is not redrawn while comparing variants.
     scan_tab, variant_tab, attribution_tab = st.tabs(
         [SCAN_TAB, VARIANT_TAB, ATTRIBUTION_TAB], key="whatif_tab", on_change="rerun"

@@ -136,7 +136,7 @@ def test_summary_table_has_support_and_search_all_fills_the_nearest_column(app: 
     predict(app, text)
     summary = app.dataframe[0].value
     assert set(summary["support"]) <= set(calibration.LEVELS)
-    assert summary["nearest annotated protein"].isna().any()  # cathepsin D not searched yet
+    assert (summary["nearest annotated protein"] == "not searched yet").any()  # cathepsin D: a word, not None
     app.button(key="search_all").click().run()
     no_problems(app)
     summary = app.dataframe[0].value
@@ -204,3 +204,46 @@ def test_without_the_aligner_the_call_and_its_verdict_still_show(
     header = (data.decode() if isinstance(data, bytes) else data).splitlines()[0]
     # as plain `locviz predict`: no empty homology columns pretending "no hit"
     assert header.endswith(",support,support_reasons,signals,organism") and "nearest_id" not in header
+
+
+# ------------------------------------------------------------------ issue 14: what a careful user trips over
+def test_an_organism_that_removes_most_of_the_probability_is_a_warning_beside_the_call(app: AppTest) -> None:
+    rca = by_accession("P10871")  # RuBisCO activase, chloroplastic
+    predict(app, rca.fasta())
+    assert not any("cannot have" in w.value for w in app.warning)
+    choose_organism(app, "animal")
+    warning = next(w.value for w in app.warning if "of the model's probability was in compartments" in w.value)
+    assert warning.startswith("Organism animal: ") and "animals cannot have (most in chloroplast)" in warning
+    assert app.session_state["prediction"].extra["support"] == "low"
+    assert "- Organism animal: " in markdown_text(app)  # the first of the support reasons
+
+
+def test_a_weak_class_call_shows_its_cross_validated_mcc(app: AppTest) -> None:
+    """A protein the shipped model calls as one of its weak classes (MCC from the card, not written here)."""
+    from conftest import DATA_ROOT
+
+    from locviz.datasets import load_dataset
+    from locviz.predict import load_model
+
+    predictor = load_model(str(REPO / "weights" / "multiloc.json"), device="cpu")
+    mcc = calibration.class_mcc_of(predictor.bundle.card)
+    weak = {c for c, m in mcc.items() if m < calibration.WEAK_CLASS_MCC}
+    data = load_dataset("multiloc", DATA_ROOT / "multiloc")
+    candidates = [data.records[i] for i in data.subset([0]) if data.classes[int(data.labels[i])] in weak][:40]
+    called = next(p for p in predictor.predict(candidates) if p.label in weak)
+    predict(app, f">{called.id}\n{called.sequence}\n")
+    assert app.session_state["prediction"].label == called.label
+    note = f"Weak class: {called.label.replace('_', ' ')} had a cross-validated MCC of {mcc[called.label]:.2f}"
+    assert note in markdown_text(app)
+
+
+def test_what_if_has_the_organism_selector_and_restricts_its_headline(app: AppTest) -> None:
+    rca = by_accession("P10871")
+    predict(app, rca.fasta())
+    choose_organism(app, "animal")
+    app.switch_page("pages/whatif.py").run()
+    no_problems(app)
+    assert app.selectbox(key="organism_pick").value == "animal"  # kept across pages
+    shown = {m.label: m.value for m in app.metric}["Predicted compartment"]
+    assert shown != "chloroplast"
+    assert any("animals cannot have" in w.value for w in app.warning)
