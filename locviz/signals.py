@@ -164,7 +164,8 @@ def transmembrane_helices(sequence: str, signal: Signal | None = None) -> list[S
     """Hydrophobic stretches: windows of 19 residues with mean Kyte-Doolittle ≥ 1.6, merged.
 
     Kyte & Doolittle (1982) J Mol Biol 157:105-132: a 19-residue window averaging above 1.6 marks a
-    probable membrane-spanning segment. Overlapping windows are merged into one segment; a segment
+    probable membrane-spanning segment. Windows that share a residue are merged into one segment (two runs
+    of windows a few positions apart still overlap in residues, so they are one helix); a segment
     that starts inside a signal peptide (``signal``) and ends within 10 residues after it is the
     signal's own h-region and is left out.
     """
@@ -174,11 +175,16 @@ def transmembrane_helices(sequence: str, signal: Signal | None = None) -> list[S
     if not len(above):
         return out
     runs = np.split(above, np.flatnonzero(np.diff(above) > 1) + 1)
+    segments: list[list] = []  # [start, end, peak], 1-based inclusive residues
     for run in runs:
-        start, end = int(run[0]) + 1, int(run[-1]) + TM_WINDOW
+        start, end, peak = int(run[0]) + 1, int(run[-1]) + TM_WINDOW, float(means[run].max())
+        if segments and start <= segments[-1][1] + 1:  # residues overlap or touch (149-168 and 159-177): one helix
+            segments[-1][1], segments[-1][2] = max(segments[-1][1], end), max(segments[-1][2], peak)
+        else:
+            segments.append([start, end, peak])
+    for start, end, peak in segments:
         if signal is not None and start <= signal.end and end <= signal.end + 10:
             continue
-        peak = float(means[run].max())
         evidence = f"{end - start + 1} residues; best {TM_WINDOW}-residue window mean Kyte-Doolittle {peak:.2f}"
         out.append(Signal("transmembrane", start, end, "TM helix", evidence))
     return out

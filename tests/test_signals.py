@@ -116,3 +116,21 @@ def test_extracellular_call_without_any_signal_peptide_is_flagged() -> None:
 @pytest.mark.parametrize("name", DEEPLOC_CLASSES + MULTILOC_CLASSES)
 def test_every_shipped_class_has_a_compartment(name: str) -> None:
     assert signals.compartment(name) is not None
+
+
+def test_overlapping_tm_windows_are_one_helix() -> None:
+    """Two runs of hydrophobic windows a few residues apart share residues (issue 14 saw 149-168 and 159-177
+    reported apart): they are one helix, and no two reported helices ever overlap."""
+    from locviz.signals import KYTE_DOOLITTLE, TM_THRESHOLD, TM_WINDOW, _values, _window_means, transmembrane_helices
+
+    sequence = "MSTNPQ" * 5 + "L" * 10 + "KD" + "L" * 12 + "QNPTSG" * 5
+    starts = np.flatnonzero(_window_means(_values(sequence, KYTE_DOOLITTLE), TM_WINDOW) >= TM_THRESHOLD)
+    runs = np.split(starts, np.flatnonzero(np.diff(starts) > 1) + 1)
+    assert len(runs) == 2 and runs[1][0] + 1 <= runs[0][-1] + TM_WINDOW  # the case: two runs, shared residues
+    (helix,) = transmembrane_helices(sequence)
+    assert (helix.start, helix.end) == (int(runs[0][0]) + 1, int(runs[1][-1]) + TM_WINDOW)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        seq = "".join(rng.choice(list("LLLIIVVFAGKDSTM"), 300))
+        helices = transmembrane_helices(seq)
+        assert all(a.end + 1 < b.start for a, b in zip(helices, helices[1:], strict=False)), helices
