@@ -347,9 +347,12 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="predict the location of every protein in a FASTA file",
         description="Predict every record of INPUT (FASTA, or one raw sequence) and write one row per protein: "
-        "id, prediction, then p_<class> per class, the support verdict and the known sorting signals (signals: "
-        "type:start-end of each rule's hit, the app's track). Bad records are reported and skipped; exit status 0 "
-        "when everything was predicted, 3 when some records were skipped, 1 when the run failed.",
+        "id, length, prediction, confidence, then p_<class> per class (the ensemble's mean, calibrated with the "
+        "card's temperature and restricted to --organism), the support verdict (high/medium/low) and its reasons, "
+        "the known sorting signals (type:start-end of each rule's hit, the app's track) and the organism applied. "
+        "Text that cannot be a protein, mostly unknown residues, nucleotides and bad characters are reported and "
+        "skipped; exit status 0 when everything was predicted, 3 when some records were skipped, 1 when the run "
+        "failed.",
     )
     p.add_argument("input", metavar="INPUT", help="FASTA file (or a file with one raw sequence); '-' reads stdin")
     p.add_argument("--model", default="multiloc", help="multiloc, deeploc or a bundle path (default: multiloc)")
@@ -371,13 +374,16 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-on-error", action="store_true", help="stop at the first bad record (exit status 1)")
     p.add_argument(
         "--organism", choices=ORGANISMS, default="any",
-        help="zero the compartments this organism cannot have (Plastid outside plants) and renormalise; "
-        "default any (no restriction)",
+        help="zero the compartments this organism cannot have (plastids outside plants; the animal lysosome vs the "
+        "plant/fungal vacuole: see the model card) and renormalise; a protein that had more than half of its "
+        "probability there gets support low and a warning. Default any (no restriction)",
     )  # fmt: skip
     p.add_argument(
         "--neighbours", action="store_true",
         help="search the model's reference set of annotated proteins (DIAMOND) and add the columns nearest_id, "
-        "nearest_identity, nearest_location and combined (model and homology weighed by identity)",
+        "nearest_identity, nearest_location and combined (model and the best hit weighed by its identity, and by "
+        "its query coverage where the card's combination was fitted with it); a protein's own reference entry "
+        "is named but never counted as support",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     cluster_commands.add_predict_options(p)
@@ -649,8 +655,9 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
         "calibrate",
         help="fit the temperature and support thresholds on out-of-fold predictions; store them in the card",
         description="Each member predicts its own validation fold (from the card's training records; never a "
-        "test fold); one temperature is fitted on these out-of-fold predictions and applied to every member's "
-        "logits before averaging. Prints ECE before/after (cross-fitted) and the CV accuracy per support level.",
+        "test fold); one temperature is fitted on these out-of-fold predictions and stored in the card. "
+        "Prediction applies it to the ensemble's averaged distribution (p ** (1/T), renormalised), so a call never "
+        "changes. Prints ECE before/after (cross-fitted) and the CV accuracy per support level.",
     )
     p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
     p.add_argument("--dataset", required=True, choices=DATASETS)

@@ -144,3 +144,36 @@ def test_requirement_names_are_read_as_pip_reads_them() -> None:
     assert _requirement_names(["scipy>=1.10", "tomli>=2; python_version < '3.11'", "Foo_Bar[x]==1"]) == {
         "scipy", "tomli", "foo-bar"
     }  # fmt: skip
+
+
+# ------------------------------------------------------------------ help texts say what the code does
+def _help(command: str) -> str:
+    import contextlib
+    import io
+
+    import pytest
+
+    from locviz import cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        cli.build_parser().parse_args([command, "--help"])
+    return " ".join(out.getvalue().split())
+
+
+def test_calibrate_help_says_the_temperature_scales_the_averaged_distribution() -> None:
+    """The code (locviz.calibration.calibrate_prediction) scales the ensemble's mean, never members before it."""
+    text = _help("calibrate")
+    assert "before averaging" not in text
+    assert "ensemble's averaged distribution" in text and "a call never changes" in text
+
+
+def test_predict_help_names_what_the_table_holds() -> None:
+    from locviz import pipeline
+
+    text = _help("predict")
+    assert "calibrated" in text and "restricted to --organism" in text
+    assert "Plastid outside plants" not in text  # the default model (multiloc) has no class called Plastid
+    assert "reasons" in text and "organism applied" in text
+    assert {"support_reasons", "organism"} <= set(pipeline.extra_columns(neighbours=False))
+    assert "own reference entry is named but never counted" in text
