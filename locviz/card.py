@@ -617,7 +617,7 @@ class ModelCard:
         return steps
 
     def test_metrics(self) -> tuple[str, dict[str, Any]] | None:
-        """The first evaluation whose key says ``test`` (reported once), or None."""
+        """The first evaluation whose key says ``test`` (the held-out fold: nothing is chosen on it), or None."""
         return next(((k, r) for k, r in self.metrics.items() if "test" in k), None)
 
 
