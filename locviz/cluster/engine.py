@@ -119,7 +119,7 @@ def slurm_cluster(options: SlurmOptions = SlurmOptions(), dashboard_address: str
         processes=1,
         memory=memory,
         job_script_prologue=["export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 LOCVIZ_THREADS=1"],
-        dashboard_address=dashboard_address,
+        scheduler_options={"dashboard_address": dashboard_address},
         **{key: value for key, value in settings.items() if value is not None},
     )
 
@@ -294,6 +294,8 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
                         callback(progress)
             complete = len(done) == count
             repeated = _refuse_duplicates(run_folder, done, plan, options) if complete else []
+            if complete:
+                run_folder.remove_temporaries()  # what a lost worker had half written
         finally:
             refused = run_folder.write_errors(run_folder.finished())
     finished = run_folder.finished()
@@ -346,20 +348,28 @@ def _submit(
 
     client.register_plugin(LoadedModel(spec), name=LoadedModel.name)
     keys = [f"locviz-part-{t.partition.index:05d}-{t.model.weights_sha256[:8]}-{time.time_ns()}" for t in tasks]
-    futures = client.map(predict_partition, tasks, key=keys, pure=False)
-    index_of = {f.key: t.partition.index for f, t in zip(futures, tasks, strict=True)}
+    pending = dict(zip(keys, client.map(predict_partition, tasks, key=keys, pure=False), strict=True))
+    index_of = {key: t.partition.index for key, t in zip(keys, tasks, strict=True)}
     try:
-        for future in as_completed(futures):
+        arrivals = as_completed(list(pending.values()))
+        for future in arrivals:
             if future.status == "finished":
-                yield future.result()
+                pending.pop(future.key)
+                result = future.result()
+                future.release()  # forgotten by the scheduler: a worker lost later does not make Dask redo it
+                yield result
                 continue
+            if future.status != "error":  # its result was on a worker that died: Dask is computing it again
+                arrivals.add(future)
+                continue
+            pending.pop(future.key)
             exc = future.exception()
             if isinstance(exc, LocvizError):
                 raise exc
             failed.append((index_of[future.key], f"{type(exc).__name__}: {exc}"))
             logging.getLogger(__name__).debug("partition %s failed", index_of[future.key], exc_info=exc)
     finally:
-        for future in futures:
+        for future in pending.values():
             future.cancel()
 
 

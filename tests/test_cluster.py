@@ -1,0 +1,299 @@
+"""locviz predict --cluster: the same table as one process, a lost worker, resuming, refusals, the Slurm job script.
+
+One LocalCluster of 2 single-threaded worker processes serves most tests through ``--cluster tcp://...``;
+proteins are short and generated (seeded), so the file runs in well under two minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO
+from distributed import Client, LocalCluster, WorkerPlugin
+
+from locviz import cli
+from locviz.cluster import engine
+from locviz.cluster.manifest import MANIFEST_FILE, RunFolder
+from locviz.cluster.plan import scan
+from locviz.cluster.spec import parse_spec
+from locviz.errors import InputError
+from locviz.sequences import STANDARD_RESIDUES
+
+SHIPPED_MULTILOC = str(REPO / "weights" / "multiloc.json")
+
+
+@pytest.fixture(autouse=True)
+def tiny_weights(tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    return tiny_weights_dir
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A LocalCluster of 2 single-threaded worker processes; its address, for ``--cluster tcp://...``."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def proteins(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    return [(f"prot{i}", "".join(rng.choice(STANDARD_RESIDUES) for _ in range(rng.randint(20, 100)))) for i in range(n)]
+
+
+def fasta_text(records: list[tuple[str, str]]) -> str:
+    """FASTA with 60-residue lines and the bad records the single process refuses, spread over partitions."""
+    lines = []
+    for k, (name, seq) in enumerate(records):
+        lines.append(f">{name} generated protein {k}")
+        lines += [seq[i : i + 60] for i in range(0, len(seq), 60)]
+        if k == 5:
+            lines += [">bad_letter", "MKVLLA!GGQQQQQQQQQQ"]  # refused: not an amino-acid letter
+        if k == 30:
+            lines += [">named_twice", "ACGTACGTACGTACGTACGT"]  # refused (nucleotides) ... and later a good one
+        if k == 31:
+            lines += [f">{records[31][0]} again", "MKKLLPTAAAGLLLLAAQPAMA"]  # duplicate within one partition
+        if k == 150:
+            lines += [">named_twice later", "MKKLLPTAAAGLLLLAAQPAMAKK"]  # duplicate of a refused name, far away
+        if k == 200:
+            lines += [f">{records[3][0]} far", "MSTNPKPQRKTKRNTNRRPQDVKFPGG"]  # duplicate across partitions
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def fasta(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("input") / "proteins.fasta"
+    path.write_text(fasta_text(proteins(240)))
+    return path
+
+
+def single_process(fasta: Path, out: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[int, list[str]]:
+    code = cli.main(["predict", str(fasta), "--out", str(out), "--no-progress", *extra])
+    err = capsys.readouterr().err
+    return code, [line for line in err.splitlines() if ", line " in line]
+
+
+def cluster_run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    code = cli.main(["predict", *args, "--no-progress"])
+    return code, capsys.readouterr().err
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def assert_same_table(merged: list[dict[str, str]], single: list[dict[str, str]]) -> None:
+    """Same rows in the same order; probabilities within 1e-5 (batches differ: float32 rounding), the rest equal."""
+    assert [r["id"] for r in merged] == [r["id"] for r in single]
+    assert list(merged[0]) == list(single[0])
+    for a, b in zip(merged, single, strict=True):
+        for column in a:
+            if column.startswith("p_") or column == "confidence":
+                assert abs(float(a[column]) - float(b[column])) <= 1e-5, (a["id"], column)
+            else:
+                assert a[column] == b[column], (a["id"], column)
+
+
+# ----------------------------------------------------------------------------- the plan
+def test_plan_cuts_at_records_and_counts_lines(tmp_path: Path) -> None:
+    text = fasta_text(proteins(60, seed=1))
+    path = tmp_path / "crlf.fasta"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())  # byte-order mark, Windows lines
+    data = path.read_bytes()
+    plan = scan(path, target=700)
+    assert len(plan.partitions) > 5
+    assert plan.partitions[0].start == 0 and plan.partitions[-1].end == len(data)
+    assert plan.records == text.count("\n>") + 1
+    lines = data.split(b"\n")
+    for before, after in zip(plan.partitions, plan.partitions[1:], strict=False):
+        assert before.end == after.start and data[after.start : after.start + 1] == b">"
+        assert lines[after.first_line - 1].startswith(b">")
+        assert after.first_line == data[: after.start].count(b"\n") + 1
+        assert after.records == data[after.start : after.end].count(b"\n>") + 1
+    raw = tmp_path / "raw.txt"
+    raw.write_text("MKVLLAGGQQQQ\nQQQQ\n>late header\nMKV\n")  # not FASTA: one partition, as the reader sees it
+    assert [(p.start, p.end, p.records) for p in scan(raw, target=5).partitions] == [(0, raw.stat().st_size, 1)]
+
+
+def test_cluster_spec_is_checked(capsys: pytest.CaptureFixture, fasta: Path, tmp_path: Path) -> None:
+    assert parse_spec("local:3") == ("local", 3)
+    assert parse_spec("tcp://10.0.0.1:8786") == ("tcp", "tcp://10.0.0.1:8786")
+    assert parse_spec("slurm:40") == ("slurm", 40)
+    for bad in ("local:0", "local", "slurm:x", "10.0.0.1:8786", "tcp:"):
+        with pytest.raises(InputError, match="local:N"):
+            parse_spec(bad)
+    code, err = cluster_run(capsys, str(fasta), "--out", str(tmp_path / "d"), "--cluster", "local:zero")
+    assert code == 1 and err.count("\n") == 1 and "local:N" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- the same answer
+def test_cluster_table_equals_single_process(
+    scheduler: str, fasta: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    options = ("--model", "multiloc", "--organism", "animal")
+    code, single_errors = single_process(fasta, tmp_path / "single.tsv", capsys, *options,
+                                         "--attention", str(tmp_path / "single_attention.tsv"))  # fmt: skip
+    assert code == 3 and len(single_errors) == 5
+    out = tmp_path / "run"
+    code, err = cluster_run(capsys, str(fasta), "--out", str(out), "--cluster", scheduler, "--partition-size", "40",
+                            *options, "--attention", str(tmp_path / "attention.tsv"))  # fmt: skip
+    assert code == 3, err
+    assert "Dask dashboard: http" in err
+    assert "predicted 240 records with multiloc, 0 skipped" in err and "5 refused" in err
+    assert sorted(line for line in err.splitlines() if ", line " in line) == sorted(single_errors)
+    parts = sorted(out.glob("part-*.parquet"))
+    assert len(parts) >= 6
+    meta = pq.read_schema(parts[0]).metadata
+    assert meta[b"schema_version"] == b"1" and meta[b"model"] == b"multiloc"
+
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.tsv")]) == 0
+    assert_same_table(read_tsv(tmp_path / "merged.tsv"), read_tsv(tmp_path / "single.tsv"))
+    single_attention = (tmp_path / "single_attention.tsv").read_text().splitlines()
+    cluster_attention = (tmp_path / "attention.tsv").read_text().splitlines()
+    assert [r.split("\t")[:3] for r in cluster_attention] == [r.split("\t")[:3] for r in single_attention]
+
+    with open(out / "errors.tsv", newline="") as handle:
+        refused = list(csv.DictReader(handle, delimiter="\t"))
+    expected = [(line.split(", line ")[1].split(":", 1)[0], line.split(": ", 1)[1]) for line in single_errors]
+    assert [(r["line"], r["message"]) for r in refused] == expected  # input order, the single process's words
+
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.json")]) == 0
+    merged_json = json.loads((tmp_path / "merged.json").read_text())
+    assert merged_json["schema_version"] == 1 and len(merged_json["predictions"]) == 240
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.parquet")]) == 0
+    merged_ids = [r["id"] for r in read_tsv(tmp_path / "merged.tsv")]
+    assert pq.read_table(tmp_path / "merged.parquet").column("id").to_pylist() == merged_ids
+
+
+# ----------------------------------------------------------------------------- a lost worker
+class KillDuringPartition(WorkerPlugin):
+    """Test only: kills its own worker process (SIGKILL) while partition ``index`` is being written, once."""
+
+    name = "test-kill-once"
+
+    def __init__(self, index: int, out_dir: str, marker: str):
+        self.index, self.out_dir, self.marker = index, out_dir, marker
+
+    def transition(self, key: str, start: str, finish: str, **kwargs: object) -> None:
+        if finish != "executing" or f"locviz-part-{self.index:05d}-" not in str(key) or os.path.exists(self.marker):
+            return
+
+        def kill_when_writing() -> None:
+            pattern = f"part-{self.index:05d}.parquet.tmp-"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if any(name.startswith(pattern) for name in os.listdir(self.out_dir)):
+                    Path(self.marker).write_text(str(os.getpid()))
+                    os.kill(os.getpid(), signal.SIGKILL)
+                time.sleep(0.001)
+
+        threading.Thread(target=kill_when_writing, daemon=True).start()
+
+
+def test_a_killed_worker_loses_nothing_and_repeats_nothing(
+    scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    path = tmp_path / "in.fasta"
+    path.write_text("".join(f">{name}\n{seq}\n" for name, seq in proteins(160, seed=2)))
+    out, marker = tmp_path / "run", tmp_path / "killed"
+    out.mkdir()
+    with Client(scheduler) as client:  # closed before the run: one client per process at a time
+        workers_before = set(client.run(os.getpid).values())
+        client.register_plugin(KillDuringPartition(2, str(out), str(marker)))
+    try:
+        code, err = cluster_run(capsys, str(path), "--out", str(out), "--cluster", scheduler,
+                                "--model", SHIPPED_MULTILOC, "--partition-size", "20")  # fmt: skip
+    finally:
+        with Client(scheduler) as client:
+            client.unregister_worker_plugin(KillDuringPartition.name)
+    assert code == 0, err
+    assert marker.is_file() and int(marker.read_text()) in workers_before  # a worker died inside partition 2
+    entries = [json.loads(line) for line in (out / MANIFEST_FILE).read_text().splitlines()]
+    assert sorted(e["partition"] for e in entries) == list(range(len(entries)))  # each partition recorded once
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.tsv")]) == 0
+    ids = [r["id"] for r in read_tsv(tmp_path / "merged.tsv")]
+    assert ids == [f"prot{i}" for i in range(160)]  # every record once, in input order
+    assert not list(out.glob("*.tmp-*"))
+
+
+# ----------------------------------------------------------------------------- resuming and refusing
+def test_a_resumed_run_skips_finished_partitions(
+    scheduler: str, fasta: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+
+    def stop_after_three(progress: engine.Progress) -> None:
+        if progress.partitions_done >= 3:
+            raise KeyboardInterrupt
+
+    options = engine.RunOptions(fasta, out, model="multiloc", cluster=scheduler, partition_size=40)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(options, callback=stop_after_three)
+    finished = RunFolder(out).finished()
+    assert len(finished) >= 3
+    stamps = {k: (out / e["file"]).stat().st_mtime_ns for k, e in finished.items()}
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "early.tsv")]) == 1
+    assert "are not finished" in capsys.readouterr().err
+
+    code, err = cluster_run(capsys, str(fasta), "--out", str(out), "--model", "multiloc", "--cluster", "local:2",
+                            "--partition-size", "40")  # fmt: skip
+    assert code == 3, err
+    assert f"resuming: {len(finished)} of" in err
+    after = RunFolder(out).finished()
+    for k, entry in finished.items():  # not done again (a part holding a later duplicate is rewritten without it)
+        assert (after[k]["seconds"], after[k]["worker"]) == (entry["seconds"], entry["worker"])
+        if after[k]["rows"] == entry["rows"]:
+            assert (out / entry["file"]).stat().st_mtime_ns == stamps[k]
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.tsv")]) == 0
+    merged = read_tsv(tmp_path / "merged.tsv")
+    assert len(merged) == 240 and len({r["id"] for r in merged}) == 240
+
+    code, err = cluster_run(capsys, str(fasta), "--out", str(out), "--model", "multiloc", "--cluster", scheduler)
+    assert code == 3 and "0 records with multiloc, 240 skipped" in err  # all finished: nothing to do
+
+
+def test_another_model_or_input_in_the_folder_is_refused(
+    scheduler: str, fasta: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    small = tmp_path / "small.fasta"
+    small.write_text("".join(f">{name}\n{seq}\n" for name, seq in proteins(12, seed=3)))
+    out = tmp_path / "run"
+    code, err = cluster_run(capsys, str(small), "--out", str(out), "--model", "multiloc", "--cluster", scheduler)
+    assert code == 0, err
+    code, err = cluster_run(capsys, str(small), "--out", str(out), "--model", "deeploc", "--cluster", scheduler)
+    assert code == 1 and err.count("\n") == 1, err
+    assert "holds predictions of model multiloc" in err and "not deeploc" in err and "Traceback" not in err
+    code, err = cluster_run(capsys, str(fasta), "--out", str(out), "--model", "multiloc", "--cluster", scheduler)
+    assert code == 1 and "another input" in err and err.count("\n") == 1
+    code, err = cluster_run(capsys, str(small), "--out", str(out), "--model", "multiloc", "--cluster", scheduler,
+                            "--organism", "plant")  # fmt: skip
+    assert code == 1 and "--organism" in err and err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- Slurm
+def test_slurm_job_script_runs_one_single_threaded_worker_per_job() -> None:
+    options = engine.SlurmOptions(queue="short", memory="3GB", walltime="01:30:00", account="lab42")
+    cluster = engine.slurm_cluster(options, dashboard_address=":0")
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -p short" in script and "#SBATCH -A lab42" in script and "#SBATCH -t 01:30:00" in script
+    assert "#SBATCH --cpus-per-task=1" in script and "#SBATCH --mem=" in script
+    assert "--nthreads 1" in script and "--memory-limit" in script
+    assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 LOCVIZ_THREADS=1" in script
+    assert sys.executable in script  # the workers run the same Python (and locviz) as the client
