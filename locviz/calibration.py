@@ -465,7 +465,7 @@ def assess(
     if member_labels is not None and len(member_labels) > 1:
         others = [m for m in member_labels if m != label]
         if others:
-            top = max(set(others), key=others.count)
+            top = max(dict.fromkeys(others), key=others.count)  # ties: the first member (set order varies by process)
             reasons.append(f"Members disagree: {len(others)} of {len(member_labels)} call {top}.")
             caps.append("members")
         else:
