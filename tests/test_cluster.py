@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -174,6 +175,25 @@ def test_cluster_table_equals_single_process(
     assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.parquet")]) == 0
     merged_ids = [r["id"] for r in read_tsv(tmp_path / "merged.tsv")]
     assert pq.read_table(tmp_path / "merged.parquet").column("id").to_pylist() == merged_ids
+
+
+@pytest.mark.skipif(shutil.which("diamond") is None, reason="DIAMOND is not installed (scripts/install.sh does)")
+def test_neighbours_in_cluster_mode_equal_single_process(
+    scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "in.fasta"
+    path.write_text("".join(f">{name}\n{seq}\n" for name, seq in proteins(16, seed=4)))
+    options = ("--model", SHIPPED_MULTILOC, "--neighbours")
+    code, _ = single_process(path, tmp_path / "single.tsv", capsys, *options)
+    assert code == 0
+    out = tmp_path / "run"
+    code, err = cluster_run(capsys, str(path), "--out", str(out), "--cluster", scheduler, "--partition-size", "8",
+                            *options)  # fmt: skip
+    assert code == 0, err
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.tsv")]) == 0
+    merged, single = read_tsv(tmp_path / "merged.tsv"), read_tsv(tmp_path / "single.tsv")
+    assert "nearest_id" in merged[0] and "combined" in merged[0]
+    assert_same_table(merged, single)
 
 
 # ----------------------------------------------------------------------------- a lost worker
