@@ -11,8 +11,10 @@ import streamlit as st
 from locviz_app import layout, warmup
 
 st.set_page_config(page_title="locviz", page_icon=":material/biotech:", layout="wide")
-warmup.warm_up_in_background()  # once per process; `locviz app` has already started it with the server
 pages = [
     st.Page(path, title=title, icon=icon, default=(path == layout.PREDICT_PAGE)) for path, title, icon in layout.PAGES
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+finally:  # once per process, after the page is drawn: the first page never shares the CPU with the model's loading
+    warmup.warm_up_in_background()

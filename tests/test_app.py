@@ -149,7 +149,10 @@ def test_long_protein_note_and_heatmap(app: AppTest) -> None:
     specs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
     spec = next(s for s in specs if "Attention along" in s["layout"]["title"]["text"])
     letters = next(t for t in spec["data"] if t.get("mode") == "text")
-    assert "".join(letters["text"]) == by_accession("P09874").sequence
+    sequence = by_accession("P09874").sequence  # residues 101-913 unseen: their whole rows are one gap row
+    assert "".join(letters["text"]) == sequence[:120] + sequence[900:]
+    gaps = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == "gap"]
+    assert gaps == ["··· 780 residues not seen by the model (121–900) ···"]
 
 
 def test_example_button_predicts_and_shows_known_location(app: AppTest) -> None:
