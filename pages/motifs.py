@@ -17,7 +17,17 @@ import streamlit as st
 from locviz import export, figures
 from locviz.card import display_name
 from locviz.known_motifs import BY_NAME as KNOWN
-from locviz.motifs import COMPOSITION_RULE, FilterMotif, MotifError, MotifSet, bundle_motifs_path
+from locviz.known_motifs import FDR, MIN_AGREEMENT
+from locviz.motifs import (
+    COMPOSITION_RULE,
+    EVIDENCE,
+    FilterMotif,
+    MotifError,
+    MotifSet,
+    bundle_motifs_path,
+    evidence_order,
+    match_summary,
+)
 from locviz.regions import filter_hits
 from locviz_app import charts, downloads, layout, models
 
@@ -25,13 +35,18 @@ LOGOS_PER_PAGE = 8
 GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
 ASSOCIATION = "class association (strongest class)"
-SORTS = {  # class association first: it says what a filter is for; total bits favour long composition logos
+EVIDENCE_SORT = "known motif first, composition last (then class association)"
+SORTS = {  # evidence first: by association alone, long hydrophobic composition logos fill the first rows
+    EVIDENCE_SORT: "evidence",
     ASSOCIATION: "assoc",
     "information content (total bits)": "ic",
     "information content per position": "ic_per_position",
     "filter index": "index",
 }
-SORT_COLUMN = {"assoc": "strongest z", "ic": "IC (bits)", "ic_per_position": "IC per position", "index": "filter"}
+SORT_COLUMN = {
+    "evidence": "evidence", "assoc": "strongest z", "ic": "IC (bits)", "ic_per_position": "IC per position",
+    "index": "filter",
+}  # fmt: skip
 
 
 # ------------------------------------------------------------------ cached drawing
@@ -77,6 +92,7 @@ def filter_table(motif_set: MotifSet, sort_code: str) -> pd.DataFrame:
         best = m.best_match
         row = {
             "filter": m.index,
+            "evidence": EVIDENCE[m.evidence],
             "width": m.width,
             "strongest class": display_name(strongest[0]) if strongest else "",
             "strongest z": strongest[1] if strongest else np.nan,
@@ -103,6 +119,8 @@ def sort_column(code: str) -> str:
 def sort_order(motif_set: MotifSet, how: str) -> list[int]:
     """Filter indices in the chosen order (highest first)."""
     motifs = motif_set.motifs
+    if how == "evidence":
+        return evidence_order(motif_set)
     if how == "index":
         return [m.index for m in motifs]
     if how == "ic":
@@ -118,7 +136,7 @@ def sort_order(motif_set: MotifSet, how: str) -> list[int]:
 def sort_choices(motif_set: MotifSet) -> dict[str, str]:
     by_class = {f"association with {display_name(c)}": f"class:{c}" for c in motif_set.classes}
     if not any(m.class_association for m in motif_set.motifs):  # no labels: nothing to sort by association
-        return {k: v for k, v in SORTS.items() if v != "assoc"}
+        return {(EVIDENCE_SORT.split(" (")[0] if v == "evidence" else k): v for k, v in SORTS.items() if v != "assoc"}
     return {**SORTS, **by_class}
 
 
@@ -170,6 +188,10 @@ def notes(motif: FilterMotif) -> None:
         lc = f" {share:.0%} of its strongest windows were low-complexity (masked)." if share == share else ""
         st.warning(f"**Composition-only filter**: it responds to residue composition, not to a positional motif.{lc}",
                    icon=":material/texture:")  # fmt: skip
+    elif motif.composition_led:
+        st.caption(f"Its residues make up most of its windows ({share:.0%} of the strongest were low-complexity), but "
+                   f"its logo matches {motif.positional_match.name}, a known signal made of such residues: not "
+                   "flagged composition-only.")  # fmt: skip
     elif share == share and share > 0:
         st.caption(f"{share:.0%} of its strongest windows were in low-complexity stretches and were masked.")
     if motif.width == 1:
@@ -189,19 +211,24 @@ def known_matches(motif: FilterMotif) -> None:
     for m in motif.matches:
         first, last = m.window_positions(motif.width)
         known = KNOWN[m.name]
-        rows.append({"known motif": m.name, "match": "yes" if m.significant else "", "r": m.score, "p": m.p_value,
-                     "window positions": f"{first}-{last}", "pattern": known.consensus, "signal": known.title,
+        rows.append({"known motif": m.name, "match": "yes" if m.significant else "", "r": m.score, "p": m.p_text,
+                     "q": m.q_value, "columns agreeing": m.agreement, "window positions": f"{first}-{last}",
+                     "pattern": known.consensus, "signal": known.title,
                      "where": f"{known.anchor}, {known.location}"})  # fmt: skip
     best = motif.best_match
     label = f"Known motifs: matches {best.name}" if best else "Known motifs: no match"
     with st.expander(label, expanded=best is not None):
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                      column_config={"r": st.column_config.NumberColumn(format="%.2f"),
-                                    "p": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
+                                    "q": st.column_config.NumberColumn(format="%.2g"),
+                                    "columns agreeing": st.column_config.NumberColumn(format="percent")})  # fmt: skip
         st.caption("The logo is slid along each known motif without gaps; r is the mean Pearson correlation of "
-                   "the aligned residue columns, p the share of column-shuffled decoy logos scoring as high. "
-                   "A filter sees windows, not their place in the protein: a C-terminal signal matched here may "
-                   "sit anywhere in the proteins that activate the filter.")  # fmt: skip
+                   "the aligned residue columns, p the share of column-shuffled decoy logos scoring as high (up to "
+                   "99,999 decoys), q the Benjamini-Hochberg value over every filter × motif comparison of the "
+                   f"file. A match needs q ≤ {FDR:g}, r ≥ 0.5 and, in at least {MIN_AGREEMENT:.0%} of the columns, "
+                   "the logo's commonest residue among those the pattern names. A filter sees windows, not their "
+                   "place in the protein: a C-terminal signal matched here may sit anywhere in the proteins that "
+                   "activate the filter.")  # fmt: skip
 
 
 def current_protein_hits(motif: FilterMotif, model_name: str) -> None:
@@ -327,10 +354,12 @@ def main() -> None:
             st.session_state["motif_pick"] = int(table.iloc[int(rows[0])]["filter"])
 
     n_comp = sum(m.composition_only for m in motif_set.motifs)
-    n_known = sum(m.best_match is not None for m in motif_set.motifs)
+    summary = match_summary(motif_set)
     st.markdown(f"#### {len(order)} filters, sorted by {how} — click a row (or pick below) to open one")
-    st.caption(f"{n_comp} of {len(motif_set.motifs)} filters are flagged composition-only; {n_known} match a known "
-               f"localisation motif. The sort column ({sort_column(code)}) is the second column.")  # fmt: skip
+    matched = (f"{summary}" if motif_set.known_motifs_version >= 2 else "known-motif matches need the motifs file "
+               "recomputed (no q-values in it)")  # fmt: skip
+    st.caption(f"{matched[0].upper()}{matched[1:]}; {n_comp} are flagged composition-only. The sort column "
+               f"({sort_column(code)}) is the second column.")  # fmt: skip
     number = {c: st.column_config.NumberColumn(format="%.2f") for c in table.columns
               if c.startswith("assoc.") or c in ("IC (bits)", "IC per position", "strongest z")}  # fmt: skip
     st.dataframe(
