@@ -459,6 +459,7 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             if ready is None:
                 continue
             log(format_status(status_rows(plan, running=run.name)))
+            (plan.runs_dir / "running.txt").write_text(run.name)
             winner = reusable(plan, run)
             if winner is not None:
                 log(f"{run.name}: the stage winner {winner.name} is this member with these settings; shipping it")
@@ -501,10 +502,8 @@ def running_pid(plan: Plan) -> int | None:
 
 def main_status(plan: Plan) -> str:
     pid = running_pid(plan)
-    running = None
-    if pid is not None:
-        running = next((r.name for r in plan.runs if result_of(plan, r) is None and resolved(plan, r) is not None),
-                       None)  # fmt: skip
+    marker = plan.runs_dir / "running.txt"
+    running = marker.read_text().strip() if pid is not None and marker.is_file() else None
     header = f"campaign {plan.path} (pid {pid} running)" if pid else f"campaign {plan.path} (not running)"
     return header + "\n" + format_status(status_rows(plan, running))
 
