@@ -281,6 +281,8 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
                 client = get_client()
                 progress.dashboard = client.dashboard_link or ""
                 progress.workers = len(client.scheduler_info().get("workers", {}))
+                if callback is not None:
+                    callback(progress)  # the cluster is up: the dashboard address, before the first partition
                 for result in _submit(client, tasks, spec, failed):
                     entry = _entry(result, plan, card.weights_sha256)
                     run_folder.record(entry)
