@@ -68,6 +68,11 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
     bar = ProgressBar(args.input, disable=args.no_progress)
     try:
         summary = run(options, callback=bar.update)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"stopped: the finished partitions are in {args.out}; run the same command again to do the rest",
+              file=sys.stderr)  # fmt: skip
+        raise
     finally:
         bar.close()
     if args.attention and summary.complete:

@@ -31,7 +31,7 @@ from locviz.cluster.worker import (
 from locviz.errors import BundleError, InputError, LocvizError
 from locviz.organisms import check_organism
 from locviz.table import SCHEMA_VERSION, columns
-from locviz.weights import read_card, resolve_card_path
+from locviz.weights import read_card
 
 DEFAULT_WORKER_MEMORY = "2GB"
 """A Slurm job's memory when neither --slurm-memory nor Dask's jobqueue config says: one worker with a shipped model
@@ -236,7 +236,7 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
     check_options(options)
     options.input = Path(options.input)
     card_path, card = read_card(options.model)
-    card_path = resolve_card_path(options.model).resolve()
+    card_path = card_path.resolve()
     if options.neighbours:
         homology.diamond_program()
         if card.reference is None:
@@ -373,6 +373,8 @@ def _submit(
     finally:
         for future in pending.values():
             future.cancel()
+        with suppress(Exception):  # a long-lived tcp:// cluster should not keep this model loaded for good
+            client.unregister_worker_plugin(LoadedModel.name)
 
 
 def _refuse_duplicates(

@@ -178,6 +178,12 @@ def refuse_mismatch(folder: Path, earlier: dict[str, Any], now: dict[str, Any]) 
             f"{str(earlier.get('model_sha256'))[:12]}...), not {now['model']} ({now['model_sha256'][:12]}...); "
             "choose another --out folder, or delete it to start again"
         )
+    if earlier.get("target_bytes") != now["target_bytes"]:
+        raise InputError(
+            f"{folder} was cut into partitions with --partition-size {earlier.get('partition_size') or 'default'}, "
+            f"this command asks for {now['partition_size'] or 'the default'}; give the same size (or none) to finish "
+            "it, or choose another --out folder"
+        )
     for key, words in IDENTITY_WORDS.items():
         if earlier.get(key) != now[key]:
             raise InputError(

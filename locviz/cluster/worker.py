@@ -146,6 +146,10 @@ class LoadedModel(WorkerPlugin):
         except Exception as exc:  # the task repeats the load and reports the error to the client
             log.warning("locviz: loading %s failed: %s", self.spec.card_path, exc)
 
+    def teardown(self, worker: object) -> None:
+        with _LOCK:
+            _LOADED.pop(self.spec, None)
+
 
 def read_records(task: PartitionTask) -> Iterator[tuple[int, str]]:
     """(line in the whole file, text) of each record in the partition's byte range, decoded as ``locviz predict``
