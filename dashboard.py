@@ -11,6 +11,7 @@ import streamlit as st
 from locviz_app import layout, warmup
 
 st.set_page_config(page_title="locviz", page_icon=":material/biotech:", layout="wide")
+layout.page_style()  # labels and headline values wrap instead of being cut off
 pages = [
     st.Page(path, title=title, icon=icon, default=(path == layout.PREDICT_PAGE)) for path, title, icon in layout.PAGES
 ]

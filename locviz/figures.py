@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,15 +59,40 @@ def _subtitle(pred: Prediction, extra: str = "") -> str:
     return f"{text} · {extra}" if extra else text
 
 
+TITLE_CHARS = 50
+SUBTITLE_CHARS = 80
+"""Title and subtitle lines are wrapped at about these many characters: plotly never wraps them itself, and a
+chart is at least ~480 px wide in the app (half a 1,400 px page; stacked full width on narrower ones), where a
+longer line ran past the chart's edge and was cut off."""
+
+
+def wrap_lines(text: str, limit: int) -> list[str]:
+    """``text`` as lines of at most about ``limit`` characters, broken at spaces (explicit ``<br>`` kept)."""
+    lines = []
+    for line in text.split("<br>"):
+        lines += textwrap.wrap(line, limit, break_long_words=False, break_on_hyphens=False) or [""]
+    return lines
+
+
 def _style(fig: go.Figure, title: str, subtitle: str, height: int, width: int | None = None) -> go.Figure:
-    """One look for every figure: white, light axes, title with a subtitle line."""
+    """One look for every figure: white, light axes, title with a subtitle line (both wrapped, never cut off).
+
+    The top margin grows with the wrapped lines; figures that need more room above the plot add to it.
+    """
+    title_lines, subtitle_lines = wrap_lines(title, TITLE_CHARS), wrap_lines(subtitle, SUBTITLE_CHARS)
+    extra = 22 * (len(title_lines) - 1) + 17 * (len(subtitle_lines) - 1)
     fig.update_layout(
         template="simple_white",
-        title=dict(text=f"<b>{title}</b>", subtitle=dict(text=subtitle), x=0.01, xanchor="left"),
+        title=dict(
+            text="<b>" + "<br>".join(title_lines) + "</b>",
+            subtitle=dict(text="<br>".join(subtitle_lines)),
+            x=0.01,
+            xanchor="left",
+        ),
         font=dict(family=FONT, size=13, color="#222"),
-        height=height,
+        height=height + extra,
         width=width,
-        margin=dict(l=80, r=30, t=90, b=60),
+        margin=dict(l=80, r=30, t=90 + extra, b=60),
         hoverlabel=dict(font=dict(family=FONT)),
     )
     return fig
@@ -376,7 +402,7 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
         title=None,
         tickfont=dict(family=MONO, size=11),
     )
-    fig.update_layout(margin=dict(t=110), plot_bgcolor="white", hovermode="closest")
+    fig.update_layout(margin=dict(t=fig.layout.margin.t + 20), plot_bgcolor="white", hovermode="closest")
     return fig
 
 
@@ -762,7 +788,7 @@ def class_association_heatmap(motif_set: MotifSet, filter_indices: list[int] | N
     )
     fig.update_xaxes(side="top", tickangle=-40, showline=False, ticks="")
     fig.update_yaxes(autorange="reversed", tickfont=dict(family=MONO, size=11), showline=False, ticks="")
-    fig.update_layout(margin=dict(t=160))
+    fig.update_layout(margin=dict(t=fig.layout.margin.t + 70))
     return fig
 
 
@@ -869,7 +895,9 @@ def training_curves(card: ModelCard, model_name: str | None = None) -> go.Figure
     fig.update_xaxes(showgrid=True, gridcolor="#eee", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", showgrid=True, gridcolor="#eee", row=1, col=1)
     fig.update_yaxes(showgrid=True, gridcolor="#eee", row=2, col=1)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.14, x=0), margin=dict(t=115, b=90))
+    fig.update_layout(
+        legend=dict(orientation="h", yanchor="top", y=-0.14, x=0), margin=dict(t=fig.layout.margin.t + 25, b=90)
+    )
     return fig
 
 
@@ -924,7 +952,9 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
     axis = dict(range=[0, 1.02], tickformat=".0%", showgrid=True, gridcolor="#eee", constrain="domain")
     fig.update_xaxes(title="top-class probability (mean in bin)", **axis)
     fig.update_yaxes(title="share of calls that are right", scaleanchor="x", scaleratio=1, **axis)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0), margin=dict(t=110, b=110))
+    fig.update_layout(
+        legend=dict(orientation="h", yanchor="top", y=-0.16, x=0), margin=dict(t=fig.layout.margin.t + 20, b=110)
+    )
     return fig
 
 

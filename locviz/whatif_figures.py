@@ -75,8 +75,8 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
     subtitle = (f"{scan.id} · model {scan.wild.model_name} · positions {scan.positions[0]}-{scan.positions[-1]} · "
                 f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})<br>{scan_summary(scan, cls)}")
-    fig.update_layout(showlegend=False, margin=dict(t=110))
-    return _style(fig, f"Saturation mutagenesis: Δp({shown}), colour scale ±{limit:g}", subtitle, 580)
+    fig.update_layout(showlegend=False)
+    return _style(fig, f"Saturation mutagenesis: Δp({shown}), colour scale ±{limit:g}", subtitle, 560)
 
 
 def comparison_probabilities(comparison: VariantComparison) -> go.Figure:

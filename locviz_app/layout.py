@@ -38,6 +38,28 @@ PAGES = (
 Material icons ship with Streamlit, so they show on machines without an emoji font."""
 
 
+PAGE_STYLE = """<style>
+/* Nothing is cut off with an ellipsis: Streamlit truncates metric values ("plasma me…" at 1,400 px), widget labels
+   and button labels to one line; here they wrap instead, and a metric value scales with the window. */
+.stMarkdownEllipsis, .stMarkdownEllipsis p, [data-testid="stMetricValue"] > div, [data-testid="stMetricLabel"] > div {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  overflow-wrap: anywhere;
+}
+[data-testid="stMetricValue"] { font-size: clamp(1.25rem, 2.3vw, 2.25rem); line-height: 1.2; }
+/* Below 1,200 px a row of columns holding a chart stacks, so a chart keeps at least ~480 px for its titles. */
+@media (max-width: 1200px) {
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stPlotlyChart"]) { flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stPlotlyChart"])
+    > [data-testid="stColumn"] { min-width: 100%; }
+}
+</style>"""
+
+
+def page_style() -> None:
+    """The app's few style rules (see :data:`PAGE_STYLE`), once per page run; they take no space on the page."""
+    st.html(PAGE_STYLE)
+
+
 def guarded(body: Callable[[], None]) -> None:
     """Run a page body; any error becomes an inline message, never a traceback.
 

@@ -25,6 +25,11 @@ CLIPPED_TEXT_JS = """() => {
       if (el.scrollWidth > el.clientWidth + 1) { cut.push('button: ' + b.textContent); break; }
     }
   }
+  for (const e of document.querySelectorAll('[data-testid="stMain"] .stMarkdownEllipsis')) {  // labels, metrics
+    const inner = e.querySelector('p') || e;
+    if (e.scrollWidth > e.clientWidth + 1 || inner.scrollWidth > inner.clientWidth + 1
+        || inner.getBoundingClientRect().right > e.getBoundingClientRect().right + 1) cut.push('text: ' + e.innerText);
+  }
   for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
     const svg = c.querySelector('svg.main-svg');
     for (const t of c.querySelectorAll('.gtitle, .gtitle-subtitle')) {
@@ -33,7 +38,8 @@ CLIPPED_TEXT_JS = """() => {
   }
   return cut;
 }"""
-"""Texts the page cuts off: download labels shortened with an ellipsis, chart titles running past the chart."""
+"""Texts the page cuts off: download labels shortened with an ellipsis, metric values ("plasma me…"), widget and
+button labels cut to one line, chart titles running past the chart."""
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,10 @@ def test_paste_predict_download_in_chromium(weights: Path) -> None:
         assert page.get_by_text("locviz — where does this protein go").count() == 1
         predict_text(page, protein.fasta(), timeout_ms=120_000)
         assert page.evaluate(CLIPPED_TEXT_JS) == []  # no download label cut short, no chart title past its edge
+        page.set_viewport_size({"width": 1000, "height": 1000})  # narrower: labels and headline wrap, never cut
+        page.wait_for_timeout(500)
+        assert page.evaluate(CLIPPED_TEXT_JS) == []
+        page.set_viewport_size({"width": 1400, "height": 1000})
 
         heatmap = page.locator("[data-testid='stPlotlyChart']", has=page.locator(".gtitle", has_text="Attention along"))
         assert heatmap.count() == 1

@@ -164,6 +164,17 @@ def test_a_long_unseen_middle_is_one_labelled_gap():
     assert len(track.to_json()) < 500_000  # was 5 MB for eight filters
 
 
+def test_long_titles_wrap_instead_of_running_past_the_chart():
+    short = figures.attention_profile(make_prediction(150))
+    long_id = "sp|Q9XYZ1|A_RATHER_LONG_ENTRY_NAME_AS_UNIPROT_WRITES_THEM_FOR_FUSIONS"
+    fig = figures.attention_profile(make_prediction(150, pid=long_id), [])
+    lines = fig.layout.title.subtitle.text.split("<br>")
+    assert len(lines) >= 2 and all(len(line) <= figures.SUBTITLE_CHARS for line in lines[1:])
+    assert " ".join(lines).startswith(long_id)  # wrapped at spaces, nothing dropped
+    assert fig.layout.margin.t > short.layout.margin.t and fig.layout.height > short.layout.height  # room for it
+    assert figures.wrap_lines("a b<br>c", 80) == ["a b", "c"]
+
+
 def test_attention_heatmap_rejects_bad_input(pred):
     with pytest.raises(ValueError, match="residues_per_row"):
         figures.attention_heatmap(pred, residues_per_row=0)
