@@ -227,15 +227,10 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
 
 
 def strongest(scan: whatif.SaturationScan, cls: str) -> str:
-    """One line naming the substitutions that lower and raise the class most, and how to read the colours."""
-    z = scan.heatmap(cls)  # (20, W)
-    low, high = np.unravel_index(np.argmin(z), z.shape), np.unravel_index(np.argmax(z), z.shape)
-
-    def name(j: int, i: int) -> str:
-        return f"{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]} ({z[j, i]:+.3f})"
-
-    return (f"Largest drop of p({display_name(cls)}): {name(*low)}; largest rise: {name(*high)}. "
-            "Red raises the class probability, blue lowers it; dots mark the wild type.")  # fmt: skip
+    """The substitutions that lower and raise the class most (or that none matters), and how to read the colours."""
+    limit = wf.scale_limit(float(np.abs(scan.heatmap(cls)).max()))
+    return (f"{whatif.scan_summary(scan, cls)} Red raises the class probability, blue lowers it, on a fixed scale of "
+            f"±{limit:g} ({100 * limit:g} points); dots mark the wild type.")  # fmt: skip
 
 
 # ------------------------------------------------------------------ variants
@@ -256,43 +251,58 @@ def variant_section(predictor: Predictor, record: ProteinRecord, pred: Predictio
                "on the wild type's residues.")  # fmt: skip
     mode = sticky(st.radio, "Compare the protein with", "variant_mode", ("variant_mode",), VARIANTS_MODE,
                   options=[VARIANTS_MODE, ISOFORM_MODE], horizontal=True)  # fmt: skip
+    combine = False
     if mode == VARIANTS_MODE:
-        text = sticky(
-            st.text_input, "Variants, in the wild type's numbering (1-based), separated by commas", "variant_text",
-            ("variant_text", pred.sequence), "", placeholder=f"e.g. {variant_example(pred.sequence)}",
-            help=whatif.VARIANT_HELP[0].upper() + whatif.VARIANT_HELP[1:] + ". All positions refer to the wild type.",
-        )  # fmt: skip
+        text_col, combine_col = st.columns([4, 1.3], vertical_alignment="bottom")
+        with text_col:
+            text = sticky(
+                st.text_input, "Variants, in the wild type's numbering (1-based): commas separate mutants, + joins "
+                "changes into one", "variant_text", ("variant_text", pred.sequence), "",
+                placeholder=f"e.g. {variant_example(pred.sequence)}",
+                help=whatif.VARIANT_HELP[0].upper() + whatif.VARIANT_HELP[1:] + ". All positions refer to the wild "
+                f"type; {whatif.MUTANTS_HELP}.",
+            )  # fmt: skip
+        with combine_col:
+            combine = bool(sticky(st.toggle, "Combine into one mutant", "variant_combine", ("variant_combine",), False,
+                                  help="Apply every change to one mutant instead of comparing each one with the "
+                                  "wild type."))  # fmt: skip
     else:
         text = sticky(st.text_area, "Second sequence (raw or FASTA; aligned to the wild type)", "variant_isoform",
                       ("variant_isoform", pred.sequence), "", height=120,
                       placeholder="Paste the isoform or the mutant made elsewhere…")  # fmt: skip
     pressed = st.button("Compare", type="primary", key="variant_run")
     text = (text or "").strip()
-    key = result_key(pred, device, "compare", mode, text)
+    key = result_key(pred, device, "compare", mode, text, combine)
     outcome = cached(key)
     if outcome is None and pressed:
-        outcome = remember(key, run_comparison(predictor, record, mode, text))
+        outcome = remember(key, run_comparison(predictor, record, mode, text, combine, pred))
     if outcome is None:
         st.info("Write the variants (or paste a second sequence) and press **Compare**.")
         return
     if isinstance(outcome, str):  # the input was refused: the module's message says where and how to fix it
         st.error(layout.escape_markdown(outcome))
         return
-    show_comparison(outcome, pred)
+    if len(outcome) == 1:
+        show_comparison(outcome[0], pred)
+    else:
+        show_comparisons(outcome, pred)
 
 
-def run_comparison(predictor: Predictor, record: ProteinRecord, mode: str, text: str) -> whatif.VariantComparison | str:
-    """The comparison, or the message saying why the input was refused."""
+def run_comparison(
+    predictor: Predictor, record: ProteinRecord, mode: str, text: str, combine: bool, pred: Prediction
+) -> list[whatif.VariantComparison] | str:
+    """One comparison per mutant (the wild type predicted once), or the message saying why the input was refused."""
     try:
         if mode == VARIANTS_MODE:
-            return whatif.compare(predictor, record, text)
+            wild = pred if pred.organism == "any" else None  # the tools compare calls for any organism
+            return whatif.compare_mutants(predictor, record, text, combine=combine, wild_prediction=wild)
         parsed = parse(text, max_records=1)
         if not parsed.records:
             return str(parsed.errors[0]) if parsed.errors else "Paste a second sequence first (raw or FASTA)."
         other = parsed.records[0]
         if other.id == record.id:
             other = dataclasses.replace(other, id=f"{other.id}-2")
-        return whatif.compare(predictor, record, other)
+        return [whatif.compare(predictor, record, other)]
     except LocvizError as exc:
         return f"{exc}."
 
@@ -332,6 +342,45 @@ def show_comparison(comparison: whatif.VariantComparison, pred: Prediction) -> N
     downloads.table_download(
         "Δ per class (CSV)", lambda: whatif.comparison_table_bytes([comparison]),
         export_filename(pred.id, pred.model_name, "variant", "csv"), "cmp-csv",
+    )  # fmt: skip
+
+
+def show_comparisons(comparisons: list[whatif.VariantComparison], pred: Prediction) -> None:
+    """Several mutants, each against the same wild type: their calls, Δ per class, and one's attention."""
+    wild = comparisons[0].wild
+    changed = [c.label for c in comparisons if c.mutant.label != wild.label]
+    st.caption(
+        f"{len(comparisons)} mutants, each predicted on its own beside the wild type (**{display_name(wild.label)}**, "
+        f"p = {wild.confidence:.1%}); to see them together, join the changes with + or switch on **Combine**. "
+        + (f"**The call changes for {', '.join(changed)}.**" if changed else "No mutant changes the call.")
+    )
+    rows = []
+    for c in comparisons:
+        top = int(np.argmax(np.abs(c.delta)))
+        rows.append({"mutant": c.label, "call": display_name(c.mutant.label), "p(call)": 100 * c.mutant.confidence,
+                     "call changes": "yes" if c.mutant.label != wild.label else "",
+                     "largest change": display_name(c.classes[top]), "Δ (points)": 100 * c.delta[top]})  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "p(call)": st.column_config.NumberColumn(format="%.1f %%"),
+        "Δ (points)": st.column_config.NumberColumn(format="%+.1f"),
+    })  # fmt: skip
+    key = tuple((c.label, c.mutant.sequence) for c in comparisons) + (wild.sequence, wild.model_name)
+    fig = charts.cached_figure("whatif-cmp-many", key, lambda: wf.variants_probabilities(comparisons))
+    charts.chart(fig, pred, "variants-probabilities", "cmp-many")
+    deltas = pd.DataFrame({"compartment": [display_name(c) for c in wild.classes]}
+                          | {c.label: 100 * c.delta for c in comparisons})  # fmt: skip
+    st.markdown("**Δ per class (points), each mutant against the wild type**")
+    number = {c.label: st.column_config.NumberColumn(format="%+.1f") for c in comparisons}
+    st.dataframe(deltas, hide_index=True, width="stretch", column_config=number)
+    labels = [c.label for c in comparisons]
+    chosen = st.selectbox("Where the attention moved, for", labels, key="variant_track_pick")
+    comparison = comparisons[labels.index(chosen)]
+    track_key = (comparison.label, wild.sequence, comparison.mutant.sequence, wild.model_name)
+    track = charts.cached_figure("whatif-datt", track_key, lambda: wf.delta_attention_track(comparison))
+    charts.chart(track, pred, "variant-attention", "datt")
+    downloads.table_download(
+        "Δ per class, every mutant (CSV)", lambda: whatif.comparison_table_bytes(comparisons),
+        export_filename(pred.id, pred.model_name, "variants", "csv"), "cmp-csv",
     )  # fmt: skip
 
 

@@ -51,9 +51,12 @@ def open_tab(at: AppTest, label: str) -> AppTest:
 
 
 def charts(at: AppTest) -> dict[str, dict]:
-    """Plotly chart specs on the page by title text (bold markup removed)."""
+    """Plotly chart specs on the page by title text (bold markup and line breaks removed; the scan's colour-scale
+    note after the comma left out)."""
     specs = (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
-    return {s["layout"]["title"]["text"].replace("<b>", "").replace("</b>", ""): s for s in specs}
+    titles = ((s["layout"]["title"]["text"].replace("<b>", "").replace("</b>", "").replace("<br>", " "), s)
+              for s in specs)  # fmt: skip
+    return {t.split(", colour scale")[0]: s for t, s in titles}
 
 
 def scan_window(at: AppTest, start: int, end: int) -> AppTest:
@@ -86,6 +89,9 @@ def test_scan_of_a_five_residue_window_draws_the_heatmap(app: AppTest) -> None:
     no_problems(app)
     spec = charts(app)["Saturation mutagenesis: Δp(cytoplasmic)"]
     heat, wild_type = spec["data"]
+    limit = heat["zmax"]
+    assert heat["zmin"] == -limit and limit in (0.05, 0.1, 0.2, 0.5, 1.0)  # a fixed step, never fitted to the scan
+    assert any(f"fixed scale of ±{limit:g}" in c.value for c in app.caption)
     wt = SOD.sequence[9:14]
     assert heat["x"] == [f"{aa}{pos}" for pos, aa in enumerate(wt, start=10)]
     assert len(heat["y"]) == 20 and wild_type["y"] == list(wt)  # the wild type marked in its column
@@ -152,13 +158,13 @@ def test_a_wrong_wild_type_residue_is_refused_naming_the_position(app: AppTest) 
 def test_a_correct_variant_shows_both_calls_and_the_change(app: AppTest) -> None:
     predict_then_open_whatif(app, SOD.fasta())
     open_tab(app, "Variants side by side")
-    app.text_input(key="variant_text").input("A4T, del1-3").run()
+    app.text_input(key="variant_text").input("A4T + del1-3").run()  # + joins changes into one mutant
     app.button(key="variant_run").click().run()
     no_problems(app)
     labels = {m.label: m.value for m in app.metric}
     assert labels["Wild type"] == "cytoplasmic" and "Variant (A4T,del1-3)" in labels
     assert {"Wild type and variant", "Where the attention moved"} <= set(charts(app))
-    comparison = next(v for k, v in app.session_state["_whatif"].items() if k[1] == "compare")
+    (comparison,) = next(v for k, v in app.session_state["_whatif"].items() if k[1] == "compare")
     assert comparison.changed == [1, 2, 3, 4]
     predictor = load_model("multiloc", device="cpu")
     wild_p, mutant_p = (p.probabilities for p in predictor.predict([ProteinRecord("w", SOD.sequence),
@@ -169,6 +175,38 @@ def test_a_correct_variant_shows_both_calls_and_the_change(app: AppTest) -> None
     np.testing.assert_allclose(table["Δ (points)"].abs().max(), 100 * np.abs(mutant_p - wild_p).max(), atol=1e-3)
 
 
+def test_comma_separated_variants_are_separate_mutants_unless_combined(app: AppTest, downloads: dict) -> None:
+    predict_then_open_whatif(app, SOD.fasta())
+    open_tab(app, "Variants side by side")
+    app.text_input(key="variant_text").input("del1-3, A4T, G10A").run()
+    app.button(key="variant_run").click().run()
+    no_problems(app)
+    each = next(v for k, v in app.session_state["_whatif"].items() if k[1] == "compare")
+    assert [c.label for c in each] == ["del1-3", "A4T", "G10A"]
+    predictor = load_model("multiloc", device="cpu")
+    wild_p, alone_p = (p.probabilities for p in predictor.predict([ProteinRecord("w", SOD.sequence),
+                                                                    ProteinRecord("m", SOD.sequence[:3] + "T" +
+                                                                                  SOD.sequence[4:])]))  # fmt: skip
+    np.testing.assert_allclose(each[1].delta, alone_p - wild_p, atol=1e-5)  # A4T alone, not with the deletion
+    summary = app.dataframe[0].value
+    assert list(summary["mutant"]) == ["del1-3", "A4T", "G10A"]
+    deltas = app.dataframe[1].value
+    assert list(deltas.columns) == ["compartment", "del1-3", "A4T", "G10A"]
+    figure = charts(app)["Wild type and variants"]
+    assert len(figure["data"]) == 4  # the wild type and three mutants
+    app.selectbox(key="variant_track_pick").set_value("G10A").run()
+    no_problems(app)
+    assert "G10A" in charts(app)["Where the attention moved"]["layout"]["title"]["subtitle"]["text"]
+    rows = list(csv.reader(io.StringIO(as_bytes(downloads["P00441_multiloc_variants.csv"]).decode())))
+    assert [r[1] for r in rows[1:]] == ["del1-3", "A4T", "G10A"]
+    app.toggle(key="variant_combine").set_value(True).run()
+    app.button(key="variant_run").click().run()
+    no_problems(app)
+    combined = app.session_state["_whatif"][next(reversed(app.session_state["_whatif"]))]
+    assert [c.label for c in combined] == ["del1-3,A4T,G10A"]
+    assert "Variant (del1-3,A4T,G10A)" in {m.label for m in app.metric}
+
+
 def test_an_isoform_is_compared_through_an_alignment(app: AppTest) -> None:
     predict_then_open_whatif(app, SOD.fasta())
     open_tab(app, "Variants side by side")
@@ -177,7 +215,7 @@ def test_an_isoform_is_compared_through_an_alignment(app: AppTest) -> None:
     app.text_area(key="variant_isoform").input(f">iso2\n{isoform}\n").run()
     app.button(key="variant_run").click().run()
     no_problems(app)
-    comparison = next(v for k, v in app.session_state["_whatif"].items() if k[1] == "compare")
+    (comparison,) = next(v for k, v in app.session_state["_whatif"].items() if k[1] == "compare")
     assert comparison.label == "aligned to iso2" and len(comparison.changed) == 10
 
 
