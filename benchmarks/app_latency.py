@@ -169,6 +169,35 @@ def print_first_page(weights: Path, repeats: int) -> None:
           f"| {max(to_box):.2f} s |")  # fmt: skip
 
 
+def long_protein_text(length: int = 20_000) -> str:
+    """A FASTA record of ``length`` residues: the example proteins end to end, repeated (real composition)."""
+    joined = "".join(e.sequence for e in EXAMPLES)
+    return f">long_{length}\n" + (joined * (length // len(joined) + 1))[:length] + "\n"
+
+
+PAGE_HEIGHT_JS = """() => (document.querySelector('[data-testid="stMain"]')
+  || document.scrollingElement).scrollHeight"""
+
+
+def long_protein_times(weights: Path, repeats: int, length: int = 20_000) -> tuple[float, int, int]:
+    """Median seconds from Predict to every result of a ``length``-residue protein drawn (the model sees its first
+    and last 500), the page's height in pixels and the heatmap's number of rows."""
+    from locviz_app.server import chromium_page, open_app, predict_text, running_app
+
+    text = long_protein_text(length)
+    times = []
+    with running_app(weights=weights) as url, chromium_page() as page:
+        open_app(page, url)
+        predict_text(page, ">warm-up\n" + by_accession("P07339").sequence, timeout_ms=300_000)
+        for k in range(repeats):
+            times.append(predict_text(page, text.replace(">long_", f">r{k}_long_", 1), timeout_ms=300_000))
+        height = int(page.evaluate(PAGE_HEIGHT_JS))
+        rows = int(page.evaluate("""() => { const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+          .find(c => (c.querySelector('.gtitle') || {}).textContent?.startsWith('Attention along'));
+          return c ? c.querySelectorAll('.yaxislayer-above .ytick').length : -1; }"""))
+    return statistics.median(times), height, rows
+
+
 def cold_start_times(weights: Path, text: str, repeats: int) -> tuple[float, float, float, float | None]:
     """A fresh server, as ``locviz app`` starts it. Seconds from its health check answering to the first page
     being interactive; from pressing Predict the moment the page is interactive to the results drawn (the first
@@ -192,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stand-in", action="store_true", help="time the untrained stand-in even if weights exist")
     parser.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
     parser.add_argument(
+        "--long-protein", action="store_true",
+        help="only a 20,000-residue protein in Chromium: Predict → drawn, page height, heatmap rows",
+    )  # fmt: skip
+    parser.add_argument(
         "--first-page", type=int, default=0, metavar="N",
         help="only the first page: N fresh servers, health check → sequence box (no AppTest runs)",
     )  # fmt: skip
@@ -205,6 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         weights, what = stand_in_weights(Path(tmp.name)), "untrained stand-in with the shipped architecture"
     os.environ["LOCVIZ_WEIGHTS"] = str(weights)
+    if args.long_protein:
+        seconds, height, rows = long_protein_times(weights, args.repeats)
+        print(f"# long protein: 20,000 residues (the model sees the first and last 500), median of {args.repeats}")
+        print(f"| Predict → every result drawn | page height | heatmap rows |\n| --- | --- | --- |\n"
+              f"| {seconds:.2f} s | {height:,} px | {rows} |")  # fmt: skip
+        tmp.cleanup()
+        return 0
     if args.first_page:
         print(f"# first page: {os.cpu_count()} CPUs, {args.threads} threads; weights: {what}")
         print_first_page(weights, args.first_page)
