@@ -21,7 +21,11 @@ Three things keep logos honest:
   flags them, from the logo and from how many of the filter's strongest windows
   (before masking) were low-complexity.
 * **Known-motif matches.** Each logo is compared with a small set of known sorting
-  signals (:mod:`locviz.known_motifs`, Tomtom-like) and the matches are stored.
+  signals (:mod:`locviz.known_motifs`, Tomtom-like) and the matches are stored, with
+  Benjamini-Hochberg q-values over every comparison of the file (:func:`match_summary`
+  says how many filters match at which false discovery rate). A filter that matches a
+  positional signal (an NLS) is not flagged composition-only, and :func:`evidence_order`
+  lists such filters first.
 
 Width-1 filters see one residue; their logo is one letter. They also keep the
 neighbours of their top windows (``CONTEXT_FLANK`` residues each side, taken from
