@@ -5,7 +5,7 @@ Debian's headless Chromium through Playwright, and writes ``docs/predict.png``,
 ``docs/motifs.png``, ``docs/model_card.png`` and ``docs/whatif.png``. Uses the shipped weights in
 ``weights/`` unless ``--weights`` (or LOCVIZ_WEIGHTS) points elsewhere.
 
-    python docs/make_screenshots.py [--weights DIR] [--example P02768]
+    python docs/make_screenshots.py [--weights DIR] [--example P02768] [--width 1000 --out /tmp/shots]
 """
 
 from __future__ import annotations
@@ -45,17 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", help="folder with multiloc.json etc. (default: LOCVIZ_WEIGHTS or weights/)")
     parser.add_argument("--example", default="P07237", help="accession of the example protein to show")
     parser.add_argument("--out", default=str(DOCS), help="folder for the PNGs")
+    parser.add_argument("--width", type=int, default=1400, help="browser width in pixels (the README's: 1400)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     example = by_accession(args.example)
-    with running_app(weights=args.weights) as url, chromium_page(width=1400, height=1100) as page:
+    width = args.width
+    with running_app(weights=args.weights) as url, chromium_page(width=width, height=1100) as page:
         print(f"first page interactive {open_app(page, url):.2f}s after the server answered")
         warm_up = ">warm-up\n" + by_accession("P00441").sequence  # loads the model (not part of the timing)
         predict_text(page, warm_up, timeout_ms=300_000)
         seconds = predict_text(page, example.fasta())
         print(f"{example.accession}: results shown {seconds:.2f}s after pressing Predict (browser, incl. drawing)")
-        shoot(page, out / "predict.png")
+        shoot(page, out / "predict.png", width)
         page.get_by_role("tab", name="First-layer filters").click()
         page.get_by_role("button", name="Open its logo").click()
         page.get_by_role("heading", name="Filter motifs").wait_for(timeout=60_000)
@@ -65,15 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         if page.get_by_text("has no motifs file").count():
             print("warning: the model has no motifs file yet (run `locviz motifs ...`); motifs.png shows that message")
-        shoot(page, out / "motifs.png")
+        shoot(page, out / "motifs.png", width)
         page.get_by_role("link", name="Model card").click()  # the sidebar, as a user gets there
         page.get_by_role("heading", name="Model card", exact=False).first.wait_for(timeout=60_000)
         page.locator(".gtitle", has_text="Training curves").first.wait_for(timeout=60_000)
-        shoot(page, out / "model_card.png")
+        shoot(page, out / "model_card.png", width)
         page.get_by_role("link", name="What if").click()  # works on the protein predicted above
         page.get_by_role("button", name="Run the scan").click(timeout=60_000)  # its most-attended 20 residues
         page.locator(".gtitle", has_text="Saturation mutagenesis").first.wait_for(timeout=300_000)
-        shoot(page, out / "whatif.png")
+        shoot(page, out / "whatif.png", width)
     return 0
 
 

@@ -155,9 +155,9 @@ class MotifMatch:
         """Short text for a table cell: ``PTS1 (r = 0.81, offset +2, q = 0.003)``, or with the filter's ``width``
         ``PTS1 at 3-5 (r = 0.81, q = 0.003)`` (1-based window positions)."""
         if width is None:
-            return f"{self.name} (r = {self.score:.2f}, offset {self.offset:+d}, q = {self.q_value:.2g})"
+            return f"{self.name} (r = {self.score:.2f}, offset {self.offset:+d}, q = {self.q_value:.1g})"
         first, last = self.window_positions(width)
-        return f"{self.name} at {first}-{last} (r = {self.score:.2f}, q = {self.q_value:.2g})"
+        return f"{self.name} at {first}-{last} (r = {self.score:.2f}, q = {self.q_value:.1g})"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "score": self.score, "offset": self.offset, "overlap": self.overlap,

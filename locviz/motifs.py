@@ -81,14 +81,10 @@ MASKING_METHOD = (
     f"trimming); a filter window more than {MAX_LOW_COMPLEXITY_SHARE:.0%} low-complexity is not eligible"
 )
 
-EVIDENCE = (
-    "matches a known positional signal",
-    "matches a hydrophobic stretch (TM helix, SP h-region)",
-    "no known-motif match",
-    "composition-only",
-    "never fired",
-)
-"""What :attr:`FilterMotif.evidence` means, strongest first: the default order of the filter list."""
+EVIDENCE = ("known signal", "hydrophobic stretch", "no known motif", "composition-only", "never fired")
+"""What :attr:`FilterMotif.evidence` means, strongest first (the default order of the filter list): matches a known
+positional signal (NLS, KDEL/HDEL, PTS1, presequence); matches only a hydrophobic stretch (TM helix, SP h-region);
+no known-motif match; composition-only; never fired in the reference set."""
 
 ASSOCIATION_METHOD = (
     "z-score of class means: for each reference protein the filter's maximum activation over the "

@@ -41,8 +41,9 @@ def scale_limit(largest: float) -> float:
 
 
 def _style(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
-    """The look of :mod:`locviz.figures`; titles here are plain text (ids, variants), so they are escaped."""
-    return _figure_style(fig, _esc(title), _esc(subtitle), height)
+    """The look of :mod:`locviz.figures`; titles here are plain text (ids, variants), so they are escaped ("\\n"
+    starts a new subtitle line)."""
+    return _figure_style(fig, _esc(title), "<br>".join(_esc(line) for line in subtitle.split("\n")), height)
 
 
 def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
@@ -74,7 +75,7 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     fig.update_yaxes(title="substitute", autorange="reversed", tickfont=dict(family="monospace"))
     fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
     subtitle = (f"{scan.id} · model {scan.wild.model_name} · positions {scan.positions[0]}-{scan.positions[-1]} · "
-                f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})<br>{scan_summary(scan, cls)}")
+                f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})\n{scan_summary(scan, cls)}")
     fig.update_layout(showlegend=False)
     return _style(fig, f"Saturation mutagenesis: Δp({shown}), colour scale ±{limit:g}", subtitle, 560)
 

@@ -46,11 +46,13 @@ PAGE_STYLE = """<style>
   overflow-wrap: anywhere;
 }
 [data-testid="stMetricValue"] { font-size: clamp(1.25rem, 2.3vw, 2.25rem); line-height: 1.2; }
-/* Below 1,200 px a row of columns holding a chart stacks, so a chart keeps at least ~480 px for its titles. */
+/* Below 1,200 px a row of columns holding a chart or a table stacks, so a chart keeps at least ~480 px for its
+   titles and a table its columns. */
 @media (max-width: 1200px) {
-  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stPlotlyChart"]) { flex-wrap: wrap; }
-  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stPlotlyChart"])
-    > [data-testid="stColumn"] { min-width: 100%; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] :is([data-testid="stPlotlyChart"],
+    [data-testid="stDataFrame"])) { flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] :is([data-testid="stPlotlyChart"],
+    [data-testid="stDataFrame"])) > [data-testid="stColumn"] { min-width: 100%; }
 }
 </style>"""
 

@@ -35,7 +35,7 @@ LOGOS_PER_PAGE = 8
 GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
 ASSOCIATION = "class association (strongest class)"
-EVIDENCE_SORT = "known motif first, composition last (then class association)"
+EVIDENCE_SORT = "evidence: known motif first"
 SORTS = {  # evidence first: by association alone, long hydrophobic composition logos fill the first rows
     EVIDENCE_SORT: "evidence",
     ASSOCIATION: "assoc",
@@ -43,6 +43,11 @@ SORTS = {  # evidence first: by association alone, long hydrophobic composition 
     "information content per position": "ic_per_position",
     "filter index": "index",
 }
+EVIDENCE_HELP = (
+    "Order of the default sort: known signal (matches an NLS, KDEL/HDEL, PTS1 or presequence), hydrophobic "
+    "stretch (matches only a TM helix or SP h-region), no known motif, composition-only, never fired; within "
+    "each, strongest class association first."
+)
 SORT_COLUMN = {
     "evidence": "evidence", "assoc": "strongest z", "ic": "IC (bits)", "ic_per_position": "IC per position",
     "index": "filter",
@@ -136,7 +141,7 @@ def sort_order(motif_set: MotifSet, how: str) -> list[int]:
 def sort_choices(motif_set: MotifSet) -> dict[str, str]:
     by_class = {f"association with {display_name(c)}": f"class:{c}" for c in motif_set.classes}
     if not any(m.class_association for m in motif_set.motifs):  # no labels: nothing to sort by association
-        return {(EVIDENCE_SORT.split(" (")[0] if v == "evidence" else k): v for k, v in SORTS.items() if v != "assoc"}
+        return {k: v for k, v in SORTS.items() if v != "assoc"}
     return {**SORTS, **by_class}
 
 
@@ -332,7 +337,7 @@ def main() -> None:
     sort_col, hide_col = st.columns([3, 2], vertical_alignment="bottom")
     with sort_col:
         how = st.selectbox("Sort filters by", list(choices), key="motif_sort", on_change=pick_first,
-                           args=(motif_set, choices))  # fmt: skip
+                           args=(motif_set, choices), help=EVIDENCE_HELP)  # fmt: skip
     with hide_col:
         hide = st.toggle("Hide composition-only filters", key="motif_hide", on_change=pick_first,
                          args=(motif_set, choices),
@@ -362,6 +367,8 @@ def main() -> None:
                f"({sort_column(code)}) is the second column.")  # fmt: skip
     number = {c: st.column_config.NumberColumn(format="%.2f") for c in table.columns
               if c.startswith("assoc.") or c in ("IC (bits)", "IC per position", "strongest z")}  # fmt: skip
+    number["evidence"] = st.column_config.TextColumn(help=EVIDENCE_HELP)
+    number["known motif"] = st.column_config.TextColumn(width="large")
     st.dataframe(
         table, key=table_key, on_select=follow_table, selection_mode="single-row", hide_index=True,
         width="stretch", height=320, column_config=number,
@@ -374,11 +381,9 @@ def main() -> None:
     def label(i: int) -> str:
         m = by_index[i]
         strongest = m.strongest_association
-        parts = [f"filter {i}", f"width {m.width}"]
+        parts = [f"filter {i}", f"width {m.width}", m.consensus if m.top_windows else "never fired"]
         if strongest:
             parts.append(f"{display_name(strongest[0])} z {strongest[1]:+.2f}")
-        parts.append(f"{m.information_content:.1f} bits")
-        parts.append(m.consensus if m.top_windows else "never fired")
         if m.best_match:
             parts.append(f"like {m.best_match.name}")
         if m.composition_only:

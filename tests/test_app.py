@@ -682,10 +682,10 @@ def planted_app(planted_weights: Path, monkeypatch: pytest.MonkeyPatch) -> AppTe
 def test_motifs_page_sorts_by_association_and_shows_the_sort_column(planted_app: AppTest) -> None:
     at = planted_app.switch_page(MOTIFS_PAGE).run()
     no_problems(at)
-    assert at.selectbox(key="motif_sort").value.startswith("known motif first, composition last")
+    assert at.selectbox(key="motif_sort").value == "evidence: known motif first"
     table = at.dataframe[0].value
     assert list(table.columns[:2]) == ["filter", "evidence"]  # the sorted column is never scrolled out of view
-    assert table["evidence"].iloc[0] == "matches a known positional signal"  # the planted KDEL leads
+    assert table["evidence"].iloc[0] == "known signal"  # the planted KDEL leads
     assert table["known motif"].iloc[0].startswith("KDEL/HDEL")
     assert table["evidence"].iloc[-1] in ("composition-only", "never fired")
     assert at.session_state["motif_pick"] == table["filter"].iloc[0]

@@ -168,6 +168,7 @@ def test_scan_summary_says_when_nothing_moves_the_call(tiny: Predictor) -> None:
     assert "colour scale ±0.05" in quiet_fig.layout.title.text.replace("<br>", " ")
     assert "±0.5" in loud_fig.layout.title.text
     assert "No substitution" in quiet_fig.layout.title.subtitle.text
+    assert "&lt;" not in quiet_fig.layout.title.subtitle.text  # a real line break, not an escaped tag
     assert [whatif_figures.scale_limit(x) for x in (0.0, 0.05, 0.051, 0.9, 3.0)] == [0.05, 0.05, 0.1, 1.0, 1.0]
 
 
