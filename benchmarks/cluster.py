@@ -8,6 +8,10 @@ as whole commands (start-up, model loading and, for (b), starting and closing th
 table is compared with (a)'s. (c) the same cluster command killed (SIGKILL to the whole process group) once half
 of its partitions are in the manifest, then run again: it must resume and end with every record exactly once.
 Prints proteins/s, the ratio b/a and the peak memory of one worker process.
+
+The runs use their own folder of CPU lock files (``LOCVIZ_CPU_LOCK``, see ``locviz/cpu.py``): a locviz job
+paused with SIGSTOP while it holds a core's lock (a training campaign paused for the timing) would otherwise
+stall every timed run until it is resumed. ``--shared-locks`` keeps the machine's folder.
 """
 
 from __future__ import annotations
@@ -104,9 +108,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", nargs="+", choices=("a", "b", "c"), default=["a", "b", "c"])
     parser.add_argument("--work", default="/tmp/locviz-cluster-bench", help="scratch folder (emptied per run)")
+    parser.add_argument("--shared-locks", action="store_true", help="use the machine's CPU lock files")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if not args.shared_locks:
+        os.environ["LOCVIZ_CPU_LOCK"] = str(work / "cpu-locks")  # inherited by every run and its workers
     n = sum(line.startswith(">") for line in open(args.input))
     cluster = ("--cluster", f"local:{args.workers}")
     print(f"{n} proteins from {args.input}, model {args.model}, {os.cpu_count()} cores, {args.workers} workers")

@@ -10,6 +10,7 @@ when the result comes back, so a partition that ran twice (its first worker was 
 
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
 import os
@@ -97,6 +98,25 @@ def _worker_threads() -> int | None:
         return None
 
 
+def plain_malloc() -> None:
+    """Undo the malloc setting Dask's nanny gives workers, which slows PyTorch's CPU forward passes by 44 %.
+
+    The nanny starts each worker with ``MALLOC_TRIM_THRESHOLD_=65536`` (so idle workers hand memory back to the
+    OS). Setting it also stops glibc from raising its mmap threshold, so every large tensor of the LSTM is mapped
+    and unmapped again: 600 DeepLoc proteins on one thread took 20.6 s instead of 14.3 s. Raising the mmap and
+    trim thresholds to glibc's own dynamic ceiling (32 MiB) gives the speed of a plain process back (13.9 s).
+    """
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    libc.mallopt(m_mmap_threshold, 32 * 2**20)
+    libc.mallopt(m_trim_threshold, 64 * 2**20)
+
+
 def loaded(spec: ModelSpec) -> Loaded:
     """The model (and reference set) of ``spec``, loaded once per worker process and kept.
 
@@ -106,6 +126,7 @@ def loaded(spec: ModelSpec) -> Loaded:
     """
     with _LOCK:
         if spec not in _LOADED:
+            plain_malloc()
             threads = _worker_threads()
             if threads and not os.environ.get("LOCVIZ_THREADS"):
                 import torch
