@@ -196,8 +196,9 @@ def organisms_section(card: ModelCard) -> None:
         {"compartment": list(card.display_names)}
         | {o: ["✓" if c in allowed[o] else "—" for c in card.classes] for o in ORGANISMS}
     )
-    st.dataframe(frame, hide_index=True, width="content",
-                 column_config={o: st.column_config.TextColumn(o, help=ORGANISM_DESCRIPTIONS[o]) for o in ORGANISMS})
+    st.dataframe(frame, hide_index=True, width="content", height=38 + 35 * len(frame),  # every row, none cut
+                 column_config={"compartment": st.column_config.TextColumn(width="medium")}
+                 | {o: st.column_config.TextColumn(o, help=ORGANISM_DESCRIPTIONS[o]) for o in ORGANISMS})  # fmt: skip
     st.caption("With an organism chosen, compartments marked — get probability 0 and the rest are renormalised.")
 
 
