@@ -371,7 +371,7 @@ def show_comparisons(comparisons: list[whatif.VariantComparison], pred: Predicti
                           | {c.label: 100 * c.delta for c in comparisons})  # fmt: skip
     st.markdown("**Δ per class (points), each mutant against the wild type**")
     number = {c.label: st.column_config.NumberColumn(format="%+.1f") for c in comparisons}
-    st.dataframe(deltas, hide_index=True, width="stretch", column_config=number)
+    st.dataframe(deltas, hide_index=True, width="stretch", column_config=number, height=38 + 35 * len(deltas))
     labels = [c.label for c in comparisons]
     chosen = st.selectbox("Where the attention moved, for", labels, key="variant_track_pick")
     comparison = comparisons[labels.index(chosen)]
