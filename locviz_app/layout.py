@@ -46,6 +46,12 @@ PAGE_STYLE = """<style>
   overflow-wrap: anywhere;
 }
 [data-testid="stMetricValue"] { font-size: clamp(1.25rem, 2.3vw, 2.25rem); line-height: 1.2; }
+/* A multiselect's chips (the filters shown on the Predict page) wrap onto more lines instead of scrolling out of
+   sight behind a fade: every chosen filter stays visible. */
+[data-testid="stMultiSelectTagsContainer"] { flex-wrap: wrap !important; overflow: visible !important;
+  mask-image: none !important; -webkit-mask-image: none !important; }
+[data-testid="stMultiSelect"] div:has([data-testid="stMultiSelectTagsContainer"]),
+[data-testid="stMultiSelectTagsContainer"] { height: auto !important; max-height: none !important; min-height: 38px; }
 /* Below 1,200 px a row of columns holding a chart or a table stacks, so a chart keeps at least ~480 px for its
    titles and a table its columns. */
 @media (max-width: 1200px) {

@@ -30,6 +30,9 @@ CLIPPED_TEXT_JS = """() => {
     if (e.scrollWidth > e.clientWidth + 1 || inner.scrollWidth > inner.clientWidth + 1
         || inner.getBoundingClientRect().right > e.getBoundingClientRect().right + 1) cut.push('text: ' + e.innerText);
   }
+  for (const t of document.querySelectorAll('[data-testid="stMultiSelectTagsContainer"]')) {  // filter chips
+    if (t.scrollWidth > t.clientWidth + 1) cut.push('chips: ' + t.innerText);
+  }
   for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
     const svg = c.querySelector('svg.main-svg');
     for (const t of c.querySelectorAll('.gtitle, .gtitle-subtitle')) {
@@ -59,6 +62,11 @@ def test_paste_predict_download_in_chromium(weights: Path) -> None:
         page.set_viewport_size({"width": 1000, "height": 1000})  # narrower: labels and headline wrap, never cut
         page.wait_for_timeout(500)
         assert page.evaluate(CLIPPED_TEXT_JS) == []
+        page.get_by_role("tab", name="First-layer filters").click()  # eight filter chips, none out of sight
+        page.get_by_text("Filters shown (most active", exact=False).wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        assert page.evaluate(CLIPPED_TEXT_JS) == []
+        page.get_by_role("tab", name="Attention along the sequence").click()
         page.set_viewport_size({"width": 1400, "height": 1000})
 
         heatmap = page.locator("[data-testid='stPlotlyChart']", has=page.locator(".gtitle", has_text="Attention along"))
