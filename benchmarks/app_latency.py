@@ -175,6 +175,9 @@ def long_protein_text(length: int = 20_000) -> str:
     return f">long_{length}\n" + (joined * (length // len(joined) + 1))[:length] + "\n"
 
 
+HEATMAP_ROWS_JS = """() => { const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+  .find(c => (c.querySelector('.gtitle') || {}).textContent?.startsWith('Attention along'));
+  return c ? c.querySelectorAll('.yaxislayer-above .ytick').length : -1; }"""
 PAGE_HEIGHT_JS = """() => (document.querySelector('[data-testid="stMain"]')
   || document.scrollingElement).scrollHeight"""
 
@@ -192,9 +195,7 @@ def long_protein_times(weights: Path, repeats: int, length: int = 20_000) -> tup
         for k in range(repeats):
             times.append(predict_text(page, text.replace(">long_", f">r{k}_long_", 1), timeout_ms=300_000))
         height = int(page.evaluate(PAGE_HEIGHT_JS))
-        rows = int(page.evaluate("""() => { const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-          .find(c => (c.querySelector('.gtitle') || {}).textContent?.startsWith('Attention along'));
-          return c ? c.querySelectorAll('.yaxislayer-above .ytick').length : -1; }"""))
+        rows = int(page.evaluate(HEATMAP_ROWS_JS))
     return statistics.median(times), height, rows
 
 
