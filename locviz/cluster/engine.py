@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -204,13 +204,14 @@ def check_options(options: RunOptions) -> None:
     parse_spec(options.cluster)
 
 
-def _plan(options: RunOptions, run: RunFolder, workers: Callable[[], int]) -> Plan:
-    """The partitions: the earlier run's cut when this folder has one and the size asked for is the same."""
+def _plan(options: RunOptions, run: RunFolder, workers: Callable[[], int]) -> tuple[Plan, int | None]:
+    """The partitions and the size asked for: the earlier run's cut when this folder has one and the same size
+    (or none) is asked for, so a run resumed with another worker count keeps its partitions."""
     earlier = run.identity()
     if earlier is not None and options.partition_size in (None, earlier.get("partition_size")):
-        options.partition_size = earlier.get("partition_size")
-        return scan(options.input, int(earlier["target_bytes"]))
-    return scan(options.input, target_bytes(Path(options.input), options.partition_size, workers()))
+        return scan(options.input, int(earlier["target_bytes"])), earlier.get("partition_size")
+    target = target_bytes(Path(options.input), options.partition_size, workers())
+    return scan(options.input, target), options.partition_size
 
 
 def _entry(result: PartitionResult, plan: Plan, weights_sha256: str) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
     """
     t0 = time.perf_counter()
     check_options(options)
-    options.input = Path(options.input)
+    options = replace(options, input=Path(options.input))
     card_path, card = read_card(options.model)
     card_path = card_path.resolve()
     if options.neighbours:
@@ -245,7 +246,8 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
     run_folder.create()
     kind, _ = parse_spec(options.cluster)
     with run_folder.locked(), _client_for(options, kind) as get_client:
-        plan = _plan(options, run_folder, lambda: _slots(options, kind, get_client))
+        plan, partition_size = _plan(options, run_folder, lambda: _slots(options, kind, get_client))
+        options = replace(options, partition_size=partition_size)
         ident = identity(options, plan, card.name or card_path.stem, card.weights_sha256, list(card.classes))
         run_folder.start(ident, plan)
         run_folder.remove_temporaries()
@@ -271,7 +273,7 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
                 file_name("attention", p.index, count) if options.attention else None,
                 spec,
                 options.organism,
-            )  # fmt: skip
+            )
             for p in todo
         ]
         failed: list[tuple[int, str]] = []
