@@ -135,17 +135,25 @@ def mutate(
     protein: Protein,
     variants: str | Sequence[whatif.Variant] | ProteinRecord,
     *,
+    combine: bool = False,
     organism: str | None = None,
-) -> whatif.VariantComparison:
-    """The wild type and one mutant side by side: both calls, Δ per class (``delta``) and Δ attention per residue.
+) -> list[whatif.VariantComparison]:
+    """The wild type beside each mutant, as the app and ``locviz mutate`` show them: per mutant both calls,
+    Δ per class (``delta``) and Δ attention per residue.
 
-    ``variants`` is text in locviz's notation (``"K128T del1-20 ins45:AAA"``) or HGVS (``"p.Lys128Thr"``,
-    ``"p.Ala5_Leu9del"``, ``"p.Lys128_Ala129insGly"``), all changes applied together in wild-type coordinates;
-    or a second sequence (an isoform), lined up by global alignment.
+    ``variants`` is text in locviz's notation or HGVS (``"K128T"``, ``"del1-20"``, ``"ins45:AAA"``,
+    ``"p.Lys128Thr"``, ``"p.Ala5_Leu9del"``, ``"p.Lys128_Ala129insGly"``): commas or spaces separate mutants,
+    ``+`` joins changes into one mutant, and ``combine=True`` makes one mutant of every change; a list of
+    :class:`~locviz.whatif.Variant` is one mutant; a second sequence (an isoform) is lined up by global alignment.
 
     Raises:
         InputError: a position outside the protein, a wild-type residue that is not there (position and residue
             named), or a mutant too short to predict.
     """
-    _, organism = _wild(predictor, protein, organism)
-    return whatif.compare(predictor, _record(protein), variants, organism=organism)
+    wild, organism = _wild(predictor, protein, organism)
+    record = _record(protein)
+    if isinstance(variants, ProteinRecord):
+        return [whatif.compare(predictor, record, variants, organism=organism)]
+    mutants = variants if isinstance(variants, str) else [list(variants)]
+    return whatif.compare_mutants(predictor, record, mutants, combine=combine, organism=organism,
+                                  wild_prediction=wild)  # fmt: skip

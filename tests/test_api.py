@@ -119,13 +119,18 @@ def test_scan_reuses_a_prediction_as_the_wild_type(tiny: locviz.Predictor) -> No
 
 def test_mutate_in_hgvs_equals_our_notation(tiny: locviz.Predictor) -> None:
     record = ProteinRecord("insulin", HUMAN_INSULIN)  # MALWMRLL...: Leu7, Arg6
-    hgvs = locviz.mutate(tiny, record, "p.Leu7Pro")
-    ours = locviz.mutate(tiny, HUMAN_INSULIN, "L7P")
+    [hgvs] = locviz.mutate(tiny, record, "p.Leu7Pro")
+    [ours] = locviz.mutate(tiny, HUMAN_INSULIN, "L7P")
     assert hgvs.label == ours.label == "L7P"
     np.testing.assert_allclose(hgvs.delta, ours.delta, atol=1e-6)
     assert hgvs.changed == [7]
-    deletion = locviz.mutate(tiny, record, "p.Ala2_Leu7del")
+    [deletion] = locviz.mutate(tiny, record, "p.Ala2_Leu7del")
     assert deletion.changed == [2, 3, 4, 5, 6, 7] and deletion.mutant.length == len(HUMAN_INSULIN) - 6
+    separate = locviz.mutate(tiny, record, "L7P, p.Ala2_Leu7del")  # as the app and `locviz mutate`: two mutants
+    assert [c.label for c in separate] == ["L7P", "del2-7"]
+    np.testing.assert_allclose(separate[0].delta, ours.delta, atol=1e-6)
+    [both] = locviz.mutate(tiny, record, "R6A, L7P", combine=True)
+    assert both.changed == [6, 7]
     with pytest.raises(InputError, match=r"position 6 is Arg \(R\), not Leu \(L\)"):
         locviz.mutate(tiny, record, "p.Leu6Pro")
 

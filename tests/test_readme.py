@@ -35,4 +35,4 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert len(tagged["homology:"]) == 1
     assert re.search(r"(closest annotated protein|known:|no annotated protein)", tagged["homology:"][0])
     assert tagged["scan:"] == ["scan: (20, 5)"]
-    assert len(tagged["mutate:"]) == 1 and tagged["mutate:"][0].startswith("mutate: L7P ")
+    assert [line.split()[1] for line in tagged["mutate:"]] == ["L7P", "del1-24"]
