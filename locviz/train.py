@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from locviz import batching
+from locviz import batching, cpu
 from locviz.batching import make_batches, to_tensors
 from locviz.distill import distillation_loss
 from locviz.encoding import LengthPolicy, tokenize
@@ -171,6 +171,27 @@ def fit(
         start_epoch, seconds = int(state["epoch"]) + 1, float(state["seconds"])
         torch.set_rng_state(state["torch_rng"].cpu())
         log(f"resumed from {ckpt} after epoch {start_epoch - 1}")
+
+    def _step(model: ConvLSTM, tokens: torch.Tensor, lens: torch.Tensor, target: torch.Tensor,
+              idx: np.ndarray) -> tuple[float, float | None]:  # fmt: skip
+        """One optimiser step; (loss, attention-supervision term) as numbers."""
+        out = model(tokens, lens)
+        logits = out.logits + train_config.logit_adjustment * log_prior
+        if soft_targets is not None:
+            teacher = torch.from_numpy(soft_targets[idx]).to(device)
+            loss = distillation_loss(logits, teacher, target, train_config.distill_weight,
+                                     train_config.label_smoothing)  # fmt: skip
+        else:
+            loss = F.cross_entropy(logits, target, label_smoothing=train_config.label_smoothing)
+        supervision = attention_loss(out.attention, [targets.get(int(i)) for i in idx]) if targets else None
+        if supervision is not None:
+            loss = loss + supervision
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.clip_norm)
+        optimiser.step()
+        return loss.item(), (None if supervision is None else supervision.item())
+
     lengths = np.array([len(t) for t in token_arrays])
     labels_t = torch.as_tensor(labels)
     log_file = open(out_dir / "train.log", "a")
@@ -197,23 +218,11 @@ def fit(
                 idx = train_idx[local]
                 tokens, lens = to_tensors([token_arrays[i] for i in idx], device)
                 target = labels_t[idx].to(device)
-                out = model(tokens, lens)
-                logits = out.logits + train_config.logit_adjustment * log_prior
-                if soft_targets is not None:
-                    teacher = torch.from_numpy(soft_targets[idx]).to(device)
-                    loss = distillation_loss(logits, teacher, target, train_config.distill_weight,
-                                             train_config.label_smoothing)  # fmt: skip
-                else:
-                    loss = F.cross_entropy(logits, target, label_smoothing=train_config.label_smoothing)
-                supervision = attention_loss(out.attention, [targets.get(int(i)) for i in idx]) if targets else None
+                with cpu.turns().turn(device):  # a step takes the free cores, as every forward pass does
+                    loss, supervision = _step(model, tokens, lens, target, idx)
+                loss_sum += loss * len(idx)
                 if supervision is not None:
-                    loss = loss + supervision
-                    attention_sum += supervision.item() * len(idx)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.clip_norm)
-                optimiser.step()
-                loss_sum += loss.item() * len(idx)
+                    attention_sum += supervision * len(idx)
                 n_seen += len(idx)
                 residues += int(lens.sum())
                 bar.set_postfix(loss=f"{loss_sum / n_seen:.3f}")
