@@ -36,7 +36,7 @@ def add_predict_options(p: argparse.ArgumentParser) -> None:
         "--slurm-queue", help="slurm:N: the partition (queue) to submit to (default: Dask's jobqueue config)"
     )
     g.add_argument(
-        "--slurm-memory", help="slurm:N: memory per job, e.g. 2GB (default: Dask's jobqueue config, else 2GB)"
+        "--slurm-memory", help="slurm:N: memory per job, e.g. 4GB (default: Dask's jobqueue config, else 3GB)"
     )
     g.add_argument(
         "--slurm-walltime", help="slurm:N: time limit per job, e.g. 04:00:00 (default: Dask's jobqueue config)"

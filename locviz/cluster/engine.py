@@ -33,9 +33,10 @@ from locviz.organisms import check_organism
 from locviz.table import SCHEMA_VERSION, columns
 from locviz.weights import read_card
 
-DEFAULT_WORKER_MEMORY = "2GB"
+DEFAULT_WORKER_MEMORY = "3GB"
 """A Slurm job's memory when neither --slurm-memory nor Dask's jobqueue config says: one worker with a shipped model
-measured under 0.8 GB (``benchmarks/cluster.py``), DIAMOND's search of a partition adds a few hundred MB."""
+peaked at 1.3 GB on 1,400-protein partitions (``benchmarks/cluster.py``, docs/scale.md); larger partitions and
+DIAMOND's search (``--neighbours``) add to it, and Dask stops a worker at 95 % of its limit."""
 
 
 @dataclass(frozen=True)
