@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     plan = campaign.read_plan(args.plan)
     print("| run | lever | data, fold | accuracy before → after | MCC before → after | last epoch alone (no "
-          "averaging) | rare-class MCC | attention AUROC SP / PTS1 / KDEL | CPU min |")  # fmt: skip
+          "averaging) | rare-class MCC | attention AUROC SP / PTS1 / KDEL | wall minutes (shared) |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in plan.runs:
         if args.stage and run.stage != args.stage:
