@@ -209,7 +209,8 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
     measured: dict[str, list[float]] = {}
     for r in plan.runs:
         measured.setdefault(r.dataset, []).extend(h["seconds"] for h in _history(plan, r))
-    per_epoch = {d: float(np.median(v)) if v else SECONDS_PER_EPOCH[d] for d, v in measured.items()}
+    # the recent pace: the median of the last 10 epochs of each data set (earlier ones may have shared the cores)
+    per_epoch = {d: float(np.median(v[-10:])) if v else SECONDS_PER_EPOCH[d] for d, v in measured.items()}
     rows = []
     for r in plan.runs:
         res, hist = result_of(plan, r), _history(plan, r)
@@ -247,7 +248,7 @@ def format_status(rows: list[dict[str, Any]]) -> str:
     lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in table]
     total = sum(row["hours_left"] for row in rows)
     done = sum(row["state"] == "done" for row in rows)
-    lines.append(f"{done} of {len(rows)} runs done; about {total:.1f} h of CPU left (2 idle cores)")
+    lines.append(f"{done} of {len(rows)} runs done; about {total:.1f} h left at the recent pace")
     return "\n".join(lines)
 
 
