@@ -402,17 +402,6 @@ def count_records(path: Path) -> int | None:
         return None
 
 
-def check_output(path: str) -> None:
-    """Fail before the model loads when an output path cannot be written."""
-    if path == "-":
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{path} is a folder; give a file name for the output")
-    if not target.parent.is_dir():
-        raise InputError(f"the folder {target.parent} does not exist; create it or choose another output path")
-
-
 def open_output(path: str) -> IO[str]:
     if path == "-":
         return sys.stdout
@@ -437,7 +426,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     fmt = table.format_for(args.out, args.format, table.PREDICTION_FORMATS)
     for target in (args.out, args.attention, args.signals):
         if target:
-            check_output(target)
+            table.check_output_path(target)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     total = count_records(Path(source)) if source != "-" else None
     in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
@@ -725,7 +714,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if (args.start is None) != (args.end is None):
         raise InputError("give both --start and --end, or neither (the most-attended window)")
     fmt = table.format_for(args.out, args.format)
-    check_output(args.out)
+    table.check_output_path(args.out)
     records = _whatif_records(args.input)
     for record in records:
         if args.start is not None:
@@ -782,7 +771,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
-    check_output(args.out)
+    table.check_output_path(args.out)
     records = {r.id: r for r in _whatif_records(args.input)}
     jobs = []
     for item in args.variants:

@@ -21,6 +21,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -415,3 +416,14 @@ def attention_text_rows(tab: Any) -> Iterable[list]:
             yield [pid, position, residue, number(value), "true", number(relative, 4)]
         else:
             yield [pid, position, residue, "", "false", ""]
+
+
+def check_output_path(path: str, what: str = "the output") -> None:
+    """Fail before any work starts when ``path`` cannot be written (``-`` is standard output)."""
+    if path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{path} is a folder; give a file name for {what}")
+    if not target.parent.is_dir():
+        raise InputError(f"the folder {target.parent} does not exist; create it or choose another output path")

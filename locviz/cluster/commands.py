@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from locviz import table
 from locviz.cluster.manifest import ERRORS_FILE
 from locviz.cluster.merge import MERGE_FORMATS, merge, merge_attention
 from locviz.cluster.spec import SPEC_HELP
@@ -56,9 +57,7 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
         raise InputError("with --cluster the table is Parquet parts in --out; 'locviz merge DIR --out FILE --format "
                          f"{{{','.join(MERGE_FORMATS)}}}' writes one file")  # fmt: skip
     if args.attention:
-        from locviz.cluster.merge import _check_target
-
-        _check_target(args.attention)
+        table.check_output_path(args.attention, "the attention file")
     options = RunOptions(
         input=Path(args.input), out_dir=Path(args.out), model=args.model, cluster=args.cluster,
         partition_size=args.partition_size, organism=args.organism, neighbours=args.neighbours,

@@ -82,22 +82,12 @@ def _open_text(path: str) -> Any:
         raise InputError(f"cannot write {path}: {exc.strerror}") from exc
 
 
-def _check_target(path: str) -> None:
-    if path == "-":
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{path} is a folder; give a file name for the merged table")
-    if not target.parent.is_dir():
-        raise InputError(f"the folder {target.parent} does not exist; create it or choose another output path")
-
-
 def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary:
     """Join the parts of a finished run into ``out`` (TSV, CSV, JSON or Parquet; ``-`` for stdout, text only)."""
     import pyarrow.parquet as pq
 
     fmt = output_format(out, fmt)
-    _check_target(out)
+    table.check_output_path(out, "the merged table")
     _, entries = finished_parts(out_dir)
     folder = Path(out_dir)
     rows = 0
@@ -140,7 +130,7 @@ def _classes(meta: dict[bytes, bytes]) -> list[str]:
 
 def merge_attention(out_dir: str | Path, out: str) -> MergeSummary:
     """The per-residue attention parts as one long table, as ``locviz predict --attention`` writes it."""
-    _check_target(out)
+    table.check_output_path(out, "the merged table")
     ident, entries = finished_parts(out_dir)
     if not ident.get("attention"):
         raise InputError(f"{out_dir} was run without --attention; rerun it with --attention in a new --out folder")
