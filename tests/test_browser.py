@@ -70,6 +70,7 @@ def test_paste_predict_download_in_chromium(weights: Path) -> None:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
         heatmap = page.locator("[data-testid='stPlotlyChart']", has=page.locator(".gtitle", has_text="Attention along"))
+        heatmap.first.wait_for(timeout=60_000)  # the tab's charts are drawn after the click and the resize
         assert heatmap.count() == 1
         residue_letters = heatmap.locator("g.textpoint text")  # the residue letters drawn in the cells
         assert residue_letters.count() == len(protein.sequence)
