@@ -16,7 +16,6 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
@@ -402,15 +401,6 @@ def count_records(path: Path) -> int | None:
         return None
 
 
-def open_output(path: str) -> IO[str]:
-    if path == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.cluster:  # the same command over a Dask cluster: Parquet parts in the --out folder (locviz/cluster/)
         return cluster_commands.cmd_predict_cluster(args)
@@ -430,9 +420,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     total = count_records(Path(source)) if source != "-" else None
     in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
-    out_handle = open_output(args.out)
-    att_handle = open_output(args.attention) if args.attention else None
-    sig_handle = open_output(args.signals) if args.signals else None
+    out_handle = table.open_output(args.out)
+    att_handle = table.open_output(args.attention) if args.attention else None
+    sig_handle = table.open_output(args.signals) if args.signals else None
     reference = homology.Reference.for_search(predictor.bundle) if args.neighbours else None
     extra_columns = pipeline.extra_columns(neighbours=reference is not None)
     writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
@@ -723,7 +713,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             except InputError as exc:
                 raise InputError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
-    handle = open_output(args.out)
+    handle = table.open_output(args.out)
     writer = whatif.delta_writer(handle, fmt, whatif.scan_columns(predictor.classes), model=predictor.name, kind="scan")
     bar = tqdm(unit="mutant", disable=args.no_progress, file=sys.stderr, desc="scan")
     rows = 0
@@ -783,7 +773,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
                 raise InputError(f"record '{rid}': {exc}") from exc
         jobs.append((records[rid], mutants))
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
-    handle = open_output(args.out)
+    handle = table.open_output(args.out)
     writer = whatif.delta_writer(handle, fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
                                 kind="mutate")
     n_mutants = sum(len(mutants) for _, mutants in jobs)

@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -427,3 +428,13 @@ def check_output_path(path: str, what: str = "the output") -> None:
         raise InputError(f"{path} is a folder; give a file name for {what}")
     if not target.parent.is_dir():
         raise InputError(f"the folder {target.parent} does not exist; create it or choose another output path")
+
+
+def open_output(path: str) -> IO[str]:
+    """A text handle for a table (``-`` is standard output), or a clear error when it cannot be opened."""
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc

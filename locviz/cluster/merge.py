@@ -73,15 +73,6 @@ def finished_parts(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, 
     return ident, ordered
 
 
-def _open_text(path: str) -> Any:
-    if path == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
-
-
 def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary:
     """Join the parts of a finished run into ``out`` (TSV, CSV, JSON or Parquet; ``-`` for stdout, text only)."""
     import pyarrow.parquet as pq
@@ -103,7 +94,7 @@ def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary
                 rows += part.num_rows
         os.replace(temporary, out)
         return MergeSummary(out, rows, len(entries))
-    handle = _open_text(out)
+    handle = table.open_output(out)
     try:
         writer = None
         for entry in entries:
@@ -135,7 +126,7 @@ def merge_attention(out_dir: str | Path, out: str) -> MergeSummary:
     if not ident.get("attention"):
         raise InputError(f"{out_dir} was run without --attention; rerun it with --attention in a new --out folder")
     delimiter = "," if table.format_for(out) == "csv" else "\t"
-    handle = _open_text(out)
+    handle = table.open_output(out)
     rows = 0
     try:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
