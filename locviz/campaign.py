@@ -459,6 +459,11 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             ready = resolved(plan, run)
             if ready is None:
                 continue
+            stop = plan.runs_dir / "STOP"
+            if stop.exists():  # `touch runs/campaign/STOP`: end cleanly between runs (never mid-ship)
+                stop.unlink()
+                log(f"STOP file found: stopping before {run.name}; the next start goes on from there")
+                return 2
             log(format_status(status_rows(plan, running=run.name)))
             (plan.runs_dir / "running.txt").write_text(run.name)
             winner = reusable(plan, run)

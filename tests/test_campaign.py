@@ -224,3 +224,13 @@ shape = {{ lstm_hidden = 4, attention_hidden = 4, dense_hidden = 4, filters_per_
     teacher = np.load(tmp_path / "runs" / "fast" / "teacher.npy")
     assert np.allclose(teacher[teacher.sum(1) > 0].sum(1), 1.0, atol=1e-4)  # probabilities on training proteins
     assert "cv_member0_fold1" in fast.card.metrics
+
+
+def test_a_stop_file_ends_the_campaign_between_runs(tmp_path: Path) -> None:
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    tiny_trained_bundle(tmp_path / "bundle")
+    plan = campaign.read_plan(write_plan(tmp_path / "plan.toml", tmp_path))
+    plan.runs_dir.mkdir(parents=True)
+    (plan.runs_dir / "STOP").touch()
+    assert campaign.run_campaign(plan, log=lambda _: None) == 2
+    assert not (plan.runs_dir / "STOP").exists() and campaign.result_of(plan, plan.runs[0]) is None
