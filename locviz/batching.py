@@ -157,3 +157,26 @@ def probabilities(
     if out is None:
         raise ValueError("no sequences to predict")
     return out
+
+
+def member_probabilities(
+    model: ConvLSTM | Ensemble,
+    token_arrays: Sequence[np.ndarray],
+    device: torch.device,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_residues: int = DEFAULT_MAX_RESIDUES,
+    callback: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Each member's class probabilities ``(M, N, C)`` float32 in input order (calibrated evaluation)."""
+    out: np.ndarray | None = None
+    for idx, result in run(
+        model, token_arrays, device, batch_size=batch_size, max_residues=max_residues, callback=callback
+    ):
+        if out is None:
+            members, _, classes = result.member_probabilities.shape
+            out = np.zeros((members, len(token_arrays), classes), dtype=np.float32)
+        out[:, idx] = result.member_probabilities
+    if out is None:
+        raise ValueError("no sequences to predict")
+    return out

@@ -8,16 +8,22 @@ changes. ``T`` is fitted by minimising the negative log-likelihood of
 validated (early-stopped) on and nothing else, read from the card
 (``training[k].validation_fold``); a test fold is never used.
 
-How the ensemble is calibrated: ``T`` is fitted on members' out-of-fold
-logits and applied to the ensemble's averaged distribution (``p ** (1/T)``),
-so the ensemble's call never changes. Only one member is ever
-out-of-fold for a protein (the others trained on it), so an ensemble-level
-temperature cannot be fitted honestly from these folds; averaging members
-usually makes an ensemble a little less confident than its members, so the
-ensemble's calibrated confidence errs on the modest side. ECE before/after is
-reported on the out-of-fold member predictions with ``T`` cross-fitted
-(fold k's predictions scaled by the ``T`` fitted on the other folds), so the
-"after" figure is not measured on the proteins ``T`` was fitted on.
+How the ensemble is calibrated (:class:`Calibrator`, the one place member outputs
+become the distribution users see): each member's logits are divided by its own
+temperature ``T_k``, fitted on that member's out-of-fold predictions; the
+members' softmaxes are averaged; the average is divided by an ensemble
+temperature ``T``. Averaging makes an ensemble softer than its members, and
+only one member is out-of-fold for any protein, so ``T`` can only be fitted on
+a *calibration fold* that none of the members averaged there trained on
+(``locviz calibrate --calibration-fold F``: DeepLoc fold 7, which the new
+members 4-7 leave out). Without one ``T`` is 1 and the card says the
+ensemble-level correction is missing. ECE after calibration is reported
+cross-fitted (each half of a fold scaled by the temperature fitted on the other
+half), so no figure is measured on the proteins it was fitted on. A member's
+temperature can reorder a near-tie between classes, so the calibrated call is
+the one ``locviz evaluate`` scores (it applies the same :class:`Calibrator`).
+Cards written before this (method ``temperature``: one ``T`` on the averaged
+distribution, fitted on members) still load and behave as they did.
 
 The ``support`` verdict (high / medium / low) combines the calibrated
 confidence (thresholds chosen on the same out-of-fold predictions so that
@@ -42,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from locviz import batching
 from locviz.card import CalibrationCard
@@ -135,6 +142,77 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     result = minimize_scalar(lambda t: nll(logits, labels, float(np.exp(t))), bounds=(lo, hi), method="bounded",
                              options={"xatol": 1e-5})  # fmt: skip
     return float(np.exp(result.x))
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Member probabilities ``(M, ..., C)`` → the ensemble's calibrated distribution (see the module docstring).
+
+    ``member_temperatures`` (one per member, empty: all 1) scale each member before averaging;
+    ``temperature`` scales the average. The identity calibrator leaves the plain ensemble mean.
+    """
+
+    member_temperatures: tuple[float, ...] = ()
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        for value in (*self.member_temperatures, self.temperature):
+            check_temperature(value)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.temperature == 1.0 and all(t == 1.0 for t in self.member_temperatures)
+
+    def member_temperature(self, member: int) -> float:
+        return float(self.member_temperatures[member]) if self.member_temperatures else 1.0
+
+    def members(self, member_probabilities: np.ndarray) -> np.ndarray:
+        """Each member at its own temperature, ``(M, ..., C)`` float64."""
+        probs = np.asarray(member_probabilities, dtype=np.float64)
+        if not self.member_temperatures:
+            return probs
+        if len(self.member_temperatures) != len(probs):
+            raise InputError(f"{len(probs)} members but {len(self.member_temperatures)} member temperatures")
+        return np.stack([scale(p, t) for p, t in zip(probs, self.member_temperatures, strict=True)])
+
+    def ensemble(self, member_probabilities: np.ndarray) -> np.ndarray:
+        """The calibrated ensemble distribution ``(..., C)``: members scaled, averaged, the average scaled."""
+        return scale(self.members(member_probabilities).mean(axis=0), self.temperature)
+
+    def single(self, probabilities: np.ndarray, member: int) -> np.ndarray:
+        """One member's probabilities calibrated as the ensemble's would be (out-of-fold rows, thresholds)."""
+        return scale(scale(probabilities, self.member_temperature(member)), self.temperature)
+
+    def rows(self, probabilities: np.ndarray, members: np.ndarray) -> np.ndarray:
+        """:meth:`single` for rows ``(N, C)`` each predicted by member ``members[i]`` (out-of-fold predictions)."""
+        out = np.asarray(probabilities, dtype=np.float64).copy()
+        for k in np.unique(members):
+            out[members == k] = self.single(out[members == k], int(k))
+        return out
+
+    def torch_ensemble(self, member_probabilities: torch.Tensor) -> torch.Tensor:
+        """:meth:`ensemble` in torch, differentiable (gradient attributions of the reported probability)."""
+        members = member_probabilities
+        if self.member_temperatures:
+            shape = (-1,) + (1,) * (members.dim() - 1)
+            temps = torch.tensor(self.member_temperatures, dtype=members.dtype, device=members.device).view(shape)
+            members = torch.softmax(torch.log(members.clamp_min(1e-30)) / temps, dim=-1)
+        mean = members.mean(0)
+        if self.temperature != 1.0:
+            mean = torch.softmax(torch.log(mean.clamp_min(1e-30)) / self.temperature, dim=-1)
+        return mean
+
+    def describe(self) -> str:
+        """In words, for help texts and captions."""
+        if self.is_identity:
+            return "not calibrated (the plain mean of the members)"
+        parts = []
+        if self.member_temperatures:
+            parts.append("each member's logits divided by its own temperature ("
+                         + ", ".join(f"{t:.2f}" for t in self.member_temperatures) + ") before averaging")
+        if self.temperature != 1.0:
+            parts.append(f"the average scaled by an ensemble temperature of {self.temperature:.2f}")
+        return "; ".join(parts)
 
 
 # ----------------------------------------------------------------------------- measuring calibration
@@ -252,20 +330,86 @@ def out_of_fold(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int]
     )
 
 
-def cross_fitted(oof: OutOfFold) -> tuple[np.ndarray, dict[int, float]]:
-    """Calibrated out-of-fold probabilities, fold k scaled by the temperature fitted on the other folds.
+def halves(n: int, seed: int = 0) -> np.ndarray:
+    """A fixed random split of ``n`` rows into two halves (True / False), for cross-fitting within one fold."""
+    first = np.zeros(n, dtype=bool)
+    first[np.random.default_rng(seed).permutation(n)[: n // 2]] = True
+    return first
 
-    With a single fold there is nothing else to fit on, and the fold's own temperature is used.
+
+def cross_fit(logp: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Each half of the rows scaled by the temperature fitted on the other half: (probabilities, (T_a, T_b)).
+
+    A half with no rows (one protein) takes the temperature fitted on all of them.
     """
-    out = np.empty_like(oof.probabilities)
-    temps = {}
-    logp = log_probabilities(oof.probabilities)
-    for fold in np.unique(oof.folds):
-        rows = oof.folds == fold
+    first = halves(len(labels))
+    out = np.empty_like(logp)
+    temps = []
+    for rows in (first, ~first):
         fit_rows = ~rows if (~rows).any() else rows
-        temps[int(fold)] = fit_temperature(logp[fit_rows], oof.labels[fit_rows])
-        out[rows] = scale(oof.probabilities[rows], temps[int(fold)])
-    return out, temps
+        temperature = fit_temperature(logp[fit_rows], labels[fit_rows])
+        out[rows] = softmax(logp[rows] / temperature)
+        temps.append(temperature)
+    return out, (temps[0], temps[1])
+
+
+def member_temperatures(oof: OutOfFold, n_members: int) -> tuple[float, ...]:
+    """Member k's temperature, fitted on its own out-of-fold rows only."""
+    logp = log_probabilities(oof.probabilities)
+    return tuple(fit_temperature(logp[oof.members == k], oof.labels[oof.members == k]) for k in range(n_members))
+
+
+def member_cross_fitted(oof: OutOfFold, n_members: int) -> tuple[np.ndarray, dict[int, tuple[float, float]]]:
+    """Out-of-fold rows at their member's temperature, each half of a member's fold scaled by the other half's."""
+    logp = log_probabilities(oof.probabilities)
+    out = np.empty_like(oof.probabilities)
+    halves_fitted = {}
+    for k in range(n_members):
+        rows = oof.members == k
+        out[rows], halves_fitted[k] = cross_fit(logp[rows], oof.labels[rows])
+    return out, halves_fitted
+
+
+@dataclass
+class EnsembleFold:
+    """The ensemble of the members that never trained on one fold, predicting that fold (ensemble calibration)."""
+
+    fold: int
+    members: tuple[int, ...]  # member indices into the bundle
+    member_probabilities: np.ndarray  # (len(members), N, C) raw softmax of each
+    labels: np.ndarray  # (N,)
+
+
+def members_without(bundle: ModelBundle, fold: int) -> tuple[int, ...]:
+    """The members that did not train on ``fold`` (the card's ``training[k].train_folds``)."""
+    return tuple(k for k, t in enumerate(bundle.card.training) if t.train_folds and fold not in t.train_folds)
+
+
+def ensemble_fold(bundle: ModelBundle, data: LabelledSet, fold: int,
+                  callback: Callable[[int], None] | None = None) -> EnsembleFold:  # fmt: skip
+    """Predict calibration fold ``fold`` with every member that never trained on it.
+
+    Raises:
+        BundleError: it is the test fold, or fewer than two members left it out (no ensemble to calibrate).
+        DatasetError: the fold is empty.
+    """
+    if fold == TEST_FOLD.get(data.name):
+        raise BundleError(f"fold {fold} is {data.name}'s test fold; calibration never fits on it")
+    members = members_without(bundle, fold)
+    if len(members) < 2:
+        raise BundleError(
+            f"{bundle.card_path}: fold {fold} cannot calibrate the ensemble: {len(members)} member(s) left it out of "
+            "training (need at least 2; the card's training[k].train_folds say which folds each member trained on)"
+        )
+    idx = data.subset([fold])
+    if len(idx) == 0:
+        raise DatasetError(f"{data.name} has no proteins in fold {fold}")
+    tokens = [tokenize(bundle.length_policy.crop(data.records[i].sequence)[0]) for i in idx]
+    sub = Ensemble([bundle.model.members[k] for k in members])
+    stacked = np.zeros((len(members), len(idx), len(bundle.classes)))
+    for rows, result in batching.run(sub, tokens, bundle.device, callback=callback):
+        stacked[:, rows] = result.member_probabilities
+    return EnsembleFold(fold, members, stacked, data.labels[idx])
 
 
 # ----------------------------------------------------------------------------- out-of-distribution signs
@@ -548,10 +692,12 @@ def class_mcc_of(card: Any) -> dict[str, float]:
     return {c: round(float(m), 4) for c, m in zip(classes, per_class_mcc(total), strict=True)}
 
 
-def temperature_of(card: Any) -> float:
-    """The card's temperature (1.0 when the card has no calibration section, or a stale one)."""
+def calibrator_of(card: Any) -> Calibrator:
+    """The card's :class:`Calibrator` (the identity when the card has no calibration section, or a stale one)."""
     section = current_section(card)
-    return float(section.temperature) if section is not None else 1.0
+    if section is None:
+        return Calibrator()
+    return Calibrator(tuple(float(v) for v in section.member_temperatures), float(section.temperature))
 
 
 def support_for(prediction: Prediction, thresholds: SupportThresholds, homology: HomologyHint | None = None) -> Support:
@@ -572,21 +718,21 @@ def annotate(prediction: Prediction, thresholds: SupportThresholds, homology: Ho
     return prediction
 
 
-def calibrate_prediction(prediction: Prediction, temperature: float) -> Prediction:
-    """A copy whose ensemble and member probabilities are temperature-scaled (raw kept in ``raw_probabilities``).
+def calibrate_prediction(prediction: Prediction, calibrator: Calibrator) -> Prediction:
+    """A copy with calibrated probabilities (:meth:`Calibrator.ensemble`); the raw mean stays in ``raw_probabilities``.
 
-    The ensemble's distribution is scaled as a whole (``p ** (1/T)``, renormalised), so the call is exactly
-    the uncalibrated model's: calibration changes how sure the model says it is, never what it says. Members
-    are scaled the same way, for their spread; their mean is close to, not exactly, the ensemble's.
+    ``member_probabilities`` become each member at its own temperature (their spread, as the verdict reads it).
+    A prediction without member probabilities can only take the ensemble temperature.
     """
+    raw = np.asarray(prediction.probabilities, dtype=np.float64)
     members = prediction.member_probabilities
-    if members is not None:
-        members = scale(members, temperature)
-    probabilities = scale(prediction.probabilities, temperature)
-    return dataclasses.replace(
-        prediction, probabilities=probabilities, member_probabilities=members,
-        raw_probabilities=np.asarray(prediction.probabilities, dtype=np.float64),
-    )  # fmt: skip
+    if members is None:
+        probabilities = scale(raw, calibrator.temperature)
+    else:
+        members = calibrator.members(members)
+        probabilities = scale(members.mean(axis=0), calibrator.temperature)
+    return dataclasses.replace(prediction, probabilities=probabilities, member_probabilities=members,
+                               raw_probabilities=raw)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- fitting everything
@@ -594,10 +740,10 @@ def calibrate_prediction(prediction: Prediction, temperature: float) -> Predicti
 class CalibrationResult:
     """What ``locviz calibrate`` measured and what it stores."""
 
-    temperature: float
-    fold_temperatures: dict[int, float]
-    ece_before: float
-    ece_after: float  # cross-fitted
+    calibrator: Calibrator
+    member_halves: dict[int, tuple[float, float]]  # member -> temperatures fitted on each half of its fold
+    ece_before: float  # members out-of-fold, raw
+    ece_after: float  # members out-of-fold at their temperatures, cross-fitted
     nll_before: float
     nll_after: float  # cross-fitted
     accuracy: float
@@ -608,6 +754,8 @@ class CalibrationResult:
     support_accuracy: dict[str, float | None]  # cross-fitted thresholds, per verdict level
     support_count: dict[str, int]
     fitted_on: str
+    ensemble: dict[str, Any] | None = None  # the calibration fold's figures (None: no calibration fold)
+    calibration_fold: int | None = None
 
     def section(self, command: str = "", weights_sha256: str = "") -> CalibrationCard:
         """The card section; ``weights_sha256`` ties it to the weights it was fitted for (stale if they change)."""
@@ -620,11 +768,15 @@ class CalibrationResult:
             "accuracy": round(self.accuracy, 4),
             "n": self.n,
             "n_bins": N_BINS,
-            "fold_temperatures": {str(k): round(v, 4) for k, v in self.fold_temperatures.items()},
+            "member_temperature_halves": {str(k): [round(v, 4) for v in p] for k, p in self.member_halves.items()},
             "reliability_before": self.reliability_before.to_dict(),
             "reliability_after": self.reliability_after.to_dict(),
-            "measured_on": "out-of-fold predictions of single members (cross-validation); ECE after with the "
-            "temperature cross-fitted on the other validation folds",
+            "measured_on": "out-of-fold predictions of single members (cross-validation); ECE after with each "
+            "member's temperature fitted on the other half of its fold",
+            "ensemble": self.ensemble
+            or {"fitted": False, "why": "no calibration fold: every fold was trained on by all members but one, so "
+                "the ensemble's own temperature (averaging makes it softer than its members) cannot be fitted "
+                "honestly; the ensemble temperature is 1"},
             "support": {
                 "thresholds": {"high": self.thresholds.high, "low": self.thresholds.low},
                 "high_target": HIGH_TARGET,
@@ -634,8 +786,11 @@ class CalibrationResult:
                 "confidence and sequence signs only (member agreement and homology cannot be cross-validated here)",
             },
         }
-        return CalibrationCard(method="temperature", temperature=round(self.temperature, 4), fitted_on=self.fitted_on,
-                               metrics=metrics, command=command)  # fmt: skip
+        c = self.calibrator
+        return CalibrationCard(method="member-temperatures", temperature=round(c.temperature, 4),
+                               fitted_on=self.fitted_on, metrics=metrics, command=command,
+                               member_temperatures=tuple(round(v, 4) for v in c.member_temperatures),
+                               calibration_fold=self.calibration_fold)  # fmt: skip
 
 
 def _support_by_level(oof: OutOfFold, calibrated: np.ndarray) -> tuple[dict, dict]:
@@ -655,44 +810,95 @@ def _support_by_level(oof: OutOfFold, calibrated: np.ndarray) -> tuple[dict, dic
     return accuracy, count
 
 
-def fit(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int], None] | None = None) -> CalibrationResult:
-    """Out-of-fold predictions → temperature, ECE before/after, support thresholds and their CV accuracy."""
+def fit_ensemble_temperature(fold: EnsembleFold, member_temps: Sequence[float]) -> tuple[float, dict[str, Any]]:
+    """The ensemble temperature on a calibration fold, over its members at their own temperatures, and the
+    figures: ECE of the raw average, of the members-only calibration, and cross-fitted with ``T`` (halves)."""
+    temps = tuple(member_temps[k] for k in fold.members)
+    averaged = Calibrator(temps).ensemble(fold.member_probabilities)
+    raw = fold.member_probabilities.mean(axis=0)
+    logp = log_probabilities(averaged)
+    temperature = fit_temperature(logp, fold.labels)
+    crossed, pair = cross_fit(logp, fold.labels)
+    figures = {
+        "fitted": True, "fold": fold.fold, "members": list(fold.members), "n": int(len(fold.labels)),
+        "temperature": round(temperature, 4), "temperature_halves": [round(v, 4) for v in pair],
+        "accuracy": round(float((crossed.argmax(1) == fold.labels).mean()), 4),
+        "ece_raw_average": round(expected_calibration_error(raw, fold.labels), 4),
+        "ece_member_temperatures": round(expected_calibration_error(averaged, fold.labels), 4),
+        "ece_after": round(expected_calibration_error(crossed, fold.labels), 4),
+        "mean_confidence_after": round(float(crossed.max(1).mean()), 4),
+        "reliability_raw_average": reliability(raw, fold.labels).to_dict(),
+        "reliability_after": reliability(crossed, fold.labels).to_dict(),
+        "measured_on": f"fold {fold.fold}, predicted by the {len(fold.members)} members that never trained on it "
+        "(their average: an out-of-sample ensemble); ECE after cross-fitted (each half scaled by the other's T)",
+    }  # fmt: skip
+    return temperature, figures
+
+
+def fit(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int], None] | None = None,
+        calibration_fold: int | None = None) -> CalibrationResult:  # fmt: skip
+    """Out-of-fold predictions → member temperatures (and, on a calibration fold, the ensemble temperature),
+    ECE before/after, support thresholds and their cross-validated accuracy."""
     oof = out_of_fold(bundle, data, callback=callback)
-    temperature = fit_temperature(log_probabilities(oof.probabilities), oof.labels)
-    calibrated, fold_temps = cross_fitted(oof)
-    confidence = scale(oof.probabilities, temperature).max(axis=1)
+    n_members = bundle.card.members
+    temps = member_temperatures(oof, n_members)
+    ensemble_t, ensemble = 1.0, None
+    if calibration_fold is not None:
+        ensemble_t, ensemble = fit_ensemble_temperature(ensemble_fold(bundle, data, calibration_fold, callback), temps)
+    calibrator = Calibrator(temps, ensemble_t)
+    crossed, member_halves = member_cross_fitted(oof, n_members)
+    shown = calibrator.rows(oof.probabilities, oof.members)
+    crossed_shown = scale(crossed, ensemble_t)
     correct = oof.probabilities.argmax(axis=1) == oof.labels
-    accuracy, count = _support_by_level(oof, calibrated)
+    accuracy, count = _support_by_level(oof, crossed_shown)
     folds = ", ".join(f"member {k} on fold {f}" for k, f in enumerate(validation_folds(bundle, data.name)))
-    logp = log_probabilities(oof.probabilities)
+    fitted_on = (f"{data.name} validation folds, out-of-fold only ({folds}; {len(oof.labels)} proteins): one "
+                 "temperature per member, on its own fold, applied to its logits before averaging")  # fmt: skip
+    if ensemble is not None:
+        fitted_on += (f"; the ensemble temperature on fold {calibration_fold}, averaged over members "
+                      f"{', '.join(map(str, ensemble['members']))} (none of them trained on it)")  # fmt: skip
     return CalibrationResult(
-        temperature=temperature,
-        fold_temperatures=fold_temps,
+        calibrator=calibrator,
+        member_halves=member_halves,
         ece_before=expected_calibration_error(oof.probabilities, oof.labels),
-        ece_after=expected_calibration_error(calibrated, oof.labels),
-        nll_before=nll(logp, oof.labels),
-        nll_after=float(np.mean(-np.log(np.clip(calibrated[np.arange(len(oof.labels)), oof.labels], EPS, 1)))),
+        ece_after=expected_calibration_error(crossed, oof.labels),
+        nll_before=nll(log_probabilities(oof.probabilities), oof.labels),
+        nll_after=float(np.mean(-np.log(np.clip(crossed[np.arange(len(oof.labels)), oof.labels], EPS, 1)))),
         accuracy=float(correct.mean()),
         n=len(oof.labels),
         reliability_before=reliability(oof.probabilities, oof.labels),
-        reliability_after=reliability(calibrated, oof.labels),
-        thresholds=choose_thresholds(confidence, correct),
+        reliability_after=reliability(crossed, oof.labels),
+        thresholds=choose_thresholds(shown.max(axis=1), shown.argmax(axis=1) == oof.labels),
         support_accuracy=accuracy,
         support_count=count,
-        fitted_on=f"{data.name} validation folds, out-of-fold only ({folds}; {len(oof.labels)} proteins); "
-        "one temperature applied to the ensemble's averaged distribution (p ** (1/T)), so calls never change",
+        fitted_on=fitted_on,
+        ensemble=ensemble,
+        calibration_fold=calibration_fold,
     )
 
 
 def summary(result: CalibrationResult) -> str:
     """The figures ``locviz calibrate`` prints (cross-validation, not a test set)."""
     t = result.thresholds
+    c = result.calibrator
     lines = [
         f"out-of-fold proteins: {result.n} (accuracy {result.accuracy:.4f}; cross-validation, not a test set)",
-        f"temperature: {result.temperature:.4f} (per held-out fold, fitted on the others: "
-        + ", ".join(f"{k}: {v:.3f}" for k, v in result.fold_temperatures.items()) + ")",
-        f"ECE ({N_BINS} bins, top class): before {result.ece_before:.4f}, after {result.ece_after:.4f} (cross-fitted)",
+        "member temperatures (each on its own fold; halves: " + "; ".join(
+            f"{k}: {a:.3f}/{b:.3f}" for k, (a, b) in result.member_halves.items()) + "): "
+        + ", ".join(f"{v:.4f}" for v in c.member_temperatures),
+        f"members' ECE ({N_BINS} bins, top class): before {result.ece_before:.4f}, after {result.ece_after:.4f} "
+        "(cross-fitted)",
         f"NLL: before {result.nll_before:.4f}, after {result.nll_after:.4f}",
+    ]
+    e = result.ensemble
+    if e is None:
+        lines.append("ensemble temperature: 1 (no --calibration-fold: averaging's softening is not corrected)")
+    else:
+        lines.append(f"ensemble temperature: {e['temperature']:.4f} on fold {e['fold']} (members "
+                     f"{', '.join(map(str, e['members']))}, {e['n']} proteins): ECE raw average "
+                     f"{e['ece_raw_average']:.4f}, members calibrated {e['ece_member_temperatures']:.4f}, "
+                     f"after {e['ece_after']:.4f} (cross-fitted)")  # fmt: skip
+    lines += [
         f"support thresholds: high >= {t.high:.2f}, low < {t.low:.2f} (calibrated confidence)",
         "support verdict, CV accuracy per level (thresholds from the other folds; a sequence unlike the training "
         "proteins is low, a very long one at most medium):",

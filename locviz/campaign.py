@@ -62,6 +62,8 @@ class Run:
     stage: str = ""
     levers_from: str = ""
     ship: str = ""  # bundle stem to put the member in, e.g. "weights/deeploc"
+    exclude_folds: tuple[int, ...] = ()  # new members: folds left out of training too (a calibration fold)
+    calibration_fold: int | None = None  # shipping: refit the ensemble temperature on this fold when it can
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention" weights
     explicit: tuple[str, ...] = ()  # settings the run names itself (the rest come from [defaults.KIND])
 
@@ -103,7 +105,9 @@ def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
         if kind not in KINDS:
             raise InputError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, not {kind!r}")
         fields = {f: entry.pop(f) for f in ("dataset", "model", "member", "validation_fold", "stage", "levers_from",
-                                            "ship") if f in entry}  # fmt: skip
+                                            "ship", "calibration_fold") if f in entry}  # fmt: skip
+        if "exclude_folds" in entry:
+            fields["exclude_folds"] = tuple(entry.pop("exclude_folds"))
         settings = {**defaults.get(kind, {}), **entry}
         run = Run(name=name, kind=kind, settings=settings, explicit=tuple(entry), **fields)
         _check_run(run, where)
@@ -128,6 +132,11 @@ def _check_run(run: Run, where: str) -> None:
         raise InputError(f"{where} ({run.name}): a student needs model (its teacher ensemble)")
     if run.validation_fold is not None and run.validation_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{where} ({run.name}): fold {run.validation_fold} is the test fold")
+    if run.exclude_folds and run.kind == "finetune":
+        raise InputError(f"{where} ({run.name}): a fine-tune trains on its member's folds; exclude_folds is for new "
+                         "members and students")  # fmt: skip
+    if run.validation_fold is not None and run.validation_fold in run.exclude_folds:
+        raise InputError(f"{where} ({run.name}): the validation fold {run.validation_fold} is in exclude_folds")
     known = set(TrainConfig.__dataclass_fields__) | {"attention", "shape"}
     unknown = set(run.settings) - known
     if unknown:
@@ -273,7 +282,8 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         reference = load_bundle(source_name, device="cpu")
         val_fold = run.validation_fold
         test = TEST_FOLD.get(run.dataset)
-        train_folds = [f for f in sorted(set(data.folds.tolist())) if f not in (val_fold, test)]
+        left_out = {val_fold, test, *run.exclude_folds}
+        train_folds = [f for f in sorted(set(data.folds.tolist())) if f not in left_out]
         model_config, policy, init_state = reference.card.model, reference.card.length_policy, None
         if run.kind == "student":
             model_config = student_config(model_config, **settings.pop("shape", {}))
@@ -412,8 +422,11 @@ def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: 
                  str(fold), "--member", str(member), "--device", "cpu", "--update-card",
                  f"cv_member{member}_fold{fold}"]]  # fmt: skip
     if like.calibration is not None:
-        commands.append(["calibrate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
-                         "--no-progress"])  # fmt: skip
+        calibrate = ["calibrate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
+                     "--no-progress"]  # fmt: skip
+        if run.calibration_fold is not None and _members_without(card, run.calibration_fold) >= 2:
+            calibrate += ["--calibration-fold", str(run.calibration_fold)]
+        commands.append(calibrate)
     if member == motif_member and like.motifs is not None:
         folds = sorted({f for t in card.training for f in (*t.train_folds, t.validation_fold) if f is not None})
         commands.append(["motifs", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
@@ -426,6 +439,11 @@ def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: 
         status = subprocess.run([sys.executable, "-m", "locviz", *argv]).returncode
         if status:
             raise RuntimeError(f"refresh step failed ({status}): locviz {' '.join(argv)}")
+
+
+def _members_without(card: ModelCard, fold: int) -> int:
+    """How many members never trained on ``fold`` (an ensemble temperature needs at least two)."""
+    return sum(1 for t in card.training if t.train_folds and fold not in t.train_folds)
 
 
 def commit(paths: list[Path], message: str, log: Callable[[str], None] = print) -> None:

@@ -334,11 +334,13 @@ class CalibrationCard:
     ``"edges"`` (bins + 1 numbers).
     """
 
-    method: str  # e.g. "temperature"
-    temperature: float = 1.0
+    method: str  # "temperature" (one T on the averaged distribution) or "member-temperatures" (locviz.calibration)
+    temperature: float = 1.0  # applied to the ensemble's averaged distribution
     fitted_on: str = ""  # which folds / proteins, in words
     metrics: dict[str, Any] = field(default_factory=dict)  # ece_before, ece_after, n, reliability bins as lists
     command: str = ""
+    member_temperatures: tuple[float, ...] = ()  # one per member, applied to its logits before averaging
+    calibration_fold: int | None = None  # the ensemble temperature's fold (none of its members trained on it)
 
     @classmethod
     def from_dict(cls, data: Any, path: Path | str | None = None, where: str = "calibration") -> CalibrationCard:
@@ -349,9 +351,14 @@ class CalibrationCard:
             fitted_on=r.str("fitted_on", ""),
             metrics=r.dict("metrics"),
             command=r.str("command", ""),
+            member_temperatures=tuple(r.list("member_temperatures")),
+            calibration_fold=r.opt_int("calibration_fold"),
         )
         if card.temperature <= 0:
             r.fail(r.name("temperature"), "must be > 0", card.temperature)
+        for k, value in enumerate(card.member_temperatures):
+            if not _is_number(value) or value <= 0:
+                r.fail(f"{r.name('member_temperatures')}[{k}]", "must be a number > 0", value)
         for key in ("ece_before", "ece_after"):
             if key in card.metrics and not _is_number(card.metrics[key]):
                 r.fail(f"{r.name('metrics')}.{key}", "must be a number", card.metrics[key])
@@ -381,6 +388,8 @@ class CalibrationCard:
             "fitted_on": self.fitted_on,
             "metrics": dict(self.metrics),
             "command": self.command,
+            **({"member_temperatures": list(self.member_temperatures)} if self.member_temperatures else {}),
+            **({"calibration_fold": self.calibration_fold} if self.calibration_fold is not None else {}),
         }
 
 

@@ -304,6 +304,8 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from locviz import calibration
+
     bundle, data, idx = bundle_and_folds(args)
     model = bundle.model
     if args.member is not None:
@@ -311,8 +313,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     tokens = encode_records([data.records[i] for i in idx], bundle.length_policy)
     with tqdm(total=len(tokens), desc="evaluate", unit="protein") as bar:
-        probs = batching.probabilities(model, tokens, bundle.device, callback=bar.update)
-    report = classification_report(data.labels[idx], probs.argmax(1), data.classes)
+        members = batching.member_probabilities(model, tokens, bundle.device, callback=bar.update)
+    calibrator = calibration.calibrator_of(bundle.card)
+    if args.member is not None:  # one member: its own temperature, as the ensemble would calibrate it
+        probs = calibrator.single(members[0], args.member)
+    else:
+        probs = calibrator.ensemble(members)
+    labels = data.labels[idx]
+    report = classification_report(labels, probs.argmax(1), data.classes)
+    report["calibration"] = {"ece": round(calibration.expected_calibration_error(probs, labels), 4),
+                             "ece_uncalibrated": round(calibration.expected_calibration_error(
+                                 members.mean(axis=0), labels), 4),
+                             "mean_confidence": round(float(probs.max(1).mean()), 4),
+                             "calibrator": calibrator.describe()}  # fmt: skip
     report.update(
         {
             "dataset": args.dataset,
@@ -632,16 +645,22 @@ def print_motif_summary(motif_set: MotifSet, seconds: float) -> None:
 def add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "calibrate",
-        help="fit the temperature and support thresholds on out-of-fold predictions; store them in the card",
+        help="fit the member and ensemble temperatures and the support thresholds; store them in the card",
         description="Each member predicts its own validation fold (from the card's training records; never a "
-        "test fold); one temperature is fitted on these out-of-fold predictions and stored in the card. "
-        "Prediction applies it to the ensemble's averaged distribution (p ** (1/T), renormalised), so a call never "
-        "changes. Prints ECE before/after (cross-fitted) and the CV accuracy per support level.",
+        "test fold) and gets its own temperature, applied to its logits before the members are averaged. With "
+        "--calibration-fold F, the members that never trained on fold F predict it together and an ensemble "
+        "temperature is fitted on their average (averaging makes an ensemble softer than its members); without "
+        "one the ensemble temperature is 1. A member's temperature can reorder a near-tie, so a call can change; "
+        "locviz evaluate scores the calibrated call. Prints ECE before/after (cross-fitted) and the CV accuracy "
+        "per support level.",
     )
     p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/deeploc")
     p.add_argument("--device", default="auto")
+    p.add_argument("--calibration-fold", type=int, metavar="F",
+                   help="fit the ensemble temperature on fold F, predicted by the members that never trained on it "
+                   "(default: the fold the card's calibration used before, if any)")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="print the figures, leave the card as it is")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_calibrate)
@@ -653,8 +672,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.model, device=args.device)
     data = load_dataset(args.dataset, args.data)
     total = sum(len(data.subset([f])) for f in calibration.validation_folds(bundle, args.dataset))
+    fold = args.calibration_fold
+    if fold is None and bundle.card.calibration is not None:
+        fold = bundle.card.calibration.calibration_fold
+    if fold is not None:
+        total += len(data.subset([fold])) * len(calibration.members_without(bundle, fold))
     with tqdm(total=total, desc="out-of-fold", unit="protein", disable=args.no_progress) as bar:
-        result = calibration.fit(bundle, data, callback=bar.update)
+        result = calibration.fit(bundle, data, callback=bar.update, calibration_fold=fold)
     print(calibration.summary(result))
     if not args.dry_run:
         section = result.section(command_line(), bundle.card.weights_sha256)

@@ -919,12 +919,19 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
         raise ValueError(f"model {card.name!r} has no calibration section in its card")
     stages = [(s, calibration.reliability(s)) for s in ("before", "after")]
     stages = [(s, t) for s, t in stages if t]
+    ensemble = calibration.metrics.get("ensemble") or {}
+    if ensemble.get("fitted") and ensemble.get("reliability_after"):  # the out-of-sample ensemble, calibrated
+        stages.append(("ensemble", ensemble["reliability_after"]))
+    names = {"before": "before calibration", "after": "after calibration",
+             "ensemble": f"ensemble on fold {ensemble.get('fold')}, calibrated"}  # fmt: skip
+    if calibration.member_temperatures:  # member-level figures: say so
+        names.update(before="members out-of-fold, raw", after="members at their temperatures")
     if not stages:
         raise ValueError(f"the calibration section of model {card.name!r} holds no reliability table")
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", hoverinfo="skip",
                     line=dict(color="#999", dash="dot", width=1.2))  # fmt: skip
-    colours = {"before": MUTED, "after": HIGHLIGHT}
+    colours = {"before": MUTED, "after": HIGHLIGHT, "ensemble": "#2a9d8f"}
     for stage, table in stages:
         rows = [
             (c, a, n) for c, a, n in zip(table["confidence"], table["accuracy"], table["count"], strict=True)
@@ -933,8 +940,8 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
         if not rows:
             continue
         conf, acc, count = (list(v) for v in zip(*rows, strict=True))
-        ece = calibration.metrics.get(f"ece_{stage}")
-        label = f"{stage} calibration" + (f" (ECE {ece:.3f})" if ece is not None else "")
+        ece = ensemble.get("ece_after") if stage == "ensemble" else calibration.metrics.get(f"ece_{stage}")
+        label = names[stage] + (f" (ECE {ece:.3f})" if ece is not None else "")
         biggest = max(count)
         fig.add_scatter(
             x=conf, y=acc, mode="lines+markers", name=label, customdata=count,
@@ -946,6 +953,8 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
     parts = [f"model {_esc(card.name)}", _esc(calibration.method)]
     if calibration.method == "temperature":
         parts.append(f"T = {calibration.temperature:.3g}")
+    elif calibration.member_temperatures:
+        parts.append("member T = " + ", ".join(f"{t:.2f}" for t in calibration.member_temperatures))
     if calibration.metrics.get("n"):
         parts.append(f"{calibration.metrics['n']} proteins")
     _style(fig, "Reliability of the top-class probability", " · ".join(parts), height=520, width=620)

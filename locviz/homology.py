@@ -601,11 +601,11 @@ def cross_validate(
 ) -> OutOfFoldEvidence:
     """Each member predicts its own validation fold alone; that fold is left out of the reference for the search.
 
-    Model probabilities use the card's temperature (as ``locviz predict`` shows them).
+    Model probabilities are calibrated as ``locviz predict`` shows them (each row by its member's temperature).
     """
 
     oof = calibration.out_of_fold(bundle, data, callback=callback)
-    probabilities = calibration.scale(oof.probabilities, calibration.temperature_of(bundle.card))
+    probabilities = calibration.calibrator_of(bundle.card).rows(oof.probabilities, oof.members)
     hit_class = np.full(len(oof.labels), -1, dtype=np.int64)
     identity = np.full(len(oof.labels), np.nan)
     coverage = np.full(len(oof.labels), np.nan)

@@ -60,9 +60,12 @@ def format_report(report: dict) -> str:
         f"proteins: {report['n']}",
         f"accuracy: {report['accuracy']:.4f}",
         f"Gorodkin MCC: {report['gorodkin_mcc']:.4f}",
-        "",
-        f"{'class':<24}{'n':>6}{'MCC':>8}",
     ]
+    if "calibration" in report:  # locviz evaluate: the calibrated call's ECE (15 bins, top class)
+        c = report["calibration"]
+        lines.append(f"ECE: {c['ece']:.4f} calibrated ({c['calibrator']}), {c['ece_uncalibrated']:.4f} "
+                     f"uncalibrated; mean confidence {c['mean_confidence']:.4f}")  # fmt: skip
+    lines += ["", f"{'class':<24}{'n':>6}{'MCC':>8}"]
     confusion = np.array(report["confusion_matrix"])
     for k, c in enumerate(classes):
         lines.append(f"{c:<24}{int(confusion[k].sum()):>6}{report['per_class_mcc'][c]:>8.3f}")

@@ -43,8 +43,8 @@ class Predictor:
         self.max_batch_residues = max_batch_residues
         self._lock = threading.Lock()
         cpu.apply_thread_policy()  # LOCVIZ_THREADS, when set
-        # the card's temperature (1.0 when uncalibrated or calibrated=False) and support-verdict thresholds
-        self.temperature = calibration.temperature_of(bundle.card) if calibrated else 1.0
+        # the card's calibration (the identity when uncalibrated or calibrated=False) and support-verdict thresholds
+        self.calibrator = calibration.calibrator_of(bundle.card) if calibrated else calibration.Calibrator()
         self.support_thresholds = calibration.thresholds_of(bundle.card)
         bundle.model.eval()
 
@@ -91,7 +91,7 @@ class Predictor:
         ensemble's motif member (n_filters floats per residue). ``callback(n)``
         is told how many proteins each batch finished (progress bars).
 
-        Probabilities are calibrated with the card's temperature (the raw
+        Probabilities are calibrated as the card says (:class:`~locviz.calibration.Calibrator`; the raw
         ensemble mean stays in ``raw_probabilities``), restricted to the
         compartments ``organism`` can have (:mod:`locviz.organisms`), and each
         prediction carries its ``support`` verdict in ``extra`` (see :meth:`finish`).
@@ -115,7 +115,7 @@ class Predictor:
         prediction. To show a cached prediction for another organism, use
         :meth:`for_organism` instead (it starts from the unrestricted probabilities).
         """
-        prediction = calibration.calibrate_prediction(prediction, self.temperature)
+        prediction = calibration.calibrate_prediction(prediction, self.calibrator)
         return self.for_organism(prediction, organism)
 
     def for_organism(self, prediction: Prediction, organism: str) -> Prediction:

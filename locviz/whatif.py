@@ -731,19 +731,15 @@ def _features_and_grad(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(P(class c) per row, d P / d features) for a batch of feature tensors of one protein.
 
-    P is the probability :meth:`Predictor.predict` reports: each member's softmax at the predictor's
-    temperature (calibration), then their mean.
+    P is the probability :meth:`Predictor.predict` reports (its :class:`~locviz.calibration.Calibrator`).
     """
     model = predictor.bundle.model
-    temperature = predictor.temperature
     features = features.detach().requires_grad_(True)
     lengths = torch.full((features.shape[0],), tokens.shape[1], dtype=torch.int64, device=features.device)
     batch_tokens = tokens.expand(features.shape[0], -1)
     with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward needs train mode
         members = model(batch_tokens, lengths, features=features).member_probabilities  # (M, B, C)
-        if temperature != 1.0:
-            members = torch.softmax(torch.log(members.clamp_min(1e-30)) / temperature, dim=-1)
-        probs = members.mean(0)[:, c]
+        probs = predictor.calibrator.torch_ensemble(members)[:, c]
         (grad,) = torch.autograd.grad(probs.sum(), features)  # not param.grad: safe beside other threads
     return probs.detach(), grad
 

@@ -151,6 +151,18 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     if calibration.method == "temperature":
         c3.metric("Temperature", f"{calibration.temperature:.3g}",
                   help="probabilities are softmax(logits / T); T > 1 softens over-confident calls")  # fmt: skip
+    elif calibration.member_temperatures:
+        temps = ", ".join(f"{t:.2f}" for t in calibration.member_temperatures)
+        c3.metric("Ensemble temperature", f"{calibration.temperature:.3g}",
+                  help=f"each member's logits are divided by its own temperature ({temps}) before averaging; the "
+                  "average is then scaled by the ensemble temperature (1 when no fold was free of every "
+                  "member)")  # fmt: skip
+    ensemble = m.get("ensemble") or {}
+    if ensemble.get("fitted"):
+        st.caption(f"Ensemble: {ensemble['measured_on']}. ECE of the plain average {ensemble['ece_raw_average']:.3f}, "
+                   f"calibrated {ensemble['ece_after']:.3f} ({ensemble['n']} proteins).")  # fmt: skip
+    elif ensemble.get("why"):
+        st.caption(f"Ensemble temperature not fitted: {ensemble['why']}.")
     what = f"**Method:** {calibration.method}"
     if calibration.fitted_on:
         what += f"; fitted on {calibration.fitted_on}"

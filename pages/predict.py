@@ -328,9 +328,8 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
 def probability_help(predictor: Predictor, organism: str) -> str:
     """What the headline probability is: calibrated, averaged, restricted."""
     text = "Mean over the ensemble members"
-    if predictor.temperature != 1.0:
-        text += (f", calibrated by temperature scaling (T = {predictor.temperature:.2f}, fitted on the members' "
-                 "validation folds; see the model card)")  # fmt: skip
+    if not predictor.calibrator.is_identity:
+        text += f", calibrated: {predictor.calibrator.describe()} (see the model card)"
     if organism != "any":
         text += f", restricted to the compartments organism '{organism}' has"
     return text + "."

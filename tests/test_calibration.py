@@ -13,7 +13,7 @@ from conftest import HISTONE_H4, HUMAN_INSULIN, UBIQUITIN, tiny_config
 from locviz import calibration, cli
 from locviz.calibration import HomologyHint, SupportThresholds, assess
 from locviz.card import CalibrationCard, MemberTraining, ModelCard
-from locviz.datasets import DEEPLOC_CLASSES
+from locviz.datasets import DEEPLOC_CLASSES, load_dataset
 from locviz.encoding import LengthPolicy
 from locviz.errors import BundleError, InputError
 from locviz.model import ConvLSTM, Ensemble
@@ -231,34 +231,124 @@ def test_calibrate_command_stores_the_section_and_predictor_applies_it(
                      "--no-progress"])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert "out-of-fold proteins: 40" in printed and "ECE (15 bins, top class): before" in printed
+    assert "out-of-fold proteins: 40" in printed and "members' ECE (15 bins, top class): before" in printed
+    assert "ensemble temperature: 1 (no --calibration-fold" in printed
     _, card = read_card(card_path)
     section = card.calibration
-    assert section.method == "temperature" and section.temperature > 0
+    assert section.method == "member-temperatures" and section.temperature == 1.0
+    assert len(section.member_temperatures) == 2 and all(t > 0 for t in section.member_temperatures)
+    assert section.calibration_fold is None and section.metrics["ensemble"]["fitted"] is False
     assert section.metrics["n"] == 40 and sum(section.metrics["reliability_after"]["count"]) == 40
     assert "member 0 on fold 0, member 1 on fold 1" in section.fitted_on
     assert set(section.metrics["support"]["thresholds"]) == {"high", "low"}
 
-    # the Predictor scales the ensemble's distribution with the card's temperature: the call never changes
+    # the Predictor scales each member at its own temperature, then averages (the raw mean is kept)
     bundle = load_bundle(card_path, device="cpu")
     calibrated, raw = Predictor(bundle), Predictor(bundle, calibrated=False)
     record = [ProteinRecord("insulin", HUMAN_INSULIN)]
     p, q = calibrated.predict(record)[0], raw.predict(record)[0]
     np.testing.assert_allclose(p.raw_probabilities, q.probabilities, rtol=1e-6)
-    np.testing.assert_allclose(p.probabilities, calibration.scale(q.probabilities, section.temperature), rtol=1e-6)
-    scaled_members = calibration.scale(q.member_probabilities, section.temperature)
-    np.testing.assert_allclose(p.member_probabilities, scaled_members, rtol=1e-6)
-    assert p.label == q.label and p.extra["support"] in calibration.LEVELS and p.extra["support_reasons"]
+    temps = section.member_temperatures
+    scaled = np.stack([calibration.scale(m, t) for m, t in zip(q.member_probabilities, temps, strict=True)])
+    np.testing.assert_allclose(p.member_probabilities, scaled, rtol=1e-6)
+    np.testing.assert_allclose(p.probabilities, scaled.mean(axis=0), rtol=1e-6)
+    assert p.extra["support"] in calibration.LEVELS and p.extra["support_reasons"]
+
+
+def test_calibrator_scales_members_before_averaging_and_the_average_after() -> None:
+    rng = np.random.default_rng(3)
+    members = calibration.softmax(rng.normal(0, 2, size=(3, 5, 4)))
+    c = calibration.Calibrator((0.5, 1.0, 2.0), 1.5)
+    expected = calibration.scale(np.stack([calibration.scale(m, t) for m, t in zip(members, (0.5, 1.0, 2.0),
+                                                                               strict=True)]).mean(0), 1.5)  # fmt: skip
+    np.testing.assert_allclose(c.ensemble(members), expected, rtol=1e-9)
+    np.testing.assert_allclose(c.torch_ensemble(torch.from_numpy(members)).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(calibration.Calibrator().ensemble(members), members.mean(0))
+    assert calibration.Calibrator().is_identity and not c.is_identity
+    np.testing.assert_allclose(c.rows(members[2], np.full(5, 2)), calibration.scale(calibration.scale(
+        members[2], 2.0), 1.5), rtol=1e-9)  # fmt: skip
+    with pytest.raises(InputError, match="3 members but 2 member temperatures"):
+        calibration.Calibrator((1.0, 2.0)).ensemble(members)
+    with pytest.raises(InputError, match="finite number > 0"):
+        calibration.Calibrator((1.0, 0.0))
+
+
+def test_an_old_single_temperature_card_still_scales_the_averaged_distribution() -> None:
+    card = ModelCard(DEEPLOC_CLASSES, tiny_config(len(DEEPLOC_CLASSES)), LengthPolicy(200),
+                     calibration=CalibrationCard("temperature", 3.0))  # fmt: skip
+    c = calibration.calibrator_of(card)
+    assert c == calibration.Calibrator((), 3.0)
+    members = calibration.softmax(np.random.default_rng(0).normal(0, 2, size=(2, 10)))
+    np.testing.assert_allclose(c.ensemble(members), calibration.scale(members.mean(0), 3.0))
+
+
+def test_the_ensemble_temperature_is_fitted_on_a_fold_its_members_never_trained_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Members 1 and 2 left fold 3 out of training: their average on fold 3 is an out-of-sample ensemble."""
+    torch.manual_seed(0)
+    config = tiny_config(len(DEEPLOC_CLASSES))
+    training = (MemberTraining(dataset="deeploc", train_folds=(2, 3), validation_fold=1),
+                MemberTraining(dataset="deeploc", train_folds=(1,), validation_fold=2),
+                MemberTraining(dataset="deeploc", train_folds=(2,), validation_fold=1))  # fmt: skip
+    card = ModelCard(DEEPLOC_CLASSES, config, LengthPolicy(200), training=training)
+    card_path = save_bundle(tmp_path / "tinyloc", Ensemble([ConvLSTM(config) for _ in training]), card)
+    data = _tiny_deeploc_data(tmp_path / "data")
+    bundle = load_bundle(card_path, device="cpu")
+    assert calibration.members_without(bundle, 3) == (1, 2) and calibration.members_without(bundle, 2) == (1,)
+    with pytest.raises(BundleError, match="fold 2 cannot calibrate the ensemble: 1 member"):
+        calibration.fit(bundle, load_dataset("deeploc", data), calibration_fold=2)
+
+    assert cli.main(["calibrate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
+                     "--calibration-fold", "3", "--no-progress"]) == 0  # fmt: skip
+    assert "ensemble temperature:" in capsys.readouterr().out
+    section = read_card(card_path)[1].calibration
+    assert section.calibration_fold == 3 and section.metrics["ensemble"]["members"] == [1, 2]
+    assert section.metrics["ensemble"]["n"] == 20 and section.temperature == section.metrics["ensemble"]["temperature"]
+    # the fitted temperature is the NLL optimum of the members' calibrated average on fold 3
+    loaded = load_bundle(card_path, device="cpu")
+    fold = calibration.ensemble_fold(loaded, load_dataset("deeploc", data), 3)
+    temps = [section.member_temperatures[k] for k in (1, 2)]
+    logp = calibration.log_probabilities(calibration.Calibrator(tuple(temps)).ensemble(fold.member_probabilities))
+    best = calibration.nll(logp, fold.labels, section.temperature)
+    low, high = calibration.TEMPERATURE_BOUNDS  # (an untrained model's optimum may sit on a bound)
+    for other in (max(section.temperature * 0.8, low), min(section.temperature * 1.25, high)):
+        assert calibration.nll(logp, fold.labels, other) >= best - 1e-6
+    # the next calibrate (e.g. after a member changes) keeps the card's calibration fold
+    assert cli.main(["calibrate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
+                     "--no-progress"]) == 0  # fmt: skip
+    assert read_card(card_path)[1].calibration.calibration_fold == 3
+
+
+def test_evaluate_scores_the_calibrated_call_and_reports_its_ece(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    card_path = _trained_looking_bundle(tmp_path, (1, 2))
+    data = _tiny_deeploc_data(tmp_path / "data")
+    temps = CalibrationCard("member-temperatures", 1.0, member_temperatures=(0.2, 5.0),
+                            metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})  # fmt: skip
+    update_card(card_path, lambda c: c.replace(calibration=temps))
+    out = tmp_path / "report.json"
+    assert cli.main(["evaluate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
+                     "--folds", "1", "--device", "cpu", "--json", str(out)]) == 0  # fmt: skip
+    assert "ECE:" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    bundle = load_bundle(card_path, device="cpu")
+    dataset = load_dataset("deeploc", data)
+    idx = dataset.subset([1])
+    predictor = Predictor(bundle)
+    calls = [p.label for p in predictor.predict([dataset.records[i] for i in idx])]
+    right = np.mean([c == dataset.classes[dataset.labels[i]] for c, i in zip(calls, idx, strict=True)])
+    assert report["accuracy"] == pytest.approx(right)  # the call locviz predict makes, calibrated
+    assert set(report["calibration"]) == {"ece", "ece_uncalibrated", "mean_confidence", "calibrator"}
 
 
 def test_a_stale_calibration_is_not_applied(tmp_path: Path) -> None:
     card_path = _trained_looking_bundle(tmp_path, (0, 1))
     stale = CalibrationCard("temperature", 3.0, metrics={"weights_sha256": "0" * 64})
     update_card(card_path, lambda c: c.replace(calibration=stale))
-    assert Predictor(load_bundle(card_path, device="cpu")).temperature == 1.0
+    assert Predictor(load_bundle(card_path, device="cpu")).calibrator.is_identity
     fresh = CalibrationCard("temperature", 3.0, metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})
     update_card(card_path, lambda c: c.replace(calibration=fresh))
-    assert Predictor(load_bundle(card_path, device="cpu")).temperature == 3.0
+    assert Predictor(load_bundle(card_path, device="cpu")).calibrator == calibration.Calibrator((), 3.0)
 
 
 def test_calibration_refuses_cards_without_validation_folds_or_on_a_test_fold(

@@ -234,3 +234,27 @@ def test_a_stop_file_ends_the_campaign_between_runs(tmp_path: Path) -> None:
     (plan.runs_dir / "STOP").touch()
     assert campaign.run_campaign(plan, log=lambda _: None) == 2
     assert not (plan.runs_dir / "STOP").exists() and campaign.result_of(plan, plan.runs[0]) is None
+
+
+def test_a_new_member_can_leave_a_calibration_fold_out(tmp_path: Path) -> None:
+    """exclude_folds keeps a fold free of new members (the ensemble's calibration fold); refusals name the run."""
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    tiny_trained_bundle(tmp_path / "bundle")
+    head = f'[campaign]\ndata = "{tmp_path / "data"}"\nruns = "{tmp_path / "runs"}"\nresults = "{tmp_path / "res"}"\n'
+    run = ('[[run]]\nname = "m2"\nkind = "new"\ndataset = "multiloc"\nmodel = "{m}"\nvalidation_fold = 3\n'
+           'exclude_folds = [{x}]\ncalibration_fold = 4\nepochs = 1\nbatch_size = 8\n')  # fmt: skip
+    path = tmp_path / "plan.toml"
+    path.write_text(head + run.format(m=tmp_path / "bundle", x=3))
+    with pytest.raises(InputError, match="m2.*validation fold 3 is in exclude_folds"):
+        campaign.read_plan(path)
+    path.write_text(head + run.format(m=tmp_path / "bundle", x=4))
+    plan = campaign.read_plan(path)
+    assert plan.runs[0].exclude_folds == (4,) and plan.runs[0].calibration_fold == 4
+    result = campaign.train_run(plan, plan.runs[0], log=lambda _: None)
+    assert result["train_folds"] == [1, 2] and result["validation_fold"] == 3
+    member = load_bundle(tmp_path / "runs" / "m2" / "member", device="cpu").card.training[0]
+    assert member.train_folds == (1, 2)  # what `locviz calibrate --calibration-fold 4` reads
+    finetune = run.format(m=tmp_path / "bundle", x=4).replace('kind = "new"', 'kind = "finetune"\nmember = 0')
+    path.write_text(head + finetune)
+    with pytest.raises(InputError, match="a fine-tune trains on its member's folds"):
+        campaign.read_plan(path)

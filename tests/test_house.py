@@ -161,11 +161,11 @@ def _help(command: str) -> str:
     return " ".join(out.getvalue().split())
 
 
-def test_calibrate_help_says_the_temperature_scales_the_averaged_distribution() -> None:
-    """The code (locviz.calibration.calibrate_prediction) scales the ensemble's mean, never members before it."""
+def test_calibrate_help_says_members_are_scaled_before_averaging_and_calls_can_change() -> None:
+    """The code (locviz.calibration.Calibrator) scales each member, averages, then scales the average."""
     text = _help("calibrate")
-    assert "before averaging" not in text
-    assert "ensemble's averaged distribution" in text and "a call never changes" in text
+    assert "before the members are averaged" in text and "a call can change" in text
+    assert "--calibration-fold" in text and "never trained on fold F" in text
 
 
 def test_predict_help_names_what_the_table_holds() -> None:
