@@ -115,19 +115,27 @@ def scan(
     *,
     organism: str | None = None,
     callback: Callable[[int], None] | None = None,
+    rescore_with: Predictor | None = None,
+    rescore_top: int = whatif.RESCORE_TOP,
 ) -> whatif.SaturationScan:
     """Every single substitution of residues ``start``..``end`` (1-based inclusive; default: the 20-residue window
     with the most attention), and how each class probability moved: ``scan.heatmap()`` is the app's 20 × W
     heatmap, ``scan.rows()`` the ``locviz scan`` table. A prediction given as ``protein`` is reused as the wild
     type (and its organism kept); 19 forward passes per position, ``callback(n)`` told as they finish.
 
+    Scan with a fast student (``load_model("deeploc-fast")``) and pass the full ensemble as ``rescore_with``: its
+    ``rescore_top`` strongest cells are predicted again by the ensemble (``scan.rescored``, and
+    ``whatif.rescore_summary(scan)`` says which model drew what), as the app's What-if page does.
+
     Raises:
-        InputError: the window is outside the protein or longer than 100 residues.
+        InputError: the window is outside the protein or longer than 100 residues; ``rescore_with`` has other classes.
     """
     wild, organism = _wild(predictor, protein, organism)
-    return whatif.saturation_scan(
-        predictor, _record(protein), start, end, wild=wild, callback=callback, organism=organism
-    )
+    record = _record(protein)
+    result = whatif.saturation_scan(predictor, record, start, end, wild=wild, callback=callback, organism=organism)
+    if rescore_with is not None:
+        result = whatif.rescore(result, rescore_with, record, top=rescore_top, organism=organism)
+    return result
 
 
 def mutate(

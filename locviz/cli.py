@@ -719,6 +719,12 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
     _whatif_options(p)
     p.add_argument("--start", type=int, help="first position (1-based)")
     p.add_argument("--end", type=int, help="last position (1-based, inclusive)")
+    p.add_argument("--rescore-with", metavar="MODEL",
+                   help="predict the strongest cells again with this model (e.g. scan with --model deeploc-fast, "
+                   "re-score with deeploc); adds rescored_by and full_dp_<class> columns")  # fmt: skip
+    p.add_argument("--rescore-top", type=int, default=whatif.RESCORE_TOP,
+                   help=f"how many of the strongest cells (of the call's class) to re-score (default "
+                   f"{whatif.RESCORE_TOP})")  # fmt: skip
     p.set_defaults(func=cmd_scan)
 
 
@@ -736,14 +742,25 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 whatif.check_window(args.start, args.end, len(record.sequence))
             except InputError as exc:
                 raise InputError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
+    if args.rescore_top < 1:
+        raise InputError("--rescore-top must be at least 1")
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    full = load_model(args.rescore_with, device=args.device, batch_size=args.batch_size) if args.rescore_with else None
+    if full is not None and full.classes != predictor.classes:
+        raise InputError(f"--rescore-with {args.rescore_with} predicts other classes than --model {args.model}; "
+                         "re-score with the ensemble the fast model was distilled from (e.g. deeploc for "
+                         "deeploc-fast)")  # fmt: skip
     handle = table.open_output(args.out)
-    writer = whatif.delta_writer(handle, fmt, whatif.scan_columns(predictor.classes), model=predictor.name, kind="scan")
+    columns = whatif.scan_columns(predictor.classes, rescored=full is not None)
+    writer = whatif.delta_writer(handle, fmt, columns, model=predictor.name, kind="scan")
     bar = tqdm(unit="mutant", disable=args.no_progress, file=sys.stderr, desc="scan")
     rows = 0
     try:
         for record in records:
             scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update)
+            if full is not None:
+                scan = whatif.rescore(scan, full, record, top=args.rescore_top)
+                tqdm.write(f"{record.id}: {whatif.rescore_summary(scan)}", file=sys.stderr)
             scan_rows = list(scan.rows())
             writer.write(scan_rows)
             rows += len(scan_rows)

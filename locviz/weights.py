@@ -27,11 +27,15 @@ from locviz.errors import BundleError, InputError
 from locviz.model import ConvLSTM, Ensemble, ModelConfig
 
 __all__ = [
-    "FORMAT_VERSION", "SHIPPED_MODELS", "BundleError", "ModelBundle", "ModelCard", "load_bundle", "read_card",
-    "resolve_card_path", "resolve_device", "save_bundle", "update_card", "weights_dir", "write_card",
+    "ENSEMBLES", "FORMAT_VERSION", "SHIPPED_MODELS", "STUDENTS", "BundleError", "ModelBundle", "ModelCard",
+    "load_bundle", "read_card", "resolve_card_path", "resolve_device", "save_bundle", "update_card", "weights_dir",
+    "write_card",
 ]  # fmt: skip
 REPO_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-SHIPPED_MODELS = ("multiloc", "deeploc")
+ENSEMBLES = ("multiloc", "deeploc")
+STUDENTS = {"deeploc": "deeploc-fast", "multiloc": "multiloc-fast"}
+"""Each ensemble's fast student (one smaller ConvLSTM distilled from it; :mod:`locviz.distill`), when shipped."""
+SHIPPED_MODELS = (*ENSEMBLES, *STUDENTS.values())
 
 
 WEIGHTS_PACKAGE = "locviz_weights"
@@ -92,7 +96,7 @@ class ModelBundle:
 
 
 def resolve_card_path(name_or_path: str | Path) -> Path:
-    """``multiloc`` / ``deeploc`` → the shipped card; otherwise a path to ``.json`` or its stem."""
+    """A shipped name (``multiloc``, ``deeploc``, ``deeploc-fast``, …) → its card; otherwise a ``.json`` or its stem."""
     text = str(name_or_path)
     if text in SHIPPED_MODELS:
         return weights_dir() / f"{text}.json"

@@ -13,6 +13,8 @@ API (for the command line and the app; all coordinates 1-based inclusive on the 
   most :data:`MAX_SCAN_WINDOW` residues (default: the :data:`DEFAULT_SCAN_WIDTH`-residue window holding
   the most attention); ``delta[i, j, c]`` = Δp of class ``c`` for ``substitutes[j]`` at ``positions[i]``
   (0 on the wild-type column, which is not run). ``SaturationScan.heatmap(cls)`` gives the 20 × W matrix.
+* :func:`rescore`: a scan drawn by a fast student with its strongest cells predicted again by the full
+  ensemble; both Δs kept, each named by its model (:func:`rescore_summary`).
 * :func:`parse_variants` / :func:`apply_variants` / :func:`compare` → :class:`VariantComparison`:
   ``K128T``, ``del1-20`` (or ``del5``), ``ins45:AAA`` (insert after residue 45; ``ins0:`` before the
   first), or HGVS protein notation (``p.Lys128Thr``, ``p.K128T``, ``p.(Lys128Thr)``, ``p.Ala5_Leu9del``,
@@ -145,6 +147,14 @@ class SaturationScan:
     delta: np.ndarray  # (W, 20, C) float64: p(mutant) - p(wild type); 0 on the wild-type column
     seen: np.ndarray  # (W,) bool: False where the model never sees the position (Δ exactly 0, not run)
     substitutes: str = SUBSTITUTES
+    # the strongest cells predicted again by a slower, fuller model (:func:`rescore`): (i, j) -> Δp per class
+    rescored: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    rescored_by: Prediction | None = None  # that model's prediction of the wild type (its name: model_name)
+
+    @property
+    def model(self) -> str:
+        """The model that drew the scan (every cell of :attr:`delta`)."""
+        return self.wild.model_name
 
     @property
     def classes(self) -> list[str]:
@@ -160,11 +170,21 @@ class SaturationScan:
         return self.delta[:, :, c].T
 
     def rows(self) -> Iterable[list]:
-        """One row per (position, substitute), wild type → itself left out: ``id, position, wt, mut, dp_...``."""
+        """One row per (position, substitute), wild type → itself left out: ``id, position, wt, mut, dp_...``;
+        a re-scored scan adds ``rescored_by`` and ``full_dp_...`` (empty on the cells not re-scored)."""
+        blank = [None] * len(self.classes)
         for i, (pos, wt) in enumerate(zip(self.positions.tolist(), self.wt, strict=True)):
             for j, aa in enumerate(self.substitutes):
                 if aa != wt:
-                    yield [self.id, pos, wt, aa, *self.delta[i, j].tolist()]
+                    row = [self.id, pos, wt, aa, *self.delta[i, j].tolist()]
+                    if self.rescored_by is not None:
+                        full = self.rescored.get((i, j))
+                        row += [self.rescored_by.model_name if full is not None else None,
+                                *(full.tolist() if full is not None else blank)]  # fmt: skip
+                    yield row
+
+    def columns(self) -> list[str]:
+        return scan_columns(self.classes, rescored=self.rescored_by is not None)
 
 
 NEGLIGIBLE = 0.005
@@ -239,6 +259,81 @@ def saturation_scan(
     for (i, j), pred in zip(slots, predictions, strict=True):
         delta[i, j] = pred.probabilities - wild.probabilities
     return SaturationScan(wild=wild, positions=positions, wt=wt, delta=delta, seen=seen)
+
+
+RESCORE_TOP = 10
+"""How many of a fast scan's strongest cells the full model predicts again by default (10 passes, ~1 s)."""
+
+
+def strongest_cells(scan: SaturationScan, cls: str | None = None, top: int = RESCORE_TOP) -> list[tuple[int, int]]:
+    """The ``top`` cells ``(i, j)`` with the largest |Δp(cls)| (default class: the scan's call), strongest first;
+    wild-type and unseen cells (Δ exactly 0) never count."""
+    z = np.abs(scan.heatmap(cls).T)  # (W, 20)
+    order = np.argsort(-z, axis=None, kind="stable")[:top]
+    return [(int(i), int(j)) for i, j in zip(*np.unravel_index(order, z.shape), strict=True) if z[i, j] > 0]
+
+
+def rescore(
+    scan: SaturationScan,
+    predictor: Predictor,
+    record: ProteinRecord,
+    *,
+    cls: str | None = None,
+    top: int = RESCORE_TOP,
+    organism: str = "any",
+    callback: Callable[[int], None] | None = None,
+    full_wild: Prediction | None = None,
+) -> SaturationScan:
+    """``scan`` with its ``top`` strongest cells for ``cls`` predicted again by ``predictor`` (the full ensemble).
+
+    A fast student draws the whole heatmap in seconds; the cells a reader acts on are then checked by the
+    model whose calls the rest of the app shows. Both Δs stay side by side (:meth:`SaturationScan.rows`,
+    :func:`rescore_summary`), each named by its model. ``full_wild`` reuses ``predictor``'s prediction of the
+    wild type (made with the same ``organism``).
+
+    Raises:
+        InputError: ``predictor`` has other classes than the scan's model, or ``record`` is not the scanned protein.
+    """
+    if list(predictor.classes) != list(scan.classes):
+        raise InputError(f"{predictor.name} predicts {predictor.classes}, the scan's model {scan.model} "
+                         f"{scan.classes}: re-score with a model of the same classes")  # fmt: skip
+    if record.sequence != scan.wild.sequence:
+        raise InputError(f"record {record.id!r} is not the protein {scan.id!r} that was scanned")
+    full_wild = full_wild or _predict_one(predictor, record, organism)
+    cells = strongest_cells(scan, cls, top)
+    mutants = [
+        ProteinRecord(f"{record.id}:{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]}",
+                      _with_residues(record.sequence, [int(scan.positions[i]) - 1], scan.substitutes[j]))
+        for i, j in cells
+    ]  # fmt: skip
+    predictions = predictor.iter_predict(mutants, callback=callback, organism=organism)
+    rescored = {cell: pred.probabilities - full_wild.probabilities for cell, pred in zip(cells, predictions,
+                                                                                          strict=True)}  # fmt: skip
+    return SaturationScan(scan.wild, scan.positions, scan.wt, scan.delta, scan.seen, scan.substitutes, rescored,
+                          full_wild)  # fmt: skip
+
+
+def rescore_summary(scan: SaturationScan, cls: str | None = None) -> str:
+    """Which model drew what, and whether the full model agrees on the strongest cells (same direction)."""
+    if scan.rescored_by is None:
+        return f"Every cell drawn by {scan.model}."
+    full = scan.rescored_by
+    cls = cls or scan.wild.label
+    c = scan.classes.index(cls)
+    shown = display_name(cls)
+    cells = list(scan.rescored)
+    same = sum(1 for i, j in cells if np.sign(scan.delta[i, j, c]) == np.sign(scan.rescored[i, j][c]))
+    text = (f"Heatmap drawn by {scan.model}; its {len(cells)} strongest cells re-scored by {full.model_name}: "
+            f"{same} of {len(cells)} move p({shown}) the same way.")  # fmt: skip
+    if cells:
+        i, j = max(cells, key=lambda cell: abs(scan.rescored[cell][c]))
+        name = f"{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]}"
+        text += (f" Largest by {full.model_name}: {name} {100 * scan.rescored[i, j][c]:+.1f} points "
+                 f"({scan.model}: {100 * scan.delta[i, j, c]:+.1f}).")  # fmt: skip
+    if full.label != scan.wild.label:
+        text += (f" The two models call the wild type differently: {scan.model} {display_name(scan.wild.label)}, "
+                 f"{full.model_name} {display_name(full.label)}.")  # fmt: skip
+    return text
 
 
 # ------------------------------------------------------------------------------ variants
@@ -883,8 +978,10 @@ def deletion_curve(
 
 
 # ----------------------------------------------------------------------------------- tables
-def scan_columns(classes: Sequence[str]) -> list[str]:
-    return ["id", "position", "wt", "mut", *(f"dp_{c}" for c in classes)]
+def scan_columns(classes: Sequence[str], rescored: bool = False) -> list[str]:
+    """The scan table's columns; a re-scored scan adds who re-scored each cell and its Δ per class."""
+    extra = ["rescored_by", *(f"full_dp_{c}" for c in classes)] if rescored else []
+    return ["id", "position", "wt", "mut", *(f"dp_{c}" for c in classes), *extra]
 
 
 def mutate_columns(classes: Sequence[str]) -> list[str]:
@@ -899,9 +996,13 @@ def delta_writer(handle: IO[str], fmt: str, columns: Sequence[str], *, model: st
 def scan_table_bytes(scans: Sequence[SaturationScan], fmt: str = "csv") -> bytes:
     """The scan table of ``locviz scan`` as bytes (the app's download)."""
     check(bool(scans), "no scan to write")
+    check(len({tuple(s.columns()) for s in scans}) == 1, "scans of one table need the same columns (all re-scored "
+          "or none)")  # fmt: skip
     rows = (row for scan in scans for row in scan.rows())
-    meta = {"table": "scan", "model": scans[0].wild.model_name}
-    return rows_bytes(fmt, scan_columns(scans[0].classes), rows, meta=meta)
+    meta = {"table": "scan", "model": scans[0].model}
+    if scans[0].rescored_by is not None:
+        meta["rescored_by"] = scans[0].rescored_by.model_name
+    return rows_bytes(fmt, scans[0].columns(), rows, meta=meta)
 
 
 def comparison_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = "csv") -> bytes:

@@ -23,7 +23,14 @@ from locviz.card import display_name
 from locviz.figures import HIGHLIGHT, MUTED, PALETTE, _esc
 from locviz.figures import _style as _figure_style
 from locviz.signals import KINDS, Signal
-from locviz.whatif import Attribution, DeletionCurve, SaturationScan, VariantComparison, scan_summary
+from locviz.whatif import (
+    Attribution,
+    DeletionCurve,
+    SaturationScan,
+    VariantComparison,
+    rescore_summary,
+    scan_summary,
+)
 
 KIND_NAMES = {
     "signal_peptide": "signal peptide", "transmembrane": "TM helix", "er_retention": "ER retention",
@@ -72,10 +79,22 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     wt_y = [wt for wt in scan.wt if wt in subs]
     fig.add_trace(go.Scatter(x=wt_x, y=wt_y, mode="markers", name="wild type", hoverinfo="skip",
                              marker=dict(symbol="circle", size=7, color="#222")))
+    if scan.rescored_by is not None:  # the cells the full model predicted again: outlined, both Δs on hover
+        c = scan.classes.index(cls)
+        full = scan.rescored_by.model_name
+        cells = list(scan.rescored)
+        fig.add_trace(go.Scatter(
+            x=[x[i] for i, _ in cells], y=[subs[j] for _, j in cells], mode="markers", name=f"re-scored by {full}",
+            marker=dict(symbol="square-open", size=15, color="#111", line=dict(width=2)), hoverinfo="text",
+            text=[f"{x[i]}{subs[j]}: Δp({shown}) = {scan.rescored[i, j][c]:+.4f} by {full}, "
+                  f"{z[j, i]:+.4f} by {scan.model}" for i, j in cells],
+        ))  # fmt: skip
     fig.update_yaxes(title="substitute", autorange="reversed", tickfont=dict(family="monospace"))
     fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
-    subtitle = (f"{scan.id} · model {scan.wild.model_name} · positions {scan.positions[0]}-{scan.positions[-1]} · "
+    subtitle = (f"{scan.id} · model {scan.model} · positions {scan.positions[0]}-{scan.positions[-1]} · "
                 f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})\n{scan_summary(scan, cls)}")
+    if scan.rescored_by is not None:
+        subtitle += "\n" + rescore_summary(scan, cls)
     fig.update_layout(showlegend=False)
     return _style(fig, f"Saturation mutagenesis: Δp({shown}), colour scale ±{limit:g}", subtitle, 560)
 

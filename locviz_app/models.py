@@ -21,7 +21,7 @@ from locviz.examples import EXAMPLES
 from locviz.motifs import MotifError, MotifSet, bundle_motifs_path, load_bundle_motifs
 from locviz.predict import Predictor, load_model
 from locviz.sequences import ProteinRecord
-from locviz.weights import SHIPPED_MODELS, BundleError, read_card, weights_dir
+from locviz.weights import SHIPPED_MODELS, STUDENTS, BundleError, read_card, weights_dir
 
 LOG = logging.getLogger("locviz.app")
 
@@ -40,6 +40,12 @@ def device_options() -> list[str]:
 def available_models() -> list[str]:
     """Shipped models whose card is present in the weights folder."""
     return [m for m in SHIPPED_MODELS if (weights_dir() / f"{m}.json").is_file()]
+
+
+def student_of(model_name: str) -> str | None:
+    """The installed fast student of ``model_name`` (e.g. deeploc-fast for deeploc), else None."""
+    student = STUDENTS.get(model_name)
+    return student if student in available_models() else None
 
 
 def bundle_key(model_name: str, device: str) -> tuple[str, str, str, int]:

@@ -195,28 +195,45 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
         )
     with c4:
         pressed = st.button("Run the scan", type="primary", key="scan_run", width="stretch")
+    student = models.student_of(pred.model_name)
+    fast = bool(student) and sticky(
+        st.toggle, f"Fast: draw with {student}, re-score the {whatif.RESCORE_TOP} strongest cells with "
+        f"{pred.model_name}", "scan_fast", ("scan_fast", pred.model_name), True,
+        help=f"{student} is one small ConvLSTM distilled from {pred.model_name}: it draws the heatmap in seconds. "
+        f"The cells that matter most are then predicted again by {pred.model_name} itself, and both Δs are shown. "
+        f"Off: every cell by {pred.model_name} (slower).",
+    )  # fmt: skip
     try:
         whatif.check_window(int(start), int(end), length)
     except LocvizError as exc:
         st.error(f"{layout.escape_markdown(exc)}.")
         return
     start, end = int(start), int(end)
-    key = result_key(pred, device, "scan", start, end)
+    key = result_key(pred, device, "scan", start, end, *((student, cls) if fast else ()))
     scan = cached(key)
     n_mutants = 19 * int(np.sum(pred.seen[start - 1 : end]))
     if scan is None and pressed:
-        advance, bar = progress_counter(n_mutants, "mutants predicted")
+        advance, bar = progress_counter(n_mutants + (whatif.RESCORE_TOP if fast else 0), "mutants predicted")
         t0 = time.perf_counter()
-        scan = whatif.saturation_scan(predictor, record, start, end, wild=pred, callback=advance)
+        if fast:
+            drawer = models.get_predictor(student, device)
+            scan = whatif.saturation_scan(drawer, record, start, end, callback=advance, organism=pred.organism)
+            scan = whatif.rescore(scan, predictor, record, cls=cls, organism=pred.organism, callback=advance,
+                                  full_wild=pred)  # fmt: skip
+        else:
+            scan = whatif.saturation_scan(predictor, record, start, end, wild=pred, callback=advance)
         bar.empty()
         remember(key, scan)
         remember((*key, "seconds"), time.perf_counter() - t0)
     if scan is None:
+        who = f"{student} (then {whatif.RESCORE_TOP} by {pred.model_name})" if fast else pred.model_name
         st.info(f"Press **Run the scan** to predict the {n_mutants} single mutants of residues {start}-{end} "
-                f"(each one a full prediction of the {length}-residue protein).")  # fmt: skip
+                f"with {who} (each one a full prediction of the {length}-residue protein).")  # fmt: skip
         return
     took = cached((*key, "seconds"))
     done = f"{n_mutants} mutants" + (f", predicted in {seconds(took)} on {device.upper()}. " if took else ". ")
+    if scan.rescored_by is not None:
+        done += layout.escape_markdown(whatif.rescore_summary(scan, cls)) + " "
     st.caption(done + strongest(scan, cls))
     fig = charts.cached_figure("whatif-scan", (key, cls), lambda: wf.scan_heatmap(scan, cls))
     charts.chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")

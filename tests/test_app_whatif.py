@@ -84,6 +84,8 @@ def test_scan_of_a_five_residue_window_draws_the_heatmap(app: AppTest) -> None:
     no_problems(app)
     assert app.metric[0].value == "P00441"
     assert any("Press **Run the scan**" in i.value and "380 single mutants" in i.value for i in app.info)  # 20 × 19
+    if any(w.key == "scan_fast" for w in app.toggle):  # a shipped student: this test is of the full model's scan
+        app.toggle(key="scan_fast").set_value(False).run()
     scan_window(app, 10, 14)
     app.button(key="scan_run").click().run()
     no_problems(app)
@@ -110,6 +112,34 @@ def test_scan_of_a_five_residue_window_draws_the_heatmap(app: AppTest) -> None:
     no_problems(app)
     assert "Saturation mutagenesis: Δp(nuclear)" in charts(app)
     assert len(app.session_state["_whatif"]) == stored
+
+
+def test_a_fast_student_draws_the_scan_and_the_ensemble_rescores_its_strongest_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``multiloc-fast`` installed beside ``multiloc`` the scan is drawn by it and re-scored, both named."""
+    from conftest import make_tiny_bundle
+
+    from locviz.datasets import MULTILOC_CLASSES
+
+    for path in (REPO / "weights").glob("multiloc.*"):
+        (tmp_path / path.name).symlink_to(path)
+    make_tiny_bundle(tmp_path / "multiloc-fast", MULTILOC_CLASSES, members=1, seed=3)
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    predict_then_open_whatif(at, SOD.fasta())
+    assert at.toggle(key="scan_fast").value is True  # on by default
+    assert any("with multiloc-fast (then 10 by multiloc)" in i.value for i in at.info)
+    scan_window(at, 10, 14)
+    at.button(key="scan_run").click().run()
+    no_problems(at)
+    scan = next(v for k, v in at.session_state["_whatif"].items() if k[1:4] == ("scan", 10, 14) and len(k) == 6)
+    assert scan.model == "multiloc-fast" and scan.rescored_by.model_name == "multiloc" and len(scan.rescored) == 10
+    assert any("Heatmap drawn by multiloc-fast; its 10 strongest cells re-scored by multiloc" in c.value
+               for c in at.caption)  # fmt: skip
+    spec = charts(at)["Saturation mutagenesis: Δp(cytoplasmic)"]
+    outlined = next(d for d in spec["data"] if d.get("name") == "re-scored by multiloc")
+    assert len(outlined["x"]) == 10 and "by multiloc," in outlined["text"][0]
 
 
 def test_starts_on_the_protein_shown_on_predict_and_keeps_the_window(app: AppTest) -> None:

@@ -406,3 +406,60 @@ def test_organism_restriction_reaches_every_mutant(tiny: Predictor) -> None:
     j = whatif.SUBSTITUTES.index("A")
     if record.sequence[6] != "A":
         np.testing.assert_allclose(scan.delta[0, j], mutant.probabilities - wild.probabilities, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- fast scan, re-scored by the full model
+def test_rescore_predicts_the_strongest_cells_again_with_the_full_model(tmp_path: Path, tiny: Predictor) -> None:
+    """A scan drawn by one model (the student's role) keeps its Δs; the strongest cells get the other model's."""
+    from conftest import make_tiny_bundle
+
+    from locviz.datasets import MULTILOC_CLASSES
+
+    full = load_model(str(make_tiny_bundle(tmp_path / "full", MULTILOC_CLASSES, members=3, seed=7)), device="cpu")
+    record = insulin()
+    scan = whatif.saturation_scan(tiny, record, 11, 20)
+    rescored = whatif.rescore(scan, full, record, top=4)
+    np.testing.assert_array_equal(rescored.delta, scan.delta)  # the fast model's heatmap is untouched
+    c = scan.classes.index(scan.wild.label)
+    magnitudes = np.abs(scan.delta[:, :, c])
+    cells = list(rescored.rescored)
+    assert len(cells) == 4 and cells == whatif.strongest_cells(scan, top=4)
+    assert min(magnitudes[i, j] for i, j in cells) >= np.sort(magnitudes, axis=None)[-4] - 1e-12
+    i, j = cells[0]
+    variant = f"{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]}"
+    by_full = whatif.compare(full, record, variant)
+    np.testing.assert_allclose(rescored.rescored[i, j], by_full.delta, atol=1e-5)
+    summary = whatif.rescore_summary(rescored)
+    assert f"Heatmap drawn by {tiny.name}" in summary and f"re-scored by {full.name}" in summary
+    rows = list(rescored.rows())
+    assert len(rows[0]) == len(rescored.columns()) and rescored.columns()[-len(scan.classes) - 1] == "rescored_by"
+    marked = [r for r in rows if r[4 + len(scan.classes)] == full.name]
+    assert len(marked) == 4 and all(r[-1] is None for r in rows if r not in marked)
+    assert whatif.scan_table_bytes([rescored]).decode().splitlines()[0].endswith(f"full_dp_{scan.classes[-1]}")
+    with pytest.raises(InputError, match="is not the protein"):
+        whatif.rescore(scan, full, ProteinRecord("other", GFP))
+
+
+def test_rescore_refuses_a_model_with_other_classes(tiny: Predictor, tiny_weights_dir: Path) -> None:
+    scan = whatif.saturation_scan(tiny, insulin(), 11, 12)
+    other = load_model(str(tiny_weights_dir / "deeploc"), device="cpu")
+    with pytest.raises(InputError, match="re-score with a model of the same classes"):
+        whatif.rescore(scan, other, insulin())
+
+
+def test_scan_command_rescores_with_a_second_model(tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n")
+    out = tmp_path / "scan.tsv"
+    assert cli.main(["scan", str(fasta), "--model", "multiloc", "--rescore-with", str(tiny_weights_dir / "multiloc"),
+                     "--rescore-top", "3", "--start", "11", "--end", "15", "--out", str(out), "--no-progress"]) == 0
+    assert "re-scored by multiloc: 3 of 3 move" in capsys.readouterr().err  # the same model: the same Δs
+    rows = read_rows(out)
+    rescored = [r for r in rows if r["rescored_by"]]
+    assert len(rows) == 95 and len(rescored) == 3
+    for row in rescored:
+        assert float(row["full_dp_ER"]) == pytest.approx(float(row["dp_ER"]), abs=1e-5)
+    assert cli.main(["scan", str(fasta), "--model", "multiloc", "--rescore-with", "deeploc", "--out", str(out),
+                     "--no-progress"]) == 1  # an input error: a message, no traceback
+    assert "predicts other classes" in capsys.readouterr().err
