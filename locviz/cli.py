@@ -325,7 +325,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                              "ece_uncalibrated": round(calibration.expected_calibration_error(
                                  members.mean(axis=0), labels), 4),
                              "mean_confidence": round(float(probs.max(1).mean()), 4),
-                             "calibrator": calibrator.describe()}  # fmt: skip
+                             "calibrated": not calibrator.is_identity, "calibrator": calibrator.describe()}  # fmt: skip
     report.update(
         {
             "dataset": args.dataset,

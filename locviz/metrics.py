@@ -63,8 +63,12 @@ def format_report(report: dict) -> str:
     ]
     if "calibration" in report:  # locviz evaluate: the calibrated call's ECE (15 bins, top class)
         c = report["calibration"]
-        lines.append(f"ECE: {c['ece']:.4f} calibrated ({c['calibrator']}), {c['ece_uncalibrated']:.4f} "
-                     f"uncalibrated; mean confidence {c['mean_confidence']:.4f}")  # fmt: skip
+        if c.get("calibrated", True):
+            lines.append(f"ECE: {c['ece']:.4f} calibrated ({c['calibrator']}), {c['ece_uncalibrated']:.4f} "
+                         f"uncalibrated; mean confidence {c['mean_confidence']:.4f}")  # fmt: skip
+        else:
+            lines.append(f"ECE: {c['ece']:.4f} (the card holds no calibration); mean confidence "
+                         f"{c['mean_confidence']:.4f}")  # fmt: skip
     lines += ["", f"{'class':<24}{'n':>6}{'MCC':>8}"]
     confusion = np.array(report["confusion_matrix"])
     for k, c in enumerate(classes):

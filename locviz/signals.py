@@ -227,13 +227,15 @@ _MONOPARTITE = (
 )
 
 
+_BASIC_PAIR = re.compile(r"(?=[KR]{2})")
+
+
 def _bipartite(sequence: str) -> list[tuple[int, int]]:
     """Robbins, Dilworth, Laskey & Dingwall (1991) Cell 64:615-623: two basic residues, a 10-12 residue
     spacer, then at least 3 basic residues among the next 5 (nucleoplasmin KRPAATKKAGQAKKKK)."""
     hits = []
-    for i in range(len(sequence) - 16):
-        if not re.fullmatch("[KR]{2}", sequence[i : i + 2]):
-            continue
+    for pair in _BASIC_PAIR.finditer(sequence, 0, max(len(sequence) - 15, 0)):  # each start i < len - 16
+        i = pair.start()
         for spacer in (10, 11, 12):
             j = i + 2 + spacer
             cluster = sequence[j : j + 5]

@@ -338,7 +338,7 @@ def test_evaluate_scores_the_calibrated_call_and_reports_its_ece(tmp_path: Path,
     calls = [p.label for p in predictor.predict([dataset.records[i] for i in idx])]
     right = np.mean([c == dataset.classes[dataset.labels[i]] for c, i in zip(calls, idx, strict=True)])
     assert report["accuracy"] == pytest.approx(right)  # the call locviz predict makes, calibrated
-    assert set(report["calibration"]) == {"ece", "ece_uncalibrated", "mean_confidence", "calibrator"}
+    assert set(report["calibration"]) == {"ece", "ece_uncalibrated", "mean_confidence", "calibrated", "calibrator"}
 
 
 def test_a_stale_calibration_is_not_applied(tmp_path: Path) -> None:
