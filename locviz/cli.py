@@ -359,8 +359,8 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="predict the location of every protein in a FASTA file",
         description="Predict every record of INPUT (FASTA, or one raw sequence) and write one row per protein: "
-        "id, length, prediction, confidence, then p_<class> per class (the ensemble's mean, calibrated with the "
-        "card's temperature and restricted to --organism), the support verdict (high/medium/low) and its reasons, "
+        "id, length, prediction, confidence, then p_<class> per class (the ensemble's mean, calibrated as the "
+        "card says and restricted to --organism), the support verdict (high/medium/low) and its reasons, "
         "the known sorting signals (type:start-end of each rule's hit, the app's track) and the organism applied. "
         "Text that cannot be a protein, mostly unknown residues, nucleotides and bad characters are reported and "
         "skipped; exit status 0 when everything was predicted, 3 when some records were skipped, 1 when the run "
