@@ -1,28 +1,28 @@
 """Calibrated confidence, its measurement (ECE, reliability) and the per-protein ``support`` verdict.
 
-Temperature scaling (Guo et al. 2017): one temperature ``T`` divides every
-member's logits before the softmax, so ``p_T ∝ p ** (1 / T)`` — the ranking of
-classes (hence every call) is unchanged; only how sure the model says it is
-changes. ``T`` is fitted by minimising the negative log-likelihood of
-**out-of-fold** predictions: each ensemble member predicts the fold it was
-validated (early-stopped) on and nothing else, read from the card
-(``training[k].validation_fold``); a test fold is never used.
+Temperature scaling (Guo et al. 2017): a temperature ``T`` divides logits
+before the softmax, so ``p_T ∝ p ** (1 / T)``: one model's ranking of classes is
+unchanged; only how sure it says it is changes. Temperatures are fitted by
+minimising the negative log-likelihood of **out-of-sample** predictions, read
+from the card (``training[k].validation_fold``, ``train_folds``); a test fold is
+never used.
 
 How the ensemble is calibrated (:class:`Calibrator`, the one place member outputs
 become the distribution users see): each member's logits are divided by its own
-temperature ``T_k``, fitted on that member's out-of-fold predictions; the
+temperature ``T_k``, fitted on the fold that member was validated on; the
 members' softmaxes are averaged; the average is divided by an ensemble
 temperature ``T``. Averaging makes an ensemble softer than its members, and
 only one member is out-of-fold for any protein, so ``T`` can only be fitted on
-a *calibration fold* that none of the members averaged there trained on
-(``locviz calibrate --calibration-fold F``: DeepLoc fold 7, which the new
-members 4-7 leave out). Without one ``T`` is 1 and the card says the
-ensemble-level correction is missing. ECE after calibration is reported
-cross-fitted (each half of a fold scaled by the temperature fitted on the other
-half), so no figure is measured on the proteins it was fitted on. A member's
-temperature can reorder a near-tie between classes, so the calibrated call is
-the one ``locviz evaluate`` scores (it applies the same :class:`Calibrator`).
-Cards written before this (method ``temperature``: one ``T`` on the averaged
+a *calibration fold* that none of the averaged members trained or was validated
+on (``locviz calibrate --calibration-fold F``: DeepLoc fold 7, which the new
+members 4-6 leave out). That sub-ensemble is smaller than the shipped one, whose
+average is a little softer still; the card says so. Without a calibration fold
+``T`` is 1 and the card says the ensemble-level correction is missing. ECE after
+calibration is reported cross-fitted (each half of a fold scaled by the
+temperature fitted on the other half). Members at different temperatures can
+reorder a near-tie between classes, so the calibrated call is the one
+``locviz evaluate`` scores (it applies the same :class:`Calibrator`). Cards
+written before this (method ``temperature``: one ``T`` on the averaged
 distribution, fitted on members) still load and behave as they did.
 
 The ``support`` verdict (high / medium / low) combines the calibrated
@@ -175,13 +175,19 @@ class Calibrator:
             raise InputError(f"{len(probs)} members but {len(self.member_temperatures)} member temperatures")
         return np.stack([scale(p, t) for p, t in zip(probs, self.member_temperatures, strict=True)])
 
+    def apply(self, member_probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(each member at its own temperature ``(M, ..., C)``, the calibrated ensemble ``(..., C)``)."""
+        members = self.members(member_probabilities)
+        return members, scale(members.mean(axis=0), self.temperature)
+
     def ensemble(self, member_probabilities: np.ndarray) -> np.ndarray:
         """The calibrated ensemble distribution ``(..., C)``: members scaled, averaged, the average scaled."""
-        return scale(self.members(member_probabilities).mean(axis=0), self.temperature)
+        return self.apply(member_probabilities)[1]
 
     def single(self, probabilities: np.ndarray, member: int) -> np.ndarray:
-        """One member's probabilities calibrated as the ensemble's would be (out-of-fold rows, thresholds)."""
-        return scale(scale(probabilities, self.member_temperature(member)), self.temperature)
+        """One member alone at its own temperature (the ensemble temperature undoes averaging, which a lone
+        member never went through)."""
+        return scale(probabilities, self.member_temperature(member))
 
     def rows(self, probabilities: np.ndarray, members: np.ndarray) -> np.ndarray:
         """:meth:`single` for rows ``(N, C)`` each predicted by member ``members[i]`` (out-of-fold predictions)."""
@@ -380,9 +386,29 @@ class EnsembleFold:
     labels: np.ndarray  # (N,)
 
 
-def members_without(bundle: ModelBundle, fold: int) -> tuple[int, ...]:
-    """The members that did not train on ``fold`` (the card's ``training[k].train_folds``)."""
-    return tuple(k for k, t in enumerate(bundle.card.training) if t.train_folds and fold not in t.train_folds)
+def members_without(card: Any, fold: int) -> tuple[int, ...]:
+    """The members that neither trained on ``fold`` nor were validated on it (the card's ``training`` records):
+    their average on ``fold`` is an ensemble nothing was fitted or chosen on."""
+    return tuple(k for k, t in enumerate(card.training)
+                 if t.train_folds and fold not in t.train_folds and t.validation_fold != fold)  # fmt: skip
+
+
+def check_calibration_fold(card: Any, dataset: str, fold: int) -> tuple[int, ...]:
+    """The members that will calibrate the ensemble on ``fold``; refuses a test fold or fewer than two.
+
+    Raises:
+        BundleError: it is ``dataset``'s test fold, or fewer than two members left it out.
+    """
+    if fold == TEST_FOLD.get(dataset):
+        raise BundleError(f"fold {fold} is {dataset}'s test fold; calibration never fits on it")
+    members = members_without(card, fold)
+    if len(members) < 2:
+        raise BundleError(
+            f"fold {fold} cannot calibrate the ensemble: {len(members)} member(s) neither trained nor were validated "
+            "on it (need at least 2; the card's training[k].train_folds and validation_fold say which folds each "
+            "member used)"
+        )
+    return members
 
 
 def ensemble_fold(bundle: ModelBundle, data: LabelledSet, fold: int,
@@ -393,14 +419,7 @@ def ensemble_fold(bundle: ModelBundle, data: LabelledSet, fold: int,
         BundleError: it is the test fold, or fewer than two members left it out (no ensemble to calibrate).
         DatasetError: the fold is empty.
     """
-    if fold == TEST_FOLD.get(data.name):
-        raise BundleError(f"fold {fold} is {data.name}'s test fold; calibration never fits on it")
-    members = members_without(bundle, fold)
-    if len(members) < 2:
-        raise BundleError(
-            f"{bundle.card_path}: fold {fold} cannot calibrate the ensemble: {len(members)} member(s) left it out of "
-            "training (need at least 2; the card's training[k].train_folds say which folds each member trained on)"
-        )
+    members = check_calibration_fold(bundle.card, data.name, fold)
     idx = data.subset([fold])
     if len(idx) == 0:
         raise DatasetError(f"{data.name} has no proteins in fold {fold}")
@@ -692,6 +711,16 @@ def class_mcc_of(card: Any) -> dict[str, float]:
     return {c: round(float(m), 4) for c, m in zip(classes, per_class_mcc(total), strict=True)}
 
 
+def fitted_folds(card: Any) -> set[int]:
+    """The folds the card's current temperatures were fitted on: each member's validation fold and, when the
+    ensemble temperature was fitted, the calibration fold (an ECE measured there is not out of sample)."""
+    section = current_section(card)
+    if section is None:
+        return set()
+    folds = {t.validation_fold for t in getattr(card, "training", ()) if t.validation_fold is not None}
+    return folds | ({section.calibration_fold} if section.calibration_fold is not None else set())
+
+
 def calibrator_of(card: Any) -> Calibrator:
     """The card's :class:`Calibrator` (the identity when the card has no calibration section, or a stale one)."""
     section = current_section(card)
@@ -729,8 +758,7 @@ def calibrate_prediction(prediction: Prediction, calibrator: Calibrator) -> Pred
     if members is None:
         probabilities = scale(raw, calibrator.temperature)
     else:
-        members = calibrator.members(members)
-        probabilities = scale(members.mean(axis=0), calibrator.temperature)
+        members, probabilities = calibrator.apply(members)
     return dataclasses.replace(prediction, probabilities=probabilities, member_probabilities=members,
                                raw_probabilities=raw)  # fmt: skip
 
@@ -829,8 +857,10 @@ def fit_ensemble_temperature(fold: EnsembleFold, member_temps: Sequence[float]) 
         "mean_confidence_after": round(float(crossed.max(1).mean()), 4),
         "reliability_raw_average": reliability(raw, fold.labels).to_dict(),
         "reliability_after": reliability(crossed, fold.labels).to_dict(),
-        "measured_on": f"fold {fold.fold}, predicted by the {len(fold.members)} members that never trained on it "
-        "(their average: an out-of-sample ensemble); ECE after cross-fitted (each half scaled by the other's T)",
+        "measured_on": f"fold {fold.fold}, predicted by the {len(fold.members)} members that never trained or were "
+        "validated on it (their average: an out-of-sample ensemble); ECE after cross-fitted (each half scaled by "
+        "the other half's T). The shipped ensemble averages more members, so its average is a little softer "
+        "than the one T was fitted on",
     }  # fmt: skip
     return temperature, figures
 
@@ -847,16 +877,16 @@ def fit(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int], None] 
         ensemble_t, ensemble = fit_ensemble_temperature(ensemble_fold(bundle, data, calibration_fold, callback), temps)
     calibrator = Calibrator(temps, ensemble_t)
     crossed, member_halves = member_cross_fitted(oof, n_members)
-    shown = calibrator.rows(oof.probabilities, oof.members)
-    crossed_shown = scale(crossed, ensemble_t)
+    shown = calibrator.rows(oof.probabilities, oof.members)  # calibrated members: the confidence scale users see
     correct = oof.probabilities.argmax(axis=1) == oof.labels
-    accuracy, count = _support_by_level(oof, crossed_shown)
+    accuracy, count = _support_by_level(oof, crossed)
     folds = ", ".join(f"member {k} on fold {f}" for k, f in enumerate(validation_folds(bundle, data.name)))
     fitted_on = (f"{data.name} validation folds, out-of-fold only ({folds}; {len(oof.labels)} proteins): one "
                  "temperature per member, on its own fold, applied to its logits before averaging")  # fmt: skip
     if ensemble is not None:
         fitted_on += (f"; the ensemble temperature on fold {calibration_fold}, averaged over members "
-                      f"{', '.join(map(str, ensemble['members']))} (none of them trained on it)")  # fmt: skip
+                      f"{', '.join(map(str, ensemble['members']))} of {n_members} (none of them trained or was "
+                      "validated on it), applied to the average of all members")  # fmt: skip
     return CalibrationResult(
         calibrator=calibrator,
         member_halves=member_halves,

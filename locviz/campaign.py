@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from locviz.calibration import members_without
 from locviz.card import MemberTraining, ModelCard, portable_command
 from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
 from locviz.distill import student_config, teacher_probabilities
@@ -135,6 +136,11 @@ def _check_run(run: Run, where: str) -> None:
     if run.exclude_folds and run.kind == "finetune":
         raise InputError(f"{where} ({run.name}): a fine-tune trains on its member's folds; exclude_folds is for new "
                          "members and students")  # fmt: skip
+    if run.calibration_fold is not None and run.calibration_fold == TEST_FOLD.get(run.dataset):
+        raise InputError(f"{where} ({run.name}): calibration_fold {run.calibration_fold} is the test fold")
+    if run.validation_fold is not None and run.validation_fold == run.calibration_fold:
+        raise InputError(f"{where} ({run.name}): a member validated on the calibration fold {run.calibration_fold} "
+                         "would be chosen on it; validate on another fold and exclude it")  # fmt: skip
     if run.validation_fold is not None and run.validation_fold in run.exclude_folds:
         raise InputError(f"{where} ({run.name}): the validation fold {run.validation_fold} is in exclude_folds")
     known = set(TrainConfig.__dataclass_fields__) | {"attention", "shape"}
@@ -424,7 +430,7 @@ def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: 
     if like.calibration is not None:
         calibrate = ["calibrate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
                      "--no-progress"]  # fmt: skip
-        if run.calibration_fold is not None and _members_without(card, run.calibration_fold) >= 2:
+        if run.calibration_fold is not None and len(members_without(card, run.calibration_fold)) >= 2:
             calibrate += ["--calibration-fold", str(run.calibration_fold)]
         commands.append(calibrate)
     if member == motif_member and like.motifs is not None:
@@ -439,11 +445,6 @@ def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: 
         status = subprocess.run([sys.executable, "-m", "locviz", *argv]).returncode
         if status:
             raise RuntimeError(f"refresh step failed ({status}): locviz {' '.join(argv)}")
-
-
-def _members_without(card: ModelCard, fold: int) -> int:
-    """How many members never trained on ``fold`` (an ensemble temperature needs at least two)."""
-    return sum(1 for t in card.training if t.train_folds and fold not in t.train_folds)
 
 
 def commit(paths: list[Path], message: str, log: Callable[[str], None] = print) -> None:

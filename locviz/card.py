@@ -325,7 +325,7 @@ RELIABILITY_KEYS = ("confidence", "accuracy", "count")
 
 @dataclass(frozen=True)
 class CalibrationCard:
-    """How the model's probabilities are calibrated (e.g. one temperature), fitted on which folds, and how well.
+    """How the model's probabilities are calibrated (member and ensemble temperatures), fitted where, how well.
 
     ``metrics`` holds at least ``ece_before`` and ``ece_after`` (expected calibration error of the
     top-class probability) and ``n``; the reliability diagram reads ``reliability_before`` and
@@ -530,6 +530,10 @@ class ModelCard:
                    "or none)")  # fmt: skip
         if self.motifs is not None and not self.motifs.member < self.members:
             r.fail("motifs_member", f"must be below members ({self.members})", self.motifs.member)
+        temps = self.calibration.member_temperatures if self.calibration is not None else ()
+        if temps and len(temps) != self.members:
+            r.fail("calibration.member_temperatures", f"has {len(temps)} entries for {self.members} members "
+                   "(one per member; run locviz calibrate again)")  # fmt: skip
         for key, report in self.metrics.items():
             where = f"metrics[{key!r}]"
             member = report.get("member")

@@ -321,11 +321,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         probs = calibrator.ensemble(members)
     labels = data.labels[idx]
     report = classification_report(labels, probs.argmax(1), data.classes)
+    fitted = calibration.fitted_folds(bundle.card) & set(args.folds)
     report["calibration"] = {"ece": round(calibration.expected_calibration_error(probs, labels), 4),
                              "ece_uncalibrated": round(calibration.expected_calibration_error(
                                  members.mean(axis=0), labels), 4),
                              "mean_confidence": round(float(probs.max(1).mean()), 4),
                              "calibrated": not calibrator.is_identity, "calibrator": calibrator.describe()}  # fmt: skip
+    if fitted and not calibrator.is_identity:
+        report["calibration"]["note"] = (f"fold(s) {', '.join(map(str, sorted(fitted)))} are where the card's "
+                                         "temperatures were fitted: this ECE is not out of sample")  # fmt: skip
     report.update(
         {
             "dataset": args.dataset,
@@ -676,7 +680,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if fold is None and bundle.card.calibration is not None:
         fold = bundle.card.calibration.calibration_fold
     if fold is not None:
-        total += len(data.subset([fold])) * len(calibration.members_without(bundle, fold))
+        calibration.check_calibration_fold(bundle.card, args.dataset, fold)  # before minutes of predictions
+        total += len(data.subset([fold]))
     with tqdm(total=total, desc="out-of-fold", unit="protein", disable=args.no_progress) as bar:
         result = calibration.fit(bundle, data, callback=bar.update, calibration_fold=fold)
     print(calibration.summary(result))
@@ -746,10 +751,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise InputError("--rescore-top must be at least 1")
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     full = load_model(args.rescore_with, device=args.device, batch_size=args.batch_size) if args.rescore_with else None
-    if full is not None and full.classes != predictor.classes:
-        raise InputError(f"--rescore-with {args.rescore_with} predicts other classes than --model {args.model}; "
-                         "re-score with the ensemble the fast model was distilled from (e.g. deeploc for "
-                         "deeploc-fast)")  # fmt: skip
+    if full is not None:  # before any output is opened
+        whatif.check_same_classes(full.name, full.classes, predictor.name, predictor.classes)
     handle = table.open_output(args.out)
     columns = whatif.scan_columns(predictor.classes, rescored=full is not None)
     writer = whatif.delta_writer(handle, fmt, columns, model=predictor.name, kind="scan")

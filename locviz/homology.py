@@ -601,11 +601,15 @@ def cross_validate(
 ) -> OutOfFoldEvidence:
     """Each member predicts its own validation fold alone; that fold is left out of the reference for the search.
 
-    Model probabilities are calibrated as ``locviz predict`` shows them (each row by its member's temperature).
+    Model probabilities are calibrated as ``locviz predict`` calibrates a member (its own temperature), that
+    temperature cross-fitted on the other half of the fold, so the combination is not fitted on in-sample rows.
     """
 
     oof = calibration.out_of_fold(bundle, data, callback=callback)
-    probabilities = calibration.calibrator_of(bundle.card).rows(oof.probabilities, oof.members)
+    if calibration.current_section(bundle.card) is not None:  # member temperatures cross-fitted on these rows
+        probabilities, _ = calibration.member_cross_fitted(oof, bundle.card.members)
+    else:
+        probabilities = oof.probabilities
     hit_class = np.full(len(oof.labels), -1, dtype=np.int64)
     identity = np.full(len(oof.labels), np.nan)
     coverage = np.full(len(oof.labels), np.nan)

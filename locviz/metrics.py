@@ -69,6 +69,8 @@ def format_report(report: dict) -> str:
         else:
             lines.append(f"ECE: {c['ece']:.4f} (the card holds no calibration); mean confidence "
                          f"{c['mean_confidence']:.4f}")  # fmt: skip
+        if c.get("note"):
+            lines.append(f"note: {c['note']}")
     lines += ["", f"{'class':<24}{'n':>6}{'MCC':>8}"]
     confusion = np.array(report["confusion_matrix"])
     for k, c in enumerate(classes):

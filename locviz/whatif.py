@@ -261,13 +261,27 @@ def saturation_scan(
     return SaturationScan(wild=wild, positions=positions, wt=wt, delta=delta, seen=seen)
 
 
+def check_same_classes(full: str, full_classes: Sequence[str], fast: str, fast_classes: Sequence[str]) -> None:
+    """Refuse to re-score a scan with a model of other classes (its Δs would not line up)."""
+    if list(full_classes) != list(fast_classes):
+        raise InputError(f"{full} predicts other classes than {fast} ({len(full_classes)} vs {len(fast_classes)}); "
+                         "re-score with the ensemble the fast model was distilled from (e.g. deeploc for "
+                         "deeploc-fast)")  # fmt: skip
+
+
 RESCORE_TOP = 10
 """How many of a fast scan's strongest cells the full model predicts again by default (10 passes, ~1 s)."""
 
 
 def strongest_cells(scan: SaturationScan, cls: str | None = None, top: int = RESCORE_TOP) -> list[tuple[int, int]]:
     """The ``top`` cells ``(i, j)`` with the largest |Δp(cls)| (default class: the scan's call), strongest first;
-    wild-type and unseen cells (Δ exactly 0) never count."""
+    wild-type and unseen cells (Δ exactly 0) never count.
+
+    Raises:
+        InputError: ``top`` is not a positive whole number.
+    """
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise InputError(f"the number of cells to re-score must be a whole number >= 1, got {top!r}")
     z = np.abs(scan.heatmap(cls).T)  # (W, 20)
     order = np.argsort(-z, axis=None, kind="stable")[:top]
     return [(int(i), int(j)) for i, j in zip(*np.unravel_index(order, z.shape), strict=True) if z[i, j] > 0]
@@ -280,7 +294,7 @@ def rescore(
     *,
     cls: str | None = None,
     top: int = RESCORE_TOP,
-    organism: str = "any",
+    organism: str | None = None,
     callback: Callable[[int], None] | None = None,
     full_wild: Prediction | None = None,
 ) -> SaturationScan:
@@ -289,14 +303,13 @@ def rescore(
     A fast student draws the whole heatmap in seconds; the cells a reader acts on are then checked by the
     model whose calls the rest of the app shows. Both Δs stay side by side (:meth:`SaturationScan.rows`,
     :func:`rescore_summary`), each named by its model. ``full_wild`` reuses ``predictor``'s prediction of the
-    wild type (made with the same ``organism``).
+    wild type (made with the same ``organism``; default: the organism the scan was made with).
 
     Raises:
         InputError: ``predictor`` has other classes than the scan's model, or ``record`` is not the scanned protein.
     """
-    if list(predictor.classes) != list(scan.classes):
-        raise InputError(f"{predictor.name} predicts {predictor.classes}, the scan's model {scan.model} "
-                         f"{scan.classes}: re-score with a model of the same classes")  # fmt: skip
+    check_same_classes(predictor.name, predictor.classes, scan.model, scan.classes)
+    organism = scan.wild.organism if organism is None else organism
     if record.sequence != scan.wild.sequence:
         raise InputError(f"record {record.id!r} is not the protein {scan.id!r} that was scanned")
     full_wild = full_wild or _predict_one(predictor, record, organism)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from locviz.errors import LocvizError
-from locviz.weights import SHIPPED_MODELS, BundleError, weights_dir
+from locviz.weights import ENSEMBLES, BundleError, weights_dir
 from locviz_app.models import available_models, device_options
 
 LOG = logging.getLogger("locviz.app")
@@ -110,7 +110,7 @@ def sidebar_settings() -> tuple[str, str] | None:
         if not models:
             st.error(
                 f"No model bundle found in `{weights_dir()}` (looked for "
-                f"{', '.join(m + '.json' for m in SHIPPED_MODELS)}). Put the shipped bundles there "
+                f"{', '.join(m + '.json' for m in ENSEMBLES)}). Put the shipped bundles there "
                 "or point the environment variable LOCVIZ_WEIGHTS at a folder that holds them."
             )
             return None

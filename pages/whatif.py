@@ -209,22 +209,27 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
         st.error(f"{layout.escape_markdown(exc)}.")
         return
     start, end = int(start), int(end)
-    key = result_key(pred, device, "scan", start, end, *((student, cls) if fast else ()))
+    key = result_key(pred, device, "scan", start, end, *((student,) if fast else ()))
     scan = cached(key)
     n_mutants = 19 * int(np.sum(pred.seen[start - 1 : end]))
     if scan is None and pressed:
-        advance, bar = progress_counter(n_mutants + (whatif.RESCORE_TOP if fast else 0), "mutants predicted")
+        advance, bar = progress_counter(n_mutants, "mutants predicted")
         t0 = time.perf_counter()
         if fast:
             drawer = models.get_predictor(student, device)
             scan = whatif.saturation_scan(drawer, record, start, end, callback=advance, organism=pred.organism)
-            scan = whatif.rescore(scan, predictor, record, cls=cls, organism=pred.organism, callback=advance,
-                                  full_wild=pred)  # fmt: skip
         else:
             scan = whatif.saturation_scan(predictor, record, start, end, wild=pred, callback=advance)
         bar.empty()
         remember(key, scan)
         remember((*key, "seconds"), time.perf_counter() - t0)
+    if scan is not None and fast:  # the strongest cells of the class shown, by the full model (10 passes; per class)
+        rescored = cached((*key, "rescored", cls))
+        if rescored is None:
+            with st.spinner(f"Re-scoring the strongest cells with {pred.model_name}…"):
+                rescored = whatif.rescore(scan, predictor, record, cls=cls, full_wild=pred)
+            remember((*key, "rescored", cls), rescored)
+        scan = rescored
     if scan is None:
         who = f"{student} (then {whatif.RESCORE_TOP} by {pred.model_name})" if fast else pred.model_name
         st.info(f"Press **Run the scan** to predict the {n_mutants} single mutants of residues {start}-{end} "

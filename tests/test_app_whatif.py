@@ -133,13 +133,22 @@ def test_a_fast_student_draws_the_scan_and_the_ensemble_rescores_its_strongest_c
     scan_window(at, 10, 14)
     at.button(key="scan_run").click().run()
     no_problems(at)
-    scan = next(v for k, v in at.session_state["_whatif"].items() if k[1:4] == ("scan", 10, 14) and len(k) == 6)
+    results = at.session_state["_whatif"]
+    scan = next(v for k, v in results.items() if k[1:5] == ("scan", 10, 14, "multiloc-fast") and "rescored" in k)
     assert scan.model == "multiloc-fast" and scan.rescored_by.model_name == "multiloc" and len(scan.rescored) == 10
     assert any("Heatmap drawn by multiloc-fast; its 10 strongest cells re-scored by multiloc" in c.value
                for c in at.caption)  # fmt: skip
     spec = charts(at)["Saturation mutagenesis: Δp(cytoplasmic)"]
     outlined = next(d for d in spec["data"] if d.get("name") == "re-scored by multiloc")
     assert len(outlined["x"]) == 10 and "by multiloc," in outlined["text"][0]
+    # another class: the student's heatmap is reused, only its strongest cells for that class are re-scored
+    drawn = [k for k in results if k[1:5] == ("scan", 10, 14, "multiloc-fast") and len(k) == 5]
+    at.selectbox(key="scan_class").set_value("nuclear").run()
+    no_problems(at)
+    results = at.session_state["_whatif"]
+    assert [k for k in results if k[1:5] == ("scan", 10, 14, "multiloc-fast") and len(k) == 5] == drawn
+    assert any(k[-2:] == ("rescored", "nuclear") for k in results)
+    assert "Saturation mutagenesis: Δp(nuclear)" in charts(at)
 
 
 def test_starts_on_the_protein_shown_on_predict_and_keeps_the_window(app: AppTest) -> None:

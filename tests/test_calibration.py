@@ -265,8 +265,8 @@ def test_calibrator_scales_members_before_averaging_and_the_average_after() -> N
     np.testing.assert_allclose(c.torch_ensemble(torch.from_numpy(members)).numpy(), expected, rtol=1e-6)
     np.testing.assert_allclose(calibration.Calibrator().ensemble(members), members.mean(0))
     assert calibration.Calibrator().is_identity and not c.is_identity
-    np.testing.assert_allclose(c.rows(members[2], np.full(5, 2)), calibration.scale(calibration.scale(
-        members[2], 2.0), 1.5), rtol=1e-9)  # fmt: skip
+    # a member alone takes only its own temperature (the ensemble's undoes averaging, which it never went through)
+    np.testing.assert_allclose(c.rows(members[2], np.full(5, 2)), calibration.scale(members[2], 2.0), rtol=1e-9)
     with pytest.raises(InputError, match="3 members but 2 member temperatures"):
         calibration.Calibrator((1.0, 2.0)).ensemble(members)
     with pytest.raises(InputError, match="finite number > 0"):
@@ -295,9 +295,12 @@ def test_the_ensemble_temperature_is_fitted_on_a_fold_its_members_never_trained_
     card_path = save_bundle(tmp_path / "tinyloc", Ensemble([ConvLSTM(config) for _ in training]), card)
     data = _tiny_deeploc_data(tmp_path / "data")
     bundle = load_bundle(card_path, device="cpu")
-    assert calibration.members_without(bundle, 3) == (1, 2) and calibration.members_without(bundle, 2) == (1,)
-    with pytest.raises(BundleError, match="fold 2 cannot calibrate the ensemble: 1 member"):
-        calibration.fit(bundle, load_dataset("deeploc", data), calibration_fold=2)
+    assert calibration.members_without(bundle.card, 3) == (1, 2)
+    assert calibration.members_without(bundle.card, 2) == ()  # 0 and 2 trained on fold 2, 1 was validated on it
+    with pytest.raises(BundleError, match="fold 1 cannot calibrate the ensemble: 0 member"):
+        calibration.fit(bundle, load_dataset("deeploc", data), calibration_fold=1)
+    with pytest.raises(BundleError, match="fold 0 is multiloc's test fold"):
+        calibration.check_calibration_fold(bundle.card, "multiloc", 0)
 
     assert cli.main(["calibrate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
                      "--calibration-fold", "3", "--no-progress"]) == 0  # fmt: skip
@@ -329,8 +332,10 @@ def test_evaluate_scores_the_calibrated_call_and_reports_its_ece(tmp_path: Path,
     out = tmp_path / "report.json"
     assert cli.main(["evaluate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
                      "--folds", "1", "--device", "cpu", "--json", str(out)]) == 0  # fmt: skip
-    assert "ECE:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ECE:" in printed and "note: fold(s) 1 are where the card's temperatures were fitted" in printed
     report = json.loads(out.read_text())
+    assert report["calibration"]["ece"] != report["calibration"]["ece_uncalibrated"]  # the temperatures were applied
     bundle = load_bundle(card_path, device="cpu")
     dataset = load_dataset("deeploc", data)
     idx = dataset.subset([1])
@@ -338,7 +343,8 @@ def test_evaluate_scores_the_calibrated_call_and_reports_its_ece(tmp_path: Path,
     calls = [p.label for p in predictor.predict([dataset.records[i] for i in idx])]
     right = np.mean([c == dataset.classes[dataset.labels[i]] for c, i in zip(calls, idx, strict=True)])
     assert report["accuracy"] == pytest.approx(right)  # the call locviz predict makes, calibrated
-    assert set(report["calibration"]) == {"ece", "ece_uncalibrated", "mean_confidence", "calibrated", "calibrator"}
+    assert set(report["calibration"]) == {"ece", "ece_uncalibrated", "mean_confidence", "calibrated", "calibrator",
+                                          "note"}
 
 
 def test_a_stale_calibration_is_not_applied(tmp_path: Path) -> None:
@@ -359,3 +365,48 @@ def test_calibration_refuses_cards_without_validation_folds_or_on_a_test_fold(
     card_path = _trained_looking_bundle(tmp_path, (0, 1))
     with pytest.raises(BundleError, match="test fold 0"):
         calibration.validation_folds(load_bundle(card_path, device="cpu"), "multiloc")
+
+
+def test_evaluate_one_member_applies_only_its_own_temperature(tmp_path: Path) -> None:
+    card_path = _trained_looking_bundle(tmp_path, (1, 2))
+    data = _tiny_deeploc_data(tmp_path / "data")
+    temps = CalibrationCard("member-temperatures", 4.0, member_temperatures=(0.5, 3.0),
+                            metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})  # fmt: skip
+    update_card(card_path, lambda c: c.replace(calibration=temps))
+    out = tmp_path / "report.json"
+    assert cli.main(["evaluate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
+                     "--folds", "2", "--member", "1", "--device", "cpu", "--json", str(out)]) == 0  # fmt: skip
+    bundle = load_bundle(card_path, device="cpu")
+    dataset = load_dataset("deeploc", data)
+    idx = dataset.subset([2])
+    records = [dataset.records[i] for i in idx]
+    raw = np.stack([p.member_probabilities[1] for p in Predictor(bundle, calibrated=False).predict(records)])
+    expected = calibration.expected_calibration_error(calibration.scale(raw, 3.0), dataset.labels[idx])
+    assert json.loads(out.read_text())["calibration"]["ece"] == pytest.approx(expected, abs=1e-4)  # T = 4 not applied
+
+
+def test_a_card_with_the_wrong_number_of_member_temperatures_is_refused(tmp_path: Path) -> None:
+    card_path = _trained_looking_bundle(tmp_path, (0, 1))
+    data = json.loads(card_path.read_text())
+    data["calibration"] = {"method": "member-temperatures", "temperature": 1.0, "member_temperatures": [1.2]}
+    card_path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="member_temperatures has 1 entries for 2 members"):
+        read_card(card_path)
+
+
+def test_attribution_gradients_see_the_probability_predict_reports(tmp_path: Path) -> None:
+    """The gradient path (whatif._features_and_grad) goes through the same Calibrator as Predictor.predict."""
+    from locviz import whatif
+    from locviz.encoding import tokenize
+
+    card_path = _trained_looking_bundle(tmp_path, (0, 1))
+    temps = CalibrationCard("member-temperatures", 1.7, member_temperatures=(0.4, 2.5),
+                            metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})  # fmt: skip
+    update_card(card_path, lambda c: c.replace(calibration=temps))
+    predictor = Predictor(load_bundle(card_path, device="cpu"))
+    reported = predictor.predict([ProteinRecord("insulin", HUMAN_INSULIN)])[0].probabilities
+    tokens = torch.from_numpy(tokenize(HUMAN_INSULIN).astype(np.int64)).unsqueeze(0)
+    features = predictor.bundle.model.members[0].embed(tokens)
+    for c in (0, 3):
+        probs, _ = whatif._features_and_grad(predictor, tokens, features, c)
+        assert float(probs[0]) == pytest.approx(reported[c], abs=1e-5)

@@ -443,7 +443,7 @@ def test_rescore_predicts_the_strongest_cells_again_with_the_full_model(tmp_path
 def test_rescore_refuses_a_model_with_other_classes(tiny: Predictor, tiny_weights_dir: Path) -> None:
     scan = whatif.saturation_scan(tiny, insulin(), 11, 12)
     other = load_model(str(tiny_weights_dir / "deeploc"), device="cpu")
-    with pytest.raises(InputError, match="re-score with a model of the same classes"):
+    with pytest.raises(InputError, match="predicts other classes than .*; re-score with the ensemble"):
         whatif.rescore(scan, other, insulin())
 
 
@@ -463,3 +463,20 @@ def test_scan_command_rescores_with_a_second_model(tmp_path: Path, tiny_weights_
     assert cli.main(["scan", str(fasta), "--model", "multiloc", "--rescore-with", "deeploc", "--out", str(out),
                      "--no-progress"]) == 1  # an input error: a message, no traceback
     assert "predicts other classes" in capsys.readouterr().err
+
+
+def test_strongest_cells_skip_cells_that_did_not_move_and_refuse_a_bad_count(tiny: Predictor) -> None:
+    scan = whatif.saturation_scan(tiny, insulin(), 11, 12)
+    everything = whatif.strongest_cells(scan, top=1000)
+    assert len(everything) == 38  # 2 positions x 19 substitutes; the wild-type cells (Δ exactly 0) never count
+    with pytest.raises(InputError, match="whole number >= 1"):
+        whatif.strongest_cells(scan, top=0)
+
+
+def test_api_scan_rescores_with_a_second_model(tiny: Predictor) -> None:
+    import locviz
+
+    scan = locviz.scan(tiny, insulin(), 11, 13, rescore_with=tiny, rescore_top=5)
+    assert scan.rescored_by is not None and len(scan.rescored) == 5
+    for (i, j), full in scan.rescored.items():  # the same model: the same Δs
+        np.testing.assert_allclose(full, scan.delta[i, j], atol=1e-5)
