@@ -854,6 +854,9 @@ def fit_ensemble_temperature(fold: EnsembleFold, member_temps: Sequence[float]) 
         "ece_raw_average": round(expected_calibration_error(raw, fold.labels), 4),
         "ece_member_temperatures": round(expected_calibration_error(averaged, fold.labels), 4),
         "ece_after": round(expected_calibration_error(crossed, fold.labels), 4),
+        # does averaging more members still help? accuracy of the first k members' average, out of sample
+        "accuracy_first_k_members": [round(float((fold.member_probabilities[:k].mean(0).argmax(1) == fold.labels)
+                                                 .mean()), 4) for k in range(1, len(fold.members) + 1)],
         "mean_confidence_after": round(float(crossed.max(1).mean()), 4),
         "reliability_raw_average": reliability(raw, fold.labels).to_dict(),
         "reliability_after": reliability(crossed, fold.labels).to_dict(),
@@ -928,6 +931,9 @@ def summary(result: CalibrationResult) -> str:
                      f"{', '.join(map(str, e['members']))}, {e['n']} proteins): ECE raw average "
                      f"{e['ece_raw_average']:.4f}, members calibrated {e['ece_member_temperatures']:.4f}, "
                      f"after {e['ece_after']:.4f} (cross-fitted)")  # fmt: skip
+        lines.append("  accuracy of the first k of these members averaged, k = 1, 2, ...: "
+                     + ", ".join(f"{a:.4f}" for a in e["accuracy_first_k_members"])
+                     + " (does the ensemble still gain?)")  # fmt: skip
     lines += [
         f"support thresholds: high >= {t.high:.2f}, low < {t.low:.2f} (calibrated confidence)",
         "support verdict, CV accuracy per level (thresholds from the other folds; a sequence unlike the training "

@@ -308,6 +308,7 @@ def test_the_ensemble_temperature_is_fitted_on_a_fold_its_members_never_trained_
     section = read_card(card_path)[1].calibration
     assert section.calibration_fold == 3 and section.metrics["ensemble"]["members"] == [1, 2]
     assert section.metrics["ensemble"]["n"] == 20 and section.temperature == section.metrics["ensemble"]["temperature"]
+    assert len(section.metrics["ensemble"]["accuracy_first_k_members"]) == 2  # the out-of-sample ensemble-gain curve
     # the fitted temperature is the NLL optimum of the members' calibrated average on fold 3
     loaded = load_bundle(card_path, device="cpu")
     fold = calibration.ensemble_fold(loaded, load_dataset("deeploc", data), 3)
