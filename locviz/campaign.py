@@ -329,7 +329,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         train_config={**train_config_dict(config), "campaign_run": run.name, "kind": run.kind, **origin},
         best_epoch=result.best_epoch, epochs_run=len(result.history), validation=result.best_validation,
         history=tuple(result.history), seconds=round(result.seconds, 1), hardware=_hardware(),
-        command=portable_command(f"locviz campaign {plan.path} (run {run.name})"),
+        command=portable_command(f"locviz campaign {plan.path} --only {run.name}"),
     )  # fmt: skip
     card = ModelCard(tuple(data.classes), model_config, policy, training=(member,))
     save_bundle(out / "member", Ensemble([result.model.cpu()]), card)
@@ -423,6 +423,8 @@ def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: 
     _, card = read_card(bundle_stem)
     like = like or card  # a new bundle gets the sections its model's card has
     data = str(plan.data / run.dataset)
+    if Path.cwd() in bundle_stem.parents:  # the commands are recorded in the card: no machine's absolute path
+        bundle_stem = bundle_stem.relative_to(Path.cwd())
     fold = card.training[member].validation_fold
     commands = [["evaluate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data, "--folds",
                  str(fold), "--member", str(member), "--device", "cpu", "--update-card",
@@ -465,15 +467,19 @@ def commit(paths: list[Path], message: str, log: Callable[[str], None] = print) 
 
 
 # ----------------------------------------------------------------------------- the loop
-def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str], None] = print) -> int:
-    """Run every unfinished run in plan order; a run waiting for its stage is passed over until the stage ends."""
+def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str], None] = print,
+                 only: str | None = None) -> int:  # fmt: skip
+    """Run every unfinished run in plan order (``only``: just that run); a run waiting for its stage is passed
+    over until the stage ends. Returns 0 when nothing is left to run, 1 when runs wait, 2 after a STOP file."""
+    if only is not None and only not in {r.name for r in plan.runs}:
+        raise InputError(f"{plan.path} has no run named {only!r}; runs: {', '.join(r.name for r in plan.runs)}")
     plan.runs_dir.mkdir(parents=True, exist_ok=True)
     (plan.runs_dir / "campaign.pid").write_text(str(os.getpid()))
     progress = True
     while progress:
         progress = False
         for run in plan.runs:
-            if result_of(plan, run) is not None:
+            if result_of(plan, run) is not None or (only is not None and run.name != only):
                 continue
             ready = resolved(plan, run)
             if ready is None:
@@ -508,7 +514,9 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             progress = True
             break
     log(format_status(status_rows(plan)))
-    waiting = [r.name for r in plan.runs if result_of(plan, r) is None]
+    waiting = [r.name for r in plan.runs if result_of(plan, r) is None and only in (None, r.name)]
+    if only is not None and waiting:
+        log(f"{only} waits for stage {next(r.levers_from for r in plan.runs if r.name == only)!r} to finish")
     return 0 if not waiting else 1
 
 

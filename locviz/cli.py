@@ -232,6 +232,7 @@ def add_campaign(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--status", action="store_true", help="print the status table and exit")
     p.add_argument("--data", help="folder holding deeploc/, multiloc/ and signals/ (default: the plan's 'data')")
     p.add_argument("--commit", action="store_true", help="git-commit each bundle as soon as a member is shipped")
+    p.add_argument("--only", metavar="RUN", help="run just this run of the plan (what a member's card records)")
     p.set_defaults(func=cmd_campaign)
 
 
@@ -243,7 +244,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     pid = campaign.running_pid(plan)
     if pid is not None and pid != os.getpid():
         raise InputError(f"a campaign on {plan.runs_dir} is already running (pid {pid}); see --status")
-    return campaign.run_campaign(plan, commit_shipped=args.commit, log=lambda line: print(line, flush=True))
+    return campaign.run_campaign(plan, commit_shipped=args.commit, log=lambda line: print(line, flush=True),
+                                 only=args.only)  # fmt: skip
 
 
 # -------------------------------------------------------------------------- ensemble

@@ -143,11 +143,14 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     st.markdown("### Calibration")
     m = calibration.metrics
     c1, c2, c3 = st.columns(3)
+    # member-level figures say so: no fold is out of sample for the whole ensemble unless one was set aside
+    before, after = (("Members' ECE, raw", "Members' ECE, calibrated") if calibration.member_temperatures
+                     else ("ECE before", "ECE after"))  # fmt: skip
     if m.get("ece_before") is not None:
-        c1.metric("ECE before", f"{m['ece_before']:.3f}", help=METRIC_HELP["ece"])
+        c1.metric(before, f"{m['ece_before']:.3f}", help=METRIC_HELP["ece"])
     if m.get("ece_after") is not None:
         delta = f"{m['ece_after'] - m['ece_before']:+.3f}" if m.get("ece_before") is not None else None
-        c2.metric("ECE after", f"{m['ece_after']:.3f}", delta=delta, delta_color="inverse", help=METRIC_HELP["ece"])
+        c2.metric(after, f"{m['ece_after']:.3f}", delta=delta, delta_color="inverse", help=METRIC_HELP["ece"])
     if calibration.method == "temperature":
         c3.metric("Temperature", f"{calibration.temperature:.3g}",
                   help="probabilities are softmax(logits / T); T > 1 softens over-confident calls")  # fmt: skip

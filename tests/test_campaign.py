@@ -156,6 +156,7 @@ def test_campaign_runs_stages_ships_and_resumes(tmp_path: Path) -> None:
     assert "auroc_pts1" in shipped["attention"]
     after = load_bundle(tmp_path / "bundle", device="cpu")
     assert after.card.training[0].train_config["campaign_run"] == "supervised"
+    assert after.card.training[0].command.endswith("--only supervised")  # a command that reruns exactly that run
     assert after.card.training[0].validation_fold == 1 and after.card.training[1] == before.card.training[1]
     w_before = before.model.members[0].classifier.weight
     assert not torch.equal(w_before, after.model.members[0].classifier.weight)
@@ -258,3 +259,15 @@ def test_a_new_member_can_leave_a_calibration_fold_out(tmp_path: Path) -> None:
     path.write_text(head + finetune)
     with pytest.raises(InputError, match="a fine-tune trains on its member's folds"):
         campaign.read_plan(path)
+
+
+def test_only_runs_the_named_run(tmp_path: Path) -> None:
+    """`locviz campaign PLAN --only RUN` is what a shipped member's card records as its command."""
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    tiny_trained_bundle(tmp_path / "bundle")
+    plan = campaign.read_plan(write_plan(tmp_path / "plan.toml", tmp_path))
+    with pytest.raises(InputError, match="has no run named 'nope'; runs: plain, supervised, member0"):
+        campaign.run_campaign(plan, log=lambda _: None, only="nope")
+    assert campaign.run_campaign(plan, log=lambda _: None, only="supervised") == 0
+    assert [r["state"] for r in campaign.status_rows(plan)] == ["left", "done", "waiting"]
+    assert campaign.run_campaign(plan, log=lambda _: None, only="member0") == 1  # its stage is not finished
