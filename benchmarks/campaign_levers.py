@@ -55,7 +55,8 @@ def row(plan: campaign.Plan, run: campaign.Run) -> str | None:
     )
     reused = f" (= {result['reused']})" if result.get("reused") else ""
     return (
-        f"| {run.name}{reused} | {lever_text(run)} | {run.dataset} {result['validation_fold']} | "
+        f"| {run.name}{reused} | {lever_text(campaign.resolved(plan, run) or run)} | "
+        f"{run.dataset} {result['validation_fold']} | "
         f"{fmt(before.get('accuracy'))} → {fmt(after['accuracy'])} | "
         f"{fmt(before.get('gorodkin_mcc'))} → {fmt(after['gorodkin_mcc'])} | "
         f"{fmt(last.get('val_accuracy'))} | {rare} | {attention} | {result['seconds'] / 60:.0f} |"
