@@ -14,10 +14,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from locviz import campaign  # noqa: E402
+from locviz.metrics import gorodkin_mcc  # noqa: E402
+from locviz.weights import read_card  # noqa: E402
 
 RARE = {"deeploc": ("Lysosome/Vacuole", "Peroxisome"), "multiloc": ("lysosomal", "peroxisomal", "vacuolar")}
 SIGNALS = ("signal_peptide", "pts1", "er_retention")
@@ -81,6 +85,22 @@ def main() -> None:
     for stage in sorted({r.stage for r in plan.runs if r.stage}):
         winner = campaign.stage_winner(plan, stage)
         print(f"\n{stage}: " + (f"winner {winner.name} ({lever_text(winner)})" if winner else "not finished"))
+    print()
+    for bundle in sorted({r.ship for r in plan.runs if r.ship and r.kind != "student"}):
+        print(pooled_line(bundle))
+
+
+def pooled_line(bundle: str) -> str:
+    """The shipped bundle's cross-validation figure: every member's confusion matrix on its own validation fold
+    (the card's ``cv_memberK_foldF`` metrics, written by the ship's ``locviz evaluate --member K``), added up."""
+    _, card = read_card(bundle)
+    reports = [r for k, r in card.metrics.items() if k.startswith("cv_member") and r.get("confusion_matrix")]
+    if len(reports) != card.members:
+        return f"{bundle}: {len(reports)} of {card.members} members have a cross-validation figure on the card"
+    matrix = sum(np.asarray(r["confusion_matrix"]) for r in reports)
+    return (f"{bundle}: cross-validation, {card.members} members each on its own validation fold, pooled: "
+            f"{int(matrix.sum())} proteins, accuracy {np.trace(matrix) / matrix.sum():.4f}, "
+            f"Gorodkin MCC {gorodkin_mcc(matrix):.4f}")
 
 
 if __name__ == "__main__":
