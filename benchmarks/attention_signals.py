@@ -118,15 +118,16 @@ def baseline_tracks(length: int, seen: np.ndarray) -> dict[str, np.ndarray]:
     return {"uniform": np.where(seen, 1.0, np.nan), "ends prior": np.where(seen, ends, np.nan)}
 
 
-def member_predictors(model: str, device: str) -> list[tuple[int, Predictor]]:
-    """(validation fold, a Predictor of that member alone) for every member of the bundle."""
+def member_predictors(model: str, device: str, chosen: list[int] | None = None) -> list[tuple[int, Predictor]]:
+    """(validation fold, a Predictor of that member alone, uncalibrated) for every member, or the ``chosen`` ones."""
     bundle = load_bundle(model, device=device)
     folds = [t.validation_fold for t in bundle.card.training]
     if len(folds) != len(bundle.model.members):
         raise SystemExit(f"{bundle.card_path}: {len(folds)} training entries for {len(bundle.model.members)} members")
     return [
-        (fold, Predictor(replace(bundle, model=Ensemble([member])), calibrated=False))  # the card's T is the ensemble's
-        for fold, member in zip(folds, bundle.model.members, strict=True)
+        (fold, Predictor(replace(bundle, model=Ensemble([member])), calibrated=False))
+        for k, (fold, member) in enumerate(zip(folds, bundle.model.members, strict=True))
+        if chosen is None or k in chosen
     ]
 
 
@@ -224,6 +225,7 @@ def main() -> None:
     parser.add_argument("--methods", default="attention,occlusion,gradxinput", help=f"comma list of {METHODS}")
     parser.add_argument("--stride", type=int, default=whatif.OCCLUSION_STRIDE, help="occlusion stride")
     parser.add_argument("--rules-only", action="store_true", help="print how often each signal rule fires per class")
+    parser.add_argument("--members", type=int, nargs="+", help="only these members (e.g. the ones fine-tuned so far)")
     args = parser.parse_args()
     deeploc = args.deeploc or args.data.parent.parent / "deeploc"
     if args.rules_only:
@@ -242,7 +244,7 @@ def main() -> None:
     t0 = time.perf_counter()
     print(f"{args.model}: each member alone on its validation fold; methods {methods}; occlusion window "
           f"{whatif.OCCLUSION_WINDOW}, stride {args.stride}; torch threads {torch.get_num_threads()}", flush=True)
-    for fold, predictor in member_predictors(args.model, args.device):
+    for fold, predictor in member_predictors(args.model, args.device, args.members):
         taken: collections.Counter = collections.Counter()
         for ann in annotations:
             if ann.fold != fold or (args.limit and taken[ann.signal] >= args.limit):
