@@ -169,7 +169,7 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     what = f"**Method:** {calibration.method}"
     if calibration.fitted_on:
         what += f"; fitted on {calibration.fitted_on}"
-    if m.get("n"):
+    if m.get("n") and "proteins" not in calibration.fitted_on:  # newer sections name the count themselves
         what += f" ({m['n']} proteins)"
     st.markdown(what + ".")
     if m.get("measured_on"):
