@@ -88,6 +88,11 @@ def _style(fig: go.Figure, title: str, subtitle: str, height: int, width: int | 
             subtitle=dict(text="<br>".join(subtitle_lines)),
             x=0.01,
             xanchor="left",
+            # anchored at the top of the figure, so a subtitle of many lines grows into the margin made for it
+            # (by default Plotly centres the title in the margin and a long subtitle runs into the plot)
+            yref="container",
+            y=1 - 12 / (height + extra),
+            yanchor="top",
         ),
         font=dict(family=FONT, size=13, color="#222"),
         height=height + extra,
