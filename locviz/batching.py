@@ -147,16 +147,7 @@ def probabilities(
     callback: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Class probabilities ``(N, C)`` float32 in input order (evaluation, validation, calibration)."""
-    out: np.ndarray | None = None
-    for idx, result in run(
-        model, token_arrays, device, batch_size=batch_size, max_residues=max_residues, callback=callback
-    ):
-        if out is None:
-            out = np.zeros((len(token_arrays), result.probabilities.shape[1]), dtype=np.float32)
-        out[idx] = result.probabilities
-    if out is None:
-        raise ValueError("no sequences to predict")
-    return out
+    return _collect(model, token_arrays, device, False, batch_size, max_residues, callback)
 
 
 def member_probabilities(
@@ -169,14 +160,21 @@ def member_probabilities(
     callback: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Each member's class probabilities ``(M, N, C)`` float32 in input order (calibrated evaluation)."""
+    return _collect(model, token_arrays, device, True, batch_size, max_residues, callback)
+
+
+def _collect(model: ConvLSTM | Ensemble, token_arrays: Sequence[np.ndarray], device: torch.device, members: bool,
+             batch_size: int, max_residues: int, callback: Callable[[int], None] | None) -> np.ndarray:  # fmt: skip
+    """The ensemble's (or, with ``members``, every member's) probabilities of every protein, in input order."""
     out: np.ndarray | None = None
     for idx, result in run(
         model, token_arrays, device, batch_size=batch_size, max_residues=max_residues, callback=callback
     ):
+        values = result.member_probabilities if members else result.probabilities
         if out is None:
-            members, _, classes = result.member_probabilities.shape
-            out = np.zeros((members, len(token_arrays), classes), dtype=np.float32)
-        out[:, idx] = result.member_probabilities
+            rows = (values.shape[0], len(token_arrays)) if members else (len(token_arrays),)
+            out = np.zeros((*rows, values.shape[-1]), dtype=np.float32)
+        out[(slice(None), idx) if members else idx] = values
     if out is None:
         raise ValueError("no sequences to predict")
     return out

@@ -208,6 +208,13 @@ def _trained_looking_bundle(folder: Path, validation_folds: tuple[int, ...]) -> 
     return save_bundle(folder / "tinyloc", model, card)
 
 
+def calibrate_by_hand(card_path: Path, temperature: float, member_temperatures: tuple[float, ...]) -> None:
+    """Give the card a current calibration section with these temperatures (as if `locviz calibrate` had)."""
+    section = CalibrationCard("member-temperatures", temperature, member_temperatures=member_temperatures,
+                              metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})  # fmt: skip
+    update_card(card_path, lambda c: c.replace(calibration=section))
+
+
 def _tiny_deeploc_data(folder: Path, n: int = 80) -> Path:
     rng = np.random.default_rng(5)
     folder.mkdir()
@@ -327,9 +334,7 @@ def test_the_ensemble_temperature_is_fitted_on_a_fold_its_members_never_trained_
 def test_evaluate_scores_the_calibrated_call_and_reports_its_ece(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     card_path = _trained_looking_bundle(tmp_path, (1, 2))
     data = _tiny_deeploc_data(tmp_path / "data")
-    temps = CalibrationCard("member-temperatures", 1.0, member_temperatures=(0.2, 5.0),
-                            metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})  # fmt: skip
-    update_card(card_path, lambda c: c.replace(calibration=temps))
+    calibrate_by_hand(card_path, 1.0, (0.2, 5.0))
     out = tmp_path / "report.json"
     assert cli.main(["evaluate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
                      "--folds", "1", "--device", "cpu", "--json", str(out)]) == 0  # fmt: skip
@@ -371,9 +376,7 @@ def test_calibration_refuses_cards_without_validation_folds_or_on_a_test_fold(
 def test_evaluate_one_member_applies_only_its_own_temperature(tmp_path: Path) -> None:
     card_path = _trained_looking_bundle(tmp_path, (1, 2))
     data = _tiny_deeploc_data(tmp_path / "data")
-    temps = CalibrationCard("member-temperatures", 4.0, member_temperatures=(0.5, 3.0),
-                            metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})  # fmt: skip
-    update_card(card_path, lambda c: c.replace(calibration=temps))
+    calibrate_by_hand(card_path, 4.0, (0.5, 3.0))
     out = tmp_path / "report.json"
     assert cli.main(["evaluate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
                      "--folds", "2", "--member", "1", "--device", "cpu", "--json", str(out)]) == 0  # fmt: skip
@@ -401,9 +404,7 @@ def test_attribution_gradients_see_the_probability_predict_reports(tmp_path: Pat
     from locviz.encoding import tokenize
 
     card_path = _trained_looking_bundle(tmp_path, (0, 1))
-    temps = CalibrationCard("member-temperatures", 1.7, member_temperatures=(0.4, 2.5),
-                            metrics={"weights_sha256": read_card(card_path)[1].weights_sha256})  # fmt: skip
-    update_card(card_path, lambda c: c.replace(calibration=temps))
+    calibrate_by_hand(card_path, 1.7, (0.4, 2.5))
     predictor = Predictor(load_bundle(card_path, device="cpu"))
     reported = predictor.predict([ProteinRecord("insulin", HUMAN_INSULIN)])[0].probabilities
     tokens = torch.from_numpy(tokenize(HUMAN_INSULIN).astype(np.int64)).unsqueeze(0)
