@@ -177,11 +177,23 @@ def _history(plan: Plan, run: Run) -> list[dict]:
     return list(result.get("history", [])) if result is not None else history_of(plan, run)
 
 
+ATTENTION_TARGET = 0.9
+"""Issue 12's target: median attention AUROC on every annotated signal type of the validation fold."""
+
+
+def meets_attention_target(result: dict) -> bool:
+    """Every signal type's validation attention AUROC (``auroc_*``, where the fold has such proteins) >= the target."""
+    aurocs = [v for k, v in result.get("attention", {}).items() if k.startswith("auroc_") and v is not None]
+    return bool(aurocs) and min(aurocs) >= ATTENTION_TARGET
+
+
 def stage_winner(plan: Plan, stage: str) -> Run | None:
     """The finished run of ``stage`` with the best validation MCC (accuracy breaks ties); None until all finish.
 
     Runs without attention supervision are the stage's "before" rows and never win: supervision is
-    what the campaign is for, the levers are tried on top of it.
+    what the campaign is for, the levers are tried on top of it. Among the supervised runs, those whose
+    attention meets :data:`ATTENTION_TARGET` on every signal type come first (attention that finds the
+    signals is a goal of its own, measured on the same validation fold); without one, the best MCC wins.
     """
     members = [r for r in plan.runs if r.stage == stage]
     results = [result_of(plan, r) for r in members]
@@ -191,6 +203,7 @@ def stage_winner(plan: Plan, stage: str) -> Run | None:
         (r, res) for r, res in zip(members, results, strict=True) if any(r.settings.get("attention", {}).values())
     ]
     eligible = eligible or list(zip(members, results, strict=True))
+    eligible = [pair for pair in eligible if meets_attention_target(pair[1])] or eligible
     best = max(eligible, key=lambda pair: (pair[1]["validation"]["gorodkin_mcc"], pair[1]["validation"]["accuracy"]))
     return best[0]
 

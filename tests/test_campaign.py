@@ -271,3 +271,31 @@ def test_only_runs_the_named_run(tmp_path: Path) -> None:
     assert campaign.run_campaign(plan, log=lambda _: None, only="supervised") == 0
     assert [r["state"] for r in campaign.status_rows(plan)] == ["left", "done", "waiting"]
     assert campaign.run_campaign(plan, log=lambda _: None, only="member0") == 1  # its stage is not finished
+
+
+def test_a_supervised_run_meeting_the_attention_target_wins_over_a_better_mcc(tmp_path: Path) -> None:
+    extra = write_plan(tmp_path / "plan.toml", tmp_path)
+    extra.write_text(extra.read_text() + f"""
+[[run]]
+name = "strong"
+kind = "finetune"
+dataset = "multiloc"
+model = "{tmp_path / "bundle"}"
+member = 0
+stage = "levers"
+attention = {{ pts1 = 4.0 }}
+""")
+    plan = campaign.read_plan(extra)
+    plan.results_dir.mkdir(parents=True)
+
+    def result(name: str, mcc: float, pts1: float) -> None:
+        validation = {"gorodkin_mcc": mcc, "accuracy": mcc}
+        (plan.results_dir / f"{name}.json").write_text(json.dumps({"validation": validation, "attention": {
+            "auroc_pts1": pts1, "auroc_signal_peptide": 0.99, "auroc_er_retention": None}}))  # fmt: skip
+
+    result("plain", 0.90, 0.10)  # no supervision: a "before" row, never the winner
+    result("supervised", 0.80, 0.85)
+    result("strong", 0.78, 0.93)
+    assert campaign.stage_winner(plan, "levers").name == "strong"  # the only one on target (None: no such proteins)
+    result("strong", 0.78, 0.89)
+    assert campaign.stage_winner(plan, "levers").name == "supervised"  # none on target: the best MCC
