@@ -216,12 +216,16 @@ def test_portable_command_names_the_data_folder_as_a_variable() -> None:
 
 def test_every_shipped_command_runs_from_a_clone() -> None:
     """No recorded command keeps the trainer's scratch folder once made portable."""
+    recorded = []
     for name in ("multiloc", "deeploc"):
         card = read_card(name)[1]
         commands = [portable_command(c) for _, c in card.commands()]
         assert commands and all(".devdata" not in c for c in commands)
         assert all(f'--data "$DATA/{name}"' in c for c in commands if "--data" in c)
-        assert any(".devdata" in c for _, c in card.commands())  # the record itself stays true
+        recorded += [c for _, c in card.commands()]
+    # the record itself stays true (members trained on the GPU machine's scratch copy, until the campaign
+    # replaces them: multiloc's members are all campaign fine-tunes now, recorded as `locviz campaign ... --only`)
+    assert any(".devdata" in c for c in recorded) or all("--only" in c for c in recorded if "train" in c)
 
 
 # ------------------------------------------------------------------ the CLI builds typed cards
