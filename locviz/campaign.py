@@ -34,8 +34,16 @@ from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
 from locviz.distill import student_config, teacher_probabilities
 from locviz.errors import InputError
 from locviz.model import Ensemble
-from locviz.supervision import SIGNAL_TYPES, build_targets, read_signal_table
-from locviz.train import TrainConfig, encode_records, fit, train_config_dict, validate, validation_attention
+from locviz.supervision import SIGNAL_TYPES, build_deletions, build_targets, read_signal_table
+from locviz.train import (
+    TrainConfig,
+    encode_records,
+    fit,
+    train_config_dict,
+    validate,
+    validation_attention,
+    validation_deletion,
+)
 from locviz.weights import ModelBundle, load_bundle, read_card, resolve_device, save_bundle
 
 try:
@@ -111,7 +119,7 @@ def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
             fields["exclude_folds"] = tuple(entry.pop("exclude_folds"))
         settings = {**defaults.get(kind, {}), **entry}
         run = Run(name=name, kind=kind, settings=settings, explicit=tuple(entry), **fields)
-        _check_run(run, where)
+        check_run(run, where)
         runs.append(run)
     stages = {r.stage for r in runs if r.stage}
     for r in runs:
@@ -122,7 +130,7 @@ def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
     return Plan(path, data_dir, runs_dir, results_dir, head.get("device", "cpu"), runs)
 
 
-def _check_run(run: Run, where: str) -> None:
+def check_run(run: Run, where: str) -> None:
     if run.dataset not in SECONDS_PER_EPOCH:
         raise InputError(f"{where} ({run.name}): dataset must be deeploc or multiloc")
     if run.kind == "finetune" and (not run.model or run.member is None):
@@ -143,13 +151,14 @@ def _check_run(run: Run, where: str) -> None:
                          "would be chosen on it; validate on another fold and exclude it")  # fmt: skip
     if run.validation_fold is not None and run.validation_fold in run.exclude_folds:
         raise InputError(f"{where} ({run.name}): the validation fold {run.validation_fold} is in exclude_folds")
-    known = set(TrainConfig.__dataclass_fields__) | {"attention", "shape"}
+    known = set(TrainConfig.__dataclass_fields__) | {"attention", "deletion", "shape"}
     unknown = set(run.settings) - known
     if unknown:
         raise InputError(f"{where} ({run.name}): unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    for kind in run.settings.get("attention", {}):
-        if kind not in SIGNAL_TYPES:
-            raise InputError(f"{where} ({run.name}): attention weight for unknown signal {kind!r}")
+    for term in ("attention", "deletion"):
+        for kind in run.settings.get(term, {}):
+            if kind not in SIGNAL_TYPES:
+                raise InputError(f"{where} ({run.name}): {term} weight for unknown signal {kind!r}")
 
 
 # ----------------------------------------------------------------------------- state
@@ -187,13 +196,24 @@ def meets_attention_target(result: dict) -> bool:
     return bool(aurocs) and min(aurocs) >= ATTENTION_TARGET
 
 
+DELETION_TARGET = 0.8
+"""Issue 12's target: the share of validation proteins whose call moves when their signal is deleted."""
+
+
+def meets_deletion_target(result: dict) -> bool:
+    """Every signal type's validation deletion share (``deletion_*``, where measured) >= the target."""
+    shares = [v for v in result.get("deletion", {}).values() if v is not None]
+    return bool(shares) and min(shares) >= DELETION_TARGET
+
+
 def stage_winner(plan: Plan, stage: str) -> Run | None:
     """The finished run of ``stage`` with the best validation MCC (accuracy breaks ties); None until all finish.
 
     Runs without attention supervision are the stage's "before" rows and never win: supervision is
     what the campaign is for, the levers are tried on top of it. Among the supervised runs, those whose
     attention meets :data:`ATTENTION_TARGET` on every signal type come first (attention that finds the
-    signals is a goal of its own, measured on the same validation fold); without one, the best MCC wins.
+    signals is a goal of its own, measured on the same validation fold), and among those, runs whose
+    call moves when a signal is deleted (:data:`DELETION_TARGET`); without one, the best MCC wins.
     """
     members = [r for r in plan.runs if r.stage == stage]
     results = [result_of(plan, r) for r in members]
@@ -204,6 +224,7 @@ def stage_winner(plan: Plan, stage: str) -> Run | None:
     ]
     eligible = eligible or list(zip(members, results, strict=True))
     eligible = [pair for pair in eligible if meets_attention_target(pair[1])] or eligible
+    eligible = [pair for pair in eligible if meets_deletion_target(pair[1])] or eligible
     best = max(eligible, key=lambda pair: (pair[1]["validation"]["gorodkin_mcc"], pair[1]["validation"]["accuracy"]))
     return best[0]
 
@@ -257,6 +278,8 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
             "val_mcc": report.get("gorodkin_mcc", report.get("val_mcc")),
             **{k: v for k, v in (res or {}).get("attention", (hist[-1] if hist else {})).items()
                if k.startswith("auroc_")},
+            **{k: v for k, v in (res or {}).get("deletion", (hist[-1] if hist else {})).items()
+               if k.startswith("deletion_")},
             "hours_left": left / 3600,
         })  # fmt: skip
     return rows
@@ -264,14 +287,17 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
 
 def format_status(rows: list[dict[str, Any]]) -> str:
     columns = ["run", "stage", "state", "epochs", "val_acc", "val_mcc", "auroc_signal_peptide", "auroc_pts1",
-               "auroc_er_retention", "hours_left"]  # fmt: skip
+               "auroc_er_retention", "deletion_signal_peptide", "deletion_pts1", "deletion_er_retention",
+               "hours_left"]  # fmt: skip
+    headers = [c.replace("auroc_", "auroc ").replace("deletion_", "moved ").replace("signal_peptide", "SP")
+               .replace("er_retention", "ER").replace("pts1", "PTS1") for c in columns]  # fmt: skip
 
     def cell(value: Any) -> str:
         if value is None:
             return "-"
         return f"{value:.3f}" if isinstance(value, float) else str(value)
 
-    table = [columns] + [[cell(row.get(c)) for c in columns] for row in rows]
+    table = [headers] + [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in table]
     total = sum(row["hours_left"] for row in rows)
@@ -288,6 +314,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     device = resolve_device(plan.device)
     settings = dict(run.settings)
     attention_weights = {k: float(v) for k, v in settings.pop("attention", {}).items()}
+    deletion_weights = {k: float(v) for k, v in settings.pop("deletion", {}).items()}
     if run.kind == "finetune":
         source = load_bundle(run.model, device="cpu")
         trained = source.card.training[run.member]
@@ -306,7 +333,8 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         model_config, policy, init_state = reference.card.model, reference.card.length_policy, None
         if run.kind == "student":
             model_config = student_config(model_config, **settings.pop("shape", {}))
-    config = TrainConfig(**{**settings, "max_length": policy.max_length, "attention_weights": attention_weights})
+    config = TrainConfig(**{**settings, "max_length": policy.max_length, "attention_weights": attention_weights,
+                            "deletion_weights": deletion_weights})  # fmt: skip
     if val_fold in train_folds or val_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{run.name}: validation fold {val_fold} is a training or test fold")
     tokens = encode_records(data.records, policy)
@@ -316,9 +344,14 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     train_targets = build_targets(data.records, data.labels, data.classes, train_idx, policy, table,
                                   attention_weights) if attention_weights else {}  # fmt: skip
     val_targets = build_targets(data.records, data.labels, data.classes, val_idx, policy, table, weights_all)
+    deleted_kinds = [k for k, w in deletion_weights.items() if w > 0]
+    train_deletions = build_deletions(data.records, data.labels, data.classes, train_idx, policy, table,
+                                      deleted_kinds) if deleted_kinds else {}  # fmt: skip
+    val_deletions = build_deletions(data.records, data.labels, data.classes, val_idx, policy, table, training=False)
+    n_copies = sum(map(len, train_deletions.values()))
     log(f"{run.name}: {len(train_idx)} training proteins (folds {train_folds}; {len(train_targets)} with a "
-        f"supervised signal), {len(val_idx)} validation (fold {val_fold}; {len(val_targets)} with a signal); "
-        f"{run.describe_settings()}")  # fmt: skip
+        f"supervised signal, {n_copies} signal-deleted copies), {len(val_idx)} validation (fold {val_fold}; "
+        f"{len(val_targets)} with a signal); {run.describe_settings()}")  # fmt: skip
     soft = _teacher_targets(out, reference.model, tokens, train_idx, device, log) if run.kind == "student" else None
     before = None
     if run.kind == "finetune":  # the member as shipped, on the same fold: the "before" of the lever table
@@ -326,13 +359,16 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         _, before = validate(start, tokens, data.labels, val_idx, data.classes, device)
         before = {"accuracy": before["accuracy"], "gorodkin_mcc": before["gorodkin_mcc"],
                   "per_class_mcc": before["per_class_mcc"],
-                  **validation_attention(start, tokens, val_targets, device)}  # fmt: skip
+                  **validation_attention(start, tokens, val_targets, device),
+                  **validation_deletion(start, tokens, data.labels, val_deletions, device)}  # fmt: skip
     result = fit(
         model_config, config, tokens, data.labels, train_idx, val_idx, data.classes, out, device,
         resume=True, progress=False, log=log, init_state=init_state, attention_targets=train_targets,
-        validation_targets=val_targets, soft_targets=soft,
+        validation_targets=val_targets, soft_targets=soft, deletions=train_deletions,
+        validation_deletions=val_deletions,
     )  # fmt: skip
     attention = validation_attention(result.model, tokens, val_targets, device)
+    deletion = validation_deletion(result.model, tokens, data.labels, val_deletions, device)
     origin = {"init_from": f"{Path(run.model).name} member {run.member}"} if run.kind == "finetune" else {}
     if run.kind == "student":
         origin = {"teacher": f"{Path(run.model).name} ({len(reference.model.members)} members, averaged)"}
@@ -348,11 +384,11 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     save_bundle(out / "member", Ensemble([result.model.cpu()]), card)
     outcome = {
         "run": run.name, "settings": run.settings, "train_folds": train_folds, "validation_fold": val_fold,
-        "before": before, "validation": result.best_validation, "attention": attention,
+        "before": before, "validation": result.best_validation, "attention": attention, "deletion": deletion,
         "seconds": round(result.seconds, 1), "epochs": len(result.history), "history": result.history,
     }  # fmt: skip
     log(f"{run.name}: done — val_acc {result.best_validation['accuracy']:.4f} "
-        f"val_mcc {result.best_validation['gorodkin_mcc']:.4f} {attention}")  # fmt: skip
+        f"val_mcc {result.best_validation['gorodkin_mcc']:.4f} {attention} {deletion}")  # fmt: skip
     return outcome
 
 

@@ -95,6 +95,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attention", nargs="*", default=[], metavar="SIGNAL=WEIGHT",
                    help="signal supervision of the attention, e.g. signal_peptide=1 pts1=2 er_retention=2 "
                    "(annotations: DATA/../signals/deeploc_train_signals.tsv and label-gated C-terminal rules)")
+    p.add_argument("--deletion", nargs="*", default=[], metavar="SIGNAL=WEIGHT",
+                   help="train signal-deleted copies away from their class (the call must depend on the signal), "
+                   "e.g. signal_peptide=1 pts1=4 er_retention=4")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="(default: %(default)s)")
     p.add_argument("--logit-adjustment", type=float, default=0.0,
                    help="tau of logit-adjusted cross-entropy for rare classes (default: %(default)s)")
@@ -102,14 +105,15 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def _attention_weights(items: list[str]) -> dict[str, float]:
+def _signal_weights(items: list[str], option: str) -> dict[str, float]:
+    """``SIGNAL=WEIGHT`` items of ``--attention`` / ``--deletion`` as a dict (signal names checked by the run)."""
     weights = {}
     for item in items:
         kind, _, value = item.partition("=")
         try:
             weights[kind] = float(value)
         except ValueError:
-            raise InputError(f"--attention {item!r}: give SIGNAL=WEIGHT, e.g. pts1=2") from None
+            raise InputError(f"{option} {item!r}: give SIGNAL=WEIGHT, e.g. pts1=2") from None
     return weights
 
 
@@ -130,9 +134,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                 "min_learning_rate": 1e-5, "average_last": 3 if args.average_last is None else args.average_last,
                 "patience": 10_000, "batch_size": args.batch_size, "seed": args.seed,
                 "label_smoothing": args.label_smoothing, "logit_adjustment": args.logit_adjustment,
-                "attention": _attention_weights(args.attention)}  # fmt: skip
+                "attention": _signal_weights(args.attention, "--attention"),
+                "deletion": _signal_weights(args.deletion, "--deletion")}  # fmt: skip
     run = campaign.Run(name=out.name, kind="finetune", dataset=args.dataset, model=args.init_from,
                        member=args.member, settings=settings)  # fmt: skip
+    campaign.check_run(run, "locviz train")
     data_root = Path(args.data).parent
     plan = campaign.Plan(Path("(locviz train)"), data_root, out.parent, out.parent, args.device, [run])
     outcome = campaign.train_run(plan, run, log=lambda line: print(line, flush=True))
@@ -182,8 +188,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         logit_adjustment=args.logit_adjustment,
         average_last=args.average_last or 0,
     )
-    if args.attention:
-        raise InputError("--attention is for fine-tunes (--init-from) and campaign runs; see weights/campaign.toml")
+    if args.attention or args.deletion:
+        raise InputError("--attention and --deletion are for fine-tunes (--init-from) and campaign runs; see "
+                         "weights/campaign.toml")  # fmt: skip
     policy = LengthPolicy(train_config.max_length)
     tokens = encode_records(data.records, policy)
     train_idx, val_idx = data.subset(train_folds), data.subset([args.val_fold])

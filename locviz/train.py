@@ -28,7 +28,7 @@ from locviz.encoding import LengthPolicy, tokenize
 from locviz.metrics import classification_report
 from locviz.model import ConvLSTM, ModelConfig
 from locviz.sequences import ProteinRecord
-from locviz.supervision import AttentionTarget, attention_loss, residue_auroc
+from locviz.supervision import AttentionTarget, Deletion, attention_loss, deletion_loss, residue_auroc
 
 
 @dataclass
@@ -50,6 +50,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     logit_adjustment: float = 0.0  # tau of Menon et al. 2021: loss on logits + tau * log(class prior)
     attention_weights: dict[str, float] = field(default_factory=dict)  # signal type -> supervision weight
+    deletion_weights: dict[str, float] = field(default_factory=dict)  # signal type -> weight of its deleted copies
     average_last: int = 0  # >0: the result is the mean of the last N epochs' weights (SWA), not the best epoch
     distill_weight: float = 1.0  # with soft_targets: share of the loss that follows the teacher (rest: labels)
 
@@ -116,6 +117,37 @@ def validation_attention(
     return {f"auroc_{kind}": float(np.nanmedian(v)) for kind, v in sorted(scores.items())}
 
 
+DELETION_DROP = 0.05
+"""A C-terminal signal's deletion "moves the call" when P(class) falls by more than this (issue 12, item 3)."""
+
+
+def validation_deletion(
+    model: ConvLSTM,
+    token_arrays: Sequence[np.ndarray],
+    labels: np.ndarray,
+    deletions: Mapping[int, Sequence[Deletion]],
+    device: torch.device,
+) -> dict[str, float]:
+    """Per signal type, the share of deletions that move the call (``deletion_<kind>``).
+
+    A signal peptide's deletion moves it when the call leaves the protein's class; a PTS1's or an ER
+    retention signal's when P(class) falls by more than :data:`DELETION_DROP`, the checks of
+    ``benchmarks/attention_signals.py``.
+    """
+    if not deletions:
+        return {}
+    keys = sorted(deletions)
+    before = batching.probabilities(model, [token_arrays[k] for k in keys], device)
+    pairs = [(row, d) for row, k in enumerate(keys) for d in deletions[k]]
+    after = batching.probabilities(model, [d.tokens for _, d in pairs], device)
+    moved: dict[str, list[bool]] = {}
+    for (row, d), p in zip(pairs, after, strict=True):
+        y = int(labels[keys[row]])
+        hit = int(p.argmax()) != y if d.kind == "signal_peptide" else before[row, y] - p[y] > DELETION_DROP
+        moved.setdefault(d.kind, []).append(bool(hit))
+    return {f"deletion_{kind}": float(np.mean(v)) for kind, v in sorted(moved.items())}
+
+
 def fit(
     model_config: ModelConfig,
     train_config: TrainConfig,
@@ -133,13 +165,18 @@ def fit(
     attention_targets: Mapping[int, AttentionTarget] | None = None,
     validation_targets: Mapping[int, AttentionTarget] | None = None,
     soft_targets: np.ndarray | None = None,
+    deletions: Mapping[int, Sequence[Deletion]] | None = None,
+    validation_deletions: Mapping[int, Sequence[Deletion]] | None = None,
 ) -> FitResult:
     """Train one ConvLSTM: early stopping on validation accuracy, or weight averaging (``average_last``).
 
     ``init_state`` warm-starts from a trained member's weights (with a fresh optimiser);
     ``attention_targets`` (data index → target, training proteins only) adds the signal-supervision term
     of :mod:`locviz.supervision`; ``validation_targets`` only measures attention on validation proteins;
-    ``soft_targets`` (N, C) trains a student on a teacher's probabilities (:mod:`locviz.distill`).
+    ``soft_targets`` (N, C) trains a student on a teacher's probabilities (:mod:`locviz.distill`);
+    ``deletions`` (training proteins only) adds the unlikelihood of each signal-deleted copy's class,
+    times its signal type's ``deletion_weights``, counted in the batch mean like the attention term;
+    ``validation_deletions`` only measures whether deleting a signal moves the call.
     Writes ``out_dir/train.log`` (one line per epoch), ``history.json`` and ``checkpoint.pt`` (model,
     optimiser, best or averaged weights; loaded with ``weights_only=True``, so nothing is unpickled).
     """
@@ -186,6 +223,14 @@ def fit(
         supervision = attention_loss(out.attention, [targets.get(int(i)) for i in idx]) if targets else None
         if supervision is not None:
             loss = loss + supervision
+        weights = train_config.deletion_weights
+        copies = [(d, int(labels[i])) for i in idx for d in (deletions or {}).get(int(i), ()) if weights.get(d.kind)]
+        if copies:
+            d_tokens, d_lens = to_tensors([d.tokens for d, _ in copies], device)
+            d_logits = model(d_tokens, d_lens).logits + train_config.logit_adjustment * log_prior
+            d_labels = torch.tensor([y for _, y in copies], device=device)
+            d_weights = torch.tensor([weights[d.kind] for d, _ in copies], device=device)
+            loss = loss + (d_weights * deletion_loss(d_logits, d_labels)).sum() / len(idx)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.clip_norm)
@@ -239,6 +284,7 @@ def fit(
             if targets:
                 row["train_attention_loss"] = attention_sum / max(n_seen, 1)
             row.update(validation_attention(model, token_arrays, validation_targets or {}, device))
+            row.update(validation_deletion(model, token_arrays, labels, validation_deletions or {}, device))
             if train_config.average_last and epoch > train_config.epochs - train_config.average_last:
                 averaged, n_averaged = _running_mean(averaged, model.state_dict(), n_averaged), n_averaged + 1
             improved = report["accuracy"] > best_acc
@@ -250,7 +296,9 @@ def fit(
             row["seconds"] = epoch_seconds
             row["train_residues_per_s"] = residues / train_seconds
             history.append(row)
-            attention_text = "".join(f" {k} {v:.3f}" for k, v in row.items() if k.startswith("auroc_"))
+            attention_text = "".join(
+                f" {k} {v:.3f}" for k, v in row.items() if k.startswith(("auroc_", "deletion_"))
+            )
             line = (
                 f"epoch {epoch:3d} lr {row['learning_rate']:.2e} train_loss {row['train_loss']:.4f} "
                 f"val_loss {val_loss:.4f} val_acc {row['val_accuracy']:.4f} val_mcc {row['val_mcc']:.4f}"

@@ -14,12 +14,22 @@ from conftest import tiny_config
 from locviz import campaign
 from locviz.card import MemberTraining
 from locviz.datasets import MULTILOC_CLASSES
-from locviz.encoding import LengthPolicy
+from locviz.encoding import LengthPolicy, tokenize
 from locviz.errors import InputError
 from locviz.model import ConvLSTM, Ensemble
 from locviz.sequences import ProteinRecord
-from locviz.supervision import AttentionTarget, Span, attention_loss, build_targets, residue_auroc, rule_spans
-from locviz.train import TrainConfig, fit, learning_rate_at
+from locviz.supervision import (
+    AttentionTarget,
+    Deletion,
+    Span,
+    attention_loss,
+    build_deletions,
+    build_targets,
+    deletion_loss,
+    residue_auroc,
+    rule_spans,
+)
+from locviz.train import TrainConfig, fit, learning_rate_at, validation_deletion
 from locviz.weights import load_bundle, save_bundle
 
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
@@ -124,6 +134,51 @@ def test_attention_loss_is_lowest_when_attention_sits_on_the_signal() -> None:
     assert residue_auroc(np.array([0.1, 0.2, 0.9, 0.8]), target.mask) == 1.0
 
 
+SECRETED = "MKWVTFISLLFLFSSAYS" + "RGVFRRDAHKSEVAHRFKDLGEENFKALVLIAFAQYLQQCPFEDHVK"  # albumin's signal peptide
+
+
+def test_deletions_follow_the_signal_and_the_class() -> None:
+    records = [ProteinRecord("perox", "MAAAAGGGSKL"), ProteinRecord("cyto", "MAAAAGGGSKL"),
+               ProteinRecord("table", SECRETED), ProteinRecord("rule", SECRETED), ProteinRecord("membrane", SECRETED)]
+    labels = np.array([MULTILOC_CLASSES.index(c) for c in
+                       ("peroxisomal", "cytoplasmic", "extracellular", "extracellular", "plasma_membrane")])
+    table = {"table": [Span("signal_peptide", 1, 18, "t")], "membrane": [Span("signal_peptide", 1, 18, "t")]}
+    policy, every = LengthPolicy(200), np.arange(5)
+    train = build_deletions(records, labels, MULTILOC_CLASSES, every, policy, table)
+    assert set(train) == {0, 2, 3}  # an SKL on a cytosolic protein routes nothing; a membrane protein may anchor
+    assert [d.tokens.tolist() for d in train[0]] == [tokenize("MAAAAGGG").tolist()]
+    assert [len(d.tokens) for d in train[2]] == [len(SECRETED) - 18, len(SECRETED) - 17]  # bare, and Met put back
+    assert train[3][0].kind == "signal_peptide"  # found by the h-region rule on an extracellular training protein
+    measured = build_deletions(records, labels, MULTILOC_CLASSES, every, policy, table, training=False)
+    assert set(measured) == {0, 2} and len(measured[2]) == 1  # the table's spans only, deleted as the benchmark does
+    logits = torch.tensor([[4.0, 0.0], [-4.0, 0.0]])
+    p_first = logits.softmax(1)[:, 0]
+    assert torch.allclose(deletion_loss(logits, torch.tensor([0, 0])), -torch.log(1 - p_first))
+
+
+def test_the_deletion_term_makes_the_call_depend_on_the_signal(tmp_path: Path) -> None:
+    """Class 0 is lysine-rich *and* ends in SKL; with its SKL-deleted copies trained away, the SKL decides."""
+    rng = np.random.default_rng(0)
+    seqs = []
+    for k in range(96):
+        if k % 2 == 0:
+            body = "".join(c if rng.random() > 0.3 else "K" for c in rng.choice(list("ACDEFGHILMNPQRSTVWY"), 10))
+            seqs.append("M" + body + "SKL")
+        else:
+            seqs.append("M" + "".join(rng.choice(list("ACDEFGHILMNPQSTVWY"), 10)))
+    labels, tokens = np.arange(96) % 2, [tokenize(s) for s in seqs]
+    deletions = {i: [Deletion(tokenize(seqs[i][:-3]), "pts1")] for i in range(0, 96, 2)}
+    train, val = np.arange(64), np.arange(64, 96)
+    config = TrainConfig(epochs=50, batch_size=16, learning_rate=2e-2, patience=100, deletion_weights={"pts1": 1.0})
+    result = fit(tiny_config(2), config, tokens, labels, train, val, ("perox", "cyto"), tmp_path, torch.device("cpu"),
+                 progress=False, log=lambda _: None, deletions={i: deletions[i] for i in train if i in deletions},
+                 validation_deletions={i: deletions[i] for i in val if i in deletions})  # fmt: skip
+    assert result.history[0]["deletion_pts1"] < 0.5  # measured every epoch on validation proteins only
+    assert result.history[-1]["val_accuracy"] == 1.0 and result.history[-1]["deletion_pts1"] >= 0.8
+    held_out = {i: deletions[i] for i in val if i in deletions}
+    assert validation_deletion(result.model, tokens, labels, held_out, torch.device("cpu"))["deletion_pts1"] >= 0.8
+
+
 def test_cosine_schedule_and_weight_averaging(tmp_path: Path) -> None:
     config = TrainConfig(epochs=5, learning_rate=1e-2, min_learning_rate=1e-4, schedule="cosine")
     rates = [learning_rate_at(config, e) for e in range(1, 6)]
@@ -189,10 +244,12 @@ def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path) 
     base = ["train", "--dataset", "multiloc", "--data", data, "--init-from", bundle, "--member", "1",
             "--epochs", "2", "--batch-size", "8", "--no-progress"]  # fmt: skip
     assert cli.main([*base, "--val-fold", "3", "--out", str(tmp_path / "bad")]) == 1  # member 1 validated on 2
-    assert cli.main([*base, "--attention", "pts1=2", "--out", str(tmp_path / "ft")]) == 0
+    assert cli.main([*base, "--deletion", "nls=1", "--out", str(tmp_path / "bad")]) == 1  # no such signal type
+    assert cli.main([*base, "--attention", "pts1=2", "--deletion", "pts1=4", "--out", str(tmp_path / "ft")]) == 0
     member = load_bundle(tmp_path / "ft" / "member", device="cpu").card.training[0]
     assert (member.validation_fold, member.train_folds) == (2, (1, 3, 4))
     assert member.train_config["attention_weights"] == {"pts1": 2.0}
+    assert member.train_config["deletion_weights"] == {"pts1": 4.0}
     assert member.train_config["init_from"] == "bundle member 1" and member.epochs_run == 2
 
 
@@ -299,3 +356,9 @@ attention = {{ pts1 = 4.0 }}
     assert campaign.stage_winner(plan, "levers").name == "strong"  # the only one on target (None: no such proteins)
     result("strong", 0.78, 0.89)
     assert campaign.stage_winner(plan, "levers").name == "supervised"  # none on target: the best MCC
+    result("supervised", 0.80, 0.95)
+    result("strong", 0.78, 0.95)
+    moved = json.loads((plan.results_dir / "strong.json").read_text())
+    moved["deletion"] = {"deletion_pts1": 0.85, "deletion_signal_peptide": 0.9}
+    (plan.results_dir / "strong.json").write_text(json.dumps(moved))
+    assert campaign.stage_winner(plan, "levers").name == "strong"  # both on attention target; only strong's call moves
