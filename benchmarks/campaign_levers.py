@@ -2,7 +2,8 @@
 
 Every row is one finished run on one member's own validation fold (cross-validation, never a test fold):
 accuracy and Gorodkin MCC of the member as shipped before the run and after it, the per-class MCC of the
-rare classes, the median attention AUROC on annotated signals of validation proteins, and CPU minutes.
+rare classes, the median attention AUROC on annotated signals of validation proteins, how often deleting
+a validation protein's signal moves its call (where the run measured it), and CPU minutes.
 
     python benchmarks/campaign_levers.py                  # markdown table (what weights/README.md holds)
     python benchmarks/campaign_levers.py --plan weights/campaign.toml --stage levers-deeploc
@@ -32,6 +33,9 @@ def lever_text(run: campaign.Run) -> str:
     weights = run.settings.get("attention", {})
     if any(weights.values()):
         parts.append("signal supervision " + "/".join(f"{weights.get(k, 0):g}" for k in SIGNALS))
+    deletion = run.settings.get("deletion", {})
+    if any(deletion.values()):
+        parts.append("deletion " + "/".join(f"{deletion.get(k, 0):g}" for k in SIGNALS))
     if run.settings.get("logit_adjustment"):
         parts.append(f"logit adjustment τ={run.settings['logit_adjustment']:g}")
     if run.settings.get("label_smoothing"):
@@ -57,13 +61,16 @@ def row(plan: campaign.Plan, run: campaign.Run) -> str | None:
     attention = " / ".join(
         f"{fmt(before.get('auroc_' + k))}→{fmt(result['attention'].get('auroc_' + k))}" for k in SIGNALS
     )
+    moved = " / ".join(
+        f"{fmt(before.get('deletion_' + k))}→{fmt(result.get('deletion', {}).get('deletion_' + k))}" for k in SIGNALS
+    ) if "deletion" in result else "–"  # fmt: skip
     reused = f" (= {result['reused']})" if result.get("reused") else ""
     return (
         f"| {run.name}{reused} | {lever_text(campaign.resolved(plan, run) or run)} | "
         f"{run.dataset} {result['validation_fold']} | "
         f"{fmt(before.get('accuracy'))} → {fmt(after['accuracy'])} | "
         f"{fmt(before.get('gorodkin_mcc'))} → {fmt(after['gorodkin_mcc'])} | "
-        f"{fmt(last.get('val_accuracy'))} | {rare} | {attention} | {result['seconds'] / 60:.0f} |"
+        f"{fmt(last.get('val_accuracy'))} | {rare} | {attention} | {moved} | {result['seconds'] / 60:.0f} |"
     )
 
 
@@ -74,8 +81,9 @@ def main() -> None:
     args = parser.parse_args()
     plan = campaign.read_plan(args.plan)
     print("| run | lever | data, fold | accuracy before → after | MCC before → after | last epoch alone (no "
-          "averaging) | rare-class MCC | attention AUROC SP / PTS1 / KDEL | wall minutes (shared) |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "averaging) | rare-class MCC | attention AUROC SP / PTS1 / KDEL | call moves when SP / PTS1 / KDEL is "
+          "deleted | wall minutes (shared) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in plan.runs:
         if args.stage and run.stage != args.stage:
             continue
