@@ -22,26 +22,17 @@ sys.path.insert(0, str(REPO))
 
 from locviz import campaign  # noqa: E402
 from locviz.metrics import gorodkin_mcc  # noqa: E402
+from locviz.train import SIGNAL_ORDER, recipe_text  # noqa: E402
 from locviz.weights import read_card  # noqa: E402
 
 RARE = {"deeploc": ("Lysosome/Vacuole", "Peroxisome"), "multiloc": ("lysosomal", "peroxisomal", "vacuolar")}
-SIGNALS = ("signal_peptide", "pts1", "er_retention")
+SIGNALS = SIGNAL_ORDER
 
 
 def lever_text(run: campaign.Run) -> str:
-    parts = []
-    weights = run.settings.get("attention", {})
-    if any(weights.values()):
-        parts.append("signal supervision " + "/".join(f"{weights.get(k, 0):g}" for k in SIGNALS))
-    deletion = run.settings.get("deletion", {})
-    if any(deletion.values()):
-        parts.append("deletion " + "/".join(f"{deletion.get(k, 0):g}" for k in SIGNALS))
-    if run.settings.get("logit_adjustment"):
-        parts.append(f"logit adjustment τ={run.settings['logit_adjustment']:g}")
-    if run.settings.get("label_smoothing"):
-        parts.append(f"label smoothing {run.settings['label_smoothing']:g}")
-    base = {"finetune": "fine-tune", "new": "new member", "student": "student"}[run.kind]
-    return base + (" + " + " + ".join(parts) if parts else " alone")
+    settings = run.settings
+    return recipe_text({**settings, "kind": run.kind, "attention_weights": settings.get("attention", {}),
+                        "deletion_weights": settings.get("deletion", {})})  # fmt: skip
 
 
 def fmt(value: float | None) -> str:

@@ -39,6 +39,7 @@ from locviz.train import (
     TrainConfig,
     encode_records,
     fit,
+    recipe_text,
     train_config_dict,
     validate,
     validation_attention,
@@ -369,7 +370,10 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     )  # fmt: skip
     attention = validation_attention(result.model, tokens, val_targets, device)
     deletion = validation_deletion(result.model, tokens, data.labels, val_deletions, device)
-    origin = {"init_from": f"{Path(run.model).name} member {run.member}"} if run.kind == "finetune" else {}
+    origin = {}
+    if run.kind == "finetune":
+        origin = {"init_from": f"{Path(run.model).name} member {run.member}",
+                  "init_recipe": recipe_text(source.card.training[run.member].train_config)}  # fmt: skip
     if run.kind == "student":
         origin = {"teacher": f"{Path(run.model).name} ({len(reference.model.members)} members, averaged)"}
     member = MemberTraining(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -361,6 +362,29 @@ def _running_mean(
     if mean is None:
         return {k: v.detach().clone().float() for k, v in state.items()}
     return {k: mean[k] + (state[k].detach().float() - mean[k]) / (n + 1) for k in mean}
+
+
+SIGNAL_ORDER = ("signal_peptide", "pts1", "er_retention")
+
+
+def recipe_text(config: Mapping[str, Any]) -> str:
+    """How a member was trained, in a few words, from its card's ``train_config`` (plus campaign ``kind``).
+
+    E.g. "fine-tune + signal supervision 1/4/4 + label smoothing 0.1, of: from scratch"; a fine-tune
+    names the recipe of the member it started from (``init_recipe``), so a chain of fine-tunes reads whole.
+    """
+    base = {"finetune": "fine-tune", "new": "new member", "student": "student"}.get(config.get("kind"), "from scratch")
+    parts = []
+    for key, name in (("attention_weights", "signal supervision"), ("deletion_weights", "deletion")):
+        weights = config.get(key) or {}
+        if any(weights.values()):
+            parts.append(f"{name} " + "/".join(f"{weights.get(k, 0):g}" for k in SIGNAL_ORDER))
+    if config.get("logit_adjustment"):
+        parts.append(f"logit adjustment τ={config['logit_adjustment']:g}")
+    if config.get("label_smoothing"):
+        parts.append(f"label smoothing {config['label_smoothing']:g}")
+    text = base + (" + " + " + ".join(parts) if parts else (" alone" if base == "fine-tune" else ""))
+    return text + (f", of: {config['init_recipe']}" if config.get("init_recipe") else "")
 
 
 def train_config_dict(config: TrainConfig) -> dict:

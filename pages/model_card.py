@@ -13,6 +13,7 @@ from locviz import figures
 from locviz.card import DATA_VARIABLE, ModelCard, portable_command
 from locviz.errors import InputError
 from locviz.organisms import ORGANISM_DESCRIPTIONS, ORGANISMS, allowed_classes
+from locviz.train import recipe_text
 from locviz_app import charts, downloads, layout, models
 
 METRIC_HELP = {
@@ -71,6 +72,7 @@ def data_section(card: ModelCard) -> None:
             "validation fold": t.validation_fold,
             "training proteins": t.n_train,
             "validation proteins": t.n_validation,
+            "how": recipe_text(t.train_config),
             "best epoch": t.best_epoch,
             "epochs run": t.epochs_run,
             "validation accuracy": t.validation.get("accuracy"),

@@ -362,3 +362,14 @@ attention = {{ pts1 = 4.0 }}
     moved["deletion"] = {"deletion_pts1": 0.85, "deletion_signal_peptide": 0.9}
     (plan.results_dir / "strong.json").write_text(json.dumps(moved))
     assert campaign.stage_winner(plan, "levers").name == "strong"  # both on attention target; only strong's call moves
+
+
+def test_recipe_text_reads_a_chain_of_fine_tunes() -> None:
+    from locviz.train import recipe_text
+
+    assert recipe_text({"epochs": 200}) == "from scratch"
+    first = recipe_text({"kind": "finetune", "attention_weights": {"pts1": 4.0, "signal_peptide": 1.0},
+                         "label_smoothing": 0.1})  # fmt: skip
+    assert first == "fine-tune + signal supervision 1/4/0 + label smoothing 0.1"
+    second = recipe_text({"kind": "finetune", "deletion_weights": {"pts1": 4.0}, "init_recipe": first})
+    assert second == f"fine-tune + deletion 0/4/0, of: {first}"
