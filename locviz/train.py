@@ -29,7 +29,7 @@ from locviz.encoding import LengthPolicy, tokenize
 from locviz.metrics import classification_report
 from locviz.model import ConvLSTM, ModelConfig
 from locviz.sequences import ProteinRecord
-from locviz.supervision import AttentionTarget, Deletion, attention_loss, deletion_loss, residue_auroc
+from locviz.supervision import SIGNAL_TYPES, AttentionTarget, Deletion, attention_loss, deletion_loss, residue_auroc
 
 
 @dataclass
@@ -364,21 +364,22 @@ def _running_mean(
     return {k: mean[k] + (state[k].detach().float() - mean[k]) / (n + 1) for k in mean}
 
 
-SIGNAL_ORDER = ("signal_peptide", "pts1", "er_retention")
+SIGNAL_SHORT = {"signal_peptide": "SP", "pts1": "PTS1", "er_retention": "KDEL"}
 
 
 def recipe_text(config: Mapping[str, Any]) -> str:
     """How a member was trained, in a few words, from its card's ``train_config`` (plus campaign ``kind``).
 
-    E.g. "fine-tune + signal supervision 1/4/4 + label smoothing 0.1, of: from scratch"; a fine-tune
+    E.g. "fine-tune + signal supervision (SP 1, PTS1 4, KDEL 4) + label smoothing 0.1"; a fine-tune
     names the recipe of the member it started from (``init_recipe``), so a chain of fine-tunes reads whole.
     """
     base = {"finetune": "fine-tune", "new": "new member", "student": "student"}.get(config.get("kind"), "from scratch")
     parts = []
     for key, name in (("attention_weights", "signal supervision"), ("deletion_weights", "deletion")):
         weights = config.get(key) or {}
-        if any(weights.values()):
-            parts.append(f"{name} " + "/".join(f"{weights.get(k, 0):g}" for k in SIGNAL_ORDER))
+        named = [f"{SIGNAL_SHORT[k]} {weights[k]:g}" for k in SIGNAL_TYPES if weights.get(k)]
+        if named:
+            parts.append(f"{name} ({', '.join(named)})")
     if config.get("logit_adjustment"):
         parts.append(f"logit adjustment τ={config['logit_adjustment']:g}")
     if config.get("label_smoothing"):

@@ -72,7 +72,6 @@ def data_section(card: ModelCard) -> None:
             "validation fold": t.validation_fold,
             "training proteins": t.n_train,
             "validation proteins": t.n_validation,
-            "how": recipe_text(t.train_config),
             "best epoch": t.best_epoch,
             "epochs run": t.epochs_run,
             "validation accuracy": t.validation.get("accuracy"),
@@ -85,6 +84,11 @@ def data_section(card: ModelCard) -> None:
         pd.DataFrame(rows), hide_index=True, width="stretch",
         column_config={"validation accuracy": st.column_config.NumberColumn(format="%.3f")},
     )  # fmt: skip
+    recipes: dict[str, list[int]] = {}
+    for k, t in enumerate(card.training):
+        recipes.setdefault(recipe_text(t.train_config), []).append(k)
+    st.markdown("**How each member was trained:**  \n" + "  \n".join(
+        f"member{'s' if len(ks) > 1 else ''} {', '.join(map(str, ks))}: {text}" for text, ks in recipes.items()))
     files = card.training[0].data_files_sha256
     if files:
         with st.expander("Data files (sha256, as used for training)"):

@@ -370,6 +370,6 @@ def test_recipe_text_reads_a_chain_of_fine_tunes() -> None:
     assert recipe_text({"epochs": 200}) == "from scratch"
     first = recipe_text({"kind": "finetune", "attention_weights": {"pts1": 4.0, "signal_peptide": 1.0},
                          "label_smoothing": 0.1})  # fmt: skip
-    assert first == "fine-tune + signal supervision 1/4/0 + label smoothing 0.1"
+    assert first == "fine-tune + signal supervision (SP 1, PTS1 4) + label smoothing 0.1"
     second = recipe_text({"kind": "finetune", "deletion_weights": {"pts1": 4.0}, "init_recipe": first})
-    assert second == f"fine-tune + deletion 0/4/0, of: {first}"
+    assert second == f"fine-tune + deletion (PTS1 4), of: {first}"
