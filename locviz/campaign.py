@@ -34,7 +34,14 @@ from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
 from locviz.distill import student_config, teacher_probabilities
 from locviz.errors import InputError
 from locviz.model import Ensemble
-from locviz.supervision import SIGNAL_TYPES, build_deletions, build_targets, read_signal_table
+from locviz.supervision import (
+    INSERTIONS,
+    SIGNAL_TYPES,
+    build_deletions,
+    build_insertions,
+    build_targets,
+    read_signal_table,
+)
 from locviz.train import (
     TrainConfig,
     encode_records,
@@ -152,14 +159,15 @@ def check_run(run: Run, where: str) -> None:
                          "would be chosen on it; validate on another fold and exclude it")  # fmt: skip
     if run.validation_fold is not None and run.validation_fold in run.exclude_folds:
         raise InputError(f"{where} ({run.name}): the validation fold {run.validation_fold} is in exclude_folds")
-    known = set(TrainConfig.__dataclass_fields__) | {"attention", "deletion", "shape"}
+    known = set(TrainConfig.__dataclass_fields__) | {"attention", "deletion", "insertion", "insertion_donors", "shape"}
     unknown = set(run.settings) - known
     if unknown:
         raise InputError(f"{where} ({run.name}): unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    for term in ("attention", "deletion"):
+    for term, allowed in (("attention", SIGNAL_TYPES), ("deletion", SIGNAL_TYPES), ("insertion", tuple(INSERTIONS))):
         for kind in run.settings.get(term, {}):
-            if kind not in SIGNAL_TYPES:
-                raise InputError(f"{where} ({run.name}): {term} weight for unknown signal {kind!r}")
+            if kind not in allowed:
+                raise InputError(f"{where} ({run.name}): {term} weight for unknown signal {kind!r}; known: "
+                                 f"{', '.join(allowed)}")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- state
@@ -316,6 +324,8 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     settings = dict(run.settings)
     attention_weights = {k: float(v) for k, v in settings.pop("attention", {}).items()}
     deletion_weights = {k: float(v) for k, v in settings.pop("deletion", {}).items()}
+    insertion_weights = {k: float(v) for k, v in settings.pop("insertion", {}).items()}
+    insertion_donors = int(settings.pop("insertion_donors", 300))
     if run.kind == "finetune":
         source = load_bundle(run.model, device="cpu")
         trained = source.card.training[run.member]
@@ -335,7 +345,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         if run.kind == "student":
             model_config = student_config(model_config, **settings.pop("shape", {}))
     config = TrainConfig(**{**settings, "max_length": policy.max_length, "attention_weights": attention_weights,
-                            "deletion_weights": deletion_weights})  # fmt: skip
+                            "deletion_weights": deletion_weights, "insertion_weights": insertion_weights})  # fmt: skip
     if val_fold in train_folds or val_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{run.name}: validation fold {val_fold} is a training or test fold")
     tokens = encode_records(data.records, policy)
@@ -349,9 +359,12 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     train_deletions = build_deletions(data.records, data.labels, data.classes, train_idx, policy, table,
                                       deleted_kinds) if deleted_kinds else {}  # fmt: skip
     val_deletions = build_deletions(data.records, data.labels, data.classes, val_idx, policy, table, training=False)
-    n_copies = sum(map(len, train_deletions.values()))
+    inserted_kinds = [k for k, w in insertion_weights.items() if w > 0]
+    insertions = build_insertions(data.records, data.labels, data.classes, train_idx, policy, inserted_kinds,
+                                  insertion_donors, seed=config.seed) if inserted_kinds else {}  # fmt: skip
+    n_copies = sum(map(len, train_deletions.values())) + sum(map(len, insertions.values()))
     log(f"{run.name}: {len(train_idx)} training proteins (folds {train_folds}; {len(train_targets)} with a "
-        f"supervised signal, {n_copies} signal-deleted copies), {len(val_idx)} validation (fold {val_fold}; "
+        f"supervised signal, {n_copies} signal-deleted or -added copies), {len(val_idx)} validation (fold {val_fold}; "
         f"{len(val_targets)} with a signal); {run.describe_settings()}")  # fmt: skip
     soft = _teacher_targets(out, reference.model, tokens, train_idx, device, log) if run.kind == "student" else None
     before = None
@@ -366,7 +379,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         model_config, config, tokens, data.labels, train_idx, val_idx, data.classes, out, device,
         resume=True, progress=False, log=log, init_state=init_state, attention_targets=train_targets,
         validation_targets=val_targets, soft_targets=soft, deletions=train_deletions,
-        validation_deletions=val_deletions,
+        validation_deletions=val_deletions, insertions=insertions,
     )  # fmt: skip
     attention = validation_attention(result.model, tokens, val_targets, device)
     deletion = validation_deletion(result.model, tokens, data.labels, val_deletions, device)

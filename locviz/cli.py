@@ -98,6 +98,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deletion", nargs="*", default=[], metavar="SIGNAL=WEIGHT",
                    help="train signal-deleted copies away from their class (the call must depend on the signal), "
                    "e.g. signal_peptide=1 pts1=4 er_retention=4")
+    p.add_argument("--insertion", nargs="*", default=[], metavar="SIGNAL=WEIGHT",
+                   help="train copies of cytosolic proteins with SKL appended toward the peroxisome, of secreted "
+                   "ones with KDEL appended toward the ER, e.g. pts1=1 er_retention=1")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="(default: %(default)s)")
     p.add_argument("--logit-adjustment", type=float, default=0.0,
                    help="tau of logit-adjusted cross-entropy for rare classes (default: %(default)s)")
@@ -135,7 +138,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                 "patience": 10_000, "batch_size": args.batch_size, "seed": args.seed,
                 "label_smoothing": args.label_smoothing, "logit_adjustment": args.logit_adjustment,
                 "attention": _signal_weights(args.attention, "--attention"),
-                "deletion": _signal_weights(args.deletion, "--deletion")}  # fmt: skip
+                "deletion": _signal_weights(args.deletion, "--deletion"),
+                "insertion": _signal_weights(args.insertion, "--insertion")}  # fmt: skip
     run = campaign.Run(name=out.name, kind="finetune", dataset=args.dataset, model=args.init_from,
                        member=args.member, settings=settings)  # fmt: skip
     campaign.check_run(run, "locviz train")
@@ -188,9 +192,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         logit_adjustment=args.logit_adjustment,
         average_last=args.average_last or 0,
     )
-    if args.attention or args.deletion:
-        raise InputError("--attention and --deletion are for fine-tunes (--init-from) and campaign runs; see "
-                         "weights/campaign.toml")  # fmt: skip
+    if args.attention or args.deletion or args.insertion:
+        raise InputError("--attention, --deletion and --insertion are for fine-tunes (--init-from) and campaign "
+                         "runs; see weights/campaign.toml")  # fmt: skip
     policy = LengthPolicy(train_config.max_length)
     tokens = encode_records(data.records, policy)
     train_idx, val_idx = data.subset(train_folds), data.subset([args.val_fold])

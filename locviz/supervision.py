@@ -20,6 +20,9 @@ lever) trains on copies with the annotated signal deleted: the copy is scored by
 a protein does **not** go (a secreted protein without its signal peptide stays in the cytosol, von Heijne
 1990; a peroxisomal protein without its PTS1, Gould et al. 1989; an ER protein without KDEL is secreted,
 Munro & Pelham 1987), not where it ends up. Only classes the signal routes count (:data:`DELETION_CLASSES`).
+The same experiments ran the other way, which gives a third term (the insertion lever): a cytosolic protein
+with SKL appended is imported into peroxisomes (Gould et al. 1989), a secreted protein with KDEL appended
+is kept in the ER (Munro & Pelham 1987); such copies are trained toward that class (:data:`INSERTIONS`).
 """
 
 from __future__ import annotations
@@ -225,6 +228,57 @@ def build_deletions(
         ]
         if copies:
             out[int(i)] = copies
+    return out
+
+
+@dataclass(frozen=True)
+class Insertion:
+    """A protein with a sorting signal added, and the class the classic experiment puts it in."""
+
+    tokens: np.ndarray
+    kind: str
+    label: int
+
+
+INSERTIONS = {
+    "pts1": ("SKL", frozenset({"Cytoplasm", "cytoplasmic"}), ("Peroxisome", "peroxisomal")),
+    "er_retention": ("KDEL", frozenset({"Extracellular", "extracellular"}), ("Endoplasmic.reticulum", "ER")),
+}
+"""Signal type -> (C-terminal residues appended, donor classes, the class the copy is trained toward)."""
+
+
+def build_insertions(
+    records: Sequence[ProteinRecord],
+    labels: np.ndarray,
+    classes: Sequence[str],
+    indices: np.ndarray,
+    policy: LengthPolicy,
+    kinds: Sequence[str],
+    per_kind: int,
+    seed: int = 0,
+) -> dict[int, list[Insertion]]:
+    """Copies of up to ``per_kind`` donor proteins per signal type (a seeded sample) with the signal appended.
+
+    Donors are training proteins of the kind's donor classes that do not end in the signal already (a
+    secreted donor for KDEL must also carry a signal peptide by :func:`locviz.signals.signal_peptide`,
+    since only a protein that enters the ER can be retained there).
+    """
+    out: dict[int, list[Insertion]] = {}
+    rng = np.random.default_rng(seed)
+    for kind in kinds:
+        suffix, donors, targets = INSERTIONS[kind]
+        target = next((classes.index(c) for c in targets if c in classes), None)
+        finder = rules.pts1 if kind == "pts1" else rules.er_retention
+        pool = [
+            int(i) for i in indices
+            if classes[int(labels[i])] in donors and finder(records[int(i)].sequence) is None
+            and (kind != "er_retention" or rules.signal_peptide(records[int(i)].sequence) is not None)
+        ]  # fmt: skip
+        if target is None or not pool:
+            continue
+        for i in sorted(rng.choice(pool, size=min(per_kind, len(pool)), replace=False).tolist()):
+            tokens = tokenize(policy.crop(records[i].sequence + suffix)[0])
+            out.setdefault(i, []).append(Insertion(tokens, kind, target))
     return out
 
 

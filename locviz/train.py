@@ -29,7 +29,15 @@ from locviz.encoding import LengthPolicy, tokenize
 from locviz.metrics import classification_report
 from locviz.model import ConvLSTM, ModelConfig
 from locviz.sequences import ProteinRecord
-from locviz.supervision import SIGNAL_TYPES, AttentionTarget, Deletion, attention_loss, deletion_loss, residue_auroc
+from locviz.supervision import (
+    SIGNAL_TYPES,
+    AttentionTarget,
+    Deletion,
+    Insertion,
+    attention_loss,
+    deletion_loss,
+    residue_auroc,
+)
 
 
 @dataclass
@@ -52,6 +60,7 @@ class TrainConfig:
     logit_adjustment: float = 0.0  # tau of Menon et al. 2021: loss on logits + tau * log(class prior)
     attention_weights: dict[str, float] = field(default_factory=dict)  # signal type -> supervision weight
     deletion_weights: dict[str, float] = field(default_factory=dict)  # signal type -> weight of its deleted copies
+    insertion_weights: dict[str, float] = field(default_factory=dict)  # signal type -> weight of signal-added copies
     average_last: int = 0  # >0: the result is the mean of the last N epochs' weights (SWA), not the best epoch
     distill_weight: float = 1.0  # with soft_targets: share of the loss that follows the teacher (rest: labels)
 
@@ -168,6 +177,7 @@ def fit(
     soft_targets: np.ndarray | None = None,
     deletions: Mapping[int, Sequence[Deletion]] | None = None,
     validation_deletions: Mapping[int, Sequence[Deletion]] | None = None,
+    insertions: Mapping[int, Sequence[Insertion]] | None = None,
 ) -> FitResult:
     """Train one ConvLSTM: early stopping on validation accuracy, or weight averaging (``average_last``).
 
@@ -177,7 +187,9 @@ def fit(
     ``soft_targets`` (N, C) trains a student on a teacher's probabilities (:mod:`locviz.distill`);
     ``deletions`` (training proteins only) adds the unlikelihood of each signal-deleted copy's class,
     times its signal type's ``deletion_weights``, counted in the batch mean like the attention term;
-    ``validation_deletions`` only measures whether deleting a signal moves the call.
+    ``validation_deletions`` only measures whether deleting a signal moves the call; ``insertions``
+    (training proteins only) adds the cross-entropy of each signal-added copy toward its new class,
+    times ``insertion_weights``, counted the same way.
     Writes ``out_dir/train.log`` (one line per epoch), ``history.json`` and ``checkpoint.pt`` (model,
     optimiser, best or averaged weights; loaded with ``weights_only=True``, so nothing is unpickled).
     """
@@ -224,14 +236,20 @@ def fit(
         supervision = attention_loss(out.attention, [targets.get(int(i)) for i in idx]) if targets else None
         if supervision is not None:
             loss = loss + supervision
-        weights = train_config.deletion_weights
-        copies = [(d, int(labels[i])) for i in idx for d in (deletions or {}).get(int(i), ()) if weights.get(d.kind)]
+        d_weights, i_weights = train_config.deletion_weights, train_config.insertion_weights
+        copies = [(d.tokens, int(labels[i]), d_weights[d.kind], True)
+                  for i in idx for d in (deletions or {}).get(int(i), ()) if d_weights.get(d.kind)]  # fmt: skip
+        copies += [(c.tokens, c.label, i_weights[c.kind], False)
+                   for i in idx for c in (insertions or {}).get(int(i), ()) if i_weights.get(c.kind)]  # fmt: skip
         if copies:
-            d_tokens, d_lens = to_tensors([d.tokens for d, _ in copies], device)
-            d_logits = model(d_tokens, d_lens).logits + train_config.logit_adjustment * log_prior
-            d_labels = torch.tensor([y for _, y in copies], device=device)
-            d_weights = torch.tensor([weights[d.kind] for d, _ in copies], device=device)
-            loss = loss + (d_weights * deletion_loss(d_logits, d_labels)).sum() / len(idx)
+            c_tokens, c_lens = to_tensors([c[0] for c in copies], device)
+            c_logits = model(c_tokens, c_lens).logits + train_config.logit_adjustment * log_prior
+            c_labels = torch.tensor([c[1] for c in copies], device=device)
+            c_weights = torch.tensor([c[2] for c in copies], device=device)
+            away = torch.tensor([c[3] for c in copies], device=device)
+            per_copy = torch.where(away, deletion_loss(c_logits, c_labels),
+                                   F.cross_entropy(c_logits, c_labels, reduction="none"))  # fmt: skip
+            loss = loss + (c_weights * per_copy).sum() / len(idx)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.clip_norm)
@@ -375,7 +393,8 @@ def recipe_text(config: Mapping[str, Any]) -> str:
     """
     base = {"finetune": "fine-tune", "new": "new member", "student": "student"}.get(config.get("kind"), "from scratch")
     parts = []
-    for key, name in (("attention_weights", "signal supervision"), ("deletion_weights", "deletion")):
+    for key, name in (("attention_weights", "signal supervision"), ("deletion_weights", "deletion"),
+                      ("insertion_weights", "insertion")):  # fmt: skip
         weights = config.get(key) or {}
         named = [f"{SIGNAL_SHORT[k]} {weights[k]:g}" for k in SIGNAL_TYPES if weights.get(k)]
         if named:

@@ -24,6 +24,7 @@ from locviz.supervision import (
     Span,
     attention_loss,
     build_deletions,
+    build_insertions,
     build_targets,
     deletion_loss,
     residue_auroc,
@@ -151,6 +152,9 @@ def test_deletions_follow_the_signal_and_the_class() -> None:
     assert train[3][0].kind == "signal_peptide"  # found by the h-region rule on an extracellular training protein
     measured = build_deletions(records, labels, MULTILOC_CLASSES, every, policy, table, training=False)
     assert set(measured) == {0, 2} and len(measured[2]) == 1  # the table's spans only, deleted as the benchmark does
+    added = build_insertions(records, labels, MULTILOC_CLASSES, every, policy, ["pts1", "er_retention"], per_kind=5)
+    assert set(added) == {2, 3}  # KDEL on the secreted proteins; no cytosolic donor without an SKL end
+    assert added[2][0].label == MULTILOC_CLASSES.index("ER") and len(added[2][0].tokens) == len(SECRETED) + 4
     logits = torch.tensor([[4.0, 0.0], [-4.0, 0.0]])
     p_first = logits.softmax(1)[:, 0]
     assert torch.allclose(deletion_loss(logits, torch.tensor([0, 0])), -torch.log(1 - p_first))
@@ -245,11 +249,13 @@ def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path) 
             "--epochs", "2", "--batch-size", "8", "--no-progress"]  # fmt: skip
     assert cli.main([*base, "--val-fold", "3", "--out", str(tmp_path / "bad")]) == 1  # member 1 validated on 2
     assert cli.main([*base, "--deletion", "nls=1", "--out", str(tmp_path / "bad")]) == 1  # no such signal type
-    assert cli.main([*base, "--attention", "pts1=2", "--deletion", "pts1=4", "--out", str(tmp_path / "ft")]) == 0
+    assert cli.main([*base, "--attention", "pts1=2", "--deletion", "pts1=4", "--insertion", "pts1=1",
+                     "--out", str(tmp_path / "ft")]) == 0  # fmt: skip
     member = load_bundle(tmp_path / "ft" / "member", device="cpu").card.training[0]
     assert (member.validation_fold, member.train_folds) == (2, (1, 3, 4))
     assert member.train_config["attention_weights"] == {"pts1": 2.0}
     assert member.train_config["deletion_weights"] == {"pts1": 4.0}
+    assert member.train_config["insertion_weights"] == {"pts1": 1.0}
     assert member.train_config["init_from"] == "bundle member 1" and member.epochs_run == 2
 
 
