@@ -68,6 +68,10 @@ class Annotated:
     end: int
 
 
+SHORT = 120
+CYS_RICH = 0.08
+
+
 def read_signals(path: Path) -> list[Annotated]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
@@ -194,6 +198,17 @@ def summarise(per_protein: dict, deletions: dict, methods: list[str], counts: di
             falls = drops > 0.05
             print(f"| {signal} | {len(labelled)} {target} | P({target}) falls by > 0.05 | "
                   f"{falls.sum()}/{len(drops)} = {falls.mean():.0%} (median drop {np.median(drops):+.3f}) |")
+    sp = [r for r in deletions["signal_peptide"] if r["location"] == TARGET_CLASS["signal_peptide"]]
+    if sp:
+        print(f"\nSignal peptides per validation fold (what the mature domain alone may say: short = under {SHORT} "
+              f"residues, cysteine-rich = over {CYS_RICH:.0%} C, as small secreted toxins are):\n")
+        print("| fold | extracellular proteins | call leaves Extracellular | short | cysteine-rich |")
+        print("| --- | --- | --- | --- | --- |")
+        for fold in sorted({r["fold"] for r in sp}):
+            rows = [r for r in sp if r["fold"] == fold]
+            moved = sum(r["after"] != TARGET_CLASS["signal_peptide"] for r in rows)
+            print(f"| {fold} | {len(rows)} | {moved}/{len(rows)} = {moved / len(rows):.0%} | "
+                  f"{np.mean([r['short'] for r in rows]):.0%} | {np.mean([r['cys_rich'] for r in rows]):.0%} |")
     print(f"\nproteins per member (validation fold): {dict(counts)}")
 
 
@@ -260,7 +275,10 @@ def main() -> None:
                 if slow and method in ("attention", *BASELINES) and len(chosen) > 1:  # same proteins as the slow ones
                     metrics = protein_metrics(track, wild.seen, ann.start, ann.end)
                     per_protein[ann.signal][f"{method} (subset)"].append(metrics)
-            deletions[ann.signal].append({"location": ann.location, **deletion_effect(predictor, record, ann, wild)})
+            composition = {"fold": fold, "short": len(record) < SHORT, "cys_rich": record.sequence.count("C") /
+                           len(record) > CYS_RICH}  # fmt: skip
+            deletions[ann.signal].append({"location": ann.location, **composition,
+                                          **deletion_effect(predictor, record, ann, wild)})  # fmt: skip
         print(f"  member validated on fold {fold}: {dict(taken)} ({time.perf_counter() - t0:.0f} s)", flush=True)
     summarise(per_protein, deletions, methods, counts)
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
