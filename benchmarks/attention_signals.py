@@ -158,6 +158,7 @@ def deletion_effect(predictor: Predictor, record: ProteinRecord, ann: Annotated,
         "before": wild.label,
         "after": after.label,
         "drop": float(wild.probabilities[c] - after.probabilities[c]),
+        "p_before": float(wild.probabilities[c]),
     }
 
 
@@ -197,7 +198,8 @@ def summarise(per_protein: dict, deletions: dict, methods: list[str], counts: di
             drops = np.array([r["drop"] for r in labelled])
             falls = drops > 0.05
             print(f"| {signal} | {len(labelled)} {target} | P({target}) falls by > 0.05 | "
-                  f"{falls.sum()}/{len(drops)} = {falls.mean():.0%} (median drop {np.median(drops):+.3f}) |")
+                  f"{falls.sum()}/{len(drops)} = {falls.mean():.0%} (median drop {np.median(drops):+.3f}; median "
+                  f"P({target}) before {np.median([r['p_before'] for r in labelled]):.2f}) |")
     sp = [r for r in deletions["signal_peptide"] if r["location"] == TARGET_CLASS["signal_peptide"]]
     if sp:
         print(f"\nSignal peptides per validation fold (what the mature domain alone may say: short = under {SHORT} "

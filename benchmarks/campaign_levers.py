@@ -30,9 +30,9 @@ RARE = {"deeploc": ("Lysosome/Vacuole", "Peroxisome"), "multiloc": ("lysosomal",
 
 
 def lever_text(run: campaign.Run) -> str:
-    settings = run.settings
-    return recipe_text({**settings, "kind": run.kind, "attention_weights": settings.get("attention", {}),
-                        "deletion_weights": settings.get("deletion", {})})  # fmt: skip
+    """The run's recipe in words (a plan's ``attention``, ``deletion``, ``insertion``: TrainConfig's ``*_weights``)."""
+    terms = {f"{term}_weights": run.settings.get(term, {}) for term in ("attention", "deletion", "insertion")}
+    return recipe_text({**run.settings, "kind": run.kind, **terms})
 
 
 def fmt(value: float | None) -> str:
