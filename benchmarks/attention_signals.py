@@ -48,6 +48,7 @@ from locviz.datasets import load_dataset  # noqa: E402
 from locviz.model import Ensemble  # noqa: E402
 from locviz.predict import Predictor  # noqa: E402
 from locviz.sequences import ProteinRecord  # noqa: E402
+from locviz.train import DELETION_DROP  # noqa: E402
 from locviz.weights import load_bundle  # noqa: E402
 
 SIGNALS = ("signal_peptide", "pts1", "er_retention")
@@ -196,8 +197,8 @@ def summarise(per_protein: dict, deletions: dict, methods: list[str], counts: di
                   f"({len(moved_called)}/{len(called)} of those called {target} before) |")
         else:
             drops = np.array([r["drop"] for r in labelled])
-            falls = drops > 0.05
-            print(f"| {signal} | {len(labelled)} {target} | P({target}) falls by > 0.05 | "
+            falls = drops > DELETION_DROP
+            print(f"| {signal} | {len(labelled)} {target} | P({target}) falls by > {DELETION_DROP} | "
                   f"{falls.sum()}/{len(drops)} = {falls.mean():.0%} (median drop {np.median(drops):+.3f}; median "
                   f"P({target}) before {np.median([r['p_before'] for r in labelled]):.2f}) |")
     sp = [r for r in deletions["signal_peptide"] if r["location"] == TARGET_CLASS["signal_peptide"]]

@@ -83,7 +83,11 @@ def main() -> None:
             print(line)
     for stage in sorted({r.stage for r in plan.runs if r.stage}):
         winner = campaign.stage_winner(plan, stage)
-        print(f"\n{stage}: " + (f"winner {winner.name} ({lever_text(winner)})" if winner else "not finished"))
+        text = f"winner {winner.name} ({lever_text(winner)})" if winner else "not finished"
+        if winner and "deletion" in (campaign.result_of(plan, winner) or {}):
+            if not campaign.meets_deletion_target(campaign.result_of(plan, winner)):
+                text += f"; no run meets the deletion target ({campaign.DELETION_TARGET:.0%} of each signal type)"
+        print(f"\n{stage}: {text}")
     print()
     for bundle in sorted({r.ship for r in plan.runs if r.ship and r.kind != "student"}):
         print(pooled_line(bundle))

@@ -43,6 +43,7 @@ from locviz.supervision import (
     read_signal_table,
 )
 from locviz.train import (
+    SIGNAL_SHORT,
     TrainConfig,
     encode_records,
     fit,
@@ -81,7 +82,7 @@ class Run:
     ship: str = ""  # bundle stem to put the member in, e.g. "weights/deeploc"
     exclude_folds: tuple[int, ...] = ()  # new members: folds left out of training too (a calibration fold)
     calibration_fold: int | None = None  # shipping: refit the ensemble temperature on this fold when it can
-    settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention" weights
+    settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention"/"deletion"/"insertion"
     explicit: tuple[str, ...] = ()  # settings the run names itself (the rest come from [defaults.KIND])
 
     def describe_settings(self) -> str:
@@ -159,10 +160,12 @@ def check_run(run: Run, where: str) -> None:
                          "would be chosen on it; validate on another fold and exclude it")  # fmt: skip
     if run.validation_fold is not None and run.validation_fold in run.exclude_folds:
         raise InputError(f"{where} ({run.name}): the validation fold {run.validation_fold} is in exclude_folds")
-    known = set(TrainConfig.__dataclass_fields__) | {"attention", "deletion", "insertion", "insertion_donors", "shape"}
+    known = set(TrainConfig.__dataclass_fields__) | {"attention", "deletion", "insertion", "shape"}
     unknown = set(run.settings) - known
     if unknown:
         raise InputError(f"{where} ({run.name}): unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    if int(run.settings.get("insertion_donors", 0)) < 0:
+        raise InputError(f"{where} ({run.name}): insertion_donors must be 0 or more")
     for term, allowed in (("attention", SIGNAL_TYPES), ("deletion", SIGNAL_TYPES), ("insertion", tuple(INSERTIONS))):
         for kind in run.settings.get(term, {}):
             if kind not in allowed:
@@ -298,8 +301,9 @@ def format_status(rows: list[dict[str, Any]]) -> str:
     columns = ["run", "stage", "state", "epochs", "val_acc", "val_mcc", "auroc_signal_peptide", "auroc_pts1",
                "auroc_er_retention", "deletion_signal_peptide", "deletion_pts1", "deletion_er_retention",
                "hours_left"]  # fmt: skip
-    headers = [c.replace("auroc_", "auroc ").replace("deletion_", "moved ").replace("signal_peptide", "SP")
-               .replace("er_retention", "ER").replace("pts1", "PTS1") for c in columns]  # fmt: skip
+    headers = [c.replace("auroc_", "auroc ").replace("deletion_", "moved ") for c in columns]
+    for kind, short in SIGNAL_SHORT.items():
+        headers = [h.replace(kind, short) for h in headers]
 
     def cell(value: Any) -> str:
         if value is None:
@@ -325,7 +329,6 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     attention_weights = {k: float(v) for k, v in settings.pop("attention", {}).items()}
     deletion_weights = {k: float(v) for k, v in settings.pop("deletion", {}).items()}
     insertion_weights = {k: float(v) for k, v in settings.pop("insertion", {}).items()}
-    insertion_donors = int(settings.pop("insertion_donors", 300))
     if run.kind == "finetune":
         source = load_bundle(run.model, device="cpu")
         trained = source.card.training[run.member]
@@ -361,7 +364,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     val_deletions = build_deletions(data.records, data.labels, data.classes, val_idx, policy, table, training=False)
     inserted_kinds = [k for k, w in insertion_weights.items() if w > 0]
     insertions = build_insertions(data.records, data.labels, data.classes, train_idx, policy, inserted_kinds,
-                                  insertion_donors, seed=config.seed) if inserted_kinds else {}  # fmt: skip
+                                  config.insertion_donors, seed=config.seed) if inserted_kinds else {}  # fmt: skip
     n_copies = sum(map(len, train_deletions.values())) + sum(map(len, insertions.values()))
     log(f"{run.name}: {len(train_idx)} training proteins (folds {train_folds}; {len(train_targets)} with a "
         f"supervised signal, {n_copies} signal-deleted or -added copies), {len(val_idx)} validation (fold {val_fold}; "
@@ -386,7 +389,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     origin = {}
     if run.kind == "finetune":
         origin = {"init_from": f"{Path(run.model).name} member {run.member}",
-                  "init_recipe": recipe_text(source.card.training[run.member].train_config)}  # fmt: skip
+                  "init_recipe": recipe_text(trained.train_config)}  # fmt: skip
     if run.kind == "student":
         origin = {"teacher": f"{Path(run.model).name} ({len(reference.model.members)} members, averaged)"}
     member = MemberTraining(

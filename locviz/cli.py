@@ -109,7 +109,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _signal_weights(items: list[str], option: str) -> dict[str, float]:
-    """``SIGNAL=WEIGHT`` items of ``--attention`` / ``--deletion`` as a dict (signal names checked by the run)."""
+    """``SIGNAL=WEIGHT`` items of ``--attention`` / ``--deletion`` / ``--insertion`` (names checked by the run)."""
     weights = {}
     for item in items:
         kind, _, value = item.partition("=")

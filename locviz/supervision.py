@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy.stats import rankdata
 
 from locviz import signals as rules
@@ -66,8 +67,13 @@ class Span:
     source: str
 
 
+NO_SIGNAL_PEPTIDE = "no_signal_peptide"
+"""The table's curated negatives (SignalP 6.0: no signal peptide in the first 70 residues), kept as empty spans
+so that the signal-peptide rule is never applied against them."""
+
+
 def read_signal_table(path: str | Path) -> dict[str, list[Span]]:
-    """Accession → annotated spans of ``SIGNAL_TYPES`` from the signals TSV (other rows are skipped)."""
+    """Accession → spans of ``SIGNAL_TYPES`` and curated negatives from the signals TSV (other rows skipped)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"missing signal annotations {path}; pass ../shared/data/signals/deeploc_train_signals.tsv")
@@ -78,7 +84,7 @@ def read_signal_table(path: str | Path) -> dict[str, list[Span]]:
         if not need <= set(reader.fieldnames or []):
             raise DatasetError(f"{path}: needs columns {sorted(need)}; found {reader.fieldnames}")
         for line, row in enumerate(reader, start=2):
-            if row["signal"] not in SIGNAL_TYPES:
+            if row["signal"] not in (*SIGNAL_TYPES, NO_SIGNAL_PEPTIDE):
                 continue
             try:
                 start, end = int(row["start"]), int(row["end"])
@@ -88,10 +94,14 @@ def read_signal_table(path: str | Path) -> dict[str, list[Span]]:
     return out
 
 
+RULE_FINDERS = {"pts1": rules.pts1, "er_retention": rules.er_retention}
+"""The C-terminal rules of :mod:`locviz.signals` by signal type."""
+
+
 def rule_spans(sequence: str, class_id: str) -> list[Span]:
     """C-terminal PTS1 / ER-retention spans that the protein's own class makes credible."""
     found = []
-    for kind, finder in (("pts1", rules.pts1), ("er_retention", rules.er_retention)):
+    for kind, finder in RULE_FINDERS.items():
         if class_id in RULE_CLASSES[kind]:
             hit = finder(sequence)
             if hit is not None:
@@ -176,13 +186,15 @@ class Deletion:
 
     tokens: np.ndarray
     kind: str
+    share: float = 1.0  # 1 / the number of copies made from one deletion (bare and start-Met variants)
 
 
 def deleted_sequences(sequence: str, span: Span, start_methionine: bool) -> list[str]:
     """``sequence`` without ``span``; for an N-terminal signal peptide also with a start Met put back.
 
-    The bare deletion is what ``locviz whatif``'s ``del1-22`` makes; the Met variant is the construct an
-    experimentalist would build, so a model cannot learn "no leading Met" in place of "no signal peptide".
+    The bare deletion is what ``locviz whatif``'s ``del1-22`` makes (a slice here: :func:`locviz.whatif.edit`
+    carries the variant grammar and sits above the predictor in the import order); the Met variant is the
+    construct an experimentalist would build, so a model cannot learn "no leading Met" for "no signal peptide".
     """
     deleted = sequence[: max(span.start, 1) - 1] + sequence[span.end :]
     out = [deleted]
@@ -204,28 +216,28 @@ def build_deletions(
     """Signal-deleted copies of the proteins at ``indices`` whose class the deleted signal routes to.
 
     Spans come from :func:`annotated_spans` (both sources giving one span count once). ``training`` adds
-    two things a measurement must not have: the start-Met variant of each signal-peptide deletion, and
-    signal peptides found by :func:`locviz.signals.signal_peptide` (von Heijne's h-region and (-3,-1)
-    rules: 94 % of SignalP 6.0's peptides found, cleavage within 6 residues for 93 % of them) on proteins
-    whose training label is a class in :data:`DELETION_CLASSES`, so the term sees the ~1,500 secreted
-    training proteins and not only the ~170 in SignalP's curated set. Measuring (``training=False``)
-    deletes the table's and the C-terminal rules' spans only, as ``benchmarks/attention_signals.py`` does.
+    two things a measurement must not have: the start-Met variant of each signal-peptide deletion (the two
+    variants share the deletion's weight), and signal peptides found by :func:`locviz.signals.signal_peptide`
+    (von Heijne's h-region and (-3,-1) rules: 94 % of SignalP 6.0's peptides found, cleavage within 6 residues
+    for 93 % of them) on proteins whose training label is a class in :data:`DELETION_CLASSES` and that the
+    table does not list as curated negatives; for DeepLoc member 0 that is ~1,100 proteins beside the table's
+    ~170. Measuring (``training=False``) deletes the table's and the C-terminal rules' spans only.
     """
     out: dict[int, list[Deletion]] = {}
     for i in indices:
         record, class_id = records[int(i)], classes[int(labels[i])]
         spans = annotated_spans(record, class_id, table)
-        if training and not any(s.kind == "signal_peptide" for s in spans):
+        if training and not any(s.kind in ("signal_peptide", NO_SIGNAL_PEPTIDE) for s in spans):
             found = rules.signal_peptide(record.sequence)
             if found is not None:
                 spans.append(Span("signal_peptide", found.start, found.end, "rule on the training label"))
         unique = {(s.kind, s.start, s.end): s for s in spans if s.kind in kinds}
-        copies = [
-            Deletion(tokenize(policy.crop(seq)[0]), span.kind)
-            for span in unique.values()
-            if class_id in DELETION_CLASSES[span.kind]
-            for seq in deleted_sequences(record.sequence, span, start_methionine=training)
-        ]
+        copies = []
+        for span in unique.values():
+            if class_id not in DELETION_CLASSES[span.kind]:
+                continue
+            variants = deleted_sequences(record.sequence, span, start_methionine=training)
+            copies += [Deletion(tokenize(policy.crop(seq)[0]), span.kind, 1 / len(variants)) for seq in variants]
         if copies:
             out[int(i)] = copies
     return out
@@ -268,7 +280,7 @@ def build_insertions(
     for kind in kinds:
         suffix, donors, targets = INSERTIONS[kind]
         target = next((classes.index(c) for c in targets if c in classes), None)
-        finder = rules.pts1 if kind == "pts1" else rules.er_retention
+        finder = RULE_FINDERS[kind]
         pool = [
             int(i) for i in indices
             if classes[int(labels[i])] in donors and finder(records[int(i)].sequence) is None
@@ -283,9 +295,13 @@ def build_insertions(
 
 
 def deletion_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per row, ``-log(1 - p(label))``: small once the deleted copy no longer looks like its class."""
-    p_label = logits.softmax(1).gather(1, labels[:, None]).squeeze(1)
-    return -torch.log1p(-p_label.clamp(max=1 - 1e-6))
+    """Per row, ``-log(1 - p(label))``: small once the deleted copy no longer looks like its class.
+
+    Computed as ``logsumexp(all logits) - logsumexp(the other logits)``, which keeps its gradient (and its
+    precision) where ``p(label)`` is close to 1: the copies that most need it.
+    """
+    others = logits.masked_fill(F.one_hot(labels, logits.shape[1]).bool(), float("-inf"))
+    return torch.logsumexp(logits, 1) - torch.logsumexp(others, 1)
 
 
 def residue_auroc(scores: np.ndarray, positive: np.ndarray) -> float:

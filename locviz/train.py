@@ -61,6 +61,7 @@ class TrainConfig:
     attention_weights: dict[str, float] = field(default_factory=dict)  # signal type -> supervision weight
     deletion_weights: dict[str, float] = field(default_factory=dict)  # signal type -> weight of its deleted copies
     insertion_weights: dict[str, float] = field(default_factory=dict)  # signal type -> weight of signal-added copies
+    insertion_donors: int = 300  # donor proteins per inserted signal type (a seeded sample)
     average_last: int = 0  # >0: the result is the mean of the last N epochs' weights (SWA), not the best epoch
     distill_weight: float = 1.0  # with soft_targets: share of the loss that follows the teacher (rest: labels)
 
@@ -140,9 +141,11 @@ def validation_deletion(
 ) -> dict[str, float]:
     """Per signal type, the share of deletions that move the call (``deletion_<kind>``).
 
-    A signal peptide's deletion moves it when the call leaves the protein's class; a PTS1's or an ER
-    retention signal's when P(class) falls by more than :data:`DELETION_DROP`, the checks of
-    ``benchmarks/attention_signals.py``.
+    A signal peptide's deletion moves it when a protein called its own class before is not called it after
+    (proteins called wrong to begin with are left out: their call cannot leave the class); a PTS1's or an
+    ER retention signal's when P(class) falls by more than :data:`DELETION_DROP`. The population is every
+    validation protein of a class the signal routes to (``build_deletions(..., training=False)``), so it is
+    wider than ``benchmarks/attention_signals.py``'s (signal peptides of Extracellular proteins only).
     """
     if not deletions:
         return {}
@@ -153,7 +156,12 @@ def validation_deletion(
     moved: dict[str, list[bool]] = {}
     for (row, d), p in zip(pairs, after, strict=True):
         y = int(labels[keys[row]])
-        hit = int(p.argmax()) != y if d.kind == "signal_peptide" else before[row, y] - p[y] > DELETION_DROP
+        if d.kind == "signal_peptide":
+            if int(before[row].argmax()) != y:
+                continue
+            hit = int(p.argmax()) != y
+        else:
+            hit = before[row, y] - p[y] > DELETION_DROP
         moved.setdefault(d.kind, []).append(bool(hit))
     return {f"deletion_{kind}": float(np.mean(v)) for kind, v in sorted(moved.items())}
 
@@ -237,7 +245,7 @@ def fit(
         if supervision is not None:
             loss = loss + supervision
         d_weights, i_weights = train_config.deletion_weights, train_config.insertion_weights
-        copies = [(d.tokens, int(labels[i]), d_weights[d.kind], True)
+        copies = [(d.tokens, int(labels[i]), d_weights[d.kind] * d.share, True)
                   for i in idx for d in (deletions or {}).get(int(i), ()) if d_weights.get(d.kind)]  # fmt: skip
         copies += [(c.tokens, c.label, i_weights[c.kind], False)
                    for i in idx for c in (insertions or {}).get(int(i), ()) if i_weights.get(c.kind)]  # fmt: skip

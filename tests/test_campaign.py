@@ -19,6 +19,7 @@ from locviz.errors import InputError
 from locviz.model import ConvLSTM, Ensemble
 from locviz.sequences import ProteinRecord
 from locviz.supervision import (
+    NO_SIGNAL_PEPTIDE,
     AttentionTarget,
     Deletion,
     Span,
@@ -140,24 +141,47 @@ SECRETED = "MKWVTFISLLFLFSSAYS" + "RGVFRRDAHKSEVAHRFKDLGEENFKALVLIAFAQYLQQCPFEDH
 
 def test_deletions_follow_the_signal_and_the_class() -> None:
     records = [ProteinRecord("perox", "MAAAAGGGSKL"), ProteinRecord("cyto", "MAAAAGGGSKL"),
-               ProteinRecord("table", SECRETED), ProteinRecord("rule", SECRETED), ProteinRecord("membrane", SECRETED)]
-    labels = np.array([MULTILOC_CLASSES.index(c) for c in
-                       ("peroxisomal", "cytoplasmic", "extracellular", "extracellular", "plasma_membrane")])
-    table = {"table": [Span("signal_peptide", 1, 18, "t")], "membrane": [Span("signal_peptide", 1, 18, "t")]}
-    policy, every = LengthPolicy(200), np.arange(5)
+               ProteinRecord("table", SECRETED), ProteinRecord("rule", SECRETED), ProteinRecord("membrane", SECRETED),
+               ProteinRecord("negative", SECRETED), ProteinRecord("cytosolic", "MSTNPKPQRKTKRNTNRRPQ")]  # fmt: skip
+    labels = np.array([MULTILOC_CLASSES.index(c) for c in ("peroxisomal", "cytoplasmic", "extracellular",
+                       "extracellular", "plasma_membrane", "extracellular", "cytoplasmic")])  # fmt: skip
+    table = {"table": [Span("signal_peptide", 1, 18, "t")], "membrane": [Span("signal_peptide", 1, 18, "t")],
+             "negative": [Span(NO_SIGNAL_PEPTIDE, 0, 0, "t")]}  # fmt: skip
+    policy, every = LengthPolicy(200), np.arange(len(records))
     train = build_deletions(records, labels, MULTILOC_CLASSES, every, policy, table)
-    assert set(train) == {0, 2, 3}  # an SKL on a cytosolic protein routes nothing; a membrane protein may anchor
+    # an SKL on a cytosolic protein routes nothing; a membrane protein may anchor; SignalP's negatives get no rule
+    assert set(train) == {0, 2, 3}
     assert [d.tokens.tolist() for d in train[0]] == [tokenize("MAAAAGGG").tolist()]
     assert [len(d.tokens) for d in train[2]] == [len(SECRETED) - 18, len(SECRETED) - 17]  # bare, and Met put back
+    assert [d.share for d in train[2]] == [0.5, 0.5]  # the two variants share one deletion's weight
     assert train[3][0].kind == "signal_peptide"  # found by the h-region rule on an extracellular training protein
     measured = build_deletions(records, labels, MULTILOC_CLASSES, every, policy, table, training=False)
     assert set(measured) == {0, 2} and len(measured[2]) == 1  # the table's spans only, deleted as the benchmark does
     added = build_insertions(records, labels, MULTILOC_CLASSES, every, policy, ["pts1", "er_retention"], per_kind=5)
-    assert set(added) == {2, 3}  # KDEL on the secreted proteins; no cytosolic donor without an SKL end
+    assert set(added) == {2, 3, 5, 6}  # KDEL on secreted proteins, SKL on the cytosolic one not ending in SKL already
+    assert added[6][0].label == MULTILOC_CLASSES.index("peroxisomal")
     assert added[2][0].label == MULTILOC_CLASSES.index("ER") and len(added[2][0].tokens) == len(SECRETED) + 4
+
+
+def test_deletions_and_insertions_are_cut_by_the_length_policy_after_the_edit() -> None:
+    long = "M" + "A" * 40 + "G" * 40 + "SKL"
+    records, labels = [ProteinRecord("p", long)], np.array([MULTILOC_CLASSES.index("peroxisomal")])
+    policy = LengthPolicy(20)  # first 10 and last 10 residues
+    (copy,) = build_deletions(records, labels, MULTILOC_CLASSES, np.arange(1), policy, {})[0]
+    assert copy.tokens.tolist() == tokenize(policy.crop(long[:-3])[0]).tolist()
+    records, labels = [ProteinRecord("c", long[:-3])], np.array([MULTILOC_CLASSES.index("cytoplasmic")])
+    (added,) = build_insertions(records, labels, MULTILOC_CLASSES, np.arange(1), policy, ["pts1"], per_kind=1)[0]
+    assert added.tokens.tolist() == tokenize(policy.crop(long)[0]).tolist()  # the appended SKL survives the crop
+
+
+def test_deletion_loss_is_the_unlikelihood_and_keeps_its_gradient_when_confident() -> None:
     logits = torch.tensor([[4.0, 0.0], [-4.0, 0.0]])
     p_first = logits.softmax(1)[:, 0]
     assert torch.allclose(deletion_loss(logits, torch.tensor([0, 0])), -torch.log(1 - p_first))
+    confident = torch.tensor([[30.0, 0.0]], requires_grad=True)
+    loss = deletion_loss(confident, torch.tensor([0]))
+    loss.sum().backward()
+    assert loss.item() == pytest.approx(30.0, abs=1e-3) and confident.grad[0, 0].item() > 0.99
 
 
 def test_the_deletion_term_makes_the_call_depend_on_the_signal(tmp_path: Path) -> None:
@@ -239,7 +263,7 @@ def test_plan_errors_name_the_run(tmp_path: Path) -> None:
         campaign.read_plan(bad)
 
 
-def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path) -> None:
+def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path, capsys) -> None:
     from locviz import cli
 
     fake_multiloc(tmp_path / "data" / "multiloc")
@@ -248,7 +272,8 @@ def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path) 
     base = ["train", "--dataset", "multiloc", "--data", data, "--init-from", bundle, "--member", "1",
             "--epochs", "2", "--batch-size", "8", "--no-progress"]  # fmt: skip
     assert cli.main([*base, "--val-fold", "3", "--out", str(tmp_path / "bad")]) == 1  # member 1 validated on 2
-    assert cli.main([*base, "--deletion", "nls=1", "--out", str(tmp_path / "bad")]) == 1  # no such signal type
+    assert cli.main([*base, "--deletion", "nls=1", "--out", str(tmp_path / "bad")]) == 1
+    assert "deletion weight for unknown signal 'nls'" in capsys.readouterr().err
     assert cli.main([*base, "--attention", "pts1=2", "--deletion", "pts1=4", "--insertion", "pts1=1",
                      "--out", str(tmp_path / "ft")]) == 0  # fmt: skip
     member = load_bundle(tmp_path / "ft" / "member", device="cpu").card.training[0]
