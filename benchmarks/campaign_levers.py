@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from locviz import campaign  # noqa: E402
+from locviz.card import recipe_text  # noqa: E402
 from locviz.metrics import gorodkin_mcc  # noqa: E402
 from locviz.supervision import SIGNAL_TYPES as SIGNALS  # noqa: E402
-from locviz.train import recipe_text  # noqa: E402
 from locviz.weights import read_card  # noqa: E402
 
 RARE = {"deeploc": ("Lysosome/Vacuole", "Peroxisome"), "multiloc": ("lysosomal", "peroxisomal", "vacuolar")}

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from locviz.calibration import members_without
-from locviz.card import MemberTraining, ModelCard, portable_command
+from locviz.card import SIGNAL_SHORT, MemberTraining, ModelCard, portable_command, recipe_text
 from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
 from locviz.distill import student_config, teacher_probabilities
 from locviz.errors import InputError
@@ -43,11 +43,9 @@ from locviz.supervision import (
     read_signal_table,
 )
 from locviz.train import (
-    SIGNAL_SHORT,
     TrainConfig,
     encode_records,
     fit,
-    recipe_text,
     train_config_dict,
     validate,
     validation_attention,

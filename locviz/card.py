@@ -68,6 +68,32 @@ def _word(word: str) -> str:
     return word.lower()
 
 
+SIGNAL_SHORT = {"signal_peptide": "SP", "pts1": "PTS1", "er_retention": "KDEL"}
+"""The sorting signals training can supervise (``locviz.supervision.SIGNAL_TYPES``, same order), as cards name them."""
+
+
+def recipe_text(config: Mapping[str, Any]) -> str:
+    """How a member was trained, in a few words, from its card's ``train_config`` (plus campaign ``kind``).
+
+    E.g. "fine-tune + signal supervision (SP 1, PTS1 4, KDEL 4) + label smoothing 0.1"; a fine-tune
+    names the recipe of the member it started from (``init_recipe``), so a chain of fine-tunes reads whole.
+    """
+    base = {"finetune": "fine-tune", "new": "new member", "student": "student"}.get(config.get("kind"), "from scratch")
+    parts = []
+    for key, name in (("attention_weights", "signal supervision"), ("deletion_weights", "deletion"),
+                      ("insertion_weights", "insertion")):  # fmt: skip
+        weights = config.get(key) or {}
+        named = [f"{short} {weights[kind]:g}" for kind, short in SIGNAL_SHORT.items() if weights.get(kind)]
+        if named:
+            parts.append(f"{name} ({', '.join(named)})")
+    if config.get("logit_adjustment"):
+        parts.append(f"logit adjustment τ={config['logit_adjustment']:g}")
+    if config.get("label_smoothing"):
+        parts.append(f"label smoothing {config['label_smoothing']:g}")
+    text = base + (" + " + " + ".join(parts) if parts else (" alone" if base == "fine-tune" else ""))
+    return text + (f", of: {config['init_recipe']}" if config.get("init_recipe") else "")
+
+
 DATA_VARIABLE = "DATA"
 """Shell variable the reproduce commands use for the data folder (``DATA=../shared/data`` in this project)."""
 

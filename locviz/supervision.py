@@ -38,11 +38,12 @@ import torch.nn.functional as F
 from scipy.stats import rankdata
 
 from locviz import signals as rules
+from locviz.card import SIGNAL_SHORT
 from locviz.encoding import LengthPolicy, tokenize
 from locviz.errors import DatasetError
 from locviz.sequences import ProteinRecord
 
-SIGNAL_TYPES = ("signal_peptide", "pts1", "er_retention")
+SIGNAL_TYPES = tuple(SIGNAL_SHORT)  # signal_peptide, pts1, er_retention
 RULE_CLASSES = {
     "pts1": frozenset({"Peroxisome", "peroxisomal"}),
     "er_retention": frozenset({"Endoplasmic.reticulum", "ER"}),

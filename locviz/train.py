@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +29,6 @@ from locviz.metrics import classification_report
 from locviz.model import ConvLSTM, ModelConfig
 from locviz.sequences import ProteinRecord
 from locviz.supervision import (
-    SIGNAL_TYPES,
     AttentionTarget,
     Deletion,
     Insertion,
@@ -388,31 +386,6 @@ def _running_mean(
     if mean is None:
         return {k: v.detach().clone().float() for k, v in state.items()}
     return {k: mean[k] + (state[k].detach().float() - mean[k]) / (n + 1) for k in mean}
-
-
-SIGNAL_SHORT = {"signal_peptide": "SP", "pts1": "PTS1", "er_retention": "KDEL"}
-
-
-def recipe_text(config: Mapping[str, Any]) -> str:
-    """How a member was trained, in a few words, from its card's ``train_config`` (plus campaign ``kind``).
-
-    E.g. "fine-tune + signal supervision (SP 1, PTS1 4, KDEL 4) + label smoothing 0.1"; a fine-tune
-    names the recipe of the member it started from (``init_recipe``), so a chain of fine-tunes reads whole.
-    """
-    base = {"finetune": "fine-tune", "new": "new member", "student": "student"}.get(config.get("kind"), "from scratch")
-    parts = []
-    for key, name in (("attention_weights", "signal supervision"), ("deletion_weights", "deletion"),
-                      ("insertion_weights", "insertion")):  # fmt: skip
-        weights = config.get(key) or {}
-        named = [f"{SIGNAL_SHORT[k]} {weights[k]:g}" for k in SIGNAL_TYPES if weights.get(k)]
-        if named:
-            parts.append(f"{name} ({', '.join(named)})")
-    if config.get("logit_adjustment"):
-        parts.append(f"logit adjustment τ={config['logit_adjustment']:g}")
-    if config.get("label_smoothing"):
-        parts.append(f"label smoothing {config['label_smoothing']:g}")
-    text = base + (" + " + " + ".join(parts) if parts else (" alone" if base == "fine-tune" else ""))
-    return text + (f", of: {config['init_recipe']}" if config.get("init_recipe") else "")
 
 
 def train_config_dict(config: TrainConfig) -> dict:

@@ -10,10 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from locviz import figures
-from locviz.card import DATA_VARIABLE, ModelCard, portable_command
+from locviz.card import DATA_VARIABLE, ModelCard, portable_command, recipe_text
 from locviz.errors import InputError
 from locviz.organisms import ORGANISM_DESCRIPTIONS, ORGANISMS, allowed_classes
-from locviz.train import recipe_text
 from locviz_app import charts, downloads, layout, models
 
 METRIC_HELP = {

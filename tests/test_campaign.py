@@ -396,7 +396,7 @@ attention = {{ pts1 = 4.0 }}
 
 
 def test_recipe_text_reads_a_chain_of_fine_tunes() -> None:
-    from locviz.train import recipe_text
+    from locviz.card import recipe_text
 
     assert recipe_text({"epochs": 200}) == "from scratch"
     first = recipe_text({"kind": "finetune", "attention_weights": {"pts1": 4.0, "signal_peptide": 1.0},
