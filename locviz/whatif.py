@@ -866,7 +866,8 @@ def gradient_attribution(
     ``gradxinput``: Σ_features gradient × input (Shrikumar et al. 2016). ``integrated_gradients``:
     Sundararajan et al. 2017, from a baseline of the same length made of X (the unknown residue, the
     same "no information" occlusion uses), ``steps`` midpoint Riemann steps; its scores add up to
-    about P(target | protein) - P(target | all X). Both are for the ensemble mean (members share the
+    about P(target | protein) - P(target | all X) (``settings`` holds both, so the approximation error shows;
+    more steps shrink it). Both are for the ensemble mean (members share the
     input features) and signed: > 0 supports ``target``. The model's eval mode is kept (no dropout).
     The probability is the calibrated one for ``organism="any"`` (no organism restriction). Runs outside
     the predictor's lock: ``torch.autograd.grad`` leaves the parameters' ``.grad`` untouched.
@@ -896,7 +897,10 @@ def gradient_attribution(
             _, grad = _features_and_grad(predictor, tokens, path, c)
             total += grad.sum(0, keepdim=True)
         per_residue = ((x - baseline) * total / steps).sum(-1)[0]
-        settings = {"steps": steps, "baseline": "all X"}
+        ends = predictor.predict([record, ProteinRecord(record.id, "X" * len(record.sequence))])
+        difference = float(ends[0].probabilities[c] - ends[1].probabilities[c])
+        # what the scores should add up to, beside what they do: the Riemann sum's error, for the reader to see
+        settings = {"steps": steps, "baseline": "all X", "sum": float(per_residue.sum()), "difference": difference}
     scores = np.full(len(record.sequence), np.nan)
     scores[positions] = per_residue.detach().cpu().double().numpy()
     return Attribution(method, predictor.classes[c], scores, wild, settings)

@@ -440,6 +440,12 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
     for curve in curves:
         mark = ":material/check_circle:" if curve.faithful else ":material/cancel:"
         st.markdown(f"{mark} {curve.reading[0].upper()}{curve.reading[1:]}.")
+    for a in attributions:
+        if "difference" in a.settings:
+            off = abs(a.settings["sum"] - a.settings["difference"]) / max(abs(a.settings["difference"]), 1e-9)
+            st.caption(f"Integrated gradients add up to {a.settings['sum']:+.3f}; the difference they split, "
+                       f"P(protein) − P(all X), is {a.settings['difference']:+.3f} ({off:.0%} off with "
+                       f"{a.settings['steps']} steps: read single residues with that margin).")  # fmt: skip
     tracks = charts.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
     charts.chart(tracks, pred, f"attributions-{cls}", "attr")
     deletion = charts.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))

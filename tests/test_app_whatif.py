@@ -19,6 +19,7 @@ import pytest
 from conftest import no_problems
 from streamlit.testing.v1 import AppTest
 
+from locviz import whatif
 from locviz.examples import by_accession
 from locviz.predict import load_model
 from locviz.sequences import ProteinRecord
@@ -270,6 +271,12 @@ def test_attribution_cross_check_reads_each_method(app: AppTest) -> None:
     assert [t["name"] for t in specs["Attention and attributions"]["data"]] == ["attention", "occlusion",
                                                                                "gradient × input"]  # fmt: skip
     assert "Deletion curves" in specs
+    assert not [c for c in app.caption if "Integrated gradients add up" in c.value]  # not asked for
+    app.toggle(key="attr_ig").set_value(True).run()
+    app.button(key="attr_run").click().run()
+    no_problems(app)
+    (margin,) = [c.value for c in app.caption if "Integrated gradients add up" in c.value]
+    assert f"with {whatif.IG_STEPS} steps" in margin  # the Riemann sum's error is shown beside the scores
 
 
 def test_downloads_are_valid_png_svg_pdf_and_csv(app: AppTest, downloads: dict) -> None:

@@ -252,6 +252,8 @@ def test_integrated_gradients_add_up_to_the_probability_difference(deeploc: Pred
     difference = wild.probabilities[c] - baseline.probabilities[c]
     assert abs(difference) > 0.05
     assert np.nansum(ig.scores) == pytest.approx(difference, rel=0.05, abs=2e-5)
+    assert ig.settings["difference"] == pytest.approx(difference) and ig.settings["sum"] == pytest.approx(
+        np.nansum(ig.scores))  # fmt: skip
 
 
 def test_gradient_times_input_is_per_residue_and_nan_where_unseen(tiny: Predictor) -> None:
