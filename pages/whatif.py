@@ -444,8 +444,9 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
         if "difference" in a.settings:
             off = abs(a.settings["sum"] - a.settings["difference"]) / max(abs(a.settings["difference"]), 1e-9)
             st.caption(f"Integrated gradients add up to {a.settings['sum']:+.3f}; the difference they split, "
-                       f"P(protein) − P(all X), is {a.settings['difference']:+.3f} ({off:.0%} off with "
-                       f"{a.settings['steps']} steps: read single residues with that margin).")  # fmt: skip
+                       f"P(protein) − P(all X), is {a.settings['difference']:+.3f}: "
+                       f"{abs(a.settings['sum'] - a.settings['difference']):.3f} off ({off:.0%}) with "
+                       f"{a.settings['steps']} steps; read single residues with that margin.")  # fmt: skip
     tracks = charts.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
     charts.chart(tracks, pred, f"attributions-{cls}", "attr")
     deletion = charts.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))
