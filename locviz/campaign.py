@@ -265,11 +265,15 @@ def reusable(plan: Plan, run: Run) -> Run | None:
 # ----------------------------------------------------------------------------- status
 def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
     """One row per run: state, epochs, validation figures, estimated hours left."""
-    measured: dict[str, list[float]] = {}
+    def pace_key(r: Run) -> tuple[str, bool]:  # a student's epoch costs a fraction of a member's
+        return r.dataset, r.kind == "student"
+
+    measured: dict[tuple[str, bool], list[float]] = {}
     for r in plan.runs:
-        measured.setdefault(r.dataset, []).extend(h["seconds"] for h in _history(plan, r))
-    # the recent pace: the median of the last 10 epochs of each data set (earlier ones may have shared the cores)
-    per_epoch = {d: float(np.median(v[-10:])) if v else SECONDS_PER_EPOCH[d] for d, v in measured.items()}
+        measured.setdefault(pace_key(r), []).extend(h["seconds"] for h in _history(plan, r))
+    # the recent pace: the median of the last 10 epochs of each data set and model size (earlier ones may have
+    # shared the cores); the planned figure where nothing of the kind has run yet
+    per_epoch = {key: float(np.median(v[-10:])) if v else SECONDS_PER_EPOCH[key[0]] for key, v in measured.items()}
     rows = []
     for r in plan.runs:
         res, hist = result_of(plan, r), _history(plan, r)
@@ -279,7 +283,7 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
             state, left = "done", 0.0
         else:
             state = "running" if r.name == running else ("waiting" if resolved(plan, r) is None else "left")
-            left = 0.0 if reusable(plan, r) else max(epochs - len(hist), 0) * per_epoch.get(r.dataset, 60.0)
+            left = 0.0 if reusable(plan, r) else max(epochs - len(hist), 0) * per_epoch[pace_key(r)]
         report = res["validation"] if res else (hist[-1] if hist else {})
         rows.append({
             "run": r.name, "stage": r.stage or (f"<{r.levers_from}" if r.levers_from else ""), "state": state,

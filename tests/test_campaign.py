@@ -313,6 +313,29 @@ shape = {{ lstm_hidden = 4, attention_hidden = 4, dense_hidden = 4, filters_per_
     teacher = np.load(tmp_path / "runs" / "fast" / "teacher.npy")
     assert np.allclose(teacher[teacher.sum(1) > 0].sum(1), 1.0, atol=1e-4)  # probabilities on training proteins
     assert "cv_member0_fold1" in fast.card.metrics
+    # the time left is paced by runs of the same size: a second student by this one, a full-size member by the plan
+    plan_path.write_text(plan_path.read_text() + f"""
+[[run]]
+name = "fast-again"
+kind = "student"
+dataset = "multiloc"
+model = "{tmp_path / "bundle"}"
+validation_fold = 2
+epochs = 3
+
+[[run]]
+name = "member"
+kind = "new"
+dataset = "multiloc"
+ship = "{tmp_path / "bundle"}"
+validation_fold = 2
+epochs = 3
+""")
+    plan = campaign.read_plan(plan_path)
+    rows = {r["run"]: r for r in campaign.status_rows(plan)}
+    student_epoch = float(np.median([h["seconds"] for h in campaign.result_of(plan, plan.runs[0])["history"]]))
+    assert rows["fast-again"]["hours_left"] == pytest.approx(3 * student_epoch / 3600)
+    assert rows["member"]["hours_left"] == pytest.approx(3 * campaign.SECONDS_PER_EPOCH["multiloc"] / 3600)
 
 
 def test_a_stop_file_ends_the_campaign_between_runs(tmp_path: Path) -> None:
