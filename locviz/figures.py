@@ -60,10 +60,10 @@ def _subtitle(pred: Prediction, extra: str = "") -> str:
 
 
 TITLE_CHARS = 50
-SUBTITLE_CHARS = 80
+SUBTITLE_CHARS = 70
 """Title and subtitle lines are wrapped at about these many characters: plotly never wraps them itself, and a
-chart is at least ~480 px wide in the app (half a 1,400 px page; stacked full width on narrower ones), where a
-longer line ran past the chart's edge and was cut off."""
+chart can be ~410 px wide in the app (an 800 px window with the sidebar open), where an 80-character line ran
+past the chart's edge and was cut off."""
 
 
 def wrap_lines(text: str, limit: int) -> list[str]:

@@ -116,7 +116,9 @@ def sidebar_settings() -> tuple[str, str] | None:
             return None
         model = sticky_choice(
             "Model", models, "model_name",
-            help="multiloc: 11 compartments (MultiLoc, Höglund 2006); deeploc: 10 compartments (DeepLoc 1.0).",
+            help="multiloc: 11 compartments (MultiLoc, Höglund 2006); deeploc: 10 compartments (DeepLoc 1.0). "
+            "A name ending in -fast is one small network distilled from that ensemble: faster, less accurate "
+            "(its figures are on the Model card page).",
         )  # fmt: skip
         devices = device_options()
         if len(devices) > 1:
