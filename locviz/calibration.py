@@ -785,6 +785,14 @@ class CalibrationResult:
     ensemble: dict[str, Any] | None = None  # the calibration fold's figures (None: no calibration fold)
     calibration_fold: int | None = None
 
+    def why_no_ensemble_temperature(self) -> str:
+        if len(self.calibrator.member_temperatures) == 1:
+            return ("one network (nothing is averaged): its own temperature, fitted on its validation fold, is the "
+                    "whole calibration")  # fmt: skip
+        return ("no calibration fold: every fold was trained on by all members but one, so the ensemble's own "
+                "temperature (averaging makes it softer than its members) cannot be fitted honestly; the ensemble "
+                "temperature is 1")  # fmt: skip
+
     def section(self, command: str = "", weights_sha256: str = "") -> CalibrationCard:
         """The card section; ``weights_sha256`` ties it to the weights it was fitted for (stale if they change)."""
         metrics = {
@@ -801,10 +809,7 @@ class CalibrationResult:
             "reliability_after": self.reliability_after.to_dict(),
             "measured_on": "out-of-fold predictions of single members (cross-validation); ECE after with each "
             "member's temperature fitted on the other half of its fold",
-            "ensemble": self.ensemble
-            or {"fitted": False, "why": "no calibration fold: every fold was trained on by all members but one, so "
-                "the ensemble's own temperature (averaging makes it softer than its members) cannot be fitted "
-                "honestly; the ensemble temperature is 1"},
+            "ensemble": self.ensemble or {"fitted": False, "why": self.why_no_ensemble_temperature()},
             "support": {
                 "thresholds": {"high": self.thresholds.high, "low": self.thresholds.low},
                 "high_target": HIGH_TARGET,

@@ -90,6 +90,8 @@ def recipe_text(config: Mapping[str, Any]) -> str:
         parts.append(f"logit adjustment τ={config['logit_adjustment']:g}")
     if config.get("label_smoothing"):
         parts.append(f"label smoothing {config['label_smoothing']:g}")
+    if config.get("teacher"):
+        base += f" of {config['teacher']}"
     text = base + (" + " + " + ".join(parts) if parts else (" alone" if base == "fine-tune" else ""))
     return text + (f", of: {config['init_recipe']}" if config.get("init_recipe") else "")
 

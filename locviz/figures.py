@@ -929,7 +929,9 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
         stages.append(("ensemble", ensemble["reliability_after"]))
     names = {"before": "before calibration", "after": "after calibration",
              "ensemble": f"ensemble on fold {ensemble.get('fold')}, calibrated"}  # fmt: skip
-    if calibration.member_temperatures:  # member-level figures: say so
+    if len(calibration.member_temperatures) == 1:  # one network (a fast student): its own figures
+        names.update(before="out-of-fold, raw", after="at its temperature")
+    elif calibration.member_temperatures:  # member-level figures: say so
         names.update(before="members out-of-fold, raw", after="members at their temperatures")
     if not stages:
         raise ValueError(f"the calibration section of model {card.name!r} holds no reliability table")

@@ -149,14 +149,19 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     m = calibration.metrics
     c1, c2, c3 = st.columns(3)
     # member-level figures say so: no fold is out of sample for the whole ensemble unless one was set aside
-    before, after = (("Members' ECE, raw", "Members' ECE, calibrated") if calibration.member_temperatures
+    single = len(calibration.member_temperatures) == 1  # one network (a fast student): nothing is averaged
+    before, after = (("ECE, raw", "ECE, calibrated") if single
+                     else ("Members' ECE, raw", "Members' ECE, calibrated") if calibration.member_temperatures
                      else ("ECE before", "ECE after"))  # fmt: skip
     if m.get("ece_before") is not None:
         c1.metric(before, f"{m['ece_before']:.3f}", help=METRIC_HELP["ece"])
     if m.get("ece_after") is not None:
         delta = f"{m['ece_after'] - m['ece_before']:+.3f}" if m.get("ece_before") is not None else None
         c2.metric(after, f"{m['ece_after']:.3f}", delta=delta, delta_color="inverse", help=METRIC_HELP["ece"])
-    if calibration.method == "temperature":
+    if single:
+        c3.metric("Temperature", f"{calibration.member_temperatures[0]:.3g}",
+                  help="probabilities are softmax(logits / T); T < 1 sharpens under-confident calls")  # fmt: skip
+    elif calibration.method == "temperature":
         c3.metric("Temperature", f"{calibration.temperature:.3g}",
                   help="probabilities are softmax(logits / T); T > 1 softens over-confident calls")  # fmt: skip
     elif calibration.member_temperatures:
@@ -170,7 +175,8 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
         st.caption(f"Ensemble: {ensemble['measured_on']}. ECE of the plain average {ensemble['ece_raw_average']:.3f}, "
                    f"calibrated {ensemble['ece_after']:.3f} ({ensemble['n']} proteins).")  # fmt: skip
     elif ensemble.get("why"):
-        st.caption(f"Ensemble temperature not fitted: {ensemble['why']}.")
+        st.caption(f"{ensemble['why'][0].upper()}{ensemble['why'][1:]}." if single
+                   else f"Ensemble temperature not fitted: {ensemble['why']}.")  # fmt: skip
     what = f"**Method:** {calibration.method}"
     if calibration.fitted_on:
         what += f"; fitted on {calibration.fitted_on}"

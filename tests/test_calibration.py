@@ -262,6 +262,18 @@ def test_calibrate_command_stores_the_section_and_predictor_applies_it(
     assert p.extra["support"] in calibration.LEVELS and p.extra["support_reasons"]
 
 
+def test_a_single_network_is_not_told_its_ensemble_temperature_is_missing(tmp_path: Path) -> None:
+    """A fast student is one network: its own temperature is its whole calibration, and the card says so."""
+    card_path = _trained_looking_bundle(tmp_path, (0,))
+    data = _tiny_deeploc_data(tmp_path / "data")
+    assert cli.main(["calibrate", "--model", str(card_path), "--dataset", "deeploc", "--data", str(data),
+                     "--no-progress"]) == 0  # fmt: skip
+    _, card = read_card(card_path)
+    why = card.calibration.metrics["ensemble"]["why"]
+    assert why.startswith("one network") and "calibration fold" not in why
+    assert len(card.calibration.member_temperatures) == 1
+
+
 def test_calibrator_scales_members_before_averaging_and_the_average_after() -> None:
     rng = np.random.default_rng(3)
     members = calibration.softmax(rng.normal(0, 2, size=(3, 5, 4)))
