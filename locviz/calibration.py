@@ -213,6 +213,8 @@ class Calibrator:
         if self.is_identity:
             return "not calibrated (the plain mean of the members)"
         parts = []
+        if len(self.member_temperatures) == 1 and self.temperature == 1.0:  # one network (a fast student)
+            return f"its logits divided by a temperature of {self.member_temperatures[0]:.2f}"
         if self.member_temperatures:
             parts.append("each member's logits divided by its own temperature ("
                          + ", ".join(f"{t:.2f}" for t in self.member_temperatures) + ") before averaging")

@@ -316,18 +316,24 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
                    "A protein the model trained on is no test of it.")  # fmt: skip
     for note in call.notes:
         st.info(layout.escape_markdown(note), icon=":material/info:")
-    members = predictor.bundle.card.members
-    member = pred.filter_member
+    st.caption(model_caption(predictor, pred))
+
+
+def model_caption(predictor: Predictor, pred: Prediction) -> str:
+    """Which network(s) made the call, and whose filters are drawn."""
+    card, member = predictor.bundle.card, pred.filter_member
+    if card.members == 1:  # a fast student: one network, distilled from its ensemble
+        teacher = card.training[0].train_config.get("teacher") if card.training else None
+        return (f"Model **{pred.model_name}**: one network" + (f", distilled from {teacher}" if teacher else "")
+                + ("; its first-layer filters are shown." if member is not None else "."))  # fmt: skip
     filter_text = f"first-layer filters shown are those of ensemble member {member}" if member is not None else ""
-    st.caption(
-        f"Model **{pred.model_name}**: probabilities and attention are averaged over the {members} ensemble "
-        f"member{'s' if members != 1 else ''}" + (f"; {filter_text} (of 0–{members - 1})." if filter_text else ".")
-    )
+    return (f"Model **{pred.model_name}**: probabilities and attention are averaged over the {card.members} ensemble "
+            "members" + (f"; {filter_text} (of 0–{card.members - 1})." if filter_text else "."))  # fmt: skip
 
 
 def probability_help(predictor: Predictor, organism: str) -> str:
     """What the headline probability is: calibrated, averaged, restricted."""
-    text = "Mean over the ensemble members"
+    text = "The network's probability" if predictor.bundle.card.members == 1 else "Mean over the ensemble members"
     if not predictor.calibrator.is_identity:
         text += f", calibrated: {predictor.calibrator.describe()} (see the model card)"
     if organism != "any":

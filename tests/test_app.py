@@ -734,3 +734,20 @@ def test_motifs_gallery_is_one_image_per_page(planted_app: AppTest) -> None:
     no_problems(at)
     assert len(at.image) == 2 and at.image[-1].proto.imgs[0].url != first
 
+
+
+def test_a_fast_student_is_described_as_one_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped deeploc-fast: the Predict caption names its teacher; its card's calibration is its own."""
+    for path in (REPO / "weights").glob("deeploc-fast.*"):
+        (tmp_path / path.name).symlink_to(path)
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    assert at.selectbox(key="model_name_pick").value == "deeploc-fast"
+    predict(at, by_accession("P00441").fasta())
+    no_problems(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "one network, distilled from deeploc (4 members" in captions and "ensemble member" not in captions
+    at.switch_page(CARD_PAGE).run()
+    no_problems(at)
+    labels = {m.label: m.value for m in at.metric}
+    assert "Temperature" in labels and "Ensemble temperature" not in labels and "ECE, raw" in labels

@@ -272,6 +272,7 @@ def test_a_single_network_is_not_told_its_ensemble_temperature_is_missing(tmp_pa
     why = card.calibration.metrics["ensemble"]["why"]
     assert why.startswith("one network") and "calibration fold" not in why
     assert len(card.calibration.member_temperatures) == 1
+    assert calibration.calibrator_of(card).describe().startswith("its logits divided by a temperature of")
 
 
 def test_calibrator_scales_members_before_averaging_and_the_average_after() -> None:
