@@ -36,7 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from locviz.weights import STUDENTS  # noqa: E402
+from locviz.model import Ensemble  # noqa: E402
+from locviz.weights import STUDENTS, load_bundle, save_bundle  # noqa: E402
 
 DEFAULT_FASTA = REPO.parent / "shared" / "data" / "deeploc" / "train.fasta"
 PARTS = ("command", "concurrent", "int8", "api")
@@ -214,10 +215,21 @@ def part_api(args: argparse.Namespace, folder: Path) -> None:
     print(f"| locviz predict | {seconds:.1f} | {before} → {load()} |", flush=True)
 
 
+def one_member(spec: str, folder: Path) -> str:
+    """``NAME@K`` → the card path of member K of NAME written alone as a bundle (what one full-size network costs)."""
+    name, k = spec.rsplit("@", 1)
+    bundle = load_bundle(name, device="cpu")
+    card = bundle.card.replace(training=(bundle.card.training[int(k)],), metrics={}, calibration=None,
+                               reference=None, motifs=None)  # fmt: skip
+    member = Ensemble([bundle.model.members[int(k)]], 0)
+    return str(save_bundle(folder / f"{Path(name).stem}-member{k}", member, card))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fasta", type=Path, default=DEFAULT_FASTA)
-    parser.add_argument("--models", nargs="+", default=["multiloc", "deeploc"])
+    parser.add_argument("--models", nargs="+", default=["multiloc", "deeploc"],
+                        help="shipped names or card paths; NAME@K is member K of NAME alone (one full-size network)")
     parser.add_argument("--limit", type=int, help="proteins for the command part (default: the whole file)")
     parser.add_argument("--concurrent-limit", type=int, default=1000)
     parser.add_argument("--quant-limit", type=int, default=2000)
@@ -226,6 +238,7 @@ def main() -> None:
     print(f"{os.cpu_count()} CPU cores; {load()} before start; python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        args.models = [one_member(m, folder) if "@" in m else m for m in args.models]
         if "command" not in args.skip:
             part_command(args, folder)
         if "concurrent" not in args.skip:
