@@ -5,11 +5,11 @@ correction is fitted on the other folds' rows and applied to the held-out fold (
 so every figure is cross-validation; no test fold is read. Rows:
 
 * ``raw``: the members as they are;
-* ``temperature``: one temperature (Guo et al. 2017), fitted by NLL;
+* ``temperature``: one temperature for all members (Guo et al. 2017), fitted by NLL;
 * ``class bias``: one additive bias per class on the log-probabilities, fitted by NLL, and the same
   with a temperature (bias-corrected temperature scaling, Alexandari et al. 2020);
-* ``logit adjustment τ``: subtract τ·log(class prior of the training rows) (Menon et al. 2021), which
-  trades the common classes for the rare ones.
+* ``logit adjustment τ``: subtract τ·log(class prior) (Menon et al. 2021), the prior counted on the fitting
+  folds' rows, which trades the common classes for the rare ones.
 
     python benchmarks/posthoc_adjustment.py --model deeploc --data ../shared/data/deeploc
     python benchmarks/posthoc_adjustment.py --model multiloc --data ../shared/data/multiloc
@@ -27,7 +27,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from locviz.calibration import expected_calibration_error, log_probabilities, out_of_fold, softmax  # noqa: E402
+from locviz.calibration import (  # noqa: E402
+    expected_calibration_error,
+    fit_temperature,
+    log_probabilities,
+    nll,
+    out_of_fold,
+    softmax,
+)
 from locviz.datasets import load_dataset  # noqa: E402
 from locviz.metrics import confusion_matrix, gorodkin_mcc, per_class_mcc  # noqa: E402
 from locviz.weights import load_bundle  # noqa: E402
@@ -36,16 +43,12 @@ RARE = {"deeploc": ("Lysosome/Vacuole", "Peroxisome"), "multiloc": ("lysosomal",
 Correction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (fit logp, fit labels, apply logp) → probs
 
 
-def mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float(-np.log(softmax(logits)[np.arange(len(labels)), labels] + 1e-300).mean())
-
-
 def nll_fit(n_params: int, transform: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Correction:
     """A correction whose parameters minimise the NLL of the fitting rows (L-BFGS from the identity)."""
     from scipy.optimize import minimize
 
     def correct(logp: np.ndarray, labels: np.ndarray, target: np.ndarray) -> np.ndarray:
-        params = minimize(lambda x: mean_nll(transform(logp, x), labels), np.zeros(n_params), method="L-BFGS-B").x
+        params = minimize(lambda x: nll(transform(logp, x), labels), np.zeros(n_params), method="L-BFGS-B").x
         return softmax(transform(target, params))
 
     return correct
@@ -65,7 +68,7 @@ def corrections(n_classes: int) -> dict[str, Correction]:
 
     return {
         "raw": lambda logp, labels, target: softmax(target),
-        "temperature": nll_fit(1, lambda z, x: z / np.exp(x[0])),
+        "temperature": lambda logp, labels, target: softmax(target / fit_temperature(logp, labels)),
         "class bias": nll_fit(n_classes - 1, with_bias),
         "class bias + temperature": nll_fit(n_classes, lambda z, x: with_bias(z / np.exp(x[0]), x[1:])),
         **{f"logit adjustment τ={tau:g}": logit_adjustment(tau) for tau in (0.25, 0.5, 1.0)},
@@ -100,8 +103,8 @@ def main() -> None:
         predicted = probs.argmax(axis=1)
         confusion = confusion_matrix(labels, predicted, len(classes))
         per_class = per_class_mcc(confusion)
-        nll = float(-np.log(probs[np.arange(len(labels)), labels] + 1e-300).mean())
-        print(f"| {name} | {np.mean(predicted == labels):.4f} | {gorodkin_mcc(confusion):.4f} | {nll:.4f} | "
+        loss = nll(log_probabilities(probs), labels)
+        print(f"| {name} | {np.mean(predicted == labels):.4f} | {gorodkin_mcc(confusion):.4f} | {loss:.4f} | "
               f"{expected_calibration_error(probs, labels):.4f} | "
               + " | ".join(f"{per_class[i]:.2f}" for i in rare) + " |")  # fmt: skip
 

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from locviz.model import Ensemble  # noqa: E402
-from locviz.weights import STUDENTS, load_bundle, save_bundle  # noqa: E402
+from locviz.weights import load_bundle, read_card, save_bundle  # noqa: E402
 
 DEFAULT_FASTA = REPO.parent / "shared" / "data" / "deeploc" / "train.fasta"
 PARTS = ("command", "concurrent", "int8", "api")
@@ -103,8 +103,9 @@ def run_jobs(fasta: Path, model: str, jobs: int, env: dict[str, str], folder: Pa
 
 
 def target_for(model: str) -> int:
-    """Proteins/s: an ensemble's target (issue 9) or a fast student's (``*-fast``, issue 12)."""
-    return STUDENT_TARGET if Path(model).stem in STUDENTS.values() else ENSEMBLE_TARGET
+    """Proteins/s: an ensemble's target (issue 9) or a fast student's (issue 12: one distilled network)."""
+    _, card = read_card(model)
+    return STUDENT_TARGET if card.teacher else ENSEMBLE_TARGET
 
 
 def part_command(args: argparse.Namespace, folder: Path) -> None:
@@ -219,8 +220,10 @@ def one_member(spec: str, folder: Path) -> str:
     """``NAME@K`` → the card path of member K of NAME written alone as a bundle (what one full-size network costs)."""
     name, k = spec.rsplit("@", 1)
     bundle = load_bundle(name, device="cpu")
-    card = bundle.card.replace(training=(bundle.card.training[int(k)],), metrics={}, calibration=None,
-                               reference=None, motifs=None)  # fmt: skip
+    if not k.isdigit() or int(k) >= len(bundle.model.members):
+        raise SystemExit(f"--models {spec}: {name} has members 0-{len(bundle.model.members) - 1}; write NAME@K")
+    training = (bundle.card.training[int(k)],) if bundle.card.training else ()
+    card = bundle.card.replace(training=training, metrics={}, calibration=None, reference=None, motifs=None)
     member = Ensemble([bundle.model.members[int(k)]], 0)
     return str(save_bundle(folder / f"{Path(name).stem}-member{k}", member, card))
 

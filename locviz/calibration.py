@@ -212,15 +212,25 @@ class Calibrator:
         """In words, for help texts and captions."""
         if self.is_identity:
             return "not calibrated (the plain mean of the members)"
-        parts = []
         if len(self.member_temperatures) == 1 and self.temperature == 1.0:  # one network (a fast student)
             return f"its logits divided by a temperature of {self.member_temperatures[0]:.2f}"
+        parts = []
         if self.member_temperatures:
             parts.append("each member's logits divided by its own temperature ("
                          + ", ".join(f"{t:.2f}" for t in self.member_temperatures) + ") before averaging")
         if self.temperature != 1.0:
             parts.append(f"the average scaled by an ensemble temperature of {self.temperature:.2f}")
         return "; ".join(parts)
+
+
+def no_ensemble_temperature(n_members: int) -> str:
+    """Why a card has no ensemble temperature, in words (one network has nothing to average)."""
+    if n_members == 1:
+        return ("one network (nothing is averaged): its own temperature, fitted on its validation fold, is the "
+                "whole calibration")  # fmt: skip
+    return ("no calibration fold: every fold was trained on by all members but one, so the ensemble's own "
+            "temperature (averaging makes it softer than its members) cannot be fitted honestly; the ensemble "
+            "temperature is 1")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- measuring calibration
@@ -787,14 +797,6 @@ class CalibrationResult:
     ensemble: dict[str, Any] | None = None  # the calibration fold's figures (None: no calibration fold)
     calibration_fold: int | None = None
 
-    def why_no_ensemble_temperature(self) -> str:
-        if len(self.calibrator.member_temperatures) == 1:
-            return ("one network (nothing is averaged): its own temperature, fitted on its validation fold, is the "
-                    "whole calibration")  # fmt: skip
-        return ("no calibration fold: every fold was trained on by all members but one, so the ensemble's own "
-                "temperature (averaging makes it softer than its members) cannot be fitted honestly; the ensemble "
-                "temperature is 1")  # fmt: skip
-
     def section(self, command: str = "", weights_sha256: str = "") -> CalibrationCard:
         """The card section; ``weights_sha256`` ties it to the weights it was fitted for (stale if they change)."""
         metrics = {
@@ -809,9 +811,13 @@ class CalibrationResult:
             "member_temperature_halves": {str(k): [round(v, 4) for v in p] for k, p in self.member_halves.items()},
             "reliability_before": self.reliability_before.to_dict(),
             "reliability_after": self.reliability_after.to_dict(),
-            "measured_on": "out-of-fold predictions of single members (cross-validation); ECE after with each "
-            "member's temperature fitted on the other half of its fold",
-            "ensemble": self.ensemble or {"fitted": False, "why": self.why_no_ensemble_temperature()},
+            "measured_on": "out-of-fold predictions of the network on its validation fold (cross-validation); ECE "
+            "after with its temperature fitted on the other half of the fold"
+            if len(self.calibrator.member_temperatures) == 1
+            else "out-of-fold predictions of single members (cross-validation); ECE after with each member's "
+            "temperature fitted on the other half of its fold",
+            "ensemble": self.ensemble
+            or {"fitted": False, "why": no_ensemble_temperature(len(self.calibrator.member_temperatures))},
             "support": {
                 "thresholds": {"high": self.thresholds.high, "low": self.thresholds.low},
                 "high_target": HIGH_TARGET,

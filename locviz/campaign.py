@@ -61,6 +61,8 @@ except ModuleNotFoundError:  # Python 3.10
 KINDS = ("finetune", "new", "student")
 SECONDS_PER_EPOCH = {"deeploc": 94.0, "multiloc": 35.0}
 """Measured on 2 idle CPU cores (one deeploc / multiloc epoch); used until a run has timed its own."""
+STUDENT_EPOCH_SHARE = 0.4
+"""A student's epoch against a full-size member's (2026-12-02: 60 s against ~150 s for DeepLoc on this machine)."""
 SIGNALS_FILE = Path("signals") / "deeploc_train_signals.tsv"
 
 
@@ -272,8 +274,9 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
     for r in plan.runs:
         measured.setdefault(pace_key(r), []).extend(h["seconds"] for h in _history(plan, r))
     # the recent pace: the median of the last 10 epochs of each data set and model size (earlier ones may have
-    # shared the cores); the planned figure where nothing of the kind has run yet
-    per_epoch = {key: float(np.median(v[-10:])) if v else SECONDS_PER_EPOCH[key[0]] for key, v in measured.items()}
+    # shared the cores); the planned figure (a share of it for a student) where nothing of the kind has run yet
+    per_epoch = {key: float(np.median(v[-10:])) if v else
+                 SECONDS_PER_EPOCH[key[0]] * (STUDENT_EPOCH_SHARE if key[1] else 1.0) for key, v in measured.items()}
     rows = []
     for r in plan.runs:
         res, hist = result_of(plan, r), _history(plan, r)

@@ -76,7 +76,8 @@ def recipe_text(config: Mapping[str, Any]) -> str:
     """How a member was trained, in a few words, from its card's ``train_config`` (plus campaign ``kind``).
 
     E.g. "fine-tune + signal supervision (SP 1, PTS1 4, KDEL 4) + label smoothing 0.1"; a fine-tune
-    names the recipe of the member it started from (``init_recipe``), so a chain of fine-tunes reads whole.
+    names the recipe of the member it started from (``init_recipe``), so a chain of fine-tunes reads whole,
+    and a student names its ``teacher``.
     """
     base = {"finetune": "fine-tune", "new": "new member", "student": "student"}.get(config.get("kind"), "from scratch")
     parts = []
@@ -539,6 +540,16 @@ class ModelCard:
         )
         card._check(r)
         return card
+
+    @property
+    def single_network(self) -> bool:
+        """One network, nothing averaged (a fast student): screens describe it as one, not as an ensemble."""
+        return self.members == 1
+
+    @property
+    def teacher(self) -> str | None:
+        """The ensemble a distilled student learnt from, as its training recorded it (None: not a student)."""
+        return self.training[0].train_config.get("teacher") if self.single_network and self.training else None
 
     def _check(self, r: _Reader) -> None:
         """Facts that must agree across fields."""

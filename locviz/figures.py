@@ -63,7 +63,7 @@ TITLE_CHARS = 50
 SUBTITLE_CHARS = 70
 """Title and subtitle lines are wrapped at about these many characters: plotly never wraps them itself, and a
 chart can be ~410 px wide in the app (an 800 px window with the sidebar open), where an 80-character line ran
-past the chart's edge and was cut off."""
+past the chart's edge and was cut off (70 fit there: the What-if heatmap, headless Chromium, 2026-12-02)."""
 
 
 def wrap_lines(text: str, limit: int) -> list[str]:
@@ -929,7 +929,7 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
         stages.append(("ensemble", ensemble["reliability_after"]))
     names = {"before": "before calibration", "after": "after calibration",
              "ensemble": f"ensemble on fold {ensemble.get('fold')}, calibrated"}  # fmt: skip
-    if len(calibration.member_temperatures) == 1:  # one network (a fast student): its own figures
+    if card.single_network:  # a fast student: its own figures
         names.update(before="out-of-fold, raw", after="at its temperature")
     elif calibration.member_temperatures:  # member-level figures: say so
         names.update(before="members out-of-fold, raw", after="members at their temperatures")

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from locviz import figures
+from locviz.calibration import no_ensemble_temperature
 from locviz.card import DATA_VARIABLE, ModelCard, portable_command, recipe_text
 from locviz.errors import InputError
 from locviz.organisms import ORGANISM_DESCRIPTIONS, ORGANISMS, allowed_classes
@@ -149,7 +150,7 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     m = calibration.metrics
     c1, c2, c3 = st.columns(3)
     # member-level figures say so: no fold is out of sample for the whole ensemble unless one was set aside
-    single = len(calibration.member_temperatures) == 1  # one network (a fast student): nothing is averaged
+    single = card.single_network and len(calibration.member_temperatures) == 1  # a fast student: nothing averaged
     before, after = (("ECE, raw", "ECE, calibrated") if single
                      else ("Members' ECE, raw", "Members' ECE, calibrated") if calibration.member_temperatures
                      else ("ECE before", "ECE after"))  # fmt: skip
@@ -160,7 +161,8 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
         c2.metric(after, f"{m['ece_after']:.3f}", delta=delta, delta_color="inverse", help=METRIC_HELP["ece"])
     if single:
         c3.metric("Temperature", f"{calibration.member_temperatures[0]:.3g}",
-                  help="probabilities are softmax(logits / T); T < 1 sharpens under-confident calls")  # fmt: skip
+                  help="probabilities are softmax(logits / T); T > 1 softens over-confident calls, T < 1 sharpens "
+                  "under-confident ones")  # fmt: skip
     elif calibration.method == "temperature":
         c3.metric("Temperature", f"{calibration.temperature:.3g}",
                   help="probabilities are softmax(logits / T); T > 1 softens over-confident calls")  # fmt: skip
@@ -174,9 +176,11 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     if ensemble.get("fitted"):
         st.caption(f"Ensemble: {ensemble['measured_on']}. ECE of the plain average {ensemble['ece_raw_average']:.3f}, "
                    f"calibrated {ensemble['ece_after']:.3f} ({ensemble['n']} proteins).")  # fmt: skip
+    elif single:  # from the card's shape, not the stored words (cards calibrated before this said "ensemble")
+        why = no_ensemble_temperature(1)
+        st.caption(f"{why[0].upper()}{why[1:]}.")
     elif ensemble.get("why"):
-        st.caption(f"{ensemble['why'][0].upper()}{ensemble['why'][1:]}." if single
-                   else f"Ensemble temperature not fitted: {ensemble['why']}.")  # fmt: skip
+        st.caption(f"Ensemble temperature not fitted: {ensemble['why']}.")
     what = f"**Method:** {calibration.method}"
     if calibration.fitted_on:
         what += f"; fitted on {calibration.fitted_on}"

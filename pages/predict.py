@@ -322,8 +322,8 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
 def model_caption(predictor: Predictor, pred: Prediction) -> str:
     """Which network(s) made the call, and whose filters are drawn."""
     card, member = predictor.bundle.card, pred.filter_member
-    if card.members == 1:  # a fast student: one network, distilled from its ensemble
-        teacher = card.training[0].train_config.get("teacher") if card.training else None
+    if card.single_network:  # a fast student: one network, distilled from its ensemble
+        teacher = card.teacher
         return (f"Model **{pred.model_name}**: one network" + (f", distilled from {teacher}" if teacher else "")
                 + ("; its first-layer filters are shown." if member is not None else "."))  # fmt: skip
     filter_text = f"first-layer filters shown are those of ensemble member {member}" if member is not None else ""
@@ -333,7 +333,7 @@ def model_caption(predictor: Predictor, pred: Prediction) -> str:
 
 def probability_help(predictor: Predictor, organism: str) -> str:
     """What the headline probability is: calibrated, averaged, restricted."""
-    text = "The network's probability" if predictor.bundle.card.members == 1 else "Mean over the ensemble members"
+    text = "The network's probability" if predictor.bundle.card.single_network else "Mean over the ensemble members"
     if not predictor.calibrator.is_identity:
         text += f", calibrated: {predictor.calibrator.describe()} (see the model card)"
     if organism != "any":

@@ -751,3 +751,5 @@ def test_a_fast_student_is_described_as_one_network(tmp_path: Path, monkeypatch:
     no_problems(at)
     labels = {m.label: m.value for m in at.metric}
     assert "Temperature" in labels and "Ensemble temperature" not in labels and "ECE, raw" in labels
+    captions = " ".join(c.value for c in at.caption)
+    assert "One network (nothing is averaged)" in captions and "calibration fold" not in captions
