@@ -547,6 +547,11 @@ class ModelCard:
         return self.members == 1
 
     @property
+    def calibrated_as_one_network(self) -> bool:
+        """A one-network card whose calibration is its own temperature (older single-``T`` cards are not)."""
+        return self.single_network and self.calibration is not None and len(self.calibration.member_temperatures) == 1
+
+    @property
     def teacher(self) -> str | None:
         """The ensemble a distilled student learnt from, as its training recorded it (None: not a student)."""
         return self.training[0].train_config.get("teacher") if self.single_network and self.training else None

@@ -929,7 +929,7 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
         stages.append(("ensemble", ensemble["reliability_after"]))
     names = {"before": "before calibration", "after": "after calibration",
              "ensemble": f"ensemble on fold {ensemble.get('fold')}, calibrated"}  # fmt: skip
-    if card.single_network:  # a fast student: its own figures
+    if card.calibrated_as_one_network:  # a fast student: its own figures
         names.update(before="out-of-fold, raw", after="at its temperature")
     elif calibration.member_temperatures:  # member-level figures: say so
         names.update(before="members out-of-fold, raw", after="members at their temperatures")

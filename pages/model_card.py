@@ -150,7 +150,7 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
     m = calibration.metrics
     c1, c2, c3 = st.columns(3)
     # member-level figures say so: no fold is out of sample for the whole ensemble unless one was set aside
-    single = card.single_network and len(calibration.member_temperatures) == 1  # a fast student: nothing averaged
+    single = card.calibrated_as_one_network  # a fast student: nothing is averaged
     before, after = (("ECE, raw", "ECE, calibrated") if single
                      else ("Members' ECE, raw", "Members' ECE, calibrated") if calibration.member_temperatures
                      else ("ECE before", "ECE after"))  # fmt: skip

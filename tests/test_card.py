@@ -304,5 +304,10 @@ def test_reliability_diagram_draws_the_cards_bins() -> None:
     assert list(lines["before calibration (ECE 0.100)"].x) == [0.4]  # the empty bin is not drawn
     assert list(lines["after calibration (ECE 0.040)"].y) == [0.4, 0.75]
     assert "T = 1.5" in fig.layout.title.subtitle.text
+    # a fast student (one network at its own temperature) is not described as members
+    student = card.replace(calibration=CalibrationCard("member-temperatures", 1.0, "fold 0", card.calibration.metrics,
+                                                       member_temperatures=(0.9,)))  # fmt: skip
+    names = {t.name for t in figures.reliability_diagram(student).data}
+    assert "out-of-fold, raw (ECE 0.100)" in names and not any("members" in n for n in names)
     with pytest.raises(ValueError, match="no calibration section"):
         figures.reliability_diagram(card.replace(calibration=None))
