@@ -5,6 +5,7 @@ model's architecture on each data set's training folds, bucketed exactly as
 ``locviz train`` does, and extrapolates to a full epoch.
 
     python benchmarks/train_speed.py --data-root ../shared/data --batches 30
+    python benchmarks/train_speed.py --batches 20 --compare-torch-dropout   # locviz.model.Dropout vs nn.Dropout
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from locviz.train import TrainConfig, encode_records  # noqa: E402
 from locviz.weights import load_bundle  # noqa: E402
 
 
-def measure(dataset: str, data_root: Path, n_batches: int, device: torch.device) -> dict:
+def use_torch_dropout(model: ConvLSTM) -> None:
+    """Swap locviz's ``Dropout`` for ``torch.nn.Dropout`` (same p), to measure what it saves."""
+    model.input_dropout = torch.nn.Dropout(model.input_dropout.p)
+    model.hidden_dropout = torch.nn.Dropout(model.hidden_dropout.p)
+
+
+def measure(dataset: str, data_root: Path, n_batches: int, device: torch.device, torch_dropout: bool = False) -> dict:
     bundle = load_bundle(dataset, device="cpu")
     data = load_dataset(dataset, data_root / dataset)
     folds = [f for f in sorted(set(data.folds.tolist())) if f != TEST_FOLD.get(dataset)]
@@ -40,6 +47,8 @@ def measure(dataset: str, data_root: Path, n_batches: int, device: torch.device)
     batches = make_batches(lengths, config.batch_size, config.max_batch_residues, np.random.default_rng(0))
     torch.manual_seed(0)
     model = ConvLSTM(bundle.config).to(device).train()
+    if torch_dropout:
+        use_torch_dropout(model)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     labels = torch.as_tensor(data.labels[train_idx])
     seconds, residues = 0.0, 0
@@ -55,7 +64,7 @@ def measure(dataset: str, data_root: Path, n_batches: int, device: torch.device)
             residues += int(lens.sum())
     rate = residues / seconds
     return {
-        "dataset": dataset,
+        "dataset": dataset + (" (nn.Dropout)" if torch_dropout else ""),
         "train proteins": len(train_idx),
         "train residues": int(lengths.sum()),
         "residues/s": rate,
@@ -68,16 +77,20 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--datasets", nargs="+", default=["multiloc", "deeploc"], choices=["multiloc", "deeploc"])
+    parser.add_argument("--compare-torch-dropout", action="store_true", help="also measure with torch.nn.Dropout")
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; shipped architecture")
-    print(f"{'data set':<10}{'proteins':>10}{'residues':>12}{'residues/s':>12}{'s/epoch':>10}")
-    for dataset in ("multiloc", "deeploc"):
-        row = measure(dataset, args.data_root, args.batches, device)
-        print(
-            f"{row['dataset']:<10}{row['train proteins']:>10}{row['train residues']:>12}"
-            f"{row['residues/s']:>12.0f}{row['est. s/epoch']:>10.0f}"
-        )
+    print(f"{'data set':<24}{'proteins':>10}{'residues':>12}{'residues/s':>12}{'s/epoch':>10}")
+    modes = (False, True) if args.compare_torch_dropout else (False,)
+    for dataset in args.datasets:
+        for torch_dropout in modes:
+            row = measure(dataset, args.data_root, args.batches, device, torch_dropout)
+            print(
+                f"{row['dataset']:<24}{row['train proteins']:>10}{row['train residues']:>12}"
+                f"{row['residues/s']:>12.0f}{row['est. s/epoch']:>10.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 from conftest import HUMAN_INSULIN, tiny_config
 
 from locviz.encoding import PAD_TOKEN, VOCAB_SIZE, LengthPolicy, feature_table, pad_batch, tokenize
-from locviz.model import ConvLSTM, Ensemble, reverse_within_length
+from locviz.model import ConvLSTM, Dropout, Ensemble, reverse_within_length
 
 
 def test_tokenize_and_feature_tables() -> None:
@@ -84,3 +84,17 @@ def test_ensemble_averages_members() -> None:
     assert torch.allclose(out.attention.sum(1), torch.ones(1))
     assert torch.equal(out.filter_activations, singles[2].filter_activations)
     assert np.isclose(float(out.probabilities.sum()), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_drops_a_share_p_and_keeps_the_mean(p: float) -> None:
+    """locviz's faster Dropout must be nn.Dropout in distribution: share p zeroed, survivors scaled by 1/(1-p)."""
+    torch.manual_seed(0)
+    x = torch.ones(200_000, requires_grad=True)
+    dropout = Dropout(p).train()
+    y = dropout(x)
+    assert abs(float((y == 0).float().mean()) - p) < 0.005
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / (1 - p)))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x * mask)/dx is the scaled mask itself
+    assert torch.equal(dropout.eval()(x), x)
