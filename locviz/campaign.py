@@ -59,6 +59,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 KINDS = ("finetune", "new", "student")
+TEACHER_MEMBERS = ("all", "without_validation_fold")
+"""A student's teacher: every member of ``model``, or only those that neither trained nor were validated on the
+student's validation fold (then the student's figure there is clean cross-validation: no teacher saw the fold)."""
 SECONDS_PER_EPOCH = {"deeploc": 94.0, "multiloc": 35.0}
 """Measured on 2 idle CPU cores (one deeploc / multiloc epoch); used until a run has timed its own."""
 STUDENT_EPOCH_SHARE = 0.4
@@ -82,6 +85,7 @@ class Run:
     ship: str = ""  # bundle stem to put the member in, e.g. "weights/deeploc"
     exclude_folds: tuple[int, ...] = ()  # new members: folds left out of training too (a calibration fold)
     calibration_fold: int | None = None  # shipping: refit the ensemble temperature on this fold when it can
+    teacher_members: str = "all"  # students: TEACHER_MEMBERS
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention"/"deletion"/"insertion"
     explicit: tuple[str, ...] = ()  # settings the run names itself (the rest come from [defaults.KIND])
 
@@ -123,7 +127,7 @@ def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
         if kind not in KINDS:
             raise InputError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, not {kind!r}")
         fields = {f: entry.pop(f) for f in ("dataset", "model", "member", "validation_fold", "stage", "levers_from",
-                                            "ship", "calibration_fold") if f in entry}  # fmt: skip
+                                            "ship", "calibration_fold", "teacher_members") if f in entry}  # fmt: skip
         if "exclude_folds" in entry:
             fields["exclude_folds"] = tuple(entry.pop("exclude_folds"))
         settings = {**defaults.get(kind, {}), **entry}
@@ -150,6 +154,9 @@ def check_run(run: Run, where: str) -> None:
         raise InputError(f"{where} ({run.name}): a student needs model (its teacher ensemble)")
     if run.validation_fold is not None and run.validation_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{where} ({run.name}): fold {run.validation_fold} is the test fold")
+    if run.teacher_members not in TEACHER_MEMBERS or (run.teacher_members != "all" and run.kind != "student"):
+        raise InputError(f"{where} ({run.name}): teacher_members is for students, one of {', '.join(TEACHER_MEMBERS)}; "
+                         f"got {run.teacher_members!r}")  # fmt: skip
     if run.exclude_folds and run.kind == "finetune":
         raise InputError(f"{where} ({run.name}): a fine-tune trains on its member's folds; exclude_folds is for new "
                          "members and students")  # fmt: skip
@@ -267,6 +274,7 @@ def reusable(plan: Plan, run: Run) -> Run | None:
 # ----------------------------------------------------------------------------- status
 def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
     """One row per run: state, epochs, validation figures, estimated hours left."""
+
     def pace_key(r: Run) -> tuple[str, bool]:  # a student's epoch costs a fraction of a member's
         return r.dataset, r.kind == "student"
 
@@ -275,8 +283,10 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
         measured.setdefault(pace_key(r), []).extend(h["seconds"] for h in _history(plan, r))
     # the recent pace: the median of the last 10 epochs of each data set and model size (earlier ones may have
     # shared the cores); the planned figure (a share of it for a student) where nothing of the kind has run yet
-    per_epoch = {key: float(np.median(v[-10:])) if v else
-                 SECONDS_PER_EPOCH[key[0]] * (STUDENT_EPOCH_SHARE if key[1] else 1.0) for key, v in measured.items()}
+    per_epoch = {
+        key: float(np.median(v[-10:])) if v else SECONDS_PER_EPOCH[key[0]] * (STUDENT_EPOCH_SHARE if key[1] else 1.0)
+        for key, v in measured.items()
+    }
     rows = []
     for r in plan.runs:
         res, hist = result_of(plan, r), _history(plan, r)
@@ -374,7 +384,15 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     log(f"{run.name}: {len(train_idx)} training proteins (folds {train_folds}; {len(train_targets)} with a "
         f"supervised signal, {n_copies} signal-deleted or -added copies), {len(val_idx)} validation (fold {val_fold}; "
         f"{len(val_targets)} with a signal); {run.describe_settings()}")  # fmt: skip
-    soft = _teacher_targets(out, reference.model, tokens, train_idx, device, log) if run.kind == "student" else None
+    soft, teacher_text, teacher_validation = None, "", None
+    if run.kind == "student":
+        teacher, teacher_text = _teacher(run, reference, val_fold)
+        soft = _teacher_targets(out, teacher, tokens, train_idx, device, log)
+        if run.teacher_members != "all":  # the ensemble the student is compared with, on the same unseen fold
+            _, report = validate(teacher, tokens, data.labels, val_idx, data.classes, device)
+            teacher_validation = {"accuracy": report["accuracy"], "gorodkin_mcc": report["gorodkin_mcc"]}
+            log(f"{run.name}: the teacher ({teacher_text}) on fold {val_fold}: accuracy {report['accuracy']:.4f}, "
+                f"MCC {report['gorodkin_mcc']:.4f}")  # fmt: skip
     before = None
     if run.kind == "finetune":  # the member as shipped, on the same fold: the "before" of the lever table
         start = source.model.members[run.member]
@@ -396,7 +414,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         origin = {"init_from": f"{Path(run.model).name} member {run.member}",
                   "init_recipe": recipe_text(trained.train_config)}  # fmt: skip
     if run.kind == "student":
-        origin = {"teacher": f"{Path(run.model).name} ({len(reference.model.members)} members, averaged)"}
+        origin = {"teacher": teacher_text}
     member = MemberTraining(
         dataset=run.dataset, data_files_sha256=dict(data.files), train_folds=tuple(train_folds),
         validation_fold=val_fold, n_train=int(len(train_idx)), n_validation=int(len(val_idx)),
@@ -409,12 +427,32 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     save_bundle(out / "member", Ensemble([result.model.cpu()]), card)
     outcome = {
         "run": run.name, "settings": run.settings, "train_folds": train_folds, "validation_fold": val_fold,
-        "before": before, "validation": result.best_validation, "attention": attention, "deletion": deletion,
+        "before": before, "validation": result.best_validation,
+        **({"teacher_validation": teacher_validation} if teacher_validation else {}),
+        "attention": attention, "deletion": deletion,
         "seconds": round(result.seconds, 1), "epochs": len(result.history), "history": result.history,
     }  # fmt: skip
     log(f"{run.name}: done — val_acc {result.best_validation['accuracy']:.4f} "
         f"val_mcc {result.best_validation['gorodkin_mcc']:.4f} {attention} {deletion}")  # fmt: skip
     return outcome
+
+
+def _teacher(run: Run, reference: ModelBundle, val_fold: int) -> tuple[Ensemble, str]:
+    """The ensemble a student learns from, and how its card names it."""
+    name, members = Path(run.model).name, reference.model.members
+    if run.teacher_members == "all":
+        return reference.model, f"{name} ({len(members)} members, averaged)"
+    keep = members_without(reference.card, val_fold)
+    if not keep:
+        raise InputError(
+            f"{run.name}: no member of {run.model} left fold {val_fold} out, so no teacher is blind to "
+            'the student\'s validation fold; train those members first or use teacher_members = "all"'
+        )
+    which = ", ".join(map(str, keep))
+    return (
+        Ensemble([members[k] for k in keep]),
+        f"{name} members {which} (none trained or was validated on fold {val_fold}; {len(keep)} averaged)",
+    )
 
 
 def _teacher_targets(

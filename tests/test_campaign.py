@@ -13,7 +13,8 @@ from conftest import tiny_config
 
 from locviz import campaign
 from locviz.card import MemberTraining
-from locviz.datasets import MULTILOC_CLASSES
+from locviz.datasets import MULTILOC_CLASSES, load_dataset
+from locviz.distill import teacher_probabilities
 from locviz.encoding import LengthPolicy, tokenize
 from locviz.errors import InputError
 from locviz.model import ConvLSTM, Ensemble
@@ -31,7 +32,7 @@ from locviz.supervision import (
     residue_auroc,
     rule_spans,
 )
-from locviz.train import TrainConfig, fit, learning_rate_at, validation_deletion
+from locviz.train import TrainConfig, encode_records, fit, learning_rate_at, validation_deletion
 from locviz.weights import load_bundle, save_bundle
 
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
@@ -336,6 +337,44 @@ epochs = 3
     student_epoch = float(np.median([h["seconds"] for h in campaign.result_of(plan, plan.runs[0])["history"]]))
     assert rows["fast-again"]["hours_left"] == pytest.approx(3 * student_epoch / 3600)
     assert rows["member"]["hours_left"] == pytest.approx(3 * campaign.SECONDS_PER_EPOCH["multiloc"] / 3600)
+
+
+def test_a_student_can_learn_only_from_members_blind_to_its_validation_fold(tmp_path: Path) -> None:
+    """teacher_members = "without_validation_fold": no teacher member trained or was validated on the student's
+    fold, so its figure there is clean cross-validation; with none such, the refusal says what to do."""
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    torch.manual_seed(0)
+    folds = [((2, 3, 4), 1), ((1, 2), 3), ((1, 3), 2)]  # members 1 and 2 never saw fold 4
+    training = [MemberTraining(dataset="multiloc", train_folds=t, validation_fold=v).to_dict() for t, v in folds]
+    card = {"classes": list(MULTILOC_CLASSES), "length_policy": LengthPolicy(200).to_dict(),
+            "encoding": "onehot+blosum62", "training": training, "metrics": {}}  # fmt: skip
+    members = [ConvLSTM(tiny_config(len(MULTILOC_CLASSES))) for _ in range(3)]
+    save_bundle(tmp_path / "bundle", Ensemble(members), card)
+    run = ('[[run]]\nname = "{n}"\nkind = "student"\ndataset = "multiloc"\nmodel = "{m}"\nvalidation_fold = {v}\n'
+           'teacher_members = "without_validation_fold"\nepochs = 1\nbatch_size = 8\n'
+           'shape = {{ lstm_hidden = 4, attention_hidden = 4, dense_hidden = 4 }}\n')  # fmt: skip
+    head = f'[campaign]\ndata = "{tmp_path / "data"}"\nruns = "{tmp_path / "runs"}"\nresults = "{tmp_path / "res"}"\n'
+    path = tmp_path / "plan.toml"
+    bundle = tmp_path / "bundle"
+    path.write_text(head + run.format(n="blind", m=bundle, v=4) + run.format(n="none", m=bundle, v=3))
+    plan = campaign.read_plan(path)
+    result = campaign.train_run(plan, plan.runs[0], log=lambda _: None)
+    assert result["train_folds"] == [1, 2, 3] and result["validation_fold"] == 4
+    assert set(result["teacher_validation"]) == {"accuracy", "gorodkin_mcc"}  # the clean comparison, same fold
+    member = load_bundle(tmp_path / "runs" / "blind" / "member", device="cpu").card.training[0]
+    assert member.train_config["teacher"].startswith("bundle members 1, 2 (none trained or was validated on fold 4")
+    teacher = np.load(tmp_path / "runs" / "blind" / "teacher.npy")
+    data = load_dataset("multiloc", tmp_path / "data" / "multiloc")
+    tokens = encode_records(data.records, LengthPolicy(200))
+    train_idx = data.subset([1, 2, 3])
+    blind = Ensemble(members[1:]).eval()
+    expected = teacher_probabilities(blind, [tokens[i] for i in train_idx], torch.device("cpu"))
+    assert np.allclose(teacher[train_idx], expected, atol=1e-5)  # members 1 and 2 averaged, member 0 not
+    with pytest.raises(InputError, match="no member of .* left fold 3 out"):
+        campaign.train_run(plan, plan.runs[1], log=lambda _: None)
+    path.write_text(head + run.format(n="x", m=tmp_path / "bundle", v=4).replace('kind = "student"', 'kind = "new"'))
+    with pytest.raises(InputError, match="teacher_members is for students"):
+        campaign.read_plan(path)
 
 
 def test_a_stop_file_ends_the_campaign_between_runs(tmp_path: Path) -> None:
