@@ -51,7 +51,7 @@ from locviz.train import (
     validation_attention,
     validation_deletion,
 )
-from locviz.weights import ModelBundle, load_bundle, read_card, resolve_device, save_bundle
+from locviz.weights import ModelBundle, load_bundle, read_card, resolve_card_path, resolve_device, save_bundle
 
 try:
     import tomllib
@@ -86,6 +86,7 @@ class Run:
     exclude_folds: tuple[int, ...] = ()  # new members: folds left out of training too (a calibration fold)
     calibration_fold: int | None = None  # shipping: refit the ensemble temperature on this fold when it can
     teacher_members: str = "all"  # students: TEACHER_MEMBERS
+    ship_if_better: bool = False  # students: ship only if more accurate than the shipped one on the same fold
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention"/"deletion"/"insertion"
     explicit: tuple[str, ...] = ()  # settings the run names itself (the rest come from [defaults.KIND])
 
@@ -127,7 +128,8 @@ def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
         if kind not in KINDS:
             raise InputError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, not {kind!r}")
         fields = {f: entry.pop(f) for f in ("dataset", "model", "member", "validation_fold", "stage", "levers_from",
-                                            "ship", "calibration_fold", "teacher_members") if f in entry}  # fmt: skip
+                                            "ship", "calibration_fold", "teacher_members", "ship_if_better")
+                  if f in entry}  # fmt: skip
         if "exclude_folds" in entry:
             fields["exclude_folds"] = tuple(entry.pop("exclude_folds"))
         settings = {**defaults.get(kind, {}), **entry}
@@ -154,6 +156,8 @@ def check_run(run: Run, where: str) -> None:
         raise InputError(f"{where} ({run.name}): a student needs model (its teacher ensemble)")
     if run.validation_fold is not None and run.validation_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{where} ({run.name}): fold {run.validation_fold} is the test fold")
+    if run.ship_if_better and (run.kind != "student" or not run.ship):
+        raise InputError(f"{where} ({run.name}): ship_if_better is for students that ship (members compete in stages)")
     if run.teacher_members not in TEACHER_MEMBERS or (run.teacher_members != "all" and run.kind != "student"):
         raise InputError(f"{where} ({run.name}): teacher_members is for students, one of {', '.join(TEACHER_MEMBERS)}; "
                          f"got {run.teacher_members!r}")  # fmt: skip
@@ -516,6 +520,21 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
     return card_path
 
 
+def shipped_is_better(run: Run, outcome: dict) -> str | None:
+    """Why the bundle already at ``run.ship`` stays (its accuracy on the same fold is at least the run's), or None."""
+    if not resolve_card_path(run.ship).is_file():  # nothing shipped there yet
+        return None
+    _, card = read_card(run.ship)
+    fold = outcome["validation_fold"]
+    shipped = card.metrics.get(f"cv_member0_fold{fold}", {}).get("accuracy")
+    if not card.training or card.training[0].validation_fold != fold or shipped is None:
+        return None  # not comparable on the same fold: the plan asked for this run, so it ships
+    new = outcome["validation"]["accuracy"]
+    if new > shipped:
+        return None
+    return f"accuracy {new:.4f} on fold {fold}, the shipped {Path(run.ship).name} has {shipped:.4f} there"
+
+
 def ship_student(plan: Plan, run: Run, target: Path, new: ModelBundle, log: Callable[[str], None]) -> Path:
     """Write the student as its own one-member bundle (e.g. ``weights/deeploc-fast``) with the sections its
     teacher's card has (metrics, calibration, motifs, reference), each computed for the student itself."""
@@ -612,7 +631,11 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
                 outcome = train_run(plan, ready, log)
                 source = run_dir(plan, run)
             paths = [result_path(plan, run)]
-            if run.ship:
+            kept = shipped_is_better(run, outcome) if run.ship_if_better else None
+            if kept is not None:
+                outcome["not_shipped"] = kept
+                log(f"{run.name}: not shipped: {kept}")
+            if run.ship and kept is None:
                 card_path = ship_member(plan, ready, source, log)
                 stem = card_path.with_suffix("")
                 paths += sorted(p for p in stem.parent.glob(stem.name + ".*") if p.is_file())
@@ -620,7 +643,7 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             result_path(plan, run).write_text(json.dumps(outcome, indent=1) + "\n")
             if commit_shipped:
                 figures = outcome["validation"]
-                shipped = f" shipped into {run.ship}" if run.ship else ""
+                shipped = f" shipped into {run.ship}" if run.ship and kept is None else ""
                 commit(paths, f"campaign: {run.name} finished{shipped} (val acc {figures['accuracy']:.4f}, "
                        f"MCC {figures['gorodkin_mcc']:.4f})", log)  # fmt: skip
             progress = True

@@ -293,7 +293,7 @@ def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path, 
     assert member.train_config["init_from"] == "bundle member 1" and member.epochs_run == 2
 
 
-def test_student_learns_from_its_teacher_and_ships_as_its_own_bundle(tmp_path: Path) -> None:
+def test_student_learns_from_its_teacher_and_ships_as_its_own_bundle(tmp_path: Path, monkeypatch) -> None:
     fake_multiloc(tmp_path / "data" / "multiloc")
     tiny_trained_bundle(tmp_path / "bundle")
     plan_path = tmp_path / "plan.toml"
@@ -322,6 +322,30 @@ shape = {{ lstm_hidden = 4, attention_hidden = 4, dense_hidden = 4, filters_per_
     teacher = np.load(tmp_path / "runs" / "fast" / "teacher.npy")
     assert np.allclose(teacher[teacher.sum(1) > 0].sum(1), 1.0, atol=1e-4)  # probabilities on training proteins
     assert "cv_member0_fold1" in fast.card.metrics
+    # ship_if_better: a second student on the same fold replaces the shipped one only if it is more accurate there
+    shipped = fast.card.metrics["cv_member0_fold1"]["accuracy"]
+    run = campaign.Run(name="again", kind="student", dataset="multiloc", ship=str(tmp_path / "fast"),
+                       ship_if_better=True)  # fmt: skip
+    assert "the shipped fast has" in campaign.shipped_is_better(run, {"validation_fold": 1,
+                                                                       "validation": {"accuracy": shipped}})
+    assert campaign.shipped_is_better(run, {"validation_fold": 1, "validation": {"accuracy": shipped + 0.01}}) is None
+    assert campaign.shipped_is_better(run, {"validation_fold": 2, "validation": {"accuracy": 0.0}}) is None
+    plan_path.write_text(plan_path.read_text() + f"""
+[[run]]
+name = "again"
+kind = "student"
+dataset = "multiloc"
+model = "{tmp_path / "bundle"}"
+validation_fold = 1
+ship = "{tmp_path / "fast"}"
+ship_if_better = true
+""")
+    worse = {"run": "again", "validation_fold": 1, "validation": {"accuracy": shipped - 0.1, "gorodkin_mcc": 0.0}}
+    monkeypatch.setattr(campaign, "train_run", lambda *a, **k: dict(worse))
+    assert campaign.run_campaign(campaign.read_plan(plan_path), log=lambda _: None, only="again") == 0
+    assert load_bundle(tmp_path / "fast", device="cpu").card.weights_sha256 == fast.card.weights_sha256
+    assert "the shipped fast has" in json.loads((tmp_path / "results" / "again.json").read_text())["not_shipped"]
+    monkeypatch.undo()
     # the time left is paced by runs of the same size: a second student by this one, a full-size member by the plan
     plan_path.write_text(plan_path.read_text() + f"""
 [[run]]
@@ -382,6 +406,9 @@ def test_a_student_can_learn_only_from_members_blind_to_its_validation_fold(tmp_
         campaign.train_run(plan, plan.runs[1], log=lambda _: None)
     path.write_text(head + run.format(n="x", m=tmp_path / "bundle", v=4).replace('kind = "student"', 'kind = "new"'))
     with pytest.raises(InputError, match="teacher_members is for students"):
+        campaign.read_plan(path)
+    path.write_text(head + run.format(n="x", m=bundle, v=4) + "ship_if_better = true\n")
+    with pytest.raises(InputError, match="ship_if_better is for students that ship"):
         campaign.read_plan(path)
 
 
