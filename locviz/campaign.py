@@ -62,6 +62,9 @@ KINDS = ("finetune", "new", "student")
 TEACHER_MEMBERS = ("all", "without_validation_fold")
 """A student's teacher: every member of ``model``, or only those that neither trained nor were validated on the
 student's validation fold (then the student's figure there is clean cross-validation: no teacher saw the fold)."""
+MIN_BLIND_TEACHER = 2
+"""A blind teacher is an ensemble (as the calibration fold's is, ``check_calibration_fold``): the run waits until
+``model`` has this many members that never saw the student's fold."""
 SECONDS_PER_EPOCH = {"deeploc": 94.0, "multiloc": 35.0}
 """Measured on 2 idle CPU cores (one deeploc / multiloc epoch); used until a run has timed its own."""
 STUDENT_EPOCH_SHARE = 0.4
@@ -156,6 +159,8 @@ def check_run(run: Run, where: str) -> None:
         raise InputError(f"{where} ({run.name}): a student needs model (its teacher ensemble)")
     if run.validation_fold is not None and run.validation_fold == TEST_FOLD.get(run.dataset):
         raise InputError(f"{where} ({run.name}): fold {run.validation_fold} is the test fold")
+    if not isinstance(run.ship_if_better, bool):
+        raise InputError(f"{where} ({run.name}): ship_if_better must be true or false, not {run.ship_if_better!r}")
     if run.ship_if_better and (run.kind != "student" or not run.ship):
         raise InputError(f"{where} ({run.name}): ship_if_better is for students that ship (members compete in stages)")
     if run.teacher_members not in TEACHER_MEMBERS or (run.teacher_members != "all" and run.kind != "student"):
@@ -252,13 +257,26 @@ def stage_winner(plan: Plan, stage: str) -> Run | None:
     return best[0]
 
 
+def waits_for(plan: Plan, run: Run) -> str | None:
+    """What ``run`` waits for before it can start (a stage to finish, teacher members to exist), or None."""
+    if run.levers_from and stage_winner(plan, run.levers_from) is None:
+        return f"stage {run.levers_from!r} to finish"
+    if run.teacher_members != "all":
+        blind = members_without(read_card(run.model)[1], run.validation_fold) if resolve_card_path(
+            run.model).is_file() else ()  # fmt: skip
+        if len(blind) < MIN_BLIND_TEACHER:
+            return (f"{MIN_BLIND_TEACHER} members of {run.model} that never saw fold {run.validation_fold} "
+                    f"(it has {len(blind)})")  # fmt: skip
+    return None
+
+
 def resolved(plan: Plan, run: Run) -> Run | None:
-    """``run`` with its stage winner's settings filled in; None while the stage is unfinished."""
+    """``run`` with its stage winner's settings filled in; None while it waits (:func:`waits_for`)."""
+    if waits_for(plan, run) is not None:
+        return None
     if not run.levers_from:
         return run
     winner = stage_winner(plan, run.levers_from)
-    if winner is None:
-        return None
     settings = {**winner.settings, **{k: run.settings[k] for k in run.explicit}}
     return Run(**{**run.__dict__, "settings": settings})
 
@@ -391,7 +409,8 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     soft, teacher_text, teacher_validation = None, "", None
     if run.kind == "student":
         teacher, teacher_text = _teacher(run, reference, val_fold)
-        soft = _teacher_targets(out, teacher, tokens, train_idx, device, log)
+        provenance = {"teacher": teacher_text, "weights_sha256": reference.card.weights_sha256}
+        soft = _teacher_targets(out, teacher, provenance, tokens, train_idx, device, log)
         if run.teacher_members != "all":  # the ensemble the student is compared with, on the same unseen fold
             _, report = validate(teacher, tokens, data.labels, val_idx, data.classes, device)
             teacher_validation = {"accuracy": report["accuracy"], "gorodkin_mcc": report["gorodkin_mcc"]}
@@ -447,11 +466,9 @@ def _teacher(run: Run, reference: ModelBundle, val_fold: int) -> tuple[Ensemble,
     if run.teacher_members == "all":
         return reference.model, f"{name} ({len(members)} members, averaged)"
     keep = members_without(reference.card, val_fold)
-    if not keep:
-        raise InputError(
-            f"{run.name}: no member of {run.model} left fold {val_fold} out, so no teacher is blind to "
-            'the student\'s validation fold; train those members first or use teacher_members = "all"'
-        )
+    if len(keep) < MIN_BLIND_TEACHER:  # run_campaign waits (waits_for) rather than get here
+        raise InputError(f"{run.name}: {run.model} has {len(keep)} member(s) that never saw fold {val_fold}, "
+                         f"{MIN_BLIND_TEACHER} are needed; train them first or use teacher_members = 'all'")
     which = ", ".join(map(str, keep))
     return (
         Ensemble([members[k] for k in keep]),
@@ -462,14 +479,26 @@ def _teacher(run: Run, reference: ModelBundle, val_fold: int) -> tuple[Ensemble,
 def _teacher_targets(
     out: Path,
     teacher: Ensemble,
+    provenance: dict[str, str],
     tokens: list[np.ndarray],
     train_idx: np.ndarray,
     device: torch.device,
     log: Callable[[str], None],
 ) -> np.ndarray:
-    """The teacher's probabilities on the training proteins (zeros elsewhere), cached in the run folder."""
-    path = out / "teacher.npy"
+    """The teacher's probabilities on the training proteins (zeros elsewhere), cached in the run folder with
+    which teacher made them (``teacher.json``): a resumed run must not learn from another teacher than its card names.
+
+    Raises:
+        InputError: the cache was made by another teacher (other members or other weights).
+    """
+    path, made_by = out / "teacher.npy", out / "teacher.json"
     if path.is_file():
+        if made_by.is_file() and json.loads(made_by.read_text()) != provenance:
+            raise InputError(f"{path} was made by another teacher ({made_by.read_text().strip()}; now "
+                             f"{provenance}). Delete {out} to train this run again with the current teacher")
+        if not made_by.is_file():  # written before teacher.json existed: record what resumes from it
+            log(f"{path} has no teacher.json (an older campaign); recording the current teacher for it")
+            made_by.write_text(json.dumps(provenance))
         return np.load(path, allow_pickle=False)
     log(f"teacher: {len(teacher.members)} members on {len(train_idx)} training proteins")
     probs = teacher_probabilities(teacher.to(device), [tokens[i] for i in train_idx], device)
@@ -477,6 +506,7 @@ def _teacher_targets(
     soft[train_idx] = probs
     out.mkdir(parents=True, exist_ok=True)
     np.save(path, soft, allow_pickle=False)
+    made_by.write_text(json.dumps(provenance))
     return soft
 
 
@@ -520,17 +550,31 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
     return card_path
 
 
+def shipped_accuracy(run: Run, fold: int) -> float | None:
+    """The accuracy on ``fold`` of the student already at ``run.ship`` (None: nothing shipped there yet).
+
+    Accuracy, not MCC as between levers (:func:`stage_winner`): issue 12 sets the student's target in accuracy.
+
+    Raises:
+        InputError: a bundle is there but cannot be compared on ``fold`` (checked before the run trains).
+    """
+    if not resolve_card_path(run.ship).is_file():
+        return None
+    card_path, card = read_card(run.ship)
+    key = f"cv_member0_fold{fold}"
+    if not card.training or card.training[0].validation_fold != fold or "accuracy" not in card.metrics.get(key, {}):
+        raise InputError(f"{run.name}: ship_if_better needs {card_path} validated on fold {fold} with metrics[{key!r}]"
+                         f"; measure it with `locviz evaluate --model {run.ship} --dataset {run.dataset} --data DATA "
+                         f"--folds {fold} --member 0 --update-card {key}` or drop ship_if_better")  # fmt: skip
+    return float(card.metrics[key]["accuracy"])
+
+
 def shipped_is_better(run: Run, outcome: dict) -> str | None:
     """Why the bundle already at ``run.ship`` stays (its accuracy on the same fold is at least the run's), or None."""
-    if not resolve_card_path(run.ship).is_file():  # nothing shipped there yet
-        return None
-    _, card = read_card(run.ship)
     fold = outcome["validation_fold"]
-    shipped = card.metrics.get(f"cv_member0_fold{fold}", {}).get("accuracy")
-    if not card.training or card.training[0].validation_fold != fold or shipped is None:
-        return None  # not comparable on the same fold: the plan asked for this run, so it ships
+    shipped = shipped_accuracy(run, fold)
     new = outcome["validation"]["accuracy"]
-    if new > shipped:
+    if shipped is None or new > shipped:
         return None
     return f"accuracy {new:.4f} on fold {fold}, the shipped {Path(run.ship).name} has {shipped:.4f} there"
 
@@ -628,6 +672,8 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
                 source = run_dir(plan, winner)
                 outcome = {**result_of(plan, winner), "run": run.name, "reused": winner.name}
             else:
+                if run.ship_if_better:
+                    shipped_accuracy(run, int(run.validation_fold))  # refuse now, not after hours of training
                 outcome = train_run(plan, ready, log)
                 source = run_dir(plan, run)
             paths = [result_path(plan, run)]
@@ -651,7 +697,7 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
     log(format_status(status_rows(plan)))
     waiting = [r.name for r in plan.runs if result_of(plan, r) is None and only in (None, r.name)]
     if only is not None and waiting:
-        log(f"{only} waits for stage {next(r.levers_from for r in plan.runs if r.name == only)!r} to finish")
+        log(f"{only} waits for {waits_for(plan, next(r for r in plan.runs if r.name == only))}")
     return 0 if not waiting else 1
 
 

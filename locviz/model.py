@@ -76,16 +76,23 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` with its keep-mask drawn by ``uniform_`` and a comparison: the same distribution.
+    """``nn.Dropout`` whose CPU keep-mask is drawn by ``uniform_`` and a comparison: the same distribution.
 
-    On CPU ``nn.Dropout`` draws with ``bernoulli_``, which took 17 % of a member's training step;
-    drawing the mask this way makes a training step faster (``benchmarks/train_speed.py --compare-torch-dropout``).
-    No parameters, so weight files are unchanged.
+    On CPU ``nn.Dropout`` draws with ``bernoulli_``, which took 17 % of a member's training step in
+    ``torch.profiler``; a training step is faster this way (``benchmarks/train_speed.py --compare-torch-dropout``).
+    Other devices keep PyTorch's fused kernel. No parameters, so weight files are unchanged.
     """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        if inplace:
+            raise ValueError("locviz.model.Dropout has no in-place form; use inplace=False")
+        super().__init__(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
+        if x.device.type != "cpu":
+            return super().forward(x)
         if self.p >= 1.0:
             return x * 0.0
         keep = torch.empty_like(x).uniform_().ge_(self.p)  # P(keep) = 1 - p

@@ -32,7 +32,7 @@ from locviz.supervision import (
     residue_auroc,
     rule_spans,
 )
-from locviz.train import TrainConfig, encode_records, fit, learning_rate_at, validation_deletion
+from locviz.train import TrainConfig, encode_records, fit, learning_rate_at, validate, validation_deletion
 from locviz.weights import load_bundle, save_bundle
 
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
@@ -213,7 +213,7 @@ def test_the_deletion_term_makes_the_call_depend_on_the_signal(tmp_path: Path) -
         best = next(h for h in result.history if h["epoch"] == result.best_epoch)  # the weights fit() returns
         again = validation_deletion(result.model, tokens, labels, held_out, torch.device("cpu"))["deletion_pts1"]
         assert again == pytest.approx(best["deletion_pts1"])
-    assert np.mean(moved) >= 0.8, moved  # without the term, seeds 0-3 gave 0.44, 0.69, 0.00, 0.00
+    assert np.mean(moved) >= 0.8, moved  # without the term, seeds 0-2 gave 0.44, 0.69, 0.00
 
 
 def test_cosine_schedule_and_weight_averaging(tmp_path: Path) -> None:
@@ -293,7 +293,9 @@ def test_train_init_from_fine_tunes_one_member_on_its_own_folds(tmp_path: Path, 
     assert member.train_config["init_from"] == "bundle member 1" and member.epochs_run == 2
 
 
-def test_student_learns_from_its_teacher_and_ships_as_its_own_bundle(tmp_path: Path, monkeypatch) -> None:
+def test_student_learns_from_its_teacher_and_ships_as_its_own_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_multiloc(tmp_path / "data" / "multiloc")
     tiny_trained_bundle(tmp_path / "bundle")
     plan_path = tmp_path / "plan.toml"
@@ -329,7 +331,8 @@ shape = {{ lstm_hidden = 4, attention_hidden = 4, dense_hidden = 4, filters_per_
     assert "the shipped fast has" in campaign.shipped_is_better(run, {"validation_fold": 1,
                                                                        "validation": {"accuracy": shipped}})
     assert campaign.shipped_is_better(run, {"validation_fold": 1, "validation": {"accuracy": shipped + 0.01}}) is None
-    assert campaign.shipped_is_better(run, {"validation_fold": 2, "validation": {"accuracy": 0.0}}) is None
+    with pytest.raises(InputError, match="needs .*fast.json validated on fold 2 .*--update-card cv_member0_fold2"):
+        campaign.shipped_is_better(run, {"validation_fold": 2, "validation": {"accuracy": 0.0}})
     plan_path.write_text(plan_path.read_text() + f"""
 [[run]]
 name = "again"
@@ -392,23 +395,35 @@ def test_a_student_can_learn_only_from_members_blind_to_its_validation_fold(tmp_
     plan = campaign.read_plan(path)
     result = campaign.train_run(plan, plan.runs[0], log=lambda _: None)
     assert result["train_folds"] == [1, 2, 3] and result["validation_fold"] == 4
-    assert set(result["teacher_validation"]) == {"accuracy", "gorodkin_mcc"}  # the clean comparison, same fold
+    data = load_dataset("multiloc", tmp_path / "data" / "multiloc")
+    tokens = encode_records(data.records, LengthPolicy(200))
+    blind = Ensemble(members[1:]).eval()
+    _, report = validate(blind, tokens, data.labels, data.subset([4]), data.classes, torch.device("cpu"))
+    assert result["teacher_validation"]["accuracy"] == pytest.approx(report["accuracy"])  # members 1, 2 on fold 4
     member = load_bundle(tmp_path / "runs" / "blind" / "member", device="cpu").card.training[0]
     assert member.train_config["teacher"].startswith("bundle members 1, 2 (none trained or was validated on fold 4")
     teacher = np.load(tmp_path / "runs" / "blind" / "teacher.npy")
-    data = load_dataset("multiloc", tmp_path / "data" / "multiloc")
-    tokens = encode_records(data.records, LengthPolicy(200))
     train_idx = data.subset([1, 2, 3])
-    blind = Ensemble(members[1:]).eval()
     expected = teacher_probabilities(blind, [tokens[i] for i in train_idx], torch.device("cpu"))
     assert np.allclose(teacher[train_idx], expected, atol=1e-5)  # members 1 and 2 averaged, member 0 not
-    with pytest.raises(InputError, match="no member of .* left fold 3 out"):
+    assert {r["run"]: r["state"] for r in campaign.status_rows(plan)}["none"] == "waiting"
+    assert "never saw fold 3 (it has 0)" in campaign.waits_for(plan, plan.runs[1])
+    with pytest.raises(InputError, match="has 0 member.s. that never saw fold 3, 2 are needed"):
         campaign.train_run(plan, plan.runs[1], log=lambda _: None)
+    # the cached soft targets say which teacher made them; a resumed run refuses another teacher's
+    made_by = tmp_path / "runs" / "blind" / "teacher.json"
+    assert json.loads(made_by.read_text())["teacher"] == member.train_config["teacher"]
+    made_by.write_text(json.dumps({"teacher": "bundle members 0, 1", "weights_sha256": "x"}))
+    with pytest.raises(InputError, match="made by another teacher.*Delete .*blind"):
+        campaign.train_run(plan, plan.runs[0], log=lambda _: None)
     path.write_text(head + run.format(n="x", m=tmp_path / "bundle", v=4).replace('kind = "student"', 'kind = "new"'))
     with pytest.raises(InputError, match="teacher_members is for students"):
         campaign.read_plan(path)
     path.write_text(head + run.format(n="x", m=bundle, v=4) + "ship_if_better = true\n")
     with pytest.raises(InputError, match="ship_if_better is for students that ship"):
+        campaign.read_plan(path)
+    path.write_text(head + run.format(n="x", m=bundle, v=4) + 'ship = "s"\nship_if_better = "false"\n')
+    with pytest.raises(InputError, match="ship_if_better must be true or false"):
         campaign.read_plan(path)
 
 

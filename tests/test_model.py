@@ -93,8 +93,18 @@ def test_dropout_drops_a_share_p_and_keeps_the_mean(p: float) -> None:
     x = torch.ones(200_000, requires_grad=True)
     dropout = Dropout(p).train()
     y = dropout(x)
-    assert abs(float((y == 0).float().mean()) - p) < 0.005
-    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / (1 - p)))
+    reference = torch.nn.Dropout(p).train()(x)
+    for out in (y, reference):
+        assert abs(float((out == 0).float().mean()) - p) < 0.005
+        assert torch.allclose(out[out != 0], torch.full_like(out[out != 0], 1 / (1 - p)))
     y.sum().backward()
     assert torch.equal(x.grad, y.detach())  # d(x * mask)/dx is the scaled mask itself
     assert torch.equal(dropout.eval()(x), x)
+
+
+def test_dropout_edge_cases() -> None:
+    x = torch.randn(50)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
+    with pytest.raises(ValueError, match="no in-place form"):
+        Dropout(0.5, inplace=True)
