@@ -294,8 +294,11 @@ def test_downloads_are_valid_png_svg_pdf_and_csv(app: AppTest, downloads: dict) 
             assert data.lstrip().startswith(head) or (fmt == "svg" and head in data[:400]), (figure, fmt)
             assert len(data) > 2_000
     scan_rows = list(csv.reader(io.StringIO(as_bytes(downloads["P00441_multiloc_saturation-10-14.csv"]).decode())))
-    assert scan_rows[0][:4] == ["id", "position", "wt", "mut"] and len(scan_rows[0]) == 4 + 11
+    # multiloc-fast draws the scan and multiloc re-scores its strongest cells: both Δs, each named by its model
+    assert scan_rows[0] == whatif.scan_columns(load_model("multiloc").classes, rescored=True)
     assert len(scan_rows) == 1 + 5 * 19  # one row per (position, substitute), the wild type left out
+    by = scan_rows[0].index("rescored_by")
+    assert {row[by] for row in scan_rows[1:]} == {"multiloc", ""}  # some cells re-scored, the rest not
     variant_rows = list(csv.reader(io.StringIO(as_bytes(downloads["P00441_multiloc_variant.csv"]).decode())))
     assert variant_rows[1][:4] == ["P00441", "A4T", "cytoplasmic", variant_rows[1][3]] and len(variant_rows) == 2
 
