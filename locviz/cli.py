@@ -777,6 +777,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if full is not None:
                 scan = whatif.rescore(scan, full, record, top=args.rescore_top)
                 tqdm.write(f"{record.id}: {whatif.rescore_summary(scan)}", file=sys.stderr)
+                disagreement = whatif.rescore_warning(scan)
+                if disagreement:
+                    tqdm.write(f"warning: {record.id}: {disagreement}; scan with --model {args.rescore_with} to "
+                               "draw every cell with it", file=sys.stderr)  # fmt: skip
             scan_rows = list(scan.rows())
             writer.write(scan_rows)
             rows += len(scan_rows)

@@ -326,6 +326,31 @@ def rescore(
                           full_wild)  # fmt: skip
 
 
+def rescore_agreement(scan: SaturationScan, cls: str | None = None) -> tuple[int, int]:
+    """(re-scored cells where the full model moves p(``cls``) the same way as the heatmap, cells re-scored)."""
+    c = scan.classes.index(cls or scan.wild.label)
+    cells = list(scan.rescored)
+    same = sum(1 for i, j in cells if np.sign(scan.delta[i, j, c]) == np.sign(scan.rescored[i, j][c]))
+    return same, len(cells)
+
+
+def rescore_warning(scan: SaturationScan, cls: str | None = None) -> str | None:
+    """Why the heatmap misrepresents the full model here (it moves most re-scored cells the other way), or None.
+
+    The student is a fast sketch of its ensemble; where the two disagree on the cells that matter most, a
+    reader must not take the colours for the ensemble's. The caller says how to draw it with the full model.
+    """
+    if scan.rescored_by is None:
+        return None
+    same, total = rescore_agreement(scan, cls)
+    if total == 0 or 2 * same >= total:
+        return None
+    shown = display_name(cls or scan.wild.label)
+    return (f"{scan.model}'s heatmap is not a faithful picture of {scan.rescored_by.model_name} in this window: "
+            f"{scan.rescored_by.model_name} moves p({shown}) the other way on {total - same} of the {total} "
+            "strongest cells it re-scored")  # fmt: skip
+
+
 def rescore_summary(scan: SaturationScan, cls: str | None = None) -> str:
     """Which model drew what, and whether the full model agrees on the strongest cells (same direction)."""
     if scan.rescored_by is None:
@@ -335,7 +360,7 @@ def rescore_summary(scan: SaturationScan, cls: str | None = None) -> str:
     c = scan.classes.index(cls)
     shown = display_name(cls)
     cells = list(scan.rescored)
-    same = sum(1 for i, j in cells if np.sign(scan.delta[i, j, c]) == np.sign(scan.rescored[i, j][c]))
+    same, _ = rescore_agreement(scan, cls)
     text = (f"Heatmap drawn by {scan.model}; its {len(cells)} strongest cells re-scored by {full.model_name}: "
             f"{same} of {len(cells)} move p({shown}) the same way.")  # fmt: skip
     if cells:

@@ -240,6 +240,10 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
     if scan.rescored_by is not None:
         done += layout.escape_markdown(whatif.rescore_summary(scan, cls)) + " "
     st.caption(done + strongest(scan, cls))
+    disagreement = whatif.rescore_warning(scan, cls)
+    if disagreement:
+        st.warning(f"{layout.escape_markdown(disagreement)}. Turn off **Fast** above to draw every cell with "
+                   f"{pred.model_name} itself.")  # fmt: skip
     fig = charts.cached_figure("whatif-scan", (key, cls), lambda: wf.scan_heatmap(scan, cls))
     charts.chart(fig, pred, f"saturation-{start}-{end}-{cls}", "scan")
     downloads.table_download(

@@ -15,6 +15,7 @@ import pytest
 from conftest import GFP, HUMAN_INSULIN, UBIQUITIN
 
 from locviz import cli, whatif
+from locviz.card import display_name
 from locviz.errors import InputError
 from locviz.predict import Predictor, load_model
 from locviz.sequences import ProteinRecord
@@ -440,6 +441,33 @@ def test_rescore_predicts_the_strongest_cells_again_with_the_full_model(tmp_path
     assert whatif.scan_table_bytes([rescored]).decode().splitlines()[0].endswith(f"full_dp_{scan.classes[-1]}")
     with pytest.raises(InputError, match="is not the protein"):
         whatif.rescore(scan, full, ProteinRecord("other", GFP))
+
+
+def test_a_full_model_that_moves_most_strong_cells_the_other_way_is_a_warning(tmp_path: Path, tiny: Predictor) -> None:
+    """The heatmap is the student's; where the ensemble disagrees on most re-scored cells, the reader is told."""
+    from dataclasses import replace
+
+    from conftest import make_tiny_bundle
+
+    from locviz.datasets import MULTILOC_CLASSES
+
+    full = load_model(str(make_tiny_bundle(tmp_path / "full", MULTILOC_CLASSES, members=2, seed=7)), device="cpu")
+    record = insulin()
+    scan = whatif.rescore(whatif.saturation_scan(tiny, record, 11, 14), full, record, top=4)
+    c = scan.classes.index(scan.wild.label)
+    cells = list(scan.rescored)
+    agreeing = {cell: scan.delta[cell] * 3.0 for cell in cells}  # same direction, any size
+    assert whatif.rescore_agreement(replace(scan, rescored=agreeing)) == (4, 4)
+    assert whatif.rescore_warning(replace(scan, rescored=agreeing)) is None
+    flipped = dict(agreeing)
+    for cell in cells[:3]:
+        flipped[cell] = -scan.delta[cell]
+    assert whatif.rescore_agreement(replace(scan, rescored=flipped)) == (1, 4)
+    warning = whatif.rescore_warning(replace(scan, rescored=flipped))
+    assert warning is not None and f"moves p({display_name(scan.classes[c])}) the other way on 3 of the 4" in warning
+    half = {cell: (-1 if k < 2 else 1) * scan.delta[cell] for k, cell in enumerate(cells)}
+    assert whatif.rescore_warning(replace(scan, rescored=half)) is None  # half agree: the summary says so, no alarm
+    assert whatif.rescore_warning(whatif.saturation_scan(tiny, record, 11, 14)) is None  # nothing re-scored
 
 
 def test_rescore_refuses_a_model_with_other_classes(tiny: Predictor, tiny_weights_dir: Path) -> None:
