@@ -5,7 +5,9 @@ correction is fitted on the other folds' rows and applied to the held-out fold (
 so every figure is cross-validation; no test fold is read. Rows:
 
 * ``raw``: the members as they are;
-* ``temperature``: one temperature for all members (Guo et al. 2017), fitted by NLL;
+* ``temperature``: one temperature for all members (Guo et al. 2017), fitted by NLL, or (``top label``) so that
+  the top class's probability best forecasts whether the call is right (what ECE reads; what ships:
+  ``locviz.calibration.TEMPERATURE_OBJECTIVE``);
 * ``class bias``: one additive bias per class on the log-probabilities, fitted by NLL, and the same
   with a temperature (bias-corrected temperature scaling, Alexandari et al. 2020);
 * ``logit adjustment τ``: subtract τ·log(class prior) (Menon et al. 2021), the prior counted on the fitting
@@ -68,9 +70,12 @@ def corrections(n_classes: int) -> dict[str, Correction]:
 
     return {
         "raw": lambda logp, labels, target: softmax(target),
-        "temperature": lambda logp, labels, target: softmax(target / fit_temperature(logp, labels)),
+        "temperature (NLL)": lambda logp, labels, target: softmax(target / fit_temperature(logp, labels, "nll")),
+        "temperature (top label)": lambda logp, labels, target: softmax(
+            target / fit_temperature(logp, labels, "top-label")
+        ),
         "class bias": nll_fit(n_classes - 1, with_bias),
-        "class bias + temperature": nll_fit(n_classes, lambda z, x: with_bias(z / np.exp(x[0]), x[1:])),
+        "class bias + temperature (NLL)": nll_fit(n_classes, lambda z, x: with_bias(z / np.exp(x[0]), x[1:])),
         **{f"logit adjustment τ={tau:g}": logit_adjustment(tau) for tau in (0.25, 0.5, 1.0)},
     }
 

@@ -31,14 +31,30 @@ def sample_labels(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- temperature and ECE
-def test_fit_temperature_recovers_a_known_temperature() -> None:
+@pytest.mark.parametrize("objective", calibration.OBJECTIVES)
+def test_fit_temperature_recovers_a_known_temperature(objective: str) -> None:
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 3, size=(20_000, 6))
     labels = sample_labels(calibration.softmax(logits / 2.0), rng)  # the truth is 2x softer than the logits
-    assert calibration.fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.05)
+    assert calibration.fit_temperature(logits, labels, objective) == pytest.approx(2.0, rel=0.05)
     # log-probabilities are logits up to a constant per row: the same answer
     logp = calibration.log_probabilities(calibration.softmax(logits))
-    assert calibration.fit_temperature(logp, labels) == pytest.approx(2.0, rel=0.05)
+    assert calibration.fit_temperature(logp, labels, objective) == pytest.approx(2.0, rel=0.05)
+
+
+def test_the_top_label_objective_calibrates_what_users_read_where_nll_overshoots() -> None:
+    """A label-smoothed model (mass spread evenly over the other classes): NLL sharpens it to fit that spread and
+    overstates the top class; the top-label objective fits the top class's probability itself (lower ECE)."""
+    rng = np.random.default_rng(0)
+    truth = calibration.softmax(rng.normal(0, 3, size=(20_000, 10)))
+    labels = sample_labels(truth, rng)
+    smoothed = calibration.log_probabilities(0.9 * truth + 0.1 / 10)
+    ece = {objective: calibration.expected_calibration_error(
+        calibration.softmax(smoothed / calibration.fit_temperature(smoothed, labels, objective)), labels)
+        for objective in calibration.OBJECTIVES}  # fmt: skip
+    assert ece["top-label"] < 0.7 * ece["nll"] < calibration.expected_calibration_error(np.exp(smoothed), labels)
+    with pytest.raises(InputError, match="objective must be one of top-label, nll"):
+        calibration.fit_temperature(smoothed, labels, "ece")
 
 
 def test_ece_is_near_zero_for_a_calibrated_set_and_large_for_an_overconfident_one() -> None:
