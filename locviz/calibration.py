@@ -2,8 +2,9 @@
 
 Temperature scaling (Guo et al. 2017): a temperature ``T`` divides logits
 before the softmax, so ``p_T ∝ p ** (1 / T)``: one model's ranking of classes is
-unchanged; only how sure it says it is changes. Temperatures are fitted by
-minimising the negative log-likelihood of **out-of-sample** predictions, read
+unchanged; only how sure it says it is changes. Temperatures are fitted on
+**out-of-sample** predictions by :data:`TEMPERATURE_OBJECTIVE` (the top class's
+probability as a forecast of the call being right, not the NLL), read
 from the card (``training[k].validation_fold``, ``train_folds``); a test fold is
 never used.
 
@@ -122,7 +123,11 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
     return float(np.mean(log_norm - z[np.arange(len(labels)), labels]))
 
 
-OBJECTIVES = ("top-label", "nll")
+OBJECTIVE_TEXT = {
+    "top-label": "so that the top class's probability best forecasts whether the call is right (top-label log-loss)",
+    "nll": "by the negative log-likelihood of the whole distribution",
+}
+OBJECTIVES = tuple(OBJECTIVE_TEXT)
 TEMPERATURE_OBJECTIVE = "top-label"
 """What a temperature minimises. ``top-label``: the log-loss of the top class's probability as a forecast of the
 call being right, which is what users read and ECE measures; ``nll``: the whole distribution's NLL (Guo et al.
@@ -134,12 +139,21 @@ the other classes, and that overstates the top class."""
 
 def top_label_loss(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
     """Mean log-loss of the top class's probability under ``softmax(logits / temperature)`` against whether the
-    top class is the label (the top class itself does not depend on the temperature)."""
+    top class is the label (the top class itself does not depend on the temperature).
+
+    With ``l`` the log-sum-exp of the other logits minus the top one, ``p_top = 1 / (1 + e^l)``:
+    ``-log p_top = log(1 + e^l)`` and ``-log(1 - p_top) = log(1 + e^l) - l``, exact even for a confident wrong call.
+    """
     z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    top = np.clip(1.0 / np.exp(z).sum(axis=1), EPS, 1 - EPS)  # the top logit is 0 after the shift
-    right = z.argmax(axis=1) == labels
-    return float(-np.mean(np.where(right, np.log(top), np.log1p(-top))))
+    rows = np.arange(len(z))
+    top = z.argmax(axis=1)
+    others = z.copy()
+    others[rows, top] = -np.inf
+    peak = others.max(axis=1)
+    rest = peak + np.log(np.exp(others - peak[:, None]).sum(axis=1)) - z[rows, top]  # l, stable
+    loss_top = np.logaddexp(0.0, rest)
+    right = top == np.asarray(labels)
+    return float(np.mean(np.where(right, loss_top, loss_top - rest)))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, objective: str = TEMPERATURE_OBJECTIVE) -> float:
@@ -923,8 +937,8 @@ def fit(bundle: ModelBundle, data: LabelledSet, callback: Callable[[int], None] 
     accuracy, count = _support_by_level(oof, crossed)
     folds = ", ".join(f"member {k} on fold {f}" for k, f in enumerate(validation_folds(bundle, data.name)))
     fitted_on = (f"{data.name} validation folds, out-of-fold only ({folds}; {len(oof.labels)} proteins): one "
-                 "temperature per member, on its own fold, applied to its logits before averaging; each minimises "
-                 f"the {TEMPERATURE_OBJECTIVE} loss (locviz.calibration.TEMPERATURE_OBJECTIVE)")  # fmt: skip
+                 "temperature per member, on its own fold, applied to its logits before averaging; each fitted "
+                 f"{OBJECTIVE_TEXT[TEMPERATURE_OBJECTIVE]}")
     if ensemble is not None:
         fitted_on += (f"; the ensemble temperature on fold {calibration_fold}, averaged over members "
                       f"{', '.join(map(str, ensemble['members']))} of {n_members} (none of them trained or was "
@@ -960,7 +974,8 @@ def summary(result: CalibrationResult) -> str:
         + ", ".join(f"{v:.4f}" for v in c.member_temperatures),
         f"members' ECE ({N_BINS} bins, top class): before {result.ece_before:.4f}, after {result.ece_after:.4f} "
         "(cross-fitted)",
-        f"NLL: before {result.nll_before:.4f}, after {result.nll_after:.4f}",
+        f"NLL (for reference; temperatures are fitted {OBJECTIVE_TEXT[TEMPERATURE_OBJECTIVE]}): before "
+        f"{result.nll_before:.4f}, after {result.nll_after:.4f}",
     ]
     e = result.ensemble
     if e is None:

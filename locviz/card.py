@@ -76,8 +76,8 @@ def recipe_text(config: Mapping[str, Any]) -> str:
     """How a member was trained, in a few words, from its card's ``train_config`` (plus campaign ``kind``).
 
     E.g. "fine-tune + signal supervision (SP 1, PTS1 4, KDEL 4) + label smoothing 0.1"; a fine-tune
-    names the recipe of the member it started from (``init_recipe``), so a chain of fine-tunes reads whole,
-    and a student names its ``teacher``.
+    names the recipe of the member it started from (``init_recipe``) unless that was from scratch, so a chain of
+    fine-tunes reads whole, and a student names its ``teacher``.
     """
     base = {"finetune": "fine-tune", "new": "new member", "student": "student"}.get(config.get("kind"), "from scratch")
     parts = []
@@ -94,7 +94,10 @@ def recipe_text(config: Mapping[str, Any]) -> str:
     if config.get("teacher"):
         base += f" of {config['teacher']}"
     text = base + (" + " + " + ".join(parts) if parts else (" alone" if base == "fine-tune" else ""))
-    return text + (f", of: {config['init_recipe']}" if config.get("init_recipe") else "")
+    started = config.get("init_recipe")
+    if not started or started == "from scratch":  # a fine-tune of a from-scratch member: what "fine-tune" says
+        return text
+    return text + f", started from a member trained by: {started}"
 
 
 DATA_VARIABLE = "DATA"

@@ -150,6 +150,7 @@ class SaturationScan:
     # the strongest cells predicted again by a slower, fuller model (:func:`rescore`): (i, j) -> Δp per class
     rescored: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     rescored_by: Prediction | None = None  # that model's prediction of the wild type (its name: model_name)
+    rescored_class: str | None = None  # the class whose strongest cells were re-scored
 
     @property
     def model(self) -> str:
@@ -323,32 +324,36 @@ def rescore(
     rescored = {cell: pred.probabilities - full_wild.probabilities for cell, pred in zip(cells, predictions,
                                                                                           strict=True)}  # fmt: skip
     return SaturationScan(scan.wild, scan.positions, scan.wt, scan.delta, scan.seen, scan.substitutes, rescored,
-                          full_wild)  # fmt: skip
+                          full_wild, cls or scan.wild.label)  # fmt: skip
 
 
-def rescore_agreement(scan: SaturationScan, cls: str | None = None) -> tuple[int, int]:
-    """(re-scored cells where the full model moves p(``cls``) the same way as the heatmap, cells re-scored)."""
-    c = scan.classes.index(cls or scan.wild.label)
+def rescore_agreement(scan: SaturationScan) -> tuple[int, int, int]:
+    """Of the re-scored cells, for the class they were chosen for: (the full model moves p the same way as the
+    heatmap, it moves p the other way by at least :data:`NEGLIGIBLE`, cells re-scored). The rest it hardly moves."""
+    c = scan.classes.index(scan.rescored_class or scan.wild.label)
     cells = list(scan.rescored)
     same = sum(1 for i, j in cells if np.sign(scan.delta[i, j, c]) == np.sign(scan.rescored[i, j][c]))
-    return same, len(cells)
+    other = sum(1 for i, j in cells if np.sign(scan.delta[i, j, c]) != np.sign(scan.rescored[i, j][c])
+                and abs(scan.rescored[i, j][c]) >= NEGLIGIBLE)  # fmt: skip
+    return same, other, len(cells)
 
 
-def rescore_warning(scan: SaturationScan, cls: str | None = None) -> str | None:
-    """Why the heatmap misrepresents the full model here (it moves most re-scored cells the other way), or None.
+def rescore_warning(scan: SaturationScan) -> str | None:
+    """Why the heatmap misrepresents the full model (it moves most re-scored cells the other way), or None.
 
     The student is a fast sketch of its ensemble; where the two disagree on the cells that matter most, a
-    reader must not take the colours for the ensemble's. The caller says how to draw it with the full model.
+    reader must not take the colours for the ensemble's. A change under :data:`NEGLIGIBLE` is no disagreement.
+    The caller says how to draw it with the full model.
     """
     if scan.rescored_by is None:
         return None
-    same, total = rescore_agreement(scan, cls)
-    if total == 0 or 2 * same >= total:
+    _, other, total = rescore_agreement(scan)
+    if total == 0 or 2 * other <= total:
         return None
-    shown = display_name(cls or scan.wild.label)
+    shown = display_name(scan.rescored_class or scan.wild.label)
     return (f"{scan.model}'s heatmap is not a faithful picture of {scan.rescored_by.model_name} in this window: "
-            f"{scan.rescored_by.model_name} moves p({shown}) the other way on {total - same} of the {total} "
-            "strongest cells it re-scored")  # fmt: skip
+            f"{scan.rescored_by.model_name} moves p({shown}) the other way on {other} of the {total} strongest "
+            "cells it re-scored")  # fmt: skip
 
 
 def rescore_summary(scan: SaturationScan, cls: str | None = None) -> str:
@@ -356,11 +361,11 @@ def rescore_summary(scan: SaturationScan, cls: str | None = None) -> str:
     if scan.rescored_by is None:
         return f"Every cell drawn by {scan.model}."
     full = scan.rescored_by
-    cls = cls or scan.wild.label
+    cls = scan.rescored_class or cls or scan.wild.label  # the class its strongest cells were chosen for
     c = scan.classes.index(cls)
     shown = display_name(cls)
     cells = list(scan.rescored)
-    same, _ = rescore_agreement(scan, cls)
+    same, _, _ = rescore_agreement(scan)
     text = (f"Heatmap drawn by {scan.model}; its {len(cells)} strongest cells re-scored by {full.model_name}: "
             f"{same} of {len(cells)} move p({shown}) the same way.")  # fmt: skip
     if cells:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from locviz import figures
-from locviz.calibration import no_ensemble_temperature
+from locviz.calibration import OBJECTIVE_TEXT, no_ensemble_temperature
 from locviz.card import DATA_VARIABLE, ModelCard, portable_command, recipe_text
 from locviz.errors import InputError
 from locviz.organisms import ORGANISM_DESCRIPTIONS, ORGANISMS, allowed_classes
@@ -186,6 +186,8 @@ def calibration_section(card: ModelCard, model_name: str) -> None:
         what += f"; fitted on {calibration.fitted_on}"
     if m.get("n") and "proteins" not in calibration.fitted_on:  # newer sections name the count themselves
         what += f" ({m['n']} proteins)"
+    if "temperature_objective" not in m:  # sections written before the objective was recorded: fitted by NLL
+        what += f"; temperatures fitted {OBJECTIVE_TEXT['nll']}"
     st.markdown(what + ".")
     if m.get("measured_on"):
         st.caption(f"Measured on {m['measured_on']}.")

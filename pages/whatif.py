@@ -240,7 +240,7 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
     if scan.rescored_by is not None:
         done += layout.escape_markdown(whatif.rescore_summary(scan, cls)) + " "
     st.caption(done + strongest(scan, cls))
-    disagreement = whatif.rescore_warning(scan, cls)
+    disagreement = whatif.rescore_warning(scan)
     if disagreement:
         st.warning(f"{layout.escape_markdown(disagreement)}. Turn off **Fast** above to draw every cell with "
                    f"{pred.model_name} itself.")  # fmt: skip

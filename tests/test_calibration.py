@@ -42,6 +42,18 @@ def test_fit_temperature_recovers_a_known_temperature(objective: str) -> None:
     assert calibration.fit_temperature(logp, labels, objective) == pytest.approx(2.0, rel=0.05)
 
 
+def test_top_label_loss_is_the_log_loss_of_the_top_probability_even_when_confidently_wrong() -> None:
+    rng = np.random.default_rng(3)
+    logits, labels = rng.normal(0, 3, size=(500, 6)), rng.integers(0, 6, size=500)
+    probs = calibration.softmax(logits / 1.5)
+    top, right = probs.max(axis=1), probs.argmax(axis=1) == labels
+    plain = -np.mean(np.where(right, np.log(top), np.log(1 - top)))
+    assert calibration.top_label_loss(logits, labels, 1.5) == pytest.approx(plain, rel=1e-9)
+    # p(top) = 1 / (1 + 2 e^-1000): 1 - p(top) underflows in floating point, the loss must not
+    wrong = calibration.top_label_loss(np.array([[100.0, 0.0, 0.0]]), np.array([1]), 0.1)
+    assert wrong == pytest.approx(1000 - np.log(2), rel=1e-12)
+
+
 def test_the_top_label_objective_calibrates_what_users_read_where_nll_overshoots() -> None:
     """A label-smoothed model (mass spread evenly over the other classes): NLL sharpens it to fit that spread and
     overstates the top class; the top-label objective fits the top class's probability itself (lower ECE)."""

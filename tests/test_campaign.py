@@ -515,7 +515,10 @@ def test_recipe_text_reads_a_chain_of_fine_tunes() -> None:
                          "label_smoothing": 0.1})  # fmt: skip
     assert first == "fine-tune + signal supervision (SP 1, PTS1 4) + label smoothing 0.1"
     second = recipe_text({"kind": "finetune", "deletion_weights": {"pts1": 4.0}, "init_recipe": first})
-    assert second == f"fine-tune + deletion (PTS1 4), of: {first}"
+    assert second == f"fine-tune + deletion (PTS1 4), started from a member trained by: {first}"
+    # a fine-tune of a from-scratch member reads like one whose card does not say where it started
+    assert recipe_text({"kind": "finetune", "label_smoothing": 0.1, "init_recipe": "from scratch"}) == recipe_text(
+        {"kind": "finetune", "label_smoothing": 0.1})
     student = recipe_text({"kind": "student", "teacher": "deeploc (4 members, averaged)",
                            "attention_weights": {"signal_peptide": 1.0}})  # fmt: skip
     assert student == "student of deeploc (4 members, averaged) + signal supervision (SP 1)"

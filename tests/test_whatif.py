@@ -444,7 +444,8 @@ def test_rescore_predicts_the_strongest_cells_again_with_the_full_model(tmp_path
 
 
 def test_a_full_model_that_moves_most_strong_cells_the_other_way_is_a_warning(tmp_path: Path, tiny: Predictor) -> None:
-    """The heatmap is the student's; where the ensemble disagrees on most re-scored cells, the reader is told."""
+    """The heatmap is the student's; where the ensemble moves most re-scored cells the other way, the reader is told.
+    Moves under NEGLIGIBLE are no disagreement, and the class is the one the cells were chosen for."""
     from dataclasses import replace
 
     from conftest import make_tiny_bundle
@@ -453,20 +454,28 @@ def test_a_full_model_that_moves_most_strong_cells_the_other_way_is_a_warning(tm
 
     full = load_model(str(make_tiny_bundle(tmp_path / "full", MULTILOC_CLASSES, members=2, seed=7)), device="cpu")
     record = insulin()
-    scan = whatif.rescore(whatif.saturation_scan(tiny, record, 11, 14), full, record, top=4)
-    c = scan.classes.index(scan.wild.label)
+    scan = whatif.saturation_scan(tiny, record, 11, 14)
+    shown = next(c for c in scan.classes if c != scan.wild.label)  # not the call: the class a reader picked
+    scan = whatif.rescore(scan, full, record, cls=shown, top=4)
+    assert scan.rescored_class == shown
+    c = scan.classes.index(shown)
     cells = list(scan.rescored)
-    agreeing = {cell: scan.delta[cell] * 3.0 for cell in cells}  # same direction, any size
-    assert whatif.rescore_agreement(replace(scan, rescored=agreeing)) == (4, 4)
-    assert whatif.rescore_warning(replace(scan, rescored=agreeing)) is None
-    flipped = dict(agreeing)
-    for cell in cells[:3]:
-        flipped[cell] = -scan.delta[cell]
-    assert whatif.rescore_agreement(replace(scan, rescored=flipped)) == (1, 4)
-    warning = whatif.rescore_warning(replace(scan, rescored=flipped))
-    assert warning is not None and f"moves p({display_name(scan.classes[c])}) the other way on 3 of the 4" in warning
-    half = {cell: (-1 if k < 2 else 1) * scan.delta[cell] for k, cell in enumerate(cells)}
-    assert whatif.rescore_warning(replace(scan, rescored=half)) is None  # half agree: the summary says so, no alarm
+
+    def moved(*signs_and_sizes: tuple[int, float]) -> whatif.SaturationScan:
+        rescored = {}
+        for cell, (sign, size) in zip(cells, signs_and_sizes, strict=True):
+            rescored[cell] = np.zeros(len(scan.classes))
+            rescored[cell][c] = sign * np.sign(scan.delta[cell][c]) * size
+        return replace(scan, rescored=rescored)
+
+    agreeing = moved((1, 0.1), (1, 0.1), (1, 0.1), (1, 0.1))
+    assert whatif.rescore_agreement(agreeing) == (4, 0, 4) and whatif.rescore_warning(agreeing) is None
+    flipped = moved((-1, 0.1), (-1, 0.1), (-1, 0.1), (1, 0.1))
+    assert whatif.rescore_agreement(flipped) == (1, 3, 4)
+    warning = whatif.rescore_warning(flipped)
+    assert warning is not None and f"moves p({display_name(shown)}) the other way on 3 of the 4" in warning
+    assert whatif.rescore_warning(moved((-1, 0.1), (-1, 0.1), (1, 0.1), (1, 0.1))) is None  # half: no alarm
+    assert whatif.rescore_warning(moved((-1, 0.001), (-1, 0.001), (-1, 0.001), (1, 0.1))) is None  # hardly moves
     assert whatif.rescore_warning(whatif.saturation_scan(tiny, record, 11, 14)) is None  # nothing re-scored
 
 
