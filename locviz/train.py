@@ -26,7 +26,7 @@ from locviz.batching import make_batches, to_tensors
 from locviz.distill import distillation_loss
 from locviz.encoding import LengthPolicy, tokenize
 from locviz.metrics import classification_report
-from locviz.model import ConvLSTM, ModelConfig
+from locviz.model import ConvLSTM, Ensemble, ModelConfig
 from locviz.sequences import ProteinRecord
 from locviz.supervision import (
     AttentionTarget,
@@ -365,14 +365,14 @@ def fit(
 
 
 def validate(
-    model: ConvLSTM,
+    model: ConvLSTM | Ensemble,
     token_arrays: Sequence[np.ndarray],
     labels: np.ndarray,
     val_idx: np.ndarray,
     classes: Sequence[str],
     device: torch.device,
 ) -> tuple[float, dict]:
-    """(validation loss, classification report) of ``model`` on ``val_idx``."""
+    """(validation loss, classification report) of ``model`` (one member, or an ensemble) on ``val_idx``."""
     probs = batching.probabilities(model, [token_arrays[i] for i in val_idx], device)
     target = torch.as_tensor(labels[val_idx])
     val_loss = float(F.nll_loss(torch.log(torch.from_numpy(probs).clamp_min(1e-8)), target).item())
