@@ -17,6 +17,7 @@ record, a prediction or a sequence). Re-exported from :mod:`locviz`::
     signals = locviz.find_signals(predictions[0])            # the app's known-signal track
     scan = locviz.scan(predictor, predictions[0], 1, 10)     # every substitution of residues 1-10
     change = locviz.mutate(predictor, predictions[0], "p.Leu6Pro")   # or "L6P", "del1-20", a second sequence
+    locviz.write_table(predictions, "calls.tsv")             # the `locviz predict --neighbours` table
 
 Every function raises :class:`locviz.errors.InputError` (a :class:`ValueError`) with a message that says
 what to change; none prints.
@@ -26,19 +27,20 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from locviz import homology, signals, whatif
+from locviz import homology, pipeline, signals, table, whatif
 from locviz.errors import InputError
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord, parse_strict
 
-__all__ = ["Protein", "find_signals", "mutate", "neighbours", "scan", "signal_conflicts"]
+__all__ = ["Protein", "find_signals", "mutate", "neighbours", "scan", "signal_conflicts", "write_table"]
 
 Protein = ProteinRecord | Prediction | str
 """A protein as a user holds it: a parsed record, a prediction (reused as the wild type) or sequence text."""
 
-_REFERENCES: weakref.WeakKeyDictionary[Predictor, homology.Reference] = weakref.WeakKeyDictionary()
+_REFERENCES: weakref.WeakKeyDictionary[Predictor, dict[str | None, homology.Reference]] = weakref.WeakKeyDictionary()
 
 
 def _record(protein: Protein) -> ProteinRecord:
@@ -56,12 +58,14 @@ def _record(protein: Protein) -> ProteinRecord:
 
 
 def _wild(predictor: Predictor, protein: Protein, organism: str | None) -> tuple[Prediction | None, str]:
-    """A prediction to reuse as the wild type (when it is one of this model's) and the organism to run with."""
+    """A prediction to reuse as the wild type (one of this model's, made for the organism asked) and the organism
+    to run with: ``any`` unless asked, as the app's What if page compares the model's own probabilities over all
+    its compartments whatever organism the Predict page restricts to."""
+    wanted = organism or "any"
     if isinstance(protein, Prediction):
         same_model = protein.model_name == predictor.name and list(protein.classes) == predictor.classes
-        wanted = protein.organism if organism is None else organism
         return (protein if same_model and wanted == protein.organism else None), wanted
-    return None, organism or "any"
+    return None, wanted
 
 
 def find_signals(protein: Protein) -> list[signals.Signal]:
@@ -81,25 +85,34 @@ def signal_conflicts(prediction: Prediction, found: Sequence[signals.Signal] | N
 
 
 def neighbours(
-    predictor: Predictor, predictions: Sequence[Prediction], *, reference: homology.Reference | None = None
+    predictor: Predictor,
+    predictions: Sequence[Prediction],
+    *,
+    reference: homology.Reference | None = None,
+    search_mode: str | None = None,
 ) -> list[homology.Evidence]:
-    """Search ``predictions`` against the model's reference set of annotated proteins (DIAMOND), as the app does.
+    """Search ``predictions`` against the model's reference set of annotated proteins (DIAMOND).
 
     Each prediction's ``extra`` gains the ``locviz predict --neighbours`` columns (``nearest_id``,
-    ``nearest_identity``, ``nearest_location``, ``combined``, ``homology_sentence``) and a ``support``
-    verdict renewed with the evidence. Returns one :class:`locviz.homology.Evidence` per prediction:
-    ``hits`` (up to 5, best first), ``known`` (the protein is itself in the reference set), ``sentence``,
-    ``combined`` probabilities and ``combined_label`` (None when the card has no fitted combination).
-    The reference set is read once per predictor; pass ``reference`` to share another.
+    ``nearest_identity``, ``nearest_location``, ``combined``) and a ``support`` verdict renewed with the
+    evidence. Returns one :class:`locviz.homology.Evidence` per prediction: ``hits`` (up to 5, best first),
+    ``known`` (the protein is itself in the reference set), ``sentence``, ``combined`` probabilities and
+    ``combined_label`` (None when the card has no fitted combination). ``search_mode`` is DIAMOND's sensitivity
+    (:data:`locviz.homology.SENSITIVITIES`); by default the one the combined call was fitted with, as
+    ``locviz predict --neighbours`` searches; the app searches in ``"default"`` mode, faster for one protein at
+    a time (``--search-mode default`` gives its table). The reference set is read once per predictor and mode;
+    pass ``reference`` to share another.
 
     Raises:
         BundleError: the model ships no reference set.
         SearchError: DIAMOND is missing or failed (``apt-get install diamond-aligner``).
+        InputError: an unknown ``search_mode``.
     """
     if reference is None:
-        reference = _REFERENCES.get(predictor)
+        by_mode = _REFERENCES.setdefault(predictor, {})
+        reference = by_mode.get(search_mode)
         if reference is None:
-            reference = _REFERENCES[predictor] = homology.Reference.for_search(predictor.bundle)
+            reference = by_mode[search_mode] = homology.Reference.for_search(predictor.bundle, sensitivity=search_mode)
     predictions = list(predictions)
     if not predictions:
         return []
@@ -117,24 +130,29 @@ def scan(
     callback: Callable[[int], None] | None = None,
     rescore_with: Predictor | None = None,
     rescore_top: int = whatif.RESCORE_TOP,
+    rescore_class: str | None = None,
 ) -> whatif.SaturationScan:
     """Every single substitution of residues ``start``..``end`` (1-based inclusive; default: the 20-residue window
     with the most attention), and how each class probability moved: ``scan.heatmap()`` is the app's 20 × W
-    heatmap, ``scan.rows()`` the ``locviz scan`` table. A prediction given as ``protein`` is reused as the wild
-    type (and its organism kept); 19 forward passes per position, ``callback(n)`` told as they finish.
+    heatmap, ``scan.rows()`` the ``locviz scan`` table. Probabilities are over all the model's compartments
+    (organism ``any``, as the app and ``locviz scan``) unless ``organism`` is given; a prediction given as
+    ``protein`` and made for that organism is reused as the wild type. 19 forward passes per position,
+    ``callback(n)`` told as they finish.
 
     Scan with a fast student (``load_model("deeploc-fast")``) and pass the full ensemble as ``rescore_with``: its
-    ``rescore_top`` strongest cells are predicted again by the ensemble (``scan.rescored``, and
-    ``whatif.rescore_summary(scan)`` says which model drew what), as the app's What-if page does.
+    ``rescore_top`` strongest cells for ``rescore_class`` (a class id; default: the wild type's call) are
+    predicted again by the ensemble (``scan.rescored``, and ``whatif.rescore_summary(scan)`` says which model drew
+    what), as the app's What-if page does for the class it shows.
 
     Raises:
-        InputError: the window is outside the protein or longer than 100 residues; ``rescore_with`` has other classes.
+        InputError: the window is outside the protein or longer than 100 residues; ``rescore_with`` has other
+            classes; ``rescore_class`` is not one of them.
     """
     wild, organism = _wild(predictor, protein, organism)
     record = _record(protein)
     result = whatif.saturation_scan(predictor, record, start, end, wild=wild, callback=callback, organism=organism)
     if rescore_with is not None:
-        result = whatif.rescore(result, rescore_with, record, top=rescore_top, organism=organism)
+        result = whatif.rescore(result, rescore_with, record, cls=rescore_class, top=rescore_top, organism=organism)
     return result
 
 
@@ -153,6 +171,7 @@ def mutate(
     ``"p.Lys128Thr"``, ``"p.Ala5_Leu9del"``, ``"p.Lys128_Ala129insGly"``): commas or spaces separate mutants,
     ``+`` joins changes into one mutant, and ``combine=True`` makes one mutant of every change; a list of
     :class:`~locviz.whatif.Variant` is one mutant; a second sequence (an isoform) is lined up by global alignment.
+    As in :func:`scan`, probabilities are over all the model's compartments unless ``organism`` is given.
 
     Raises:
         InputError: a position outside the protein, a wild-type residue that is not there (position and residue
@@ -165,3 +184,30 @@ def mutate(
     mutants = variants if isinstance(variants, str) else [list(variants)]
     return whatif.compare_mutants(predictor, record, mutants, combine=combine, organism=organism,
                                   wild_prediction=wild)  # fmt: skip
+
+
+def write_table(predictions: Sequence[Prediction], path: str | Path, *, fmt: str | None = None) -> Path:
+    """Write ``predictions`` as ``locviz predict`` writes them: TSV, CSV, JSON or GFF3 (``fmt``, else the file's
+    suffix, else TSV), every column the command line fills (signals, their conflicts with the call, notes; the
+    homology columns when :func:`neighbours` ran on these predictions, as ``--neighbours``). Returns the path.
+
+    Raises:
+        InputError: predictions of different models, only some of them searched, or a path that cannot be written.
+    """
+    predictions = list(predictions)
+    classes = table.check_same_classes(predictions)
+    searched = [all(c in p.extra for c in homology.COLUMNS) for p in predictions]
+    if any(searched) and not all(searched):
+        raise InputError(f"{sum(searched)} of {len(predictions)} predictions carry homology evidence; call "
+                         "locviz.neighbours on all of them (or none) before writing one table")  # fmt: skip
+    target = str(path)
+    fmt = table.format_for(target, fmt, table.PREDICTION_FORMATS)
+    table.check_output_path(target)
+    pipeline.annotate(predictions)
+    model = predictions[0].model_name if predictions else ""
+    extra = pipeline.extra_columns(neighbours=bool(searched) and all(searched))
+    with table.open_output(target) as handle:
+        writer = table.writer_for(handle, fmt, classes, model=model, extra_columns=extra)
+        writer.write(predictions)
+        writer.close()
+    return Path(target)

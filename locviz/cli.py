@@ -34,7 +34,19 @@ from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
 from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse, parse_strict
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
-from locviz.weights import ModelBundle, load_bundle, read_card, resolve_device, save_bundle, update_card
+from locviz.weights import (
+    ENSEMBLES,
+    STUDENTS,
+    ModelBundle,
+    load_bundle,
+    read_card,
+    resolve_device,
+    save_bundle,
+    update_card,
+)
+
+MODEL_HELP = (f"{', '.join(ENSEMBLES)} (ensembles), {', '.join(STUDENTS.values())} (their fast students) "
+              "or a bundle path")
 
 
 def hardware_description(device: torch.device) -> str:
@@ -305,7 +317,7 @@ def bundle_and_folds(args: argparse.Namespace) -> tuple[ModelBundle, LabelledSet
 
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="accuracy, MCC and confusion matrix of a bundle on data-set folds")
-    p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--dataset", required=True, choices=("multiloc", "deeploc"))
     p.add_argument("--data", required=True)
     p.add_argument("--folds", type=int, nargs="+", required=True)
@@ -384,7 +396,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "failed.",
     )
     p.add_argument("input", metavar="INPUT", help="FASTA file (or a file with one raw sequence); '-' reads stdin")
-    p.add_argument("--model", default="multiloc", help="multiloc, deeploc or a bundle path (default: multiloc)")
+    p.add_argument("--model", default="multiloc", help=f"{MODEL_HELP} (default: multiloc)")
     p.add_argument("--out", required=True, help="output file; '-' writes to stdout")
     p.add_argument(
         "--format", choices=table.PREDICTION_FORMATS,
@@ -414,6 +426,12 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "its query coverage where the card's combination was fitted with it); a protein's own reference entry "
         "is named but never counted as support",
     )  # fmt: skip
+    p.add_argument(
+        "--search-mode", choices=homology.SENSITIVITIES, default=None,
+        help="with --neighbours: DIAMOND's sensitivity. Default: the mode the card's combined call was fitted with "
+        "(mid-sensitive for the shipped models); the app searches in 'default' mode (about 3x faster for one "
+        "protein, fewer distant hits), so '--search-mode default' writes the app's table",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     cluster_commands.add_predict_options(p)
     p.set_defaults(func=cmd_predict)
@@ -432,6 +450,8 @@ def count_records(path: Path) -> int | None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.search_mode is not None and not args.neighbours:
+        raise InputError("--search-mode sets how --neighbours searches; add --neighbours, or leave --search-mode out")
     if args.cluster:  # the same command over a Dask cluster: Parquet parts in the --out folder (locviz/cluster/)
         return cluster_commands.cmd_predict_cluster(args)
     if args.batch_size < 1 or args.chunk_size < 1:
@@ -453,7 +473,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out_handle = table.open_output(args.out)
     att_handle = table.open_output(args.attention) if args.attention else None
     sig_handle = table.open_output(args.signals) if args.signals else None
-    reference = homology.Reference.for_search(predictor.bundle) if args.neighbours else None
+    reference = None
+    if args.neighbours:
+        reference = homology.Reference.for_search(predictor.bundle, sensitivity=args.search_mode)
     extra_columns = pipeline.extra_columns(neighbours=reference is not None)
     writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
     attention_writer = table.AttentionWriter(att_handle, table.format_for(args.attention)) if att_handle else None
@@ -578,7 +600,7 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
 # ---------------------------------------------------------------------------- motifs
 def add_motifs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("motifs", help="precompute filter logos (NAME.motifs.npz) from a data set's training folds")
-    p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/multiloc")
     p.add_argument("--folds", type=int, nargs="+", required=True, help="training folds to take the windows from")
@@ -671,7 +693,7 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
         "locviz evaluate scores the calibrated call. Prints ECE before/after (cross-fitted) and the CV accuracy "
         "per support level.",
     )
-    p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/deeploc")
     p.add_argument("--device", default="auto")
@@ -717,7 +739,7 @@ def _whatif_records(path: str) -> list[ProteinRecord]:
 
 def _whatif_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="FASTA", help="FASTA file (or a file with one raw sequence)")
-    p.add_argument("--model", default="multiloc", help="multiloc, deeploc or a bundle path (default: multiloc)")
+    p.add_argument("--model", default="multiloc", help=f"{MODEL_HELP} (default: multiloc)")
     p.add_argument("--out", required=True, help="output table; '-' writes to stdout")
     p.add_argument("--format", choices=OUTPUT_FORMATS, help="default: from the --out suffix (.csv, .json), else tsv")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
@@ -741,8 +763,10 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
                    help="predict the strongest cells again with this model (e.g. scan with --model deeploc-fast, "
                    "re-score with deeploc); adds rescored_by and full_dp_<class> columns")  # fmt: skip
     p.add_argument("--rescore-top", type=int, default=whatif.RESCORE_TOP,
-                   help=f"how many of the strongest cells (of the call's class) to re-score (default "
-                   f"{whatif.RESCORE_TOP})")  # fmt: skip
+                   help=f"how many of the strongest cells to re-score (default {whatif.RESCORE_TOP})")  # fmt: skip
+    p.add_argument("--rescore-class", metavar="CLASS",
+                   help="re-score the strongest cells for this class id (as p_<class> without p_; default: each "
+                   "protein's call), as the app's What if page does for the class it shows")  # fmt: skip
     p.set_defaults(func=cmd_scan)
 
 
@@ -766,6 +790,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     full = load_model(args.rescore_with, device=args.device, batch_size=args.batch_size) if args.rescore_with else None
     if full is not None:  # before any output is opened
         whatif.check_same_classes(full.name, full.classes, predictor.name, predictor.classes)
+    if args.rescore_class is not None and (full is None or args.rescore_class not in predictor.classes):
+        raise InputError(f"--rescore-class {args.rescore_class!r}: " + (
+            "it chooses the cells --rescore-with predicts again; add --rescore-with MODEL" if full is None else
+            f"not a class of {predictor.name}; choose one of {', '.join(predictor.classes)}"))  # fmt: skip
     handle = table.open_output(args.out)
     columns = whatif.scan_columns(predictor.classes, rescored=full is not None)
     writer = whatif.delta_writer(handle, fmt, columns, model=predictor.name, kind="scan")
@@ -775,7 +803,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         for record in records:
             scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update)
             if full is not None:
-                scan = whatif.rescore(scan, full, record, top=args.rescore_top)
+                scan = whatif.rescore(scan, full, record, cls=args.rescore_class, top=args.rescore_top)
                 tqdm.write(f"{record.id}: {whatif.rescore_summary(scan)}", file=sys.stderr)
                 disagreement = whatif.rescore_warning(scan)
                 if disagreement:
@@ -918,7 +946,7 @@ def add_reference(sub: argparse._SubParsersAction) -> None:
         "own validation fold, searched without that fold) and stores file, sha256 and parameters in the card's "
         "'reference' section.",
     )
-    p.add_argument("--model", required=True, help="multiloc, deeploc or a bundle path")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--data", required=True, help="folder of the data set, e.g. ../shared/data/multiloc")
     p.add_argument("--folds", type=int, nargs="+", help="default: every fold the card's members trained on")
@@ -966,7 +994,7 @@ COMMON_HELP = {
     "--folds": "data-set folds to use (MultiLoc fold 0 is the test fold)",
     "--no-progress": "no progress bar on stderr",
     "--batch-size": "proteins per forward pass (default: %(default)s); lower it if memory runs out",
-    "--model": "multiloc, deeploc or a bundle path",
+    "--model": MODEL_HELP,
 }
 """Help of the options several sub-commands share, said the same way everywhere (an option's own help wins)."""
 

@@ -368,6 +368,8 @@ class Reference:
     def load(cls, bundle_or_card: ModelBundle | str | Path, **options: Any) -> Reference:
         """The reference set named in a bundle's card (or a card path / shipped model name), checksum checked.
 
+        ``sensitivity`` (DIAMOND's mode) left out or None: the mode the card's combined call was fitted with.
+
         Raises:
             BundleError: the card has no ``reference`` section, or the file is missing or altered.
         """
@@ -384,8 +386,10 @@ class Reference:
                 "--dataset ... --data ... --folds ...' (the model's training folds)"
             )
         combination = Combination.from_dict(section.combination, card_path) if section.combination else None
-        if combination is not None and "sensitivity" not in options:
-            options["sensitivity"] = combination.sensitivity  # search as the combination was fitted
+        if options.get("sensitivity") is None:  # not chosen: search as the combination was fitted
+            options.pop("sensitivity", None)
+            if combination is not None:
+                options["sensitivity"] = combination.sensitivity
         fitted_for = combination.metrics.get("weights_sha256") if combination else None
         if fitted_for and fitted_for != card.weights_sha256:
             combination = None  # fitted for other weights: stale, so no combined call rather than a wrong one

@@ -17,10 +17,27 @@ if TYPE_CHECKING:
     from locviz.sequences import ProteinRecord
 
 
+EVIDENCE_COLUMNS = ("signals", "signal_conflicts", "organism", "notes")
+"""Filled for every protein by :func:`annotate` (``organism`` by :meth:`Predictor.for_organism`): the known
+sorting signals, the sentences naming each signal the call contradicts (the app's warnings), the organism the
+probabilities were restricted to, and what was done to the input (residues cleaned, a long protein cut to the
+model's window)."""
+
+
 def extra_columns(neighbours: bool) -> tuple[str, ...]:
     """The table's columns after ``p_<class>``: the support verdict and its reasons, the homology evidence
-    (``--neighbours``), the known sorting signals, the organism the probabilities were restricted to."""
-    return ("support", "support_reasons", *(homology.COLUMNS if neighbours else ()), "signals", "organism")
+    (``--neighbours``), then :data:`EVIDENCE_COLUMNS`."""
+    return ("support", "support_reasons", *(homology.COLUMNS if neighbours else ()), *EVIDENCE_COLUMNS)
+
+
+def annotate(predictions: Sequence[Prediction]) -> None:
+    """Store what :data:`EVIDENCE_COLUMNS` read in each prediction's ``extra`` (the signals are found once and kept
+    where a caller stored them already)."""
+    for pred in predictions:
+        found = signals.track_of(pred)
+        pred.extra["signals"] = found
+        pred.extra["signal_conflicts"] = signals.disagreements(pred, found)
+        pred.extra["notes"] = list(pred.notes)
 
 
 def predict_chunk(
@@ -34,5 +51,5 @@ def predict_chunk(
     predictions = predictor.predict(list(records), organism=organism)
     if reference is not None:
         homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
-    signals.annotate(predictions)
+    annotate(predictions)
     return predictions

@@ -33,7 +33,7 @@ from locviz.prediction import Prediction
 __all__ = [
     "IMPLIES", "KINDS", "Signal", "compartment", "disagreements", "er_retention", "find_signals",
     "hydrophobic_moment", "mito_presequence", "nuclear_localisation_signals", "pts1", "signal_peptide",
-    "transmembrane_helices", "RULES", "TRACK_COLUMNS", "annotate", "track_of", "track_rows",
+    "transmembrane_helices", "RULES", "TRACK_COLUMNS", "track_of", "track_rows",
 ]
 
 KINDS = ("signal_peptide", "transmembrane", "er_retention", "pts1", "nls", "mito_presequence")
@@ -401,21 +401,11 @@ TRACK_COLUMNS = ("id", "type", "start", "end", "label", "rule", "evidence")
 
 
 def track_of(prediction: Prediction) -> list[Signal]:
-    """The signals of ``prediction``: those :func:`annotate` stored, else found now (the app's track, same rules)."""
+    """The signals of ``prediction``: those stored in ``extra["signals"]`` (:func:`locviz.pipeline.annotate`; the
+    table's ``signals`` cell, ``type:start-end; ...`` in TSV/CSV, :meth:`Signal.to_json` objects in JSON), else
+    found now."""
     stored = prediction.extra.get("signals")
     return list(stored) if stored is not None else find_signals(prediction.sequence)
-
-
-def annotate(predictions: list[Prediction]) -> list[list[Signal]]:
-    """Find every prediction's signals and store them in ``extra["signals"]`` (the table column); returns them.
-
-    The cell reads ``signal_peptide:1-24; transmembrane:100-120`` in TSV/CSV and is a list of
-    :meth:`Signal.to_json` objects in JSON (:mod:`locviz.table`); about a millisecond per 1,000 residues.
-    """
-    found = [find_signals(p.sequence) for p in predictions]
-    for pred, signals in zip(predictions, found, strict=True):
-        pred.extra["signals"] = signals
-    return found
 
 
 def track_rows(prediction: Prediction) -> list[list]:

@@ -31,7 +31,7 @@ from locviz.errors import InputError
 from locviz.gff3 import Gff3Writer
 from locviz.prediction import Prediction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: signal_conflicts and notes columns
 FORMATS = ("tsv", "csv", "json")
 PREDICTION_FORMATS = (*FORMATS, "gff3")
 """The prediction table's formats: GFF3 (:mod:`locviz.gff3`) holds the call and the signal track, not every column."""
@@ -105,7 +105,7 @@ class RowWriter:
 
     Cells are written with :func:`number` (TSV/CSV) or :func:`json_number` (JSON) when they are floats.
     The JSON object is ``{"schema_version", **meta, "columns", rows_key: [row objects]}``; a row object may
-    carry fields beyond the columns (``json_fields``), e.g. the attention of ``--format json``.
+    carry fields beyond the columns (``json_fields``), e.g. the attention of the app's JSON download.
     """
 
     def __init__(
@@ -152,8 +152,9 @@ def rows_bytes(fmt: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], 
     return buffer.getvalue().encode("utf-8")
 
 
-def _attention_fields(pred: Prediction) -> dict[str, Any]:
-    """The per-residue part of a JSON prediction row: sequence, attention (null where unseen), members, notes."""
+def _attention_fields(pred: Prediction, with_notes: bool = True) -> dict[str, Any]:
+    """The per-residue part of a JSON prediction row: sequence, attention (null where unseen), members, and the
+    notes unless the table has them as a column."""
     attention = np.where(np.asarray(pred.seen, bool), np.asarray(pred.attention, float), np.nan)
     fields: dict[str, Any] = {"sequence": pred.sequence, "attention": [json_number(a) for a in attention]}
     if pred.member_probabilities is not None:
@@ -162,7 +163,8 @@ def _attention_fields(pred: Prediction) -> dict[str, Any]:
         ]
     if pred.filter_member is not None:
         fields["filter_member"] = int(pred.filter_member)
-    fields["notes"] = list(pred.notes)
+    if with_notes:
+        fields["notes"] = list(pred.notes)
     return fields
 
 
@@ -202,7 +204,8 @@ class TableWriter:
             if list(pred.classes) != self.classes:
                 raise InputError(f"protein {pred.id!r} has classes {list(pred.classes)}, the table {self.classes}")
             cells = row_cells(pred, self.extra_columns)
-            self._rows.write_row(cells, _attention_fields(pred) if self.with_attention else None)
+            fields = _attention_fields(pred, "notes" not in self.extra_columns) if self.with_attention else None
+            self._rows.write_row(cells, fields)
         self.handle.flush()
 
     def close(self) -> None:
@@ -282,7 +285,8 @@ SIGNAL_FIELDS = (("type", "string"), ("start", "int64"), ("end", "int64"), ("lab
                  ("evidence", "string"))  # fmt: skip
 """One item of the ``signals`` cell in Parquet: the fields of :meth:`locviz.signals.Signal.to_json`."""
 FLOAT_EXTRA_COLUMNS = frozenset({"nearest_identity"})
-"""Extra columns stored as float64; ``signals`` is a list of structs; every other extra column is text."""
+TEXT_LIST_COLUMNS = frozenset({"signal_conflicts", "notes"})
+"""Extra columns stored as float64, and as lists of text; ``signals`` is a list of structs; every other is text."""
 
 
 def _extra_arrow_type(column: str) -> Any:
@@ -290,6 +294,8 @@ def _extra_arrow_type(column: str) -> Any:
 
     if column in FLOAT_EXTRA_COLUMNS:
         return pa.float64()
+    if column in TEXT_LIST_COLUMNS:
+        return pa.list_(pa.string())
     if column == "signals":
         return pa.list_(pa.struct([(name, pa.type_for_alias(kind)) for name, kind in SIGNAL_FIELDS]))
     return pa.string()

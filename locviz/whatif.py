@@ -279,10 +279,12 @@ def strongest_cells(scan: SaturationScan, cls: str | None = None, top: int = RES
     wild-type and unseen cells (Δ exactly 0) never count.
 
     Raises:
-        InputError: ``top`` is not a positive whole number.
+        InputError: ``top`` is not a positive whole number, or ``cls`` is not one of the scan's classes.
     """
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise InputError(f"the number of cells to re-score must be a whole number >= 1, got {top!r}")
+    if cls is not None and cls not in scan.classes:
+        raise InputError(f"{cls!r} is not a class of {scan.model}; choose one of {', '.join(scan.classes)}")
     z = np.abs(scan.heatmap(cls).T)  # (W, 20)
     order = np.argsort(-z, axis=None, kind="stable")[:top]
     return [(int(i), int(j)) for i, j in zip(*np.unravel_index(order, z.shape), strict=True) if z[i, j] > 0]

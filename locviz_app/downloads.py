@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from locviz import pipeline, signals, table
+from locviz import pipeline, table
 from locviz.errors import LocvizError
 from locviz.export import export_filename, figure_bytes
 from locviz.predict import Predictor
@@ -68,7 +68,8 @@ def table_columns(model_name: str, searched: bool) -> tuple[str, ...]:
 def table_download_bytes(
     run: Run, predictor: Predictor, organism: str, fmt: str, with_attention: bool = False
 ) -> bytes:
-    """The run's prediction table as ``locviz predict --organism O --neighbours`` writes it (made on click):
+    """The run's prediction table as ``locviz predict --organism O --neighbours --search-mode default`` writes it
+    (the app's DIAMOND mode, :data:`locviz_app.models.APP_SENSITIVITY`; made on click):
     every protein not searched yet is searched now, in one DIAMOND call (~3 s for 500)."""
     try:
         searched = search_hits(run.model_name, run.records) is not None
@@ -76,6 +77,6 @@ def table_download_bytes(
         LOG.warning("homology search failed; downloading the table without its columns", exc_info=True)
         searched = False
     preds = [call_for(run, predictor, i, organism).prediction for i in range(len(run.predictions))]
-    signals.annotate(preds)  # the signals column, as the command line writes it
+    pipeline.annotate(preds)  # signals, conflicts and notes, as the command line writes them
     return table.table_bytes(preds, fmt, extra_columns=table_columns(run.model_name, searched),
                              with_attention=with_attention)  # fmt: skip

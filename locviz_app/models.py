@@ -28,7 +28,8 @@ LOG = logging.getLogger("locviz.app")
 
 APP_SENSITIVITY = "default"
 """DIAMOND mode of the app's search: one protein in ~0.15 s on DeepLoc's reference (``mid-sensitive``, the CLI's
-default, ~0.6 s); it finds fewer distant hits (benchmarks/homology.py)."""
+default, ~0.6 s); it finds fewer distant hits (benchmarks/homology.py). ``locviz predict --neighbours --search-mode
+default`` and ``locviz.neighbours(..., search_mode="default")`` search the same way."""
 WARM_UP_SEQUENCE = EXAMPLES[0].sequence[:200]
 
 

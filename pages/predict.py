@@ -526,8 +526,9 @@ def downloads_section(run: runs.Run, pred: Prediction, predictor: Predictor) -> 
     organism = pred.organism
     n = len(run.predictions)
     every = "the protein" if n == 1 else f"all {n} proteins"
-    st.caption(f"The prediction tables have the columns of `locviz predict --organism {organism} --neighbours`: "
-               "calibrated probabilities, the support verdict and the nearest annotated protein.")  # fmt: skip
+    command = f"locviz predict --organism {organism} --neighbours --search-mode {models.APP_SENSITIVITY}"
+    st.caption(f"The prediction tables are those of `{command}`: calibrated probabilities, the support verdict, "
+               "the nearest annotated protein, the signals and any conflict with the call.")  # fmt: skip
     with st.container(horizontal=True, gap="small"):  # buttons as wide as their labels, wrapping: nothing cut off
         downloads.table_download(f"Predictions, {every} (CSV)",
                           lambda: downloads.table_download_bytes(run, predictor, organism, "csv"),

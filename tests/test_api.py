@@ -11,7 +11,7 @@ import pytest
 from conftest import GFP, HUMAN_INSULIN
 
 import locviz
-from locviz import homology, whatif
+from locviz import cli, homology, whatif
 from locviz.errors import InputError
 from locviz.examples import by_accession
 from locviz.sequences import ProteinRecord
@@ -115,6 +115,32 @@ def test_scan_reuses_a_prediction_as_the_wild_type(tiny: locviz.Predictor) -> No
     assert scan.heatmap().shape == (20, 2) and scan.wild is wild
     animal = locviz.scan(tiny, record, 3, 3, organism="animal")  # a record: the organism is the caller's
     assert animal.wild.organism == "animal"
+    (restricted,) = tiny.predict([record], organism="animal")
+    as_app = locviz.scan(tiny, restricted, 3, 3)  # the app's What if page: all compartments, whatever the organism
+    assert as_app.wild.organism == "any" and as_app.wild is not restricted
+    np.testing.assert_allclose(as_app.delta, direct.delta[:1], atol=1e-6)
+    assert locviz.scan(tiny, restricted, 3, 3, organism="animal").wild is restricted
+
+
+def test_write_table_is_the_predict_commands_table(tiny: locviz.Predictor, tmp_path: Path, capsys) -> None:
+    """From Python, the same file `locviz predict` writes: every column filled (signals, conflicts, notes)."""
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">pdi\n{PDI}\n>gfp\n{GFP}B\n")
+    out = tmp_path / "cli.tsv"
+    assert cli.main(["predict", str(fasta), "--model", str(tiny.bundle.card_path), "--out", str(out),
+                            "--device", "cpu", "--no-progress"]) == 0  # fmt: skip
+    predictions = tiny.predict(locviz.parse(fasta.read_text()).records)
+    written = locviz.write_table(predictions, tmp_path / "api.tsv")
+    assert written.read_text() == out.read_text()
+    rows = written.read_text().splitlines()
+    header = rows[0].split("\t")
+    pdi, gfp = (dict(zip(header, r.split("\t"), strict=True)) for r in rows[1:])
+    assert pdi["signals"].startswith("signal_peptide:1-") and "er_retention" in pdi["signals"]
+    assert "encoded as unknown" in gfp["notes"] and "encoded as unknown" not in pdi["notes"]
+    assert "were not seen by the model" in pdi["notes"]  # the tiny model's window is 200 residues
+    predictions[0].extra.update(dict.fromkeys(homology.COLUMNS))  # one protein searched, the other not
+    with pytest.raises(InputError, match="1 of 2 predictions carry homology evidence"):
+        locviz.write_table(predictions, tmp_path / "mixed.tsv")
 
 
 def test_mutate_in_hgvs_equals_our_notation(tiny: locviz.Predictor) -> None:
@@ -148,7 +174,11 @@ def test_neighbours_gives_the_evidence_the_cli_writes() -> None:
     assert pdi.combined is not None and abs(float(pdi.combined.sum()) - 1) < 1e-6
     cli_path = predictor.predict(records)  # what `locviz predict --neighbours` does
     homology.annotate(cli_path, homology.Reference.load(predictor.bundle), thresholds=predictor.support_thresholds)
-    for api, cli in zip(predictions, cli_path, strict=True):
+    for api, from_cli in zip(predictions, cli_path, strict=True):
         for column in (*homology.COLUMNS, "support", "homology_sentence"):
-            assert api.extra[column] == cli.extra[column], column
+            assert api.extra[column] == from_cli.extra[column], column
     assert gfp.sentence == predictions[1].extra["homology_sentence"]
+    fitted = homology.Reference.load(predictor.bundle, sensitivity=None)  # as `locviz predict --neighbours`
+    assert fitted.sensitivity == predictor.bundle.card.reference.combination["sensitivity"]
+    as_app = locviz.neighbours(predictor, predictor.predict(records[:1]), search_mode="default")  # the app's mode
+    assert as_app[0].known and as_app[0].known[0].accession == "P07237"

@@ -8,6 +8,8 @@ buttons were given, so the bytes are those a user gets.
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -19,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from locviz import batching, calibration, cli
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
 from locviz.examples import by_accession
-from locviz_app import evidence
+from locviz_app import evidence, models
 
 REPO = Path(__file__).resolve().parent.parent
 DASHBOARD = str(REPO / "dashboard.py")
@@ -179,14 +181,16 @@ def test_download_has_the_columns_and_values_of_the_cli(
     fasta.write_text(SOD.fasta())
     out = tmp_path / "sod.csv"
     model = str(REPO / "weights" / "multiloc.json")
-    args = ["--format", "csv", "--organism", "animal", "--neighbours", "--no-progress", "--device", "cpu"]
+    args = ["--format", "csv", "--organism", "animal", "--neighbours", "--search-mode", models.APP_SENSITIVITY,
+            "--no-progress", "--device", "cpu"]  # fmt: skip
     code = cli.main(["predict", str(fasta), "--model", model, "--out", str(out), *args])
     assert code == 0, capsys.readouterr().err
     assert from_app.splitlines()[0].endswith(
-        "support,support_reasons,nearest_id,nearest_identity,nearest_location,combined,signals,organism"
+        "support,support_reasons,nearest_id,nearest_identity,nearest_location,combined,signals,signal_conflicts,"
+        "organism,notes"
     )
     assert from_app == out.read_text()
-    assert from_app.splitlines()[1].endswith(",animal")  # the organism applied is in the file
+    assert next(csv.DictReader(io.StringIO(from_app)))["organism"] == "animal"  # the organism applied is in the file
     assert ",p_chloroplast," in from_app.splitlines()[0] and from_app.splitlines()[1].count(",0,") >= 2
 
 
@@ -203,7 +207,8 @@ def test_without_the_aligner_the_call_and_its_verdict_still_show(
     data = made()
     header = (data.decode() if isinstance(data, bytes) else data).splitlines()[0]
     # as plain `locviz predict`: no empty homology columns pretending "no hit"
-    assert header.endswith(",support,support_reasons,signals,organism") and "nearest_id" not in header
+    assert header.endswith(",support,support_reasons,signals,signal_conflicts,organism,notes")
+    assert "nearest_id" not in header
 
 
 # ------------------------------------------------------------------ issue 14: what a careful user trips over

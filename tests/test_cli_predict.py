@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, REPO, UBIQUITIN
 
-from locviz import cli
+from locviz import cli, table
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES, sha256_of
 from locviz.motifs import load_bundle_motifs
 from locviz.predict import load_model
@@ -64,6 +64,8 @@ def test_predict_tsv_matches_api(tmp_path: Path, capsys: pytest.CaptureFixture) 
     head = ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in classes]
     assert list(rows[0])[: len(head)] == head  # then the columns other steps declare (table.py)
     assert [r["id"] for r in rows] == ["insulin", "gfp", "ubiquitin"]
+    # what was done to the input is in the row, not only in the run's summary on stderr
+    assert "were not seen by the model" in rows[1]["notes"] and rows[0]["notes"] == rows[2]["notes"] == ""
     expected = load_model("multiloc", device="cpu").predict(parse(GOOD).records)
     for row, pred in zip(rows, expected, strict=True):
         probs = np.array([float(row[f"p_{c}"]) for c in classes])
@@ -82,7 +84,7 @@ def test_predict_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     code, _, _ = run_predict(capsys, str(fasta), "--model", "multiloc", "--out", str(tmp_path / "o.json"))
     assert code == 0
     document = json.loads((tmp_path / "o.json").read_text())
-    assert document["schema_version"] == 1 and document["model"] == "multiloc"
+    assert document["schema_version"] == table.SCHEMA_VERSION and document["model"] == "multiloc"
     data = document["predictions"]
     assert [d["id"] for d in data] == ["insulin", "gfp", "ubiquitin"]
     head = ["id", "length", "prediction", "confidence"] + [f"p_{c}" for c in MULTILOC_CLASSES]
@@ -91,6 +93,12 @@ def test_predict_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert abs(sum(v for k, v in data[0].items() if k.startswith("p_")) - 1.0) < 1e-4
     code, _, _ = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.txt"), "--format", "csv")
     assert code == 0 and "," in (tmp_path / "o.txt").read_text().splitlines()[0]
+
+
+def test_search_mode_needs_neighbours(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--search-mode", "default")
+    assert code == 1 and "add --neighbours" in err and not (tmp_path / "o.tsv").exists()
 
 
 def test_bad_record_is_skipped_with_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

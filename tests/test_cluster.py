@@ -23,7 +23,7 @@ import pytest
 from conftest import REPO
 from distributed import Client, LocalCluster, WorkerPlugin
 
-from locviz import cli
+from locviz import cli, table
 from locviz.cluster import engine
 from locviz.cluster.manifest import MANIFEST_FILE, RunFolder
 from locviz.cluster.plan import scan
@@ -156,7 +156,7 @@ def test_cluster_table_equals_single_process(
     parts = sorted(out.glob("part-*.parquet"))
     assert len(parts) >= 6
     meta = pq.read_schema(parts[0]).metadata
-    assert meta[b"schema_version"] == b"1" and meta[b"model"] == b"multiloc"
+    assert meta[b"schema_version"] == str(table.SCHEMA_VERSION).encode() and meta[b"model"] == b"multiloc"
 
     assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.tsv")]) == 0
     assert_same_table(read_tsv(tmp_path / "merged.tsv"), read_tsv(tmp_path / "single.tsv"))
@@ -171,7 +171,7 @@ def test_cluster_table_equals_single_process(
 
     assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.json")]) == 0
     merged_json = json.loads((tmp_path / "merged.json").read_text())
-    assert merged_json["schema_version"] == 1 and len(merged_json["predictions"]) == 240
+    assert merged_json["schema_version"] == table.SCHEMA_VERSION and len(merged_json["predictions"]) == 240
     assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.parquet")]) == 0
     merged_ids = [r["id"] for r in read_tsv(tmp_path / "merged.tsv")]
     assert pq.read_table(tmp_path / "merged.parquet").column("id").to_pylist() == merged_ids

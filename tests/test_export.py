@@ -11,11 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import plotly.graph_objects as go
+import pyarrow as pa
 import pytest
 from conftest import synthetic_prediction
 
-from locviz import export, figures, table
+from locviz import export, figures, pipeline, signals, table
 from locviz.datasets import MULTILOC_CLASSES
+from locviz.examples import by_accession
 from locviz.motifs import FilterMotif
 from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES
@@ -179,6 +181,30 @@ def test_predictions_json_is_strict_and_complete():
     assert record["attention"][3] == pytest.approx(pred.attention[3], rel=1e-5)
     assert len(record["member_probabilities"]) == 2 and record["filter_member"] == 0
     assert record["notes"] == ["cropped"] and record["sequence"] == pred.sequence
+
+
+def test_signal_conflicts_and_notes_are_columns_in_every_format():
+    """What the app warns about and what was done to the input reach the table, and Parquet keeps them as lists."""
+    albumin = by_accession("P02768").sequence  # secreted: signal peptide 1-18
+    note = "2 ambiguous residue(s) (X) encoded as unknown"
+    pred = synthetic_prediction(length=len(albumin), seen_upto=None, notes=(note,))
+    pred.sequence = albumin
+    pred.probabilities = np.full(len(pred.classes), 0.01)
+    pred.probabilities[pred.classes.index("nuclear")] = 0.9
+    pipeline.annotate([pred])
+    expected = signals.disagreements(pred, signals.find_signals(albumin))
+    assert len(expected) == 1 and "signal peptide" in expected[0]  # a nuclear call against a signal peptide
+    extra = pipeline.extra_columns(neighbours=False)
+    text = table.table_bytes([pred], "csv", extra_columns=extra).decode()
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["signal_conflicts"] == expected[0] and row["notes"] == pred.notes[0]
+    record = json.loads(table.table_bytes([pred], "json", extra_columns=extra, with_attention=True))["predictions"][0]
+    assert record["signal_conflicts"] == expected and record["notes"] == list(pred.notes)
+    arrow = table.arrow_table([pred], pred.classes, extra_columns=extra)
+    assert arrow.schema.field("notes").type == pa.list_(pa.string())
+    assert arrow.column("signal_conflicts").to_pylist() == [expected]
+    rows = list(table.arrow_rows(arrow))
+    assert rows[0][list(arrow.schema.names).index("notes")] == list(pred.notes)
 
 
 # ---------------------------------------------------------------- file names

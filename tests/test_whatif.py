@@ -502,6 +502,21 @@ def test_scan_command_rescores_with_a_second_model(tmp_path: Path, tiny_weights_
     assert cli.main(["scan", str(fasta), "--model", "multiloc", "--rescore-with", "deeploc", "--out", str(out),
                      "--no-progress"]) == 1  # an input error: a message, no traceback
     assert "predicts other classes" in capsys.readouterr().err
+    # the class whose strongest cells are re-scored, as the app's What if page picks it
+    assert cli.main(["scan", str(fasta), "--model", "multiloc", "--rescore-with", str(tiny_weights_dir / "multiloc"),
+                     "--rescore-top", "2", "--rescore-class", "nuclear", "--start", "11", "--end", "15", "--out",
+                     str(out), "--no-progress"]) == 0  # fmt: skip
+    scan = whatif.saturation_scan(load_model("multiloc", device="cpu"), ProteinRecord("insulin", HUMAN_INSULIN), 11, 15)
+    chosen = {(int(r["position"]), r["mut"]) for r in read_rows(out) if r["rescored_by"]}
+    expected = {(int(scan.positions[i]), scan.substitutes[j]) for i, j in whatif.strongest_cells(scan, "nuclear", 2)}
+    assert chosen == expected
+    capsys.readouterr()
+    for extra, message in ((["--rescore-class", "nucleus"], "not a class of"),
+                           (["--rescore-class", "nuclear"], "add --rescore-with")):  # fmt: skip
+        rescore = ["--rescore-with", str(tiny_weights_dir / "multiloc")] if message != "add --rescore-with" else []
+        assert cli.main(["scan", str(fasta), "--model", "multiloc", *rescore, *extra, "--out", str(out),
+                         "--no-progress"]) == 1  # fmt: skip
+        assert message in capsys.readouterr().err
 
 
 def test_strongest_cells_skip_cells_that_did_not_move_and_refuse_a_bad_count(tiny: Predictor) -> None:
@@ -519,3 +534,8 @@ def test_api_scan_rescores_with_a_second_model(tiny: Predictor) -> None:
     assert scan.rescored_by is not None and len(scan.rescored) == 5
     for (i, j), full in scan.rescored.items():  # the same model: the same Δs
         np.testing.assert_allclose(full, scan.delta[i, j], atol=1e-5)
+    other = locviz.scan(tiny, insulin(), 11, 13, rescore_with=tiny, rescore_top=3, rescore_class="lysosomal")
+    assert other.rescored_class == "lysosomal"
+    assert list(other.rescored) == whatif.strongest_cells(other, "lysosomal", 3)
+    with pytest.raises(InputError, match="not a class of"):
+        locviz.scan(tiny, insulin(), 11, 13, rescore_with=tiny, rescore_class="Lysosome")

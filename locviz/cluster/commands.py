@@ -61,6 +61,7 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
     options = RunOptions(
         input=Path(args.input), out_dir=Path(args.out), model=args.model, cluster=args.cluster,
         partition_size=args.partition_size, organism=args.organism, neighbours=args.neighbours,
+        search_mode=args.search_mode,
         attention=bool(args.attention), device=args.device, batch_size=args.batch_size,
         slurm=SlurmOptions(args.slurm_queue, args.slurm_memory, args.slurm_walltime, args.slurm_account),
     )  # fmt: skip

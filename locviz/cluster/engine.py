@@ -60,6 +60,7 @@ class RunOptions:
     partition_size: int | None = None  # proteins per partition; None: about a minute of work
     organism: str = "any"
     neighbours: bool = False
+    search_mode: str | None = None  # DIAMOND's sensitivity with neighbours; None: the card's (homology.Reference.load)
     attention: bool = False
     device: str = "auto"
     batch_size: int = 32
@@ -183,6 +184,7 @@ def identity(options: RunOptions, plan: Plan, card_name: str, weights_sha256: st
         "model_sha256": weights_sha256,
         "organism": options.organism,
         "neighbours": options.neighbours,
+        "search_mode": options.search_mode,
         "attention": options.attention,
         "partition_size": options.partition_size,
         "target_bytes": plan.target_bytes,
@@ -262,7 +264,8 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
             skipped_records=sum(int(e["rows"]) + int(e.get("refused", 0)) for e in done.values()),
             refused=sum(int(e.get("refused", 0)) for e in done.values()),
         )
-        spec = ModelSpec(str(card_path), card.weights_sha256, options.device, options.batch_size, options.neighbours)
+        spec = ModelSpec(str(card_path), card.weights_sha256, options.device, options.batch_size, options.neighbours,
+                         options.search_mode)  # fmt: skip
         count = len(plan.partitions)
         tasks = [
             PartitionTask(

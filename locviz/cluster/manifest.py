@@ -159,6 +159,7 @@ IDENTITY_WORDS = {
     "model_sha256": "model",
     "organism": "--organism",
     "neighbours": "--neighbours",
+    "search_mode": "--search-mode",
     "attention": "--attention",
     "columns": "table columns (another locviz version)",
 }

@@ -45,6 +45,7 @@ class ModelSpec:
     device: str = "auto"
     batch_size: int = 32
     neighbours: bool = False
+    search_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def loaded(spec: ModelSpec) -> Loaded:
             reference = None
             if spec.neighbours:
                 reference = homology.Reference.for_search(
-                    predictor.bundle, threads=threads or homology.default_threads()
+                    predictor.bundle, threads=threads or homology.default_threads(), sensitivity=spec.search_mode
                 )
                 reference.search([])  # builds the DIAMOND database now, once, not in the first partition
             _LOADED[spec] = Loaded(predictor, reference, pipeline.extra_columns(spec.neighbours))
