@@ -25,6 +25,7 @@ what to change; none prints.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,7 +41,7 @@ __all__ = ["Protein", "find_signals", "mutate", "neighbours", "scan", "signal_co
 Protein = ProteinRecord | Prediction | str
 """A protein as a user holds it: a parsed record, a prediction (reused as the wild type) or sequence text."""
 
-_REFERENCES: weakref.WeakKeyDictionary[Predictor, dict[str | None, homology.Reference]] = weakref.WeakKeyDictionary()
+_REFERENCES: weakref.WeakKeyDictionary[Predictor, dict[str, homology.Reference]] = weakref.WeakKeyDictionary()
 
 
 def _record(protein: Protein) -> ProteinRecord:
@@ -94,10 +95,11 @@ def neighbours(
     """Search ``predictions`` against the model's reference set of annotated proteins (DIAMOND).
 
     Each prediction's ``extra`` gains the ``locviz predict --neighbours`` columns (``nearest_id``,
-    ``nearest_identity``, ``nearest_location``, ``combined``) and a ``support`` verdict renewed with the
-    evidence. Returns one :class:`locviz.homology.Evidence` per prediction: ``hits`` (up to 5, best first),
-    ``known`` (the protein is itself in the reference set), ``sentence``, ``combined`` probabilities and
-    ``combined_label`` (None when the card has no fitted combination). ``search_mode`` is DIAMOND's sensitivity
+    ``nearest_identity``, ``nearest_location``, ``combined``; the sentence in ``homology_sentence``) and a
+    ``support`` verdict renewed with the evidence. Returns one :class:`locviz.homology.Evidence` per prediction:
+    ``hits`` (up to 5, best first), ``known`` (the protein is itself in the reference set), ``sentence``,
+    ``combined`` probabilities and ``combined_label`` (None when the card has no fitted combination).
+    ``search_mode`` is DIAMOND's sensitivity
     (:data:`locviz.homology.SENSITIVITIES`); by default the one the combined call was fitted with, as
     ``locviz predict --neighbours`` searches; the app searches in ``"default"`` mode, faster for one protein at
     a time (``--search-mode default`` gives its table). The reference set is read once per predictor and mode;
@@ -110,9 +112,10 @@ def neighbours(
     """
     if reference is None:
         by_mode = _REFERENCES.setdefault(predictor, {})
-        reference = by_mode.get(search_mode)
+        mode = homology.search_mode(predictor.bundle.card, search_mode)
+        reference = by_mode.get(mode)
         if reference is None:
-            reference = by_mode[search_mode] = homology.Reference.for_search(predictor.bundle, sensitivity=search_mode)
+            reference = by_mode[mode] = homology.Reference.for_search(predictor.bundle, sensitivity=mode)
     predictions = list(predictions)
     if not predictions:
         return []
@@ -146,8 +149,12 @@ def scan(
 
     Raises:
         InputError: the window is outside the protein or longer than 100 residues; ``rescore_with`` has other
-            classes; ``rescore_class`` is not one of them.
+            classes; ``rescore_class`` is not one of them, or is given without ``rescore_with``.
     """
+    if rescore_class is not None and (rescore_with is None or rescore_class not in predictor.classes):
+        raise InputError(f"rescore_class {rescore_class!r}: " + (
+            "it chooses the cells rescore_with predicts again; pass rescore_with=" if rescore_with is None else
+            f"not a class of {predictor.name}; choose one of {', '.join(predictor.classes)}"))  # fmt: skip
     wild, organism = _wild(predictor, protein, organism)
     record = _record(protein)
     result = whatif.saturation_scan(predictor, record, start, end, wild=wild, callback=callback, organism=organism)
@@ -188,13 +195,17 @@ def mutate(
 
 def write_table(predictions: Sequence[Prediction], path: str | Path, *, fmt: str | None = None) -> Path:
     """Write ``predictions`` as ``locviz predict`` writes them: TSV, CSV, JSON or GFF3 (``fmt``, else the file's
-    suffix, else TSV), every column the command line fills (signals, their conflicts with the call, notes; the
-    homology columns when :func:`neighbours` ran on these predictions, as ``--neighbours``). Returns the path.
+    suffix, else TSV; ``"-"`` is standard output), every column the command line fills (signals, their conflicts
+    with the call and notes, stored in each prediction's ``extra`` on the way; the homology columns when
+    :func:`neighbours` ran on these predictions, as ``--neighbours``). Returns the path.
 
     Raises:
-        InputError: predictions of different models, only some of them searched, or a path that cannot be written.
+        InputError: no predictions, predictions of different models, only some of them searched, or a path that
+            cannot be written.
     """
     predictions = list(predictions)
+    if not predictions:
+        raise InputError("no predictions to write; predict at least one protein (predictor.predict(records))")
     classes = table.check_same_classes(predictions)
     searched = [all(c in p.extra for c in homology.COLUMNS) for p in predictions]
     if any(searched) and not all(searched):
@@ -204,10 +215,13 @@ def write_table(predictions: Sequence[Prediction], path: str | Path, *, fmt: str
     fmt = table.format_for(target, fmt, table.PREDICTION_FORMATS)
     table.check_output_path(target)
     pipeline.annotate(predictions)
-    model = predictions[0].model_name if predictions else ""
-    extra = pipeline.extra_columns(neighbours=bool(searched) and all(searched))
-    with table.open_output(target) as handle:
-        writer = table.writer_for(handle, fmt, classes, model=model, extra_columns=extra)
+    extra = pipeline.extra_columns(neighbours=all(searched))
+    handle = table.open_output(target)
+    try:
+        writer = table.writer_for(handle, fmt, classes, model=predictions[0].model_name, extra_columns=extra)
         writer.write(predictions)
         writer.close()
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
     return Path(target)

@@ -87,7 +87,7 @@ import numpy as np
 
 from locviz import calibration, organisms
 from locviz.calibration import HomologyHint, SupportThresholds
-from locviz.card import ReferenceCard, display_name
+from locviz.card import ModelCard, ReferenceCard, display_name
 from locviz.datasets import LabelledSet, sha256_of
 from locviz.errors import BundleError, InputError, SearchError
 from locviz.prediction import Prediction
@@ -122,6 +122,8 @@ DEFAULT_SENSITIVITY = "mid-sensitive"
 SMALL_QUERY_SET = 16
 """Up to this many queries DIAMOND indexes the queries, not the reference (--algo 1): 0.2 s instead of 1.8 s."""
 COLUMNS = ("nearest_id", "nearest_identity", "nearest_location", "combined")
+EXTRA_KEYS = (*COLUMNS, "homology_sentence", "homology_hint")
+"""Everything :func:`annotate` puts in ``Prediction.extra``: made for one call, so dropped when the call changes."""
 INSTALL_HINT = "install DIAMOND: apt-get install diamond-aligner (scripts/install.sh does)"
 
 
@@ -193,6 +195,16 @@ def _write_fasta(path: Path, items: Iterable[tuple[str, str]]) -> None:
     with open(path, "w") as handle:
         for name, sequence in items:
             handle.write(f">{name}\n{sequence}\n")
+
+
+def search_mode(card: ModelCard, chosen: str | None = None) -> str:
+    """The DIAMOND mode a search of ``card``'s reference set runs in: ``chosen``, else the mode its combined call
+    was fitted with (:data:`DEFAULT_SENSITIVITY` for a card without one)."""
+    if chosen is not None:
+        return chosen
+    section = card.reference
+    fitted = (section.combination or {}).get("sensitivity") if section is not None else None
+    return str(fitted or DEFAULT_SENSITIVITY)
 
 
 class _Diamond:
@@ -386,10 +398,7 @@ class Reference:
                 "--dataset ... --data ... --folds ...' (the model's training folds)"
             )
         combination = Combination.from_dict(section.combination, card_path) if section.combination else None
-        if options.get("sensitivity") is None:  # not chosen: search as the combination was fitted
-            options.pop("sensitivity", None)
-            if combination is not None:
-                options["sensitivity"] = combination.sensitivity
+        options["sensitivity"] = search_mode(card, options.get("sensitivity"))
         fitted_for = combination.metrics.get("weights_sha256") if combination else None
         if fitted_for and fitted_for != card.weights_sha256:
             combination = None  # fitted for other weights: stale, so no combined call rather than a wrong one

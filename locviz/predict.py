@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from locviz import batching, calibration, cpu, organisms
+from locviz import batching, calibration, cpu, homology, organisms
 from locviz.encoding import tokenize
 from locviz.errors import InputError
 from locviz.prediction import Prediction
@@ -21,6 +21,9 @@ from locviz.sequences import ParseResult, ProteinRecord, parse
 from locviz.weights import ModelBundle, load_bundle
 
 __all__ = ["Prediction", "Predictor", "load_model"]  # Prediction lives in locviz.prediction; re-exported here
+
+DERIVED_FROM_THE_CALL = ("signal_conflicts", "notes")
+"""Table cells :func:`locviz.pipeline.annotate` makes from a call; a restricted copy is annotated afresh."""
 
 
 class Predictor:
@@ -120,8 +123,13 @@ class Predictor:
 
     def for_organism(self, prediction: Prediction, organism: str) -> Prediction:
         """A calibrated ``organism='any'`` prediction restricted to ``organism``, support verdict renewed
-        (``extra['organism']`` records the organism for the table)."""
+        (``extra['organism']`` records the organism for the table). What was derived from the unrestricted call
+        is not carried over: the homology evidence and combined call (search again: ``locviz.neighbours``), and
+        the signal conflicts and notes (:func:`locviz.pipeline.annotate` renews them)."""
         restricted = organisms.apply(prediction, organism)
+        if restricted is not prediction:  # a copy with its own extra: the original keeps its evidence
+            for key in (*homology.EXTRA_KEYS, *DERIVED_FROM_THE_CALL):
+                restricted.extra.pop(key, None)
         restricted.extra["organism"] = restricted.organism
         return calibration.annotate(restricted, self.support_thresholds)
 

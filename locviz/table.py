@@ -285,8 +285,9 @@ SIGNAL_FIELDS = (("type", "string"), ("start", "int64"), ("end", "int64"), ("lab
                  ("evidence", "string"))  # fmt: skip
 """One item of the ``signals`` cell in Parquet: the fields of :meth:`locviz.signals.Signal.to_json`."""
 FLOAT_EXTRA_COLUMNS = frozenset({"nearest_identity"})
+"""Extra columns stored as float64."""
 TEXT_LIST_COLUMNS = frozenset({"signal_conflicts", "notes"})
-"""Extra columns stored as float64, and as lists of text; ``signals`` is a list of structs; every other is text."""
+"""Extra columns stored as lists of text; ``signals`` is a list of structs; every other extra column is text."""
 
 
 def _extra_arrow_type(column: str) -> Any:
@@ -360,7 +361,8 @@ def read_parquet(path: str | Any) -> Any:
         raise InputError(f"{path} is not a readable Parquet table: {exc}") from exc
     found = (tab.schema.metadata or {}).get(b"schema_version", b"?").decode()
     if found != str(SCHEMA_VERSION):
-        raise InputError(f"{path} has table schema_version {found}; this locviz reads version {SCHEMA_VERSION}")
+        raise InputError(f"{path} has table schema_version {found}; this locviz reads version {SCHEMA_VERSION}: "
+                         "merge it with the locviz version that wrote it, or predict again into a new --out folder")
     return tab
 
 

@@ -3,6 +3,7 @@ and variants in HGVS protein notation beside locviz's own."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -120,6 +121,8 @@ def test_scan_reuses_a_prediction_as_the_wild_type(tiny: locviz.Predictor) -> No
     assert as_app.wild.organism == "any" and as_app.wild is not restricted
     np.testing.assert_allclose(as_app.delta, direct.delta[:1], atol=1e-6)
     assert locviz.scan(tiny, restricted, 3, 3, organism="animal").wild is restricted
+    [change] = locviz.mutate(tiny, restricted, "L3G")  # mutate too: all compartments unless organism= is given
+    assert change.wild.organism == change.mutant.organism == "any"
 
 
 def test_write_table_is_the_predict_commands_table(tiny: locviz.Predictor, tmp_path: Path, capsys) -> None:
@@ -138,9 +141,18 @@ def test_write_table_is_the_predict_commands_table(tiny: locviz.Predictor, tmp_p
     assert pdi["signals"].startswith("signal_peptide:1-") and "er_retention" in pdi["signals"]
     assert "encoded as unknown" in gfp["notes"] and "encoded as unknown" not in pdi["notes"]
     assert "were not seen by the model" in pdi["notes"]  # the tiny model's window is 200 residues
+    assert locviz.write_table(predictions, "-", fmt="json") == Path("-")  # standard output, left open
+    printed = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in printed["predictions"]] == ["pdi", "gfp"]
+    print("standard output is still open")  # ValueError if write_table had closed it
+    with pytest.raises(InputError, match="no predictions to write"):
+        locviz.write_table([], tmp_path / "empty.tsv")
+    restricted = tiny.for_organism(predictions[0], "plant")  # a new call: conflicts and evidence made afresh
+    assert "signal_conflicts" not in restricted.extra and "signal_conflicts" in predictions[0].extra
     predictions[0].extra.update(dict.fromkeys(homology.COLUMNS))  # one protein searched, the other not
     with pytest.raises(InputError, match="1 of 2 predictions carry homology evidence"):
         locviz.write_table(predictions, tmp_path / "mixed.tsv")
+    assert locviz.top_regions is locviz.regions.top_regions  # the Predict page's most-attended windows
 
 
 def test_mutate_in_hgvs_equals_our_notation(tiny: locviz.Predictor) -> None:
@@ -179,6 +191,8 @@ def test_neighbours_gives_the_evidence_the_cli_writes() -> None:
             assert api.extra[column] == from_cli.extra[column], column
     assert gfp.sentence == predictions[1].extra["homology_sentence"]
     fitted = homology.Reference.load(predictor.bundle, sensitivity=None)  # as `locviz predict --neighbours`
-    assert fitted.sensitivity == predictor.bundle.card.reference.combination["sensitivity"]
+    assert fitted.sensitivity == predictor.bundle.card.reference.combination["sensitivity"] == "mid-sensitive"
     as_app = locviz.neighbours(predictor, predictor.predict(records[:1]), search_mode="default")  # the app's mode
     assert as_app[0].known and as_app[0].known[0].accession == "P07237"
+    assert locviz.api._REFERENCES[predictor]["default"].sensitivity == "default"
+    assert set(locviz.api._REFERENCES[predictor]) == {"default", "mid-sensitive"}  # one database per mode

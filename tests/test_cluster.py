@@ -320,3 +320,16 @@ def test_slurm_job_script_runs_one_single_threaded_worker_per_job() -> None:
     assert "--nthreads 1" in script and "--memory-limit" in script
     assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 LOCVIZ_THREADS=1" in script
     assert sys.executable in script  # the workers run the same Python (and locviz) as the client
+
+
+def test_a_folder_from_another_table_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    from locviz.cluster.manifest import refuse_mismatch
+
+    now = {"input_sha256": "a", "model_sha256": "m", "target_bytes": 1, "schema_version": table.SCHEMA_VERSION,
+           "partition_size": None, "organism": "any", "neighbours": True, "search_mode": "mid-sensitive",
+           "attention": False, "columns": []}  # fmt: skip
+    with pytest.raises(InputError, match="another locviz version .*choose another --out folder"):
+        refuse_mismatch(tmp_path, {**now, "schema_version": 1}, now)
+    with pytest.raises(InputError, match="--search-mode = 'default'"):
+        refuse_mismatch(tmp_path, {**now, "search_mode": "default"}, now)
+    refuse_mismatch(tmp_path, dict(now), now)  # the same run: no complaint

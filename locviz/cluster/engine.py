@@ -60,7 +60,7 @@ class RunOptions:
     partition_size: int | None = None  # proteins per partition; None: about a minute of work
     organism: str = "any"
     neighbours: bool = False
-    search_mode: str | None = None  # DIAMOND's sensitivity with neighbours; None: the card's (homology.Reference.load)
+    search_mode: str | None = None  # DIAMOND's sensitivity with neighbours; None: the card's (homology.search_mode)
     attention: bool = False
     device: str = "auto"
     batch_size: int = 32
@@ -245,6 +245,7 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
         homology.diamond_program()
         if card.reference is None:
             raise BundleError(f"{card_path} has no reference set, so --neighbours cannot search one")
+        options = replace(options, search_mode=homology.search_mode(card, options.search_mode))  # as resolved
     run_folder = RunFolder(options.out_dir)
     run_folder.create()
     kind, _ = parse_spec(options.cluster)

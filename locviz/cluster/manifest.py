@@ -179,6 +179,11 @@ def refuse_mismatch(folder: Path, earlier: dict[str, Any], now: dict[str, Any]) 
             f"{str(earlier.get('model_sha256'))[:12]}...), not {now['model']} ({now['model_sha256'][:12]}...); "
             "choose another --out folder, or delete it to start again"
         )
+    if earlier.get("schema_version") != now["schema_version"]:
+        raise InputError(
+            f"{folder} was written by another locviz version (table schema_version {earlier.get('schema_version')}; "
+            f"this one writes {now['schema_version']}); finish it with that version, or choose another --out folder"
+        )
     if earlier.get("target_bytes") != now["target_bytes"]:
         raise InputError(
             f"{folder} was cut into partitions with --partition-size {earlier.get('partition_size') or 'default'}, "
