@@ -68,6 +68,8 @@ MIN_BLIND_TEACHER = 2
 SECONDS_PER_EPOCH = {"deeploc": 94.0, "multiloc": 35.0}
 """Measured on 2 idle CPU cores (one deeploc / multiloc epoch); used until a run has timed its own."""
 STUDENT_EPOCH_SHARE = 0.4
+SHIP_SECONDS = 900.0
+"""Time to ship a finished run (the card sections its member changes recomputed, committed), for ``--hours``."""
 """A student's epoch against a full-size member's (2026-12-02: 60 s against ~150 s for DeepLoc on this machine)."""
 SIGNALS_FILE = Path("signals") / "deeploc_train_signals.tsv"
 
@@ -294,31 +296,43 @@ def reusable(plan: Plan, run: Run) -> Run | None:
 
 
 # ----------------------------------------------------------------------------- status
-def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
-    """One row per run: state, epochs, validation figures, estimated hours left."""
+def _pace_key(run: Run) -> tuple[str, bool]:  # a student's epoch costs a fraction of a member's
+    return run.dataset, run.kind == "student"
 
-    def pace_key(r: Run) -> tuple[str, bool]:  # a student's epoch costs a fraction of a member's
-        return r.dataset, r.kind == "student"
 
+def epoch_seconds(plan: Plan) -> dict[tuple[str, bool], float]:
+    """Seconds per epoch by (data set, student?): the median of the last 10 epochs of that kind (earlier ones may
+    have shared the cores); the planned figure (a share of it for a student) where nothing of the kind has run."""
     measured: dict[tuple[str, bool], list[float]] = {}
     for r in plan.runs:
-        measured.setdefault(pace_key(r), []).extend(h["seconds"] for h in _history(plan, r))
-    # the recent pace: the median of the last 10 epochs of each data set and model size (earlier ones may have
-    # shared the cores); the planned figure (a share of it for a student) where nothing of the kind has run yet
-    per_epoch = {
+        measured.setdefault(_pace_key(r), []).extend(h["seconds"] for h in _history(plan, r))
+    return {
         key: float(np.median(v[-10:])) if v else SECONDS_PER_EPOCH[key[0]] * (STUDENT_EPOCH_SHARE if key[1] else 1.0)
         for key, v in measured.items()
     }
+
+
+def seconds_left(plan: Plan, run: Run, per_epoch: dict[tuple[str, bool], float]) -> float:
+    """The training time ``run`` still needs at the recent pace (0 when done or shipped from its stage winner)."""
+    if result_of(plan, run) is not None or reusable(plan, run):
+        return 0.0
+    ready = resolved(plan, run) or run
+    epochs = int(ready.settings.get("epochs", TrainConfig.epochs))
+    return max(epochs - len(_history(plan, run)), 0) * per_epoch[_pace_key(run)]
+
+
+def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
+    """One row per run: state, epochs, validation figures, estimated hours left."""
+    per_epoch = epoch_seconds(plan)
     rows = []
     for r in plan.runs:
         res, hist = result_of(plan, r), _history(plan, r)
-        epochs = int(resolved(plan, r).settings.get("epochs", TrainConfig.epochs)) if resolved(plan, r) else int(
-            r.settings.get("epochs", TrainConfig.epochs))  # fmt: skip
+        epochs = int((resolved(plan, r) or r).settings.get("epochs", TrainConfig.epochs))
+        left = seconds_left(plan, r, per_epoch)
         if res is not None:
-            state, left = "done", 0.0
+            state = "done"
         else:
             state = "running" if r.name == running else ("waiting" if resolved(plan, r) is None else "left")
-            left = 0.0 if reusable(plan, r) else max(epochs - len(hist), 0) * per_epoch[pace_key(r)]
         report = res["validation"] if res else (hist[-1] if hist else {})
         rows.append({
             "run": r.name, "stage": r.stage or (f"<{r.levers_from}" if r.levers_from else ""), "state": state,
@@ -643,11 +657,19 @@ def commit(paths: list[Path], message: str, log: Callable[[str], None] = print) 
 
 # ----------------------------------------------------------------------------- the loop
 def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str], None] = print,
-                 only: str | None = None) -> int:  # fmt: skip
+                 only: str | None = None, hours: float | None = None) -> int:  # fmt: skip
     """Run every unfinished run in plan order (``only``: just that run); a run waiting for its stage is passed
-    over until the stage ends. Returns 0 when nothing is left to run, 1 when runs wait, 2 after a STOP file."""
+    over until the stage ends. Returns 0 when nothing is left to run, 1 when runs wait, 2 after a STOP file.
+
+    ``hours``: the time this machine is left for (a working session: its checkpoints do not outlive it). A run
+    expected to need more (its epochs left at the recent pace, plus :data:`SHIP_SECONDS` when it ships) is passed
+    over for a later one that fits, so no session's training is lost to a run it cannot finish."""
     if only is not None and only not in {r.name for r in plan.runs}:
         raise InputError(f"{plan.path} has no run named {only!r}; runs: {', '.join(r.name for r in plan.runs)}")
+    if hours is not None and not hours > 0:
+        raise InputError(f"--hours must be a positive number of hours, got {hours}")
+    deadline = None if hours is None else time.time() + hours * 3600
+    too_long: set[str] = set()
     plan.runs_dir.mkdir(parents=True, exist_ok=True)
     (plan.runs_dir / "campaign.pid").write_text(str(os.getpid()))
     progress = True
@@ -657,8 +679,15 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             if result_of(plan, run) is not None or (only is not None and run.name != only):
                 continue
             ready = resolved(plan, run)
-            if ready is None:
+            if ready is None or run.name in too_long:
                 continue
+            if deadline is not None:
+                needed = seconds_left(plan, run, epoch_seconds(plan)) + (SHIP_SECONDS if run.ship else 0.0)
+                if time.time() + needed > deadline:
+                    too_long.add(run.name)
+                    log(f"{run.name} needs about {needed / 3600:.1f} h, {(deadline - time.time()) / 3600:.1f} h are "
+                        "left (--hours): passed over for a run that fits; the next start takes it")  # fmt: skip
+                    continue
             stop = plan.runs_dir / "STOP"
             if stop.exists():  # `touch runs/campaign/STOP`: end cleanly between runs (never mid-ship)
                 stop.unlink()

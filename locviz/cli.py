@@ -256,6 +256,9 @@ def add_campaign(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="folder holding deeploc/, multiloc/ and signals/ (default: the plan's 'data')")
     p.add_argument("--commit", action="store_true", help="git-commit each bundle as soon as a member is shipped")
     p.add_argument("--only", metavar="RUN", help="run just this run of the plan (what a member's card records)")
+    p.add_argument("--hours", type=float, metavar="H",
+                   help="the machine is left for H hours (checkpoints do not outlive it): pass over a run expected "
+                   "to need longer, at the recent pace, for a later one that fits")  # fmt: skip
     p.set_defaults(func=cmd_campaign)
 
 
@@ -268,7 +271,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if pid is not None and pid != os.getpid():
         raise InputError(f"a campaign on {plan.runs_dir} is already running (pid {pid}); see --status")
     return campaign.run_campaign(plan, commit_shipped=args.commit, log=lambda line: print(line, flush=True),
-                                 only=args.only)  # fmt: skip
+                                 only=args.only, hours=args.hours)  # fmt: skip
 
 
 # -------------------------------------------------------------------------- ensemble

@@ -437,6 +437,26 @@ def test_a_stop_file_ends_the_campaign_between_runs(tmp_path: Path) -> None:
     assert not (plan.runs_dir / "STOP").exists() and campaign.result_of(plan, plan.runs[0]) is None
 
 
+def test_hours_pass_over_a_run_that_cannot_finish_for_one_that_can(tmp_path: Path, monkeypatch) -> None:
+    """A session's checkpoints die with it: with --hours, a run too long for what is left waits for the next start."""
+    fake_multiloc(tmp_path / "data" / "multiloc")
+    tiny_trained_bundle(tmp_path / "bundle")
+    head = f'[campaign]\ndata = "{tmp_path / "data"}"\nruns = "{tmp_path / "runs"}"\nresults = "{tmp_path / "res"}"\n'
+    run = ('[[run]]\nname = "{name}"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = 0\n'
+           'epochs = {epochs}\nbatch_size = 8\n')  # fmt: skip
+    path = tmp_path / "plan.toml"
+    path.write_text(head + run.format(name="long", m=tmp_path / "bundle", epochs=3)
+                    + run.format(name="short", m=tmp_path / "bundle", epochs=1))  # fmt: skip
+    plan = campaign.read_plan(path)
+    monkeypatch.setitem(campaign.SECONDS_PER_EPOCH, "multiloc", 1000.0)  # the planned pace: nothing has run yet
+    lines: list[str] = []
+    assert campaign.run_campaign(plan, log=lines.append, hours=0.5) == 1  # "long" still waits for a start
+    assert campaign.result_of(plan, plan.runs[0]) is None and campaign.result_of(plan, plan.runs[1]) is not None
+    assert any(line.startswith("long needs about 0.8 h, 0.5 h are left") for line in lines)
+    with pytest.raises(InputError, match="positive number of hours"):
+        campaign.run_campaign(plan, log=lines.append, hours=0)
+
+
 def test_a_new_member_can_leave_a_calibration_fold_out(tmp_path: Path) -> None:
     """exclude_folds keeps a fold free of new members (the ensemble's calibration fold); refusals name the run."""
     fake_multiloc(tmp_path / "data" / "multiloc")
