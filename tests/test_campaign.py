@@ -437,11 +437,16 @@ def test_a_stop_file_ends_the_campaign_between_runs(tmp_path: Path) -> None:
     assert not (plan.runs_dir / "STOP").exists() and campaign.result_of(plan, plan.runs[0]) is None
 
 
+def small_campaign(root: Path) -> str:
+    """A fake MultiLoc and a tiny trained bundle under ``root``; returns the plan's ``[campaign]`` table."""
+    fake_multiloc(root / "data" / "multiloc")
+    tiny_trained_bundle(root / "bundle")
+    return f'[campaign]\ndata = "{root / "data"}"\nruns = "{root / "runs"}"\nresults = "{root / "res"}"\n'
+
+
 def test_hours_pass_over_a_run_that_cannot_finish_for_one_that_can(tmp_path: Path, monkeypatch) -> None:
     """A session's checkpoints die with it: with --hours, a run too long for what is left waits for the next start."""
-    fake_multiloc(tmp_path / "data" / "multiloc")
-    tiny_trained_bundle(tmp_path / "bundle")
-    head = f'[campaign]\ndata = "{tmp_path / "data"}"\nruns = "{tmp_path / "runs"}"\nresults = "{tmp_path / "res"}"\n'
+    head = small_campaign(tmp_path)
     run = ('[[run]]\nname = "{name}"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = 0\n'
            'epochs = {epochs}\nbatch_size = 8\n')  # fmt: skip
     path = tmp_path / "plan.toml"
@@ -459,9 +464,7 @@ def test_hours_pass_over_a_run_that_cannot_finish_for_one_that_can(tmp_path: Pat
 
 def test_a_new_member_can_leave_a_calibration_fold_out(tmp_path: Path) -> None:
     """exclude_folds keeps a fold free of new members (the ensemble's calibration fold); refusals name the run."""
-    fake_multiloc(tmp_path / "data" / "multiloc")
-    tiny_trained_bundle(tmp_path / "bundle")
-    head = f'[campaign]\ndata = "{tmp_path / "data"}"\nruns = "{tmp_path / "runs"}"\nresults = "{tmp_path / "res"}"\n'
+    head = small_campaign(tmp_path)
     run = ('[[run]]\nname = "m2"\nkind = "new"\ndataset = "multiloc"\nmodel = "{m}"\nvalidation_fold = 3\n'
            'exclude_folds = [{x}]\ncalibration_fold = 4\nepochs = 1\nbatch_size = 8\n')  # fmt: skip
     path = tmp_path / "plan.toml"
