@@ -487,7 +487,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         signal_writer = table.RowWriter(sig_handle, table.format_for(args.signals), signals.TRACK_COLUMNS,
                                         meta={"model": predictor.name}, rows_key="signals")  # fmt: skip
     bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
-    counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0, "excluded": 0}
+    counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0, "excluded": 0, "known": 0}
     seen_ids: set[str] = set()
     pending: list[ProteinRecord] = []
     where = "stdin" if source == "-" else source
@@ -504,6 +504,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         counts["predicted"] += len(predictions)
         counts["cropped"] += sum(1 for p in predictions if not p.seen.all())
         counts["excluded"] += sum(1 for p in predictions if p.extra.get("organism_warning"))
+        counts["known"] += sum(1 for p in predictions if p.extra.get("known_location") is not None)
         bar.update(len(predictions))
         pending.clear()
 
@@ -570,6 +571,12 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
             f"warning: {counts['excluded']} protein(s) had more than half of the model's probability in "
             f"compartments organism '{args.organism}' cannot have; their support is low and support_reasons "
             "says where the probability was: check the organism",
+            file=sys.stderr,
+        )
+    if counts.get("known"):
+        print(
+            f"note: {counts['known']} protein(s) are in {predictor.name}'s training data (known_location): their "
+            "calls are recall, not prediction; leave them out when measuring accuracy",
             file=sys.stderr,
         )
     predicted, skipped = counts["predicted"], counts["skipped"]

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     from locviz.sequences import ProteinRecord
 
 
-EVIDENCE_COLUMNS = ("signals", "signal_conflicts", "organism", "notes")
-"""Filled for every protein by :func:`annotate` (``organism`` by :meth:`Predictor.for_organism`): the known
-sorting signals, the sentences naming each signal the call contradicts (the app's warnings), the organism the
-probabilities were restricted to, and what was done to the input (residues cleaned, a long protein cut to the
-model's window)."""
+EVIDENCE_COLUMNS = ("known_location", "signals", "signal_conflicts", "organism", "notes")
+"""Filled for every protein by :func:`annotate` (``known_location`` and ``organism`` by the
+:class:`~locviz.predict.Predictor`): the location the training data gives this very protein (same accession or
+sequence: the call is then recall, not prediction), the known sorting signals, the sentences naming each signal
+the call contradicts (the app's warnings), the organism the probabilities were restricted to, and what was done
+to the input (residues cleaned, a long protein cut to the model's window)."""
 
 
 def extra_columns(neighbours: bool) -> tuple[str, ...]:

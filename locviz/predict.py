@@ -45,6 +45,9 @@ class Predictor:
         self.batch_size = batch_size
         self.max_batch_residues = max_batch_residues
         self._lock = threading.Lock()
+        self._reference_lock = threading.Lock()
+        self._reference: homology.Reference | None = None
+        self._reference_read = False
         cpu.apply_thread_policy()  # LOCVIZ_THREADS, when set
         # the card's calibration (the identity when uncalibrated or calibrated=False) and support-verdict thresholds
         self.calibrator = calibration.calibrator_of(bundle.card) if calibrated else calibration.Calibrator()
@@ -66,6 +69,17 @@ class Predictor:
     @property
     def device(self) -> torch.device:
         return self._bundle.device
+
+    @property
+    def reference(self) -> homology.Reference | None:
+        """The annotated proteins the model was trained on (the card's reference set, read on first use; no
+        DIAMOND needed), or None for a bundle without one. Each prediction's ``known_location`` comes from it."""
+        with self._reference_lock:
+            if not self._reference_read:
+                if self._bundle.card.reference is not None:
+                    self._reference = homology.Reference.load(self._bundle)
+                self._reference_read = True
+            return self._reference
 
     def predict(
         self, records: Sequence[ProteinRecord], with_filters: bool = False, organism: str = "any"
@@ -158,10 +172,13 @@ class Predictor:
             lock=self._lock,
             callback=callback,
         )
+        reference = self.reference
         for idx, result in batches:
             for b, i in enumerate(idx):
                 filters = None if result.filter_activations is None else result.filter_activations[b]
                 raw = self._to_full_length(records[i], crops[i], result, b, filters, motif_member)
+                known = reference.known(records[i]) if reference is not None else []
+                raw.extra["known_location"] = known[0].location if known else None  # a training protein: recall
                 out[i] = self.finish(raw, organism)
         return [p for p in out if p is not None]
 

@@ -173,6 +173,22 @@ def test_mutate_in_hgvs_equals_our_notation(tiny: locviz.Predictor) -> None:
         locviz.mutate(tiny, record, "p.Leu6Pro")
 
 
+def test_a_training_protein_is_flagged_without_a_search(tiny: locviz.Predictor, tmp_path: Path, capsys) -> None:
+    """Every prediction says whether the model was trained on this very protein (no DIAMOND needed)."""
+    predictor = locviz.load_model("multiloc", device="cpu")  # the shipped model and its reference set
+    pdi, gfp = predictor.predict([ProteinRecord("P07237", PDI), ProteinRecord("gfp", GFP)])
+    assert pdi.extra["known_location"] == "ER" and gfp.extra["known_location"] is None
+    renamed = predictor.predict([ProteinRecord("my_protein", PDI)])[0]  # the same sequence under another name
+    assert renamed.extra["known_location"] == "ER"
+    assert predictor.for_organism(pdi, "animal").extra["known_location"] == "ER"  # not derived from the call
+    assert tiny.reference is None and tiny.predict([ProteinRecord("x", GFP)])[0].extra["known_location"] is None
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">P07237\n{PDI}\n>gfp\n{GFP}\n")
+    assert cli.main(["predict", str(fasta), "--model", "multiloc", "--out", str(tmp_path / "o.tsv"), "--device",
+                     "cpu", "--no-progress"]) == 0  # fmt: skip
+    assert "1 protein(s) are in multiloc's training data (known_location)" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(shutil.which("diamond") is None, reason="DIAMOND (apt-get install diamond-aligner)")
 def test_neighbours_gives_the_evidence_the_cli_writes() -> None:
     predictor = locviz.load_model("multiloc", device="cpu")  # the shipped model and its reference set

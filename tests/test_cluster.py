@@ -302,8 +302,9 @@ def test_another_model_or_input_in_the_folder_is_refused(
     code, err = cluster_run(capsys, str(small), "--out", str(out), "--model", "multiloc", "--cluster", scheduler,
                             "--organism", "plant")  # fmt: skip
     assert code == 1 and "--organism" in err and err.count("\n") == 1
+    # 12 partitions: never the default's 4 or 8, whether one or both workers were up when the folder was cut
     code, err = cluster_run(capsys, str(small), "--out", str(out), "--model", "multiloc", "--cluster", scheduler,
-                            "--partition-size", "3")  # fmt: skip
+                            "--partition-size", "1")  # fmt: skip
     assert code == 1 and "--partition-size" in err and err.count("\n") == 1
 
 
