@@ -393,7 +393,9 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         description="Predict every record of INPUT (FASTA, or one raw sequence) and write one row per protein: "
         "id, length, prediction, confidence, then p_<class> per class (the ensemble's mean, calibrated as the "
         "card says and restricted to --organism), the support verdict (high/medium/low) and its reasons, "
-        "the known sorting signals (type:start-end of each rule's hit, the app's track) and the organism applied. "
+        "known_location (the training data's location when the model was trained on this very protein), the known "
+        "sorting signals (type:start-end of each rule's hit, the app's track), signal_conflicts (each signal the "
+        "call contradicts), the organism applied and notes (residues cleaned, a long protein cut). "
         "Text that cannot be a protein, mostly unknown residues, nucleotides and bad characters are reported and "
         "skipped; exit status 0 when everything was predicted, 3 when some records were skipped, 1 when the run "
         "failed.",

@@ -176,4 +176,5 @@ def test_predict_help_names_what_the_table_holds() -> None:
     assert "Plastid outside plants" not in text  # the default model (multiloc) has no class called Plastid
     assert "reasons" in text and "organism applied" in text
     assert {"support_reasons", "organism"} <= set(pipeline.extra_columns(neighbours=False))
+    assert all(column in text for column in ("known_location", "signal_conflicts", "notes"))
     assert "own reference entry is named but never counted" in text
