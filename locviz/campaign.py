@@ -68,9 +68,12 @@ MIN_BLIND_TEACHER = 2
 SECONDS_PER_EPOCH = {"deeploc": 94.0, "multiloc": 35.0}
 """Measured on 2 idle CPU cores (one deeploc / multiloc epoch); used until a run has timed its own."""
 STUDENT_EPOCH_SHARE = 0.4
+"""A student's epoch against a full-size member's (2026-12-02: 60 s against ~150 s for DeepLoc on this machine)."""
 SHIP_SECONDS = 900.0
 """Time to ship a finished run (the card sections its member changes recomputed, committed), for ``--hours``."""
-"""A student's epoch against a full-size member's (2026-12-02: 60 s against ~150 s for DeepLoc on this machine)."""
+HOURS_MARGIN = 1.25
+"""``--hours`` starts a run only when its estimate times this fits: the recent pace is a median of epochs run
+with more or less else on the machine (2026-12-07: 195-270 s per DeepLoc epoch against 145 s a week before)."""
 SIGNALS_FILE = Path("signals") / "deeploc_train_signals.tsv"
 
 
@@ -669,7 +672,8 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
     if hours is not None and not hours > 0:
         raise InputError(f"--hours must be a positive number of hours, got {hours}")
     deadline = None if hours is None else time.time() + hours * 3600
-    too_long: set[str] = set()
+    too_long: set[str] = set()  # runs passed over for time, and the bundles they would have changed
+    held_bundles: set[str] = set()
     plan.runs_dir.mkdir(parents=True, exist_ok=True)
     (plan.runs_dir / "campaign.pid").write_text(str(os.getpid()))
     progress = True
@@ -682,11 +686,20 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             if ready is None or run.name in too_long:
                 continue
             if deadline is not None:
-                needed = seconds_left(plan, run, epoch_seconds(plan)) + (SHIP_SECONDS if run.ship else 0.0)
+                touches = {str(b) for b in (run.model, run.ship) if b}
+                if touches & held_bundles:  # plan order between runs on one bundle stays (a teacher's members)
+                    too_long.add(run.name)
+                    log(f"{run.name} comes after a run passed over on {', '.join(sorted(touches & held_bundles))}; "
+                        "passed over too")  # fmt: skip
+                    continue
+                needed = HOURS_MARGIN * (seconds_left(plan, run, epoch_seconds(plan))
+                                         + (SHIP_SECONDS if run.ship else 0.0))  # fmt: skip
                 if time.time() + needed > deadline:
                     too_long.add(run.name)
-                    log(f"{run.name} needs about {needed / 3600:.1f} h, {(deadline - time.time()) / 3600:.1f} h are "
-                        "left (--hours): passed over for a run that fits; the next start takes it")  # fmt: skip
+                    held_bundles.update(str(b) for b in (run.ship,) if b)
+                    never = " (more than all of --hours: it never fits)" if needed > hours * 3600 else ""
+                    log(f"{run.name} needs about {needed / 3600:.1f} h{never}, {(deadline - time.time()) / 3600:.1f} "
+                        "h are left (--hours): passed over for a run that fits; the next start takes it")  # fmt: skip
                     continue
             stop = plan.runs_dir / "STOP"
             if stop.exists():  # `touch runs/campaign/STOP`: end cleanly between runs (never mid-ship)
@@ -725,7 +738,9 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             break
     log(format_status(status_rows(plan)))
     waiting = [r.name for r in plan.runs if result_of(plan, r) is None and only in (None, r.name)]
-    if only is not None and waiting:
+    if too_long:
+        log(f"passed over for --hours: {', '.join(r.name for r in plan.runs if r.name in too_long)}")
+    elif only is not None and waiting:
         log(f"{only} waits for {waits_for(plan, next(r for r in plan.runs if r.name == only))}")
     return 0 if not waiting else 1
 

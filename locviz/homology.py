@@ -426,6 +426,10 @@ class Reference:
         )
 
     # ------------------------------------------------------------------ questions
+    def with_sequence(self, sequence: str) -> list[RefEntry]:
+        """Reference entries with exactly this sequence: the model was trained on this very protein."""
+        return [self.entries[i] for i in self._by_sequence.get(sequence, ())]
+
     def known(self, record: _HasSequence) -> list[RefEntry]:
         """Reference entries that are this very protein: the same accession or the same sequence."""
         rows = set(self._by_accession.get(query_accession(record.id), ()))

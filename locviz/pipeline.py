@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 EVIDENCE_COLUMNS = ("known_location", "signals", "signal_conflicts", "organism", "notes")
 """Filled for every protein by :func:`annotate` (``known_location`` and ``organism`` by the
-:class:`~locviz.predict.Predictor`): the location the training data gives this very protein (same accession or
-sequence: the call is then recall, not prediction), the known sorting signals, the sentences naming each signal
+:class:`~locviz.predict.Predictor`): the location the training data gives this very protein (the same sequence:
+the call is then recall, not prediction), the known sorting signals, the sentences naming each signal
 the call contradicts (the app's warnings), the organism the probabilities were restricted to, and what was done
 to the input (residues cleaned, a long protein cut to the model's window)."""
 

@@ -8,6 +8,7 @@ by residue of the sequence they gave and never meet padding or cropping.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 
 from locviz import batching, calibration, cpu, homology, organisms
 from locviz.encoding import tokenize
-from locviz.errors import InputError
+from locviz.errors import BundleError, InputError
 from locviz.prediction import Prediction
 from locviz.sequences import ParseResult, ProteinRecord, parse
 from locviz.weights import ModelBundle, load_bundle
@@ -73,12 +74,16 @@ class Predictor:
     @property
     def reference(self) -> homology.Reference | None:
         """The annotated proteins the model was trained on (the card's reference set, read on first use; no
-        DIAMOND needed), or None for a bundle without one. Each prediction's ``known_location`` comes from it."""
+        DIAMOND needed), or None for a bundle without one. Each prediction's ``known_location`` comes from it;
+        a reference file that is missing or altered is a warning (and no ``known_location``), not a failed call."""
         with self._reference_lock:
             if not self._reference_read:
-                if self._bundle.card.reference is not None:
-                    self._reference = homology.Reference.load(self._bundle)
                 self._reference_read = True
+                if self._bundle.card.reference is not None:
+                    try:
+                        self._reference = homology.Reference.load(self._bundle)
+                    except BundleError as exc:
+                        warnings.warn(f"known_location is left empty: {exc}", stacklevel=2)
             return self._reference
 
     def predict(
@@ -177,7 +182,7 @@ class Predictor:
             for b, i in enumerate(idx):
                 filters = None if result.filter_activations is None else result.filter_activations[b]
                 raw = self._to_full_length(records[i], crops[i], result, b, filters, motif_member)
-                known = reference.known(records[i]) if reference is not None else []
+                known = reference.with_sequence(records[i].sequence) if reference is not None else []
                 raw.extra["known_location"] = known[0].location if known else None  # a training protein: recall
                 out[i] = self.finish(raw, organism)
         return [p for p in out if p is not None]

@@ -31,7 +31,7 @@ from locviz.errors import InputError
 from locviz.gff3 import Gff3Writer
 from locviz.prediction import Prediction
 
-SCHEMA_VERSION = 2  # 2: signal_conflicts and notes columns
+SCHEMA_VERSION = 2  # 2: known_location, signal_conflicts and notes columns
 FORMATS = ("tsv", "csv", "json")
 PREDICTION_FORMATS = (*FORMATS, "gff3")
 """The prediction table's formats: GFF3 (:mod:`locviz.gff3`) holds the call and the signal track, not every column."""

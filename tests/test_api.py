@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GFP, HUMAN_INSULIN
+from conftest import GFP, HUMAN_INSULIN, REPO
 
 import locviz
 from locviz import cli, homology, whatif
@@ -180,6 +180,8 @@ def test_a_training_protein_is_flagged_without_a_search(tiny: locviz.Predictor, 
     assert pdi.extra["known_location"] == "ER" and gfp.extra["known_location"] is None
     renamed = predictor.predict([ProteinRecord("my_protein", PDI)])[0]  # the same sequence under another name
     assert renamed.extra["known_location"] == "ER"
+    variant = predictor.predict([ProteinRecord("sp|P07237|PDIA1_HUMAN", PDI[:-4])])[0]  # its name, not its sequence
+    assert variant.extra["known_location"] is None
     assert predictor.for_organism(pdi, "animal").extra["known_location"] == "ER"  # not derived from the call
     assert tiny.reference is None and tiny.predict([ProteinRecord("x", GFP)])[0].extra["known_location"] is None
     fasta = tmp_path / "in.fasta"
@@ -187,6 +189,15 @@ def test_a_training_protein_is_flagged_without_a_search(tiny: locviz.Predictor, 
     assert cli.main(["predict", str(fasta), "--model", "multiloc", "--out", str(tmp_path / "o.tsv"), "--device",
                      "cpu", "--no-progress"]) == 0  # fmt: skip
     assert "1 protein(s) are in multiloc's training data (known_location)" in capsys.readouterr().err
+    broken = tmp_path / "broken"  # a copy whose reference file is gone: predictions still come, with a warning
+    broken.mkdir()
+    for path in REPO.glob("weights/multiloc.*"):
+        if not path.name.endswith(".reference.fa.gz"):
+            shutil.copy(path, broken / path.name)
+    without = locviz.load_model(str(broken / "multiloc"), device="cpu")
+    with pytest.warns(UserWarning, match="known_location is left empty"):
+        (call,) = without.predict([ProteinRecord("P07237", PDI)])
+    assert call.extra["known_location"] is None and without.reference is None
 
 
 @pytest.mark.skipif(shutil.which("diamond") is None, reason="DIAMOND (apt-get install diamond-aligner)")

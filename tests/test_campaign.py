@@ -453,13 +453,34 @@ def test_hours_pass_over_a_run_that_cannot_finish_for_one_that_can(tmp_path: Pat
     path.write_text(head + run.format(name="long", m=tmp_path / "bundle", epochs=3)
                     + run.format(name="short", m=tmp_path / "bundle", epochs=1))  # fmt: skip
     plan = campaign.read_plan(path)
-    monkeypatch.setitem(campaign.SECONDS_PER_EPOCH, "multiloc", 1000.0)  # the planned pace: nothing has run yet
+    monkeypatch.setitem(campaign.SECONDS_PER_EPOCH, "multiloc", 800.0)  # the planned pace: nothing has run yet
     lines: list[str] = []
+    # long: 3 x 800 s x 1.25 (margin) = 0.83 h; short: 0.28 h
     assert campaign.run_campaign(plan, log=lines.append, hours=0.5) == 1  # "long" still waits for a start
     assert campaign.result_of(plan, plan.runs[0]) is None and campaign.result_of(plan, plan.runs[1]) is not None
-    assert any(line.startswith("long needs about 0.8 h, 0.5 h are left") for line in lines)
+    assert any(line.startswith("long needs about 0.8 h (more than all of --hours") for line in lines)
+    assert lines[-1] == "passed over for --hours: long"
     with pytest.raises(InputError, match="positive number of hours"):
         campaign.run_campaign(plan, log=lines.append, hours=0)
+
+
+def test_hours_keep_the_plan_order_of_runs_on_one_bundle(tmp_path: Path, monkeypatch) -> None:
+    """A run passed over for time holds back the later runs that read or write the bundle it ships into (a
+    student waiting for its teacher's members), and shipping time counts."""
+    head = small_campaign(tmp_path)
+    bundle = tmp_path / "bundle"
+    run = ('[[run]]\nname = "{name}"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = {k}\n'
+           'epochs = 1\nbatch_size = 8\n{ship}')  # fmt: skip
+    path = tmp_path / "plan.toml"
+    path.write_text(head + run.format(name="first", m=bundle, k=0, ship=f'ship = "{bundle}"\n')
+                    + run.format(name="second", m=bundle, k=1, ship=""))  # fmt: skip
+    plan = campaign.read_plan(path)
+    monkeypatch.setitem(campaign.SECONDS_PER_EPOCH, "multiloc", 1.0)
+    monkeypatch.setattr(campaign, "SHIP_SECONDS", 3600.0)  # one epoch fits, shipping it does not
+    lines: list[str] = []
+    assert campaign.run_campaign(plan, log=lines.append, hours=1.0) == 1
+    assert all(campaign.result_of(plan, r) is None for r in plan.runs)
+    assert any(line.startswith("second comes after a run passed over on") for line in lines)
 
 
 def test_a_new_member_can_leave_a_calibration_fold_out(tmp_path: Path) -> None:
