@@ -81,17 +81,24 @@ def _reference_source(entry: object) -> str:
 def known_location(record: ProteinRecord | Prediction, model_name: str) -> tuple[str, str] | None:
     """(location class id, where it comes from) when the protein is in the shipped data, else None.
 
-    An app example is matched by sequence; any other protein by accession or exact sequence in the
-    model's reference set, which holds the proteins the model was trained on (so the model has seen it).
+    An app example is matched by sequence; any other protein by exact sequence in the model's reference set,
+    which holds the proteins the model was trained on (so the model has seen it), else by accession (the source
+    then says the sequence differs).
     """
     example = known_example(record.sequence)
     if example is not None:
         return example.location, example.source
     reference = get_reference(model_name)
-    entries = reference.known(record) if reference is not None else []
-    if not entries:
+    if reference is None:
         return None
-    return entries[0].location, f"{_reference_source(entries[0])}: model {model_name} was trained on it"
+    same = reference.with_sequence(record.sequence)  # the table's known_location: this very sequence
+    if same:
+        return same[0].location, f"{_reference_source(same[0])}: model {model_name} was trained on it"
+    named = reference.known(record)  # the accession only: a variant or another isoform of a training protein
+    if not named:
+        return None
+    return named[0].location, (f"{_reference_source(named[0])} as {named[0].accession}, with another sequence (a "
+                               f"variant or isoform: model {model_name} trained on that entry, not on this sequence)")
 
 
 def organism_choices(classes: tuple[str, ...]) -> list[str]:

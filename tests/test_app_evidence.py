@@ -161,6 +161,15 @@ def test_known_protein_says_known_and_lists_the_hits(app: AppTest) -> None:
     assert len(hits) <= 5
 
 
+def test_a_variant_named_as_a_training_protein_is_not_called_one_the_model_trained_on(app: AppTest) -> None:
+    pdi = by_accession("P07237").sequence  # in MultiLoc's training folds; the variant lacks its KDEL tail
+    predict(app, f">sp|P07237|PDIA1_HUMAN without KDEL\n{pdi[:-4]}\n")
+    no_problems(app)
+    caption = next(c.value for c in app.caption if c.value.startswith("Known location from"))
+    assert "with another sequence" in caption and "not on this sequence" in caption
+    assert "was trained on it" not in caption
+
+
 def test_protein_outside_the_reference_gets_its_closest_hit(app: AppTest) -> None:
     predict(app, CATD.fasta())
     text = markdown_text(app)
