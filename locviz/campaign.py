@@ -559,12 +559,17 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
         training.append(new.card.training[0])
     training[k] = new.card.training[0]
     stale = {key for key, report in bundle.card.metrics.items() if report.get("member") in (None, k)}
+    # an added member has no temperature yet: the bundle ships uncalibrated until `locviz calibrate` (the first
+    # refresh step) fits one per member, rather than with a placeholder
+    calibration = bundle.card.calibration if run.kind == "finetune" else None
     card = bundle.card.replace(
-        training=tuple(training), metrics={key: v for key, v in bundle.card.metrics.items() if key not in stale}
+        training=tuple(training), metrics={key: v for key, v in bundle.card.metrics.items() if key not in stale},
+        calibration=calibration,
     )
     card_path = save_bundle(target, Ensemble(members, bundle.model.motif_member), card)
     log(f"shipped {run.name} as member {k} of {card_path}; dropped stale metrics {sorted(stale) or 'none'}")
-    refresh(bundle_stem=target, member=k, plan=plan, run=run, motif_member=bundle.model.motif_member, log=log)
+    refresh(bundle_stem=target, member=k, plan=plan, run=run, motif_member=bundle.model.motif_member, log=log,
+            like=bundle.card)  # fmt: skip
     return card_path
 
 
@@ -619,15 +624,16 @@ def refresh(bundle_stem: Path, member: int, plan: Plan, run: Run, motif_member: 
     if Path.cwd() in bundle_stem.parents:  # the commands are recorded in the card: no machine's absolute path
         bundle_stem = bundle_stem.relative_to(Path.cwd())
     fold = card.training[member].validation_fold
-    commands = [["evaluate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data, "--folds",
-                 str(fold), "--member", str(member), "--device", "cpu", "--update-card",
-                 f"cv_member{member}_fold{fold}"]]  # fmt: skip
-    if like.calibration is not None:
+    commands = []
+    if like.calibration is not None:  # first: the member's figure below is of the calibrated call
         calibrate = ["calibrate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,
                      "--no-progress"]  # fmt: skip
         if run.calibration_fold is not None and len(members_without(card, run.calibration_fold)) >= 2:
             calibrate += ["--calibration-fold", str(run.calibration_fold)]
         commands.append(calibrate)
+    commands.append(["evaluate", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data, "--folds",
+                     str(fold), "--member", str(member), "--device", "cpu", "--update-card",
+                     f"cv_member{member}_fold{fold}"])  # fmt: skip
     if member == motif_member and like.motifs is not None:
         folds = sorted({f for t in card.training for f in (*t.train_folds, t.validation_fold) if f is not None})
         commands.append(["motifs", "--model", str(bundle_stem), "--dataset", run.dataset, "--data", data,

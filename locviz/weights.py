@@ -141,22 +141,29 @@ def save_bundle(path_stem: str | Path, model: Ensemble, card: ModelCard | Mappin
     weights_path = stem.with_name(stem.name + ".safetensors")
     card_path = stem.with_name(stem.name + ".json")
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(weights_path), metadata={"format": "locviz", "format_version": str(FORMAT_VERSION)})
-    weights = {
-        "name": stem.name,
-        "format_version": FORMAT_VERSION,
-        "model": model.config,
-        "members": len(model.members),
-        "motif_member": model.motif_member,
-        "weights_file": weights_path.name,
-        "weights_sha256": sha256_of(weights_path),
-    }
-    if isinstance(card, ModelCard):
-        card = card.replace(**weights)
-    else:
-        data = dict(card)
-        data.pop("encoding", None)  # model.encoding holds it
-        card = ModelCard.from_dict({**data, **weights, "model": model.config.to_dict()}, card_path)
+    pending = weights_path.with_name(f".{weights_path.name}.{os.getpid()}.tmp")
+    save_file(tensors, str(pending), metadata={"format": "locviz", "format_version": str(FORMAT_VERSION)})
+    try:
+        weights = {
+            "name": stem.name,
+            "format_version": FORMAT_VERSION,
+            "model": model.config,
+            "members": len(model.members),
+            "motif_member": model.motif_member,
+            "weights_file": weights_path.name,
+            "weights_sha256": sha256_of(pending),
+        }
+        if isinstance(card, ModelCard):
+            card = card.replace(**weights)
+        else:
+            data = dict(card)
+            data.pop("encoding", None)  # model.encoding holds it
+            card = ModelCard.from_dict({**data, **weights, "model": model.config.to_dict()}, card_path)
+        ModelCard.from_dict(card.to_dict(), card_path)  # an inconsistent card fails here, before any file changes
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    os.replace(pending, weights_path)
     write_card(card_path, card)
     return card_path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +17,7 @@ from locviz.card import MemberTraining
 from locviz.datasets import MULTILOC_CLASSES, load_dataset
 from locviz.distill import teacher_probabilities
 from locviz.encoding import LengthPolicy, tokenize
-from locviz.errors import InputError
+from locviz.errors import BundleError, InputError
 from locviz.model import ConvLSTM, Ensemble
 from locviz.sequences import ProteinRecord
 from locviz.supervision import (
@@ -503,6 +504,31 @@ def test_a_new_member_can_leave_a_calibration_fold_out(tmp_path: Path) -> None:
     path.write_text(head + finetune)
     with pytest.raises(InputError, match="a fine-tune trains on its member's folds"):
         campaign.read_plan(path)
+
+
+def test_a_new_member_joins_a_calibrated_bundle_and_is_calibrated_with_the_rest(tmp_path: Path) -> None:
+    """Appending a member leaves no card that fails to load: the bundle is written uncalibrated, then
+    `locviz calibrate` fits one temperature per member, the new one included (2026-12-07: deeploc-m4)."""
+    from locviz import cli
+
+    head = small_campaign(tmp_path)
+    stem = tmp_path / "bundle"
+    data = str(tmp_path / "data" / "multiloc")
+    assert cli.main(["calibrate", "--model", str(stem), "--dataset", "multiloc", "--data", data, "--no-progress"]) == 0
+    bundle = load_bundle(stem, device="cpu")
+    assert len(bundle.card.calibration.member_temperatures) == 2
+    weights = (tmp_path / "bundle.safetensors").read_bytes()
+    three = Ensemble([*bundle.model.members, copy.deepcopy(bundle.model.members[0])], bundle.model.motif_member)
+    with pytest.raises(BundleError, match="has 2 entries for 3 members"):
+        save_bundle(stem, three, bundle.card)  # refused before any file is written
+    assert (tmp_path / "bundle.safetensors").read_bytes() == weights and not list(tmp_path.glob(".bundle*.tmp"))
+    path = tmp_path / "plan.toml"
+    path.write_text(head + f'[[run]]\nname = "m2"\nkind = "new"\ndataset = "multiloc"\nmodel = "{stem}"\n'
+                    f'validation_fold = 3\nepochs = 1\nbatch_size = 8\nship = "{stem}"\n')  # fmt: skip
+    assert campaign.run_campaign(campaign.read_plan(path), log=lambda _: None) == 0
+    card = load_bundle(stem, device="cpu").card
+    assert card.members == 3 and len(card.calibration.member_temperatures) == 3
+    assert "cv_member2_fold3" in card.metrics
 
 
 def test_only_runs_the_named_run(tmp_path: Path) -> None:
