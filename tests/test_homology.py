@@ -120,6 +120,16 @@ def test_load_refuses_a_reference_whose_checksum_differs(tmp_path: Path, referen
         Reference.load(card_path)
 
 
+def test_references_read_from_one_file_share_it_until_it_changes(tmp_path: Path, reference: Reference) -> None:
+    card_path = _bundle_with_reference(tmp_path, reference, None)
+    first, second = Reference.load(card_path), Reference.load(card_path, sensitivity="default")
+    assert second.entries is first.entries  # parsed once per process (each Predictor reads the card's)
+    assert second.sensitivity == "default" and first.sensitivity != "default"  # options stay per object
+    path = tmp_path / f"multiloc{homology.REFERENCE_SUFFIX}"
+    Reference(reference.entries[:2], reference.sequences[:2]).write(path)
+    assert len(Reference.read(path)) == 2  # rewritten on disk: read again
+
+
 def test_load_says_how_to_build_a_missing_reference(tmp_path: Path) -> None:
     card_path = make_tiny_bundle(tmp_path / "plain", MULTILOC_CLASSES)
     with pytest.raises(BundleError, match="locviz reference"):
