@@ -143,9 +143,10 @@ def scan(
     ``callback(n)`` told as they finish.
 
     Scan with a fast student (``load_model("deeploc-fast")``) and pass the full ensemble as ``rescore_with``: its
-    ``rescore_top`` strongest cells for ``rescore_class`` (a class id; default: the wild type's call) are
-    predicted again by the ensemble (``scan.rescored``, and ``whatif.rescore_summary(scan)`` says which model drew
-    what), as the app's What-if page does for the class it shows.
+    ``rescore_top`` strongest cells for ``rescore_class`` (a class id) are predicted again by the ensemble
+    (``scan.rescored``, and ``whatif.rescore_summary(scan)`` says which model drew what), as the app's What if
+    page does (:func:`locviz.whatif.fast_scan`): the default window and class are then the ensemble's (its
+    attention, its call), not the student's.
 
     Raises:
         InputError: the window is outside the protein or longer than 100 residues; ``rescore_with`` has other
@@ -155,12 +156,13 @@ def scan(
         raise InputError(f"rescore_class {rescore_class!r}: " + (
             "it chooses the cells rescore_with predicts again; pass rescore_with=" if rescore_with is None else
             f"not a class of {predictor.name}; choose one of {', '.join(predictor.classes)}"))  # fmt: skip
-    wild, organism = _wild(predictor, protein, organism)
     record = _record(protein)
-    result = whatif.saturation_scan(predictor, record, start, end, wild=wild, callback=callback, organism=organism)
     if rescore_with is not None:
-        result = whatif.rescore(result, rescore_with, record, cls=rescore_class, top=rescore_top, organism=organism)
-    return result
+        full_wild, organism = _wild(rescore_with, protein, organism)
+        return whatif.fast_scan(predictor, rescore_with, record, start, end, cls=rescore_class, top=rescore_top,
+                                organism=organism, callback=callback, full_wild=full_wild)  # fmt: skip
+    wild, organism = _wild(predictor, protein, organism)
+    return whatif.saturation_scan(predictor, record, start, end, wild=wild, callback=callback, organism=organism)
 
 
 def mutate(

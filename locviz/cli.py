@@ -773,12 +773,13 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end", type=int, help="last position (1-based, inclusive)")
     p.add_argument("--rescore-with", metavar="MODEL",
                    help="predict the strongest cells again with this model (e.g. scan with --model deeploc-fast, "
-                   "re-score with deeploc); adds rescored_by and full_dp_<class> columns")  # fmt: skip
+                   "re-score with deeploc); adds rescored_by and full_dp_<class> columns. The default window and "
+                   "class are then this model's (its attention, its call), as on the app's What if page")  # fmt: skip
     p.add_argument("--rescore-top", type=int, default=whatif.RESCORE_TOP,
                    help=f"how many of the strongest cells to re-score (default {whatif.RESCORE_TOP})")  # fmt: skip
     p.add_argument("--rescore-class", metavar="CLASS",
                    help="re-score the strongest cells for this class id (as p_<class> without p_; default: each "
-                   "protein's call), as the app's What if page does for the class it shows")  # fmt: skip
+                   "protein's call by --rescore-with), as the app's What if page does for the class it shows")
     p.set_defaults(func=cmd_scan)
 
 
@@ -813,9 +814,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     rows = 0
     try:
         for record in records:
-            scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update)
-            if full is not None:
-                scan = whatif.rescore(scan, full, record, cls=args.rescore_class, top=args.rescore_top)
+            if full is None:
+                scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update)
+            else:
+                scan = whatif.fast_scan(predictor, full, record, args.start, args.end, cls=args.rescore_class,
+                                        top=args.rescore_top, callback=bar.update)  # fmt: skip
                 tqdm.write(f"{record.id}: {whatif.rescore_summary(scan)}", file=sys.stderr)
                 disagreement = whatif.rescore_warning(scan)
                 if disagreement:

@@ -329,6 +329,38 @@ def rescore(
                           full_wild, cls or scan.wild.label)  # fmt: skip
 
 
+def fast_scan(
+    drawer: Predictor,
+    full: Predictor,
+    record: ProteinRecord,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    cls: str | None = None,
+    top: int = RESCORE_TOP,
+    organism: str = "any",
+    callback: Callable[[int], None] | None = None,
+    full_wild: Prediction | None = None,
+) -> SaturationScan:
+    """The What if page's fast scan: ``drawer`` (a student) draws every cell, ``full`` re-scores the ``top``
+    strongest for ``cls``.
+
+    What the reader is shown is about ``full``'s call, so its wild type picks the defaults: the window with the
+    most of *its* attention and the class it calls (the student may call or attend elsewhere). ``full_wild``
+    reuses ``full``'s prediction of ``record`` made with ``organism``.
+
+    Raises:
+        InputError: the models have other classes, ``cls`` is not one of them, or the window is not valid.
+    """
+    check_same_classes(full.name, full.classes, drawer.name, drawer.classes)
+    full_wild = full_wild or _predict_one(full, record, organism)
+    if start is None and end is None:
+        start, end = default_window(full_wild)
+    scan = saturation_scan(drawer, record, start, end, callback=callback, organism=organism)
+    return rescore(scan, full, record, cls=cls or full_wild.label, top=top, organism=organism,
+                   full_wild=full_wild)  # fmt: skip
+
+
 def rescore_agreement(scan: SaturationScan) -> tuple[int, int, int]:
     """Of the re-scored cells, for the class they were chosen for: (the full model moves p the same way as the
     heatmap, it moves p the other way by at least :data:`NEGLIGIBLE`, cells re-scored). The rest it hardly moves."""

@@ -443,6 +443,27 @@ def test_rescore_predicts_the_strongest_cells_again_with_the_full_model(tmp_path
         whatif.rescore(scan, full, ProteinRecord("other", GFP))
 
 
+def test_a_fast_scan_takes_its_window_and_class_from_the_full_model(tmp_path: Path, tiny: Predictor) -> None:
+    """What the reader is shown is about the full model's call: its attention picks the window and its call the
+    class, as on the app's What if page, through whatif.fast_scan, locviz.scan and `locviz scan --rescore-with`."""
+    from conftest import make_tiny_bundle
+
+    import locviz
+    from locviz.datasets import MULTILOC_CLASSES
+
+    full = load_model(str(make_tiny_bundle(tmp_path / "full", MULTILOC_CLASSES, members=2, seed=7)), device="cpu")
+    record = insulin()
+    full_wild, student_wild = full.predict([record])[0], tiny.predict([record])[0]
+    assert whatif.default_window(full_wild) != whatif.default_window(student_wild)  # the test can tell them apart
+    scan = whatif.fast_scan(tiny, full, record, top=3)
+    assert (int(scan.positions[0]), int(scan.positions[-1])) == whatif.default_window(full_wild)
+    assert scan.rescored_class == full_wild.label and scan.rescored_by.label == full_wild.label
+    assert scan.model == tiny.name and len(scan.rescored) == 3
+    by_api = locviz.scan(tiny, record, rescore_with=full, rescore_top=3)
+    np.testing.assert_array_equal(by_api.positions, scan.positions)
+    assert by_api.rescored_class == scan.rescored_class and list(by_api.rescored) == list(scan.rescored)
+
+
 def test_a_full_model_that_moves_most_strong_cells_the_other_way_is_a_warning(tmp_path: Path, tiny: Predictor) -> None:
     """The heatmap is the student's; where the ensemble moves most re-scored cells the other way, the reader is told.
     Moves under NEGLIGIBLE are no disagreement, and the class is the one the cells were chosen for."""
