@@ -570,7 +570,8 @@ class HomologyHint:
     location: str | None = None  # the hit's annotated class id
     accession: str = ""
     coverage: float | None = None  # fraction 0-1 of the query inside the alignment (None: not known)
-    itself: str = ""  # the protein's own reference entry (same accession or sequence), never counted as support
+    itself: str = ""  # the protein's own reference entry (its very sequence), never counted as support
+    variant_of: str = ""  # an entry with its accession but another sequence (a variant's parent), not counted either
 
     def __post_init__(self) -> None:
         for name in ("identity", "coverage"):
@@ -708,7 +709,10 @@ def _homology(level: str, label: str, hint: HomologyHint) -> tuple[str, list[str
     if hint.itself:
         sentences.append(f"This protein is itself in the reference set ({hint.itself}, training data): its own "
                          "annotation is not independent support and is not counted.")  # fmt: skip
-    other = "other " if hint.itself else ""
+    elif hint.variant_of:
+        sentences.append(f"Its accession {hint.variant_of} is in the reference set with another sequence (training "
+                         "data for that entry): it is not counted as independent support.")  # fmt: skip
+    other = "other " if hint.itself or hint.variant_of else ""
     if hint.identity is None or hint.identity < HOMOLOGY_FAR_IDENTITY:
         best = "no hit" if hint.identity is None else f"best identity {hint.identity:.0%}"
         return level, [*sentences, f"No {other}annotated reference protein is similar ({best})."], True

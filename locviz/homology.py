@@ -29,10 +29,13 @@ out-of-fold proteins, each searched without its own 40 %-identity fold):
 ``--mid-sensitive`` keeps ``locviz predict --neighbours`` above 50 proteins/s.
 ``benchmarks/homology.py`` prints the current figures.
 
-A protein is *known* when the reference holds the same accession or the same
-sequence; then the evidence says so plainly ("known: nucleus"). Its own entry is
-training data, not independent support: the support verdict reads the best hit
-that is another protein (:attr:`Evidence.other_hits`).
+A protein is *known* when the reference holds its very sequence (the model was
+trained on it); then the evidence says so plainly ("known: nucleus") and its
+nearest protein is itself at identity 1. A protein whose accession is in the
+reference with another sequence (a variant or isoform of a training protein) is
+not known: its hits are reported as DIAMOND finds them, and the sentence names the
+entry. Neither entry is independent support: the support verdict reads the best
+hit that is another protein (:attr:`Evidence.other_hits`).
 
 The combined call weighs homology transfer against the model by the best
 hit's identity ``x`` and query coverage ``c`` (fractions 0-1)::
@@ -419,10 +422,14 @@ class Reference:
         return [self.entries[i] for i in self._by_sequence.get(sequence, ())]
 
     def known(self, record: _HasSequence) -> list[RefEntry]:
-        """Reference entries that are this very protein: the same accession or the same sequence."""
-        rows = set(self._by_accession.get(query_accession(record.id), ()))
-        rows.update(self._by_sequence.get(record.sequence, ()))
-        return [self.entries[i] for i in sorted(rows)]
+        """Reference entries that are this very protein (the same sequence: the model was trained on it)."""
+        return self.with_sequence(record.sequence)
+
+    def named(self, record_or_accession: _HasSequence | str) -> list[RefEntry]:
+        """Reference entries with this record's accession (``sp|P12345|X`` → P12345), whatever their sequence:
+        the protein itself, or a variant or isoform of it when the sequences differ."""
+        text = record_or_accession if isinstance(record_or_accession, str) else record_or_accession.id
+        return [self.entries[i] for i in self._by_accession.get(query_accession(text), ())]
 
     def _excluded(self, exclude_ids: Iterable[str], exclude_folds: Iterable[int]) -> frozenset[int]:
         folds = set(exclude_folds)
@@ -762,16 +769,17 @@ class Evidence:
     """What the homology search says about one prediction."""
 
     hits: tuple[Hit, ...]
-    known: tuple[RefEntry, ...]  # the protein itself is in the reference set
+    known: tuple[RefEntry, ...]  # the protein itself (its very sequence) is in the reference set
     sentence: str
     combined: np.ndarray | None  # (C,) combined probabilities, None when the card has no fitted combination
     combined_label: str | None
+    variant_of: tuple[RefEntry, ...] = ()  # entries with its accession and another sequence (not known)
 
     @property
     def other_hits(self) -> tuple[Hit, ...]:
-        """The hits that are other proteins: the protein's own reference entry (training data) is no
-        independent support, whatever its identity (1.0 to itself)."""
-        own = {e.accession for e in self.known}
+        """The hits that are other proteins: the protein's own reference entry (training data), or the entry of
+        the protein it is a variant of, is no independent support, whatever its identity."""
+        own = {e.accession for e in (*self.known, *self.variant_of)}
         return tuple(h for h in self.hits if h.accession not in own)
 
 
@@ -779,7 +787,8 @@ def _agreement(location: str, label: str) -> str:
     return "agrees with the model" if location == label else f"the model says {display_name(label)}"
 
 
-def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_evalue: float = MAX_EVALUE) -> str:
+def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_evalue: float = MAX_EVALUE,
+             variant_of: Sequence[RefEntry] = ()) -> str:  # fmt: skip
     """The plain sentence shown beside a call."""
     if known:
         first = known[0]
@@ -788,11 +797,18 @@ def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_eva
         also = f"; also annotated {', '.join(display_name(o) for o in sorted(others))}" if others else ""
         return (f"known: {where} ({first.accession} is in the reference set, {first.dataset} fold {first.fold}"
                 f"{also}) — {_agreement(first.location, label)}")  # fmt: skip
+    named = ""
+    if variant_of:
+        e = variant_of[0]
+        named = (f"; its accession {e.accession} is in the reference set with another sequence "
+                 f"({display_name(e.location)}, {e.dataset} fold {e.fold}): a variant or isoform of a training "
+                 "protein")  # fmt: skip
     if not hits:
-        return f"no annotated protein in the reference set is similar (E ≤ {max_evalue:g}): the call rests on the model"
+        return (f"no annotated protein in the reference set is similar (E ≤ {max_evalue:g}): the call rests on the "
+                f"model{named}")  # fmt: skip
     h = hits[0]
     return (f"closest annotated protein {h.accession}, {100 * h.identity:.0f} % identity over {100 * h.coverage:.0f} % "
-            f"of the query, E = {h.evalue:.0e}: {display_name(h.location)} — {_agreement(h.location, label)}")
+            f"of the query, E = {h.evalue:.0e}: {display_name(h.location)} — {_agreement(h.location, label)}{named}")
 
 
 def _combined(prediction: Prediction, hits: Sequence[Hit], combination: Combination | None) -> np.ndarray | None:
@@ -816,9 +832,11 @@ def evidence(
     if hits is None:
         hits = reference.search([prediction], max_hits=max_hits)[0]
     known = reference.known(prediction)
+    variant_of = [] if known else reference.named(prediction)
     combined = _combined(prediction, hits, reference.combination)
     label = None if combined is None else prediction.classes[int(np.argmax(combined))]
-    return Evidence(tuple(hits), tuple(known), describe(prediction.label, hits, known), combined, label)
+    sentence = describe(prediction.label, hits, known, variant_of=variant_of)
+    return Evidence(tuple(hits), tuple(known), sentence, combined, label, tuple(variant_of))
 
 
 def evidence_columns(ev: Evidence) -> dict[str, object]:
@@ -838,7 +856,7 @@ def evidence_columns(ev: Evidence) -> dict[str, object]:
     hint = HomologyHint(
         None if other is None else other.identity, None if other is None else other.location,
         "" if other is None else other.accession, None if other is None else other.coverage,
-        ev.known[0].accession if ev.known else "",
+        ev.known[0].accession if ev.known else "", ev.variant_of[0].accession if ev.variant_of else "",
     )  # fmt: skip
     return {**dict(zip(COLUMNS[:3], nearest, strict=True)), "combined": ev.combined_label,
             "homology_sentence": ev.sentence, "homology_hint": hint}  # fmt: skip

@@ -65,7 +65,7 @@ def known_protein(accession: str) -> KnownProtein | None:
         pass
     for model_name in available_models():
         reference = get_reference(model_name)
-        entries = reference.known(ProteinRecord(accession, "")) if reference is not None else []
+        entries = reference.named(accession) if reference is not None else []
         if entries:
             entry = entries[0]
             sequence = reference.sequences[reference.entries.index(entry)]
@@ -94,7 +94,7 @@ def known_location(record: ProteinRecord | Prediction, model_name: str) -> tuple
     same = reference.with_sequence(record.sequence)  # the table's known_location: this very sequence
     if same:
         return same[0].location, f"{_reference_source(same[0])}: model {model_name} was trained on it"
-    named = reference.known(record)  # the accession only: a variant or another isoform of a training protein
+    named = reference.named(record)  # the accession only: a variant or another isoform of a training protein
     if not named:
         return None
     return named[0].location, (f"{_reference_source(named[0])} as {named[0].accession}, with another sequence (a "

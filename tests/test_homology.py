@@ -60,7 +60,8 @@ def test_a_reference_protein_finds_itself_and_is_known(reference: Reference, pro
     assert hits[0].coverage == pytest.approx(1.0)
     assert hits[0].location == "mitochondrial" and hits[0].evalue < 1e-30
     assert [e.accession for e in reference.known(record)] == ["P00001"]
-    assert [e.accession for e in reference.known(ProteinRecord("sp|P00002|X_HUMAN", "MKV" * 20))] == ["P00002"]
+    named = ProteinRecord("sp|P00002|X_HUMAN", "MKV" * 20)  # its accession, another sequence: not the protein trained on
+    assert reference.known(named) == [] and [e.accession for e in reference.named(named)] == ["P00002"]
 
 
 def test_a_mutated_copy_is_found_with_lower_identity(reference: Reference, proteins: dict[str, str]) -> None:
@@ -173,6 +174,29 @@ def test_evidence_sentences(reference: Reference, proteins: dict[str, str]) -> N
     assert re.search(r"P00004, \d\d % identity over (99|100) % of the query, E = \de-\d\d: vacuolar — ", ev.sentence)
     pred.sequence = random_protein(np.random.default_rng(42))
     assert homology.evidence(pred, reference).sentence.startswith("no annotated protein")
+
+
+def test_a_variant_named_as_a_training_protein_is_reported_as_found_and_not_counted(
+    reference: Reference, proteins: dict[str, str]
+) -> None:
+    """Its accession is in the reference with another sequence: the nearest protein is its real hit (not identity
+    1 to itself), the sentence names the entry, and the support verdict does not count it."""
+    from conftest import synthetic_prediction
+
+    pred = synthetic_prediction(length=180, seen_upto=None, pid="sp|P00004|VAR_HUMAN")
+    pred.sequence = mutate(np.random.default_rng(5), proteins["P00004"], 0.3)
+    ev = homology.evidence(pred, reference)
+    assert not ev.known and [e.accession for e in ev.variant_of] == ["P00004"]
+    assert ev.hits[0].accession == "P00004" and ev.other_hits == tuple(h for h in ev.hits if h.accession != "P00004")
+    assert "its accession P00004 is in the reference set with another sequence (vacuolar" in ev.sentence
+    columns = homology.evidence_columns(ev)
+    assert columns["nearest_id"] == "P00004" and columns["nearest_identity"] == round(ev.hits[0].identity, 4) < 0.9
+    hint = columns["homology_hint"]
+    assert hint.variant_of == "P00004" and hint.itself == "" and hint.accession != "P00004"
+    from locviz.calibration import SupportThresholds, assess
+
+    support = assess(0.95, pred.label, pred.sequence, SupportThresholds(), None, hint)
+    assert any("Its accession P00004 is in the reference set with another sequence" in r for r in support.reasons)
 
 
 def test_predict_neighbours_adds_the_columns(
