@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,25 @@ DEEPLOC_CLASSES = (
     "Lysosome/Vacuole",
     "Peroxisome",
 )
+MULTILOC_TO_DEEPLOC = {
+    "ER": "Endoplasmic.reticulum", "Golgi": "Golgi.apparatus", "chloroplast": "Plastid", "cytoplasmic": "Cytoplasm",
+    "extracellular": "Extracellular", "lysosomal": "Lysosome/Vacuole", "mitochondrial": "Mitochondrion",
+    "nuclear": "Nucleus", "peroxisomal": "Peroxisome", "plasma_membrane": "Cell.membrane",
+    "vacuolar": "Lysosome/Vacuole",
+}  # fmt: skip
+"""The DeepLoc class of each MultiLoc class (DeepLoc joins lysosomal and vacuolar; MultiLoc splits them)."""
 DATASETS = ("multiloc", "deeploc")
+
+
+def location_in(location: str, classes: Sequence[str]) -> str | None:
+    """``location`` (a MultiLoc or DeepLoc class id) as one of ``classes``: itself, its counterpart in the other
+    data set, or None where there is none (DeepLoc's Lysosome/Vacuole is two MultiLoc classes)."""
+    if location in classes:
+        return location
+    counterparts = {MULTILOC_TO_DEEPLOC.get(location)} | {m for m, d in MULTILOC_TO_DEEPLOC.items() if d == location}
+    found = [c for c in classes if c in counterparts]
+    return found[0] if len(found) == 1 else None
+
 TEST_FOLD = {"multiloc": 0}
 """Folds never used for training, tuning or selection (MultiLoc's README)."""
 

@@ -17,6 +17,7 @@ import streamlit as st
 from locviz import calibration, homology, organisms
 from locviz.calibration import Support
 from locviz.card import display_name
+from locviz.datasets import location_in
 from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, Example, by_accession
 from locviz.predict import Predictor
@@ -86,8 +87,8 @@ def known_location(record: ProteinRecord | Prediction, model_name: str) -> tuple
     then says the sequence differs).
     """
     example = known_example(record.sequence)
-    if example is not None:
-        return example.location, example.source
+    if example is not None:  # its MultiLoc label, as one of the model's classes (DeepLoc's names for deeploc)
+        return location_in(example.location, model_classes(model_name)) or example.location, example.source
     reference = get_reference(model_name)
     if reference is None:
         return None

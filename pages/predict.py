@@ -15,6 +15,7 @@ import streamlit as st
 
 from locviz import export, figures, organisms, table
 from locviz.card import display_name
+from locviz.datasets import location_in
 from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.predict import Predictor
@@ -294,8 +295,11 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
     c3.metric("Length", f"{pred.length} aa")
     known = evidence.known_example(pred.sequence)
     if known is not None:
-        agree = "✓ matches" if known.location == pred.label else "differs from"
-        c4.metric("Known location", display_name(known.location))
+        location = location_in(known.location, pred.classes)  # MultiLoc's label as one of this model's classes
+        agree = "✓ matches" if location == pred.label else "differs from"
+        c4.metric("Known location", display_name(location or known.location))
+        as_class = (f", {display_name(location)} among {pred.model_name}'s compartments"
+                    if location not in (None, known.location) else "")  # fmt: skip
         fold_note = (
             "in MultiLoc's test fold, so the shipped multiloc model never trained on it"
             if known.in_test_fold
@@ -304,7 +308,8 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
         if not IN_DEEPLOC_TRAINING:
             fold_note += "; its accession is not in DeepLoc's training set (the deeploc model's)"
         st.caption(
-            f"Known location from {known.source}: **{display_name(known.location)}** ({agree} the prediction). "
+            f"Known location from {known.source}: **{display_name(known.location)}**{as_class} ({agree} the "
+            "prediction). "
             f"{known.accession} {known.name} ({known.organism}) is {fold_note}."
             + (f" Data-set annotation: {known.annotation}." if known.annotation else "")
         )

@@ -164,6 +164,18 @@ def test_example_button_predicts_and_shows_known_location(app: AppTest) -> None:
     assert any("Catalase" in c.value and "test fold" in c.value for c in app.caption)
 
 
+def test_an_example_is_compared_with_a_deeploc_call_in_deeploc_names(app: AppTest) -> None:
+    """MultiLoc's "peroxisomal" is DeepLoc's "Peroxisome": the deeploc model's call is compared with that."""
+    app.selectbox(key="model_name_pick").select("deeploc").run()
+    predict(app, by_accession("P04040").fasta())
+    no_problems(app)
+    pred = app.session_state["prediction"]
+    assert pred.model_name == "deeploc" and {m.label: m.value for m in app.metric}["Known location"] == "peroxisome"
+    caption = next(c.value for c in app.caption if c.value.startswith("Known location from"))
+    agree = "✓ matches" if pred.label == "Peroxisome" else "differs from"
+    assert "**peroxisomal**, peroxisome among deeploc's compartments" in caption and f"({agree} the" in caption
+
+
 def test_many_records_summary_table_and_picking(app: AppTest) -> None:
     text = "".join(e.fasta() for e in EXAMPLES[:3])
     predict(app, text)

@@ -105,3 +105,14 @@ def test_shipped_multiloc_model_is_accurate_on_held_out_proteins(multiloc) -> No
     predictions = predictor.predict(records)
     accuracy = np.mean([p.label == multiloc.classes[multiloc.labels[i]] for p, i in zip(predictions, idx, strict=True)])
     assert accuracy > 0.7, accuracy
+
+
+def test_a_location_is_named_in_either_data_set_s_classes() -> None:
+    from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES, location_in
+
+    assert location_in("peroxisomal", DEEPLOC_CLASSES) == "Peroxisome"
+    assert location_in("Endoplasmic.reticulum", MULTILOC_CLASSES) == "ER"
+    assert location_in("nuclear", MULTILOC_CLASSES) == "nuclear"
+    assert location_in("vacuolar", DEEPLOC_CLASSES) == "Lysosome/Vacuole"
+    assert location_in("Lysosome/Vacuole", MULTILOC_CLASSES) is None  # two MultiLoc classes: no single answer
+    assert location_in("somewhere", DEEPLOC_CLASSES) is None
