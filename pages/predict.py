@@ -371,14 +371,19 @@ def combined_line(call: evidence.Call, combination) -> None:
     same = ("same as the model" if ev.combined_label == pred.label
             else f"the model alone says {display_name(pred.label)}")  # fmt: skip
     cv = combination.metrics.get("cross_validation", {})
-    measured = (f" Cross-validation ({cv['n']} proteins, each searched without its own fold): model "
-                f"{cv['model']:.3f}, homology {cv['homology']:.3f}, combined {cv['combined']:.3f} accuracy."
+    measured = (f" Cross-validation ({cv['n']} proteins, each searched without its own fold, DIAMOND "
+                f"{combination.sensitivity} mode): model {cv['model']:.3f}, homology {cv['homology']:.3f}, combined "
+                f"{cv['combined']:.3f} accuracy."
                 if {"n", "model", "homology", "combined"} <= set(cv) else "")  # fmt: skip
+    mode = ("" if combination.sensitivity == models.APP_SENSITIVITY else
+            f" This page searches in DIAMOND's {models.APP_SENSITIVITY} mode (faster; it finds fewer distant hits, "
+            f"so the combined call leans on the model more often); `locviz predict --neighbours` searches as fitted.")
+    weight = (f"1 / (1 + exp(-{combination.slope:g} (x - {combination.midpoint:g})))"
+              + (" × c, with c the share of the protein the alignment covers" if combination.coverage else ""))
     st.markdown(
         f"Combined with homology: **{display_name(ev.combined_label)}** ({p:.0%}) — {same}",
-        help=f"Weighs the model against the nearest protein's location by its identity x: weight "
-        f"1 / (1 + exp(-{combination.slope:g} (x - {combination.midpoint:g}))), fitted on out-of-fold calls only "
-        f"(`combined` column of the downloads).{measured}",
+        help=f"Weighs the model against the nearest protein's location by its identity x: weight {weight}, "
+        f"fitted on out-of-fold calls only (`combined` column of the downloads).{measured}{mode}",
     )
 
 

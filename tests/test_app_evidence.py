@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from locviz import batching, calibration, cli
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES
 from locviz.examples import by_accession
+from locviz.weights import read_card
 from locviz_app import evidence, models
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,6 +156,12 @@ def test_known_protein_says_known_and_lists_the_hits(app: AppTest) -> None:
     text = markdown_text(app)
     assert "known: cytoplasmic (P00441 is in the reference set, multiloc fold 4)" in text
     assert "Combined with homology: **cytoplasmic**" in text
+    combined = next(m.proto for m in app.markdown if m.value.startswith("Combined with homology"))
+    _, shipped = read_card(str(REPO / "weights" / "multiloc.json"))
+    card = shipped.reference.combination  # the help says what the weight is and on which searches it was measured
+    assert ("× c, with c the share of the protein" in combined.help) == bool(card.get("coverage"))
+    assert f"DIAMOND {card['sensitivity']} mode" in combined.help
+    assert ("This page searches in DIAMOND's default mode" in combined.help) == (card["sensitivity"] != "default")
     hits = next(d.value for d in app.dataframe if "accession" in d.value.columns)
     assert hits.iloc[0]["accession"] == "P00441" and hits.iloc[0]["identity"] == pytest.approx(100.0)
     assert set(hits.columns) == {"accession", "known location", "identity", "coverage", "E-value"}
