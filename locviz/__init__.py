@@ -11,7 +11,7 @@ Example::
 
 Beyond the call, as the app shows it (:mod:`locviz.api`): ``locviz.find_signals(prediction)``,
 ``locviz.neighbours(predictor, [prediction])`` (homology evidence and the combined call),
-``locviz.scan(predictor, prediction, 1, 10)``, ``locviz.mutate(predictor, prediction, "p.Leu6Pro")`` and
+``locviz.scan(predictor, prediction, 1, 10)``, ``locviz.mutate(predictor, prediction, "p.Leu7Pro")`` and
 ``locviz.write_table(predictions, "calls.tsv")`` (the ``locviz predict`` table).
 """
 

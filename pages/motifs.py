@@ -176,6 +176,8 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
             bar = charts.cached_figure("filter-assoc", (model_name, motifs_key(model_name, device), motif.index),
                                    lambda: figures.filter_association_bar(motif, model_name))  # fmt: skip
             st.plotly_chart(bar, width="content", key=f"assoc-bar-{motif.index}", theme=None)
+            downloads.figure_downloads(bar, f"filter{motif.index}", model_name, "class-association",
+                                       f"assoc-bar-{motif.index}")  # fmt: skip
     known_matches(motif)
     if motif.top_windows:
         with st.expander(f"Top {len(motif.top_windows)} activating windows in the reference set"):

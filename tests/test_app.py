@@ -498,7 +498,7 @@ def test_probability_subtitle_is_short_enough_for_half_a_page() -> None:
 
 
 # ------------------------------------------------------------------ motifs page
-def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
+def test_motifs_page_shows_logos_and_table(app: AppTest, downloads: dict) -> None:
     app.switch_page(MOTIFS_PAGE).run()
     no_problems(app)
     assert app.title[0].value == "Filter motifs"
@@ -508,6 +508,10 @@ def test_motifs_page_shows_logos_and_table(app: AppTest) -> None:
     assert len(app.image) == 2  # the chosen filter's logo + one gallery page, drawn as one image
     png = app.image[0].proto.imgs[0].url
     assert png  # served by Streamlit's media manager
+    chosen = app.session_state["motif_pick"]  # its logo and its class-association bar download, each in 3 formats
+    for figure in ("logo", "class-association"):
+        assert {n.rsplit(".", 1)[1] for n in downloads if f"filter{chosen}_multiloc_{figure}." in n} >= {
+            "png", "svg", "pdf"}, figure
     app.selectbox(key="motif_sort").select("association with lysosomal").run()
     no_problems(app)
     table = app.dataframe[0].value
