@@ -529,16 +529,22 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
             st.switch_page(layout.MOTIFS_PAGE)
 
 
-def downloads_section(run: runs.Run, pred: Prediction, predictor: Predictor) -> None:
-    """Numbers behind the figures, for this protein and for all proteins of the run."""
+def downloads_section(run: runs.Run, pred: Prediction, predictor: Predictor, search_problem: str | None) -> None:
+    """Numbers behind the figures, for this protein and for all proteins of the run; the caption names the
+    command whose table they are (without ``--neighbours`` when the homology search cannot run)."""
     st.markdown("#### Numbers (CSV / JSON)")
     name = pred.model_name
     organism = pred.organism
     n = len(run.predictions)
     every = "the protein" if n == 1 else f"all {n} proteins"
-    command = f"locviz predict --organism {organism} --neighbours --search-mode {models.APP_SENSITIVITY}"
+    searched = search_problem is None and models.get_reference(name) is not None
+    command = f"locviz predict --organism {organism}" + (
+        f" --neighbours --search-mode {models.APP_SENSITIVITY}" if searched else "")
     st.caption(f"The prediction tables are those of `{command}`: calibrated probabilities, the support verdict, "
-               "the nearest annotated protein, the signals and any conflict with the call.")  # fmt: skip
+               + ("the nearest annotated protein, " if searched else "")
+               + "the signals and any conflict with the call."
+               + ("" if searched else " No homology columns: " + (
+                   "the search failed (see above)." if search_problem else f"model {name} ships no reference set.")))
     with st.container(horizontal=True, gap="small"):  # buttons as wide as their labels, wrapping: nothing cut off
         downloads.table_download(f"Predictions, {every} (CSV)",
                           lambda: downloads.table_download_bytes(run, predictor, organism, "csv"),
@@ -622,7 +628,7 @@ def results_section(model_name: str, device: str, organism: str) -> None:
     if filter_tab.open:
         with filter_tab:
             filter_section(pred, predictor)
-    downloads_section(run, pred, predictor)
+    downloads_section(run, pred, predictor, problem)
 
 
 def main() -> None:

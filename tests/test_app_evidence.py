@@ -225,6 +225,8 @@ def test_without_the_aligner_the_call_and_its_verdict_still_show(
     # as plain `locviz predict`: no empty homology columns pretending "no hit"
     assert header.endswith(",support,support_reasons,known_location,signals,signal_conflicts,organism,notes")
     assert "nearest_id" not in header
+    caption = next(c.value for c in app.caption if c.value.startswith("The prediction tables are those of"))
+    assert "`locviz predict --organism any`" in caption and "No homology columns: the search failed" in caption
 
 
 # ------------------------------------------------------------------ issue 14: what a careful user trips over
