@@ -195,15 +195,19 @@ def mutate(
                                   wild_prediction=wild)  # fmt: skip
 
 
-def write_table(predictions: Sequence[Prediction], path: str | Path, *, fmt: str | None = None) -> Path:
+def write_table(
+    predictions: Sequence[Prediction], path: str | Path, *, fmt: str | None = None, with_attention: bool = False
+) -> Path:
     """Write ``predictions`` as ``locviz predict`` writes them: TSV, CSV, JSON or GFF3 (``fmt``, else the file's
     suffix, else TSV; ``"-"`` is standard output), every column the command line fills (signals, their conflicts
     with the call and notes, stored in each prediction's ``extra`` on the way; the homology columns when
-    :func:`neighbours` ran on these predictions, as ``--neighbours``). Returns the path.
+    :func:`neighbours` ran on these predictions, as ``--neighbours``). ``with_attention`` (JSON) adds each
+    protein's sequence, attention per residue and member probabilities: the app's "Predictions + attention"
+    download. Returns the path.
 
     Raises:
-        InputError: no predictions, predictions of different models, only some of them searched, or a path that
-            cannot be written.
+        InputError: no predictions, predictions of different models, only some of them searched,
+            ``with_attention`` for a format other than JSON, or a path that cannot be written.
     """
     predictions = list(predictions)
     if not predictions:
@@ -215,12 +219,17 @@ def write_table(predictions: Sequence[Prediction], path: str | Path, *, fmt: str
                          "locviz.neighbours on all of them (or none) before writing one table")  # fmt: skip
     target = str(path)
     fmt = table.format_for(target, fmt, table.PREDICTION_FORMATS)
+    if with_attention and fmt != "json":
+        raise InputError(f"with_attention adds per-residue lists, which only JSON holds; write {target} with "
+                         "fmt='json' (locviz.table.attention_bytes gives the long per-residue table of "
+                         "'locviz predict --attention')")  # fmt: skip
     table.check_output_path(target)
     pipeline.annotate(predictions)
     extra = pipeline.extra_columns(neighbours=all(searched))
     handle = table.open_output(target)
     try:
-        writer = table.writer_for(handle, fmt, classes, model=predictions[0].model_name, extra_columns=extra)
+        writer = table.writer_for(handle, fmt, classes, model=predictions[0].model_name, extra_columns=extra,
+                                  with_attention=with_attention)  # fmt: skip
         writer.write(predictions)
         writer.close()
     finally:

@@ -145,6 +145,12 @@ def test_write_table_is_the_predict_commands_table(tiny: locviz.Predictor, tmp_p
     printed = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in printed["predictions"]] == ["pdi", "gfp"]
     print("standard output is still open")  # ValueError if write_table had closed it
+    capsys.readouterr()
+    full = json.loads(locviz.write_table(predictions, tmp_path / "a.json", with_attention=True).read_text())
+    assert full["predictions"][0]["sequence"] == PDI and len(full["predictions"][0]["attention"]) == len(PDI)
+    assert len(full["predictions"][0]["member_probabilities"]) == tiny.bundle.card.members  # the app's JSON download
+    with pytest.raises(InputError, match="only JSON holds"):
+        locviz.write_table(predictions, tmp_path / "a.tsv", with_attention=True)
     with pytest.raises(InputError, match="no predictions to write"):
         locviz.write_table([], tmp_path / "empty.tsv")
     restricted = tiny.for_organism(predictions[0], "plant")  # a new call: conflicts and evidence made afresh
