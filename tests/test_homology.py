@@ -60,7 +60,7 @@ def test_a_reference_protein_finds_itself_and_is_known(reference: Reference, pro
     assert hits[0].coverage == pytest.approx(1.0)
     assert hits[0].location == "mitochondrial" and hits[0].evalue < 1e-30
     assert [e.accession for e in reference.known(record)] == ["P00001"]
-    named = ProteinRecord("sp|P00002|X_HUMAN", "MKV" * 20)  # its accession, another sequence: not the protein trained on
+    named = ProteinRecord("sp|P00002|X_HUMAN", "MKV" * 20)  # its accession, another sequence: not trained on
     assert reference.known(named) == [] and [e.accession for e in reference.named(named)] == ["P00002"]
 
 

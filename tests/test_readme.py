@@ -38,3 +38,13 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [line.split()[1] for line in tagged["mutate:"]] == ["L7P", "del1-24"]
     table = (tmp_path / "calls.tsv").read_text().splitlines()  # the example's last line writes the command's table
     assert len(table) == 3 and table[0].split("\t")[-2:] == ["organism", "notes"] and "nearest_id" in table[0]
+
+
+def test_readme_names_each_shipped_ensemble_s_member_count() -> None:
+    """The README says how many networks each ensemble averages; a member shipped by the campaign must change it."""
+    from locviz.weights import read_card
+
+    found = re.search(r"`multiloc` (\d+) members, `deeploc` (\d+);", (REPO / "README.md").read_text())
+    assert found, "the README's model paragraph names both member counts"
+    for name, count in zip(("multiloc", "deeploc"), found.groups(), strict=True):
+        assert read_card(str(REPO / "weights" / f"{name}.json"))[1].members == int(count), name
