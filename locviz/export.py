@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from matplotlib.figure import Figure
 
 from locviz.errors import ExportError
-from locviz.motifs import FilterMotif
+from locviz.motifs import FilterMotif, MotifSet, filter_table
 from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES
 from locviz.table import number
@@ -230,6 +230,13 @@ def logo_csv(motif: FilterMotif) -> bytes:
     ic = motif.ic_per_position()
     rows = ([k + 1, *(number(v, 5) for v in row), number(ic[k], 4)] for k, row in enumerate(freqs))
     return _csv(["position", *STANDARD_RESIDUES, "ic_bits"], rows)
+
+
+def filter_table_csv(motif_set: MotifSet, order: Sequence[int] | None = None) -> bytes:
+    """The Motifs page's filter table (:func:`locviz.motifs.filter_table`, rows in ``order``) as CSV."""
+    rows = filter_table(motif_set, order)
+    header = list(rows[0]) if rows else ["filter"]
+    return _csv(header, ([number(v, 4) if isinstance(v, float) else v for v in row.values()] for row in rows))
 
 
 # ---------------------------------------------------------------- file names

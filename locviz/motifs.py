@@ -217,6 +217,66 @@ def evidence_order(motif_set: MotifSet) -> list[int]:
     return [m.index for m in sorted(motif_set.motifs, key=key)]
 
 
+SORTS = ("evidence", "assoc", "ic", "ic_per_position", "index")
+"""Orders of :func:`sort_order` besides ``class:<class id>`` (association with one class)."""
+
+
+def sort_order(motif_set: MotifSet, how: str = "evidence") -> list[int]:
+    """Filter indices in the order the Motifs page offers (highest first): ``evidence`` (:func:`evidence_order`),
+    ``assoc`` (strongest class association), ``ic`` (total bits), ``ic_per_position``, ``index`` or
+    ``class:<class id>`` (association with that class).
+
+    Raises:
+        ValueError: an unknown order or class.
+    """
+    motifs = motif_set.motifs
+    if how == "evidence":
+        return evidence_order(motif_set)
+    if how == "index":
+        return [m.index for m in motifs]
+    if how == "ic":
+        return [m.index for m in sorted(motifs, key=lambda m: -m.information_content)]
+    if how == "ic_per_position":
+        return [m.index for m in sorted(motifs, key=lambda m: -m.information_content / m.width)]
+    if how == "assoc":
+        return [m.index for m in sorted(motifs, key=lambda m: -(m.strongest_association or ("", -np.inf))[1])]
+    cls = how.removeprefix("class:")
+    if not how.startswith("class:") or cls not in motif_set.classes:
+        raise ValueError(f"unknown filter order {how!r}: one of {', '.join(SORTS)} or class:<one of "
+                         f"{', '.join(motif_set.classes)}>")  # fmt: skip
+    return [m.index for m in sorted(motifs, key=lambda m: -m.class_association.get(cls, -np.inf))]
+
+
+def filter_table(motif_set: MotifSet, order: Sequence[int] | None = None) -> list[dict[str, object]]:
+    """One row per filter, as the Motifs page lists them (class ids, not display names; NaN where a filter has no
+    class association): evidence, width, strongest class and z, best known-motif match, composition-only,
+    information content (total and per position), consensus, windows, best window, association with each class.
+    ``order`` (e.g. :func:`sort_order`) picks and orders the rows; default: by index."""
+    by_index = {m.index: m for m in motif_set.motifs}
+    rows = []
+    for i in order if order is not None else sorted(by_index):
+        m = by_index[i]
+        strongest = m.strongest_association
+        best = m.best_match
+        row: dict[str, object] = {
+            "filter": m.index,
+            "evidence": EVIDENCE[m.evidence],
+            "width": m.width,
+            "strongest_class": strongest[0] if strongest else "",
+            "strongest_z": strongest[1] if strongest else math.nan,
+            "known_motif": best.describe(m.width) if best else "",
+            "composition_only": m.composition_only,
+            "ic_bits": m.information_content,
+            "ic_per_position": m.information_content / m.width,
+            "consensus": m.consensus if m.top_windows else "",
+            "windows": len(m.top_windows),
+            "best_window": m.top_windows[0] if m.top_windows else "",
+        }
+        row.update({f"assoc_{c}": m.class_association.get(c, math.nan) for c in motif_set.classes})
+        rows.append(row)
+    return rows
+
+
 @dataclass(frozen=True)
 class MatchSummary:
     """How many filters match a known motif, at which false discovery rate, over how many comparisons."""

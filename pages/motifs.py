@@ -14,18 +14,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from locviz import export, figures
+from locviz import export, figures, motifs
 from locviz.card import display_name
 from locviz.known_motifs import BY_NAME as KNOWN
 from locviz.known_motifs import FDR, MIN_AGREEMENT
 from locviz.motifs import (
     COMPOSITION_RULE,
-    EVIDENCE,
     FilterMotif,
     MotifError,
     MotifSet,
     bundle_motifs_path,
-    evidence_order,
     match_summary,
 )
 from locviz.regions import filter_hits
@@ -65,8 +63,8 @@ def motifs_key(model_name: str, device: str) -> str:
 def logo_png(model_name: str, device: str, key: str, indices: tuple[int, ...], scale: float = 1.0) -> bytes:
     """PNG of one logo or a grid of logos (one image, one scale), drawn once per process."""
     del key  # cache key only
-    motifs = models.get_motifs(model_name, device).motifs
-    chosen = [motifs[i] for i in indices]
+    filters = models.get_motifs(model_name, device).motifs
+    chosen = [filters[i] for i in indices]
     fig = figures.sequence_logo(chosen[0]) if len(chosen) == 1 else figures.logo_grid(chosen, GALLERY_COLUMNS)
     return export.figure_bytes(fig, "png", scale=scale)
 
@@ -89,53 +87,24 @@ def flags(m: FilterMotif) -> str:
     return ", ".join(out)
 
 
+DISPLAY_COLUMNS = {"strongest_class": "strongest class", "strongest_z": "strongest z", "known_motif": "known motif",
+                   "ic_bits": "IC (bits)", "ic_per_position": "IC per position", "best_window": "best window"}
+
+
 def filter_table(motif_set: MotifSet, sort_code: str) -> pd.DataFrame:
-    """One row per filter; the column the table is sorted by comes right after the filter number."""
-    rows = []
-    for m in motif_set.motifs:
-        strongest = m.strongest_association
-        best = m.best_match
-        row = {
-            "filter": m.index,
-            "evidence": EVIDENCE[m.evidence],
-            "width": m.width,
-            "strongest class": display_name(strongest[0]) if strongest else "",
-            "strongest z": strongest[1] if strongest else np.nan,
-            "known motif": best.describe(m.width) if best else "",
-            "flags": flags(m),
-            "IC (bits)": m.information_content,
-            "IC per position": m.information_content / m.width,
-            "consensus": m.consensus if m.top_windows else "",
-            "windows": len(m.top_windows),
-            "best window": m.top_windows[0] if m.top_windows else "",
-        }
-        for c in motif_set.classes:
-            row[f"assoc. {display_name(c)}"] = m.class_association.get(c, np.nan)
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    """:func:`locviz.motifs.filter_table` in the page's words; the sorted-by column right after the filter number."""
+    frame = pd.DataFrame(motifs.filter_table(motif_set))
+    by_index = {m.index: m for m in motif_set.motifs}
+    frame["strongest_class"] = [display_name(c) if c else "" for c in frame["strongest_class"]]
+    frame.insert(int(frame.columns.get_loc("composition_only")), "flags", [flags(by_index[i]) for i in frame["filter"]])
+    frame = frame.drop(columns="composition_only").rename(
+        columns={**DISPLAY_COLUMNS, **{f"assoc_{c}": f"assoc. {display_name(c)}" for c in motif_set.classes}})
     first = sort_column(sort_code)
-    return table[["filter", *([first] if first != "filter" else []), *(c for c in table if c not in ("filter", first))]]
+    return frame[["filter", *([first] if first != "filter" else []), *(c for c in frame if c not in ("filter", first))]]
 
 
 def sort_column(code: str) -> str:
     return SORT_COLUMN.get(code) or f"assoc. {display_name(code.removeprefix('class:'))}"
-
-
-def sort_order(motif_set: MotifSet, how: str) -> list[int]:
-    """Filter indices in the chosen order (highest first)."""
-    motifs = motif_set.motifs
-    if how == "evidence":
-        return evidence_order(motif_set)
-    if how == "index":
-        return [m.index for m in motifs]
-    if how == "ic":
-        return [m.index for m in sorted(motifs, key=lambda m: -m.information_content)]
-    if how == "ic_per_position":
-        return [m.index for m in sorted(motifs, key=lambda m: -m.information_content / m.width)]
-    if how == "assoc":
-        return [m.index for m in sorted(motifs, key=lambda m: -(m.strongest_association or ("", -np.inf))[1])]
-    cls = how.removeprefix("class:")
-    return [m.index for m in sorted(motifs, key=lambda m: -m.class_association.get(cls, -np.inf))]
 
 
 def sort_choices(motif_set: MotifSet) -> dict[str, str]:
@@ -287,7 +256,7 @@ def gallery(order: list[int], model_name: str, device: str) -> None:
 # ------------------------------------------------------------------ page
 def current_order(motif_set: MotifSet, choices: dict[str, str]) -> list[int]:
     """Filter indices in the order the sort and hide widgets ask for (hiding never leaves the list empty)."""
-    order = sort_order(motif_set, choices[st.session_state["motif_sort"]])
+    order = motifs.sort_order(motif_set, choices[st.session_state["motif_sort"]])
     if st.session_state.get("motif_hide"):
         by_index = {m.index: m for m in motif_set.motifs}
         order = [i for i in order if not by_index[i].composition_only] or order
@@ -376,7 +345,7 @@ def main() -> None:
         width="stretch", height=320, column_config=number,
     )  # fmt: skip
     downloads.table_download(
-        "Filter table (CSV)", lambda: table.to_csv(index=False).encode("utf-8"),
+        "Filter table (CSV)", lambda: export.filter_table_csv(motif_set, order),
         export.export_filename("filters", model_name, "table", "csv"), "filter-table",
     )  # fmt: skip
 

@@ -143,6 +143,32 @@ def test_class_association_is_z_score(predictor: Predictor) -> None:
     assert all(m.class_association == {} for m in unlabelled.motifs)
 
 
+def test_filter_table_and_orders_are_the_motif_page_s(predictor: Predictor) -> None:
+    """The Motifs page's table and sorts, from Python: one row per filter, ordered as asked, and its CSV."""
+    import csv
+    import io
+
+    from locviz import export, motifs
+
+    motif_set = compute(predictor.bundle, REFERENCE, labels=LABELS, top_k=5)
+    rows = motifs.filter_table(motif_set)
+    assert [r["filter"] for r in rows] == [m.index for m in motif_set.motifs]
+    first, motif = rows[0], motif_set.motifs[0]
+    assert first["ic_bits"] == motif.information_content and first["width"] == motif.width
+    assert first["ic_per_position"] == pytest.approx(motif.information_content / motif.width)
+    cls = predictor.classes[LABELS[0]]
+    by_class = motifs.sort_order(motif_set, f"class:{cls}")
+    z = {m.index: m.class_association[cls] for m in motif_set.motifs}
+    assert [z[i] for i in by_class] == sorted(z.values(), reverse=True)
+    ic = motifs.sort_order(motif_set, "ic")
+    assert ic[0] == max(motif_set.motifs, key=lambda m: m.information_content).index
+    assert motifs.sort_order(motif_set, "evidence") == motifs.evidence_order(motif_set)
+    with pytest.raises(ValueError, match="unknown filter order"):
+        motifs.sort_order(motif_set, "class:nowhere")
+    table = list(csv.DictReader(io.StringIO(export.filter_table_csv(motif_set, by_class).decode())))
+    assert [int(r["filter"]) for r in table] == by_class and f"assoc_{cls}" in table[0]
+
+
 def test_max_per_protein_and_top_k(predictor: Predictor) -> None:
     one = compute(predictor.bundle, [REFERENCE[3]], top_k=50, max_per_protein=1)
     four = compute(predictor.bundle, [REFERENCE[3]], top_k=50, max_per_protein=4)
