@@ -842,6 +842,17 @@ class Attribution:
     def name(self) -> str:
         return METHOD_NAMES.get(self.method, self.method)
 
+    def completeness_note(self) -> str | None:
+        """Integrated gradients should add up to P(protein) − P(all X); how far off they are is the margin to read
+        single residues with. None for the other methods."""
+        if "difference" not in self.settings:
+            return None
+        total, difference = self.settings["sum"], self.settings["difference"]
+        off = abs(total - difference)
+        return (f"Integrated gradients add up to {total:+.3f}; the difference they split, P(protein) − P(all X), "
+                f"is {difference:+.3f}: {off:.3f} off ({off / max(abs(difference), 1e-9):.0%}) with "
+                f"{self.settings['steps']} steps; read single residues with that margin.")  # fmt: skip
+
 
 def attention_attribution(wild: Prediction) -> Attribution:
     """The attention itself as an :class:`Attribution`, so every method goes through the same tools."""
@@ -1115,3 +1126,28 @@ def deletion_table_bytes(curves: Sequence[DeletionCurve], fmt: str = "csv") -> b
         for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True)
     )
     return rows_bytes(fmt, columns, rows, meta={"table": "deletion_curve"})
+
+
+def cross_check(
+    predictor: Predictor,
+    record: ProteinRecord,
+    target: str | None = None,
+    *,
+    integrated_gradients: bool = False,
+    wild: Prediction | None = None,
+    callback: Callable[[int], None] | None = None,
+) -> tuple[list[Attribution], list[DeletionCurve]]:
+    """The What if page's attribution cross-check: attention, occlusion, gradient × input (and integrated
+    gradients) for ``target`` (default: the call), and each one's deletion curve at the :data:`DELETION_KS` the
+    protein has residues for; over all the model's compartments, as the page. ``wild`` reuses the model's
+    prediction of ``record``; ``callback(n)`` counts occlusion windows."""
+    wild = wild or _predict_one(predictor, record)
+    target = target or wild.label
+    attention = attention_attribution(wild)
+    attention.target = target
+    attributions = [attention, occlusion_scan(predictor, record, target=target, wild=wild, callback=callback)]
+    methods = ("gradxinput", "integrated_gradients") if integrated_gradients else ("gradxinput",)
+    attributions += [gradient_attribution(predictor, record, m, target=target, wild=wild) for m in methods]
+    ks = [k for k in DELETION_KS if k <= int(np.sum(wild.seen))]
+    curves = [deletion_curve(predictor, record, a, ks, target=target, wild=wild) for a in attributions]
+    return attributions, curves

@@ -445,12 +445,8 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
         mark = ":material/check_circle:" if curve.faithful else ":material/cancel:"
         st.markdown(f"{mark} {curve.reading[0].upper()}{curve.reading[1:]}.")
     for a in attributions:
-        if "difference" in a.settings:
-            off = abs(a.settings["sum"] - a.settings["difference"]) / max(abs(a.settings["difference"]), 1e-9)
-            st.caption(f"Integrated gradients add up to {a.settings['sum']:+.3f}; the difference they split, "
-                       f"P(protein) − P(all X), is {a.settings['difference']:+.3f}: "
-                       f"{abs(a.settings['sum'] - a.settings['difference']):.3f} off ({off:.0%}) with "
-                       f"{a.settings['steps']} steps; read single residues with that margin.")  # fmt: skip
+        if (note := a.completeness_note()) is not None:
+            st.caption(note)
     tracks = charts.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
     charts.chart(tracks, pred, f"attributions-{cls}", "attr")
     deletion = charts.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))
@@ -473,21 +469,14 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
 def run_attributions(
     predictor: Predictor, record: ProteinRecord, pred: Prediction, cls: str, with_ig: bool, n_windows: int
 ) -> tuple[list[whatif.Attribution], list[whatif.DeletionCurve]]:
-    """Attention, occlusion, gradient × input (and integrated gradients) for ``cls``, and each one's deletion curve."""
+    """:func:`locviz.whatif.cross_check` with a progress bar over the occlusion windows."""
     advance, bar = progress_counter(n_windows, "occlusion windows predicted")
-    attention = dataclasses.replace(whatif.attention_attribution(pred), target=cls)
-    attributions = [attention, whatif.occlusion_scan(predictor, record, target=cls, wild=pred, callback=advance)]
-    bar.empty()
-    with st.spinner("Gradients and deletion curves…"):
-        attributions.append(whatif.gradient_attribution(predictor, record, "gradxinput", target=cls, wild=pred))
-        if with_ig:
-            attributions.append(
-                whatif.gradient_attribution(predictor, record, "integrated_gradients", target=cls, wild=pred)
-            )
-        n_seen = int(np.sum(pred.seen))
-        ks = [k for k in whatif.DELETION_KS if k <= n_seen]
-        curves = [whatif.deletion_curve(predictor, record, a, ks, target=cls, wild=pred) for a in attributions]
-    return attributions, curves
+    try:
+        with st.spinner("Occlusion, then gradients and deletion curves…"):
+            return whatif.cross_check(predictor, record, cls, integrated_gradients=with_ig, wild=pred,
+                                      callback=advance)  # fmt: skip
+    finally:
+        bar.empty()
 
 
 # ------------------------------------------------------------------ page

@@ -255,6 +255,23 @@ def test_integrated_gradients_add_up_to_the_probability_difference(deeploc: Pred
     assert np.nansum(ig.scores) == pytest.approx(difference, rel=0.05, abs=2e-5)
     assert ig.settings["difference"] == pytest.approx(difference) and ig.settings["sum"] == pytest.approx(
         np.nansum(ig.scores))  # fmt: skip
+    note = ig.completeness_note()
+    assert f"is {difference:+.3f}" in note and "256 steps" in note
+
+
+def test_cross_check_is_the_what_if_page_s(tiny: Predictor) -> None:
+    """Attention, occlusion, gradient × input (and integrated gradients), each with its deletion curve."""
+    record = ProteinRecord("gfp", GFP)
+    wild = tiny.predict([record])[0]
+    shown = next(c for c in tiny.classes if c != wild.label)
+    attributions, curves = whatif.cross_check(tiny, record, shown, integrated_gradients=True, wild=wild)
+    assert [a.method for a in attributions] == ["attention", "occlusion", "gradxinput", "integrated_gradients"]
+    assert {a.target for a in attributions} == {shown} == {c.target for c in curves}
+    assert [c.method for c in curves] == [a.name for a in attributions]
+    assert list(curves[0].ks) == [k for k in whatif.DELETION_KS if k <= int(np.sum(wild.seen))]
+    assert attributions[0].completeness_note() is None and attributions[3].completeness_note() is not None
+    default, _ = whatif.cross_check(tiny, record)
+    assert default[0].target == wild.label and len(default) == 3
 
 
 def test_gradient_times_input_is_per_residue_and_nan_where_unseen(tiny: Predictor) -> None:
