@@ -97,7 +97,8 @@ def neighbours(
     Each prediction's ``extra`` gains the ``locviz predict --neighbours`` columns (``nearest_id``,
     ``nearest_identity``, ``nearest_location``, ``combined``; the sentence in ``homology_sentence``) and a
     ``support`` verdict renewed with the evidence. Returns one :class:`locviz.homology.Evidence` per prediction:
-    ``hits`` (up to 5, best first), ``known`` (the protein is itself in the reference set), ``sentence``,
+    ``hits`` (up to 5, best first), ``known`` (its very sequence is in the reference set), ``variant_of`` (its
+    accession is, with another sequence), ``sentence``,
     ``combined`` probabilities and ``combined_label`` (None when the card has no fitted combination).
     ``search_mode`` is DIAMOND's sensitivity
     (:data:`locviz.homology.SENSITIVITIES`); by default the one the combined call was fitted with, as
@@ -139,7 +140,8 @@ def scan(
     with the most attention), and how each class probability moved: ``scan.heatmap()`` is the app's 20 × W
     heatmap, ``scan.rows()`` the ``locviz scan`` table. Probabilities are over all the model's compartments
     (organism ``any``, as the app and ``locviz scan``) unless ``organism`` is given; a prediction given as
-    ``protein`` and made for that organism is reused as the wild type. 19 forward passes per position,
+    ``protein`` and made for that organism is reused as the wild type by the model that made it (``predictor``
+    or ``rescore_with``). 19 forward passes per position,
     ``callback(n)`` told as they finish.
 
     Scan with a fast student (``load_model("deeploc-fast")``) and pass the full ensemble as ``rescore_with``: its
@@ -157,11 +159,11 @@ def scan(
             "it chooses the cells rescore_with predicts again; pass rescore_with=" if rescore_with is None else
             f"not a class of {predictor.name}; choose one of {', '.join(predictor.classes)}"))  # fmt: skip
     record = _record(protein)
-    if rescore_with is not None:
-        full_wild, organism = _wild(rescore_with, protein, organism)
-        return whatif.fast_scan(predictor, rescore_with, record, start, end, cls=rescore_class, top=rescore_top,
-                                organism=organism, callback=callback, full_wild=full_wild)  # fmt: skip
     wild, organism = _wild(predictor, protein, organism)
+    if rescore_with is not None:
+        full_wild, _ = _wild(rescore_with, protein, organism)
+        return whatif.fast_scan(predictor, rescore_with, record, start, end, cls=rescore_class, top=rescore_top,
+                                organism=organism, callback=callback, wild=wild, full_wild=full_wild)  # fmt: skip
     return whatif.saturation_scan(predictor, record, start, end, wild=wild, callback=callback, organism=organism)
 
 
@@ -219,7 +221,7 @@ def write_table(
                          "locviz.neighbours on all of them (or none) before writing one table")  # fmt: skip
     target = str(path)
     fmt = table.format_for(target, fmt, table.PREDICTION_FORMATS)
-    if with_attention and fmt != "json":
+    if with_attention and fmt != "json":  # before the file is opened (the writer refuses it too)
         raise InputError(f"with_attention adds per-residue lists, which only JSON holds; write {target} with "
                          "fmt='json' (locviz.table.attention_bytes gives the long per-residue table of "
                          "'locviz predict --attention')")  # fmt: skip

@@ -50,6 +50,8 @@ MULTILOC_TO_DEEPLOC = {
 }  # fmt: skip
 """The DeepLoc class of each MultiLoc class (DeepLoc joins lysosomal and vacuolar; MultiLoc splits them)."""
 DATASETS = ("multiloc", "deeploc")
+TEST_FOLD = {"multiloc": 0}
+"""Folds never used for training, tuning or selection (MultiLoc's README)."""
 
 
 def location_in(location: str, classes: Sequence[str]) -> str | None:
@@ -60,9 +62,6 @@ def location_in(location: str, classes: Sequence[str]) -> str | None:
     counterparts = {MULTILOC_TO_DEEPLOC.get(location)} | {m for m, d in MULTILOC_TO_DEEPLOC.items() if d == location}
     found = [c for c in classes if c in counterparts]
     return found[0] if len(found) == 1 else None
-
-TEST_FOLD = {"multiloc": 0}
-"""Folds never used for training, tuning or selection (MultiLoc's README)."""
 
 
 @dataclass

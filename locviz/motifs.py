@@ -48,6 +48,7 @@ from locviz.batching import iter_batches
 from locviz.complexity import SEG_EXTEND_BITS, SEG_TRIGGER_BITS, SEG_WINDOW, low_complexity_mask
 from locviz.datasets import sha256_of
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
+from locviz.errors import InputError
 from locviz.known_motifs import BY_NAME as KNOWN_BY_NAME
 from locviz.known_motifs import FDR, KNOWN_MOTIFS_VERSION, MotifMatch, best_match, correct, match
 from locviz.known_motifs import METHOD as MATCH_METHOD
@@ -227,7 +228,7 @@ def sort_order(motif_set: MotifSet, how: str = "evidence") -> list[int]:
     ``class:<class id>`` (association with that class).
 
     Raises:
-        ValueError: an unknown order or class.
+        InputError: an unknown order or class.
     """
     motifs = motif_set.motifs
     if how == "evidence":
@@ -242,7 +243,7 @@ def sort_order(motif_set: MotifSet, how: str = "evidence") -> list[int]:
         return [m.index for m in sorted(motifs, key=lambda m: -(m.strongest_association or ("", -np.inf))[1])]
     cls = how.removeprefix("class:")
     if not how.startswith("class:") or cls not in motif_set.classes:
-        raise ValueError(f"unknown filter order {how!r}: one of {', '.join(SORTS)} or class:<one of "
+        raise InputError(f"unknown filter order {how!r}: one of {', '.join(SORTS)} or class:<one of "
                          f"{', '.join(motif_set.classes)}>")  # fmt: skip
     return [m.index for m in sorted(motifs, key=lambda m: -m.class_association.get(cls, -np.inf))]
 

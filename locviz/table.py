@@ -192,6 +192,9 @@ class TableWriter:
         extra_columns: Sequence[str] = (),
         with_attention: bool = False,
     ):
+        if with_attention and fmt != "json":
+            raise InputError(f"per-residue attention goes in JSON only (a list per protein), not {fmt}; use the "
+                             "long attention table (locviz predict --attention) for TSV or CSV")  # fmt: skip
         self.classes, self.extra_columns = list(classes), list(extra_columns)
         self.with_attention = with_attention
         self.columns = columns(self.classes, self.extra_columns)

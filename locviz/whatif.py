@@ -14,7 +14,8 @@ API (for the command line and the app; all coordinates 1-based inclusive on the 
   the most attention); ``delta[i, j, c]`` = Δp of class ``c`` for ``substitutes[j]`` at ``positions[i]``
   (0 on the wild-type column, which is not run). ``SaturationScan.heatmap(cls)`` gives the 20 × W matrix.
 * :func:`rescore`: a scan drawn by a fast student with its strongest cells predicted again by the full
-  ensemble; both Δs kept, each named by its model (:func:`rescore_summary`).
+  ensemble; both Δs kept, each named by its model (:func:`rescore_summary`). :func:`fast_scan` does both,
+  with the ensemble's wild type choosing the default window and class.
 * :func:`parse_variants` / :func:`apply_variants` / :func:`compare` → :class:`VariantComparison`:
   ``K128T``, ``del1-20`` (or ``del5``), ``ins45:AAA`` (insert after residue 45; ``ins0:`` before the
   first), or HGVS protein notation (``p.Lys128Thr``, ``p.K128T``, ``p.(Lys128Thr)``, ``p.Ala5_Leu9del``,
@@ -23,7 +24,8 @@ API (for the command line and the app; all coordinates 1-based inclusive on the 
 * :func:`occlusion_scan` and :func:`gradient_attribution` → :class:`Attribution`: one score per residue
   on the attention's axis (NaN where the model did not look).
 * :func:`deletion_curve` → :class:`DeletionCurve`: P(call) after replacing the top-k residues of any
-  per-residue score with X, against random residues, with a one-line reading.
+  per-residue score with X, against random residues, with a one-line reading. :func:`cross_check` runs
+  every method and its curve, as the What if page's attribution cross-check.
 * :func:`scan_table_bytes` / :func:`comparison_table_bytes` (and the writers the CLI streams to): the
   tables of ``locviz scan`` and ``locviz mutate``.
 
@@ -31,7 +33,7 @@ Cost. One mutant is one forward pass over the whole (cropped) protein: the BiLST
 influence to both ends, so no part of the pass can be reused exactly through the shared runner. A
 W-residue scan of an L-residue protein costs 19·W passes of length min(L, 1000). Exactly free: positions
 the long-sequence policy cuts away (the model never sees them, so Δ is exactly 0 and they are not run)
-and the wild-type column. ``benchmarks/whatif_speed.py`` prints the figures: with the 4-member deeploc model a
+and the wild-type column. ``benchmarks/whatif_speed.py`` prints the figures: with deeploc when it had 4 members, a
 60-residue scan of a 1,000-residue protein is 1,140 passes, 47.5 CPU-seconds (about 25-30 s on 2 cores, far
 from the 5 s target; a GPU or a model-level LSTM-state cache is what would close it, see benchmarks/README.md).
 Callers that show progress pass ``callback``; callers that already hold the wild type's prediction pass
@@ -274,6 +276,18 @@ RESCORE_TOP = 10
 """How many of a fast scan's strongest cells the full model predicts again by default (10 passes, ~1 s)."""
 
 
+def check_rescore(model: str, classes: Sequence[str], cls: str | None, top: int) -> None:
+    """Refuse a re-scoring request before minutes of drawing are spent on it.
+
+    Raises:
+        InputError: ``top`` is not a positive whole number, or ``cls`` is not one of ``classes``.
+    """
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise InputError(f"the number of cells to re-score must be a whole number >= 1, got {top!r}")
+    if cls is not None and cls not in classes:
+        raise InputError(f"{cls!r} is not a class of {model}; choose one of {', '.join(classes)}")
+
+
 def strongest_cells(scan: SaturationScan, cls: str | None = None, top: int = RESCORE_TOP) -> list[tuple[int, int]]:
     """The ``top`` cells ``(i, j)`` with the largest |Δp(cls)| (default class: the scan's call), strongest first;
     wild-type and unseen cells (Δ exactly 0) never count.
@@ -281,10 +295,7 @@ def strongest_cells(scan: SaturationScan, cls: str | None = None, top: int = RES
     Raises:
         InputError: ``top`` is not a positive whole number, or ``cls`` is not one of the scan's classes.
     """
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise InputError(f"the number of cells to re-score must be a whole number >= 1, got {top!r}")
-    if cls is not None and cls not in scan.classes:
-        raise InputError(f"{cls!r} is not a class of {scan.model}; choose one of {', '.join(scan.classes)}")
+    check_rescore(scan.model, scan.classes, cls, top)
     z = np.abs(scan.heatmap(cls).T)  # (W, 20)
     order = np.argsort(-z, axis=None, kind="stable")[:top]
     return [(int(i), int(j)) for i, j in zip(*np.unravel_index(order, z.shape), strict=True) if z[i, j] > 0]
@@ -316,6 +327,7 @@ def rescore(
     if record.sequence != scan.wild.sequence:
         raise InputError(f"record {record.id!r} is not the protein {scan.id!r} that was scanned")
     full_wild = full_wild or _predict_one(predictor, record, organism)
+    cls = cls or full_wild.label  # what the reader is shown is about the full model's call
     cells = strongest_cells(scan, cls, top)
     mutants = [
         ProteinRecord(f"{record.id}:{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]}",
@@ -326,7 +338,7 @@ def rescore(
     rescored = {cell: pred.probabilities - full_wild.probabilities for cell, pred in zip(cells, predictions,
                                                                                           strict=True)}  # fmt: skip
     return SaturationScan(scan.wild, scan.positions, scan.wt, scan.delta, scan.seen, scan.substitutes, rescored,
-                          full_wild, cls or scan.wild.label)  # fmt: skip
+                          full_wild, cls)  # fmt: skip
 
 
 def fast_scan(
@@ -340,25 +352,31 @@ def fast_scan(
     top: int = RESCORE_TOP,
     organism: str = "any",
     callback: Callable[[int], None] | None = None,
+    wild: Prediction | None = None,
     full_wild: Prediction | None = None,
 ) -> SaturationScan:
-    """The What if page's fast scan: ``drawer`` (a student) draws every cell, ``full`` re-scores the ``top``
-    strongest for ``cls``.
+    """The What if page's fast scan (the page runs the two steps apart, to draw once and re-score per class
+    shown): ``drawer`` (a student) draws every cell, ``full`` re-scores the ``top`` strongest for ``cls``.
 
     What the reader is shown is about ``full``'s call, so its wild type picks the defaults: the window with the
-    most of *its* attention and the class it calls (the student may call or attend elsewhere). ``full_wild``
-    reuses ``full``'s prediction of ``record`` made with ``organism``.
+    most of *its* attention and the class it calls (the student may call or attend elsewhere). ``wild`` and
+    ``full_wild`` reuse the two models' predictions of ``record``, made with ``organism``.
 
     Raises:
-        InputError: the models have other classes, ``cls`` is not one of them, or the window is not valid.
+        InputError: the models have other classes, ``cls`` or ``top`` is not valid, a reused prediction is
+            not of ``record`` by its model, or the window is not valid.
     """
     check_same_classes(full.name, full.classes, drawer.name, drawer.classes)
+    check_rescore(full.name, full.classes, cls, top)
+    for given, model in ((wild, drawer), (full_wild, full)):
+        if given is not None and (given.model_name != model.name or given.sequence != record.sequence):
+            raise InputError(f"the prediction {given.id!r} by {given.model_name} is not {model.name}'s prediction "
+                             f"of {record.id!r}; pass that one, or none")  # fmt: skip
     full_wild = full_wild or _predict_one(full, record, organism)
     if start is None and end is None:
         start, end = default_window(full_wild)
-    scan = saturation_scan(drawer, record, start, end, callback=callback, organism=organism)
-    return rescore(scan, full, record, cls=cls or full_wild.label, top=top, organism=organism,
-                   full_wild=full_wild)  # fmt: skip
+    scan = saturation_scan(drawer, record, start, end, wild=wild, callback=callback, organism=organism)
+    return rescore(scan, full, record, cls=cls, top=top, organism=organism, full_wild=full_wild)
 
 
 def rescore_agreement(scan: SaturationScan) -> tuple[int, int, int]:

@@ -91,7 +91,7 @@ DISPLAY_COLUMNS = {"strongest_class": "strongest class", "strongest_z": "stronge
                    "ic_bits": "IC (bits)", "ic_per_position": "IC per position", "best_window": "best window"}
 
 
-def filter_table(motif_set: MotifSet, sort_code: str) -> pd.DataFrame:
+def display_table(motif_set: MotifSet, sort_code: str) -> pd.DataFrame:
     """:func:`locviz.motifs.filter_table` in the page's words; the sorted-by column right after the filter number."""
     frame = pd.DataFrame(motifs.filter_table(motif_set))
     by_index = {m.index: m for m in motif_set.motifs}
@@ -317,7 +317,7 @@ def main() -> None:
     code = choices[how]
     by_index = {m.index: m for m in motif_set.motifs}
     order = current_order(motif_set, choices)
-    table = filter_table(motif_set, code).set_index("filter").loc[order].reset_index()
+    table = display_table(motif_set, code).set_index("filter").loc[order].reset_index()
 
     if st.session_state.get("motif_pick") not in order:
         st.session_state["motif_pick"] = order[0]

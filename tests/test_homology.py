@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -125,10 +126,16 @@ def test_references_read_from_one_file_share_it_until_it_changes(tmp_path: Path,
     card_path = _bundle_with_reference(tmp_path, reference, None)
     first, second = Reference.load(card_path), Reference.load(card_path, sensitivity="default")
     assert second.entries is first.entries  # parsed once per process (each Predictor reads the card's)
+    assert second._by_sequence is first._by_sequence  # and indexed once
     assert second.sensitivity == "default" and first.sensitivity != "default"  # options stay per object
     path = tmp_path / f"multiloc{homology.REFERENCE_SUFFIX}"
+    assert Reference.read(path).entries is Reference.read(path).entries
     Reference(reference.entries[:2], reference.sequences[:2]).write(path)
     assert len(Reference.read(path)) == 2  # rewritten on disk: read again
+    with pytest.raises(BundleError, match="checksum mismatch"):
+        Reference.load(card_path)  # and checked again
+    subset = dataclasses.replace(first, entries=first.entries[:3], sequences=first.sequences[:3])
+    assert subset.known(ProteinRecord("x", first.sequences[4])) == []  # a new reference gets its own index
 
 
 def test_load_says_how_to_build_a_missing_reference(tmp_path: Path) -> None:

@@ -163,7 +163,7 @@ def test_filter_table_and_orders_are_the_motif_page_s(predictor: Predictor) -> N
     ic = motifs.sort_order(motif_set, "ic")
     assert ic[0] == max(motif_set.motifs, key=lambda m: m.information_content).index
     assert motifs.sort_order(motif_set, "evidence") == motifs.evidence_order(motif_set)
-    with pytest.raises(ValueError, match="unknown filter order"):
+    with pytest.raises(InputError, match="unknown filter order"):
         motifs.sort_order(motif_set, "class:nowhere")
     table = list(csv.DictReader(io.StringIO(export.filter_table_csv(motif_set, by_class).decode())))
     assert [int(r["filter"]) for r in table] == by_class and f"assoc_{cls}" in table[0]

@@ -440,10 +440,12 @@ def test_rescore_predicts_the_strongest_cells_again_with_the_full_model(tmp_path
     scan = whatif.saturation_scan(tiny, record, 11, 20)
     rescored = whatif.rescore(scan, full, record, top=4)
     np.testing.assert_array_equal(rescored.delta, scan.delta)  # the fast model's heatmap is untouched
-    c = scan.classes.index(scan.wild.label)
+    shown = full.predict([record])[0].label  # by default, the cells that matter to the full model's call
+    assert rescored.rescored_class == shown
+    c = scan.classes.index(shown)
     magnitudes = np.abs(scan.delta[:, :, c])
     cells = list(rescored.rescored)
-    assert len(cells) == 4 and cells == whatif.strongest_cells(scan, top=4)
+    assert len(cells) == 4 and cells == whatif.strongest_cells(scan, shown, top=4)
     assert min(magnitudes[i, j] for i, j in cells) >= np.sort(magnitudes, axis=None)[-4] - 1e-12
     i, j = cells[0]
     variant = f"{scan.wt[i]}{scan.positions[i]}{scan.substitutes[j]}"
@@ -468,17 +470,28 @@ def test_a_fast_scan_takes_its_window_and_class_from_the_full_model(tmp_path: Pa
     import locviz
     from locviz.datasets import MULTILOC_CLASSES
 
-    full = load_model(str(make_tiny_bundle(tmp_path / "full", MULTILOC_CLASSES, members=2, seed=7)), device="cpu")
+    full_card = make_tiny_bundle(tmp_path / "full", MULTILOC_CLASSES, members=2, seed=1)
+    full = load_model(str(full_card), device="cpu")
     record = insulin()
     full_wild, student_wild = full.predict([record])[0], tiny.predict([record])[0]
     assert whatif.default_window(full_wild) != whatif.default_window(student_wild)  # the test can tell them apart
+    assert full_wild.label != student_wild.label
     scan = whatif.fast_scan(tiny, full, record, top=3)
     assert (int(scan.positions[0]), int(scan.positions[-1])) == whatif.default_window(full_wild)
-    assert scan.rescored_class == full_wild.label and scan.rescored_by.label == full_wild.label
-    assert scan.model == tiny.name and len(scan.rescored) == 3
-    by_api = locviz.scan(tiny, record, rescore_with=full, rescore_top=3)
+    assert scan.rescored_class == full_wild.label and scan.model == tiny.name and len(scan.rescored) == 3
+    by_api = locviz.scan(tiny, student_wild, rescore_with=full, rescore_top=3)  # the student's call reused
     np.testing.assert_array_equal(by_api.positions, scan.positions)
     assert by_api.rescored_class == scan.rescored_class and list(by_api.rescored) == list(scan.rescored)
+    fasta, out = tmp_path / "in.fasta", tmp_path / "scan.tsv"
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n")
+    assert cli.main(["scan", str(fasta), "--model", str(tiny.bundle.card_path), "--rescore-with", str(full_card),
+                     "--rescore-top", "3", "--out", str(out), "--no-progress"]) == 0  # fmt: skip
+    rows = read_rows(out)
+    assert {int(r["position"]) for r in rows} == set(range(scan.positions[0], scan.positions[-1] + 1))
+    with pytest.raises(InputError, match="is not a class of"):  # refused before the scan is drawn
+        whatif.fast_scan(tiny, full, record, cls="Nucleus")
+    with pytest.raises(InputError, match="is not full's prediction|is not .*'s prediction"):
+        whatif.fast_scan(tiny, full, record, full_wild=student_wild)
 
 
 def test_a_full_model_that_moves_most_strong_cells_the_other_way_is_a_warning(tmp_path: Path, tiny: Predictor) -> None:
