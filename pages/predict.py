@@ -74,14 +74,12 @@ def input_section() -> None:
     """Text box, file upload, examples and the Predict button; sets ``submitted`` on Predict."""
     options = [EXAMPLE_PROMPT, *(e.accession for e in EXAMPLES)]
     labels = {e.accession: e.label for e in EXAMPLES}
-    ex_col, btn_col = st.columns([5, 1], vertical_alignment="bottom")
-    with ex_col:
+    with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):  # the button keeps its one line
         st.selectbox(
             "Example proteins (real sequences from the MultiLoc data set, known location shown with the result)",
-            options, key="example_pick", format_func=lambda a: labels.get(a, a),
+            options, key="example_pick", format_func=lambda a: labels.get(a, a), width="stretch",
         )  # fmt: skip
-    with btn_col:
-        st.button("Use this example", on_click=_use_example, key="use_example", width="stretch")
+        st.button("Use this example", on_click=_use_example, key="use_example", width="content")
     st.text_area(
         "Protein sequence(s): one raw sequence, or FASTA with one or many records",
         key="seq_text",
