@@ -11,6 +11,8 @@ bundle at once. A new machine without the checkpoints restarts only the unfinish
 Runs in a ``stage`` compare levers on one fold; a run with ``levers_from = "STAGE"`` takes the settings of
 that stage's winner, chosen by validation MCC (the member's own cross-validation fold, never a test fold).
 When the winner is the same member on the same folds, its result is shipped as is, not trained again.
+A new member with ``replaces = K`` is trained from scratch on member K's fold and takes its place only if its
+accuracy there is at most ``max_accuracy_loss`` below member K's (the comparison is recorded either way).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from locviz.card import SIGNAL_SHORT, MemberTraining, ModelCard, portable_comman
 from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
 from locviz.distill import student_config, teacher_probabilities
 from locviz.errors import InputError
-from locviz.model import Ensemble
+from locviz.model import ConvLSTM, Ensemble
 from locviz.supervision import (
     INSERTIONS,
     SIGNAL_TYPES,
@@ -96,6 +98,8 @@ class Run:
     calibration_fold: int | None = None  # shipping: refit the ensemble temperature on this fold when it can
     teacher_members: str = "all"  # students: TEACHER_MEMBERS
     ship_if_better: bool = False  # students: ship only if more accurate than the shipped one on the same fold
+    replaces: int | None = None  # new members: the member of ``ship`` this one takes the place of (same fold)
+    max_accuracy_loss: float = 0.0  # replacements: ship unless the fold's accuracy falls by more than this
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields + "attention"/"deletion"/"insertion"
     explicit: tuple[str, ...] = ()  # settings the run names itself (the rest come from [defaults.KIND])
 
@@ -137,7 +141,8 @@ def read_plan(path: str | Path, data: str | Path | None = None) -> Plan:
         if kind not in KINDS:
             raise InputError(f"{where} ({name}): kind must be one of {', '.join(KINDS)}, not {kind!r}")
         fields = {f: entry.pop(f) for f in ("dataset", "model", "member", "validation_fold", "stage", "levers_from",
-                                            "ship", "calibration_fold", "teacher_members", "ship_if_better")
+                                            "ship", "calibration_fold", "teacher_members", "ship_if_better",
+                                            "replaces", "max_accuracy_loss")
                   if f in entry}  # fmt: skip
         if "exclude_folds" in entry:
             fields["exclude_folds"] = tuple(entry.pop("exclude_folds"))
@@ -182,6 +187,14 @@ def check_run(run: Run, where: str) -> None:
                          "would be chosen on it; validate on another fold and exclude it")  # fmt: skip
     if run.validation_fold is not None and run.validation_fold in run.exclude_folds:
         raise InputError(f"{where} ({run.name}): the validation fold {run.validation_fold} is in exclude_folds")
+    if run.replaces is not None and (run.kind != "new" or not run.ship or not isinstance(run.replaces, int)
+                                     or isinstance(run.replaces, bool) or run.replaces < 0):
+        raise InputError(f"{where} ({run.name}): replaces is for new members that ship: the number of the member of "
+                         f"{run.ship or 'ship'} they take the place of, not {run.replaces!r}")  # fmt: skip
+    if not isinstance(run.max_accuracy_loss, (int, float)) or not 0 <= run.max_accuracy_loss < 1 or (
+            run.max_accuracy_loss and run.replaces is None):  # fmt: skip
+        raise InputError(f"{where} ({run.name}): max_accuracy_loss is a share of accuracy in [0, 1) that a "
+                         f"replacement (replaces = K) may lose; got {run.max_accuracy_loss!r}")  # fmt: skip
     known = set(TrainConfig.__dataclass_fields__) | {"attention", "deletion", "insertion", "shape"}
     unknown = set(run.settings) - known
     if unknown:
@@ -435,8 +448,12 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
             log(f"{run.name}: the teacher ({teacher_text}) on fold {val_fold}: accuracy {report['accuracy']:.4f}, "
                 f"MCC {report['gorodkin_mcc']:.4f}")  # fmt: skip
     before = None
-    if run.kind == "finetune":  # the member as shipped, on the same fold: the "before" of the lever table
+    start = None  # the member as shipped, on the same fold: the "before" of the lever table
+    if run.kind == "finetune":
         start = source.model.members[run.member]
+    elif run.replaces is not None:
+        start = replaced_member(run, reference, val_fold)
+    if start is not None:
         _, before = validate(start, tokens, data.labels, val_idx, data.classes, device)
         before = {"accuracy": before["accuracy"], "gorodkin_mcc": before["gorodkin_mcc"],
                   "per_class_mcc": before["per_class_mcc"],
@@ -456,6 +473,9 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
                   "init_recipe": recipe_text(trained.train_config)}  # fmt: skip
     if run.kind == "student":
         origin = {"teacher": teacher_text}
+    if run.replaces is not None:
+        origin = {"replaces": f"{Path(run.ship).name} member {run.replaces} "
+                  f"({reference.card.training[run.replaces].train_config.get('campaign_run', 'as shipped')})"}
     member = MemberTraining(
         dataset=run.dataset, data_files_sha256=dict(data.files), train_folds=tuple(train_folds),
         validation_fold=val_fold, n_train=int(len(train_idx)), n_validation=int(len(val_idx)),
@@ -550,8 +570,8 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
     bundle = load_bundle(target, device="cpu")
     members = list(bundle.model.members)
     training = list(bundle.card.training)
-    if run.kind == "finetune":
-        k = int(run.member)
+    if run.kind == "finetune" or run.replaces is not None:
+        k = int(run.member if run.replaces is None else run.replaces)
         members[k] = new.model.members[0]
     else:
         k = len(members)
@@ -559,8 +579,8 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
         training.append(new.card.training[0])
     training[k] = new.card.training[0]
     stale = {key for key, report in bundle.card.metrics.items() if report.get("member") in (None, k)}
-    # an added member has no temperature yet: the bundle ships uncalibrated until `locviz calibrate` (the first
-    # refresh step) fits one per member, rather than with a placeholder
+    # an added or replacing member has no temperature yet: the bundle ships uncalibrated until `locviz calibrate`
+    # (the first refresh step) fits one per member, rather than with a placeholder
     calibration = bundle.card.calibration if run.kind == "finetune" else None
     card = bundle.card.replace(
         training=tuple(training), metrics={key: v for key, v in bundle.card.metrics.items() if key not in stale},
@@ -571,6 +591,29 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
     refresh(bundle_stem=target, member=k, plan=plan, run=run, motif_member=bundle.model.motif_member, log=log,
             like=bundle.card)  # fmt: skip
     return card_path
+
+
+def replaced_member(run: Run, bundle: ModelBundle, fold: int) -> ConvLSTM:
+    """The member of ``bundle`` that ``run`` would replace, checked to be validated on the run's fold (the
+    comparison that decides the replacement is then on the same proteins)."""
+    k = run.replaces
+    if k is None or k >= len(bundle.model.members):
+        raise InputError(f"{run.name}: replaces member {k}, but {run.ship} has {len(bundle.model.members)} members")
+    shipped_fold = bundle.card.training[k].validation_fold
+    if shipped_fold != fold:
+        raise InputError(f"{run.name}: member {k} of {run.ship} is validated on fold {shipped_fold}, the run on fold "
+                         f"{fold}; a replacement is validated on its member's fold")  # fmt: skip
+    return bundle.model.members[k]
+
+
+def replacement_is_worse(run: Run, outcome: dict) -> str | None:
+    """Why the member a replacement run was to take the place of stays (the run lost more accuracy on their
+    shared fold than ``max_accuracy_loss``), or None."""
+    before, new = outcome["before"]["accuracy"], outcome["validation"]["accuracy"]
+    if new >= before - run.max_accuracy_loss:
+        return None
+    return (f"accuracy {new:.4f} on fold {outcome['validation_fold']} against {before:.4f} for member {run.replaces} "
+            f"(more than {run.max_accuracy_loss:.3f} lower)")
 
 
 def shipped_accuracy(run: Run, fold: int) -> float | None:
@@ -723,10 +766,14 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             else:
                 if run.ship_if_better:
                     shipped_accuracy(run, int(run.validation_fold))  # refuse now, not after hours of training
+                if run.replaces is not None:
+                    replaced_member(run, load_bundle(run.ship, device="cpu"), int(run.validation_fold))
                 outcome = train_run(plan, ready, log)
                 source = run_dir(plan, run)
             paths = [result_path(plan, run)]
             kept = shipped_is_better(run, outcome) if run.ship_if_better else None
+            if run.replaces is not None:
+                kept = replacement_is_worse(run, outcome)
             if kept is not None:
                 outcome["not_shipped"] = kept
                 log(f"{run.name}: not shipped: {kept}")

@@ -592,3 +592,62 @@ def test_recipe_text_reads_a_chain_of_fine_tunes() -> None:
     student = recipe_text({"kind": "student", "teacher": "deeploc (4 members, averaged)",
                            "attention_weights": {"signal_peptide": 1.0}})  # fmt: skip
     assert student == "student of deeploc (4 members, averaged) + signal supervision (SP 1)"
+
+
+def test_a_new_member_replaces_one_on_its_fold_only_within_the_accuracy_it_may_lose(tmp_path: Path) -> None:
+    """replaces = K: trained from scratch on member K's fold, compared with member K there ("before"), and
+    shipped in its place unless it loses more than max_accuracy_loss; refusals name the run."""
+    head = small_campaign(tmp_path)
+    stem = tmp_path / "bundle"
+    run = ('[[run]]\nname = "{name}"\nkind = "new"\ndataset = "multiloc"\nvalidation_fold = {fold}\n'
+           'ship = "{m}"\nreplaces = {k}\nmax_accuracy_loss = {loss}\nepochs = 1\nbatch_size = 8\n')  # fmt: skip
+    path = tmp_path / "plan.toml"
+    path.write_text(head + run.format(name="r", fold=2, m=stem, k="true", loss=0.0))
+    with pytest.raises(InputError, match=r"\(r\): replaces is for new members that ship"):
+        campaign.read_plan(path)
+    path.write_text(head + run.format(name="r", fold=2, m=stem, k=0, loss=1.5))
+    with pytest.raises(InputError, match=r"\(r\): max_accuracy_loss is a share of accuracy in \[0, 1\)"):
+        campaign.read_plan(path)
+    path.write_text(head + run.format(name="r", fold=3, m=stem, k=0, loss=0.0))
+    with pytest.raises(InputError, match="r: member 0 of .* is validated on fold 1, the run on fold 3"):
+        campaign.run_campaign(campaign.read_plan(path), log=lambda _: None)  # refused before it trains
+    assert not (tmp_path / "runs" / "r").exists()
+
+    before = load_bundle(stem, device="cpu")
+    # a replacement that may lose everything ships; one that may lose nothing ships only if not worse
+    path.write_text(head + run.format(name="r1", fold=1, m=stem, k=0, loss=0.999)
+                    + run.format(name="r2", fold=2, m=stem, k=1, loss=0.0))  # fmt: skip
+    plan = campaign.read_plan(path)
+    assert campaign.run_campaign(plan, log=lambda _: None) == 0
+    r1, r2 = (campaign.result_of(plan, r) for r in plan.runs)
+    after = load_bundle(stem, device="cpu")
+    assert after.card.members == 2 and "not_shipped" not in r1
+    assert r1["before"]["accuracy"] is not None and r1["train_folds"] == [2, 3, 4]
+    assert after.card.training[0].train_config["replaces"] == "bundle member 0 (as shipped)"
+    assert after.card.training[0].train_config["kind"] == "new"
+    assert not torch.equal(before.model.members[0].classifier.weight, after.model.members[0].classifier.weight)
+    worse = r2["validation"]["accuracy"] < r2["before"]["accuracy"]
+    assert ("not_shipped" in r2) == worse
+    kept = torch.equal(before.model.members[1].classifier.weight, after.model.members[1].classifier.weight)
+    assert kept == worse
+    # the rule itself, on both sides of the line
+    strict = plan.runs[1]
+    outcome = {"validation_fold": 2, "before": {"accuracy": 0.70}, "validation": {"accuracy": 0.69}}
+    assert campaign.replacement_is_worse(strict, outcome) == (
+        "accuracy 0.6900 on fold 2 against 0.7000 for member 1 (more than 0.000 lower)")
+    lenient = campaign.Run(**{**strict.__dict__, "max_accuracy_loss": 0.01})
+    assert campaign.replacement_is_worse(lenient, outcome) is None
+
+
+def test_the_shipped_plan_reads_and_each_replacement_is_on_its_member_s_fold() -> None:
+    """A slip in weights/campaign.toml would only show when the campaign reaches that run, hours into a session."""
+    from locviz.weights import read_card
+
+    root = Path(__file__).resolve().parent.parent
+    plan = campaign.read_plan(root / "weights" / "campaign.toml")
+    replacing = [r for r in plan.runs if r.replaces is not None]
+    assert replacing, "the plan replaces members 0-3 of deeploc"
+    for run in replacing:
+        _, card = read_card(root / run.ship)
+        assert card.training[run.replaces].validation_fold == run.validation_fold, run.name
+        assert run.calibration_fold in run.exclude_folds, run.name  # blind to the calibration fold like 4-6
