@@ -785,9 +785,7 @@ def calibrator_of(card: Any) -> Calibrator:
 
 def support_for(prediction: Prediction, thresholds: SupportThresholds, homology: HomologyHint | None = None) -> Support:
     """:func:`assess` for a :class:`~locviz.predict.Prediction` (its calibrated confidence and members)."""
-    members = None
-    if prediction.member_probabilities is not None:
-        members = [prediction.classes[int(i)] for i in np.argmax(prediction.member_probabilities, axis=1)]
+    members = prediction.member_calls
     warnings = [w for w in (prediction.extra.get("organism_warning"),) if w]  # set by locviz.organisms.apply
     return assess(prediction.confidence, prediction.label, prediction.sequence, thresholds, members, homology,
                   warnings)  # fmt: skip

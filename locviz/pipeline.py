@@ -11,24 +11,41 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from locviz import homology, signals
+from locviz.regions import top_regions
 
 if TYPE_CHECKING:
     from locviz.predict import Prediction, Predictor
     from locviz.sequences import ProteinRecord
 
 
-EVIDENCE_COLUMNS = ("known_location", "signals", "signal_conflicts", "organism", "notes")
+MEMBER_COLUMNS = ("member_agreement", "member_spread")
+"""How far the ensemble's members agree with its call (:attr:`~locviz.prediction.Prediction.member_agreement`,
+``"k/M"``; :attr:`~locviz.prediction.Prediction.member_spread`, the range of the call's probability over them):
+what the app's whiskers and member columns show. Empty for a single network (the ``-fast`` students)."""
+
+TABLE_REGIONS, TABLE_REGION_WIDTH = 3, 9
+"""``attended_regions``: the 3 non-overlapping 9-residue windows holding the most attention (the app's
+"Most-attended regions" at its default width; the app can show more and wider)."""
+
+EVIDENCE_COLUMNS = ("known_location", "signals", "attended_regions", "signal_conflicts", "organism", "notes")
 """Filled for every protein by :func:`annotate` (``known_location`` and ``organism`` by the
 :class:`~locviz.predict.Predictor`): the location the training data gives this very protein (the same sequence:
 the call is then recall, not prediction), the known sorting signals, the sentences naming each signal
 the call contradicts (the app's warnings), the organism the probabilities were restricted to, and what was done
-to the input (residues cleaned, a long protein cut to the model's window)."""
+to the input (residues cleaned, a long protein cut to the model's window); ``attended_regions`` are the
+most-attended windows, ``start-end (share of attention)``, best first."""
 
 
 def extra_columns(neighbours: bool) -> tuple[str, ...]:
-    """The table's columns after ``p_<class>``: the support verdict and its reasons, the homology evidence
-    (``--neighbours``), then :data:`EVIDENCE_COLUMNS`."""
-    return ("support", "support_reasons", *(homology.COLUMNS if neighbours else ()), *EVIDENCE_COLUMNS)
+    """The table's columns after ``p_<class>``: the support verdict and its reasons, :data:`MEMBER_COLUMNS`, the
+    homology evidence (``--neighbours``), then :data:`EVIDENCE_COLUMNS`."""
+    return ("support", "support_reasons", *MEMBER_COLUMNS, *(homology.COLUMNS if neighbours else ()),
+            *EVIDENCE_COLUMNS)  # fmt: skip
+
+
+def attended_regions(prediction: Prediction) -> list[str]:
+    """The ``attended_regions`` cell: ``"start-end (share%)"`` for each of :data:`TABLE_REGIONS` windows."""
+    return [f"{r.start}-{r.end} ({r.score:.0%})" for r in top_regions(prediction, TABLE_REGIONS, TABLE_REGION_WIDTH)]
 
 
 def annotate(predictions: Sequence[Prediction]) -> None:
@@ -39,6 +56,9 @@ def annotate(predictions: Sequence[Prediction]) -> None:
         pred.extra["signals"] = found
         pred.extra["signal_conflicts"] = signals.disagreements(pred, found)
         pred.extra["notes"] = list(pred.notes)
+        pred.extra["member_agreement"] = pred.member_agreement
+        pred.extra["member_spread"] = pred.member_spread
+        pred.extra["attended_regions"] = attended_regions(pred)
 
 
 def predict_chunk(

@@ -23,7 +23,7 @@ from locviz.weights import ModelBundle, load_bundle
 
 __all__ = ["Prediction", "Predictor", "load_model"]  # Prediction lives in locviz.prediction; re-exported here
 
-DERIVED_FROM_THE_CALL = ("signal_conflicts", "notes")
+DERIVED_FROM_THE_CALL = ("signal_conflicts", "notes", "member_agreement", "member_spread")
 """Table cells :func:`locviz.pipeline.annotate` makes from a call; a restricted copy is annotated afresh."""
 
 

@@ -48,3 +48,25 @@ class Prediction:
     @property
     def length(self) -> int:
         return len(self.sequence)
+
+    @property
+    def member_calls(self) -> list[str] | None:
+        """Each ensemble member's own top class; None for a single network (nothing to agree or disagree)."""
+        members = self.member_probabilities
+        if members is None or len(members) < 2:
+            return None
+        return [self.classes[int(i)] for i in np.argmax(np.asarray(members), axis=1)]
+
+    @property
+    def member_agreement(self) -> str | None:
+        """``"k/M"``: how many of the M members make the ensemble's call themselves (the table column)."""
+        calls = self.member_calls
+        return None if calls is None else f"{calls.count(self.label)}/{len(calls)}"
+
+    @property
+    def member_spread(self) -> float | None:
+        """The range (max - min) of the call's probability over the members: the whisker the app draws on it."""
+        if self.member_calls is None:
+            return None
+        column = np.asarray(self.member_probabilities, dtype=np.float64)[:, int(np.argmax(self.probabilities))]
+        return float(column.max() - column.min())

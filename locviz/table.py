@@ -31,7 +31,7 @@ from locviz.errors import InputError
 from locviz.gff3 import Gff3Writer
 from locviz.prediction import Prediction
 
-SCHEMA_VERSION = 2  # 2: known_location, signal_conflicts and notes columns
+SCHEMA_VERSION = 3  # 2: known_location, signal_conflicts, notes; 3: member_agreement, member_spread, attended_regions
 FORMATS = ("tsv", "csv", "json")
 PREDICTION_FORMATS = (*FORMATS, "gff3")
 """The prediction table's formats: GFF3 (:mod:`locviz.gff3`) holds the call and the signal track, not every column."""
@@ -287,9 +287,9 @@ PARQUET = "parquet"
 SIGNAL_FIELDS = (("type", "string"), ("start", "int64"), ("end", "int64"), ("label", "string"), ("rule", "string"),
                  ("evidence", "string"))  # fmt: skip
 """One item of the ``signals`` cell in Parquet: the fields of :meth:`locviz.signals.Signal.to_json`."""
-FLOAT_EXTRA_COLUMNS = frozenset({"nearest_identity"})
+FLOAT_EXTRA_COLUMNS = frozenset({"nearest_identity", "member_spread"})
 """Extra columns stored as float64."""
-TEXT_LIST_COLUMNS = frozenset({"signal_conflicts", "notes"})
+TEXT_LIST_COLUMNS = frozenset({"signal_conflicts", "notes", "attended_regions"})
 """Extra columns stored as lists of text; ``signals`` is a list of structs; every other extra column is text."""
 
 

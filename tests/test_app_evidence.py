@@ -202,8 +202,8 @@ def test_download_has_the_columns_and_values_of_the_cli(
     code = cli.main(["predict", str(fasta), "--model", model, "--out", str(out), *args])
     assert code == 0, capsys.readouterr().err
     assert from_app.splitlines()[0].endswith(
-        "support,support_reasons,nearest_id,nearest_identity,nearest_location,combined,known_location,signals,"
-        "signal_conflicts,organism,notes"
+        "support,support_reasons,member_agreement,member_spread,nearest_id,nearest_identity,nearest_location,"
+        "combined,known_location,signals,attended_regions,signal_conflicts,organism,notes"
     )
     assert from_app == out.read_text()
     assert next(csv.DictReader(io.StringIO(from_app)))["organism"] == "animal"  # the organism applied is in the file
@@ -223,7 +223,8 @@ def test_without_the_aligner_the_call_and_its_verdict_still_show(
     data = made()
     header = (data.decode() if isinstance(data, bytes) else data).splitlines()[0]
     # as plain `locviz predict`: no empty homology columns pretending "no hit"
-    assert header.endswith(",support,support_reasons,known_location,signals,signal_conflicts,organism,notes")
+    assert header.endswith(",support,support_reasons,member_agreement,member_spread,known_location,signals,"
+                           "attended_regions,signal_conflicts,organism,notes")  # fmt: skip
     assert "nearest_id" not in header
     caption = next(c.value for c in app.caption if c.value.startswith("The prediction tables are those of"))
     assert "`locviz predict --organism any`" in caption and "No homology columns: the search failed" in caption

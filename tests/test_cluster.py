@@ -95,12 +95,13 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
 
 
 def assert_same_table(merged: list[dict[str, str]], single: list[dict[str, str]]) -> None:
-    """Same rows in the same order; probabilities within 1e-5 (batches differ: float32 rounding), the rest equal."""
+    """Same rows in the same order; probabilities and their spread within 1e-5 (batches differ: float32 rounding),
+    the rest equal."""
     assert [r["id"] for r in merged] == [r["id"] for r in single]
     assert list(merged[0]) == list(single[0])
     for a, b in zip(merged, single, strict=True):
         for column in a:
-            if column.startswith("p_") or column == "confidence":
+            if column.startswith("p_") or column in ("confidence", "member_spread"):
                 assert abs(float(a[column]) - float(b[column])) <= 1e-5, (a["id"], column)
             else:
                 assert a[column] == b[column], (a["id"], column)

@@ -207,6 +207,38 @@ def test_signal_conflicts_and_notes_are_columns_in_every_format():
     assert rows[0][list(arrow.schema.names).index("notes")] == list(pred.notes)
 
 
+def test_member_agreement_spread_and_attended_regions_are_columns_in_every_format():
+    """The app's member whiskers and most-attended regions reach the table (schema 3); a single network has no
+    member cells rather than a fake 1/1."""
+    pred = synthetic_prediction(length=60, seen_upto=None, n_members=3)
+    nuclear, cytoplasmic = pred.classes.index("nuclear"), pred.classes.index("cytoplasmic")
+    members = np.full((3, len(pred.classes)), 0.01)
+    members[:, nuclear] = [0.80, 0.70, 0.20]  # two members call nuclear, one cytoplasmic
+    members[:, cytoplasmic] = [0.10, 0.20, 0.70]
+    members /= members.sum(axis=1, keepdims=True)
+    pred.member_probabilities, pred.probabilities = members, members.mean(axis=0)
+    pred.attention = np.full(60, 0.1 / 51)
+    pred.attention[40:49] = 0.9 / 9  # 90 % of the attention on residues 41-49
+    pipeline.annotate([pred])
+    spread = members[:, nuclear].max() - members[:, nuclear].min()
+    assert pred.extra["member_agreement"] == "2/3" and pred.extra["member_spread"] == pytest.approx(spread)
+    assert pred.extra["attended_regions"][0] == "41-49 (90%)" and len(pred.extra["attended_regions"]) == 3
+    extra = pipeline.extra_columns(neighbours=False)
+    row = next(csv.DictReader(io.StringIO(table.table_bytes([pred], "csv", extra_columns=extra).decode())))
+    assert row["member_agreement"] == "2/3" and float(row["member_spread"]) == pytest.approx(spread, rel=1e-5)
+    assert row["attended_regions"].startswith("41-49 (90%); ")
+    record = json.loads(table.table_bytes([pred], "json", extra_columns=extra))["predictions"][0]
+    assert record["attended_regions"][0] == "41-49 (90%)" and record["member_agreement"] == "2/3"
+    arrow = table.arrow_table([pred], pred.classes, extra_columns=extra)
+    assert arrow.schema.field("member_spread").type == pa.float64()
+    assert arrow.column("attended_regions").to_pylist()[0][0] == "41-49 (90%)"
+
+    single = synthetic_prediction(length=60, seen_upto=None, n_members=1)
+    pipeline.annotate([single])
+    row = next(csv.DictReader(io.StringIO(table.table_bytes([single], "csv", extra_columns=extra).decode())))
+    assert row["member_agreement"] == "" and row["member_spread"] == ""
+
+
 # ---------------------------------------------------------------- file names
 
 
