@@ -447,18 +447,20 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
             teacher_validation = {"accuracy": report["accuracy"], "gorodkin_mcc": report["gorodkin_mcc"]}
             log(f"{run.name}: the teacher ({teacher_text}) on fold {val_fold}: accuracy {report['accuracy']:.4f}, "
                 f"MCC {report['gorodkin_mcc']:.4f}")  # fmt: skip
-    before = None
-    start = None  # the member as shipped, on the same fold: the "before" of the lever table
-    if run.kind == "finetune":
-        start = source.model.members[run.member]
-    elif run.replaces is not None:
-        start = replaced_member(run, reference, val_fold)
-    if start is not None:
-        _, before = validate(start, tokens, data.labels, val_idx, data.classes, device)
-        before = {"accuracy": before["accuracy"], "gorodkin_mcc": before["gorodkin_mcc"],
-                  "per_class_mcc": before["per_class_mcc"],
-                  **validation_attention(start, tokens, val_targets, device),
-                  **validation_deletion(start, tokens, data.labels, val_deletions, device)}  # fmt: skip
+    before, replaced_text = None, ""
+    if run.kind == "finetune" or run.replaces is not None:  # the member as shipped, on the same fold: "before"
+        k = run.member if run.kind == "finetune" else run.replaces
+        shipped = source if run.kind == "finetune" else reference
+        start = shipped.model.members[k] if run.kind == "finetune" else replaced_member(run, reference, val_fold)
+
+        def measure() -> dict:
+            _, report = validate(start, tokens, data.labels, val_idx, data.classes, device)
+            return {"accuracy": report["accuracy"], "gorodkin_mcc": report["gorodkin_mcc"],
+                    "per_class_mcc": report["per_class_mcc"],
+                    **validation_attention(start, tokens, val_targets, device),
+                    **validation_deletion(start, tokens, data.labels, val_deletions, device)}  # fmt: skip
+
+        before, replaced_text = _before(run, out, shipped.card.training[k], measure)
     result = fit(
         model_config, config, tokens, data.labels, train_idx, val_idx, data.classes, out, device,
         resume=True, progress=False, log=log, init_state=init_state, attention_targets=train_targets,
@@ -474,8 +476,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     if run.kind == "student":
         origin = {"teacher": teacher_text}
     if run.replaces is not None:
-        origin = {"replaces": f"{Path(run.ship).name} member {run.replaces} "
-                  f"({reference.card.training[run.replaces].train_config.get('campaign_run', 'as shipped')})"}
+        origin = {"replaces": f"{Path(run.ship).name} member {run.replaces} ({replaced_text})"}
     member = MemberTraining(
         dataset=run.dataset, data_files_sha256=dict(data.files), train_folds=tuple(train_folds),
         validation_fold=val_fold, n_train=int(len(train_idx)), n_validation=int(len(val_idx)),
@@ -496,6 +497,33 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
     log(f"{run.name}: done — val_acc {result.best_validation['accuracy']:.4f} "
         f"val_mcc {result.best_validation['gorodkin_mcc']:.4f} {attention} {deletion}")  # fmt: skip
     return outcome
+
+
+BEFORE_FILE = "before.json"
+
+
+def _before(run: Run, out: Path, shipped: MemberTraining, measure: Callable[[], dict]) -> tuple[dict, str]:
+    """The shipped member's figures on the run's fold (``measure()``) and which run made that member, measured at
+    the run's first start and kept in ``out``: a run that resumes after it shipped (a session ended between
+    shipping and writing its result) would otherwise compare its own member with itself, and a replacement would
+    then always ship.
+
+    Raises:
+        InputError: no figures were kept and the member in the bundle is already this run's.
+    """
+    path = out / BEFORE_FILE
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        return kept["before"], kept["member_run"]
+    made_by = shipped.train_config.get("campaign_run", "as shipped")
+    if made_by == run.name:
+        raise InputError(f"{run.name}: the member it would compare with is already its own (shipped, but its result "
+                         f"was never written) and {path} is gone; restore {run.ship or run.model} from git "
+                         f"(`git checkout -- {run.ship or run.model}.*`) and start again")  # fmt: skip
+    before = measure()
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"before": before, "member_run": made_by}, indent=1) + "\n")
+    return before, made_by
 
 
 def _teacher(run: Run, reference: ModelBundle, val_fold: int) -> tuple[Ensemble, str]:

@@ -395,7 +395,7 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "card says and restricted to --organism), the support verdict (high/medium/low) and its reasons, "
         "member_agreement and member_spread (how many members make the call, the range of its probability over "
         "them), known_location (the training data's location when the model was trained on this very protein), "
-        "the known sorting signals (type:start-end of each rule's hit, the app's track), attended_regions (the 3 "
+        "the known sorting signals (type:start-end of each rule's hit, the app's track), attended_regions (up to 3 "
         "most-attended 9-residue windows), signal_conflicts (each signal the call contradicts), the organism "
         "applied and notes (residues cleaned, a long protein cut). "
         "Text that cannot be a protein, mostly unknown residues, nucleotides and bad characters are reported and "

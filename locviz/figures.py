@@ -140,8 +140,27 @@ def _activation_scale(values: np.ndarray) -> dict:
 # ---------------------------------------------------------------- prediction figures
 
 
+def member_range_trace(members: np.ndarray, names: Sequence[str]) -> go.Scatter:
+    """One whisker per class from the lowest to the highest member probability (``members``: (M, C), columns in
+    ``names`` order), drawn on its own rather than as error bars around the bar: the ensemble temperature scales
+    the members' average, so the bar can lie outside its members' range, and error bars would then point the
+    wrong way."""
+    low, high = members.min(axis=0), members.max(axis=0)
+    xs, ys, hover = [], [], []
+    for name, a, b in zip(names, low, high, strict=True):
+        xs += [a, b, None]
+        ys += [name, name, None]
+        hover += [f"{name}: members {a:.1%} – {b:.1%}"] * 2 + [None]
+    return go.Scatter(
+        x=xs, y=ys, mode="lines+markers", line=dict(color="#555", width=1),
+        marker=dict(symbol="line-ns-open", size=7, color="#555", line=dict(width=1)),
+        hovertext=hover, hoverinfo="text", name="members", showlegend=False,
+    )  # fmt: skip
+
+
 def probability_bar(pred: Prediction) -> go.Figure:
-    """Every class's probability, most likely on top; whiskers span the ensemble members."""
+    """Every class's probability, most likely on top; whiskers span the ensemble members' own probabilities
+    (:func:`member_range_trace`)."""
     probs = np.asarray(pred.probabilities, dtype=float)
     if probs.shape != (len(pred.classes),):
         raise ValueError(f"protein {pred.id!r}: {probs.shape[0]} probabilities for {len(pred.classes)} classes")
@@ -156,24 +175,15 @@ def probability_bar(pred: Prediction) -> go.Figure:
         orientation="h",
         marker=dict(color=colours, line=dict(width=0)),
         text=[f"{v:.1%}" for v in values],
-        textposition="none",  # values go in their own column so ensemble whiskers never cross them
+        textposition="none",  # values go in their own column so the members' whiskers never cross them
         name="probability",
         hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     )
+    traces = [bar]
     members = pred.member_probabilities
-    if members is not None and np.asarray(members).ndim == 2 and len(members) > 1:
-        members = np.asarray(members, dtype=float)[:, order]
-        bar.error_x = dict(
-            type="data",
-            symmetric=False,
-            array=members.max(0) - values,
-            arrayminus=values - members.min(0),
-            color="#555",
-            thickness=1,
-            width=3,
-        )
-        bar.customdata = np.stack([members.min(0), members.max(0)], axis=1)
-        bar.hovertemplate = "%{y}: %{x:.1%}<br>members: %{customdata[0]:.1%} – %{customdata[1]:.1%}<extra></extra>"
+    n_members = 0 if members is None or np.asarray(members).ndim != 2 else len(members)
+    if n_members > 1:
+        traces.append(member_range_trace(np.asarray(members, dtype=float)[:, order], names))
     values_column = go.Scatter(
         x=np.full(len(values), 1.02),
         y=names,
@@ -186,8 +196,8 @@ def probability_bar(pred: Prediction) -> go.Figure:
         name="values",
         cliponaxis=False,
     )
-    fig = go.Figure([bar, values_column])
-    spread = f" (whiskers: range over the {len(members)} members)" if bar.error_x.array is not None else ""
+    fig = go.Figure([*traces, values_column])
+    spread = f" (whiskers: range over the {n_members} members)" if n_members > 1 else ""
     _style(
         fig,
         f"Predicted localisation: {_esc(display_name(pred.label))} ({pred.confidence:.0%})",

@@ -24,7 +24,7 @@ MEMBER_COLUMNS = ("member_agreement", "member_spread")
 what the app's whiskers and member columns show. Empty for a single network (the ``-fast`` students)."""
 
 TABLE_REGIONS, TABLE_REGION_WIDTH = 3, 9
-"""``attended_regions``: the 3 non-overlapping 9-residue windows holding the most attention (the app's
+"""``attended_regions``: up to 3 non-overlapping 9-residue windows holding the most attention (the app's
 "Most-attended regions" at its default width; the app can show more and wider)."""
 
 EVIDENCE_COLUMNS = ("known_location", "signals", "attended_regions", "signal_conflicts", "organism", "notes")
@@ -44,8 +44,11 @@ def extra_columns(neighbours: bool) -> tuple[str, ...]:
 
 
 def attended_regions(prediction: Prediction) -> list[str]:
-    """The ``attended_regions`` cell: ``"start-end (share%)"`` for each of :data:`TABLE_REGIONS` windows."""
-    return [f"{r.start}-{r.end} ({r.score:.0%})" for r in top_regions(prediction, TABLE_REGIONS, TABLE_REGION_WIDTH)]
+    """The ``attended_regions`` cell: ``"start-end (share%)"`` for up to :data:`TABLE_REGIONS` windows (fewer in a
+    protein too short for them; one shorter window in one under :data:`TABLE_REGION_WIDTH`); none holding
+    no attention (never a made-up "0%" window)."""
+    regions = top_regions(prediction, TABLE_REGIONS, TABLE_REGION_WIDTH)
+    return [f"{r.start}-{r.end} ({r.score:.0%})" for r in regions if r.score > 0]
 
 
 def annotate(predictions: Sequence[Prediction]) -> None:

@@ -613,7 +613,14 @@ def test_a_new_member_replaces_one_on_its_fold_only_within_the_accuracy_it_may_l
         campaign.run_campaign(campaign.read_plan(path), log=lambda _: None)  # refused before it trains
     assert not (tmp_path / "runs" / "r").exists()
 
+    from locviz import cli
+
+    data = str(tmp_path / "data" / "multiloc")
+    assert cli.main(["calibrate", "--model", str(stem), "--dataset", "multiloc", "--data", data, "--no-progress"]) == 0
     before = load_bundle(stem, device="cpu")
+    fold1 = load_dataset("multiloc", data)
+    tokens = encode_records(fold1.records, before.card.length_policy)
+    _, shipped0 = validate(before.model.members[0], tokens, fold1.labels, fold1.subset([1]), fold1.classes, "cpu")
     # a replacement that may lose everything ships; one that may lose nothing ships only if not worse
     path.write_text(head + run.format(name="r1", fold=1, m=stem, k=0, loss=0.999)
                     + run.format(name="r2", fold=2, m=stem, k=1, loss=0.0))  # fmt: skip
@@ -622,7 +629,8 @@ def test_a_new_member_replaces_one_on_its_fold_only_within_the_accuracy_it_may_l
     r1, r2 = (campaign.result_of(plan, r) for r in plan.runs)
     after = load_bundle(stem, device="cpu")
     assert after.card.members == 2 and "not_shipped" not in r1
-    assert r1["before"]["accuracy"] is not None and r1["train_folds"] == [2, 3, 4]
+    assert r1["before"]["accuracy"] == pytest.approx(shipped0["accuracy"]) and r1["train_folds"] == [2, 3, 4]
+    assert len(after.card.calibration.member_temperatures) == 2  # refitted with the new member, not carried over
     assert after.card.training[0].train_config["replaces"] == "bundle member 0 (as shipped)"
     assert after.card.training[0].train_config["kind"] == "new"
     assert not torch.equal(before.model.members[0].classifier.weight, after.model.members[0].classifier.weight)
@@ -637,6 +645,19 @@ def test_a_new_member_replaces_one_on_its_fold_only_within_the_accuracy_it_may_l
         "accuracy 0.6900 on fold 2 against 0.7000 for member 1 (more than 0.000 lower)")
     lenient = campaign.Run(**{**strict.__dict__, "max_accuracy_loss": 0.01})
     assert campaign.replacement_is_worse(lenient, outcome) is None
+
+    # a session ended after r1 shipped, before its result was written: the rerun keeps the first comparison
+    # (not the shipped r1 against itself) and names the member it replaced
+    campaign.result_path(plan, plan.runs[0]).unlink()
+    assert campaign.run_campaign(plan, log=lambda _: None, only="r1") == 0
+    again = campaign.result_of(plan, plan.runs[0])
+    assert again["before"] == r1["before"]
+    assert load_bundle(stem, device="cpu").card.training[0].train_config["replaces"] == "bundle member 0 (as shipped)"
+    # ... and without the kept figures it refuses rather than compare the member with itself
+    campaign.result_path(plan, plan.runs[0]).unlink()
+    (tmp_path / "runs" / "r1" / campaign.BEFORE_FILE).unlink()
+    with pytest.raises(InputError, match="r1: the member it would compare with is already its own"):
+        campaign.run_campaign(plan, log=lambda _: None, only="r1")
 
 
 def test_the_shipped_plan_reads_and_each_replacement_is_on_its_member_s_fold() -> None:

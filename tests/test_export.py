@@ -238,6 +238,11 @@ def test_member_agreement_spread_and_attended_regions_are_columns_in_every_forma
     row = next(csv.DictReader(io.StringIO(table.table_bytes([single], "csv", extra_columns=extra).decode())))
     assert row["member_agreement"] == "" and row["member_spread"] == ""
 
+    short = synthetic_prediction(length=12, seen_upto=None)  # one 9-residue window fits, none beside it
+    assert len(pipeline.attended_regions(short)) == 1
+    short.attention = np.zeros(12)  # no attention anywhere: no made-up "0%" windows
+    assert pipeline.attended_regions(short) == []
+
 
 # ---------------------------------------------------------------- file names
 

@@ -58,15 +58,38 @@ def test_probability_bar_sorted_highlighted_with_values(pred):
     assert bar.y[-1] == pred.label.replace("_", " ")
     assert bar.marker.color[-1] == figures.HIGHLIGHT
     assert set(bar.marker.color[:-1]) == {figures.MUTED}
-    column = fig.data[1]
+    column = next(t for t in fig.data if t.name == "values")
     assert column.text[-1] == f"{pred.confidence:.1%}"
     assert len(column.text) == len(CLASSES)
-    # whiskers span the members' min..max around the ensemble mean
+    # whiskers span the members' min..max, one segment per class, in the bars' order (the top class last)
     top = int(np.argmax(pred.probabilities))
     members = pred.member_probabilities[:, top]
-    assert bar.error_x.array[-1] == pytest.approx(members.max() - pred.probabilities[top])
-    assert bar.error_x.arrayminus[-1] == pytest.approx(pred.probabilities[top] - members.min())
+    whiskers = next(t for t in fig.data if t.name == "members")
+    assert list(whiskers.x[-3:-1]) == pytest.approx([members.min(), members.max()])
+    assert list(whiskers.y[-3:-1]) == [bar.y[-1]] * 2 and whiskers.x[-1] is None
     assert "P12345" in _subtitle(fig) and "multiloc" in _subtitle(fig)
+
+
+def test_member_whiskers_stay_on_the_members_when_the_ensemble_lies_outside_them(pred):
+    """An ensemble temperature below 1 sharpens the average past its members: the whisker still spans the
+    members' own range (error bars around the bar would have had a negative length)."""
+    top = int(np.argmax(pred.probabilities))
+    sharpened = pred.probabilities.copy()
+    sharpened[top] = pred.member_probabilities[:, top].max() + 0.1
+    sharpened /= sharpened.sum()
+    pred.probabilities = sharpened
+    fig = figures.probability_bar(pred)
+    whiskers = next(t for t in fig.data if t.name == "members")
+    low, high = whiskers.x[-3], whiskers.x[-2]
+    assert low < high < fig.data[0].x[-1]  # the bar ends beyond the highest member, as it is
+    column = pred.member_probabilities[:, top]
+    assert (low, high) == pytest.approx((column.min(), column.max()))
+
+
+def test_a_single_network_has_no_whiskers(pred):
+    pred.member_probabilities = pred.member_probabilities[:1]
+    fig = figures.probability_bar(pred)
+    assert [t.name for t in fig.data] == ["probability", "values"] and "whiskers" not in fig.layout.xaxis.title.text
 
 
 def test_probability_bar_rejects_mismatched_classes(pred):
