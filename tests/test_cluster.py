@@ -101,7 +101,7 @@ def assert_same_table(merged: list[dict[str, str]], single: list[dict[str, str]]
     assert list(merged[0]) == list(single[0])
     for a, b in zip(merged, single, strict=True):
         for column in a:
-            if column.startswith("p_") or column in ("confidence", "member_spread"):
+            if (column.startswith("p_") or column in ("confidence", "member_spread")) and a[column] and b[column]:
                 assert abs(float(a[column]) - float(b[column])) <= 1e-5, (a["id"], column)
             else:
                 assert a[column] == b[column], (a["id"], column)
