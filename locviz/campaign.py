@@ -346,8 +346,8 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
         res, hist = result_of(plan, r), _history(plan, r)
         epochs = int((resolved(plan, r) or r).settings.get("epochs", TrainConfig.epochs))
         left = seconds_left(plan, r, per_epoch)
-        if res is not None:
-            state = "done"
+        if res is not None:  # a student or replacement that lost to what was shipped is done but not shipped
+            state = "not shipped" if res.get("not_shipped") else "done"
         else:
             state = "running" if r.name == running else ("waiting" if resolved(plan, r) is None else "left")
         report = res["validation"] if res else (hist[-1] if hist else {})
@@ -382,7 +382,7 @@ def format_status(rows: list[dict[str, Any]]) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in table]
     total = sum(row["hours_left"] for row in rows)
-    done = sum(row["state"] == "done" for row in rows)
+    done = sum(row["state"] in ("done", "not shipped") for row in rows)
     lines.append(f"{done} of {len(rows)} runs done; about {total:.1f} h left at the recent pace")
     return "\n".join(lines)
 

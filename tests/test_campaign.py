@@ -636,6 +636,9 @@ def test_a_new_member_replaces_one_on_its_fold_only_within_the_accuracy_it_may_l
     assert not torch.equal(before.model.members[0].classifier.weight, after.model.members[0].classifier.weight)
     worse = r2["validation"]["accuracy"] < r2["before"]["accuracy"]
     assert ("not_shipped" in r2) == worse
+    assert campaign.status_rows(plan)[1]["state"] == ("not shipped" if worse else "done")
+    assert campaign.format_status(campaign.status_rows(plan)).endswith("2 of 2 runs done; about 0.0 h left at the "
+                                                                       "recent pace")  # fmt: skip
     kept = torch.equal(before.model.members[1].classifier.weight, after.model.members[1].classifier.weight)
     assert kept == worse
     # the rule itself, on both sides of the line
