@@ -675,23 +675,44 @@ def assess(
     weak = weak_class_note(label, thresholds)
     if weak:
         reasons.append(weak)
+    base, moved = level, []  # what moved the verdict away from the confidence's own level, in words
     caps = []
     if member_labels is not None and len(member_labels) > 1:
         others = [m for m in member_labels if m != label]
         if others:
-            top = max(dict.fromkeys(others), key=others.count)  # ties: the first member (set order varies by process)
-            reasons.append(f"Members disagree: {len(others)} of {len(member_labels)} call {top}.")
-            caps.append("members")
+            reasons.append(f"Members disagree: {len(others)} of {len(member_labels)} call {_tally(others)}.")
+            caps.append("members disagree")
         else:
             reasons.append(f"All {len(member_labels)} members call {label}.")
     reasons += [s.sentence for s in signs if not s.severe]
     if homology is not None:
+        before_homology = level
         level, sentences, far = _homology(level, label, homology)
         reasons += sentences
-        caps += ["far"] * far
-    if caps:
+        if level != before_homology:
+            raised = LEVELS.index(level) > LEVELS.index(before_homology)
+            moved.append(f"a similar annotated protein is in {'the same' if raised else 'another'} compartment")
+        caps += ["no similar annotated protein"] * far
+    if caps and _cap(level, "medium") != level:
         level = _cap(level, "medium")
-    return Support("low" if warnings else ood_level(level, signs), tuple(reasons))
+        moved += caps
+    final = "low" if warnings else ood_level(level, signs)
+    if final != level and not (severe or warnings):
+        moved.append("the sequence is very long")  # the one sign that caps rather than sinks (OodSign.severe)
+    if final != base and not (severe or warnings):  # the decisive reason first: why it is not the confidence's level
+        reasons.insert(0, f"Support is {final}, not {base} as the calibrated confidence alone would make it: "
+                       f"{'; '.join(moved)}.")  # fmt: skip
+    return Support(final, tuple(reasons))
+
+
+def _tally(labels: Sequence[str]) -> str:
+    """``"Plastid"`` when every label is the same, else ``"other classes (2 Plastid, 1 Nucleus)"``, most first
+    (ties in the members' order, which is fixed)."""
+    counts = {lab: labels.count(lab) for lab in dict.fromkeys(labels)}
+    if len(counts) == 1:
+        return labels[0]
+    ordered = sorted(counts, key=lambda lab: -counts[lab])
+    return "other classes (" + ", ".join(f"{counts[lab]} {lab}" for lab in ordered) + ")"
 
 
 def weak_class_note(label: str, thresholds: SupportThresholds) -> str | None:

@@ -121,8 +121,14 @@ class Predictor:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         organisms.check_organism(organism)
+        how = ("parse text first: predictor.predict_text(text), or predictor.predict(locviz.parse(text).records), "
+               "which also reports what was wrong with it")  # fmt: skip
+        if isinstance(records, str):
+            raise InputError(f"predict takes parsed records, not text; {how}")
         chunk: list[ProteinRecord] = []
-        for record in records:
+        for n, record in enumerate(records, 1):
+            if not isinstance(record, ProteinRecord):
+                raise InputError(f"record {n} is a {type(record).__name__}, not a ProteinRecord; {how}")
             chunk.append(record)
             if len(chunk) == chunk_size:
                 yield from self._predict_chunk(chunk, with_filters, callback, organism)

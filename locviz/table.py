@@ -69,8 +69,13 @@ def _json_cell(value: Any) -> Any:
     return json_number(value) if isinstance(value, float) else value
 
 
+TSV_SUFFIXES = ("", "tsv", "tab", "txt")
+"""File suffixes written as TSV when no format is chosen (no suffix: ``-``, stdout)."""
+
+
 def format_for(path: str, chosen: str | None = None, allowed: Sequence[str] = FORMATS) -> str:
-    """The table format: ``chosen`` if given, else from the file suffix (``.csv``, ``.json``), else TSV.
+    """The table format: ``chosen`` if given, else from the file suffix (``.csv``, ``.json``; TSV for
+    :data:`TSV_SUFFIXES`); any other suffix (``.xlsx``) is refused rather than written as TSV under its name.
 
     ``allowed=PREDICTION_FORMATS`` (``locviz predict``) also knows ``gff3`` (suffix ``.gff3`` or ``.gff``).
     """
@@ -78,10 +83,16 @@ def format_for(path: str, chosen: str | None = None, allowed: Sequence[str] = FO
         if chosen not in allowed:
             raise InputError(f"format must be one of {', '.join(allowed)}, got {chosen!r}")
         return chosen
-    suffix = path.lower().rsplit(".", 1)[-1] if "." in path else ""
+    suffix = Path(path).suffix.lower().lstrip(".")
     if suffix in ("gff3", "gff") and "gff3" in allowed:
         return "gff3"
-    return suffix if suffix in ("csv", "json") else "tsv"
+    if suffix in ("csv", "json"):
+        return suffix
+    if suffix in TSV_SUFFIXES:
+        return "tsv"
+    names = ", ".join(f".{f}" for f in allowed)
+    raise InputError(f"{path}: this table cannot be written as '.{suffix}'; name the file .tsv (or .txt) or one of "
+                     f"{names}, or choose the format (--format / format=); spreadsheets open .csv")  # fmt: skip
 
 
 def columns(classes: Sequence[str], extra_columns: Sequence[str] = ()) -> list[str]:

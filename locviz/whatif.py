@@ -717,6 +717,11 @@ class VariantComparison:
     def classes(self) -> list[str]:
         return self.wild.classes
 
+    @property
+    def delta_of_call(self) -> float:
+        """Δp of the wild type's call: how far the mutant moves away from (−) or towards (+) what was called."""
+        return float(self.delta[self.classes.index(self.wild.label)])
+
     def row(self) -> list:
         """``id, variant, prediction_wt, prediction_mut, dp_<class>...`` (the ``locviz mutate`` table)."""
         return [self.wild.id, self.label, self.wild.label, self.mutant.label, *self.delta.tolist()]

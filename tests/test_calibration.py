@@ -122,7 +122,32 @@ def test_confident_ordinary_call_with_agreeing_members_is_high() -> None:
 def test_disagreeing_members_cap_the_verdict_at_medium() -> None:
     verdict = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus", "Cytoplasm", "Cytoplasm", "Nucleus"])
     assert verdict.level == "medium"
+    assert verdict.reasons[0] == ("Support is medium, not high as the calibrated confidence alone would make it: "
+                                  "members disagree.")  # fmt: skip
     assert "Members disagree: 2 of 4 call Cytoplasm." in verdict.reasons
+    # dissenters that differ among themselves are each counted (a user found "2 of 5 call Plastid" for 1 Plastid)
+    verdict = assess(0.95, "Cytoplasm", ORDINARY, THRESHOLDS,
+                     ["Cytoplasm", "Plastid", "Cytoplasm", "Nucleus", "Cytoplasm"])  # fmt: skip
+    assert "Members disagree: 2 of 5 call other classes (1 Plastid, 1 Nucleus)." in verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("confidence", "hit", "level", "why"),
+    [
+        (0.60, "Nucleus", "high", "a similar annotated protein is in the same compartment"),
+        (0.95, "Cytoplasm", "medium", "a similar annotated protein is in another compartment"),
+    ],
+)
+def test_the_reason_that_moves_the_verdict_comes_first(confidence: float, hit: str, level: str, why: str) -> None:
+    """A verdict other than the confidence's own level starts with what moved it (the first sentence used to give
+    the confidence's level, contradicting the verdict beside it)."""
+    verdict = assess(confidence, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus"] * 4, HomologyHint(0.9, hit, "P1", 0.9))
+    base = "medium" if confidence < THRESHOLDS.high else "high"
+    assert verdict.level == level
+    alone = "as the calibrated confidence alone would make it"
+    assert verdict.reasons[0] == f"Support is {level}, not {base} {alone}: {why}."
+    unmoved = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus"] * 4, HomologyHint(0.9, "Nucleus", "P1", 0.9))
+    assert unmoved.level == "high" and unmoved.reasons[0].startswith("Calibrated confidence 0.95 (high")
 
 
 @pytest.mark.parametrize(
@@ -149,7 +174,9 @@ def test_a_very_long_protein_is_capped_at_medium_only() -> None:
     assert [s.kind for s in calibration.ood_checks(sequence)] == ["long"]
     verdict = assess(0.97, "Nucleus", sequence, THRESHOLDS, ["Nucleus"] * 4)
     assert verdict.level == "medium"
-    assert verdict.reasons[0].startswith("Calibrated confidence 0.97")
+    assert verdict.reasons[0] == ("Support is medium, not high as the calibrated confidence alone would make it: the "
+                                  "sequence is very long.")  # fmt: skip
+    assert verdict.reasons[1].startswith("Calibrated confidence 0.97")
     assert any(r.startswith("Very long (5,200 residues") for r in verdict.reasons)
 
 

@@ -171,7 +171,11 @@ def test_escaping_by_the_letter_of_the_spec() -> None:
 def test_gff3_is_a_prediction_format_only() -> None:
     assert table.format_for("out.gff3", None, table.PREDICTION_FORMATS) == "gff3"
     assert table.format_for("out.gff", None, table.PREDICTION_FORMATS) == "gff3"
-    assert table.format_for("out.gff3") == "tsv"  # scan, mutate and attention tables have no GFF3 form
+    with pytest.raises(InputError, match=r"this table cannot be written as '\.gff3'"):
+        table.format_for("out.gff3")  # scan, mutate and attention tables have no GFF3 form
+    with pytest.raises(InputError, match=r"calls.xlsx: this table cannot be written as '\.xlsx'; name the file \.tsv"):
+        table.format_for("calls.xlsx", None, table.PREDICTION_FORMATS)  # was written as TSV under that name
+    assert [table.format_for(p) for p in ("-", "calls", "calls.txt", "calls.TSV", "./out.d/calls")] == ["tsv"] * 5
     with pytest.raises(InputError, match="format must be one of tsv, csv, json, got 'gff3'"):
         table.format_for("out.tsv", "gff3")
 

@@ -118,6 +118,16 @@ def test_predict_text(predictor: Predictor) -> None:
     assert preds == [] and "at most 2" in str(parsed.errors[0])
 
 
+def test_text_given_to_predict_is_refused_with_the_way_to_parse_it(predictor: Predictor) -> None:
+    """A user found predict("MALW...") ending in AttributeError: it is an InputError that names predict_text."""
+    from locviz.errors import InputError
+
+    with pytest.raises(InputError, match="predict takes parsed records, not text; parse text first: predictor"):
+        predictor.predict("MALWMRLLPLLALLALWGPDPAAA")
+    with pytest.raises(InputError, match="record 2 is a str, not a ProteinRecord"):
+        predictor.predict([ProteinRecord("a", "MALWMRLLPLL"), "MALWMRLLPLL"])
+
+
 def test_thread_safety(predictor: Predictor) -> None:
     """One Predictor shared by threads gives each the same answer as a lone call."""
     expected = predictor.predict(records())
