@@ -522,25 +522,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for issue in result.warnings:
                 if issue.kind == "unnamed":
                     tqdm.write(f"{where}, line {line}: note: {issue.message}", file=sys.stderr)
-            errors = list(result.errors)
-            if not errors:
-                record = result.records[0]
-                if record.id in seen_ids:
-                    errors = [ParseIssue("duplicate record name; give every record a unique name", record.id)]
+            errors = list(result.errors)  # the record's, and text before the first header (with the first record)
+            kept = [r for r in result.records if r.id not in seen_ids]
+            errors += [ParseIssue("duplicate record name; give every record a unique name", r.id)
+                       for r in result.records if r.id in seen_ids]  # fmt: skip
             for issue in errors:
-                report(line, issue)
+                report(1 if issue.kind == "preamble" else line, issue)  # text before any header starts the file
             seen_ids.update(i.record_id for i in errors if i.record_id is not None)
             if errors:
-                counts["skipped"] += 1
-                bar.update(1)
+                bad_record = any(i.kind != "preamble" for i in errors)  # a chunk holds one record
+                counts["skipped"] += bad_record + any(i.kind == "preamble" for i in errors)
+                bar.update(int(bad_record))
                 if args.stop_on_error:
                     stopped = True
                     break
-                continue
-            record = result.records[0]
-            seen_ids.add(record.id)
-            counts["warned"] += any(i.kind != "unnamed" for i in result.warnings)
-            pending.append(record)
+            for record in kept:
+                seen_ids.add(record.id)
+                counts["warned"] += any(i.kind != "unnamed" for i in result.warnings)
+                pending.append(record)
             if len(pending) >= args.chunk_size:
                 flush()
         flush()
@@ -602,7 +601,7 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
         return 1
     if skipped:
         print(
-            f"predicted {predicted} of {predicted + skipped} records with {predictor.name}; "
+            f"predicted {predicted} records with {predictor.name}; "
             f"{skipped} skipped (see the messages above); {wrote}",
             file=sys.stderr,
         )

@@ -130,24 +130,26 @@ def _split_fasta(text: str) -> list[tuple[str, str, str]]:
 def iter_record_texts(handle: IO[str]) -> Iterator[tuple[int, str]]:
     """(1-based line of the header, text of one record) for each FASTA record, read lazily.
 
-    Input that does not start with '>' is handed over whole, as one record, so
-    :func:`parse` reads it as a raw sequence or explains what is wrong.
+    Input with no '>' header at all is handed over whole, as one record, so :func:`parse` reads it as a raw
+    sequence or explains what is wrong. Text before the first header goes with the first record, whose
+    :func:`parse` reports it (:func:`preamble_issue`) and reads the record.
     """
     header_line, lines = 0, []
     for line_no, line in enumerate(handle, start=1):
         if line.startswith(">"):
             if header_line:
                 yield header_line, "".join(lines)
-            header_line, lines = line_no, [line]
-        elif header_line:
+                lines = []
+            header_line = line_no
             lines.append(line)
-        elif line.strip():  # text before any header: not FASTA, so parse() gets all of it
-            yield line_no, line + handle.read()
-            return
+        else:
+            lines.append(line)  # before any header: kept for the first record (or, with none, the whole input)
     if header_line:
         yield header_line, "".join(lines)
     else:
-        yield 1, ""  # empty input: parse() says so
+        text = "".join(lines)  # no header: one raw sequence (parse() says if it is not one), or empty input
+        first = next((n for n, line in enumerate(lines, start=1) if line.strip()), 1)
+        yield first, text
 
 
 def accession_like(text: str) -> tuple[str, ...]:
@@ -289,17 +291,12 @@ def parse(
         result.errors.append(ParseIssue("the input is empty: paste a protein sequence or FASTA text"))
         return result
     stripped = text.strip()
+    header = _first_header(text)
     if stripped.startswith(">"):
         raw_records = _split_fasta(stripped)
-    elif ">" in stripped:
-        line_no = stripped[: stripped.index(">")].count("\n") + 1
-        result.errors.append(
-            ParseIssue(
-                f"text before the first FASTA header (line {line_no} starts a header): "
-                "start the input with a '>' line or paste a single raw sequence"
-            )
-        )
-        return result
+    elif header is not None:  # text, then FASTA: the records are read, the text before them is reported
+        result.errors.append(preamble_issue(text[:header]))
+        raw_records = _split_fasta(text[header:])
     else:
         raw_records = [(RAW_RECORD_ID, "", stripped)]
     if not raw_records:
@@ -343,6 +340,23 @@ def parse(
             notes = tuple(w.message for w in warnings)
             result.records.append(ProteinRecord(rec_id, seq, description, notes))
     return result
+
+
+def _first_header(text: str) -> int | None:
+    """Where the first line starting with ``>`` begins in ``text`` (a ``>`` inside a line is not a header)."""
+    if text.startswith(">"):
+        return 0
+    at = text.find("\n>")
+    return None if at < 0 else at + 1
+
+
+def preamble_issue(preamble: str) -> ParseIssue:
+    """The problem of text before the first FASTA header: not a record (a raw sequence and FASTA records
+    cannot be told apart there), so it is skipped, saying which lines and how to keep them."""
+    lines = [n for n, line in enumerate(preamble.splitlines(), start=1) if line.strip()]
+    where = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
+    return ParseIssue(f"text before the first FASTA header ({where}) is not part of any record and was skipped; "
+                      "put a '>' header line above a sequence to predict it", kind="preamble")  # fmt: skip
 
 
 def unnamed_id(number: int, taken: set[str]) -> str:

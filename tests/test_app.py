@@ -216,7 +216,7 @@ def test_bad_records_reported_rest_still_predicted(app: AppTest) -> None:
     ("text", "expected", "n_predicted"),
     [
         ("   ", "Nothing to predict", 0),
-        ("MKTAYIAK\n>second\nMKTAYIAKQRQISFV", "text before the first FASTA header", 0),
+        ("MKTAYIAK\n>second\nMKTAYIAKQRQISFV", "text before the first FASTA header (line 1)", 1),  # 'second' kept
         ("MKTAYIAKQRQ@SFVKSHFSRQ", "position 12", 0),
         (">x\nMKTAYIAKQRQISF\n>x\nMKTAYIAKQRQISF", "record 'x': duplicate record name", 1),
     ],

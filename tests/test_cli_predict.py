@@ -107,9 +107,19 @@ def test_bad_record_is_skipped_with_exit_3(tmp_path: Path, capsys: pytest.Captur
     code, _, err = run_predict(capsys, str(fasta), "--out", str(out))
     assert code == 3
     assert "line 8: record 'broken', position 7: character '!'" in err
-    assert "predicted 4 of 5 records" in err and "1 skipped" in err
+    assert "predicted 4 records" in err and "1 skipped" in err
     assert "Traceback" not in err
     assert [r["id"] for r in read_table(out, "\t")] == ["insulin", "gfp", "ubiquitin", "h4"]
+
+
+def test_text_before_the_first_header_is_skipped_and_the_records_are_predicted(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    fasta = write(tmp_path / "in.fasta", "exported from the lab notebook\n" + GOOD)
+    out = tmp_path / "out.tsv"
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out))
+    assert code == 3 and "line 1: text before the first FASTA header (line 1) is not part of any record" in err
+    assert [r["id"] for r in read_table(out, "\t")] == ["insulin", "gfp", "ubiquitin"]
 
 
 def test_duplicate_across_chunks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -76,9 +76,31 @@ def test_duplicate_names() -> None:
     assert result.errors[0].record_id == "a" and "duplicate" in result.errors[0].message
 
 
-def test_text_before_first_header() -> None:
-    result = parse(f"hello\n>a\n{HUMAN_INSULIN}")
-    assert not result.records and "before the first FASTA header" in result.errors[0].message
+def test_text_before_first_header_is_reported_and_the_records_after_it_are_read() -> None:
+    """A stray first line used to cost every record of the file (a user lost six)."""
+    result = parse(f"hello\n\nnotes\n>a\n{HUMAN_INSULIN}\n>b\n{HUMAN_INSULIN}")
+    assert [r.id for r in result.records] == ["a", "b"]
+    assert [e.message for e in result.errors] == [
+        "text before the first FASTA header (lines 1-3) is not part of any record and was skipped; put a '>' "
+        "header line above a sequence to predict it"]  # fmt: skip
+    assert result.errors[0].kind == "preamble"
+    assert parse("a>b inside a line is not a header").records == []  # no header: one raw sequence (refused here)
+
+
+def test_streamed_records_carry_text_before_the_first_header_with_the_first_record() -> None:
+    """The command and the cluster read files record by record: the first record's text holds the stray lines,
+    and parse() reports them and reads the record, as it does for the whole text."""
+    import io
+
+    from locviz.sequences import iter_record_texts
+
+    text = f"stray\n>a\n{HUMAN_INSULIN}\n>b\n{HUMAN_INSULIN}\n"
+    chunks = list(iter_record_texts(io.StringIO(text)))
+    assert [line for line, _ in chunks] == [2, 4] and chunks[0][1].startswith("stray\n>a\n")
+    first = parse(chunks[0][1])
+    assert [r.id for r in first.records] == ["a"] and first.errors[0].kind == "preamble"
+    assert list(iter_record_texts(io.StringIO(f"\n{HUMAN_INSULIN}\n"))) == [(2, f"\n{HUMAN_INSULIN}\n")]
+    assert list(iter_record_texts(io.StringIO(""))) == [(1, "")]
 
 
 def test_record_limit() -> None:

@@ -89,8 +89,9 @@ def target_bytes(path: Path, partition_size: int | None, workers: int) -> int:
 def scan(path: Path, target: int) -> Plan:
     """One pass over ``path``: its sha256, and a cut at the first record at or after every ``target`` bytes.
 
-    A file that does not start with a FASTA header (one raw sequence, or text the reader will refuse) is one
-    partition, so it meets exactly the single-process reader and its messages.
+    A file that does not start with a FASTA header (one raw sequence, text the reader will refuse, or stray text
+    before the records, which the reader reports with the first record) is one partition, so it meets exactly
+    the single-process reader and its messages.
     """
     path = Path(path)
     size = path.stat().st_size

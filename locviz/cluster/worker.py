@@ -202,19 +202,21 @@ def parse_partition(task: PartitionTask, result: PartitionResult) -> list[Protei
     seen: set[str] = set()
     for line, text in read_records(task):
         parsed = parse(text)
-        errors = list(parsed.errors)
-        if not errors and parsed.records[0].id in seen:
-            errors = [ParseIssue("duplicate record name; give every record a unique name", parsed.records[0].id)]
+        errors = list(parsed.errors)  # the record's, and text before the first header (with the first record)
+        kept = [r for r in parsed.records if r.id not in seen]
+        errors += [ParseIssue("duplicate record name; give every record a unique name", r.id)
+                   for r in parsed.records if r.id in seen]  # fmt: skip
         if errors:
-            result.issues += [(line, issue.record_id, str(issue)) for issue in errors]
-            result.refused += 1
+            result.issues += [(1 if issue.kind == "preamble" else line, issue.record_id, str(issue))
+                              for issue in errors]  # fmt: skip (text before any header starts the file)
+            result.refused += any(i.kind != "preamble" for i in errors) + any(i.kind == "preamble" for i in errors)
             ids = [i.record_id for i in errors if i.record_id is not None]
             seen.update(ids)
             result.refused_ids += list(dict.fromkeys(ids))
-            continue
-        seen.add(parsed.records[0].id)
-        result.warned += bool(parsed.warnings)
-        records.append(parsed.records[0])
+        for record in kept:
+            seen.add(record.id)
+            result.warned += bool(parsed.warnings)
+            records.append(record)
     return records
 
 
