@@ -815,8 +815,15 @@ def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_eva
         return (f"no annotated protein in the reference set is similar (E ≤ {max_evalue:g}): the call rests on the "
                 f"model{named}")  # fmt: skip
     h = hits[0]
+    weak = ""  # the support verdict does not count such a hit (calibration._homology): the sentence says so too
+    if h.identity < calibration.HOMOLOGY_SUPPORT_IDENTITY or h.coverage < calibration.HOMOLOGY_MIN_COVERAGE:
+        why = "too distant" if h.identity < calibration.HOMOLOGY_SUPPORT_IDENTITY else "covers too little of it"
+        weak = (f" ({why} to confirm or contradict the call: the support verdict counts hits of at least "
+                f"{calibration.HOMOLOGY_SUPPORT_IDENTITY:.0%} identity over {calibration.HOMOLOGY_MIN_COVERAGE:.0%} of "
+                "the query)")  # fmt: skip
     return (f"closest annotated protein {h.accession}, {100 * h.identity:.0f} % identity over {100 * h.coverage:.0f} % "
-            f"of the query, E = {h.evalue:.0e}: {display_name(h.location)} — {_agreement(h.location, label)}{named}")
+            f"of the query, E = {h.evalue:.0e}: {display_name(h.location)} — {_agreement(h.location, label)}{weak}"
+            f"{named}")  # fmt: skip
 
 
 def _combined(prediction: Prediction, hits: Sequence[Hit], combination: Combination | None) -> np.ndarray | None:

@@ -179,6 +179,13 @@ def test_evidence_sentences(reference: Reference, proteins: dict[str, str]) -> N
     ev = homology.evidence(pred, reference)
     assert ev.sentence.startswith("closest annotated protein P00004, ")
     assert re.search(r"P00004, \d\d % identity over (99|100) % of the query, E = \de-\d\d: vacuolar — ", ev.sentence)
+    assert "too distant" not in ev.sentence  # ~70 % identity: a hit the support verdict counts
+    distant = homology.Hit("P00004", "vacuolar", identity=0.36, coverage=0.9, evalue=1e-5, bitscore=50.0, fold=1)
+    sentence = homology.describe("vacuolar", [distant], [])  # a user read "36 % ... agrees" beside "too distant"
+    assert sentence.endswith("vacuolar — agrees with the model (too distant to confirm or contradict the call: the "
+                             "support verdict counts hits of at least 40% identity over 50% of the query)")  # fmt: skip
+    partial = homology.Hit("P00004", "vacuolar", identity=0.9, coverage=0.3, evalue=1e-5, bitscore=50.0, fold=1)
+    assert "(covers too little of it to confirm" in homology.describe("vacuolar", [partial], [])  # one shared domain
     pred.sequence = random_protein(np.random.default_rng(42))
     assert homology.evidence(pred, reference).sentence.startswith("no annotated protein")
 
