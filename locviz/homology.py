@@ -817,7 +817,7 @@ def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_eva
     h = hits[0]
     weak = ""  # the support verdict does not count such a hit (calibration._homology): the sentence says so too
     if h.identity < calibration.HOMOLOGY_SUPPORT_IDENTITY or h.coverage < calibration.HOMOLOGY_MIN_COVERAGE:
-        why = "too distant" if h.identity < calibration.HOMOLOGY_SUPPORT_IDENTITY else "covers too little of it"
+        why = "too distant" if h.identity < calibration.HOMOLOGY_SUPPORT_IDENTITY else "covers too little of the query"
         weak = (f" ({why} to confirm or contradict the call: the support verdict counts hits of at least "
                 f"{calibration.HOMOLOGY_SUPPORT_IDENTITY:.0%} identity over {calibration.HOMOLOGY_MIN_COVERAGE:.0%} of "
                 "the query)")  # fmt: skip
