@@ -56,6 +56,7 @@ def row(plan: campaign.Plan, run: campaign.Run) -> str | None:
         f"{fmt(before.get('deletion_' + k))}→{fmt(result.get('deletion', {}).get('deletion_' + k))}" for k in SIGNALS
     ) if "deletion" in result else "–"  # fmt: skip
     reused = f" (= {result['reused']})" if result.get("reused") else ""
+    reused += " (not shipped)" if result.get("not_shipped") else ""  # lost to what was shipped on the same fold
     return (
         f"| {run.name}{reused} | {lever_text(campaign.resolved(plan, run) or run)} | "
         f"{run.dataset} {result['validation_fold']} | "

@@ -185,7 +185,8 @@ def test_evidence_sentences(reference: Reference, proteins: dict[str, str]) -> N
     assert sentence.endswith("vacuolar — agrees with the model (too distant to confirm or contradict the call: the "
                              "support verdict counts hits of at least 40% identity over 50% of the query)")  # fmt: skip
     partial = homology.Hit("P00004", "vacuolar", identity=0.9, coverage=0.3, evalue=1e-5, bitscore=50.0, fold=1)
-    assert "(covers too little of the query to confirm" in homology.describe("vacuolar", [partial], [])  # one shared domain
+    one_domain = homology.describe("vacuolar", [partial], [])  # one shared domain
+    assert "(covers too little of the query to confirm" in one_domain
     pred.sequence = random_protein(np.random.default_rng(42))
     assert homology.evidence(pred, reference).sentence.startswith("no annotated protein")
 
