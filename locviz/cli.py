@@ -32,7 +32,7 @@ from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, match_summary, save_motifs
 from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
-from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse, parse_strict
+from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse, parse_strict, take_chunk
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
 from locviz.weights import (
     ENSEMBLES,
@@ -522,22 +522,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for issue in result.warnings:
                 if issue.kind == "unnamed":
                     tqdm.write(f"{where}, line {line}: note: {issue.message}", file=sys.stderr)
-            errors = list(result.errors)  # the record's, and text before the first header (with the first record)
-            kept = [r for r in result.records if r.id not in seen_ids]
-            errors += [ParseIssue("duplicate record name; give every record a unique name", r.id)
-                       for r in result.records if r.id in seen_ids]  # fmt: skip
-            for issue in errors:
-                report(1 if issue.kind == "preamble" else line, issue)  # text before any header starts the file
-            seen_ids.update(i.record_id for i in errors if i.record_id is not None)
-            if errors:
-                bad_record = any(i.kind != "preamble" for i in errors)  # a chunk holds one record
-                counts["skipped"] += bad_record + any(i.kind == "preamble" for i in errors)
-                bar.update(int(bad_record))
+            chunk = take_chunk(result, seen_ids)
+            for issue in chunk.errors:
+                report(chunk.line_of(issue, line), issue)
+            if chunk.errors:
+                counts["skipped"] += chunk.bad_record + chunk.preamble
+                bar.update(int(chunk.bad_record))
                 if args.stop_on_error:
                     stopped = True
                     break
-            for record in kept:
-                seen_ids.add(record.id)
+            for record in chunk.records:
                 counts["warned"] += any(i.kind != "unnamed" for i in result.warnings)
                 pending.append(record)
             if len(pending) >= args.chunk_size:

@@ -359,6 +359,32 @@ def preamble_issue(preamble: str) -> ParseIssue:
                       "put a '>' header line above a sequence to predict it", kind="preamble")  # fmt: skip
 
 
+@dataclass
+class StreamedChunk:
+    """One record text of a streamed file, parsed and checked against the names seen before it."""
+
+    records: list[ProteinRecord]  # to predict (named for the first time)
+    errors: list[ParseIssue]  # its problems, a repeated name included
+    bad_record: bool  # its record was refused (a chunk holds one)
+    preamble: bool  # it carried text before the first header (reported, skipped)
+
+    def line_of(self, issue: ParseIssue, line: int) -> int:
+        """Where to report ``issue``: text before any header starts the file, the rest at the chunk's header."""
+        return 1 if issue.kind == "preamble" else line
+
+
+def take_chunk(result: ParseResult, seen: set[str]) -> StreamedChunk:
+    """:func:`parse` of one :func:`iter_record_texts` chunk, its records checked against (and added to) ``seen``:
+    the one rule of the single-process command and the cluster's workers."""
+    records = [r for r in result.records if r.id not in seen]
+    errors = [*result.errors, *(ParseIssue("duplicate record name; give every record a unique name", r.id)
+                                for r in result.records if r.id in seen)]  # fmt: skip
+    seen.update(i.record_id for i in errors if i.record_id is not None)
+    seen.update(r.id for r in records)
+    return StreamedChunk(records, errors, any(i.kind != "preamble" for i in errors),
+                         any(i.kind == "preamble" for i in errors))  # fmt: skip
+
+
 def unnamed_id(number: int, taken: set[str]) -> str:
     """``record_N`` for the N-th record of the input, made unique against the names ``taken``."""
     name, k = f"record_{number}", 1

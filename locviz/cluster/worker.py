@@ -28,7 +28,7 @@ from locviz.cluster.manifest import TEMPORARY
 from locviz.cluster.plan import Partition, sha256_file
 from locviz.errors import BundleError, InputError
 from locviz.predict import Predictor, load_model
-from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse
+from locviz.sequences import ProteinRecord, iter_record_texts, parse, take_chunk
 
 CHUNK = 2048
 """Records predicted at a time inside a partition (as ``locviz predict``'s ``--chunk-size`` default)."""
@@ -202,19 +202,12 @@ def parse_partition(task: PartitionTask, result: PartitionResult) -> list[Protei
     seen: set[str] = set()
     for line, text in read_records(task):
         parsed = parse(text)
-        errors = list(parsed.errors)  # the record's, and text before the first header (with the first record)
-        kept = [r for r in parsed.records if r.id not in seen]
-        errors += [ParseIssue("duplicate record name; give every record a unique name", r.id)
-                   for r in parsed.records if r.id in seen]  # fmt: skip
-        if errors:
-            result.issues += [(1 if issue.kind == "preamble" else line, issue.record_id, str(issue))
-                              for issue in errors]  # fmt: skip (text before any header starts the file)
-            result.refused += any(i.kind != "preamble" for i in errors) + any(i.kind == "preamble" for i in errors)
-            ids = [i.record_id for i in errors if i.record_id is not None]
-            seen.update(ids)
-            result.refused_ids += list(dict.fromkeys(ids))
-        for record in kept:
-            seen.add(record.id)
+        chunk = take_chunk(parsed, seen)
+        if chunk.errors:
+            result.issues += [(chunk.line_of(i, line), i.record_id, str(i)) for i in chunk.errors]
+            result.refused += chunk.bad_record + chunk.preamble
+            result.refused_ids += list(dict.fromkeys(i.record_id for i in chunk.errors if i.record_id is not None))
+        for record in chunk.records:
             result.warned += bool(parsed.warnings)
             records.append(record)
     return records
