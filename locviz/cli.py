@@ -32,7 +32,7 @@ from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, match_summary, save_motifs
 from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
-from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse, parse_strict, take_chunk
+from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse_strict, take_chunk
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
 from locviz.weights import (
     ENSEMBLES,
@@ -383,7 +383,6 @@ PREDICT_CHUNK = 2048
 """Records read, predicted and written at a time, so a huge FASTA never sits in memory (2,048: length buckets
 pad 3 % more than sorting a whole 11,085-protein file, 256 padded 12 % more)."""
 
-OUTPUT_FORMATS = ("tsv", "csv", "json")
 
 
 def add_predict(sub: argparse._SubParsersAction) -> None:
@@ -471,24 +470,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise InputError(f"{source} is not a file; give a FASTA file")
     fmt = table.format_for(args.out, args.format, table.PREDICTION_FORMATS)
+    attention_fmt = table.format_for(args.attention, allowed=table.ATTENTION_FORMATS) if args.attention else None
+    signals_fmt = table.format_for(args.signals) if args.signals else None
     for target in (args.out, args.attention, args.signals):
         if target:
             table.check_output_path(target)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     total = count_records(Path(source)) if source != "-" else None
     in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
-    out_handle = table.open_output(args.out)
-    att_handle = table.open_output(args.attention) if args.attention else None
-    sig_handle = table.open_output(args.signals) if args.signals else None
+    out_handle = table.open_pending(args.out)
+    att_handle = table.open_pending(args.attention) if args.attention else None
+    sig_handle = table.open_pending(args.signals) if args.signals else None
     reference = None
     if args.neighbours:
         reference = homology.Reference.for_search(predictor.bundle, sensitivity=args.search_mode)
     extra_columns = pipeline.extra_columns(neighbours=reference is not None)
     writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
-    attention_writer = table.AttentionWriter(att_handle, table.format_for(args.attention)) if att_handle else None
+    attention_writer = table.AttentionWriter(att_handle, attention_fmt) if att_handle else None
     signal_writer = None
     if sig_handle is not None:
-        signal_writer = table.RowWriter(sig_handle, table.format_for(args.signals), signals.TRACK_COLUMNS,
+        signal_writer = table.RowWriter(sig_handle, signals_fmt, signals.TRACK_COLUMNS,
                                         meta={"model": predictor.name}, rows_key="signals")  # fmt: skip
     bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
     counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0, "excluded": 0, "known": 0}
@@ -515,14 +516,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     def report(line: int, issue: ParseIssue) -> None:
         tqdm.write(f"{where}, line {line}: {issue}", file=sys.stderr)
 
-    stopped = False
+    stopped = finished = False
     try:
         for number, (line, text) in enumerate(iter_record_texts(in_handle), start=1):
-            result = parse(text, first_record=number)
-            for issue in result.warnings:
-                if issue.kind == "unnamed":
-                    tqdm.write(f"{where}, line {line}: note: {issue.message}", file=sys.stderr)
-            chunk = take_chunk(result, seen_ids)
+            chunk = take_chunk(text, number, seen_ids)
+            for issue in chunk.notes:
+                tqdm.write(f"{where}, line {line}: note: {issue.message}", file=sys.stderr)
             for issue in chunk.errors:
                 report(chunk.line_of(issue, line), issue)
             if chunk.errors:
@@ -532,11 +531,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     stopped = True
                     break
             for record in chunk.records:
-                counts["warned"] += any(i.kind != "unnamed" for i in result.warnings)
+                counts["warned"] += chunk.warned
                 pending.append(record)
             if len(pending) >= args.chunk_size:
                 flush()
         flush()
+        finished = True
     finally:
         bar.close()
         writer.close()
@@ -545,6 +545,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for handle in (in_handle, out_handle, att_handle, sig_handle):
             if handle is not None and handle not in (sys.stdin, sys.stdout):
                 handle.close()
+        for note in table.settle_pending((args.out, args.attention, args.signals), finished):
+            print(f"note: {note}", file=sys.stderr)
     return predict_summary(args, predictor, counts, stopped)
 
 
@@ -748,7 +750,7 @@ def _whatif_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="FASTA", help="FASTA file (or a file with one raw sequence)")
     p.add_argument("--model", default="multiloc", help=f"{MODEL_HELP} (default: multiloc)")
     p.add_argument("--out", required=True, help="output table; '-' writes to stdout")
-    p.add_argument("--format", choices=OUTPUT_FORMATS, help="default: from the --out suffix (.csv, .json), else tsv")
+    p.add_argument("--format", choices=table.FORMATS, help="default: from the --out suffix (.csv, .json), else tsv")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -1044,6 +1046,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `locviz predict x.fasta --out - | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # a file that exists but cannot be read or written (permissions, a full disk)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"locviz {args.command}: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

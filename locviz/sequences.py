@@ -367,22 +367,32 @@ class StreamedChunk:
     errors: list[ParseIssue]  # its problems, a repeated name included
     bad_record: bool  # its record was refused (a chunk holds one)
     preamble: bool  # it carried text before the first header (reported, skipped)
+    notes: list[ParseIssue]  # "no name, called record_N": said, not a problem
+    warned: bool  # its record was read with a change the user is told about (cleaned letters, a cut, ...)
 
     def line_of(self, issue: ParseIssue, line: int) -> int:
         """Where to report ``issue``: text before any header starts the file, the rest at the chunk's header."""
         return 1 if issue.kind == "preamble" else line
 
 
-def take_chunk(result: ParseResult, seen: set[str]) -> StreamedChunk:
-    """:func:`parse` of one :func:`iter_record_texts` chunk, its records checked against (and added to) ``seen``:
-    the one rule of the single-process command and the cluster's workers."""
+def take_chunk(text: str, number: int, seen: set[str]) -> StreamedChunk:
+    """:func:`parse` the ``number``-th record text of :func:`iter_record_texts` (1-based in the whole input, so an
+    unnamed record gets the same ``record_N`` wherever the file was cut), its names checked against (and added to)
+    ``seen``: the one rule of the single-process command and the cluster's workers."""
+    result = parse(text, first_record=number)
     records = [r for r in result.records if r.id not in seen]
     errors = [*result.errors, *(ParseIssue("duplicate record name; give every record a unique name", r.id)
                                 for r in result.records if r.id in seen)]  # fmt: skip
     seen.update(i.record_id for i in errors if i.record_id is not None)
     seen.update(r.id for r in records)
-    return StreamedChunk(records, errors, any(i.kind != "preamble" for i in errors),
-                         any(i.kind == "preamble" for i in errors))  # fmt: skip
+    return StreamedChunk(
+        records,
+        errors,
+        bad_record=any(i.kind != "preamble" for i in errors),
+        preamble=any(i.kind == "preamble" for i in errors),
+        notes=[i for i in result.warnings if i.kind == "unnamed"],
+        warned=any(i.kind != "unnamed" for i in result.warnings),
+    )
 
 
 def unnamed_id(number: int, taken: set[str]) -> str:

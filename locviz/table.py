@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ from locviz.prediction import Prediction
 SCHEMA_VERSION = 3  # 2: known_location, signal_conflicts, notes; 3: member_agreement, member_spread, attended_regions
 FORMATS = ("tsv", "csv", "json")
 PREDICTION_FORMATS = (*FORMATS, "gff3")
+ATTENTION_FORMATS = ("tsv", "csv")  # the long per-residue table: one row per residue, no JSON document
 """The prediction table's formats: GFF3 (:mod:`locviz.gff3`) holds the call and the signal track, not every column."""
 BASE_COLUMNS = ("id", "length", "prediction", "confidence")
 DIGITS = 6  # significant digits of every probability written
@@ -84,13 +86,10 @@ def format_for(path: str, chosen: str | None = None, allowed: Sequence[str] = FO
             raise InputError(f"format must be one of {', '.join(allowed)}, got {chosen!r}")
         return chosen
     suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix in ("gff3", "gff") and "gff3" in allowed:
-        return "gff3"
-    if suffix in ("csv", "json"):
-        return suffix
-    if suffix in TSV_SUFFIXES:
-        return "tsv"
-    names = ", ".join(f".{f}" for f in allowed)
+    named = {"gff": "gff3", "gff3": "gff3", "csv": "csv", "json": "json", **dict.fromkeys(TSV_SUFFIXES, "tsv")}
+    if named.get(suffix) in allowed:
+        return named[suffix]
+    names = ", ".join(f".{f}" for f in allowed if f != "tsv")
     raise InputError(f"{path}: this table cannot be written as '.{suffix}'; name the file .tsv (or .txt) or one of "
                      f"{names}, or choose the format (--format / format=); spreadsheets open .csv")  # fmt: skip
 
@@ -460,3 +459,28 @@ def open_output(path: str) -> IO[str]:
         return open(path, "w", newline="", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def open_pending(path: str) -> IO[str]:
+    """:func:`open_output`, but written as ``PATH.partial`` until :func:`settle_pending` names it ``PATH``: a long
+    run that fails or is stopped never leaves a file that looks complete (a JSON document closes itself)."""
+    return open_output(path if path == "-" else path + PARTIAL_SUFFIX)
+
+
+def settle_pending(paths: Iterable[str | None], finished: bool) -> list[str]:
+    """Rename each :func:`open_pending` file to its own name when the run ``finished``; otherwise leave it as
+    ``PATH.partial`` and return one line per file saying so (what was written, and that ``PATH`` was not)."""
+    notes = []
+    for path in paths:
+        if not path or path == "-" or not Path(path + PARTIAL_SUFFIX).exists():
+            continue
+        if finished:
+            os.replace(path + PARTIAL_SUFFIX, path)
+        else:
+            before = " (the file there is from an earlier run)" if Path(path).exists() else ""
+            notes.append(f"the run did not finish: the rows written so far are in {path}{PARTIAL_SUFFIX}; "
+                         f"{path} was not written{before}")  # fmt: skip
+    return notes

@@ -157,6 +157,20 @@ def test_failed_runs_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     assert code == 1 and "does not exist" in err
 
 
+
+def test_a_file_that_cannot_be_read_is_an_error_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+
+    def unreadable(handle):  # what a file without read permission does (tests run as root, who reads anything)
+        raise PermissionError(13, "Permission denied", str(fasta))
+
+    monkeypatch.setattr(cli, "iter_record_texts", unreadable)
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"))
+    assert code == 1 and err.strip().endswith(f"locviz predict: error: cannot use {fasta}: Permission denied")
+
+
 def test_raw_sequence_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     raw = write(tmp_path / "raw.txt", "\n" + HUMAN_INSULIN[:50] + "\n" + HUMAN_INSULIN[50:] + "\n")
     code, out, _ = run_predict(capsys, str(raw), "--out", "-")
@@ -190,6 +204,39 @@ def test_attention_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
         assert abs(sum(values) - 1.0) < 1e-4
     gfp = [r for r in rows if r["id"] == "gfp"]
     assert [r["attention"] == "" for r in gfp] == [100 <= i < len(GFP) - 100 for i in range(len(GFP))]
+
+
+def test_attention_table_refuses_json_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--attention",
+                               str(tmp_path / "att.json"))  # fmt: skip
+    assert code == 1 and "cannot be written as '.json'" in err and ".csv" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [fasta]
+
+
+def test_a_run_that_does_not_finish_leaves_no_file_that_looks_complete(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    out, att = tmp_path / "o.json", tmp_path / "att.tsv"
+    real, calls = cli.pipeline.predict_chunk, []
+
+    def interrupted_after_one_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli.pipeline, "predict_chunk", interrupted_after_one_chunk)
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out), "--attention", str(att), "--chunk-size", "1")
+    assert code == 130
+    assert not out.exists() and not att.exists()
+    assert f"the rows written so far are in {out}.partial; {out} was not written" in err
+    assert len(json.loads(Path(f"{out}.partial").read_text())["predictions"]) == 1  # the one chunk that finished
+    monkeypatch.setattr(cli.pipeline, "predict_chunk", real)
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out), "--attention", str(att))
+    assert code == 0 and len(json.loads(out.read_text())["predictions"]) == 3
+    assert att.exists() and not Path(f"{att}.partial").exists() and "partial" not in err
 
 
 def test_entry_point_subprocess(tmp_path: Path, tiny_weights_dir: Path) -> None:

@@ -24,7 +24,7 @@ from conftest import REPO
 from distributed import Client, LocalCluster, WorkerPlugin
 
 from locviz import cli, table
-from locviz.cluster import engine
+from locviz.cluster import engine, worker
 from locviz.cluster.manifest import MANIFEST_FILE, RunFolder
 from locviz.cluster.plan import scan
 from locviz.cluster.spec import parse_spec
@@ -126,6 +126,24 @@ def test_plan_cuts_at_records_and_counts_lines(tmp_path: Path) -> None:
     raw = tmp_path / "raw.txt"
     raw.write_text("MKVLLAGGQQQQ\nQQQQ\n>late header\nMKV\n")  # not FASTA: one partition, as the reader sees it
     assert [(p.start, p.end, p.records) for p in scan(raw, target=5).partitions] == [(0, raw.stat().st_size, 1)]
+
+
+def test_unnamed_records_get_the_single_process_s_names_in_every_partition(tmp_path: Path) -> None:
+    """A header with no name is ``record_N`` after its place in the whole input, wherever the file was cut."""
+    path = tmp_path / "unnamed.fasta"
+    path.write_text("".join(f">\n{seq}\n" for _, seq in proteins(12, seed=2)))
+    plan = scan(path, target=120)
+    assert len(plan.partitions) > 3
+    names, warned = [], 0
+    for p in plan.partitions:
+        task = worker.PartitionTask(p, str(path), plan.size, str(tmp_path), "", None, worker.ModelSpec("", ""),
+                                    first_record=plan.first_record(p.index))  # fmt: skip
+        result = worker.PartitionResult(p.index, "", 0, "")
+        names += [r.id for r in worker.parse_partition(task, result)]
+        assert result.issues == [] and result.refused == 0
+        warned += result.warned
+    assert names == [f"record_{n}" for n in range(1, 13)]
+    assert warned == 0  # being unnamed is a note, not a change to the record, as in the single process
 
 
 def test_cluster_spec_is_checked(capsys: pytest.CaptureFixture, fasta: Path, tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
         raise InputError("with --cluster the table is Parquet parts in --out; 'locviz merge DIR --out FILE --format "
                          f"{{{','.join(MERGE_FORMATS)}}}' writes one file")  # fmt: skip
     if args.attention:
+        table.format_for(args.attention, allowed=table.ATTENTION_FORMATS)
         table.check_output_path(args.attention, "the attention file")
     options = RunOptions(
         input=Path(args.input), out_dir=Path(args.out), model=args.model, cluster=args.cluster,
@@ -158,6 +159,8 @@ def add_merge(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    if args.attention:  # refused before the main table is written, not after
+        table.format_for(args.attention, allowed=table.ATTENTION_FORMATS)
     summary = merge(args.dir, args.out, args.format)
     wrote = f"wrote {summary.path}"
     if args.attention:

@@ -278,6 +278,7 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
                 file_name("attention", p.index, count) if options.attention else None,
                 spec,
                 options.organism,
+                plan.first_record(p.index),
             )
             for p in todo
         ]

@@ -125,7 +125,7 @@ def merge_attention(out_dir: str | Path, out: str) -> MergeSummary:
     ident, entries = finished_parts(out_dir)
     if not ident.get("attention"):
         raise InputError(f"{out_dir} was run without --attention; rerun it with --attention in a new --out folder")
-    delimiter = "," if table.format_for(out) == "csv" else "\t"
+    delimiter = "," if table.format_for(out, allowed=table.ATTENTION_FORMATS) == "csv" else "\t"
     handle = table.open_output(out)
     rows = 0
     try:

@@ -54,6 +54,10 @@ class Plan:
     def records(self) -> int:
         return sum(p.records for p in self.partitions)
 
+    def first_record(self, index: int) -> int:
+        """The 1-based number, in the whole input, of partition ``index``'s first record."""
+        return 1 + sum(p.records for p in self.partitions[:index])
+
 
 def is_fasta(path: Path) -> bool:
     """Whether the first non-blank character (after a UTF-8 byte-order mark) is '>'."""

@@ -28,7 +28,7 @@ from locviz.cluster.manifest import TEMPORARY
 from locviz.cluster.plan import Partition, sha256_file
 from locviz.errors import BundleError, InputError
 from locviz.predict import Predictor, load_model
-from locviz.sequences import ProteinRecord, iter_record_texts, parse, take_chunk
+from locviz.sequences import ProteinRecord, iter_record_texts, take_chunk
 
 CHUNK = 2048
 """Records predicted at a time inside a partition (as ``locviz predict``'s ``--chunk-size`` default)."""
@@ -60,6 +60,7 @@ class PartitionTask:
     attention_file: str | None
     model: ModelSpec
     organism: str = "any"
+    first_record: int = 1  # 1-based number of the partition's first record in the whole input (names record_N)
 
 
 @dataclass
@@ -200,15 +201,14 @@ def parse_partition(task: PartitionTask, result: PartitionResult) -> list[Protei
     """
     records: list[ProteinRecord] = []
     seen: set[str] = set()
-    for line, text in read_records(task):
-        parsed = parse(text)
-        chunk = take_chunk(parsed, seen)
+    for number, (line, text) in enumerate(read_records(task), start=task.first_record):
+        chunk = take_chunk(text, number, seen)
         if chunk.errors:
             result.issues += [(chunk.line_of(i, line), i.record_id, str(i)) for i in chunk.errors]
             result.refused += chunk.bad_record + chunk.preamble
             result.refused_ids += list(dict.fromkeys(i.record_id for i in chunk.errors if i.record_id is not None))
         for record in chunk.records:
-            result.warned += bool(parsed.warnings)
+            result.warned += chunk.warned
             records.append(record)
     return records
 
