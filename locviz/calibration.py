@@ -87,6 +87,7 @@ HOMOLOGY_SUPPORT_IDENTITY = 0.40  # DeepLoc's homology partition threshold; abov
 HOMOLOGY_FAR_IDENTITY = 0.25  # below: the twilight zone of sequence similarity (Rost 1999)
 HOMOLOGY_MIN_COVERAGE = 0.50  # a hit over less of the query (one shared domain) says little about the whole protein
 WEAK_CLASS_MCC = 0.50  # a call of a class below this cross-validated MCC carries a note with the figure
+MIXED_CALLS_PRECISION = 0.80  # a call of a class whose cross-validated calls were right less often names the others
 
 
 # ----------------------------------------------------------------------------- temperature
@@ -581,12 +582,29 @@ class HomologyHint:
 
 
 @dataclass(frozen=True)
+class ClassCalls:
+    """The cross-validated calls of one class: how many, how many right, and the true classes of the wrong ones
+    (most first). A class the model rarely recognises ends up in the calls of another (peroxisomal proteins called
+    cytoplasmic): this is where a confident call of that other class says so."""
+
+    label: str
+    calls: int
+    right: int
+    wrong_from: tuple[tuple[str, int], ...]
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.calls if self.calls else 0.0
+
+
+@dataclass(frozen=True)
 class SupportThresholds:
     """Calibrated-confidence cut-offs of the verdict, chosen on out-of-fold predictions."""
 
     high: float = 0.90
     low: float = 0.50
     class_mcc: tuple[tuple[str, float], ...] = ()  # (class id, cross-validated MCC) from the card: weak-class notes
+    class_calls: tuple[ClassCalls, ...] = ()  # how often each class's calls were right in cross-validation
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low <= self.high <= 1.0:
@@ -598,6 +616,10 @@ class SupportThresholds:
     def mcc(self, label: str) -> float | None:
         """The cross-validated MCC of class ``label``, or None when the card records none."""
         return dict(self.class_mcc).get(label)
+
+    def calls(self, label: str) -> ClassCalls | None:
+        """How the cross-validated calls of ``label`` went, or None when the card records none."""
+        return next((c for c in self.class_calls if c.label == label), None)
 
 
 @dataclass(frozen=True)
@@ -659,7 +681,8 @@ def assess(
     protein's own reference entry never counts); members that disagree on the top class, a very long
     sequence, or no reference protein within 25 % identity cap it at medium. A sequence unlike the
     training proteins (:meth:`OodSign.severe`) is low whatever the rest says, and its signs come first;
-    so are ``warnings`` (e.g. most probability was in compartments the chosen organism cannot have).
+    so are ``warnings`` (most probability was in compartments the chosen organism cannot have, or the call
+    contradicts the protein's own training label).
     """
     level = thresholds.level(confidence)
     bounds = {"high": f"at least {thresholds.high:.2f}", "medium": f"{thresholds.low:.2f}-{thresholds.high:.2f}",
@@ -672,9 +695,7 @@ def assess(
                    f"({level} by itself: {bounds[level]}) does not make up for it."]  # fmt: skip
     else:
         reasons = [f"Calibrated confidence {confidence:.2f} ({level}: {bounds[level]})."]
-    weak = weak_class_note(label, thresholds)
-    if weak:
-        reasons.append(weak)
+    reasons += [note for note in (weak_class_note(label, thresholds), mixed_calls_note(label, thresholds)) if note]
     base, moved = level, []  # what moved the verdict away from the confidence's own level, in words
     caps = []
     if member_labels is not None and len(member_labels) > 1:
@@ -724,6 +745,17 @@ def weak_class_note(label: str, thresholds: SupportThresholds) -> str | None:
             f"often misses or mistakes this compartment.")  # fmt: skip
 
 
+def mixed_calls_note(label: str, thresholds: SupportThresholds) -> str | None:
+    """The note beside a call of a class whose cross-validated calls were often another class's proteins (under
+    :data:`MIXED_CALLS_PRECISION` right), naming where the wrong ones came from; else None."""
+    record = thresholds.calls(label)
+    if record is None or record.calls < MIN_CALLS or record.precision >= MIXED_CALLS_PRECISION:
+        return None
+    sources = ", ".join(f"{cls} ({n})" for cls, n in record.wrong_from[:3])
+    return (f"In cross-validation {record.precision:.0%} of the {record.calls} {label} calls were right; the wrong "
+            f"ones were mostly {sources} proteins.")  # fmt: skip
+
+
 def _homology(level: str, label: str, hint: HomologyHint) -> tuple[str, list[str], bool]:
     """(new level, sentences, far from every other reference protein)."""
     sentences = []
@@ -763,13 +795,36 @@ def thresholds_of(card: Any) -> SupportThresholds:
     cross-validated MCC of each class (:func:`class_mcc_of`) for the weak-class notes."""
     section = current_section(card)
     stored = (section.metrics.get("support") or {}).get("thresholds") if section is not None else None
-    mcc = tuple(class_mcc_of(card).items())
-    return SupportThresholds(**stored, class_mcc=mcc) if stored else SupportThresholds(class_mcc=mcc)
+    records = {"class_mcc": tuple(class_mcc_of(card).items()), "class_calls": class_calls_of(card)}
+    return SupportThresholds(**stored, **records) if stored else SupportThresholds(**records)
 
 
 def class_mcc_of(card: Any) -> dict[str, float]:
-    """Per-class MCC in cross-validation: the confusion matrices of every member on its own validation fold
-    (``training[k].validation``), added up. Empty when the card records none (a test fold never enters)."""
+    """Per-class MCC in cross-validation (:func:`cv_confusion`); empty when the card records none."""
+    total = cv_confusion(card)
+    if total is None:
+        return {}
+    classes = list(card.classes)
+    return {c: round(float(m), 4) for c, m in zip(classes, per_class_mcc(total), strict=True)}
+
+
+def class_calls_of(card: Any) -> tuple[ClassCalls, ...]:
+    """Each class's cross-validated calls (:func:`cv_confusion`, rows true, columns called); empty without one."""
+    total = cv_confusion(card)
+    if total is None:
+        return ()
+    classes = list(card.classes)
+    out = []
+    for j, label in enumerate(classes):
+        column = total[:, j]
+        wrong = tuple((classes[i], int(column[i])) for i in np.argsort(-column, kind="stable") if i != j and column[i])
+        out.append(ClassCalls(label, int(column.sum()), int(column[j]), wrong))
+    return tuple(out)
+
+
+def cv_confusion(card: Any) -> np.ndarray | None:
+    """The confusion matrices of every member on its own validation fold (``training[k].validation``), added up:
+    cross-validation (a test fold never enters). None when the card records none."""
     classes = list(getattr(card, "classes", ()))
     total = None
     for member in getattr(card, "training", ()):
@@ -781,9 +836,7 @@ def class_mcc_of(card: Any) -> dict[str, float]:
         if matrix.shape != (len(classes), len(classes)):
             continue
         total = matrix if total is None else total + matrix
-    if total is None:
-        return {}
-    return {c: round(float(m), 4) for c, m in zip(classes, per_class_mcc(total), strict=True)}
+    return total
 
 
 def fitted_folds(card: Any) -> set[int]:
@@ -808,6 +861,10 @@ def support_for(prediction: Prediction, thresholds: SupportThresholds, homology:
     """:func:`assess` for a :class:`~locviz.predict.Prediction` (its calibrated confidence and members)."""
     members = prediction.member_calls
     warnings = [w for w in (prediction.extra.get("organism_warning"),) if w]  # set by locviz.organisms.apply
+    known = prediction.extra.get("known_location")  # a training protein's own label (locviz.predict)
+    if known is not None and known != prediction.label:
+        warnings.append(f"This very protein is annotated {known} in the model's training data, not "
+                        f"{prediction.label}: the call contradicts its own label.")  # fmt: skip
     return assess(prediction.confidence, prediction.label, prediction.sequence, thresholds, members, homology,
                   warnings)  # fmt: skip
 

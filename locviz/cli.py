@@ -474,7 +474,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     signals_fmt = table.format_for(args.signals) if args.signals else None
     for target in (args.out, args.attention, args.signals):
         if target:
-            table.check_output_path(target)
+            table.check_output_path(target, reads=source)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     total = count_records(Path(source)) if source != "-" else None
     in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
@@ -786,7 +786,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if (args.start is None) != (args.end is None):
         raise InputError("give both --start and --end, or neither (the most-attended window)")
     fmt = table.format_for(args.out, args.format)
-    table.check_output_path(args.out)
+    table.check_output_path(args.out, reads=args.input)
     records = _whatif_records(args.input)
     for record in records:
         if args.start is not None:
@@ -862,7 +862,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
-    table.check_output_path(args.out)
+    table.check_output_path(args.out, reads=args.input)
     records = {r.id: r for r in _whatif_records(args.input)}
     jobs = []
     for item in args.variants:

@@ -440,11 +440,14 @@ def attention_text_rows(tab: Any) -> Iterable[list]:
             yield [pid, position, residue, "", "false", ""]
 
 
-def check_output_path(path: str, what: str = "the output") -> None:
-    """Fail before any work starts when ``path`` cannot be written (``-`` is standard output)."""
+def check_output_path(path: str, what: str = "the output", reads: str | None = None) -> None:
+    """Fail before any work starts when ``path`` cannot be written (``-`` is standard output), or when it is the
+    input file ``reads`` (writing it would empty the input before it is read)."""
     if path == "-":
         return
     target = Path(path)
+    if reads not in (None, "-") and target.exists() and Path(reads).exists() and target.samefile(reads):
+        raise InputError(f"{path} is the input file: writing {what} there would destroy it; choose another name")
     if target.is_dir():
         raise InputError(f"{path} is a folder; give a file name for {what}")
     if not target.parent.is_dir():

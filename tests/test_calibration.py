@@ -11,13 +11,14 @@ import torch
 from conftest import HISTONE_H4, HUMAN_INSULIN, UBIQUITIN, tiny_config
 
 from locviz import calibration, cli
-from locviz.calibration import HomologyHint, SupportThresholds, assess
+from locviz.calibration import ClassCalls, HomologyHint, SupportThresholds, assess
 from locviz.card import CalibrationCard, MemberTraining, ModelCard
 from locviz.datasets import DEEPLOC_CLASSES, load_dataset
 from locviz.encoding import LengthPolicy
 from locviz.errors import BundleError, InputError
 from locviz.model import ConvLSTM, Ensemble
 from locviz.predict import Predictor
+from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord
 from locviz.weights import load_bundle, read_card, save_bundle, update_card
 
@@ -227,6 +228,32 @@ def test_a_call_of_a_weak_class_carries_its_cross_validated_mcc() -> None:
     assert "Weak class" not in assess(0.95, "Golgi", ORDINARY, rules, None).text  # no figure: no note
 
 
+def test_a_call_of_a_class_whose_calls_were_often_other_proteins_says_which() -> None:
+    """Rare classes the model misses end up in another class's calls (peroxisomal proteins called cytoplasmic):
+    a confident call of that class names them, from cross-validation."""
+    mixed = ClassCalls("Cytoplasm", 100, 60, (("Nucleus", 30), ("Peroxisome", 8), ("Golgi", 1), ("Plastid", 1)))
+    calls = (mixed, ClassCalls("Nucleus", 100, 95, (("a", 5),)), ClassCalls("Golgi", 10, 2, (("Nucleus", 8),)))
+    rules = SupportThresholds(high=0.8, low=0.5, class_calls=calls)
+    verdict = assess(0.95, "Cytoplasm", ORDINARY, rules, None)
+    assert ("In cross-validation 60% of the 100 Cytoplasm calls were right; the wrong ones were mostly Nucleus (30), "
+            "Peroxisome (8), Golgi (1) proteins.") in verdict.text  # fmt: skip
+    assert verdict.level == "high"  # a note, like the weak-class one: the thresholds were measured on every class
+    assert "In cross-validation" not in assess(0.95, "Nucleus", ORDINARY, rules, None).text  # 95 % right
+    assert "In cross-validation" not in assess(0.95, "Golgi", ORDINARY, rules, None).text  # too few calls to say
+
+
+def test_a_call_against_the_protein_s_own_training_label_is_low() -> None:
+    pred = Prediction("q", HUMAN_INSULIN, ["Nucleus", "Cytoplasm"], np.array([0.05, 0.95]),
+                      np.full(len(HUMAN_INSULIN), 1 / len(HUMAN_INSULIN)), np.ones(len(HUMAN_INSULIN), bool), "m",
+                      extra={"known_location": "Nucleus"})  # fmt: skip
+    verdict = calibration.support_for(pred, THRESHOLDS)
+    assert verdict.level == "low"
+    assert verdict.reasons[0] == ("This very protein is annotated Nucleus in the model's training data, not "
+                                  "Cytoplasm: the call contradicts its own label.")  # fmt: skip
+    pred.extra["known_location"] = "Cytoplasm"
+    assert calibration.support_for(pred, THRESHOLDS).level == "high"
+
+
 def test_class_mcc_is_read_from_the_members_validation_folds_added_up() -> None:
     """Cross-validated, never the test fold: each member's confusion matrix on its own validation fold, summed."""
     classes = ("a", "b")
@@ -241,6 +268,8 @@ def test_class_mcc_is_read_from_the_members_validation_folds_added_up() -> None:
     expected = per_class_mcc(np.array([[13, 7], [1, 19]]))
     assert calibration.class_mcc_of(card) == pytest.approx(dict(zip(classes, expected, strict=True)), abs=1e-4)
     assert calibration.thresholds_of(card).mcc("a") == pytest.approx(expected[0], abs=1e-4)
+    assert calibration.thresholds_of(card).class_calls == (ClassCalls("a", 14, 13, (("b", 1),)),
+                                                           ClassCalls("b", 26, 19, (("a", 7),)))  # fmt: skip
     assert calibration.class_mcc_of(ModelCard(classes, tiny_config(2), LengthPolicy(200))) == {}
 
 

@@ -155,6 +155,9 @@ def test_failed_runs_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     assert code == 1 and "the input is empty" in err
     code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "no_dir" / "o.tsv"))
     assert code == 1 and "does not exist" in err
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "." / "in.fasta"), "--format", "tsv")
+    assert code == 1 and "is the input file: writing the output there would destroy it" in err
+    assert fasta.read_text() == GOOD
 
 
 

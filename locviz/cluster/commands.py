@@ -58,7 +58,7 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
                          f"{{{','.join(MERGE_FORMATS)}}}' writes one file")  # fmt: skip
     if args.attention:
         table.format_for(args.attention, allowed=table.ATTENTION_FORMATS)
-        table.check_output_path(args.attention, "the attention file")
+        table.check_output_path(args.attention, "the attention file", reads=args.input)
     options = RunOptions(
         input=Path(args.input), out_dir=Path(args.out), model=args.model, cluster=args.cluster,
         partition_size=args.partition_size, organism=args.organism, neighbours=args.neighbours,
