@@ -43,6 +43,9 @@ MIN_WORDS = 5
 reads like prose; pasted sequence comes in blocks of one length (10 or 60) or as one line."""
 
 RAW_RECORD_ID = "sequence_1"
+MAX_WRAPPED_WIDTH = 200
+"""Sequence wrapped over lines has 60-80 letters a line: a raw line longer than this, with more lines after it,
+is a whole protein on each line (several proteins pasted without headers)."""
 
 _ACCESSION = (
     r"(?:[OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})(?:-[0-9]+)?(?:\.[0-9]+)?"  # UniProt
@@ -124,7 +127,13 @@ def iter_fasta(handle: IO[str]) -> Iterator[tuple[str, str, str]]:
 
 
 def _split_fasta(text: str) -> list[tuple[str, str, str]]:
-    return list(iter_fasta(io.StringIO(text)))
+    """:func:`iter_fasta` of ``text``, each record's sequence as written (Biopython drops the spaces, and words
+    separated by spaces are what shows English pasted under a header: :func:`reads_like_text`)."""
+    records = list(iter_fasta(io.StringIO(text)))
+    bodies = [record.partition("\n")[2] for _, record in iter_record_texts(io.StringIO(text))]
+    if len(bodies) != len(records):  # both split at lines starting with '>'; should they ever differ, trust Biopython
+        return records
+    return [(rec_id, description, body) for (rec_id, description, _), body in zip(records, bodies, strict=True)]
 
 
 def iter_record_texts(handle: IO[str]) -> Iterator[tuple[int, str]]:
@@ -298,6 +307,10 @@ def parse(
         result.errors.append(preamble_issue(text[:header]))
         raw_records = _split_fasta(text[header:])
     else:
+        layout = raw_layout_issue(stripped)
+        if layout:
+            result.errors.append(ParseIssue(layout, RAW_RECORD_ID))
+            return result
         raw_records = [(RAW_RECORD_ID, "", stripped)]
     if not raw_records:
         result.errors.append(ParseIssue("no FASTA records found"))
@@ -340,6 +353,35 @@ def parse(
             notes = tuple(w.message for w in warnings)
             result.records.append(ProteinRecord(rec_id, seq, description, notes))
     return result
+
+
+def raw_layout_issue(text: str) -> str | None:
+    """Why raw text (no ``>`` header) is not read as one protein, or None: several blocks, a name line above the
+    sequence, or lines that look like two wrapped sequences or one protein per line. Joined, they would make one
+    protein that exists nowhere, with every position shifted; the user is asked to add headers instead."""
+    header = "Put a '>' header line above each protein (its name after the '>')"
+    blocks = [b for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
+    if len(blocks) > 1:
+        return (f"the text has {len(blocks)} blocks separated by blank lines, so it looks like {len(blocks)} "
+                f"proteins, not one. {header}, or remove the blank lines if it is one protein")  # fmt: skip
+    rows = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(rows) < 2:
+        return None
+    words = [bool(re.search(r"[A-Za-z]\s+[A-Za-z]", row)) for row in rows]
+    if words[0] and not any(words[1:]):
+        return (f"line 1 ({rows[0][:40]!r}) has words while the lines under it are sequence, so it looks like a "
+                "name. Start it with '>' to make it the header, or delete it")  # fmt: skip
+    widths = [sum(c.isalpha() for c in row) for row in rows]
+    if widths[0] > MAX_WRAPPED_WIDTH:
+        return (f"line 1 alone has {widths[0]} letters and {len(rows) - 1} more line(s) follow, so each line looks "
+                f"like a whole protein. {header}, or join the lines if it is one protein")  # fmt: skip
+    widest = max(widths)
+    short = next((i for i in range(len(rows) - 1) if widths[i] < widest and widest in widths[i + 1 :]), None)
+    if short is not None:
+        return (f"line {short + 1} is shorter than the lines after it ({widths[short]} letters, not {widest}), so "
+                f"the text looks like two wrapped sequences, not one. {header}, or join the lines if it is one "
+                "protein")  # fmt: skip
+    return None
 
 
 def _first_header(text: str) -> int | None:

@@ -113,3 +113,40 @@ def test_parse_strict_raises_with_all_issues() -> None:
     with pytest.raises(SequenceError) as info:
         parse_strict(">x\nMK@\n>y\nMKT")
     assert len(info.value.issues) == 2
+
+
+def wrapped(sequence: str, width: int = 60) -> str:
+    return "\n".join(sequence[i : i + width] for i in range(0, len(sequence), width))
+
+
+OTHER = HUMAN_INSULIN[::-1] + "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"  # a second protein, 143 residues
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("human PDI\n" + wrapped(HUMAN_INSULIN), "line 1 ('human PDI') has words while the lines under"),
+        (HUMAN_INSULIN + "\n\n" + OTHER, "the text has 2 blocks separated by blank lines, so it looks like 2 proteins"),
+        (HUMAN_INSULIN * 3 + "\n" + OTHER, "line 1 alone has 330 letters and 1 more line(s) follow"),
+        (wrapped(HUMAN_INSULIN) + "\n" + wrapped(OTHER), "line 2 is shorter than the lines after it (50 letters"),
+    ],
+)
+def test_raw_text_that_looks_like_several_proteins_or_a_name_is_refused_not_joined(text: str, says: str) -> None:
+    """Joined, such text would be one protein that exists nowhere, every position shifted: the user adds headers."""
+    result = parse(text)
+    assert result.records == [] and len(result.errors) == 1
+    assert says in str(result.errors[0]) and "'>'" in str(result.errors[0])
+
+
+def test_one_wrapped_or_numbered_protein_is_still_one_raw_sequence() -> None:
+    blocks = "\n".join(f"{i + 1} " + " ".join(HUMAN_INSULIN[j : j + 10] for j in range(i, min(i + 60, 110), 10))
+                       for i in range(0, 110, 60))  # fmt: skip
+    for text in (wrapped(HUMAN_INSULIN), blocks, HUMAN_INSULIN):
+        (record,) = parse(text).records
+        assert record.sequence == HUMAN_INSULIN
+
+
+def test_english_under_a_fasta_header_is_refused_as_text() -> None:
+    """Biopython drops the spaces of a record; the words are still what shows prose."""
+    result = parse(">e\nSHE SAID THAT IT WAS FINE AND THEN LEFT HER THERE WITH THE DRINKS\n")
+    assert result.records == [] and "14 words of varying length" in str(result.errors[0])
