@@ -32,7 +32,7 @@ from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, match_summary, save_motifs
 from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
-from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, parse_strict, take_chunk
+from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, open_fasta, parse_strict, take_chunk
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
 from locviz.weights import (
     ENSEMBLES,
@@ -444,14 +444,11 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def count_records(path: Path) -> int | None:
-    """Number of FASTA headers, for the progress bar's total (a quick byte scan)."""
+    """Number of FASTA headers, for the progress bar's total (one pass over the file, gzip or not)."""
     try:
-        n = 0
-        with open(path, "rb") as handle:
-            for line in handle:
-                n += line.startswith(b">")
-        return n or 1
-    except OSError:
+        with open_fasta(path) as handle:
+            return sum(line.startswith(">") for line in handle) or 1
+    except (OSError, LocvizError):
         return None
 
 
@@ -469,6 +466,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise InputError(f"input file {source} does not exist")
         if not path.is_file():
             raise InputError(f"{source} is not a file; give a FASTA file")
+        open_fasta(path).close()  # a compressed, binary or flat file is refused before the model loads
     fmt = table.format_for(args.out, args.format, table.PREDICTION_FORMATS)
     attention_fmt = table.format_for(args.attention, allowed=table.ATTENTION_FORMATS) if args.attention else None
     signals_fmt = table.format_for(args.signals) if args.signals else None
@@ -477,7 +475,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             table.check_output_path(target, reads=source)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     total = count_records(Path(source)) if source != "-" else None
-    in_handle = sys.stdin if source == "-" else open(source, encoding="utf-8-sig", errors="replace")
+    in_handle = sys.stdin if source == "-" else open_fasta(source)
     out_handle = table.open_pending(args.out)
     att_handle = table.open_pending(args.attention) if args.attention else None
     sig_handle = table.open_pending(args.signals) if args.signals else None
@@ -742,7 +740,8 @@ def _whatif_records(path: str) -> list[ProteinRecord]:
     source = Path(path)
     if not source.is_file():
         raise InputError(f"input file {path} does not exist or is not a file")
-    records = parse_strict(source.read_text(encoding="utf-8-sig", errors="replace"))
+    with open_fasta(source) as handle:
+        records = parse_strict(handle.read())
     return records
 
 

@@ -9,10 +9,12 @@ position of the offending character, so the caller can show it to a person.
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from Bio.SeqIO.FastaIO import SimpleFastaParser
@@ -124,6 +126,54 @@ def iter_fasta(handle: IO[str]) -> Iterator[tuple[str, str, str]]:
     for header, raw in SimpleFastaParser(handle):
         record_id, _, description = header.strip().partition(" ")
         yield record_id, description.strip(), raw
+
+
+SNIFF_BYTES = 8192
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ": "xz",
+               b"\x28\xb5\x2f\xfd": "zstd"}  # fmt: skip
+_FLAT_FILES = {b"ID   ": "a UniProt (SwissProt) flat file", b"LOCUS ": "a GenBank/GenPept flat file"}
+
+
+def file_issue(head: bytes, name: str, gzip_ok: bool = False) -> str | None:
+    """Why a file that starts with ``head`` cannot be read as FASTA text, with the fix; or None.
+
+    Compressed archives, binary files and sequence databases' flat files would otherwise reach the parser as
+    hundreds of "not an amino-acid letter" messages. ``gzip_ok``: the caller reads gzip itself (:func:`open_fasta`).
+    """
+    kind = next((k for magic, k in _COMPRESSED.items() if head.startswith(magic)), None)
+    if kind == "gzip" and gzip_ok:
+        return None
+    if kind:
+        return f"{name} is {kind}-compressed, not text: unpack it first (e.g. {kind_command(kind)} {name})"
+    if b"\x00" in head:
+        return f"{name} is a binary file, not text: give a FASTA text file"
+    flat = next((k for magic, k in _FLAT_FILES.items() if head.lstrip().startswith(magic)), None)
+    if flat:
+        return f"{name} is {flat}, not FASTA: download or export the sequences in FASTA format"
+    return None
+
+
+def kind_command(kind: str) -> str:
+    return {"gzip": "gunzip", "zip": "unzip", "bzip2": "bunzip2", "xz": "unxz", "zstd": "unzstd"}[kind]
+
+
+def open_fasta(path: str | Path) -> IO[str]:
+    """A text handle on a FASTA file, gzip-compressed or not (UniProt serves proteomes as ``.fasta.gz``).
+
+    Raises:
+        InputError: the file cannot be read, or is not FASTA text (:func:`file_issue` says what it is instead).
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+        problem = file_issue(head, str(path), gzip_ok=True)
+        if problem:
+            raise InputError(problem)
+        if head.startswith(b"\x1f\x8b"):
+            return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+        return open(path, encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _split_fasta(text: str) -> list[tuple[str, str, str]]:
@@ -376,7 +426,8 @@ def raw_layout_issue(text: str) -> str | None:
         return (f"line 1 alone has {widths[0]} letters and {len(rows) - 1} more line(s) follow, so each line looks "
                 f"like a whole protein. {header}, or join the lines if it is one protein")  # fmt: skip
     widest = max(widths)
-    short = next((i for i in range(len(rows) - 1) if widths[i] < widest and widest in widths[i + 1 :]), None)
+    short = next((i for i in range(1, len(rows) - 1)  # a short line that ends full lines and is followed by more
+                  if widths[i - 1] == widest > widths[i] and widest in widths[i + 1 :]), None)  # fmt: skip
     if short is not None:
         return (f"line {short + 1} is shorter than the lines after it ({widths[short]} letters, not {widest}), so "
                 f"the text looks like two wrapped sequences, not one. {header}, or join the lines if it is one "

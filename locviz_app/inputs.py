@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import streamlit as st
 
-from locviz.sequences import ParseIssue, iter_record_texts
+from locviz.sequences import SNIFF_BYTES, ParseIssue, file_issue, iter_record_texts
 from locviz_app.layout import escape_markdown
 
 MAX_RECORDS = 500
 MAX_TEXT_BYTES = 2_000_000
-LIMITS_TEXT = f"At most {MAX_RECORDS} sequences and {MAX_TEXT_BYTES / 1e6:.0f} MB of text per run."
+LIMITS_TEXT = (f"At most {MAX_RECORDS} sequences and {MAX_TEXT_BYTES / 1e6:.0f} MB of text per run "
+               "(a .gz file is unpacked).")
 
 
 def record_texts(text: str) -> list[str]:
@@ -45,6 +47,18 @@ def decode_upload(data: bytes, name: str) -> tuple[str | None, str | None]:
             f"'{name}' is {len(data) / 1e6:.1f} MB; the app takes at most {MAX_TEXT_BYTES / 1e6:.0f} MB per run. "
             "Split the file, or run `locviz predict` on the command line."
         )
+    problem = file_issue(data[:SNIFF_BYTES], f"'{name}'", gzip_ok=True)
+    if problem:
+        return None, problem
+    if data.startswith(b"\x1f\x8b"):  # a .fasta.gz, as UniProt serves proteomes
+        try:
+            data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_TEXT_BYTES + 1)
+        except (OSError, EOFError) as exc:
+            return None, f"'{name}' looks gzip-compressed but cannot be unpacked ({exc}); upload the FASTA text"
+        if len(data) > MAX_TEXT_BYTES:
+            most = f"{MAX_TEXT_BYTES / 1e6:.0f} MB"
+            return None, (f"'{name}' unpacks to more than {most}, the most the app takes per run. Split the file, "
+                          "or run `locviz predict` on the command line (it reads .gz).")  # fmt: skip
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:

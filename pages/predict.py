@@ -87,7 +87,7 @@ def input_section() -> None:
         placeholder="Paste a protein sequence or FASTA… (or pick an example above)",
     )
     upload = st.file_uploader(
-        "…or upload a FASTA file", type=["fasta", "fa", "faa", "fas", "txt"], key="upload",
+        "…or upload a FASTA file", type=["fasta", "fa", "faa", "fas", "txt", "gz"], key="upload",
         help=inputs.LIMITS_TEXT,
     )  # fmt: skip
     go_col, info_col = st.columns([1, 5], vertical_alignment="center")

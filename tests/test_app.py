@@ -7,6 +7,7 @@ app's plumbing (input, errors, caching, figures, downloads), not the science.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
@@ -249,10 +250,21 @@ def test_upload_fasta_file(app: AppTest) -> None:
 
 
 def test_binary_upload_is_refused_clearly(app: AppTest) -> None:
-    app.file_uploader(key="upload").set_value(("x.fasta", b"\x1f\x8b\x08\x00\xff\xfe", "text/plain")).run()
+    for data, says in ((b"\x1f\x8b\x08\x00\xff\xfe", "looks gzip-compressed but cannot be unpacked"),
+                       (b"\x00\x01\x02binary", "'x.fasta' is a binary file, not text"),
+                       ("é".encode("latin-1") + b"MKV", "not a text file (byte 1 is not UTF-8)")):  # fmt: skip
+        app.file_uploader(key="upload").set_value(("x.fasta", data, "text/plain")).run()
+        app.button(key="predict").click().run()
+        assert not app.exception
+        assert any(says in e.value for e in app.error), says
+
+
+def test_gzip_upload_is_unpacked(app: AppTest) -> None:
+    text = "".join(e.fasta() for e in EXAMPLES[3:5]).encode()
+    app.file_uploader(key="upload").set_value(("two.fasta.gz", gzip.compress(text), "application/gzip")).run()
     app.button(key="predict").click().run()
-    assert not app.exception
-    assert any("not a text file" in e.value for e in app.error)
+    no_problems(app)
+    assert list(app.dataframe[0].value["id"]) == [EXAMPLES[3].accession, EXAMPLES[4].accession]
 
 
 def test_prediction_is_cached_per_input(app: AppTest) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 import os
 import shutil
@@ -207,6 +208,25 @@ def test_attention_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
         assert abs(sum(values) - 1.0) < 1e-4
     gfp = [r for r in rows if r["id"] == "gfp"]
     assert [r["attention"] == "" for r in gfp] == [100 <= i < len(GFP) - 100 for i in range(len(GFP))]
+
+
+def test_gzip_fasta_is_read_and_other_files_get_what_they_are(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    packed = tmp_path / "in.fasta.gz"
+    packed.write_bytes(gzip.compress(GOOD.encode()))
+    code, _, err = run_predict(capsys, str(packed), "--out", str(tmp_path / "o.tsv"))
+    assert code == 0, err
+    assert [r["id"] for r in read_table(tmp_path / "o.tsv", "\t")] == ["insulin", "gfp", "ubiquitin"]
+    for name, data, says in (
+        ("in.zip", b"PK\x03\x04rest", "in.zip is zip-compressed, not text: unpack it first (e.g. unzip"),
+        ("in.bin", b"MKV\x00\x00\x01", "in.bin is a binary file, not text"),
+        ("in.dat", b"ID   INS_HUMAN   Reviewed;  110 AA.\n", "a UniProt (SwissProt) flat file, not FASTA"),
+        ("in.gp", b"LOCUS       NP_000198   110 aa   linear\n", "a GenBank/GenPept flat file, not FASTA"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        code, _, err = run_predict(capsys, str(path), "--out", str(tmp_path / "o2.tsv"))
+        assert code == 1 and says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o2.tsv").exists() and not (tmp_path / "o2.tsv.partial").exists()
 
 
 def test_attention_table_refuses_json_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -141,7 +141,8 @@ def test_raw_text_that_looks_like_several_proteins_or_a_name_is_refused_not_join
 def test_one_wrapped_or_numbered_protein_is_still_one_raw_sequence() -> None:
     blocks = "\n".join(f"{i + 1} " + " ".join(HUMAN_INSULIN[j : j + 10] for j in range(i, min(i + 60, 110), 10))
                        for i in range(0, 110, 60))  # fmt: skip
-    for text in (wrapped(HUMAN_INSULIN), blocks, HUMAN_INSULIN):
+    ragged = HUMAN_INSULIN[:50] + "\n" + HUMAN_INSULIN[50:]  # a copy that started mid-line
+    for text in (wrapped(HUMAN_INSULIN), blocks, HUMAN_INSULIN, ragged):
         (record,) = parse(text).records
         assert record.sequence == HUMAN_INSULIN
 

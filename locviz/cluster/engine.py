@@ -30,6 +30,7 @@ from locviz.cluster.worker import (
 )
 from locviz.errors import BundleError, InputError, LocvizError
 from locviz.organisms import check_organism
+from locviz.sequences import SNIFF_BYTES, file_issue
 from locviz.table import SCHEMA_VERSION, columns
 from locviz.weights import read_card
 
@@ -199,6 +200,10 @@ def check_options(options: RunOptions) -> None:
         raise InputError("--cluster reads a FASTA file, not stdin: give the file's path")
     if not path.is_file():
         raise InputError(f"input file {path} does not exist or is not a file")
+    with open(path, "rb") as handle:  # partitions are byte ranges: a gzip file is unpacked first
+        problem = file_issue(handle.read(SNIFF_BYTES), str(path))
+    if problem:
+        raise InputError(problem + ("; --cluster cuts the file into byte ranges" if "compressed" in problem else ""))
     if options.partition_size is not None and options.partition_size < 1:
         raise InputError(f"--partition-size must be at least 1, got {options.partition_size}")
     if options.batch_size < 1:
