@@ -6,6 +6,12 @@ organism does not have get probability 0 and the rest are renormalised (the
 Bayes posterior under a prior that is 0 for impossible compartments and
 unchanged otherwise). ``any`` (the default) changes nothing.
 
+A compartment an organism lacks may have a counterpart it does have: the lytic compartment is the
+lysosome in animals and the vacuole in plants and fungi (DeepLoc merged the two into one class). There
+the excluded class's probability is moved to its counterpart (:data:`COUNTERPART`) instead of being
+dropped: a model that places a yeast vacuolar hydrolase partly in ``lysosomal`` has found the lytic
+pathway, and renormalising that evidence away would hand it to the runner-up.
+
 The choices, per class id of the two shipped class sets:
 
 ``MultiLoc`` (Höglund et al. 2006)
@@ -67,6 +73,12 @@ _NOT_IN: dict[str, frozenset[str]] = {
     "Plastid": frozenset({"animal", "fungus"}),
 }
 
+COUNTERPART: dict[str, str] = {
+    # class id -> the class of the same function in the organisms that lack it (MultiLoc's lytic compartments)
+    "lysosomal": "vacuolar",
+    "vacuolar": "lysosomal",
+}
+
 KNOWN_CLASSES = frozenset(
     {
         # MultiLoc
@@ -121,8 +133,16 @@ def excluded_classes(classes: Sequence[str], organism: str) -> tuple[str, ...]:
     return tuple(c for c, ok in zip(classes, mask, strict=True) if not ok)
 
 
+def moved_classes(classes: Sequence[str], organism: str) -> tuple[tuple[str, str], ...]:
+    """(excluded class, its counterpart) for each class ``organism`` lacks whose :data:`COUNTERPART` it has."""
+    excluded = excluded_classes(classes, organism)
+    allowed = set(classes) - set(excluded)
+    return tuple((c, COUNTERPART[c]) for c in excluded if COUNTERPART.get(c) in allowed)
+
+
 def restrict(probabilities: np.ndarray, classes: Sequence[str], organism: str) -> np.ndarray:
-    """Probabilities with ``organism``'s impossible classes set to 0 and each row renormalised to 1.
+    """Probabilities with ``organism``'s impossible classes set to 0 (their probability moved to a
+    :data:`COUNTERPART` the organism has) and each row renormalised to 1.
 
     ``probabilities`` has the classes on its last axis: ``(C,)``, ``(N, C)`` or
     ``(M, N, C)`` all work. A row whose allowed classes hold no probability at
@@ -138,6 +158,8 @@ def restrict(probabilities: np.ndarray, classes: Sequence[str], organism: str) -
     if mask.all():
         return probs.copy()
     kept = np.where(mask, probs, 0.0)
+    for source, target in moved_classes(classes, organism):
+        kept[..., list(classes).index(target)] += probs[..., list(classes).index(source)]
     total = kept.sum(axis=-1, keepdims=True)
     uniform = np.broadcast_to(mask / mask.sum(), kept.shape)
     return np.where(total > 0, kept / np.where(total > 0, total, 1.0), uniform)
@@ -170,7 +192,7 @@ def apply(prediction: Prediction, organism: str) -> Prediction:
     probabilities = restrict(prediction.probabilities, classes, organism)
     notes = list(prediction.notes)
     if excluded:
-        notes.append(f"organism {organism}: {', '.join(excluded)} set to 0 and the rest renormalised")
+        notes.append(f"organism {organism}: {excluded_text(classes, organism)}")
     extra = dict(prediction.extra)  # the copy's verdict and evidence must not overwrite the original's
     warning = excluded_warning(prediction.probabilities, classes, organism)
     if warning:
@@ -181,15 +203,27 @@ def apply(prediction: Prediction, organism: str) -> Prediction:
     )
 
 
+def excluded_text(classes: Sequence[str], organism: str) -> str:
+    """What the restriction does, in words: ``lysosomal moved to vacuolar (its counterpart); chloroplast set to 0
+    and the rest renormalised``."""
+    moved = moved_classes(classes, organism)
+    dropped = [c for c in excluded_classes(classes, organism) if c not in dict(moved)]
+    parts = [f"{source}'s probability moved to {target} (its counterpart)" for source, target in moved]
+    if dropped:
+        parts.append(f"{', '.join(dropped)} set to 0")
+    return "; ".join(parts) + " and the rest renormalised"
+
+
 def excluded_warning(probabilities: np.ndarray, classes: Sequence[str], organism: str) -> str | None:
-    """The sentence saying that most of the probability sat in compartments ``organism`` cannot have
-    (more than :data:`WARN_EXCLUDED`), or None. ``probabilities`` are the unrestricted ones."""
-    mask = allowed_mask(classes, organism)
+    """The sentence saying that most of the probability sat in compartments ``organism`` cannot have and that have
+    no counterpart there (more than :data:`WARN_EXCLUDED`), or None. ``probabilities`` are the unrestricted ones."""
+    moved = dict(moved_classes(classes, organism))
+    lost = [c for c in excluded_classes(classes, organism) if c not in moved]
     probs = np.asarray(probabilities, dtype=np.float64)
-    share = float(probs[~mask].sum())
+    share = float(sum(probs[list(classes).index(c)] for c in lost))
     if share <= WARN_EXCLUDED:
         return None
-    top = max((c for c, ok in zip(classes, mask, strict=True) if not ok), key=lambda c: probs[classes.index(c)])
+    top = max(lost, key=lambda c: probs[list(classes).index(c)])
     return (f"Organism {organism}: {share:.0%} of the model's probability was in compartments {PLURAL[organism]} "
             f"cannot have (most in {top}); the call is what remains, so check that the organism is right.")  # fmt: skip
 

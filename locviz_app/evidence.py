@@ -123,7 +123,8 @@ def organism_help(classes: tuple[str, ...]) -> str:
     """The selector's help: what each organism allows for this model, and that the model is not run again."""
     lines = [f"- **{o}** ({organisms.ORGANISM_DESCRIPTIONS[o]}): {organism_allows(classes, o)}"
              for o in organism_choices(classes)]  # fmt: skip
-    return ("Compartments the organism cannot have get probability 0 and the rest are renormalised "
+    return ("Compartments the organism cannot have get probability 0 and the rest are renormalised; a lytic "
+            "compartment's probability goes to the organism's own (lysosome ↔ vacuole) rather than being dropped "
             "(the model is not run again).\n\n" + "\n".join(lines))  # fmt: skip
 
 
@@ -150,9 +151,9 @@ def excluded_note(classes: tuple[str, ...] | list[str], organism: str) -> str | 
         return None
     names = " and ".join(f"**{display_name(c)}**" for c in excluded)
     why = "; ".join(WHY_NOT.get(c, f"no {display_name(c)}") for c in excluded)
-    its = "their probabilities are" if len(excluded) > 1 else "its probability is"
+    what = organisms.excluded_text(classes, organism)
     return (f"{names} excluded for organism *{organism}*: {PLURAL.get(organism, organism)} have {why}. "
-            f"Here {its} set to 0 and the rest renormalised (the model was not run again).")  # fmt: skip
+            f"Here {what} (the model was not run again).")  # fmt: skip
 
 
 _HITS: OrderedDict[tuple[str, int, str], list[homology.Hit]] = OrderedDict()

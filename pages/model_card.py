@@ -231,7 +231,8 @@ def organisms_section(card: ModelCard) -> None:
     st.dataframe(frame, hide_index=True, width="content", height=38 + 35 * len(frame),  # every row, none cut
                  column_config={"compartment": st.column_config.TextColumn(width="medium")}
                  | {o: st.column_config.TextColumn(o, help=ORGANISM_DESCRIPTIONS[o]) for o in ORGANISMS})  # fmt: skip
-    st.caption("With an organism chosen, compartments marked — get probability 0 and the rest are renormalised.")
+    st.caption("With an organism chosen, compartments marked — get probability 0 (a lytic compartment's goes to its "
+               "counterpart, lysosome ↔ vacuole) and the rest are renormalised.")
 
 
 def reproduce_section(card: ModelCard) -> None:

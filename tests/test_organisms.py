@@ -28,6 +28,25 @@ def test_restrict_zeroes_plastid_for_animal_and_rows_sum_to_one() -> None:
     np.testing.assert_allclose(out[:, kept] / out[:, kept[0:1]], probs[:, kept] / probs[:, kept[0:1]], rtol=1e-9)
 
 
+def test_a_lytic_compartment_s_probability_goes_to_the_organism_s_own() -> None:
+    """Lysosome (animals) and vacuole (plants, fungi) do the same job: the excluded one's probability is moved to
+    the other, not renormalised away; plastids have no counterpart and are dropped."""
+    probs = RNG.dirichlet(np.ones(len(MULTILOC_CLASSES)), size=20)
+    lys, vac, chl = (MULTILOC_CLASSES.index(c) for c in ("lysosomal", "vacuolar", "chloroplast"))
+    fungus = organisms.restrict(probs, MULTILOC_CLASSES, "fungus")
+    scale = 1 / (1 - probs[:, chl])
+    np.testing.assert_allclose(fungus[:, vac], (probs[:, vac] + probs[:, lys]) * scale)
+    assert np.all(fungus[:, [lys, chl]] == 0)
+    animal = organisms.restrict(probs, MULTILOC_CLASSES, "animal")
+    np.testing.assert_allclose(animal[:, lys], (probs[:, vac] + probs[:, lys]) * scale)
+    assert organisms.excluded_text(MULTILOC_CLASSES, "plant") == (
+        "lysosomal's probability moved to vacuolar (its counterpart) and the rest renormalised")
+    cathepsin = np.zeros(len(MULTILOC_CLASSES))
+    cathepsin[[lys, MULTILOC_CLASSES.index("extracellular")]] = 0.6, 0.4
+    assert organisms.excluded_warning(cathepsin, MULTILOC_CLASSES, "fungus") is None  # moved, not lost
+    assert organisms.restrict(cathepsin, MULTILOC_CLASSES, "fungus")[vac] == pytest.approx(0.6)
+
+
 def test_restrict_member_axis_and_underflow() -> None:
     members = RNG.dirichlet(np.ones(len(MULTILOC_CLASSES)), size=(3, 4))  # (M, N, C)
     out = organisms.restrict(members, MULTILOC_CLASSES, "fungus")
@@ -88,9 +107,11 @@ def test_apply_restricts_the_ensemble_and_each_member() -> None:
     np.testing.assert_allclose(out.member_probabilities.sum(axis=1), 1.0)
     np.testing.assert_allclose(out.probabilities.sum(), 1.0)
     allowed = [i for i, c in enumerate(MULTILOC_CLASSES) if c not in ("chloroplast", "vacuolar")]
-    kept = pred.probabilities[allowed] / pred.probabilities[allowed].sum()
+    moved = pred.probabilities.copy()
+    moved[MULTILOC_CLASSES.index("lysosomal")] += moved[MULTILOC_CLASSES.index("vacuolar")]
+    kept = moved[allowed] / moved[allowed].sum()
     np.testing.assert_allclose(out.probabilities[allowed], kept)  # the ensemble restricted as a whole
-    assert out.label == MULTILOC_CLASSES[allowed[int(np.argmax(pred.probabilities[allowed]))]]
+    assert out.label == MULTILOC_CLASSES[allowed[int(np.argmax(moved[allowed]))]]
     assert any("chloroplast" in n for n in out.notes)
     assert organisms.apply(out, "animal") is out
     with pytest.raises(InputError, match="already restricted to animal"):
