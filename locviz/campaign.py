@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from locviz import parking
 from locviz.calibration import members_without
 from locviz.card import SIGNAL_SHORT, MemberTraining, ModelCard, portable_command, recipe_text
 from locviz.datasets import TEST_FOLD, LabelledSet, load_dataset
@@ -45,6 +46,8 @@ from locviz.supervision import (
     read_signal_table,
 )
 from locviz.train import (
+    Deadline,
+    Paused,
     TrainConfig,
     encode_records,
     fit,
@@ -73,10 +76,8 @@ STUDENT_EPOCH_SHARE = 0.4
 """A student's epoch against a full-size member's (2026-12-02: 60 s against ~150 s for DeepLoc on this machine)."""
 SHIP_SECONDS = 900.0
 """Time to ship a finished run (the card sections its member changes recomputed, committed), for ``--hours``."""
-HOURS_MARGIN = 1.1
-"""``--hours`` starts a run only when its estimate times this fits: the recent pace is a median of epochs run with
-more or less else on the machine (2026-12-07: 195-270 s per DeepLoc epoch, median ~205 s). A DeepLoc member (40
-epochs, ~2.3 h at that pace) then needs ~2.8 h of a 3-hour session: a larger margin would never start one."""
+PARK_SECONDS = 120.0
+"""Time to park the run in progress and commit it when ``--hours`` runs out (a few MB written, one commit)."""
 SIGNALS_FILE = Path("signals") / "deeploc_train_signals.tsv"
 
 
@@ -223,8 +224,14 @@ def result_of(plan: Plan, run: Run) -> dict | None:
 
 
 def history_of(plan: Plan, run: Run) -> list[dict]:
+    """The unfinished run's epoch rows: its run folder's, else those of its parked checkpoint (a fresh checkout)."""
     path = run_dir(plan, run) / "history.json"
-    return json.loads(path.read_text()) if path.is_file() else []
+    return json.loads(path.read_text()) if path.is_file() else parking.parked_history(parked_dir(plan), run.name)
+
+
+def parked_dir(plan: Plan) -> Path:
+    """Where a run in progress is parked for the next checkout (committed, beside the finished runs' results)."""
+    return plan.results_dir / "parked"
 
 
 def _history(plan: Plan, run: Run) -> list[dict]:
@@ -349,7 +356,13 @@ def status_rows(plan: Plan, running: str | None = None) -> list[dict[str, Any]]:
         if res is not None:  # a student or replacement that lost to what was shipped is done but not shipped
             state = "not shipped" if res.get("not_shipped") else "done"
         else:
-            state = "running" if r.name == running else ("waiting" if resolved(plan, r) is None else "left")
+            parked = parking.parked_epoch(parked_dir(plan), r.name) is not None
+            if r.name == running:
+                state = "running"
+            elif resolved(plan, r) is None:
+                state = "waiting"
+            else:  # parked: its checkpoint is in git (a fresh checkout resumes it), not only in this run folder
+                state = "parked" if parked and not (run_dir(plan, r) / parking.CHECKPOINT).is_file() else "left"
         report = res["validation"] if res else (hist[-1] if hist else {})
         rows.append({
             "run": r.name, "stage": r.stage or (f"<{r.levers_from}" if r.levers_from else ""), "state": state,
@@ -388,9 +401,16 @@ def format_status(rows: list[dict[str, Any]]) -> str:
 
 
 # ----------------------------------------------------------------------------- training
-def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
-    """Train (or resume) one run; writes ``result.json`` and the member bundle ``member.*``; returns the result."""
+def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print, stop_at: Deadline | None = None) -> dict:
+    """Train (or resume) one run; writes ``result.json`` and the member bundle ``member.*``; returns the result.
+
+    A run parked by an earlier checkout (:mod:`locviz.parking`) resumes from its parked epoch; ``stop_at`` pauses
+    training at an epoch boundary (:class:`~locviz.train.Paused`) for :func:`run_campaign` to park it.
+    """
     out = run_dir(plan, run)
+    resumed = parking.unpark(parked_dir(plan), out, run.name, run.settings)
+    if resumed is not None:
+        log(f"{run.name}: restored the checkpoint parked after epoch {resumed} ({parked_dir(plan)})")
     data = load_dataset(run.dataset, plan.data / run.dataset)
     device = resolve_device(plan.device)
     settings = dict(run.settings)
@@ -465,7 +485,7 @@ def train_run(plan: Plan, run: Run, log: Callable[[str], None] = print) -> dict:
         model_config, config, tokens, data.labels, train_idx, val_idx, data.classes, out, device,
         resume=True, progress=False, log=log, init_state=init_state, attention_targets=train_targets,
         validation_targets=val_targets, soft_targets=soft, deletions=train_deletions,
-        validation_deletions=val_deletions, insertions=insertions,
+        validation_deletions=val_deletions, insertions=insertions, stop_at=stop_at,
     )  # fmt: skip
     attention = validation_attention(result.model, tokens, val_targets, device)
     deletion = validation_deletion(result.model, tokens, data.labels, val_deletions, device)
@@ -558,10 +578,11 @@ def _teacher_targets(
         InputError: the cache was made by another teacher (other members or other weights).
     """
     path, made_by = out / "teacher.npy", out / "teacher.json"
+    if made_by.is_file() and json.loads(made_by.read_text()) != provenance:  # a parked run brings teacher.json only
+        raise InputError(f"{out} was trained from another teacher ({made_by.read_text().strip()}; now "
+                         f"{provenance}). Delete {out} (and its parked checkpoint) to train this run again with the "
+                         "current teacher")  # fmt: skip
     if path.is_file():
-        if made_by.is_file() and json.loads(made_by.read_text()) != provenance:
-            raise InputError(f"{path} was made by another teacher ({made_by.read_text().strip()}; now "
-                             f"{provenance}). Delete {out} to train this run again with the current teacher")
         if not made_by.is_file():  # written before teacher.json existed: record what resumes from it
             log(f"{path} has no teacher.json (an older campaign); recording the current teacher for it")
             made_by.write_text(json.dumps(provenance))
@@ -742,16 +763,15 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
     """Run every unfinished run in plan order (``only``: just that run); a run waiting for its stage is passed
     over until the stage ends. Returns 0 when nothing is left to run, 1 when runs wait, 2 after a STOP file.
 
-    ``hours``: the time this machine is left for (a working session: its checkpoints do not outlive it). A run
-    expected to need more (its epochs left at the recent pace, plus :data:`SHIP_SECONDS` when it ships) is passed
-    over for a later one that fits, so no session's training is lost to a run it cannot finish."""
+    ``hours``: the time this machine is left for (a working session: its ``runs/`` folder does not outlive it).
+    Training pauses at the last epoch boundary that leaves time to park (and, before a run's last epoch, to ship
+    it: :data:`SHIP_SECONDS`); the run in progress is then parked (:mod:`locviz.parking`), committed with
+    ``commit_shipped``, and the next start, on this checkout or a fresh one, goes on from that epoch."""
     if only is not None and only not in {r.name for r in plan.runs}:
         raise InputError(f"{plan.path} has no run named {only!r}; runs: {', '.join(r.name for r in plan.runs)}")
     if hours is not None and not hours > 0:
         raise InputError(f"--hours must be a positive number of hours, got {hours}")
-    deadline = None if hours is None else time.time() + hours * 3600
-    too_long: set[str] = set()  # runs passed over for time, and the bundles they would have changed
-    held_bundles: set[str] = set()
+    deadline = None if hours is None else time.time() + hours * 3600 - PARK_SECONDS
     plan.runs_dir.mkdir(parents=True, exist_ok=True)
     (plan.runs_dir / "campaign.pid").write_text(str(os.getpid()))
     progress = True
@@ -761,24 +781,8 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             if result_of(plan, run) is not None or (only is not None and run.name != only):
                 continue
             ready = resolved(plan, run)
-            if ready is None or run.name in too_long:
+            if ready is None:
                 continue
-            if deadline is not None:
-                touches = {str(b) for b in (run.model, run.ship) if b}
-                if touches & held_bundles:  # plan order between runs on one bundle stays (a teacher's members)
-                    too_long.add(run.name)
-                    log(f"{run.name} comes after a run passed over on {', '.join(sorted(touches & held_bundles))}; "
-                        "passed over too")  # fmt: skip
-                    continue
-                needed = HOURS_MARGIN * (seconds_left(plan, run, epoch_seconds(plan))
-                                         + (SHIP_SECONDS if run.ship else 0.0))  # fmt: skip
-                if time.time() + needed > deadline:
-                    too_long.add(run.name)
-                    held_bundles.update(str(b) for b in (run.ship,) if b)
-                    never = " (more than all of --hours: it never fits)" if needed > hours * 3600 else ""
-                    log(f"{run.name} needs about {needed / 3600:.1f} h{never}, {(deadline - time.time()) / 3600:.1f} "
-                        "h are left (--hours): passed over for a run that fits; the next start takes it")  # fmt: skip
-                    continue
             stop = plan.runs_dir / "STOP"
             if stop.exists():  # `touch runs/campaign/STOP`: end cleanly between runs (never mid-ship)
                 stop.unlink()
@@ -787,6 +791,9 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             log(format_status(status_rows(plan, running=run.name)))
             (plan.runs_dir / "running.txt").write_text(run.name)
             winner = reusable(plan, run)
+            if deadline is not None and winner is not None and time.time() + SHIP_SECONDS > deadline:
+                log(f"--hours: no time left to ship {run.name}; the next start does")
+                return 2
             if winner is not None:
                 log(f"{run.name}: the stage winner {winner.name} is this member with these settings; shipping it")
                 source = run_dir(plan, winner)
@@ -796,9 +803,16 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
                     shipped_accuracy(run, int(run.validation_fold))  # refuse now, not after hours of training
                 if run.replaces is not None:
                     replaced_member(run, load_bundle(run.ship, device="cpu"), int(run.validation_fold))
-                outcome = train_run(plan, ready, log)
+                stop_at = None
+                if deadline is not None:
+                    stop_at = Deadline(deadline, epoch_seconds(plan)[_pace_key(run)], SHIP_SECONDS if run.ship else 0.0)
+                try:
+                    outcome = train_run(plan, ready, log, stop_at)
+                except Paused as paused:
+                    park_run(plan, run, paused.epoch, commit_shipped, log)
+                    return 2
                 source = run_dir(plan, run)
-            paths = [result_path(plan, run)]
+            paths = [result_path(plan, run), *parking.discard(parked_dir(plan), run.name)]
             kept = shipped_is_better(run, outcome) if run.ship_if_better else None
             if run.replaces is not None:
                 kept = replacement_is_worse(run, outcome)
@@ -820,11 +834,21 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
             break
     log(format_status(status_rows(plan)))
     waiting = [r.name for r in plan.runs if result_of(plan, r) is None and only in (None, r.name)]
-    if too_long:
-        log(f"passed over for --hours: {', '.join(r.name for r in plan.runs if r.name in too_long)}")
-    elif only is not None and waiting:
+    if only is not None and waiting:
         log(f"{only} waits for {waits_for(plan, next(r for r in plan.runs if r.name == only))}")
     return 0 if not waiting else 1
+
+
+def park_run(plan: Plan, run: Run, epoch: int, commit_parked: bool, log: Callable[[str], None] = print) -> None:
+    """Park ``run``'s checkpoint (after ``epoch``) for the next checkout and, with ``commit_parked``, commit it."""
+    if not (run_dir(plan, run) / parking.CHECKPOINT).is_file():
+        log(f"--hours: no time for an epoch of {run.name}; nothing to park, the next start begins it")
+        return
+    epochs = int(run.settings.get("epochs", TrainConfig.epochs))
+    paths = parking.park(run_dir(plan, run), parked_dir(plan), run.name, run.settings)
+    log(f"--hours: {run.name} parked after epoch {epoch} of {epochs} in {parked_dir(plan)}; the next start goes on")
+    if commit_parked:
+        commit(paths, f"campaign: {run.name} parked after epoch {epoch} of {epochs} (resumes on the next start)", log)
 
 
 def running_pid(plan: Plan) -> int | None:

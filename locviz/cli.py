@@ -254,11 +254,13 @@ def add_campaign(sub: argparse._SubParsersAction) -> None:
     p.add_argument("plan", help="the plan, e.g. weights/campaign.toml")
     p.add_argument("--status", action="store_true", help="print the status table and exit")
     p.add_argument("--data", help="folder holding deeploc/, multiloc/ and signals/ (default: the plan's 'data')")
-    p.add_argument("--commit", action="store_true", help="git-commit each bundle as soon as a member is shipped")
+    p.add_argument("--commit", action="store_true",
+                   help="git-commit each bundle as soon as a member is shipped, and a parked run (--hours)")
     p.add_argument("--only", metavar="RUN", help="run just this run of the plan (what a member's card records)")
     p.add_argument("--hours", type=float, metavar="H",
-                   help="the machine is left for H hours (checkpoints do not outlive it): pass over a run expected "
-                   "to need longer, at the recent pace, for a later one that fits")  # fmt: skip
+                   help="the machine is left for H hours (its runs/ folder does not outlive it): before time runs "
+                   "out, the run in progress pauses at an epoch boundary and is parked in the plan's results folder "
+                   "(committed with --commit); the next start, on any checkout, goes on from that epoch")  # fmt: skip
     p.set_defaults(func=cmd_campaign)
 
 

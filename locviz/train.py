@@ -64,6 +64,30 @@ class TrainConfig:
     distill_weight: float = 1.0  # with soft_targets: share of the loss that follows the teacher (rest: labels)
 
 
+class Paused(Exception):
+    """Training stopped at an epoch boundary for a :class:`Deadline`; the checkpoint holds ``epoch``."""
+
+    def __init__(self, epoch: int):
+        super().__init__(f"paused after epoch {epoch}")
+        self.epoch = epoch
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When training must have stopped (``time.time()`` seconds), and what the estimate of an epoch rests on."""
+
+    at: float
+    epoch_estimate: float  # seconds, until this process has timed an epoch of its own
+    after_last_epoch: float = 0.0  # seconds the last epoch needs beyond itself (shipping the finished run)
+
+    def passed_before(self, epoch: int, history: Sequence[dict], epochs: int) -> bool:
+        """Whether ``epoch`` (and, for the last one, what follows it) would end after the deadline."""
+        recent = [row["seconds"] for row in history[-3:]]
+        needed = float(np.median(recent)) if recent else self.epoch_estimate
+        needed += self.after_last_epoch if epoch == epochs else 0.0
+        return time.time() + needed > self.at
+
+
 @dataclass
 class FitResult:
     model: ConvLSTM  # the best validation epoch's weights, or the average of the last epochs (average_last)
@@ -184,6 +208,7 @@ def fit(
     deletions: Mapping[int, Sequence[Deletion]] | None = None,
     validation_deletions: Mapping[int, Sequence[Deletion]] | None = None,
     insertions: Mapping[int, Sequence[Insertion]] | None = None,
+    stop_at: Deadline | None = None,
 ) -> FitResult:
     """Train one ConvLSTM: early stopping on validation accuracy, or weight averaging (``average_last``).
 
@@ -198,6 +223,8 @@ def fit(
     times ``insertion_weights``, counted the same way.
     Writes ``out_dir/train.log`` (one line per epoch), ``history.json`` and ``checkpoint.pt`` (model,
     optimiser, best or averaged weights; loaded with ``weights_only=True``, so nothing is unpickled).
+    ``stop_at``: raise :class:`Paused` at the first epoch boundary where the next epoch would end after the
+    deadline (the checkpoint then holds every finished epoch, and ``resume`` goes on from it).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -270,6 +297,10 @@ def fit(
             if epoch - best_epoch > train_config.patience and best_epoch > 0:
                 log(f"early stop: no better validation accuracy since epoch {best_epoch}")
                 break
+            if stop_at is not None and stop_at.passed_before(epoch, history, train_config.epochs):
+                log(f"deadline: pausing before epoch {epoch} of {train_config.epochs}; the checkpoint holds "
+                    f"epoch {epoch - 1}")  # fmt: skip
+                raise Paused(epoch - 1)
             if train_config.max_seconds and history:
                 mean_epoch = seconds / len(history)
                 if seconds + mean_epoch > train_config.max_seconds:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from locviz import campaign
+from locviz import campaign, parking
 from locviz.card import MemberTraining
 from locviz.datasets import MULTILOC_CLASSES, load_dataset
 from locviz.distill import teacher_probabilities
@@ -33,7 +34,15 @@ from locviz.supervision import (
     residue_auroc,
     rule_spans,
 )
-from locviz.train import TrainConfig, encode_records, fit, learning_rate_at, validate, validation_deletion
+from locviz.train import (
+    Deadline,
+    TrainConfig,
+    encode_records,
+    fit,
+    learning_rate_at,
+    validate,
+    validation_deletion,
+)
 from locviz.weights import load_bundle, save_bundle
 
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
@@ -415,7 +424,7 @@ def test_a_student_can_learn_only_from_members_blind_to_its_validation_fold(tmp_
     made_by = tmp_path / "runs" / "blind" / "teacher.json"
     assert json.loads(made_by.read_text())["teacher"] == member.train_config["teacher"]
     made_by.write_text(json.dumps({"teacher": "bundle members 0, 1", "weights_sha256": "x"}))
-    with pytest.raises(InputError, match="made by another teacher.*Delete .*blind"):
+    with pytest.raises(InputError, match="trained from another teacher.*Delete .*blind"):
         campaign.train_run(plan, plan.runs[0], log=lambda _: None)
     path.write_text(head + run.format(n="x", m=tmp_path / "bundle", v=4).replace('kind = "student"', 'kind = "new"'))
     with pytest.raises(InputError, match="teacher_members is for students"):
@@ -445,43 +454,89 @@ def small_campaign(root: Path) -> str:
     return f'[campaign]\ndata = "{root / "data"}"\nruns = "{root / "runs"}"\nresults = "{root / "res"}"\n'
 
 
-def test_hours_pass_over_a_run_that_cannot_finish_for_one_that_can(tmp_path: Path, monkeypatch) -> None:
-    """A session's checkpoints die with it: with --hours, a run too long for what is left waits for the next start."""
-    head = small_campaign(tmp_path)
-    run = ('[[run]]\nname = "{name}"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = 0\n'
-           'epochs = {epochs}\nbatch_size = 8\n')  # fmt: skip
-    path = tmp_path / "plan.toml"
-    path.write_text(head + run.format(name="long", m=tmp_path / "bundle", epochs=3)
-                    + run.format(name="short", m=tmp_path / "bundle", epochs=1))  # fmt: skip
-    plan = campaign.read_plan(path)
-    monkeypatch.setitem(campaign.SECONDS_PER_EPOCH, "multiloc", 800.0)  # the planned pace: nothing has run yet
-    lines: list[str] = []
-    # long: 3 x 800 s x 1.1 (margin) = 0.73 h; short: 0.24 h
-    assert campaign.run_campaign(plan, log=lines.append, hours=0.5) == 1  # "long" still waits for a start
-    assert campaign.result_of(plan, plan.runs[0]) is None and campaign.result_of(plan, plan.runs[1]) is not None
-    assert any(line.startswith("long needs about 0.7 h (more than all of --hours") for line in lines)
-    assert lines[-1] == "passed over for --hours: long"
-    with pytest.raises(InputError, match="positive number of hours"):
-        campaign.run_campaign(plan, log=lines.append, hours=0)
+class OneEpochDeadline(Deadline):
+    """Time runs out after one epoch in this process (what a real deadline does, without waiting for it)."""
+
+    def passed_before(self, epoch: int, history, epochs: int) -> bool:
+        return bool(history)
 
 
-def test_hours_keep_the_plan_order_of_runs_on_one_bundle(tmp_path: Path, monkeypatch) -> None:
-    """A run passed over for time holds back the later runs that read or write the bundle it ships into (a
-    student waiting for its teacher's members), and shipping time counts."""
-    head = small_campaign(tmp_path)
-    bundle = tmp_path / "bundle"
-    run = ('[[run]]\nname = "{name}"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = {k}\n'
-           'epochs = 1\nbatch_size = 8\n{ship}')  # fmt: skip
-    path = tmp_path / "plan.toml"
-    path.write_text(head + run.format(name="first", m=bundle, k=0, ship=f'ship = "{bundle}"\n')
-                    + run.format(name="second", m=bundle, k=1, ship=""))  # fmt: skip
-    plan = campaign.read_plan(path)
-    monkeypatch.setitem(campaign.SECONDS_PER_EPOCH, "multiloc", 1.0)
-    monkeypatch.setattr(campaign, "SHIP_SECONDS", 3600.0)  # one epoch fits, shipping it does not
-    lines: list[str] = []
-    assert campaign.run_campaign(plan, log=lines.append, hours=1.0) == 1
-    assert all(campaign.result_of(plan, r) is None for r in plan.runs)
-    assert any(line.startswith("second comes after a run passed over on") for line in lines)
+def test_hours_park_the_run_in_progress_and_a_fresh_checkout_goes_on_from_it(tmp_path: Path, monkeypatch) -> None:
+    """A session's run folder dies with it: with --hours the run in progress is parked (safetensors + JSON, meant
+    for git) and the next start, without the run folder, resumes at the parked epoch and ends as an unbroken run."""
+    results = {}
+    for name, pause in (("unbroken", False), ("parked", True)):
+        head = small_campaign(tmp_path / name)
+        run = ('[[run]]\nname = "long"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = 0\n'
+               'epochs = 3\nbatch_size = 8\n')  # fmt: skip
+        path = tmp_path / name / "plan.toml"
+        path.write_text(head + run.format(m=tmp_path / name / "bundle"))
+        plan = campaign.read_plan(path)
+        lines: list[str] = []
+        if pause:
+            monkeypatch.setattr(campaign, "Deadline", OneEpochDeadline)
+            assert campaign.run_campaign(plan, log=lines.append, hours=1.0) == 2
+            assert any(line.startswith("--hours: long parked after epoch 1 of 3") for line in lines)
+            parked = sorted(p.name for p in campaign.parked_dir(plan).iterdir())
+            assert parked == ["long.json", "long.safetensors"] and campaign.result_of(plan, plan.runs[0]) is None
+            shutil.rmtree(plan.runs_dir)  # a fresh checkout: only what git holds
+            (row,) = campaign.status_rows(plan)
+            assert (row["state"], row["epochs"]) == ("parked", "1/3")
+            monkeypatch.undo()
+        assert campaign.run_campaign(plan, log=lines.append) == 0
+        if pause:
+            assert any("restored the checkpoint parked after epoch 1" in line for line in lines)
+            assert any("resumed from" in line and "after epoch 1" in line for line in lines)
+            assert not campaign.parked_dir(plan).exists() or not any(campaign.parked_dir(plan).iterdir())
+        results[name] = campaign.result_of(plan, plan.runs[0])
+    unbroken, parked = results["unbroken"], results["parked"]
+    assert [h["epoch"] for h in parked["history"]] == [1, 2, 3]
+    for a, b in zip(unbroken["history"], parked["history"], strict=True):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)  # the same training, paused or not
+    assert parked["validation"]["accuracy"] == unbroken["validation"]["accuracy"]
+
+
+def test_a_parked_checkpoint_round_trips_and_refuses_changed_settings_or_files(tmp_path: Path) -> None:
+    model = ConvLSTM(tiny_config(len(MULTILOC_CLASSES)))
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.randint(0, 20, (2, 30)), torch.tensor([30, 20])).logits.sum().backward()
+    optimiser.step()
+    state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "best_model": None, "epoch": 4,
+             "history": json.dumps([{"epoch": 4}]), "best_acc": 0.5, "torch_rng": torch.get_rng_state()}  # fmt: skip
+    run_folder, parked = tmp_path / "runs" / "r", tmp_path / "parked"
+    run_folder.mkdir(parents=True)
+    torch.save(state, run_folder / parking.CHECKPOINT)
+    (run_folder / "before.json").write_text('{"accuracy": 0.7}')
+    files = parking.park(run_folder, parked, "r", {"epochs": 10})
+    assert [f.name for f in files] == ["r.safetensors", "r.json"] and parking.parked_epoch(parked, "r") == 4
+    fresh = tmp_path / "fresh" / "r"
+    with pytest.raises(BundleError, match="settings changed since it was parked after epoch 4"):
+        parking.unpark(parked, fresh, "r", {"epochs": 12})
+    assert parking.unpark(parked, fresh, "r", {"epochs": 10}) == 4
+    back = torch.load(fresh / parking.CHECKPOINT, weights_only=True)
+    for key, value in state["model"].items():
+        assert torch.equal(back["model"][key], value)
+    again = torch.optim.Adam(ConvLSTM(tiny_config(len(MULTILOC_CLASSES))).parameters(), lr=1e-3)
+    again.load_state_dict(back["optimiser"])  # what resuming does with it
+    assert torch.equal(again.state_dict()["state"][0]["exp_avg"], optimiser.state_dict()["state"][0]["exp_avg"])
+    assert back["best_model"] is None and back["epoch"] == 4 and torch.equal(back["torch_rng"], state["torch_rng"])
+    assert (fresh / "before.json").read_text() == '{"accuracy": 0.7}'
+    assert parking.unpark(parked, fresh, "r", {"epochs": 10}) is None  # a run folder with a checkpoint wins
+    data = files[0].read_bytes()
+    files[0].write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(BundleError, match="does not match the sha256"):
+        parking.unpark(parked, tmp_path / "other" / "r", "r", {"epochs": 10})
+
+
+def test_a_deadline_reads_the_recent_epochs_and_keeps_time_to_ship_the_last() -> None:
+    now = time.time()
+    deadline = Deadline(now + 100.0, epoch_estimate=50.0, after_last_epoch=80.0)
+    assert not deadline.passed_before(1, [], epochs=5)  # 50 s (the planned pace) fits in 100
+    slow = [{"seconds": s} for s in (10.0, 120.0, 130.0, 140.0)]
+    assert deadline.passed_before(2, slow, epochs=5)  # the median of the last three: 130 s
+    assert not deadline.passed_before(2, [{"seconds": 30.0}], epochs=5)
+    assert deadline.passed_before(5, [{"seconds": 30.0}], epochs=5)  # the last epoch: 30 s + 80 s to ship it
+    assert not Deadline(now + 100.0, 50.0, 0.0).passed_before(5, [{"seconds": 30.0}], epochs=5)
 
 
 def test_a_new_member_can_leave_a_calibration_fold_out(tmp_path: Path) -> None:
