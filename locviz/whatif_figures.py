@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from locviz.card import display_name
-from locviz.figures import HIGHLIGHT, MUTED, PALETTE, _esc
+from locviz.figures import HIGHLIGHT, MUTED, PALETTE, ResidueAxis, _esc
 from locviz.figures import _style as _figure_style
 from locviz.signals import KINDS, Signal
 from locviz.whatif import (
@@ -159,14 +159,23 @@ def delta_attention_track(comparison: VariantComparison) -> go.Figure:
     return _style(fig, "Where the attention moved", subtitle, 340)
 
 
-def signal_track(signals: Sequence[Signal], length: int, title_id: str = "") -> go.Figure:
-    """One lane per signal kind, each hit a bar from its start to its end (1-based), evidence on hover."""
+def signal_track(signals: Sequence[Signal], length: int, title_id: str = "", seen: np.ndarray | None = None
+                 ) -> go.Figure:  # fmt: skip
+    """One lane per signal kind, each hit a bar from its start to its end (1-based), evidence on hover.
+
+    ``seen`` (the prediction's): the residue axis of the attention profile drawn beside it (:class:`ResidueAxis`),
+    a long unseen middle collapsed into one labelled gap, so a C-terminal signal sits under its attention.
+    """
+    seen = np.ones(length, dtype=bool) if seen is None else np.asarray(seen, dtype=bool)
+    if len(seen) != length:
+        raise ValueError(f"seen has {len(seen)} residues, the protein {length}")
+    axis = ResidueAxis.of(seen)
     fig = go.Figure()
     for lane, kind in enumerate(KINDS):
         hits = [s for s in signals if s.kind == kind]
         for s in hits:
             fig.add_trace(go.Scatter(
-                x=[s.start - 0.5, s.end + 0.5], y=[KIND_NAMES[kind]] * 2, mode="lines+markers",
+                x=[axis.at(s.start) - 0.5, axis.at(s.end) + 0.5], y=[KIND_NAMES[kind]] * 2, mode="lines+markers",
                 line=dict(width=12, color=PALETTE[lane % len(PALETTE)]), showlegend=False,
                 # a marker at each end keeps a 4-residue signal (KDEL) visible on a 1,000-residue axis
                 marker=dict(size=11, symbol="diamond", color=PALETTE[lane % len(PALETTE)]),
@@ -174,8 +183,8 @@ def signal_track(signals: Sequence[Signal], length: int, title_id: str = "") -> 
             ))
     fig.update_yaxes(categoryorder="array", categoryarray=[KIND_NAMES[k] for k in KINDS][::-1],
                      type="category", range=[-0.5, len(KINDS) - 0.5])
-    fig.update_xaxes(title="position", range=[0.5, length + 0.5])
-    fig.add_trace(go.Scatter(x=[1, length], y=[KIND_NAMES[KINDS[0]]] * 2, mode="markers", opacity=0,
+    axis.layout(fig, title="position")
+    fig.add_trace(go.Scatter(x=[1, len(axis.residues)], y=[KIND_NAMES[KINDS[0]]] * 2, mode="markers", opacity=0,
                              showlegend=False, hoverinfo="skip"))  # keeps every lane on the axis when empty
     subtitle = f"{title_id} · {length} aa · rules of locviz.signals (cited there)" if title_id else f"{length} aa"
     return _style(fig, "Known sorting signals", subtitle, 300)
@@ -191,16 +200,19 @@ def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
         raise ValueError("no attribution to draw")
     n = len(attributions)
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    axis = ResidueAxis.of(attributions[0].wild.seen)  # the attention profile's axis: a long unseen middle collapsed
+    index = np.maximum(axis.residues, 0)
     for i, a in enumerate(attributions):
         scale = float(np.nanmax(np.abs(a.scores))) if np.isfinite(a.scores).any() else 1.0
         fig.add_trace(go.Scatter(
-            x=np.arange(1, len(a.scores) + 1), y=a.scores / (scale or 1.0), mode="lines", name=a.name,
-            line=dict(width=1.2, color=PALETTE[i % len(PALETTE)]), showlegend=False,
-            hovertemplate=f"{_esc(a.name)}: residue %{{x}}, %{{y:.3f}} of its maximum<extra></extra>",
+            x=axis.x, y=np.where(axis.drawn, a.scores[index] / (scale or 1.0), np.nan), mode="lines", name=a.name,
+            customdata=index + 1, line=dict(width=1.2, color=PALETTE[i % len(PALETTE)]), showlegend=False,
+            hovertemplate=f"{_esc(a.name)}: residue %{{customdata}}, %{{y:.3f}} of its maximum<extra></extra>",
         ), row=i + 1, col=1)
         fig.update_yaxes(range=[-1.05, 1.05] if np.nanmin(a.scores) < 0 else [0, 1.05], row=i + 1, col=1,
                          nticks=3, title=dict(text=a.name.replace(" ", "<br>", 1), font=dict(size=12)))  # fmt: skip
     first = attributions[0]
+    axis.layout(fig)
     fig.update_xaxes(title="position", row=n, col=1)
     subtitle = (f"{first.wild.id} · model {first.wild.model_name} · for {display_name(first.target)}; each lane "
                 "scaled to its maximum; gaps: not seen by the model")  # fmt: skip

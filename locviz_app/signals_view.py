@@ -36,7 +36,7 @@ def signal_section(pred: Prediction) -> None:
     """The signal track with its downloads, a caption naming each hit, and one warning per disagreement."""
     key = (pred.model_name, pred.id, pred.sequence)
     signals = find_signals(pred.sequence)  # about a millisecond per 1,000 residues
-    fig = charts.cached_figure("signal-track", key, lambda: signal_track(signals, pred.length, pred.id))
+    fig = charts.cached_figure("signal-track", key, lambda: signal_track(signals, pred.length, pred.id, pred.seen))
     charts.chart(fig, pred, "known-signals", "signals")
     st.caption(signals_summary(signals))
     for sentence in disagreements(pred, signals):

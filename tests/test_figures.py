@@ -332,3 +332,22 @@ def test_training_curves_without_history_says_so():
     fig = figures.training_curves(ModelCard(("a", "b"), ModelConfig(2), LengthPolicy()), model_name="tiny")
     assert len(fig.data) == 0
     assert any("no training history" in a.text for a in fig.layout.annotations)
+
+
+def test_the_signal_track_shares_the_attention_profile_s_axis_on_a_long_protein() -> None:
+    """A 3,000-residue protein seen at its ends: its C-terminal KDEL sits under the attention at its residues."""
+    from locviz import whatif_figures
+    from locviz.signals import find_signals
+
+    base = synthetic_prediction(length=3000, seen_upto=None)
+    seen = np.zeros(3000, dtype=bool)
+    seen[:500] = seen[-500:] = True
+    attention = np.where(seen, 1.0 / 1000, np.nan)
+    pred = Prediction(base.id, base.sequence[:-4] + "KDEL", base.classes, base.probabilities, attention, seen,
+                      base.model_name)  # fmt: skip
+    profile = figures.attention_profile(pred)
+    x_of = dict(zip(profile.data[0].customdata[:, 2], profile.data[0].x, strict=True))  # residue -> x
+    kdel = next(s for s in find_signals(pred.sequence) if s.kind == "er_retention")
+    track = whatif_figures.signal_track([kdel], len(pred.sequence), pred.id, pred.seen)
+    assert list(track.data[0].x) == pytest.approx([x_of[2997] - 0.5, x_of[3000] + 0.5])
+    assert track.layout.xaxis.range[1] < 1100  # the unseen middle is one narrow gap, as in the profile
