@@ -99,6 +99,20 @@ def _predict_one(predictor: Predictor, record: ProteinRecord, organism: str = "a
     return predictor.predict([record], organism=organism)[0]
 
 
+def _wild(predictor: Predictor, record: ProteinRecord, wild: Prediction | None, organism: str | None
+          ) -> tuple[Prediction, str]:  # fmt: skip
+    """(the wild type's prediction, the organism the mutants are predicted for): ``wild`` if given, and by default
+    its organism. A ``wild`` made for another organism than ``organism`` is refused: every Δ would include the
+    organism's renormalisation (a fake drop of the excluded compartments' share at every mutant)."""
+    if wild is None:
+        organism = organism or "any"
+        return _predict_one(predictor, record, organism), organism
+    if organism is not None and organism != wild.organism:
+        raise InputError(f"the wild type's prediction is for organism {wild.organism!r}, the mutants would be for "
+                         f"{organism!r}: give organism={wild.organism!r}, or a wild type predicted for {organism!r}")
+    return wild, wild.organism
+
+
 def _class_index(predictor: Predictor, wild: Prediction, target: str | None) -> int:
     """The class scored: ``target`` if given, else the wild type's call."""
     if target is None:
@@ -227,19 +241,20 @@ def saturation_scan(
     *,
     wild: Prediction | None = None,
     callback: Callable[[int], None] | None = None,
-    organism: str = "any",
+    organism: str | None = None,
 ) -> SaturationScan:
     """Predict every single-residue substitution at positions ``start``..``end`` (1-based inclusive).
 
     Without a window, the :data:`DEFAULT_SCAN_WIDTH`-residue window with the most attention is
     scanned. ``wild`` reuses a prediction of ``record`` already made; ``callback(n)`` is told how
     many mutants each batch finished (progress bars; 19 per position). ``organism`` is passed to
-    :meth:`Predictor.predict` for the wild type and every mutant (give the one ``wild`` was made with).
+    :meth:`Predictor.predict` for the wild type and every mutant (default: ``wild``'s, else ``any``).
 
     Raises:
-        InputError: the window is outside the protein or longer than :data:`MAX_SCAN_WINDOW`.
+        InputError: the window is outside the protein or longer than :data:`MAX_SCAN_WINDOW`, or ``wild`` was made
+            for another organism.
     """
-    wild = wild or _predict_one(predictor, record, organism)
+    wild, organism = _wild(predictor, record, wild, organism)
     if start is None and end is None:
         start, end = default_window(wild)
     elif start is None or end is None:
@@ -326,7 +341,7 @@ def rescore(
     organism = scan.wild.organism if organism is None else organism
     if record.sequence != scan.wild.sequence:
         raise InputError(f"record {record.id!r} is not the protein {scan.id!r} that was scanned")
-    full_wild = full_wild or _predict_one(predictor, record, organism)
+    full_wild, organism = _wild(predictor, record, full_wild, organism)
     cls = cls or full_wild.label  # what the reader is shown is about the full model's call
     cells = strongest_cells(scan, cls, top)
     mutants = [
@@ -825,7 +840,7 @@ def compare_mutants(
     mutants: Sequence[Sequence[Variant]] | str,
     *,
     combine: bool = False,
-    organism: str = "any",
+    organism: str | None = None,
     wild_prediction: Prediction | None = None,
 ) -> list[VariantComparison]:
     """The wild type beside each of several mutants, all predicted in one batch (the wild type once).
@@ -842,7 +857,9 @@ def compare_mutants(
         groups = [[v for m in groups for v in m]]
     check(bool(groups), "no mutant given")
     records = [apply_variants(wild, variants) for variants in groups]
-    predictions = predictor.predict(([] if wild_prediction else [wild]) + records, organism=organism)
+    if wild_prediction is not None:
+        wild_prediction, organism = _wild(predictor, wild, wild_prediction, organism)
+    predictions = predictor.predict(([] if wild_prediction else [wild]) + records, organism=organism or "any")
     wild_pred = wild_prediction or predictions.pop(0)
     return [
         _line_up(wild, wild_pred, record, pred, edit(wild.sequence, variants)[1], variants_label(variants))
@@ -900,7 +917,7 @@ def occlusion_scan(
     target: str | None = None,
     wild: Prediction | None = None,
     callback: Callable[[int], None] | None = None,
-    organism: str = "any",
+    organism: str | None = None,
 ) -> Attribution:
     """Per residue: the mean drop in P(``target``) when a ``window`` containing it is replaced by X.
 
@@ -914,7 +931,7 @@ def occlusion_scan(
     """
     check(window >= 1, f"occlusion window must be >= 1 residue, got {window}")
     check(stride >= 1, f"occlusion stride must be >= 1 residue, got {stride}")
-    wild = wild or _predict_one(predictor, record, organism)
+    wild, organism = _wild(predictor, record, wild, organism)
     c = _class_index(predictor, wild, target)
     seen = np.asarray(wild.seen, dtype=bool)
     spans = occlusion_windows(len(record.sequence), seen, window, stride)
@@ -1047,7 +1064,7 @@ def deletion_curve(
     n_random: int = 5,
     seed: int = 0,
     wild: Prediction | None = None,
-    organism: str = "any",
+    organism: str | None = None,
 ) -> DeletionCurve:
     """P(``target``) after replacing the top-k residues by ``scores`` with X, beside k random residues.
 
@@ -1066,7 +1083,7 @@ def deletion_curve(
         target = target or scores.target
         wild = wild or scores.wild
         scores = scores.scores
-    wild = wild or _predict_one(predictor, record, organism)
+    wild, organism = _wild(predictor, record, wild, organism)
     c = _class_index(predictor, wild, target)
     values = np.asarray(scores, dtype=np.float64)
     check(len(values) == len(record.sequence), f"scores has {len(values)} values for {len(record.sequence)} residues")
@@ -1163,7 +1180,11 @@ def cross_check(
     """The What if page's attribution cross-check: attention, occlusion, gradient × input (and integrated
     gradients) for ``target`` (default: the call), and each one's deletion curve at the :data:`DELETION_KS` the
     protein has residues for; over all the model's compartments, as the page. ``wild`` reuses the model's
-    prediction of ``record``; ``callback(n)`` counts occlusion windows."""
+    prediction of ``record`` (unrestricted: organism ``any``, as the gradients read it); ``callback(n)`` counts
+    occlusion windows."""
+    if wild is not None and wild.organism != "any":
+        raise InputError(f"the cross-check reads all the model's compartments; give the unrestricted prediction "
+                         f"(organism 'any'), not the one for {wild.organism!r}")  # fmt: skip
     wild = wild or _predict_one(predictor, record)
     target = target or wild.label
     attention = attention_attribution(wild)

@@ -416,6 +416,20 @@ def test_figures_draw_every_result(tiny: Predictor) -> None:
     assert curve.reading in deletion.layout.title.subtitle.text.replace("<br>", " ")  # wrapped, not cut
 
 
+def test_a_wild_type_made_for_another_organism_is_refused_not_compared(tiny: Predictor) -> None:
+    """Δ against a wild type restricted to another organism would be the renormalisation, at every mutant."""
+    record = insulin()
+    animal = tiny.predict([record], organism="animal")[0]
+    with pytest.raises(InputError, match="wild type's prediction is for organism 'animal'.*give organism='animal'"):
+        whatif.occlusion_scan(tiny, record, wild=animal, organism="any")
+    with pytest.raises(InputError, match="give the unrestricted prediction"):
+        whatif.cross_check(tiny, record, wild=animal)
+    scan = whatif.saturation_scan(tiny, record, 1, 2, wild=animal)  # the organism defaults to the wild type's
+    assert scan.wild is animal and np.all(scan.delta[:, :, tiny.classes.index("chloroplast")] == 0)
+    (line,) = whatif.compare_mutants(tiny, record, "L7R", wild_prediction=animal)
+    assert line.mutant.organism == "animal"
+
+
 def test_organism_restriction_reaches_every_mutant(tiny: Predictor) -> None:
     record = insulin()
     scan = whatif.saturation_scan(tiny, record, 7, 8, organism="animal")
