@@ -880,10 +880,11 @@ def evidence_columns(ev: Evidence) -> dict[str, object]:
 def homology_hint(prediction: Prediction) -> HomologyHint:
     """What the support verdict may count of the evidence in ``prediction.extra`` (see :func:`evidence_columns`):
     the best hit that is another protein, with its coverage; the protein's own reference entry only named."""
-    extra = prediction.extra
-    if isinstance(extra.get("homology_hint"), HomologyHint):
-        return extra["homology_hint"]
-    return HomologyHint(extra["nearest_identity"], extra["nearest_location"], extra["nearest_id"] or "")
+    hint = prediction.extra.get("homology_hint")
+    if not isinstance(hint, HomologyHint):  # the table columns alone cannot say which hit is the protein itself
+        raise InputError(f"protein {prediction.id!r} has no homology evidence yet: run locviz.neighbours (or "
+                         "homology.annotate) on it first")  # fmt: skip
+    return hint
 
 
 def annotate(

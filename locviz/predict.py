@@ -191,6 +191,9 @@ class Predictor:
                 known = reference.with_sequence(records[i].sequence) if reference is not None else []
                 raw.extra["known_location"] = known[0].location if known else None  # a training protein: recall
                 out[i] = self.finish(raw, organism)
+        missing = [records[i].id for i, p in enumerate(out) if p is None]
+        if missing:  # a lost row would shift every later prediction against its record
+            raise RuntimeError(f"no prediction came back for {', '.join(missing[:5])}: a batching bug")
         return [p for p in out if p is not None]
 
     def _to_full_length(
