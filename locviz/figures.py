@@ -200,7 +200,7 @@ def probability_bar(pred: Prediction) -> go.Figure:
     spread = f" (whiskers: range over the {n_members} members)" if n_members > 1 else ""
     _style(
         fig,
-        f"Predicted localisation: {_esc(display_name(pred.label))} ({pred.confidence:.0%})",
+        f"Predicted localisation: {_esc(display_name(pred.label))} ({pred.confidence:.1%})",
         _subtitle(pred),
         height=110 + 30 * len(pred.classes),
     )

@@ -48,7 +48,8 @@ def attended_regions(prediction: Prediction) -> list[str]:
     protein too short for them; one shorter window in one under :data:`TABLE_REGION_WIDTH`); none holding
     no attention (never a made-up "0%" window)."""
     regions = top_regions(prediction, TABLE_REGIONS, TABLE_REGION_WIDTH)
-    return [f"{r.start}-{r.end} ({r.score:.0%})" for r in regions if r.score > 0]
+    return [f"{r.start}-{r.end} ({r.score:.0%})" if r.score >= 0.005 else f"{r.start}-{r.end} (<1%)"
+            for r in regions if r.score > 0]
 
 
 def annotate(predictions: Sequence[Prediction]) -> None:

@@ -92,7 +92,8 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     fig.update_yaxes(title="substitute", autorange="reversed", tickfont=dict(family="monospace"))
     fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
     subtitle = (f"{scan.id} · model {scan.model} · positions {scan.positions[0]}-{scan.positions[-1]} · "
-                f"call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})\n{scan_summary(scan, cls)}")
+                f"{scan.model}'s call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})\n"
+                f"{scan_summary(scan, cls)}")  # the drawing model's own call (a student's may differ from the page's)
     if scan.rescored_by is not None:
         subtitle += "\n" + rescore_summary(scan, cls)
     fig.update_layout(showlegend=False)
@@ -214,8 +215,9 @@ def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
     first = attributions[0]
     axis.layout(fig)
     fig.update_xaxes(title="position", row=n, col=1)
-    subtitle = (f"{first.wild.id} · model {first.wild.model_name} · for {display_name(first.target)}; each lane "
-                "scaled to its maximum; gaps: not seen by the model")  # fmt: skip
+    subtitle = (f"{first.wild.id} · model {first.wild.model_name} · for {display_name(first.target)} (attention "
+                "is the same for every class); each lane scaled to its maximum; gaps: not seen by the "
+                "model")  # fmt: skip
     return _style(fig, "Attention and attributions", subtitle, 130 + 110 * n)
 
 

@@ -133,8 +133,9 @@ def protein_header(pred: Prediction, predictor: Predictor, organism: str) -> Non
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Protein", pred.id)
     c2.metric("Predicted compartment", display_name(shown.label))
+    averaged = "mean over the ensemble members, " if len(predictor.bundle.model.members) > 1 else ""
     c3.metric("Probability", f"{shown.confidence:.1%}",
-              help=f"mean over the ensemble members, calibrated as on the Predict page (organism {organism})")
+              help=f"{averaged}calibrated as on the Predict page (organism {organism})")
     c4.metric("Length", f"{pred.length} aa")
     if organism != "any":
         st.caption(f"Organism **{organism}** restricts this call as on the Predict page. The changes below (Δ) "

@@ -223,6 +223,10 @@ def test_member_agreement_spread_and_attended_regions_are_columns_in_every_forma
     spread = members[:, nuclear].max() - members[:, nuclear].min()
     assert pred.extra["member_agreement"] == "2/3" and pred.extra["member_spread"] == pytest.approx(spread)
     assert pred.extra["attended_regions"][0] == "41-49 (90%)" and len(pred.extra["attended_regions"]) == 3
+    focused = synthetic_prediction(length=60, seen_upto=None)
+    focused.attention = np.full(60, 1e-5)
+    focused.attention[40:49] = (1 - 51e-5) / 9
+    assert pipeline.attended_regions(focused)[1].endswith("(<1%)")  # a small share is not shown as "0%"
     extra = pipeline.extra_columns(neighbours=False)
     row = next(csv.DictReader(io.StringIO(table.table_bytes([pred], "csv", extra_columns=extra).decode())))
     assert row["member_agreement"] == "2/3" and float(row["member_spread"]) == pytest.approx(spread, rel=1e-5)
