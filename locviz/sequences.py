@@ -72,6 +72,21 @@ class ProteinRecord:
     description: str = ""
     notes: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        """A record made by hand rather than by :func:`parse` gets the alphabet and nucleotide checks too."""
+        if set(self.sequence) <= ALLOWED_RESIDUES and self.sequence and nucleotide_share(self.sequence) is None:
+            return
+        how = "make records with locviz.parse(text), which cleans and checks sequences and says what it changed"
+        if not self.sequence:
+            raise InputError(f"record {self.id!r}: the sequence is empty; {how}")
+        bad = next(((i, c) for i, c in enumerate(self.sequence, start=1) if c not in ALLOWED_RESIDUES), None)
+        if bad is not None:
+            shown = repr(bad[1]) if bad[1].isprintable() else f"U+{ord(bad[1]):04X}"
+            raise InputError(f"record {self.id!r}, position {bad[0]}: {shown} is not an upper-case amino-acid "
+                             f"letter ({STANDARD_RESIDUES}, {UNKNOWN_RESIDUES}); {how}")  # fmt: skip
+        raise InputError(f"record {self.id!r} looks like a nucleotide sequence ({nucleotide_share(self.sequence):.0%} "
+                         "A/C/G/T/U/N); give the translated protein sequence")  # fmt: skip
+
     def __len__(self) -> int:
         return len(self.sequence)
 
@@ -261,6 +276,11 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
     if kept and kept[-1] == "*":
         kept.pop()
         warnings.append(ParseIssue("removed the trailing stop codon '*'", record_id))
+    gaps = [pos for pos, c in enumerate(kept, start=1) if c in "-."]
+    if gaps:  # an aligned sequence: one message, not one per gap
+        gap = ParseIssue(f"{len(gaps)} alignment gap character(s) '-' or '.' (the first at position {gaps[0]}): "
+                         "remove the gaps to give the protein's own sequence", record_id)  # fmt: skip
+        return None, [gap], warnings
     for pos, c in enumerate(kept, start=1):
         if c not in ALLOWED_RESIDUES:
             shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"
@@ -281,19 +301,10 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
     seq = "".join(kept)
     if not seq:
         return None, [ParseIssue("the sequence is empty", record_id)], warnings
-    nucleotide = sum(c in NUCLEOTIDE_LETTERS for c in seq)
-    if len(seq) >= MIN_LENGTH and nucleotide / len(seq) >= NUCLEOTIDE_FRACTION:
-        return (
-            None,
-            [
-                ParseIssue(
-                    f"looks like a nucleotide sequence ({nucleotide / len(seq):.0%} A/C/G/T/U/N); "
-                    "paste the translated protein sequence instead",
-                    record_id,
-                )
-            ],
-            warnings,
-        )
+    share = nucleotide_share(seq)
+    if share is not None:
+        return None, [ParseIssue(f"looks like a nucleotide sequence ({share:.0%} A/C/G/T/U/N); paste the "
+                                 "translated protein sequence instead", record_id)], warnings  # fmt: skip
     prose = reads_like_text(raw, seq)
     if prose:
         return None, [ParseIssue(f"not a protein sequence: {prose}. Paste the protein's amino-acid sequence "
@@ -316,6 +327,15 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
             ParseIssue(f"{unknown} ambiguous residue(s) ({UNKNOWN_RESIDUES}) encoded as unknown", record_id)
         )
     return seq, errors, warnings
+
+
+def nucleotide_share(seq: str) -> float | None:
+    """The share of A/C/G/T/U/N letters when ``seq`` reads as DNA or RNA (at least :data:`NUCLEOTIDE_FRACTION`, and
+    three of the four bases: a poly-Ala or Gly/Ala repeat is not DNA), else None."""
+    if len(seq) < MIN_LENGTH or len(set(seq) & set("ACGTU")) < 3:
+        return None
+    share = sum(c in NUCLEOTIDE_LETTERS for c in seq) / len(seq)
+    return share if share >= NUCLEOTIDE_FRACTION else None
 
 
 def reads_like_text(raw: str, seq: str) -> str | None:
@@ -345,6 +365,8 @@ def parse(
     first, for a caller that parses a file record by record), with a note saying so.
     Rejected records are listed in ``errors`` and left out; the rest are kept.
     """
+    if text is not None and not isinstance(text, str):
+        raise InputError(f"parse takes text (str), not {type(text).__name__}; decode it first (data.decode('utf-8'))")
     result = ParseResult()
     if text is None or not text.strip():
         result.errors.append(ParseIssue("the input is empty: paste a protein sequence or FASTA text"))

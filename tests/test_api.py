@@ -85,12 +85,12 @@ def test_our_notation_is_unchanged_beside_hgvs() -> None:
 
 # ------------------------------------------------------------------------------- the facade
 def test_parse_errors_are_visible_not_silent() -> None:
-    parsed = locviz.parse(">dna\n" + "A" * 300 + f"\n>ok\n{HUMAN_INSULIN}\n")
+    parsed = locviz.parse(">dna\n" + "ACGTTGCA" * 40 + f"\n>ok\n{HUMAN_INSULIN}\n")
     assert [r.id for r in parsed.records] == ["ok"]
     (problem,) = parsed.errors
     assert "record 'dna'" in str(problem) and "nucleotide" in str(problem)
     with pytest.raises(InputError, match="nucleotide"):  # a protein given as text to the facade raises
-        locviz.find_signals("A" * 300)
+        locviz.find_signals("ACGTTGCA" * 40)
     with pytest.raises(InputError, match="give one protein here, not 2"):
         locviz.scan(None, f">a\n{HUMAN_INSULIN}\n>b\n{GFP}\n")  # type: ignore[arg-type]
 

@@ -151,3 +151,26 @@ def test_english_under_a_fasta_header_is_refused_as_text() -> None:
     """Biopython drops the spaces of a record; the words are still what shows prose."""
     result = parse(">e\nSHE SAID THAT IT WAS FINE AND THEN LEFT HER THERE WITH THE DRINKS\n")
     assert result.records == [] and "14 words of varying length" in str(result.errors[0])
+
+
+def test_alignment_gaps_are_one_message_and_a_repeat_is_not_called_dna() -> None:
+    result = parse(">aligned\n" + HUMAN_INSULIN[:30] + "---" + HUMAN_INSULIN[30:60] + "..-" + HUMAN_INSULIN[60:])
+    (gaps,) = result.errors
+    assert "6 alignment gap character(s) '-' or '.' (the first at position 31): remove the gaps" in str(gaps)
+    for repeat in ("A" * 300, "GA" * 150):  # Ala / Gly-Ala repeats: not a protein anyone has, but not DNA either
+        assert "nucleotide" not in " ".join(map(str, parse(repeat).errors))
+    assert "nucleotide" in str(parse("ACGTTGCA" * 40).errors[0])
+
+
+def test_records_made_by_hand_are_checked_and_bytes_are_refused() -> None:
+    from locviz.errors import InputError
+    from locviz.sequences import ProteinRecord
+
+    assert ProteinRecord("ok", HUMAN_INSULIN).sequence == HUMAN_INSULIN
+    refused = (("", "the sequence is empty"), ("MKV-LLA", "position 4: '-' is not an upper-case"),
+               ("mkvlla", "position 1: 'm'"), ("ACGT" * 50, "looks like a nucleotide sequence"))
+    for sequence, says in refused:
+        with pytest.raises(InputError, match=says):
+            ProteinRecord("x", sequence)
+    with pytest.raises(InputError, match=r"parse takes text \(str\), not bytes; decode it first"):
+        parse(b">a\nMKV")  # type: ignore[arg-type]
