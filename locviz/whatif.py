@@ -58,6 +58,7 @@ import numpy as np
 import torch
 from Bio.SeqUtils import seq1, seq3
 
+from locviz import signals
 from locviz.card import display_name
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
 from locviz.errors import InputError, check
@@ -738,8 +739,12 @@ class VariantComparison:
         return float(self.delta[self.classes.index(self.wild.label)])
 
     def row(self) -> list:
-        """``id, variant, prediction_wt, prediction_mut, dp_<class>...`` (the ``locviz mutate`` table)."""
-        return [self.wild.id, self.label, self.wild.label, self.mutant.label, *self.delta.tolist()]
+        """The ``locviz mutate`` row (:func:`mutate_columns`): the two calls, their confidences, the mutant's support
+        and the known signals its call contradicts (a signal peptide deleted, the call still Extracellular), Δp."""
+        conflicts = signals.disagreements(self.mutant, signals.find_signals(self.mutant.sequence))
+        return [self.wild.id, self.label, self.wild.label, self.mutant.label, round(self.wild.confidence, 6),
+                round(self.mutant.confidence, 6), self.mutant.extra.get("support"), "; ".join(conflicts),
+                *self.delta.tolist()]  # fmt: skip
 
 
 def _changes(wild: str, mutant: str, mapping: np.ndarray) -> tuple[list[int], list[tuple[int, int, int]]]:
@@ -1117,7 +1122,8 @@ def scan_columns(classes: Sequence[str], rescored: bool = False) -> list[str]:
 
 
 def mutate_columns(classes: Sequence[str]) -> list[str]:
-    return ["id", "variant", "prediction_wt", "prediction_mut", *(f"dp_{c}" for c in classes)]
+    return ["id", "variant", "prediction_wt", "prediction_mut", "confidence_wt", "confidence_mut", "support_mut",
+            "signal_conflicts_mut", *(f"dp_{c}" for c in classes)]  # fmt: skip
 
 
 def delta_writer(handle: IO[str], fmt: str, columns: Sequence[str], *, model: str = "", kind: str = "") -> RowWriter:

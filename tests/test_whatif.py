@@ -348,6 +348,10 @@ def test_scan_mutate_and_predict_agree(tmp_path: Path, tiny_weights_dir: Path, m
         assert float(pick[column]) == pytest.approx(by_predict, abs=1e-4)
         assert float(mutated[column]) == pytest.approx(by_predict, abs=1e-4)
     assert mutated["prediction_wt"] == predicted[0]["prediction"]
+    for column, source in (("confidence_wt", 0), ("confidence_mut", 1)):  # the mutant's call carries its own weight
+        assert float(mutated[column]) == pytest.approx(float(predicted[source]["confidence"]), abs=1e-5)
+    assert mutated["support_mut"] == predicted[1]["support"]
+    assert mutated["signal_conflicts_mut"] == predicted[1]["signal_conflicts"]
 
 
 def test_mutate_writes_one_row_per_mutant_unless_combined(
