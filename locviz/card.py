@@ -577,6 +577,10 @@ class ModelCard:
                    "or none)")  # fmt: skip
         if self.motifs is not None and not self.motifs.member < self.members:
             r.fail("motifs_member", f"must be below members ({self.members})", self.motifs.member)
+        if self.motifs is not None and self.motifs.member != self.motif_member:
+            r.fail("motifs_member", f"must be motif_member ({self.motif_member}): the logos must describe the filters "
+                   "whose activations the app shows beside them; recompute them with locviz motifs",
+                   self.motifs.member)  # fmt: skip
         temps = self.calibration.member_temperatures if self.calibration is not None else ()
         if temps and len(temps) != self.members:
             r.fail("calibration.member_temperatures", f"has {len(temps)} entries for {self.members} members "

@@ -674,6 +674,10 @@ def load_bundle_motifs(bundle: ModelBundle) -> MotifSet:
                 f"{actual[:12]}...; the file is corrupt or was computed for another model"
             )
     motif_set = load_motifs(path)
+    if motif_set.member != bundle.card.motif_member:
+        raise MotifError(f"{path} holds the logos of member {motif_set.member}, but model '{bundle.name}' shows the "
+                         f"filters of member {bundle.card.motif_member}; recompute them with 'locviz motifs --model "
+                         f"{bundle.card_path}'")  # fmt: skip
     if len(motif_set.motifs) != bundle.config.n_filters:
         raise MotifError(
             f"{path} has {len(motif_set.motifs)} filters but model '{bundle.name}' has {bundle.config.n_filters}"

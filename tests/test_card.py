@@ -99,6 +99,8 @@ def test_inconsistent_cards_are_refused(good: tuple[Path, dict]) -> None:
     refused(path, {**data, "training": [member, {**member, "validation_fold": 2}]},
             "training[1].validation_fold is also one of the training folds")  # fmt: skip
     refused(path, {**data, "motif_member": 2}, "motif_member must be below members (2)")
+    refused(path, {**data, "motif_member": 1, "motifs_file": "x.motifs.npz", "motifs_sha256": "0" * 64,
+                   "motifs_member": 0}, "motifs_member must be motif_member (1): the logos must describe")  # fmt: skip
     refused(path, {**data, "metrics": {"cv": {"member": 5}}}, "metrics['cv'].member")
     refused(path, {**data, "metrics": {"cv": {"confusion_matrix": [[1, 0], [0, 1]]}}}, "must be 3 x 3")
     refused(path, {**data, "metrics": {"cv": {"folds": [0, "1"]}}}, "metrics['cv'].folds")
@@ -149,7 +151,7 @@ def test_update_card_rereads_so_sections_written_meanwhile_stay(good: tuple[Path
 def test_every_section_round_trips(tmp_path: Path) -> None:
     card = ModelCard(
         ("plasma_membrane", "Cell.membrane"), ModelConfig(2), LengthPolicy(None),
-        name="x", members=2, weights_file="x.safetensors", weights_sha256="a" * 64,
+        name="x", members=2, motif_member=1, weights_file="x.safetensors", weights_sha256="a" * 64,
         training=(MemberTraining("multiloc", {"f.fasta": "b" * 64}, (2, 3), 1, history=({"epoch": 1},)),
                   MemberTraining("multiloc", {}, (1, 3), 2, seconds=3)),
         metrics={"cv": {"n": 3, "accuracy": 0.5, "folds": [1], "member": 1}},
