@@ -193,7 +193,7 @@ def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
     rows = []
     for call, p in zip(calls, preds, strict=True):
         order = np.argsort(-np.asarray(p.probabilities))
-        known = evidence.known_location(p, p.model_name)
+        known = p.extra.get("known_location")  # the download's column: this very sequence in the training data
         rows.append(
             {
                 "id": p.id,
@@ -201,7 +201,7 @@ def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
                 "prediction": display_name(p.label),
                 "confidence": p.confidence,
                 "support": call.support.level,
-                "known location": display_name(known[0]) if known else "",
+                "known location": display_name(known) if known else "",
                 "nearest annotated protein": nearest_cell(call),
                 "runner-up": (f"{display_name(p.classes[order[1]])} ({p.probabilities[order[1]]:.0%})"
                               if len(order) > 1 else ""),
