@@ -381,7 +381,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- predict
-PREDICT_CHUNK = 2048
+PREDICT_CHUNK = pipeline.CHUNK
 """Records read, predicted and written at a time, so a huge FASTA never sits in memory (2,048: length buckets
 pad 3 % more than sorting a whole 11,085-protein file, 256 padded 12 % more)."""
 

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from locviz.batching import iter_batches
+from locviz.batching import DEFAULT_BATCH_SIZE, DEFAULT_MAX_RESIDUES, iter_batches
 from locviz.complexity import SEG_EXTEND_BITS, SEG_TRIGGER_BITS, SEG_WINDOW, low_complexity_mask
 from locviz.datasets import sha256_of
 from locviz.encoding import UNKNOWN_TOKEN, tokenize
@@ -431,8 +431,8 @@ def compute(
     progress: bool = False,
     reference: str = "",
     pseudocount: float = PSEUDOCOUNT,
-    batch_size: int = 32,
-    max_batch_residues: int = 64_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batch_residues: int = DEFAULT_MAX_RESIDUES,
     mask_low_complexity: bool = True,
     match_known: bool = True,
 ) -> MotifSet:

@@ -27,6 +27,8 @@ TABLE_REGIONS, TABLE_REGION_WIDTH = 3, 9
 """``attended_regions``: up to 3 non-overlapping 9-residue windows holding the most attention (the app's
 "Most-attended regions" at its default width; the app can show more and wider)."""
 
+CHUNK = 2048
+"""Records read and predicted at a time by ``locviz predict`` and by each cluster worker (one rule, one size)."""
 EVIDENCE_COLUMNS = ("known_location", "signals", "attended_regions", "signal_conflicts", "organism", "notes")
 """Filled for every protein by :func:`annotate` (``known_location`` and ``organism`` by the
 :class:`~locviz.predict.Predictor`): the location the training data gives this very protein (the same sequence:

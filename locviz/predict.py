@@ -36,7 +36,11 @@ class Predictor:
     """
 
     def __init__(
-        self, bundle: ModelBundle, batch_size: int = 32, max_batch_residues: int = 64_000, calibrated: bool = True
+        self,
+        bundle: ModelBundle,
+        batch_size: int = batching.DEFAULT_BATCH_SIZE,
+        max_batch_residues: int = batching.DEFAULT_MAX_RESIDUES,
+        calibrated: bool = True,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -241,8 +245,8 @@ class Predictor:
 def load_model(
     name_or_path: str = "multiloc",
     device: str | torch.device = "auto",
-    batch_size: int = 32,
-    max_batch_residues: int = 64_000,
+    batch_size: int = batching.DEFAULT_BATCH_SIZE,
+    max_batch_residues: int = batching.DEFAULT_MAX_RESIDUES,
 ) -> Predictor:
     """Load a shipped model (``multiloc``, ``deeploc``) or a bundle path as a :class:`Predictor`.
 

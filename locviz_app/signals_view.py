@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from locviz.prediction import Prediction
-from locviz.signals import Signal, disagreements, find_signals
+from locviz.signals import KINDS, Signal, disagreements, find_signals
 from locviz.whatif_figures import KIND_NAMES, signal_track
 from locviz_app import charts
 from locviz_app.layout import escape_markdown
@@ -24,8 +24,8 @@ def _name(signal: Signal) -> str:
 def signals_summary(signals: list[Signal]) -> str:
     """One caption line: what the rules found, with positions (1-based), or that nothing matched."""
     if not signals:
-        return ("Known sorting signals: none of the rules (signal peptide, TM helix, ER retention, PTS1, NLS, "
-                "mitochondrial presequence) matched this protein.")  # fmt: skip
+        rules = ", ".join(KIND_NAMES[k] for k in KINDS)
+        return f"Known sorting signals: none of the rules ({rules}) matched this protein."
     found = ", ".join(f"{_name(s)} ({s.start}-{s.end})" for s in signals[:8])
     more = f" and {len(signals) - 8} more" if len(signals) > 8 else ""
     return (f"Known sorting signals found by textbook rules (not a trained model; `locviz.signals` gives each "

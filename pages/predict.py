@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from locviz import export, figures, organisms, table
+from locviz import export, figures, homology, organisms, table
 from locviz.card import display_name
 from locviz.datasets import location_in
 from locviz.errors import LocvizError
@@ -414,7 +414,8 @@ def homology_box(call: evidence.Call, model_name: str, problem: str | None) -> N
         return
     st.markdown(
         "##### Nearest annotated proteins",
-        help=f"DIAMOND search (E ≤ 1e-3, default sensitivity) of the {len(reference):,} proteins with a known "
+        help=f"DIAMOND search (E ≤ {homology.MAX_EVALUE:g}, {models.APP_SENSITIVITY} sensitivity) of the "
+        f"{len(reference):,} proteins with a known "
         f"location that model {model_name} was trained on ({reference.path.name if reference.path else ''}).",
     )
     if problem or call.evidence is None:

@@ -24,13 +24,14 @@ from pathlib import Path
 from distributed import WorkerPlugin, get_worker
 
 from locviz import homology, pipeline, table
+from locviz.batching import DEFAULT_BATCH_SIZE
 from locviz.cluster.manifest import TEMPORARY
 from locviz.cluster.plan import Partition, sha256_file
 from locviz.errors import BundleError, InputError
 from locviz.predict import Predictor, load_model
 from locviz.sequences import ProteinRecord, iter_record_texts, take_chunk
 
-CHUNK = 2048
+CHUNK = pipeline.CHUNK
 """Records predicted at a time inside a partition (as ``locviz predict``'s ``--chunk-size`` default)."""
 PLUGIN_NAME = "locviz-model"
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class ModelSpec:
     card_path: str
     weights_sha256: str
     device: str = "auto"
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     neighbours: bool = False
     search_mode: str | None = None
 
