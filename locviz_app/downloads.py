@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
+from matplotlib.figure import Figure as MatplotlibFigure
 
 from locviz import pipeline, table
 from locviz.errors import LocvizError
-from locviz.export import export_filename, figure_bytes
+from locviz.export import INSTALL_HINT, export_filename, figure_bytes, find_browser
 from locviz.predict import Predictor
 from locviz_app.evidence import call_for, search_hits
 from locviz_app.models import get_reference
@@ -35,6 +36,8 @@ def figure_downloads(fig: object, protein_id: str, model_name: str, figure: str,
 
     ``fig`` is a plotly/matplotlib figure or a function that builds one (for figures slow to draw).
     """
+    # a plotly figure needs a browser to become an image; Streamlit would only say "Failed to generate file"
+    missing = None if isinstance(fig, MatplotlibFigure) or find_browser() else INSTALL_HINT
     row = st.container(horizontal=True, gap="small")
     for fmt in ("png", "svg", "pdf"):
         with row:
@@ -46,8 +49,11 @@ def figure_downloads(fig: object, protein_id: str, model_name: str, figure: str,
                 key=f"dl-{key}-{fmt}",
                 on_click="ignore",
                 icon=":material/download:",
-                help=f"Download this figure as {fmt.upper()}",
+                help=missing or f"Download this figure as {fmt.upper()}",
+                disabled=missing is not None,
             )
+    if missing:
+        st.caption(f"Image downloads are off: {missing}")
 
 
 def table_download(label: str, make: Callable[[], str | bytes], file_name: str, key: str) -> None:

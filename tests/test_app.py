@@ -141,6 +141,20 @@ def test_paste_one_protein_shows_every_view(app: AppTest) -> None:
     assert [b.label for b in app.download_button].count("PNG") == 2  # probabilities and filter track
 
 
+def test_without_a_browser_image_downloads_are_off_and_say_why(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit would answer a failed export with "Failed to generate file" only: the page says it up front."""
+    from locviz_app import downloads
+
+    monkeypatch.setattr(downloads, "find_browser", lambda: None)
+    predict(app, by_accession("P07339").fasta())
+    no_problems(app)
+    images = [b for b in app.download_button if b.label in ("PNG", "SVG", "PDF")]
+    assert images and all(b.disabled for b in images)
+    assert any("Image downloads are off: Static image export needs a Chrome or Chromium browser" in c.value
+               for c in app.caption)  # fmt: skip
+    assert not any(b.disabled for b in app.download_button if b.label not in ("PNG", "SVG", "PDF"))
+
+
 def test_long_protein_note_and_heatmap(app: AppTest) -> None:
     """The tiny bundle keeps 200 residues: a 1,013-residue protein is cut and the app says where."""
     predict(app, by_accession("P09874").fasta())
