@@ -77,7 +77,7 @@ MIN_CALLS = 20  # a threshold is judged on at least this many calls
 
 # Out-of-distribution signs. The percentiles quoted are of the 11,085 DeepLoc training proteins,
 # measured with this module's own functions (composition_bits, low_complexity_share, ...).
-MIN_LENGTH = 50  # 41 training proteins (0.4 %) are shorter
+OOD_SHORT = 50  # a protein shorter than this is unlike the training set: 41 training proteins (0.4 %) are shorter
 MAX_LENGTH = 5000  # 6 training proteins are longer; the model sees only the first and last 500 residues
 MAX_LOW_COMPLEXITY = 0.57  # share of residues in SEG low-complexity segments; 99th percentile of training: 0.565
 MIN_COMPOSITION_BITS = 3.5  # entropy of the residue composition; 0.5th percentile of training: 3.47
@@ -241,10 +241,10 @@ class Calibrator:
         if self.member_temperatures:
             shape = (-1,) + (1,) * (members.dim() - 1)
             temps = torch.tensor(self.member_temperatures, dtype=members.dtype, device=members.device).view(shape)
-            members = torch.softmax(torch.log(members.clamp_min(1e-30)) / temps, dim=-1)
+            members = torch.softmax(torch.log(members.clamp_min(EPS)) / temps, dim=-1)
         mean = members.mean(0)
         if self.temperature != 1.0:
-            mean = torch.softmax(torch.log(mean.clamp_min(1e-30)) / self.temperature, dim=-1)
+            mean = torch.softmax(torch.log(mean.clamp_min(EPS)) / self.temperature, dim=-1)
         return mean
 
     def describe(self) -> str:
@@ -522,8 +522,8 @@ def ood_checks(sequence: str) -> list[OodSign]:
     """Each way ``sequence`` looks unlike the proteins the model was trained on (thresholds above)."""
     n = len(sequence)
     signs = []
-    if n < MIN_LENGTH:
-        signs.append(OodSign("short", f"Very short ({n} residues, under {MIN_LENGTH}): few such proteins were in "
+    if n < OOD_SHORT:
+        signs.append(OodSign("short", f"Very short ({n} residues, under {OOD_SHORT}): few such proteins were in "
                                       "training."))  # fmt: skip
     if n > MAX_LENGTH:
         signs.append(OodSign("long", f"Very long ({n:,} residues, over {MAX_LENGTH:,}): the model saw only its "
