@@ -539,7 +539,7 @@ def ood_checks(sequence: str) -> list[OodSign]:
                     f"≤ {MAX_LOW_COMPLEXITY:.0%}).")  # fmt: skip
         signs.append(OodSign("low_complexity", sentence))
     counts = np.bincount(_TOKEN[raw], minlength=21)[:20]
-    bits = max(float(_entropy_bits(counts.astype(np.float64))), 0.0)
+    bits = max(0.0, float(_entropy_bits(counts.astype(np.float64))))  # 0.0, never "-0.0 bits"
     top = counts.max() / max(n, 1)
     if not counts.any():
         signs.append(OodSign("composition", "Unusual composition: not one standard residue."))
