@@ -146,7 +146,13 @@ class Predictor:
         The one post-processing step: :meth:`iter_predict` calls it on every
         prediction. To show a cached prediction for another organism, use
         :meth:`for_organism` instead (it starts from the unrestricted probabilities).
+
+        Raises:
+            InputError: ``prediction`` was calibrated already (twice would sharpen or soften it again).
         """
+        if prediction.raw_probabilities is not None:
+            raise InputError(f"protein {prediction.id!r} is calibrated already: finish() takes the raw prediction; "
+                             "use for_organism() to restrict a finished one")  # fmt: skip
         prediction = calibration.calibrate_prediction(prediction, self.calibrator)
         return self.for_organism(prediction, organism)
 

@@ -13,6 +13,7 @@ from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
 
 import locviz
 from locviz.encoding import tokenize
+from locviz.errors import InputError
 from locviz.predict import Predictor, load_model
 from locviz.prediction import Prediction
 from locviz.regions import AttentionRegion, top_regions
@@ -126,6 +127,12 @@ def test_text_given_to_predict_is_refused_with_the_way_to_parse_it(predictor: Pr
         predictor.predict("MALWMRLLPLLALLALWGPDPAAA")
     with pytest.raises(InputError, match="record 2 is a str, not a ProteinRecord"):
         predictor.predict([ProteinRecord("a", "MALWMRLLPLL"), "MALWMRLLPLL"])
+
+
+def test_a_finished_prediction_is_not_calibrated_twice(predictor: Predictor) -> None:
+    (done,) = predictor.predict([ProteinRecord("ins", HUMAN_INSULIN)])
+    with pytest.raises(InputError, match="calibrated already: finish\\(\\) takes the raw prediction"):
+        predictor.finish(done)
 
 
 def test_thread_safety(predictor: Predictor) -> None:
