@@ -809,7 +809,7 @@ def run_campaign(plan: Plan, *, commit_shipped: bool = False, log: Callable[[str
                 try:
                     outcome = train_run(plan, ready, log, stop_at)
                 except Paused as paused:
-                    park_run(plan, run, paused.epoch, commit_shipped, log)
+                    park_run(plan, ready, paused.epoch, commit_shipped, log)  # as trained: the stage winner's settings
                     return 2
                 source = run_dir(plan, run)
             paths = [result_path(plan, run), *parking.discard(parked_dir(plan), run.name)]

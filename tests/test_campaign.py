@@ -467,10 +467,12 @@ def test_hours_park_the_run_in_progress_and_a_fresh_checkout_goes_on_from_it(tmp
     results = {}
     for name, pause in (("unbroken", False), ("parked", True)):
         head = small_campaign(tmp_path / name)
-        run = ('[[run]]\nname = "long"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = 0\n'
-               'epochs = 3\nbatch_size = 8\n')  # fmt: skip
+        runs = ('[[run]]\nname = "lever"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = 0\n'
+                'stage = "lev"\nepochs = 1\nbatch_size = 8\nattention = {{ pts1 = 2.0 }}\n'
+                '[[run]]\nname = "long"\nkind = "finetune"\ndataset = "multiloc"\nmodel = "{m}"\nmember = 1\n'
+                'levers_from = "lev"\nepochs = 3\n')  # "long" trains with the stage winner's settings filled in
         path = tmp_path / name / "plan.toml"
-        path.write_text(head + run.format(m=tmp_path / name / "bundle"))
+        path.write_text(head + runs.format(m=tmp_path / name / "bundle"))
         plan = campaign.read_plan(path)
         lines: list[str] = []
         if pause:
@@ -478,9 +480,9 @@ def test_hours_park_the_run_in_progress_and_a_fresh_checkout_goes_on_from_it(tmp
             assert campaign.run_campaign(plan, log=lines.append, hours=1.0) == 2
             assert any(line.startswith("--hours: long parked after epoch 1 of 3") for line in lines)
             parked = sorted(p.name for p in campaign.parked_dir(plan).iterdir())
-            assert parked == ["long.json", "long.safetensors"] and campaign.result_of(plan, plan.runs[0]) is None
+            assert parked == ["long.json", "long.safetensors"] and campaign.result_of(plan, plan.runs[1]) is None
             shutil.rmtree(plan.runs_dir)  # a fresh checkout: only what git holds
-            (row,) = campaign.status_rows(plan)
+            row = campaign.status_rows(plan)[1]
             assert (row["state"], row["epochs"]) == ("parked", "1/3")
             monkeypatch.undo()
         assert campaign.run_campaign(plan, log=lines.append) == 0
@@ -488,7 +490,7 @@ def test_hours_park_the_run_in_progress_and_a_fresh_checkout_goes_on_from_it(tmp
             assert any("restored the checkpoint parked after epoch 1" in line for line in lines)
             assert any("resumed from" in line and "after epoch 1" in line for line in lines)
             assert not campaign.parked_dir(plan).exists() or not any(campaign.parked_dir(plan).iterdir())
-        results[name] = campaign.result_of(plan, plan.runs[0])
+        results[name] = campaign.result_of(plan, plan.runs[1])
     unbroken, parked = results["unbroken"], results["parked"]
     assert [h["epoch"] for h in parked["history"]] == [1, 2, 3]
     for a, b in zip(unbroken["history"], parked["history"], strict=True):
