@@ -254,7 +254,7 @@ def accession_issue(accessions: tuple[str, ...], record_id: str | None, header_o
     if not header_only and len(accessions) > 1:
         what = "accessions, not sequences"
     return ParseIssue(
-        f"{shown} looks like {what}: locviz does not look accessions up (it works offline); paste the protein "
+        f"{shown} looks like {what}: locviz does not look accessions up (it works offline); give the protein's "
         "sequence itself, raw or as FASTA (e.g. the FASTA from the protein's UniProt page)",
         record_id,
         accessions=accessions,
@@ -303,11 +303,11 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
         return None, [ParseIssue("the sequence is empty", record_id)], warnings
     share = nucleotide_share(seq)
     if share is not None:
-        return None, [ParseIssue(f"looks like a nucleotide sequence ({share:.0%} A/C/G/T/U/N); paste the "
+        return None, [ParseIssue(f"looks like a nucleotide sequence ({share:.0%} A/C/G/T/U/N); give the "
                                  "translated protein sequence instead", record_id)], warnings  # fmt: skip
     prose = reads_like_text(raw, seq)
     if prose:
-        return None, [ParseIssue(f"not a protein sequence: {prose}. Paste the protein's amino-acid sequence "
+        return None, [ParseIssue(f"not a protein sequence: {prose}. Give the protein's amino-acid sequence "
                                  "(one-letter codes), raw or as FASTA", record_id)], warnings  # fmt: skip
     if len(seq) < MIN_LENGTH:
         return (
@@ -369,7 +369,7 @@ def parse(
         raise InputError(f"parse takes text (str), not {type(text).__name__}; decode it first (data.decode('utf-8'))")
     result = ParseResult()
     if text is None or not text.strip():
-        result.errors.append(ParseIssue("the input is empty: paste a protein sequence or FASTA text"))
+        result.errors.append(ParseIssue("the input is empty: give a protein sequence or FASTA text"))
         return result
     stripped = text.strip()
     header = _first_header(text)

@@ -55,7 +55,7 @@ def only_error(text: str) -> str:
 def test_text_is_refused_as_text_with_the_reason(text: str) -> None:
     message = only_error(text)
     assert "not a protein sequence" in message and "reads like text" in message
-    assert "Paste the protein's amino-acid sequence" in message  # how to fix it
+    assert "Give the protein's amino-acid sequence" in message  # how to fix it
 
 
 @pytest.mark.parametrize(
