@@ -83,6 +83,12 @@ MAX_LOW_COMPLEXITY = 0.57  # share of residues in SEG low-complexity segments; 9
 MIN_COMPOSITION_BITS = 3.5  # entropy of the residue composition; 0.5th percentile of training: 3.47
 MAX_ONE_RESIDUE = 0.25  # share of the most common residue; 99.5th percentile of training: 0.26
 MAX_UNKNOWN = 0.02  # share of X/B/Z/J/U/O; 99.9th percentile of training: 0.008
+# Uniformly random letters: real proteins use residues unequally (L ~10 %, W ~1 %). A protein of at least
+# EVEN_MIN_RESIDUES standard residues whose composition a chi-square test cannot tell from equal use (p > EVEN_P)
+# is unlike nearly every protein: 5 of the 9,056 training proteins that long are that even; 95 % of random strings
+# are (shorter ones are not judged: at 100 residues the test cannot tell most proteins from random letters).
+EVEN_MIN_RESIDUES = 200
+EVEN_P = 0.05
 HOMOLOGY_SUPPORT_IDENTITY = 0.40  # DeepLoc's homology partition threshold; above it location usually transfers
 HOMOLOGY_FAR_IDENTITY = 0.25  # below: the twilight zone of sequence similarity (Rost 1999)
 HOMOLOGY_MIN_COVERAGE = 0.50  # a hit over less of the query (one shared domain) says little about the whole protein
@@ -509,7 +515,7 @@ def composition_bits(sequence: str) -> float:
 class OodSign:
     """One way a sequence is unlike the training proteins: ``kind`` and the sentence that says so."""
 
-    kind: str  # "short", "long", "unknown", "low_complexity" or "composition"
+    kind: str  # "short", "long", "unknown", "low_complexity", "composition" or "even_composition"
     sentence: str
 
     @property
@@ -547,7 +553,20 @@ def ood_checks(sequence: str) -> list[OodSign]:
         common = STANDARD_RESIDUES[int(counts.argmax())]
         signs.append(OodSign("composition", f"Unusual composition ({top:.0%} {common}; {bits:.1f} bits, training "
                                             f"proteins ≥ {MIN_COMPOSITION_BITS})."))  # fmt: skip
+    elif counts.sum() >= EVEN_MIN_RESIDUES and (p := even_use_p(counts)) > EVEN_P:
+        signs.append(OodSign("even_composition", f"Composition like random letters: all 20 residues about equally "
+                                                 f"common (chi-square against equal use p = {p:.2f}; proteins use L "
+                                                 "about ten times as often as W, and 5 of the 9,056 training proteins "
+                                                 f"of ≥ {EVEN_MIN_RESIDUES} residues are this even)."))  # fmt: skip
     return signs
+
+
+def even_use_p(counts: np.ndarray) -> float:
+    """p-value of a chi-square test that the 20 residue counts come from equal use (high: random-letter-like)."""
+    from scipy.special import chdtrc  # chi-square survival; here, as scipy.stats would cost prediction a second
+
+    expected = counts.sum() / len(counts)
+    return float(chdtrc(len(counts) - 1, float(((counts - expected) ** 2 / expected).sum())))
 
 
 def ood_signs(sequence: str) -> list[str]:

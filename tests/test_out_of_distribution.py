@@ -26,6 +26,8 @@ _RNG = np.random.default_rng(1)
 TRYPTOPHAN_RICH = "M" + "".join("W" if _RNG.random() < 0.33 else _RNG.choice(list("ACDEFGHIKLMNPQRSTVY"))
                                 for _ in range(119))  # fmt: skip
 """A third W, scattered: no low-complexity stretch, only the composition is unlike any protein's."""
+RANDOM_LETTERS = "M" + "".join(_RNG.choice(list("ACDEFGHIKLMNPQRSTVWY"), 299))
+"""Uniformly random letters: each residue about as common as any other, as in no protein this long."""
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,7 @@ def test_selenoprotein_p_with_ten_selenocysteines_is_a_protein() -> None:
         ("MKVLAAGLLL" + "X" * 10 + UBIQUITIN, "Many unknown residues"),
         ("sendthefileandthefilesagaintheresultsarefine".upper(), "Very short"),  # text with no O/U, no spaces
         (TRYPTOPHAN_RICH, "Unusual composition"),
+        (RANDOM_LETTERS, "Composition like random letters"),
     ],
 )
 def test_unlike_any_training_protein_is_low_with_the_reason_first(
