@@ -32,7 +32,15 @@ from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, match_summary, save_motifs
 from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
-from locviz.sequences import ParseIssue, ProteinRecord, iter_record_texts, open_fasta, parse_strict, take_chunk
+from locviz.sequences import (
+    ParseIssue,
+    ProteinRecord,
+    checked_stdin,
+    iter_record_texts,
+    open_fasta,
+    parse_strict,
+    take_chunk,
+)
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
 from locviz.weights import (
     ENSEMBLES,
@@ -477,7 +485,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             table.check_output_path(target, reads=source)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     total = count_records(Path(source)) if source != "-" else None
-    in_handle = sys.stdin if source == "-" else open_fasta(source)
+    in_handle = checked_stdin() if source == "-" else open_fasta(source)
     out_handle = table.open_pending(args.out)
     att_handle = table.open_pending(args.attention) if args.attention else None
     sig_handle = table.open_pending(args.signals) if args.signals else None
@@ -545,7 +553,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for handle in (in_handle, out_handle, att_handle, sig_handle):
             if handle is not None and handle not in (sys.stdin, sys.stdout):
                 handle.close()
-        for note in table.settle_pending((args.out, args.attention, args.signals), finished):
+        outputs = (args.out, args.attention, args.signals)
+        for note in table.settle_pending(outputs, finished, empty=counts["predicted"] == 0):
             print(f"note: {note}", file=sys.stderr)
     return predict_summary(args, predictor, counts, stopped)
 
@@ -585,15 +594,17 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
         wrote += f" and {'stdout' if args.attention == '-' else args.attention} (attention per residue)"
     if args.signals:
         wrote += f" and {'stdout' if args.signals == '-' else args.signals} (known sorting signals)"
+    if predicted == 0:
+        why = "stopped at the first bad record (--stop-on-error)" if stopped else f"{skipped} skipped"
+        nothing = "" if args.out == "-" else "; nothing was written"
+        print(f"locviz predict: error: no record could be predicted ({why}){nothing}", file=sys.stderr)
+        return 1
     if stopped:
         print(
             f"locviz predict: error: stopped at the first bad record (--stop-on-error); {written} holds "
             f"the {predicted} record(s) before it",
             file=sys.stderr,
         )
-        return 1
-    if predicted == 0:
-        print(f"locviz predict: error: no record could be predicted ({skipped} skipped)", file=sys.stderr)
         return 1
     if skipped:
         print(

@@ -86,9 +86,10 @@ class LengthPolicy:
         head = self.max_length // 2
         tail = self.max_length - head
         positions = np.concatenate([np.arange(head), np.arange(n - tail, n)])
+        unseen = f"residue {head + 1} was" if n - tail == head + 1 else f"residues {head + 1}-{n - tail} were"
         note = (
             f"{n} residues is longer than the model's {self.max_length}: residues 1-{head} and "
-            f"{n - tail + 1}-{n} were used; residues {head + 1}-{n - tail} were not seen by the model"
+            f"{n - tail + 1}-{n} were used; {unseen} not seen by the model"
         )
         return sequence[:head] + sequence[n - tail :], positions, note
 

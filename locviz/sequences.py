@@ -12,11 +12,15 @@ from __future__ import annotations
 import gzip
 import io
 import re
-from collections.abc import Iterator
+import sys
+import unicodedata
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from Bio.Data.IUPACData import protein_letters_3to1_extended
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from locviz.errors import InputError
@@ -27,6 +31,8 @@ ALLOWED_RESIDUES = frozenset(STANDARD_RESIDUES + UNKNOWN_RESIDUES)
 NUCLEOTIDE_LETTERS = frozenset("ACGTUN")
 
 MIN_LENGTH = 10
+MIN_THREE_LETTER_CODES = 5  # words that are all three-letter codes: a sequence written out, not one-letter codes
+DUPLICATE_NAME = "duplicate record name; give every record a unique name"
 """Shorter records are rejected: too little sequence for a localisation call."""
 
 NUCLEOTIDE_FRACTION = 0.9
@@ -139,7 +145,8 @@ def iter_fasta(handle: IO[str]) -> Iterator[tuple[str, str, str]]:
     shipped reference sets all come through here. Sequences are raw; :func:`clean_sequence` checks them.
     """
     for header, raw in SimpleFastaParser(handle):
-        record_id, _, description = header.strip().partition(" ")
+        # the name ends at any white space, tabs too (a tab in an id would split a TSV row)
+        record_id, description = (header.split(maxsplit=1) + ["", ""])[:2]
         yield record_id, description.strip(), raw
 
 
@@ -160,6 +167,8 @@ def file_issue(head: bytes, name: str, gzip_ok: bool = False) -> str | None:
         return None
     if kind:
         return f"{name} is {kind}-compressed, not text: unpack it first (e.g. {kind_command(kind)} {name})"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return f"{name} is UTF-16 text: save it as UTF-8 (most editors offer the choice under 'Save as')"
     if b"\x00" in head:
         return f"{name} is a binary file, not text: give a FASTA text file"
     flat = next((k for magic, k in _FLAT_FILES.items() if head.lstrip().startswith(magic)), None)
@@ -173,7 +182,10 @@ def kind_command(kind: str) -> str:
 
 
 def open_fasta(path: str | Path) -> IO[str]:
-    """A text handle on a FASTA file, gzip-compressed or not (UniProt serves proteomes as ``.fasta.gz``).
+    """A text handle on a UTF-8 FASTA file, gzip-compressed or not (UniProt serves proteomes as ``.fasta.gz``).
+
+    Reading it raises :class:`InputError` (never a decoder's traceback) when the gzip stream is cut short or
+    corrupt, or a byte is not UTF-8 (:func:`utf8_issue` names the line).
 
     Raises:
         InputError: the file cannot be read, or is not FASTA text (:func:`file_issue` says what it is instead).
@@ -185,10 +197,89 @@ def open_fasta(path: str | Path) -> IO[str]:
         if problem:
             raise InputError(problem)
         if head.startswith(b"\x1f\x8b"):
-            return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
-        return open(path, encoding="utf-8-sig", errors="replace")
+            return _CheckedText(gzip.open(path, "rt", encoding="utf-8-sig"), Path(path))
+        return _CheckedText(open(path, encoding="utf-8-sig"), Path(path))
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+class _CheckedText:
+    """A text handle whose decoding failures become :class:`InputError` with the file's name and the fix.
+
+    A truncated download (``.fasta.gz`` cut short), a corrupt gzip stream or a Latin-1 file would otherwise end
+    the command in a traceback, or, with ``errors="replace"``, put '\ufffd' into names without a word.
+    """
+
+    def __init__(self, handle: IO[str], path: Path | None):
+        self._handle, self._path = handle, path  # path None: standard input
+
+    def _failed(self, exc: Exception) -> InputError:
+        if isinstance(exc, UnicodeDecodeError):
+            where = self._path and utf8_issue(self._path)
+            return InputError(where or f"{self._path or 'the standard input'} is not UTF-8 text: save it as UTF-8")
+        return InputError(f"{self._path} looks gzip-compressed but cannot be unpacked ({exc}): the file is "
+                          "incomplete or damaged; download it again")  # fmt: skip
+
+    def __iter__(self) -> _CheckedText:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._handle)
+        except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+            raise self._failed(exc) from exc
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self._handle.read(size)
+        except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+            raise self._failed(exc) from exc
+
+    def readline(self) -> str:
+        try:
+            return self._handle.readline()
+        except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+            raise self._failed(exc) from exc
+
+    def close(self) -> None:
+        if self._path is not None:  # standard input stays open for whoever reads it next
+            self._handle.close()
+
+    def __enter__(self) -> _CheckedText:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def utf8_issue(path: str | Path) -> str | None:
+    """Where the first byte that is not UTF-8 sits in ``path`` (gzip or not), with the fix; None if all are."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as probe:
+            packed = probe.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if packed else open(path, "rb") as handle:
+            return first_non_utf8(handle, str(path))
+    except (OSError, EOFError, zlib.error):  # unreadable or damaged: the caller's own message stands
+        return None
+
+
+def first_non_utf8(lines: Iterable[bytes], name: str) -> str | None:
+    """Where the first byte that is not UTF-8 sits in ``lines`` (a file's, or an upload's), with the fix; or None."""
+    for line_no, line in enumerate(lines, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = line[exc.start]
+            return (f"{name}, line {line_no}: byte 0x{byte:02X} (column {exc.start + 1}) is not UTF-8; the file is "
+                    f"in another encoding (in Latin-1 that byte is {bytes([byte]).decode('latin-1')!r}): save it as "
+                    "UTF-8")  # fmt: skip
+    return None
+
+
+def checked_stdin() -> IO[str]:
+    """Standard input, its decoding failures said in words as :func:`open_fasta`'s are."""
+    return _CheckedText(sys.stdin, None)
 
 
 def _split_fasta(text: str) -> list[tuple[str, str, str]]:
@@ -242,8 +333,10 @@ def accession_like(text: str) -> tuple[str, ...]:
             return ()
         if match.group("acc"):
             found.append(re.split(r"[-.]", match.group("acc"))[0].upper())
+        elif token.isupper():  # UniProt entry names are upper case; "test_1" or "record_1" is a user's own name
+            found.append(match.group("name"))
         else:
-            found.append(match.group("name").upper())
+            return ()
     return tuple(dict.fromkeys(found))
 
 
@@ -269,13 +362,24 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
     """
     errors: list[ParseIssue] = []
     warnings: list[ParseIssue] = []
-    kept = [c for c in raw.upper() if not (c.isspace() or c.isdigit())]
+    # ASCII letters only are upper-cased: str.upper() turns 'ß' into "SS" and 'ı' into 'I', residues nobody gave
+    kept = [c.upper() if c.isascii() else c for c in raw if not (c.isspace() or c.isdigit())]
     dropped_digits = sum(c.isdigit() for c in raw)
     if dropped_digits:
         warnings.append(ParseIssue(f"removed {dropped_digits} digit(s) (sequence numbering)", record_id))
-    if kept and kept[-1] == "*":
-        kept.pop()
-        warnings.append(ParseIssue("removed the trailing stop codon '*'", record_id))
+    lower = sum(c.isascii() and c.islower() for c in raw)
+    if lower:  # soft-masked sequences mark repeats or signals in lower case; the model reads no case
+        warnings.append(ParseIssue(f"read {lower} lower-case letter(s) as upper case (the model ignores case, "
+                                   "so lower-case masking is not used)", record_id))  # fmt: skip
+    stops = len(kept) - len("".join(kept).rstrip("*"))
+    if stops:
+        del kept[-stops:]
+        what = "the trailing stop codon '*'" if stops == 1 else f"{stops} trailing stop codons '*'"
+        warnings.append(ParseIssue(f"removed {what}", record_id))
+    three = three_letter_codes(raw)
+    if three:
+        return None, [ParseIssue(f"written in three-letter codes ({three}): give one-letter codes (Biopython's "
+                                 "Bio.SeqUtils.seq1 converts them)", record_id)], warnings  # fmt: skip
     gaps = [pos for pos, c in enumerate(kept, start=1) if c in "-."]
     if gaps:  # an aligned sequence: one message, not one per gap
         gap = ParseIssue(f"{len(gaps)} alignment gap character(s) '-' or '.' (the first at position {gaps[0]}): "
@@ -283,7 +387,7 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
         return None, [gap], warnings
     for pos, c in enumerate(kept, start=1):
         if c not in ALLOWED_RESIDUES:
-            shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"
+            shown = _shown_character(c)
             hint = " (a stop '*' is only allowed at the end)" if c == "*" else ""
             errors.append(
                 ParseIssue(
@@ -300,7 +404,7 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
         return None, errors, warnings
     seq = "".join(kept)
     if not seq:
-        return None, [ParseIssue("the sequence is empty", record_id)], warnings
+        return None, [ParseIssue(_empty_sequence(record_id), record_id)], warnings
     share = nucleotide_share(seq)
     if share is not None:
         return None, [ParseIssue(f"looks like a nucleotide sequence ({share:.0%} A/C/G/T/U/N); give the "
@@ -327,6 +431,35 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
             ParseIssue(f"{unknown} ambiguous residue(s) ({UNKNOWN_RESIDUES}) encoded as unknown", record_id)
         )
     return seq, errors, warnings
+
+
+def _empty_sequence(record_id: str) -> str:
+    """The message for a record with no sequence, saying so when the sequence was written on the header line."""
+    if len(record_id) >= MIN_LENGTH and set(record_id.upper()) <= set(ALLOWED_RESIDUES):
+        return ("the sequence is empty, and the '>' header line holds what looks like a sequence: write a name on the "
+                "'>' line and the sequence on the lines after it")  # fmt: skip
+    return "the sequence is empty: give the sequence on the lines after the '>' header"
+
+
+def _shown_character(c: str) -> str:
+    """A character as a message shows it: ``'#'``, or with its code point and Unicode name when it is not ASCII,
+    so a Greek 'Α' that looks like an A, or an invisible zero-width space, can be found and replaced."""
+    code = f"U+{ord(c):04X} {unicodedata.name(c, '')}".rstrip()
+    if c.isascii() and c.isprintable():
+        return repr(c)
+    return f"{c!r} ({code})" if c.isprintable() else code
+
+
+def three_letter_codes(raw: str) -> str | None:
+    """The first codes when ``raw`` is a sequence in three-letter codes ("Met Ala Trp", "Met-Ala-Trp"), else None.
+
+    Read as one-letter codes, "Met Ala Trp" would be the protein METALATRP, which nobody gave.
+    """
+    tokens = [t for t in re.split(r"[\s\-]+", raw) if t and not t.isdigit()]
+    codes = [t for t in tokens if t.capitalize() in protein_letters_3to1_extended]
+    if len(tokens) >= MIN_THREE_LETTER_CODES and len(codes) >= 0.9 * len(tokens):
+        return " ".join(codes[:3]) + " …"
+    return None
 
 
 def nucleotide_share(seq: str) -> float | None:
@@ -368,6 +501,8 @@ def parse(
     if text is not None and not isinstance(text, str):
         raise InputError(f"parse takes text (str), not {type(text).__name__}; decode it first (data.decode('utf-8'))")
     result = ParseResult()
+    if text:  # what open() leaves in: a byte-order mark, and Windows or old Mac line ends
+        text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if text is None or not text.strip():
         result.errors.append(ParseIssue("the input is empty: give a protein sequence or FASTA text"))
         return result
@@ -396,6 +531,7 @@ def parse(
         )
         return result
     seen: set[str] = set()
+    refused: set[str] = set()
     given = {rec_id for rec_id, _, _ in raw_records}
     for number, (rec_id, description, raw) in enumerate(raw_records, start=first_record):
         unnamed = None
@@ -404,11 +540,11 @@ def parse(
             unnamed = ParseIssue(f"the FASTA header of record {number} has no name; it is called '{rec_id}' here",
                                  rec_id, kind="unnamed")  # fmt: skip
         if rec_id in seen:
-            result.errors.append(
-                ParseIssue("duplicate record name; give every record a unique name", rec_id)
-            )
+            earlier = " (the earlier record of that name was refused too)" if rec_id in refused else ""
+            result.errors.append(ParseIssue(DUPLICATE_NAME + earlier, rec_id))
             continue
         seen.add(rec_id)
+        refused.add(rec_id)  # until its sequence is accepted
         accessions = accession_like(raw) if raw.strip() else accession_like(rec_id)
         if accessions:
             raw_input = rec_id == RAW_RECORD_ID and not stripped.startswith(">")
@@ -420,8 +556,9 @@ def parse(
             errors = [ParseIssue(f"only {len(seq)} residues; at least {min_length} are needed", rec_id)]
             seq = None
         result.errors.extend(errors)
-        result.warnings.extend(warnings)
-        if seq is not None:
+        if seq is not None:  # a refused record's cleaning notes would only blur its error
+            refused.discard(rec_id)
+            result.warnings.extend(warnings)
             notes = tuple(w.message for w in warnings)
             result.records.append(ProteinRecord(rec_id, seq, description, notes))
     return result
@@ -496,8 +633,7 @@ def take_chunk(text: str, number: int, seen: set[str]) -> StreamedChunk:
     ``seen``: the one rule of the single-process command and the cluster's workers."""
     result = parse(text, first_record=number)
     records = [r for r in result.records if r.id not in seen]
-    errors = [*result.errors, *(ParseIssue("duplicate record name; give every record a unique name", r.id)
-                                for r in result.records if r.id in seen)]  # fmt: skip
+    errors = [*result.errors, *(ParseIssue(DUPLICATE_NAME, r.id) for r in result.records if r.id in seen)]
     seen.update(i.record_id for i in errors if i.record_id is not None)
     seen.update(r.id for r in records)
     return StreamedChunk(

@@ -473,14 +473,17 @@ def open_pending(path: str) -> IO[str]:
     return open_output(path if path == "-" else path + PARTIAL_SUFFIX)
 
 
-def settle_pending(paths: Iterable[str | None], finished: bool) -> list[str]:
+def settle_pending(paths: Iterable[str | None], finished: bool, empty: bool = False) -> list[str]:
     """Rename each :func:`open_pending` file to its own name when the run ``finished``; otherwise leave it as
-    ``PATH.partial`` and return one line per file saying so (what was written, and that ``PATH`` was not)."""
+    ``PATH.partial`` and return one line per file saying so (what was written, and that ``PATH`` was not).
+    An ``empty`` run (not one record predicted) leaves no file: a table of headers alone looks like a result."""
     notes = []
     for path in paths:
         if not path or path == "-" or not Path(path + PARTIAL_SUFFIX).exists():
             continue
-        if finished:
+        if empty:
+            os.remove(path + PARTIAL_SUFFIX)
+        elif finished:
             os.replace(path + PARTIAL_SUFFIX, path)
         else:
             before = " (the file there is from an earlier run)" if Path(path).exists() else ""

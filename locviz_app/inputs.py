@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 
 import streamlit as st
 
-from locviz.sequences import SNIFF_BYTES, ParseIssue, file_issue, iter_record_texts
+from locviz.sequences import SNIFF_BYTES, ParseIssue, file_issue, first_non_utf8, iter_record_texts
 from locviz_app.layout import escape_markdown
 
 MAX_RECORDS = 500
@@ -53,7 +54,7 @@ def decode_upload(data: bytes, name: str) -> tuple[str | None, str | None]:
     if data.startswith(b"\x1f\x8b"):  # a .fasta.gz, as UniProt serves proteomes
         try:
             data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_TEXT_BYTES + 1)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             return None, f"'{name}' looks gzip-compressed but cannot be unpacked ({exc}); upload the FASTA text"
         if len(data) > MAX_TEXT_BYTES:
             most = f"{MAX_TEXT_BYTES / 1e6:.0f} MB"
@@ -61,11 +62,9 @@ def decode_upload(data: bytes, name: str) -> tuple[str | None, str | None]:
                           "or run `locviz predict` on the command line (it reads .gz).")  # fmt: skip
     try:
         return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        return None, (
-            f"'{name}' is not a text file (byte {exc.start + 1} is not UTF-8). Upload a FASTA text file "
-            "(.fasta, .fa, .faa, .txt), not a compressed or binary file."
-        )
+    except UnicodeDecodeError:
+        where = first_non_utf8(data.splitlines(keepends=True), f"'{name}'")
+        return None, where or f"'{name}' is not UTF-8 text: save it as UTF-8"
 
 
 def show_issues(errors: list[ParseIssue], any_predicted: bool, limit: int = 20) -> None:

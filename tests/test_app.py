@@ -266,7 +266,9 @@ def test_upload_fasta_file(app: AppTest) -> None:
 def test_binary_upload_is_refused_clearly(app: AppTest) -> None:
     for data, says in ((b"\x1f\x8b\x08\x00\xff\xfe", "looks gzip-compressed but cannot be unpacked"),
                        (b"\x00\x01\x02binary", "'x.fasta' is a binary file, not text"),
-                       ("é".encode("latin-1") + b"MKV", "not a text file (byte 1 is not UTF-8)")):  # fmt: skip
+                       ("é".encode("latin-1") + b"MKV", "'x.fasta', line 1: byte 0xE9 (column 1) is not UTF-8"),
+                       ("\ufeff>a\nMKV".encode("utf-16"), "'x.fasta' is UTF-16 text: save it as UTF-8"),
+                       (gzip.compress(b">a\nMKV" * 50)[:-12] + b"\x00" * 12, "cannot be unpacked")):  # fmt: skip
         app.file_uploader(key="upload").set_value(("x.fasta", data, "text/plain")).run()
         app.button(key="predict").click().run()
         assert not app.exception
@@ -419,8 +421,8 @@ def test_filter_track_shows_a_few_labelled_rows_with_a_selector(app: AppTest) ->
     assert all(re.fullmatch(r"f\d+ \(w=\d+\)", r) for r in rows)
     peaks = np.nanmax(pred.filter_activations, axis=1)
     assert [int(r[1:].split()[0]) for r in rows] == list(np.argsort(-peaks, kind="stable")[: len(rows)])
-    heat = spec["data"][1]  # each filter on its own scale by default: 0 to 1 of its peak
-    assert heat["zmax"] == 1.0 and heat["colorbar"]["title"]["text"] == "share of peak"
+    heat = spec["data"][1]  # each filter on its own scale by default: 0 to 1 of its strongest reference activation
+    assert heat["zmax"] == 1.0 and "strongest activation<br>in the reference set" in heat["colorbar"]["title"]["text"]
     picker = next(m for m in app.multiselect if m.key.startswith("track_filters-"))
     picker.set_value([int(rows[0][1:].split()[0]), 0] if rows[0] != "f0 (w=1)" else [0]).run()
     no_problems(app)

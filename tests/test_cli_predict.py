@@ -229,6 +229,33 @@ def test_gzip_fasta_is_read_and_other_files_get_what_they_are(tmp_path: Path, ca
     assert not (tmp_path / "o2.tsv").exists() and not (tmp_path / "o2.tsv.partial").exists()
 
 
+def test_damaged_gzip_latin1_and_utf16_files_are_messages_not_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    whole = gzip.compress((GOOD * 20).encode())
+    latin = GOOD.replace(">gfp", ">gfp protéine").encode("latin-1")
+    for name, data, says in (
+        ("cut.fasta.gz", whole[: len(whole) // 2], "cut.fasta.gz looks gzip-compressed but cannot be unpacked"),
+        ("latin.fasta", latin, "latin.fasta, line 3: byte 0xE9 (column 10) is not UTF-8; the file is in another "
+                               "encoding (in Latin-1 that byte is 'é')"),
+        ("latin.fasta.gz", gzip.compress(latin), "latin.fasta.gz, line 3: byte 0xE9 (column 10) is not UTF-8"),
+        ("wide.fasta", GOOD.encode("utf-16"), "wide.fasta is UTF-16 text: save it as UTF-8"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        code, _, err = run_predict(capsys, str(path), "--out", str(tmp_path / "o.tsv"))
+        assert code == 1 and says in err and "Traceback" not in err, err
+        assert not (tmp_path / "o.tsv").exists()  # nothing that looks like a result
+
+
+def test_a_run_that_predicts_nothing_writes_no_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    only_bad = write(tmp_path / "bad.fasta", BAD_RECORD)
+    for extra in ((), ("--stop-on-error",)):
+        code, _, err = run_predict(capsys, str(only_bad), "--out", str(tmp_path / "o.tsv"), *extra)
+        assert code == 1 and "no record could be predicted" in err and "nothing was written" in err
+        assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.tsv.partial").exists()
+
+
 def test_attention_table_refuses_json_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     fasta = write(tmp_path / "in.fasta", GOOD)
     code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--attention",

@@ -128,6 +128,13 @@ def test_plan_cuts_at_records_and_counts_lines(tmp_path: Path) -> None:
     assert [(p.start, p.end, p.records) for p in scan(raw, target=5).partitions] == [(0, raw.stat().st_size, 1)]
 
 
+def test_a_file_that_is_not_utf8_is_refused_at_planning_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.fasta"
+    path.write_bytes(fasta_text(proteins(3, seed=2)).replace(">prot1", ">prot1 protéine").encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin.fasta, line \d+: byte 0xE9 \(column \d+\) is not UTF-8"):
+        scan(path, target=700)  # the workers would have put '\ufffd' into the names without a word
+
+
 def test_unnamed_records_get_the_single_process_s_names_in_every_partition(tmp_path: Path) -> None:
     """A header with no name is ``record_N`` after its place in the whole input, wherever the file was cut."""
     path = tmp_path / "unnamed.fasta"

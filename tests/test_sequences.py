@@ -174,3 +174,51 @@ def test_records_made_by_hand_are_checked_and_bytes_are_refused() -> None:
             ProteinRecord("x", sequence)
     with pytest.raises(InputError, match=r"parse takes text \(str\), not bytes; decode it first"):
         parse(b">a\nMKV")  # type: ignore[arg-type]
+
+
+def test_non_ascii_letters_are_refused_by_name_not_upper_cased_into_residues() -> None:
+    for odd, name in (("ß", "LATIN SMALL LETTER SHARP S"), ("Α", "GREEK CAPITAL LETTER ALPHA"), ("ı", "DOTLESS I")):
+        result = parse(f">odd\n{HUMAN_INSULIN[:30]}{odd}{HUMAN_INSULIN[31:]}\n")
+        assert result.records == []  # 'ß'.upper() is "SS": a residue nobody gave
+        (error,) = result.errors
+        assert "position 31" in str(error) and name in str(error) and f"U+{ord(odd):04X}" in str(error)
+
+
+def test_byte_order_mark_and_old_mac_line_ends_in_parse() -> None:
+    text = f"\ufeff>a first\r{HUMAN_INSULIN[:60]}\r{HUMAN_INSULIN[60:]}\r>b\r{HUMAN_INSULIN}\r"
+    result = parse(text)
+    assert result.errors == [] and [(r.id, r.description, r.sequence) for r in result.records] == [
+        ("a", "first", HUMAN_INSULIN), ("b", "", HUMAN_INSULIN)]  # fmt: skip
+
+
+def test_a_tab_ends_the_record_name() -> None:
+    (record,) = parse(f">my\tprot desc\n{HUMAN_INSULIN}\n").records
+    assert (record.id, record.description) == ("my", "prot desc")
+
+
+def test_what_cleaning_changed_is_noted() -> None:
+    (record,) = parse(f">lc\n{HUMAN_INSULIN[:10].lower()}{HUMAN_INSULIN[10:]}**\n").records
+    assert record.sequence == HUMAN_INSULIN
+    assert record.notes == ("read 10 lower-case letter(s) as upper case (the model ignores case, so lower-case "
+                            "masking is not used)", "removed 2 trailing stop codons '*'")  # fmt: skip
+
+
+def test_headers_without_sequences_say_where_the_sequence_should_go() -> None:
+    (on_header,) = parse(f">{HUMAN_INSULIN}\n").errors
+    assert "the '>' header line holds what looks like a sequence" in str(on_header)
+    for header in (">test_1\n", ">\n"):  # a user's own name, not a UniProt entry name to look up
+        (error,) = parse(header).errors
+        assert "give the sequence on the lines after the '>' header" in str(error) and "accession" not in str(error)
+    assert "does not look accessions up" in str(parse(">PDIA1_HUMAN\n").errors[0])
+
+
+def test_a_duplicate_of_a_refused_record_says_so() -> None:
+    result = parse(f">x\nMKT\n>x\n{HUMAN_INSULIN}\n")
+    assert result.records == [] and "the earlier record of that name was refused too" in str(result.errors[1])
+
+
+@pytest.mark.parametrize("text", ["Met Ala Trp Met Arg Leu Leu Pro", "MET-ALA-TRP-MET-ARG-ILE", "met ala lys ser glu"])
+def test_three_letter_codes_are_refused_with_the_fix(text: str) -> None:
+    (error,) = parse(text).errors
+    assert "written in three-letter codes" in str(error) and "seq1" in str(error)
+    assert parse("MKVAL LAGLL SAAHE LLKRA")  # groups of five one-letter codes are a sequence

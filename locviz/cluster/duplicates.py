@@ -17,9 +17,7 @@ import numpy as np
 
 from locviz.cluster.manifest import TEMPORARY, RunFolder
 from locviz.cluster.plan import sha256_file
-from locviz.sequences import ParseIssue
-
-MESSAGE = "duplicate record name; give every record a unique name"
+from locviz.sequences import DUPLICATE_NAME, ParseIssue
 
 
 def _ids(folder: Path, entry: dict[str, Any]) -> list[str]:
@@ -100,7 +98,7 @@ def drop(run: RunFolder, entry: dict[str, Any], names: list[str], lines: dict[st
         os.replace(temporary, path)
         if key == "file":
             entry["rows"] = kept.num_rows
-    issues = [(lines.get(n, 0), n, str(ParseIssue(MESSAGE, n))) for n in names]
+    issues = [(lines.get(n, 0), n, str(ParseIssue(DUPLICATE_NAME, n))) for n in names]
     entry["issues"] = sorted([*map(tuple, entry.get("issues", [])), *issues], key=lambda i: i[0])
     entry["refused"] = entry.get("refused", 0) + len(names)
     entry["refused_ids"] = [*entry.get("refused_ids", []), *names]

@@ -10,10 +10,14 @@ cut, so a worker reports bad records by the line number of the whole file, as th
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from locviz.errors import InputError
+from locviz.sequences import utf8_issue
 
 BLOCK = 16 * 1024 * 1024
 SAMPLE = 1024 * 1024
@@ -105,9 +109,14 @@ def scan(path: Path, target: int) -> Plan:
     next_cut = target if fasta else size + 1
     offset, lines, records = 0, 0, 0
     previous = b"\n"  # the byte before the block: a '>' at offset 0 starts a record
+    utf8 = codecs.getincrementaldecoder("utf-8")()  # the single process refuses other encodings; so do the workers
     with open(path, "rb") as handle:
         while block := handle.read(BLOCK):
             digest.update(block)
+            try:
+                utf8.decode(block)
+            except UnicodeDecodeError as exc:
+                raise InputError(utf8_issue(path) or f"{path} is not UTF-8 text: save it as UTF-8") from exc
             view = previous + (b"\n" * len(BOM) + block[len(BOM) :] if offset == 0 and block.startswith(BOM) else block)
             # in `view`, a record starting at block index i is an occurrence of b"\n>" at view index i
             while next_cut < offset + len(block):

@@ -177,7 +177,7 @@ class LoadedModel(WorkerPlugin):
 
 def read_records(task: PartitionTask) -> Iterator[tuple[int, str]]:
     """(line in the whole file, text) of each record in the partition's byte range, decoded as ``locviz predict``
-    opens the file (UTF-8, byte-order mark dropped, bad bytes replaced, any line ending)."""
+    opens the file (UTF-8, which planning checked; byte-order mark dropped, any line ending)."""
     p = task.partition
     path = Path(task.input_path)
     if not path.is_file():
