@@ -570,8 +570,8 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
         )
     if counts["warned"]:
         print(
-            f"note: {counts['warned']} record(s) were cleaned (ambiguous residues encoded as unknown, "
-            "digits or a trailing '*' removed)",
+            f"note: {counts['warned']} record(s) were cleaned (ambiguous residues encoded as unknown, lower case "
+            "read as upper case, digits or a trailing '*' removed; the notes column says which)",
             file=sys.stderr,
         )
     if counts.get("excluded"):
