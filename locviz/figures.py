@@ -31,6 +31,7 @@ from plotly.subplots import make_subplots
 
 from locviz.card import ModelCard, display_name
 from locviz.motifs import FilterMotif, MotifSet
+from locviz.organisms import excluded_classes
 from locviz.prediction import Prediction
 from locviz.regions import Region
 from locviz.sequences import STANDARD_RESIDUES
@@ -52,6 +53,20 @@ NOT_SEEN = "not seen by the model"
 def _esc(text: object) -> str:
     """Plotly titles are pseudo-HTML: escape ids such as ``sp|P1|X<1>``."""
     return html.escape(str(text), quote=False)
+
+
+def organism_text(organism: str, excluded: Sequence[str] = ()) -> str:
+    """Which compartments the probabilities are spread over: a restricted prediction's numbers are renormalised,
+    so an exported figure must say so (``organism animal (excluded: Plastid)``)."""
+    if organism == "any":
+        return "all compartments (organism any)"
+    dropped = f" (excluded: {', '.join(display_name(c) for c in excluded)})" if excluded else ""
+    return f"organism {organism}{dropped}"
+
+
+def prediction_organism(pred: Prediction) -> str:
+    """:func:`organism_text` of a prediction, its excluded classes looked up from its own class list."""
+    return organism_text(pred.organism, excluded_classes(pred.classes, pred.organism))
 
 
 def _subtitle(pred: Prediction, extra: str = "") -> str:
@@ -158,9 +173,13 @@ def member_range_trace(members: np.ndarray, names: Sequence[str]) -> go.Scatter:
     )  # fmt: skip
 
 
-def probability_bar(pred: Prediction) -> go.Figure:
+def probability_bar(pred: Prediction, excluded: Sequence[str] | None = None) -> go.Figure:
     """Every class's probability, most likely on top; whiskers span the ensemble members' own probabilities
-    (:func:`member_range_trace`)."""
+    (:func:`member_range_trace`).
+
+    A prediction restricted to an organism names it and the classes it cannot have in the subtitle; ``excluded``
+    gives them when ``pred`` already lacks those classes (the Predict page draws only the allowed ones).
+    """
     probs = np.asarray(pred.probabilities, dtype=float)
     if probs.shape != (len(pred.classes),):
         raise ValueError(f"protein {pred.id!r}: {probs.shape[0]} probabilities for {len(pred.classes)} classes")
@@ -198,10 +217,13 @@ def probability_bar(pred: Prediction) -> go.Figure:
     )
     fig = go.Figure([*traces, values_column])
     spread = f" (whiskers: range over the {n_members} members)" if n_members > 1 else ""
+    if excluded is None:
+        excluded = excluded_classes(pred.classes, pred.organism)
+    restricted = _esc(organism_text(pred.organism, excluded)) if pred.organism != "any" else ""
     _style(
         fig,
         f"Predicted localisation: {_esc(display_name(pred.label))} ({pred.confidence:.1%})",
-        _subtitle(pred),
+        _subtitle(pred, restricted),
         height=110 + 30 * len(pred.classes),
     )
     fig.update_xaxes(
@@ -344,6 +366,7 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
     hover = np.full((n_rows, width), "", dtype=object)
     hover[rows, cols] = np.array(_attention_hover(pred, attention, shown), dtype=object)[index]
     zmax = float(np.nanmax(z_att)) if shown.any() and np.nanmax(z_att) > 0 else 1.0
+    uniform = 1.0 / max(int(shown.sum()), 1)
 
     x = np.arange(1, width + 1)
     y = np.arange(n_rows)
@@ -357,7 +380,8 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
         zmin=0.0,
         zmax=zmax,
         colorbar=dict(
-            title=dict(text="attention", side="right"),
+            # the scale runs to this protein's peak: the uniform share says whether that peak is one
+            title=dict(text=f"share of attention<br>(uniform {uniform:.2g})", side="right"),
             thickness=14,
             lenmode="pixels",
             len=int(np.clip(22 * n_rows, 80, 320)),
@@ -381,10 +405,11 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
         name="residues",
     )
     fig = go.Figure([unseen_trace, attention_trace, letters])
+    runs = unseen_gaps(shown)
     for k, r in enumerate(drawn):
-        if r < 0:  # the residues of the whole rows it stands for
-            first = (drawn[k - 1] + 1) * width if k else 0
-            last = drawn[k + 1] * width - 1 if k + 1 < n_rows else length - 1
+        if r < 0:  # labelled with the whole unseen run, not only its whole rows (the partial rows are grey)
+            row_start = (drawn[k - 1] + 1) * width if k else 0
+            first, last = next((a, b) for a, b in runs if a <= row_start <= b)
             fig.add_shape(type="rect", x0=0.5, x1=width + 0.5, y0=k - 0.45, y1=k + 0.45, line_width=0,
                           fillcolor=UNSEEN_GREY, opacity=0.5, layer="below")  # fmt: skip
             fig.add_annotation(x=(width + 1) / 2, y=k, text=f"··· {gap_text(first, last)} ···", showarrow=False,
@@ -523,11 +548,15 @@ def filter_track(
     widths: list[int] | None = None,
     top_n: int = 30,
     scale_each: bool = False,
+    motif_set: MotifSet | None = None,
 ) -> go.Figure:
     """First-layer filter activations along the sequence (filters × positions).
 
-    ``scale_each`` colours each filter by the share of its own peak in this protein, so a weak
-    filter's hits stand out as clearly as a strong one's (filters' raw scales differ tenfold).
+    ``scale_each`` colours each filter by a share of its own maximum, so a weak filter's hits stand out as
+    clearly as a strong one's (filters' raw scales differ tenfold). That maximum is the filter's strongest
+    activation in the reference set when ``motif_set`` (of the member the activations come from) has one for every
+    row, so a filter that barely fires here stays pale; otherwise it is this protein's own peak, written in the
+    row's label, since every row then reaches the top of the scale.
     """
     if pred.filter_activations is None:
         raise ValueError(f"protein {pred.id!r} has no filter activations; predict with filter activations switched on")
@@ -553,20 +582,30 @@ def filter_track(
 
     labels = [_filter_label(i, widths) for i in chosen]
     z = acts[chosen]
+    reference = reference_peaks(motif_set, pred.filter_member, chosen) if scale_each else None
     if scale_each:
         row_peak = np.nanmax(np.where(np.isfinite(z), z, -np.inf), axis=1, keepdims=True)
+        if reference is None:
+            labels = [f"{label} · peak {peak:.2g}" for label, peak in zip(labels, row_peak[:, 0], strict=True)]
+        else:
+            row_peak = reference[:, None]
         z = np.clip(z / np.where(row_peak > 0, row_peak, 1.0), 0.0, None)
     axis = ResidueAxis.of(shown)  # a long unseen middle: one narrow labelled gap, not thousands of grey columns
     index, drawn = np.maximum(axis.residues, 0), axis.drawn
     seen = drawn & shown[index]
     z = np.where(seen[None, :], z[:, index], np.nan)
-    value_name = "share of peak" if scale_each else "activation"
-    if scale_each:
-        how += ", each scaled to its own peak"
-    z_unseen = np.where(seen, np.nan, 1.0) * np.ones((len(chosen), 1))
+    value_name = "activation"
+    if scale_each and reference is not None:
+        value_name = "share of the filter's<br>strongest activation<br>in the reference set"
+        how += ", each scaled to its strongest activation in the reference set"
+    elif scale_each:
+        value_name = "share of peak"
+        how += ", each scaled to its own peak in this protein (in its label)"
+    # gap slots are NaN in both traces (no hover, no "position 0"): the axis's labelled band stands for them
+    z_unseen = np.where(drawn & ~seen, 1.0, np.nan) * np.ones((len(chosen), 1))
     letters = np.where(drawn, np.array(list(pred.sequence), dtype=object)[index], "")
     residues = np.broadcast_to(letters, z.shape)
-    positions = np.broadcast_to(np.where(drawn, axis.residues + 1, 0), z.shape)
+    positions = np.broadcast_to(np.where(drawn, (axis.residues + 1).astype(object), ""), z.shape)
     common = dict(x=axis.x, y=labels, text=residues, customdata=positions, hoverongaps=False, ygap=1)
     traces = [
         go.Heatmap(
@@ -581,7 +620,8 @@ def filter_track(
             z=z,
             colorbar=dict(title=dict(text=value_name, side="right"), thickness=14),
             name="activation",
-            hovertemplate="%{y}<br>position %{customdata} · %{text}<br>" + value_name + " %{z:.3f}<extra></extra>",
+            hovertemplate="%{y}<br>position %{customdata} · %{text}<br>" + value_name.replace("<br>", " ")
+            + " %{z:.3f}<extra></extra>",
             **(dict(colorscale="YlGnBu", zmin=0.0, zmax=1.0) if scale_each else _activation_scale(z)),  # light = low
             **common,
         ),
@@ -597,6 +637,17 @@ def filter_track(
     axis.layout(fig, title="residue position", showgrid=False)
     fig.update_yaxes(autorange="reversed", title=None, tickfont=dict(family=MONO, size=11), ticks="")
     return fig
+
+
+def reference_peaks(motif_set: MotifSet | None, member: int | None, chosen: Sequence[int]) -> np.ndarray | None:
+    """Each chosen filter's strongest activation in the reference set (``FilterMotif.top_activations``), or None
+    when the set is missing, of another ensemble member (its filters are other filters) or lacks one of them."""
+    if motif_set is None or member is None or motif_set.member != member:
+        return None
+    best = {m.index: m.top_activations[0] for m in motif_set.motifs if m.top_activations and m.top_activations[0] > 0}
+    if not all(i in best for i in chosen):
+        return None
+    return np.array([best[i] for i in chosen], dtype=float)
 
 
 # ---------------------------------------------------------------- motifs
@@ -662,8 +713,10 @@ def _draw_stacks(ax: Axes, heights: np.ndarray, width: float = 0.9) -> None:
 
 
 def _logo_caption(motif: FilterMotif) -> str:
-    """Second title line: composition flag and the best known-motif match, when there are any."""
-    notes = []
+    """Second title line: how many windows the logo stands on (20 windows cannot fill a column the way 1,000 do),
+    the composition flag and the best known-motif match."""
+    n = len(motif.top_windows)
+    notes = [f"{n} window{'' if n == 1 else 's'}"]
     if motif.composition_only:
         notes.append("composition-only")
     best = motif.best_match
@@ -710,9 +763,8 @@ def _logo_on_axes(ax: Axes, motif: FilterMotif, ylabel: bool = True, xlabel: boo
             ax.set_xlabel("position in window", fontsize=7, labelpad=1)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    caption = _logo_caption(motif)
-    ax.set_title(f"filter {motif.index} · width {motif.width} · IC {motif.information_content:.1f} bits"
-                 + (f"\n{caption}" if caption else ""), fontsize=8)  # fmt: skip
+    ax.set_title(f"filter {motif.index} · width {motif.width} · IC {motif.information_content:.1f} bits\n"
+                 f"{_logo_caption(motif)}", fontsize=8)  # fmt: skip
 
 
 def _logo_columns(motif: FilterMotif) -> int:
@@ -720,26 +772,33 @@ def _logo_columns(motif: FilterMotif) -> int:
     return len(motif.context_windows[0]) if motif.width == 1 and motif.context_windows else motif.width
 
 
-def sequence_logo(motif: FilterMotif, ax: Axes | None = None) -> Figure:
+def motif_source(motif_set: MotifSet) -> str:
+    """Whose filters a logo shows: filters differ between ensemble members, so an exported logo must name both."""
+    return f"model {motif_set.model_name} · ensemble member {motif_set.member}"
+
+
+def sequence_logo(motif: FilterMotif, ax: Axes | None = None, source: str = "") -> Figure:
     """Information-content logo of one filter (matplotlib, no pyplot state: thread-safe).
 
     Every logo has the same y scale (0 to log2 20 bits) and the same width per column. A width-1
     filter that kept its top windows' neighbours is drawn in that context (±4 residues, the filter's
     own column shaded), not as one giant letter; a known-motif match is marked under the aligned columns.
+    ``source`` (:func:`motif_source`) heads a new figure.
     """
     if ax is None:
-        return logo_grid([motif], n_columns=1, xlabels=True)
+        return logo_grid([motif], n_columns=1, xlabels=True, source=source)
     _logo_on_axes(ax, motif)
     return ax.figure
 
 
-def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2, xlabels: bool = False) -> Figure:
+def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2, xlabels: bool = False, source: str = "") -> Figure:
     """Several logos in one figure, on one scale: the same bits axis (0–4.32) and the same width per column.
 
     Cells are as wide as the widest logo; each logo is left-aligned in its cell, so a 21-wide
     filter is drawn 21 columns wide and a 5-wide one 5 columns wide at the same letter size.
     ``xlabels`` names the x axis under every logo (off: the x axis is the window position, or the
-    offset from a width-1 filter's residue, as the tick labels show).
+    offset from a width-1 filter's residue, as the tick labels show). ``source`` (:func:`motif_source`) is a
+    header line above the logos.
     """
     if not motifs:
         raise ValueError("logo_grid needs at least one motif")
@@ -751,14 +810,17 @@ def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2, xlabels: bool =
     left, gap, top, bottom = 0.45, 0.35, 0.5, 0.4  # inches; fixed, so no layout engine has to measure text
     cell_w = max(widest, 6) * LOGO_COLUMN_INCHES  # room for the title over a narrow logo
     cell_h = LOGO_AXES_INCHES + top + bottom
+    header = 0.25 if source else 0.0
     fig_w = left + n_columns * (cell_w + gap)
-    fig_h = n_rows * cell_h
+    fig_h = n_rows * cell_h + header
     fig = Figure(figsize=(fig_w, fig_h), dpi=100)
     FigureCanvasAgg(fig)
+    if source:
+        fig.text(0.05 / fig_w, 1 - 0.06 / fig_h, source, fontsize=8, va="top", ha="left")
     for k, motif in enumerate(motifs):
         row, col = divmod(k, n_columns)
         x0 = left + col * (cell_w + gap)
-        y0 = fig_h - (row + 1) * cell_h + bottom
+        y0 = fig_h - header - (row + 1) * cell_h + bottom
         ax = fig.add_axes((x0 / fig_w, y0 / fig_h, _logo_columns(motif) * LOGO_COLUMN_INCHES / fig_w,
                            LOGO_AXES_INCHES / fig_h))  # fmt: skip
         _logo_on_axes(ax, motif, ylabel=col == 0, xlabel=xlabels)
@@ -810,6 +872,20 @@ def class_association_heatmap(motif_set: MotifSet, filter_indices: list[int] | N
 # ---------------------------------------------------------------- model quality
 
 
+def evaluated_on(report: dict) -> list[str]:
+    """What a card's evaluation ran: one member on its held-out fold is not the ensemble's test result, so a
+    figure of it must say which (``member 0``, ``deeploc data``, ``fold 0``); empty for a bare report."""
+    parts = []
+    if "member" in report:
+        parts.append("ensemble" if report["member"] is None else f"member {report['member']}")
+    if report.get("dataset"):
+        parts.append(f"{_esc(report['dataset'])} data")
+    folds = list(report.get("folds") or [])
+    if folds:
+        parts.append(("fold " if len(folds) == 1 else "folds ") + ", ".join(str(f) for f in folds))
+    return parts
+
+
 def confusion_heatmap(report: dict, model_name: str | None = None) -> go.Figure:
     """Confusion matrix from :func:`locviz.metrics.classification_report`: colour by row share, counts as text."""
     classes = list(report["classes"])
@@ -836,6 +912,7 @@ def confusion_heatmap(report: dict, model_name: str | None = None) -> go.Figure:
     )
     fig = go.Figure(trace)
     parts = [f"model {_esc(model_name)}"] if model_name else []
+    parts += evaluated_on(report)
     if "n" in report:
         parts.append(f"{report['n']} proteins")
     if "accuracy" in report:
@@ -985,8 +1062,12 @@ def reliability_diagram(card: ModelCard) -> go.Figure:
 
 
 # ---------------------------------------------------------------- one filter (motifs page)
-def filter_association_bar(motif: FilterMotif, model_name: str | None = None) -> go.Figure:
-    """One filter's class association (z-scores), strongest on top; positive bars in the highlight colour."""
+def filter_association_bar(motif: FilterMotif, model_name: str | None = None, member: int | None = None
+                           ) -> go.Figure:  # fmt: skip
+    """One filter's class association (z-scores), strongest on top; positive bars in the highlight colour.
+
+    ``member``: the ensemble member the filter belongs to (filter 12 of member 0 is not filter 12 of member 1).
+    """
     if not motif.class_association:
         raise ValueError(f"filter {motif.index} has no class association (motifs computed without labels)")
     items = sorted(motif.class_association.items(), key=lambda kv: kv[1])  # plotly draws the first bar at the bottom
@@ -1000,6 +1081,7 @@ def filter_association_bar(motif: FilterMotif, model_name: str | None = None) ->
     )
     fig = go.Figure(bar)
     model = f"model {_esc(model_name)} · " if model_name else ""
+    model += f"ensemble member {member} · " if member is not None else ""
     _style(fig, f"Filter {motif.index}: class association", f"{model}z-score of the class mean of per-protein maxima",
            height=120 + 24 * len(items), width=460)  # fmt: skip
     fig.update_xaxes(title="z-score", zeroline=True, zerolinecolor="#888")

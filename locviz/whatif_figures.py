@@ -20,10 +20,22 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from locviz.card import display_name
-from locviz.figures import HIGHLIGHT, MUTED, PALETTE, ResidueAxis, _esc
+from locviz.figures import (
+    HIGHLIGHT,
+    MUTED,
+    NOT_SEEN,
+    PALETTE,
+    UNSEEN_GREY,
+    ResidueAxis,
+    _esc,
+    organism_text,
+    prediction_organism,
+)
 from locviz.figures import _style as _figure_style
+from locviz.prediction import Prediction
 from locviz.signals import KINDS, Signal
 from locviz.whatif import (
+    NEGLIGIBLE,
     Attribution,
     DeletionCurve,
     SaturationScan,
@@ -53,24 +65,32 @@ def _style(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
     return _figure_style(fig, _esc(title), "<br>".join(_esc(line) for line in subtitle.split("\n")), height)
 
 
+def _about(pred: Prediction) -> str:
+    """Protein, model and organism of the prediction a what-if figure draws: Δs of a prediction restricted to an
+    organism are Δs of renormalised probabilities."""
+    return f"{pred.id} · model {pred.model_name} · {prediction_organism(pred)}"
+
+
 def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     """Δp(``cls``) of every substitution: substitutes down, positions across (wild-type letter under each).
 
     The colour scale is symmetric around 0 (red: the mutant raises the class probability) and fixed in
     steps (:data:`SCALE_STEPS`, its range in the title), so colour strength compares across scans; the
     subtitle says in words when no substitution reaches :data:`locviz.whatif.NEGLIGIBLE`. Wild-type cells
-    are marked with a dot; positions the model never sees are labelled so.
+    are marked with a dot. Positions the model never sees (Δ is 0 there by construction, not "no effect") are
+    grey columns with a "·" after their label, counted in the subtitle.
     """
     cls = cls or scan.wild.label
     if cls not in scan.classes:
         raise ValueError(f"class {cls!r} is not one of {scan.classes}")
-    z = scan.heatmap(cls)  # (20, W)
+    seen = np.asarray(scan.seen, dtype=bool)
+    z = np.where(seen[None, :], scan.heatmap(cls), np.nan)  # (20, W)
     shown = display_name(cls)
-    limit = scale_limit(float(np.abs(z).max()))
-    x = [f"{wt}{pos}" for wt, pos in zip(scan.wt, scan.positions.tolist(), strict=True)]
+    limit = scale_limit(float(np.nanmax(np.abs(z))) if seen.any() else 0.0)
+    x = [f"{wt}{pos}" + ("" if ok else "·") for wt, pos, ok in zip(scan.wt, scan.positions.tolist(), seen, strict=True)]
     subs = list(scan.substitutes)
-    hover = [[f"{x[i]}{aa}: Δp({shown}) = {z[j, i]:+.4f}" + ("" if scan.seen[i] else " (not seen by the model)")
-              for i in range(len(x))] for j, aa in enumerate(subs)]
+    hover = [[f"{x[i]}{aa}: Δp({shown}) = {z[j, i]:+.4f}" if seen[i] else f"{x[i]}{aa}: position {NOT_SEEN}"
+              for i in range(len(x))] for j, aa in enumerate(subs)]  # fmt: skip
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=subs, zmin=-limit, zmax=limit, colorscale=DIVERGING, hoverinfo="text", text=hover,
         colorbar=dict(title=dict(text=f"Δp({shown})", side="right")), xgap=1, ygap=1,
@@ -89,11 +109,18 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
             text=[f"{x[i]}{subs[j]}: Δp({shown}) = {scan.rescored[i, j][c]:+.4f} by {full}, "
                   f"{z[j, i]:+.4f} by {scan.model}" for i, j in cells],
         ))  # fmt: skip
+    if not seen.all():  # under the dots (plotly draws heatmaps below scatter traces); hover stays on the Δ trace
+        fig.add_trace(go.Heatmap(z=np.where(seen[None, :], np.nan, 1.0) * np.ones((len(subs), 1)), x=x, y=subs,
+                                 colorscale=[[0, UNSEEN_GREY], [1, UNSEEN_GREY]], showscale=False, hoverinfo="skip",
+                                 name=NOT_SEEN, xgap=1, ygap=1))  # fmt: skip
     fig.update_yaxes(title="substitute", autorange="reversed", tickfont=dict(family="monospace"))
     fig.update_xaxes(title="position (wild type)", tickangle=-90, tickfont=dict(family="monospace", size=10))
-    subtitle = (f"{scan.id} · model {scan.model} · positions {scan.positions[0]}-{scan.positions[-1]} · "
-                f"{scan.model}'s call {display_name(scan.wild.label)} ({scan.wild.confidence:.2f})\n"
-                f"{scan_summary(scan, cls)}")  # the drawing model's own call (a student's may differ from the page's)
+    subtitle = (f"{scan.id} · model {scan.model} · {prediction_organism(scan.wild)} · positions "
+                f"{scan.positions[0]}-{scan.positions[-1]} · {scan.model}'s call {display_name(scan.wild.label)} "
+                f"({scan.wild.confidence:.2f})\n{scan_summary(scan, cls)}")  # the drawing model's own call
+    unseen = int((~seen).sum())
+    if unseen:
+        subtitle += f"\n{unseen} position{'s' if unseen > 1 else ''} {NOT_SEEN} (grey, marked ·)"
     if scan.rescored_by is not None:
         subtitle += "\n" + rescore_summary(scan, cls)
     fig.update_layout(showlegend=False)
@@ -111,7 +138,7 @@ def comparison_probabilities(comparison: VariantComparison) -> go.Figure:
     ])
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.3))
     fig.update_yaxes(title="probability", range=[0, 1])
-    subtitle = f"{comparison.wild.id} · model {comparison.wild.model_name} · {comparison.label}"
+    subtitle = f"{_about(comparison.wild)} · {comparison.label}"
     return _style(fig, "Wild type and variant", subtitle, 420)
 
 
@@ -135,28 +162,39 @@ def variants_probabilities(comparisons: Sequence[VariantComparison]) -> go.Figur
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.3))
     fig.update_yaxes(title="probability", range=[0, 1])
     what = first.label if len(comparisons) == 1 else f"{len(comparisons)} mutants, each against the wild type"
-    subtitle = f"{first.wild.id} · model {first.wild.model_name} · {what}"
+    subtitle = f"{_about(first.wild)} · {what}"
     title = "Wild type and variant" if len(comparisons) == 1 else "Wild type and variants"
     return _style(fig, title, subtitle, 420 + 20 * max(0, len(comparisons) - 2))
 
 
 def delta_attention_track(comparison: VariantComparison) -> go.Figure:
-    """Mutant minus wild-type attention on the wild type's residues; changed residues and insertions marked."""
+    """Mutant minus wild-type attention on the wild type's residues; changed residues and insertions marked.
+
+    On the attention profile's axis (:class:`ResidueAxis`): a long unseen middle is one labelled gap, not hundreds
+    of empty bars that read as "no change". The y axis spans at least ± the uniform share 1/n_seen, so float
+    noise of 1e-6 stays flat instead of filling the plot.
+    """
     delta = comparison.delta_attention
-    positions = np.arange(1, len(delta) + 1)
-    colours = np.where(np.nan_to_num(delta) >= 0, HIGHLIGHT, PALETTE[0])
-    fig = go.Figure(go.Bar(x=positions, y=delta, marker_color=colours, name="Δ attention",
-                           hovertemplate="residue %{x}: Δ attention %{y:+.4f}<extra></extra>"))
+    axis = ResidueAxis.of(comparison.wild.seen)
+    index = np.maximum(axis.residues, 0)
+    y = np.where(axis.drawn, delta[index], np.nan)
+    colours = np.where(np.nan_to_num(y) >= 0, HIGHLIGHT, PALETTE[0])
+    fig = go.Figure(go.Bar(x=axis.x, y=y, marker_color=colours, name="Δ attention", customdata=index + 1,
+                           hovertemplate="residue %{customdata}: Δ attention %{y:+.4f}<extra></extra>"))
     for pos in comparison.changed:
-        fig.add_vrect(x0=pos - 0.5, x1=pos + 0.5, fillcolor="#999", opacity=0.3, line_width=0)
+        fig.add_vrect(x0=axis.at(pos) - 0.5, x1=axis.at(pos) + 0.5, fillcolor="#999", opacity=0.3, line_width=0)
     for after, residues, _ in comparison.insertions:
-        fig.add_vline(x=after + 0.5, line=dict(color="#222", dash="dot", width=1))
-        fig.add_annotation(x=after + 0.5, y=1, yref="paper", text=f"+{_esc(residues[:8])}", showarrow=False,
+        x = axis.at(after) + 0.5 if after else 0.5  # between residues after and after + 1 (ins0: before the first)
+        fig.add_vline(x=x, line=dict(color="#222", dash="dot", width=1))
+        fig.add_annotation(x=x, y=1, yref="paper", text=f"+{_esc(residues[:8])}", showarrow=False,
                            font=dict(size=10))
-    fig.update_xaxes(title="position (wild type)")
-    fig.update_yaxes(title="Δ attention")
-    subtitle = (f"{comparison.wild.id} · model {comparison.wild.model_name} · {comparison.label} · grey: changed "
-                "residues, dotted: insertions")
+    n_seen = max(int(np.asarray(comparison.wild.seen, dtype=bool).sum()), 1)
+    largest = float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 0.0
+    half = max(1.1 * largest, 1.0 / n_seen)
+    axis.layout(fig, title="position (wild type)")
+    fig.update_yaxes(title="Δ attention", range=[-half, half])
+    subtitle = (f"{_about(comparison.wild)} · {comparison.label} · grey: changed residues, dotted: insertions\n"
+                f"y axis at least ± the uniform share of attention (1/{n_seen} = {1 / n_seen:.2g})")
     return _style(fig, "Where the attention moved", subtitle, 340)
 
 
@@ -191,11 +229,29 @@ def signal_track(signals: Sequence[Signal], length: int, title_id: str = "", see
     return _style(fig, "Known sorting signals", subtitle, 300)
 
 
+def _largest(a: Attribution) -> float:
+    """The lane's largest |score|: the number its scaled line stands for (0 for a lane with no finite score)."""
+    return float(np.nanmax(np.abs(a.scores))) if np.isfinite(a.scores).any() else 0.0
+
+
+def _negligible(a: Attribution) -> bool:
+    """A ΔP lane (not attention) in which no residue moves P(target) by :data:`NEGLIGIBLE`: scaled to its maximum,
+    noise of 3e-4 would be drawn as tall as a real peak."""
+    return a.method != "attention" and _largest(a) < NEGLIGIBLE
+
+
+def _lane_title(a: Attribution) -> str:
+    """Method and the lane's maximum in its own unit: a share of attention, or ΔP of the target class."""
+    unit = "share" if a.method == "attention" else "|ΔP|"
+    return f"{a.name.replace(' ', '<br>', 1)}<br>max {unit} {_largest(a):.2g}"
+
+
 def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
     """One lane per method, sharing the residue axis: each method's scores divided by their largest magnitude.
 
     Stacked rather than overlaid, so four methods stay readable on a long protein; agreement shows as
-    peaks at the same x in several lanes.
+    peaks at the same x in several lanes. Each lane's maximum is in its y title and hover; a ΔP lane under
+    :data:`locviz.whatif.NEGLIGIBLE` is grey and says so in words.
     """
     if not attributions:
         raise ValueError("no attribution to draw")
@@ -204,25 +260,38 @@ def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
     axis = ResidueAxis.of(attributions[0].wild.seen)  # the attention profile's axis: a long unseen middle collapsed
     index = np.maximum(axis.residues, 0)
     for i, a in enumerate(attributions):
-        scale = float(np.nanmax(np.abs(a.scores))) if np.isfinite(a.scores).any() else 1.0
+        scale, quiet = _largest(a), _negligible(a)
         fig.add_trace(go.Scatter(
             x=axis.x, y=np.where(axis.drawn, a.scores[index] / (scale or 1.0), np.nan), mode="lines", name=a.name,
-            customdata=index + 1, line=dict(width=1.2, color=PALETTE[i % len(PALETTE)]), showlegend=False,
-            hovertemplate=f"{_esc(a.name)}: residue %{{customdata}}, %{{y:.3f}} of its maximum<extra></extra>",
-        ), row=i + 1, col=1)
+            customdata=index + 1, showlegend=False,
+            line=dict(width=1.2, color=MUTED if quiet else PALETTE[i % len(PALETTE)]),
+            hovertemplate=f"{_esc(a.name)}: residue %{{customdata}}, %{{y:.2f}} of its maximum {scale:.2g}"
+                          "<extra></extra>",
+        ), row=i + 1, col=1)  # fmt: skip
         fig.update_yaxes(range=[-1.05, 1.05] if np.nanmin(a.scores) < 0 else [0, 1.05], row=i + 1, col=1,
-                         nticks=3, title=dict(text=a.name.replace(" ", "<br>", 1), font=dict(size=12)))  # fmt: skip
+                         nticks=3, title=dict(text=_lane_title(a), font=dict(size=11)))  # fmt: skip
+        if quiet:
+            fig.add_annotation(
+                text=f"no residue moves P({_esc(display_name(a.target))}) by {NEGLIGIBLE:g} or more", x=0.5, y=0.9,
+                xref="x domain", yref="y domain", showarrow=False, font=dict(size=11, color="#555"),
+                bgcolor="rgba(255,255,255,0.8)", name="negligible", row=i + 1, col=1,
+            )  # fmt: skip
     first = attributions[0]
     axis.layout(fig)
     fig.update_xaxes(title="position", row=n, col=1)
-    subtitle = (f"{first.wild.id} · model {first.wild.model_name} · for {display_name(first.target)} (attention "
-                "is the same for every class); each lane scaled to its maximum; gaps: not seen by the "
-                "model")  # fmt: skip
+    subtitle = (f"{_about(first.wild)} · for {display_name(first.target)} (attention is the same for every "
+                "class)\neach lane scaled to its maximum, given at its left (attention: a share of attention; the "
+                f"others: |ΔP({display_name(first.target)})|); grey lane: under {NEGLIGIBLE:g}; gaps: {NOT_SEEN}")
     return _style(fig, "Attention and attributions", subtitle, 130 + 110 * n)
 
 
-def deletion_curve_figure(curves: Sequence[DeletionCurve], protein_id: str = "") -> go.Figure:
-    """P(call) after replacing each method's top-k residues with X (solid) and k random ones (dotted)."""
+def deletion_curve_figure(curves: Sequence[DeletionCurve], protein_id: str = "", *, model_name: str = "",
+                          organism: str | None = None) -> go.Figure:  # fmt: skip
+    """P(call) after replacing each method's top-k residues with X (solid) and k random ones (dotted).
+
+    Every curve's reading is a subtitle line of its own: an exported figure of attention and occlusion must not
+    carry only the first verdict. ``organism``: that of the wild type's prediction (:func:`organism_text`).
+    """
     if not curves:
         raise ValueError("no deletion curve to draw")
     fig = go.Figure()
@@ -239,4 +308,8 @@ def deletion_curve_figure(curves: Sequence[DeletionCurve], protein_id: str = "")
     fig.update_xaxes(title="residues replaced by X (k)")
     fig.update_yaxes(title=f"P({display_name(curves[0].target)})", range=[0, 1])
     fig.update_layout(legend=dict(orientation="h", y=-0.3))
-    return _style(fig, "Deletion curves", f"{protein_id} · {curves[0].reading}", 420)
+    about = [protein_id, f"model {model_name}" if model_name else "", organism_text(organism) if organism else ""]
+    draws = sorted({c.n_random for c in curves})
+    lines = [" · ".join(part for part in about if part), *(c.reading for c in curves),
+             f"dotted: k random residues, mean ± SD of {', '.join(map(str, draws))} draws"]
+    return _style(fig, "Deletion curves", "\n".join(line for line in lines if line), 400 + 20 * len(curves))

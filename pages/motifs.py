@@ -32,6 +32,9 @@ from locviz_app import charts, downloads, layout, models
 LOGOS_PER_PAGE = 8
 GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
+# How the logos' bits are counted (locviz.figures._information): a logo of 20 windows overstates its
+# information against one of 1,000, so the captions say what was not corrected.
+LOGO_BITS = "Letter heights are bits against a uniform background (log2 20 = 4.32), no small-sample correction"
 ASSOCIATION = "class association (strongest class)"
 EVIDENCE_SORT = "evidence: known motif first"
 SORTS = {  # evidence first: by association alone, long hydrophobic composition logos fill the first rows
@@ -63,9 +66,11 @@ def motifs_key(model_name: str, device: str) -> str:
 def logo_png(model_name: str, device: str, key: str, indices: tuple[int, ...], scale: float = 1.0) -> bytes:
     """PNG of one logo or a grid of logos (one image, one scale), drawn once per process."""
     del key  # cache key only
-    filters = models.get_motifs(model_name, device).motifs
-    chosen = [filters[i] for i in indices]
-    fig = figures.sequence_logo(chosen[0]) if len(chosen) == 1 else figures.logo_grid(chosen, GALLERY_COLUMNS)
+    motif_set = models.get_motifs(model_name, device)
+    chosen = [motif_set.motifs[i] for i in indices]
+    source = figures.motif_source(motif_set)  # an exported logo says whose filter it is
+    fig = (figures.sequence_logo(chosen[0], source=source) if len(chosen) == 1
+           else figures.logo_grid(chosen, GALLERY_COLUMNS, source=source))  # fmt: skip
     return export.figure_bytes(fig, "png", scale=scale)
 
 
@@ -119,12 +124,16 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
     """Logo, flags, known-motif matches, numbers, top windows, class association and hits in the current protein."""
     st.markdown(f"### Filter {motif.index} · width {motif.width}")
     st.caption(f"Rank {rank} of {total} by {how}.")
+    motif_set = models.get_motifs(model_name, device)
+    member, source = motif_set.member, figures.motif_source(motif_set)
     png = logo_png(model_name, device, motifs_key(model_name, device), (motif.index,), DETAIL_SCALE)
     st.image(png, width=int(png_width(png) / DETAIL_SCALE * 1.2))
+    st.caption(f"{LOGO_BITS}; built from the {len(motif.top_windows)} windows where the filter fires most.")
     with st.container(horizontal=True, gap="small"):
         downloads.figure_downloads(
-            lambda: figures.sequence_logo(motif), f"filter{motif.index}", model_name, "logo", f"logo-{motif.index}"
-        )
+            lambda: figures.sequence_logo(motif, source=source),
+            f"filter{motif.index}", model_name, "logo", f"logo-{motif.index}",
+        )  # fmt: skip
         downloads.table_download(
             "Logo matrix (CSV)", lambda: export.logo_csv(motif),
             export.export_filename(f"filter{motif.index}", model_name, "logo", "csv"), f"logo-csv-{motif.index}",
@@ -143,7 +152,7 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
         if motif.class_association:  # plotly, as every other figure (st.bar_chart would import altair: ~1 s)
             st.caption("Class association (z-score; positive: fires more in that class)")
             bar = charts.cached_figure("filter-assoc", (model_name, motifs_key(model_name, device), motif.index),
-                                   lambda: figures.filter_association_bar(motif, model_name))  # fmt: skip
+                                   lambda: figures.filter_association_bar(motif, model_name, member))  # fmt: skip
             st.plotly_chart(bar, width="content", key=f"assoc-bar-{motif.index}", theme=None)
             downloads.figure_downloads(bar, f"filter{motif.index}", model_name, "class-association",
                                        f"assoc-bar-{motif.index}")  # fmt: skip
@@ -248,7 +257,7 @@ def gallery(order: list[int], model_name: str, device: str) -> None:
     st.caption(f"Logos {(page - 1) * LOGOS_PER_PAGE + 1}–{(page - 1) * LOGOS_PER_PAGE + len(chosen)} of "
                f"{len(order)}, in the table's order. Every logo has the same bits axis (0–4.32) and the same width "
                "per column; width-1 filters are shown with their neighbours (their own column shaded); a bar under "
-               "the columns marks a known-motif match.")  # fmt: skip
+               f"the columns marks a known-motif match. {LOGO_BITS}.")  # fmt: skip
     png = logo_png(model_name, device, motifs_key(model_name, device), tuple(chosen))
     st.image(png, width=png_width(png))
 

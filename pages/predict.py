@@ -18,6 +18,7 @@ from locviz.card import display_name
 from locviz.datasets import location_in
 from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
+from locviz.motifs import MotifError, MotifSet
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.regions import top_regions
@@ -442,7 +443,8 @@ def evidence_section(call: evidence.Call, model_name: str, problem: str | None) 
 def attention_section(pred: Prediction) -> None:
     """Heatmap along the sequence, top regions table, profile."""
     st.caption("Which residues the model weighted when it pooled the sequence into one vector (attention sums to 1 "
-               "over the residues it saw).")  # fmt: skip
+               "over the residues it saw). Attention shows where the model looked, not necessarily what the call "
+               "rests on: the *What if* page's attribution cross-check and deletion curves test that.")  # fmt: skip
     ctl1, ctl2, ctl3 = st.columns(3)
     per_row = ctl1.select_slider("Residues per row", [30, 40, 50, 60, 80, 100], value=60, key="per_row")
     n_regions = ctl2.number_input("Top regions", 1, 20, 5, key="n_regions")
@@ -484,7 +486,16 @@ def attention_section(pred: Prediction) -> None:
     charts.chart(profile, pred, "attention-profile", "profile")
 
 
-def filter_section(pred: Prediction, predictor: Predictor) -> None:
+def reference_motifs(model_name: str, device: str) -> MotifSet | None:
+    """The model's motif set: its filters' strongest activations in the reference set scale the filter track (a
+    filter that barely fires here then stays pale); None without a motifs file."""
+    try:
+        return models.get_motifs(model_name, device)
+    except MotifError:
+        return None
+
+
+def filter_section(pred: Prediction, predictor: Predictor, motif_set: MotifSet | None = None) -> None:
     """Filter-activation track and the way to a filter's logo."""
     config = predictor.bundle.config
     widths = [config.filter_width(i) for i in range(config.n_filters)]
@@ -504,14 +515,16 @@ def filter_section(pred: Prediction, predictor: Predictor) -> None:
         format_func=lambda i: f"f{i} (w={widths[i]}) · peak {peak[i]:.2f}",
     )  # fmt: skip
     scale_each = ctl2.toggle("Scale per filter", value=True, key="track_scale_each",
-                             help="Colour each filter by the share of its own peak in this protein, so weak "
-                             "filters' hits show as clearly as strong ones'. Off: one activation scale.")  # fmt: skip
+                             help="Colour each filter by the share of its strongest activation in the reference "
+                             "proteins (without a motifs file: of its own peak in this protein, written in its "
+                             "label), so weak filters' hits show as clearly as strong ones'. Off: one activation "
+                             "scale.")  # fmt: skip
     if not shown:
         st.info("Choose at least one filter to draw.")
     else:
         track = charts.cached_figure(
-            "track", (pred.model_name, pred.id, pred.sequence, tuple(shown), scale_each),
-            lambda: figures.filter_track(pred, list(shown), widths, scale_each=scale_each),
+            "track", (pred.model_name, pred.id, pred.sequence, tuple(shown), scale_each, motif_set is None),
+            lambda: figures.filter_track(pred, list(shown), widths, scale_each=scale_each, motif_set=motif_set),
         )  # fmt: skip
         charts.chart(track, pred, "filter-activations", "track")
     pick_col, go_col = st.columns([4, 1], vertical_alignment="bottom")
@@ -601,7 +614,8 @@ def results_section(model_name: str, device: str, organism: str) -> None:
     left, right = st.columns([1, 1])
     with left:
         key = (pred.model_name, pred.id, pred.sequence, organism)
-        bar_fig = charts.cached_figure("bar", key, lambda: figures.probability_bar(allowed_only(pred)))
+        bar_fig = charts.cached_figure("bar", key, lambda: figures.probability_bar(
+            allowed_only(pred), excluded=organisms.excluded_classes(pred.classes, pred.organism)))  # fmt: skip
         charts.chart(bar_fig, pred, "probabilities", "bar")
     with right:
         st.markdown("**Probability of every class**" if excluded is None else
@@ -626,7 +640,7 @@ def results_section(model_name: str, device: str, organism: str) -> None:
             attention_section(pred)
     if filter_tab.open:
         with filter_tab:
-            filter_section(pred, predictor)
+            filter_section(pred, predictor, reference_motifs(model_name, device))
     downloads_section(run, pred, predictor, problem)
 
 

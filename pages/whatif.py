@@ -450,7 +450,8 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
             st.caption(note)
     tracks = charts.cached_figure("whatif-attr", key, lambda: wf.attribution_tracks(attributions))
     charts.chart(tracks, pred, f"attributions-{cls}", "attr")
-    deletion = charts.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(curves, pred.id))
+    deletion = charts.cached_figure("whatif-del", key, lambda: wf.deletion_curve_figure(
+        curves, pred.id, model_name=pred.model_name, organism=pred.organism))  # fmt: skip
     charts.chart(deletion, pred, f"deletion-curves-{cls}", "del")
     with st.container(horizontal=True, gap="small"):
         downloads.table_download(

@@ -167,7 +167,7 @@ def test_long_protein_note_and_heatmap(app: AppTest) -> None:
     sequence = by_accession("P09874").sequence  # residues 101-913 unseen: their whole rows are one gap row
     assert "".join(letters["text"]) == sequence[:120] + sequence[900:]
     gaps = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == "gap"]
-    assert gaps == ["··· 780 residues not seen by the model (121–900) ···"]
+    assert gaps == ["··· 813 residues not seen by the model (101–913) ···"]  # the whole run, partial rows too
 
 
 def test_example_button_predicts_and_shows_known_location(app: AppTest) -> None:

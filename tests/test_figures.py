@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import matplotlib.pyplot as plt
@@ -44,7 +45,8 @@ def make_motif(index: int = 7, width: int = 5, seed: int = 1) -> FilterMotif:
 
 
 def _subtitle(fig: go.Figure) -> str:
-    return fig.layout.title.subtitle.text
+    """The subtitle as one line: wrapping breaks it at any space."""
+    return fig.layout.title.subtitle.text.replace("<br>", " ")
 
 
 # ---------------------------------------------------------------- probabilities
@@ -92,6 +94,18 @@ def test_a_single_network_has_no_whiskers(pred):
     assert [t.name for t in fig.data] == ["probability", "values"] and "whiskers" not in fig.layout.xaxis.title.text
 
 
+def test_a_restricted_probability_bar_names_its_organism_and_what_it_left_out(pred):
+    assert "organism" not in _subtitle(figures.probability_bar(pred))  # any: nothing left out, nothing said
+    restricted = dataclasses.replace(pred, organism="animal")  # multiloc: animals have no chloroplast, no vacuole
+    assert "organism animal (excluded: chloroplast, vacuolar)" in _subtitle(figures.probability_bar(restricted))
+    keep = [i for i, c in enumerate(CLASSES) if c not in ("chloroplast", "vacuolar")]
+    cut = dataclasses.replace(restricted, classes=[CLASSES[i] for i in keep], probabilities=pred.probabilities[keep],
+                              member_probabilities=pred.member_probabilities[:, keep])  # as the Predict page draws it
+    fig = figures.probability_bar(cut, excluded=("chloroplast", "vacuolar"))
+    assert len(fig.data[0].y) == len(keep) and "(excluded: chloroplast, vacuolar)" in _subtitle(fig)
+    assert figures.organism_text("any") == "all compartments (organism any)"
+
+
 def test_probability_bar_rejects_mismatched_classes(pred):
     pred.probabilities = pred.probabilities[:-1]
     with pytest.raises(ValueError, match="probabilities for 11 classes"):
@@ -107,7 +121,7 @@ def test_attention_heatmap_grid_letters_and_unseen(pred):
     assert heat.z.shape == (3, 60) and grey.z.shape == (3, 60)
     assert list(fig.layout.yaxis.ticktext) == ["1", "61", "121"]
     assert fig.layout.title.text and "multiloc" in _subtitle(fig) and "P12345" in _subtitle(fig)
-    assert heat.colorbar.title.text == "attention"
+    assert heat.colorbar.title.text == "share of attention<br>(uniform 0.0083)"  # 1/120 seen: a peak is read against it
 
     # residue letters, one per residue, at the right cell
     assert "".join(letters.text) == pred.sequence
@@ -152,7 +166,7 @@ def test_attention_heatmap_long_protein_stays_legible():
     drawn = "".join(fig.data[2].text)
     assert drawn == long_pred.sequence[:1020]
     gap = [a.text for a in fig.layout.annotations if a.name == "gap"]
-    assert gap == ["··· 1,980 residues not seen by the model (1,021–3,000) ···"]
+    assert gap == ["··· 2,000 residues not seen by the model (1,001–3,000) ···"]  # the whole run, partial row too
 
 
 def test_a_long_unseen_middle_is_one_labelled_gap():
@@ -163,7 +177,7 @@ def test_a_long_unseen_middle_is_one_labelled_gap():
     assert rows.count(-1) == 1 and len(rows) == heat.data[1].z.shape[0] < 20  # was 334 rows
     assert heat.layout.height < 600
     gap = [a.text for a in heat.layout.annotations if a.name == "gap"]
-    assert gap == ["··· 18,960 residues not seen by the model (541–19,500) ···"]  # whole rows only: 501-540 stay
+    assert gap == ["··· 19,000 residues not seen by the model (501–19,500) ···"]  # the run, not its whole rows
     assert np.nansum(np.asarray(heat.data[1].z, dtype=float)) == pytest.approx(1.0)  # every seen residue drawn
 
     profile = figures.attention_profile(pred)
@@ -184,6 +198,10 @@ def test_a_long_unseen_middle_is_one_labelled_gap():
     heat_z = np.asarray(track.data[1].z, dtype=float)
     assert heat_z.shape == (3, len(axis.residues))
     assert track.data[1].customdata[0][-1] == 20_000 and track.data[1].text[0][-1] == pred.sequence[-1]
+    gap_slots = ~axis.drawn
+    assert 0 not in np.asarray(track.data[1].customdata).ravel().tolist()  # no "position 0" in the gap's hover
+    assert np.isnan(np.asarray(track.data[0].z, dtype=float)[:, gap_slots]).all()  # no grey cells to hover there
+    assert np.isnan(heat_z[:, gap_slots]).all()
     assert len(track.to_json()) < 500_000  # was 5 MB for eight filters
 
 
@@ -239,6 +257,24 @@ def test_filter_track_default_top_filters(pred):
     assert fig.layout.height > figures.filter_track(pred, top_n=2).layout.height
 
 
+def test_filter_track_scales_each_filter_by_its_reference_maximum(pred):
+    """A filter that barely fires here stays pale: its row is a share of its strongest reference activation."""
+    motifs = [make_motif(i, width=3, seed=i) for i in range(N_FILTERS)]
+    for m in motifs:
+        m.top_activations = [10.0, 5.0]  # strongest in the reference set: ten times this protein's activations
+    motif_set = MotifSet("multiloc", pred.filter_member, CLASSES, motifs, "training folds 1-4")
+    fig = figures.filter_track(pred, [3, 0], scale_each=True, motif_set=motif_set)
+    heat = np.asarray(fig.data[1].z, dtype=float)
+    np.testing.assert_allclose(heat[:, :120], pred.filter_activations[[3, 0], :120] / 10.0)
+    assert np.nanmax(heat) < 0.11  # not stretched to 1 as its own peak would be
+    assert "strongest activation" in fig.data[1].colorbar.title.text and "reference set" in _subtitle(fig)
+    other = dataclasses.replace(motif_set, member=pred.filter_member + 1)  # another member's filters: not used
+    own = figures.filter_track(pred, [3], scale_each=True, motif_set=other)
+    peak = np.nanmax(pred.filter_activations[3])
+    assert list(own.data[1].y) == [f"f3 · peak {peak:.2g}"] and own.data[1].colorbar.title.text == "share of peak"
+    assert np.nanmax(np.asarray(own.data[1].z, dtype=float)) == pytest.approx(1.0)
+
+
 def test_filter_track_chosen_filters_and_errors(pred):
     fig = figures.filter_track(pred, filter_indices=[3, 0, 3])
     assert list(fig.data[1].y) == ["f3", "f0"]
@@ -261,7 +297,7 @@ def test_sequence_logo_information_scaled_without_pyplot():
     assert isinstance(fig, Figure)
     assert plt.get_fignums() == before  # nothing registered with pyplot's global state
     ax = fig.axes[0]
-    assert ax.get_title() == f"filter 7 · width 5 · IC {motif.information_content:.1f} bits"
+    assert ax.get_title() == f"filter 7 · width 5 · IC {motif.information_content:.1f} bits\n1 window"
     assert ax.get_ylabel() == "bits"
     assert ax.get_ylim() == pytest.approx((0, math.log2(20)))
     # the stack drawn at each position is as tall as that position's information content
@@ -272,6 +308,24 @@ def test_sequence_logo_information_scaled_without_pyplot():
         if 0 <= position < motif.width:
             heights[position] = max(heights[position], bbox.y1)
     assert heights == pytest.approx(motif.ic_per_position(), abs=0.05)
+
+
+def test_an_exported_logo_names_model_member_and_windows():
+    motif = make_motif()
+    motif.top_windows = ["ACDEF"] * 20
+    motif_set = MotifSet("deeploc", 2, CLASSES, [motif], "reference set")
+    source = figures.motif_source(motif_set)
+    assert source == "model deeploc · ensemble member 2"
+    fig = figures.sequence_logo(motif, source=source)
+    assert [t.get_text() for t in fig.texts] == [source]
+    assert "20 windows" in fig.axes[0].get_title()
+    bare = figures.sequence_logo(motif)
+    assert not bare.texts and fig.get_figheight() > bare.get_figheight()  # room for the header, logo unchanged
+    assert fig.axes[0].get_position().height * fig.get_figheight() == pytest.approx(figures.LOGO_AXES_INCHES)
+    grid = figures.logo_grid([motif, make_motif(8)], source=source)
+    assert [t.get_text() for t in grid.texts] == [source]
+    bar = figures.filter_association_bar(motif, "deeploc", member=2)
+    assert "model deeploc · ensemble member 2" in _subtitle(bar)
 
 
 def test_sequence_logo_draws_on_given_axes():
@@ -307,6 +361,15 @@ def test_confusion_heatmap_row_normalised_counts_as_text():
     assert [list(row) for row in heat.text] == [["2", "1", "0"], ["0", "2", "0"], ["1", "0", "0"]]
     assert "deeploc" in _subtitle(fig) and "accuracy 0.667" in _subtitle(fig)
     assert list(heat.x) == ["cytoplasmic", "nuclear", "plasma membrane"]
+    assert "member" not in _subtitle(fig)  # a bare report says nothing it does not know
+
+
+def test_confusion_heatmap_says_which_member_fold_and_data_it_shows():
+    report = classification_report(np.array([0, 1]), np.array([0, 1]), ["a", "b"])
+    member = figures.confusion_heatmap({**report, "dataset": "deeploc", "folds": [3], "member": 3}, "deeploc")
+    assert "model deeploc · member 3 · deeploc data · fold 3 · 2 proteins" in _subtitle(member)
+    ensemble = figures.confusion_heatmap({**report, "dataset": "deeploc", "folds": [0, 1], "member": None})
+    assert "ensemble · deeploc data · folds 0, 1" in _subtitle(ensemble)
 
 
 def test_training_curves_members_and_best_epoch():
