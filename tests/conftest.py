@@ -92,14 +92,18 @@ def synthetic_prediction(
     n_members: int = 3,
     filter_member: int = 1,
     notes: tuple[str, ...] = (),
+    seen_ends: int | None = None,
 ) -> Prediction:
-    """A random multiloc-shaped Prediction (no model); residues after ``seen_upto`` count as cut by the policy."""
+    """A random multiloc-shaped Prediction (no model); residues after ``seen_upto`` count as cut by the policy, or,
+    with ``seen_ends``, all but the first and last ``seen_ends`` (the long-sequence policy's unseen middle)."""
     rng = np.random.default_rng(seed)
     classes = list(MULTILOC_CLASSES)
     sequence = "".join(rng.choice(list(STANDARD_RESIDUES), length))
     seen = np.ones(length, dtype=bool)
     if seen_upto is not None:
         seen[seen_upto:] = False
+    if seen_ends is not None:
+        seen[seen_ends : length - seen_ends] = False
     attention = rng.random(length)
     attention[~seen] = np.nan
     attention /= np.nansum(attention)

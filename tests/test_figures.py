@@ -147,13 +147,7 @@ def test_attention_heatmap_grid_letters_and_unseen(pred):
 
 def long_prediction(length: int = 20_000, ends: int = 500) -> Prediction:
     """A protein the long-sequence policy crops to its first and last ``ends`` residues (the unseen middle NaN)."""
-    pred = make_prediction(length, seen_upto=None)
-    pred.seen = np.ones(length, dtype=bool)
-    pred.seen[ends : length - ends] = False
-    pred.attention = np.where(pred.seen, pred.attention, np.nan)
-    pred.attention /= np.nansum(pred.attention)
-    pred.filter_activations[:, ~pred.seen] = np.nan
-    return pred
+    return synthetic_prediction(length, seen_upto=None, n_filters=N_FILTERS, seen_ends=ends)
 
 
 def test_attention_heatmap_long_protein_stays_legible():

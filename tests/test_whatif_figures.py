@@ -20,16 +20,6 @@ def _subtitle(fig: go.Figure) -> str:
     return fig.layout.title.subtitle.text.replace("<br>", " ")
 
 
-def ends_seen(length: int = 1500, ends: int = 500) -> Prediction:
-    """A protein the long-sequence policy crops to its first and last ``ends`` residues."""
-    pred = synthetic_prediction(length, seen_upto=None)
-    pred.seen = np.ones(length, dtype=bool)
-    pred.seen[ends : length - ends] = False
-    pred.attention = np.where(pred.seen, pred.attention, np.nan)
-    pred.attention /= np.nansum(pred.attention)
-    return pred
-
-
 # ------------------------------------------------------------------ attribution lanes
 def test_each_lane_carries_its_maximum_and_a_negligible_delta_p_lane_is_grey_and_says_so() -> None:
     wild = synthetic_prediction(150, seen_upto=None)
@@ -87,7 +77,7 @@ def make_comparison(wild: Prediction, delta_attention: np.ndarray, changed: list
 
 
 def test_delta_attention_uses_the_attention_profile_s_axis_and_a_floor_of_one_uniform_share() -> None:
-    wild = ends_seen()
+    wild = synthetic_prediction(1500, seen_upto=None, seen_ends=500)  # the policy's unseen middle
     noise = np.where(wild.seen, np.random.default_rng(2).uniform(-1e-6, 1e-6, wild.length), np.nan)
     fig = whatif_figures.delta_attention_track(make_comparison(wild, noise, [1200], [(0, "MA", 0.0)]))
     axis = figures.ResidueAxis.of(wild.seen)
