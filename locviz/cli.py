@@ -454,11 +454,15 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def count_records(path: Path) -> int | None:
-    """Number of FASTA headers, for the progress bar's total (one pass over the file, gzip or not)."""
+    """Number of FASTA headers, for the progress bar's total (one pass over the file, gzip or not).
+
+    Raises:
+        InputError: the file is not UTF-8 or its gzip stream is damaged: said before any protein is predicted.
+    """
     try:
         with open_fasta(path) as handle:
             return sum(line.startswith(">") for line in handle) or 1
-    except (OSError, LocvizError):
+    except OSError:
         return None
 
 
@@ -571,7 +575,7 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
     if counts["warned"]:
         print(
             f"note: {counts['warned']} record(s) were cleaned (ambiguous residues encoded as unknown, lower case "
-            "read as upper case, digits or a trailing '*' removed; the notes column says which)",
+            "read as upper case, digits or trailing '*' removed; the notes column says which)",
             file=sys.stderr,
         )
     if counts.get("excluded"):
@@ -596,7 +600,8 @@ def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict
         wrote += f" and {'stdout' if args.signals == '-' else args.signals} (known sorting signals)"
     if predicted == 0:
         why = "stopped at the first bad record (--stop-on-error)" if stopped else f"{skipped} skipped"
-        nothing = "" if args.out == "-" else "; nothing was written"
+        earlier = " (the file there is from an earlier run)" if Path(args.out).exists() else ""
+        nothing = "" if args.out == "-" else f"; {args.out} was not written{earlier}"
         print(f"locviz predict: error: no record could be predicted ({why}){nothing}", file=sys.stderr)
         return 1
     if stopped:

@@ -597,7 +597,8 @@ def filter_track(
     value_name = "activation"
     if scale_each and reference is not None:
         value_name = "share of the filter's<br>strongest activation<br>in the reference set"
-        how += ", each scaled to its strongest activation in the reference set"
+        how += (", each scaled to its strongest activation in the reference set's unmasked windows (above it: "
+                "drawn as 1, the hover has the value)")
     elif scale_each:
         value_name = "share of peak"
         how += ", each scaled to its own peak in this protein (in its label)"

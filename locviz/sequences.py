@@ -31,9 +31,9 @@ ALLOWED_RESIDUES = frozenset(STANDARD_RESIDUES + UNKNOWN_RESIDUES)
 NUCLEOTIDE_LETTERS = frozenset("ACGTUN")
 
 MIN_LENGTH = 10
-MIN_THREE_LETTER_CODES = 5  # words that are all three-letter codes: a sequence written out, not one-letter codes
-DUPLICATE_NAME = "duplicate record name; give every record a unique name"
 """Shorter records are rejected: too little sequence for a localisation call."""
+MIN_THREE_LETTER_CODES = 4  # = ceil(MIN_LENGTH / 3): that many three-letter code words are a sequence written out
+DUPLICATE_NAME = "duplicate record name; give every record a unique name"
 
 NUCLEOTIDE_FRACTION = 0.9
 """A record whose letters are at least this fraction ACGTUN looks like DNA/RNA."""
@@ -145,9 +145,14 @@ def iter_fasta(handle: IO[str]) -> Iterator[tuple[str, str, str]]:
     shipped reference sets all come through here. Sequences are raw; :func:`clean_sequence` checks them.
     """
     for header, raw in SimpleFastaParser(handle):
-        # the name ends at any white space, tabs too (a tab in an id would split a TSV row)
-        record_id, description = (header.split(maxsplit=1) + ["", ""])[:2]
-        yield record_id, description.strip(), raw
+        yield *split_header(header), raw
+
+
+def split_header(header: str) -> tuple[str, str]:
+    """(name, description) of a FASTA header line without its '>': the name ends at any white space, a tab too, as
+    in Biopython's record ids (a name with a tab in it is awkward in every tab-separated table)."""
+    name, description = (header.split(maxsplit=1) + ["", ""])[:2]
+    return name, description.strip()
 
 
 SNIFF_BYTES = 8192
@@ -167,6 +172,8 @@ def file_issue(head: bytes, name: str, gzip_ok: bool = False) -> str | None:
         return None
     if kind:
         return f"{name} is {kind}-compressed, not text: unpack it first (e.g. {kind_command(kind)} {name})"
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return f"{name} is UTF-32 text: save it as UTF-8 (most editors offer the choice under 'Save as')"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return f"{name} is UTF-16 text: save it as UTF-8 (most editors offer the choice under 'Save as')"
     if b"\x00" in head:
@@ -235,15 +242,18 @@ class _CheckedText:
         except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
             raise self._failed(exc) from exc
 
-    def readline(self) -> str:
+    def readline(self, size: int = -1) -> str:
         try:
-            return self._handle.readline()
+            return self._handle.readline(size)
         except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
             raise self._failed(exc) from exc
 
     def close(self) -> None:
         if self._path is not None:  # standard input stays open for whoever reads it next
             self._handle.close()
+
+    def __getattr__(self, name: str) -> object:  # name, closed, ...: what the wrapped handle has
+        return getattr(self._handle, name)
 
     def __enter__(self) -> _CheckedText:
         return self
@@ -278,8 +288,13 @@ def first_non_utf8(lines: Iterable[bytes], name: str) -> str | None:
 
 
 def checked_stdin() -> IO[str]:
-    """Standard input, its decoding failures said in words as :func:`open_fasta`'s are."""
-    return _CheckedText(sys.stdin, None)
+    """Standard input read as :func:`open_fasta` reads a file: UTF-8, a byte-order mark dropped, and a byte that is not
+    UTF-8 said in words (``sys.stdin`` itself follows the locale and, in UTF-8 mode, turns bad bytes into
+    surrogates that fail only when the table is written)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # replaced by a text object (tests, notebooks): already decoded
+        return _CheckedText(sys.stdin, None)
+    return _CheckedText(io.TextIOWrapper(buffer, encoding="utf-8-sig", errors="strict"), None)
 
 
 def _split_fasta(text: str) -> list[tuple[str, str, str]]:
@@ -317,7 +332,7 @@ def iter_record_texts(handle: IO[str]) -> Iterator[tuple[int, str]]:
         yield first, text
 
 
-def accession_like(text: str) -> tuple[str, ...]:
+def accession_like(text: str, header_only: bool = False) -> tuple[str, ...]:
     """The identifiers in ``text`` when it holds nothing but database identifiers, else ``()``.
 
     People paste ``P07237`` or ``sp|P07237|PDIA1_HUMAN`` expecting a look-up; locviz works offline
@@ -333,10 +348,10 @@ def accession_like(text: str) -> tuple[str, ...]:
             return ()
         if match.group("acc"):
             found.append(re.split(r"[-.]", match.group("acc"))[0].upper())
-        elif token.isupper():  # UniProt entry names are upper case; "test_1" or "record_1" is a user's own name
-            found.append(match.group("name"))
-        else:
+        elif header_only and not token.isupper():  # UniProt writes entry names upper case: ">test_1" is a user's name
             return ()
+        else:
+            found.append(match.group("name").upper())
     return tuple(dict.fromkeys(found))
 
 
@@ -435,6 +450,8 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
 
 def _empty_sequence(record_id: str) -> str:
     """The message for a record with no sequence, saying so when the sequence was written on the header line."""
+    if record_id == RAW_RECORD_ID:
+        return "no amino-acid letters were given: give the protein's sequence (one-letter codes)"
     if len(record_id) >= MIN_LENGTH and set(record_id.upper()) <= set(ALLOWED_RESIDUES):
         return ("the sequence is empty, and the '>' header line holds what looks like a sequence: write a name on the "
                 "'>' line and the sequence on the lines after it")  # fmt: skip
@@ -451,7 +468,8 @@ def _shown_character(c: str) -> str:
 
 
 def three_letter_codes(raw: str) -> str | None:
-    """The first codes when ``raw`` is a sequence in three-letter codes ("Met Ala Trp", "Met-Ala-Trp"), else None.
+    """The first codes when ``raw`` is a sequence in three-letter codes ("Met Ala Trp Lys", "MET-ALA-TRP-LYS"), else
+    None.
 
     Read as one-letter codes, "Met Ala Trp" would be the protein METALATRP, which nobody gave.
     """
@@ -531,7 +549,6 @@ def parse(
         )
         return result
     seen: set[str] = set()
-    refused: set[str] = set()
     given = {rec_id for rec_id, _, _ in raw_records}
     for number, (rec_id, description, raw) in enumerate(raw_records, start=first_record):
         unnamed = None
@@ -540,12 +557,10 @@ def parse(
             unnamed = ParseIssue(f"the FASTA header of record {number} has no name; it is called '{rec_id}' here",
                                  rec_id, kind="unnamed")  # fmt: skip
         if rec_id in seen:
-            earlier = " (the earlier record of that name was refused too)" if rec_id in refused else ""
-            result.errors.append(ParseIssue(DUPLICATE_NAME + earlier, rec_id))
+            result.errors.append(ParseIssue(DUPLICATE_NAME, rec_id))
             continue
         seen.add(rec_id)
-        refused.add(rec_id)  # until its sequence is accepted
-        accessions = accession_like(raw) if raw.strip() else accession_like(rec_id)
+        accessions = accession_like(raw) if raw.strip() else accession_like(rec_id, header_only=True)
         if accessions:
             raw_input = rec_id == RAW_RECORD_ID and not stripped.startswith(">")
             result.errors.append(accession_issue(accessions, None if raw_input else rec_id, not raw.strip()))
@@ -556,8 +571,9 @@ def parse(
             errors = [ParseIssue(f"only {len(seq)} residues; at least {min_length} are needed", rec_id)]
             seq = None
         result.errors.extend(errors)
-        if seq is not None:  # a refused record's cleaning notes would only blur its error
-            refused.discard(rec_id)
+        if seq is None:  # a refused record's cleaning notes would only blur its error; its made-up name is said
+            result.warnings.extend([unnamed] if unnamed else [])
+        else:
             result.warnings.extend(warnings)
             notes = tuple(w.message for w in warnings)
             result.records.append(ProteinRecord(rec_id, seq, description, notes))

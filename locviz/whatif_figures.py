@@ -240,6 +240,14 @@ def _negligible(a: Attribution) -> bool:
     return a.method != "attention" and _largest(a) < NEGLIGIBLE
 
 
+def _negligible_text(a: Attribution) -> str:
+    """What a grey lane means, in the method's own terms: occlusion measures ΔP, gradients only estimate it."""
+    target = _esc(display_name(a.target))
+    if a.method == "occlusion":
+        return f"no occluded window moves P({target}) by {NEGLIGIBLE:g} or more"
+    return f"every |{_esc(a.name)}| under {NEGLIGIBLE:g} (a first-order estimate of ΔP({target}))"
+
+
 def _lane_title(a: Attribution) -> str:
     """Method and the lane's maximum in its own unit: a share of attention, or ΔP of the target class."""
     unit = "share" if a.method == "attention" else "|ΔP|"
@@ -272,7 +280,7 @@ def attribution_tracks(attributions: Sequence[Attribution]) -> go.Figure:
                          nticks=3, title=dict(text=_lane_title(a), font=dict(size=11)))  # fmt: skip
         if quiet:
             fig.add_annotation(
-                text=f"no residue moves P({_esc(display_name(a.target))}) by {NEGLIGIBLE:g} or more", x=0.5, y=0.9,
+                text=_negligible_text(a), x=0.5, y=0.9,
                 xref="x domain", yref="y domain", showarrow=False, font=dict(size=11, color="#555"),
                 bgcolor="rgba(255,255,255,0.8)", name="negligible", row=i + 1, col=1,
             )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import io
 import json
 import os
 import shutil
@@ -183,6 +184,22 @@ def test_raw_sequence_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert lines[0].startswith("id\tlength\tprediction\tconfidence\tp_ER") and lines[1].startswith("sequence_1\t")
 
 
+def test_standard_input_is_read_as_a_file_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UTF-8 with its byte-order mark dropped, whatever the locale; a byte that is not UTF-8 is a message."""
+    out = tmp_path / "o.tsv"
+    for data, says in ((b"\xef\xbb\xbf" + GOOD.encode(), None),
+                       (GOOD.replace(">gfp", ">gfp prot\xe9ine").encode("latin-1"), "is not UTF-8 text")):  # fmt: skip
+        stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape")  # as in UTF-8 mode
+        monkeypatch.setattr(sys, "stdin", stdin)
+        code, _, err = run_predict(capsys, "-", "--out", str(out))
+        if says is None:
+            assert code == 0 and [r["id"] for r in read_table(out, "\t")] == ["insulin", "gfp", "ubiquitin"], err
+        else:
+            assert code == 1 and "the standard input is not UTF-8 text: save it as UTF-8" in err, err
+
+
 def test_byte_order_mark_and_windows_line_ends(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     fasta = tmp_path / "win.fasta"
     fasta.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
@@ -252,7 +269,7 @@ def test_a_run_that_predicts_nothing_writes_no_table(tmp_path: Path, capsys: pyt
     only_bad = write(tmp_path / "bad.fasta", BAD_RECORD)
     for extra in ((), ("--stop-on-error",)):
         code, _, err = run_predict(capsys, str(only_bad), "--out", str(tmp_path / "o.tsv"), *extra)
-        assert code == 1 and "no record could be predicted" in err and "nothing was written" in err
+        assert code == 1 and "no record could be predicted" in err and "o.tsv was not written" in err
         assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.tsv.partial").exists()
 
 

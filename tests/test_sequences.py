@@ -212,13 +212,24 @@ def test_headers_without_sequences_say_where_the_sequence_should_go() -> None:
     assert "does not look accessions up" in str(parse(">PDIA1_HUMAN\n").errors[0])
 
 
-def test_a_duplicate_of_a_refused_record_says_so() -> None:
-    result = parse(f">x\nMKT\n>x\n{HUMAN_INSULIN}\n")
-    assert result.records == [] and "the earlier record of that name was refused too" in str(result.errors[1])
+def test_a_duplicate_of_a_refused_record_is_refused_after_it() -> None:
+    result = parse(f">x\nMKT\n>x\n{HUMAN_INSULIN}\n")  # as the command line's streamed reader does
+    assert result.records == [] and [str(e) for e in result.errors] == [
+        "record 'x': only 3 residues; at least 10 are needed", "record 'x': duplicate record name; give every record a "
+        "unique name"]  # fmt: skip
 
 
-@pytest.mark.parametrize("text", ["Met Ala Trp Met Arg Leu Leu Pro", "MET-ALA-TRP-MET-ARG-ILE", "met ala lys ser glu"])
+def test_a_refused_unnamed_record_still_says_its_name_is_made_up() -> None:
+    result = parse(f">a\n{HUMAN_INSULIN}\n>\nMK#\n")
+    assert [w.kind for w in result.warnings] == ["unnamed"] and "record_2" in str(result.errors[0])
+
+
+@pytest.mark.parametrize("text", ["Met Ala Trp Met Arg Leu Leu Pro", "MET-ALA-TRP-MET-ARG-ILE", "MET ALA TRP LYS"])
 def test_three_letter_codes_are_refused_with_the_fix(text: str) -> None:
     (error,) = parse(text).errors
     assert "written in three-letter codes" in str(error) and "seq1" in str(error)
-    assert parse("MKVAL LAGLL SAAHE LLKRA")  # groups of five one-letter codes are a sequence
+    assert parse("MKVAL LAGLL SAAHE LLKRA").ok  # groups of five one-letter codes are a sequence
+
+
+def test_lower_case_entry_names_in_a_body_are_still_accessions() -> None:
+    assert "does not look accessions up" in str(parse("pdia1_human").errors[0])

@@ -39,7 +39,7 @@ def test_each_lane_carries_its_maximum_and_a_negligible_delta_p_lane_is_grey_and
     assert figures.MUTED not in (fig.data[0].line.color, fig.data[2].line.color)
     said = [a for a in fig.layout.annotations if a.name == "negligible"]
     assert len(said) == 1 and said[0].yref == "y2 domain"  # in the occlusion lane only
-    assert said[0].text == f"no residue moves P({display_name(wild.label)}) by {NEGLIGIBLE:g} or more"
+    assert said[0].text == f"no occluded window moves P({display_name(wild.label)}) by {NEGLIGIBLE:g} or more"
     assert "share of attention" in _subtitle(fig) and "|ΔP(" in _subtitle(fig)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from locviz.cluster.manifest import TEMPORARY, RunFolder
 from locviz.cluster.plan import sha256_file
-from locviz.sequences import DUPLICATE_NAME, ParseIssue
+from locviz.sequences import DUPLICATE_NAME, ParseIssue, split_header
 
 
 def _ids(folder: Path, entry: dict[str, Any]) -> list[str]:
@@ -72,7 +72,7 @@ def header_lines(task_records: list[tuple[int, str]], names: set[str], refused_l
     for line, text in task_records:
         if line in refused_lines or not text.startswith(">"):
             continue
-        name = text.split("\n", 1)[0][1:].strip().partition(" ")[0]
+        name = split_header(text.split("\n", 1)[0][1:])[0]
         if name in names and name not in found:
             found[name] = line
     return found

@@ -131,6 +131,10 @@ def scan(path: Path, target: int) -> Plan:
             records += view.count(b"\n>")  # every record that starts in this block
             previous = block[-1:]
             offset += len(block)
+        try:
+            utf8.decode(b"", final=True)  # a multi-byte character cut off by the end of the file
+        except UnicodeDecodeError as exc:
+            raise InputError(utf8_issue(path) or f"{path} is not UTF-8 text: save it as UTF-8") from exc
     if not fasta:
         records = 1  # the reader hands the whole text over as one record
     bounds = [*cuts, (size, lines + 1, records)]

@@ -189,7 +189,7 @@ def read_records(task: PartitionTask) -> Iterator[tuple[int, str]]:
         handle.seek(p.start)
         data = handle.read(p.end - p.start)
     encoding = "utf-8-sig" if p.start == 0 else "utf-8"
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace")
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding)
     for line, record_text in iter_record_texts(text):
         yield line + p.first_line - 1, record_text
 
