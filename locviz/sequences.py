@@ -37,6 +37,8 @@ DUPLICATE_NAME = "duplicate record name; give every record a unique name"
 
 NUCLEOTIDE_FRACTION = 0.9
 """A record whose letters are at least this fraction ACGTUN looks like DNA/RNA."""
+IUPAC_NUCLEOTIDES = frozenset("ACGTUNRYKMSWBDHV")
+AMBIGUOUS_NUCLEOTIDE_FRACTION = 0.6  # ... or this fraction, the rest IUPAC ambiguity codes (no E, F, I, L, P, Q)
 
 MAX_UNKNOWN_FRACTION = 0.5
 """A record with more unknown residues (X/B/Z/J/U/O) than this is refused: too little sequence to predict from."""
@@ -422,7 +424,8 @@ def clean_sequence(record_id: str, raw: str) -> tuple[str | None, list[ParseIssu
         return None, [ParseIssue(_empty_sequence(record_id), record_id)], warnings
     share = nucleotide_share(seq)
     if share is not None:
-        return None, [ParseIssue(f"looks like a nucleotide sequence ({share:.0%} A/C/G/T/U/N); give the "
+        rest = "" if share >= NUCLEOTIDE_FRACTION else ", the rest IUPAC ambiguity codes"
+        return None, [ParseIssue(f"looks like a nucleotide sequence ({share:.0%} A/C/G/T/U/N{rest}); give the "
                                  "translated protein sequence instead", record_id)], warnings  # fmt: skip
     prose = reads_like_text(raw, seq)
     if prose:
@@ -481,12 +484,16 @@ def three_letter_codes(raw: str) -> str | None:
 
 
 def nucleotide_share(seq: str) -> float | None:
-    """The share of A/C/G/T/U/N letters when ``seq`` reads as DNA or RNA (at least :data:`NUCLEOTIDE_FRACTION`, and
-    three of the four bases: a poly-Ala or Gly/Ala repeat is not DNA), else None."""
+    """The share of A/C/G/T/U/N letters when ``seq`` reads as DNA or RNA, else None: at least
+    :data:`NUCLEOTIDE_FRACTION`, or :data:`AMBIGUOUS_NUCLEOTIDE_FRACTION` when every other letter is an IUPAC
+    ambiguity code (R, Y, K, M, S, W, B, D, H, V); and three of the four bases (a poly-Ala or Gly/Ala repeat is not
+    DNA). No DeepLoc training protein is made of nucleotide codes alone with even a third of them A/C/G/T/U/N."""
     if len(seq) < MIN_LENGTH or len(set(seq) & set("ACGTU")) < 3:
         return None
     share = sum(c in NUCLEOTIDE_LETTERS for c in seq) / len(seq)
-    return share if share >= NUCLEOTIDE_FRACTION else None
+    if share >= NUCLEOTIDE_FRACTION or (share >= AMBIGUOUS_NUCLEOTIDE_FRACTION and set(seq) <= IUPAC_NUCLEOTIDES):
+        return share
+    return None
 
 
 def reads_like_text(raw: str, seq: str) -> str | None:

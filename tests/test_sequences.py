@@ -60,6 +60,15 @@ def test_empty_record() -> None:
     assert result.errors[0].record_id == "empty" and "empty" in result.errors[0].message
 
 
+def test_dna_with_ambiguity_codes_is_a_nucleotide_sequence_and_proteins_made_of_such_letters_are_not() -> None:
+    dna = "ACGTTGCAAGGCTTACGATC" * 15
+    ambiguous = "".join("RYKMSWBDHV"[i % 10] if i % 4 == 0 else c for i, c in enumerate(dna))  # a quarter ambiguous
+    (error,) = parse(f">amb\n{ambiguous}\n").errors
+    assert "looks like a nucleotide sequence (75% A/C/G/T/U/N, the rest IUPAC ambiguity codes)" in str(error)
+    assert parse(f">p\n{'MKVLAAGIVG' * 20}\n").ok  # every letter could be a nucleotide code but M, L, I: a protein
+    assert parse(f">q\n{'ACDGHKMNRSTVWY' * 10}\n").ok  # only nucleotide codes, but not 60 % A/C/G/T/U/N
+
+
 def test_nucleotide_sequence() -> None:
     result = parse(">dna\nATGGCGTTAGCTAGCTAGGCTAACGTAGCTAGCATCGAT")
     assert "nucleotide" in result.errors[0].message and result.errors[0].record_id == "dna"
