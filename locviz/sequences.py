@@ -212,6 +212,10 @@ def open_fasta(path: str | Path) -> IO[str]:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
+_READ_FAILURES = (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError)
+"""What reading a cut-short or corrupt gzip stream, or a byte that is not UTF-8, raises."""
+
+
 class _CheckedText:
     """A text handle whose decoding failures become :class:`InputError` with the file's name and the fix.
 
@@ -235,19 +239,19 @@ class _CheckedText:
     def __next__(self) -> str:
         try:
             return next(self._handle)
-        except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        except _READ_FAILURES as exc:
             raise self._failed(exc) from exc
 
     def read(self, size: int = -1) -> str:
         try:
             return self._handle.read(size)
-        except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        except _READ_FAILURES as exc:
             raise self._failed(exc) from exc
 
     def readline(self, size: int = -1) -> str:
         try:
             return self._handle.readline(size)
-        except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        except _READ_FAILURES as exc:
             raise self._failed(exc) from exc
 
     def close(self) -> None:
