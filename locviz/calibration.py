@@ -44,6 +44,7 @@ whose cross-validated MCC is under 0.5 carries a note with that figure
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from locviz import batching
+from locviz import batching, organisms
 from locviz.card import CalibrationCard
 from locviz.complexity import low_complexity_share
 from locviz.datasets import TEST_FOLD, LabelledSet
@@ -692,6 +693,7 @@ def assess(
     member_labels: Sequence[str] | None = None,
     homology: HomologyHint | None = None,
     warnings: Sequence[str] = (),
+    organism: str = "any",
 ) -> Support:
     """The verdict for one call.
 
@@ -701,7 +703,9 @@ def assess(
     sequence, or no reference protein within 25 % identity cap it at medium. A sequence unlike the
     training proteins (:meth:`OodSign.severe`) is low whatever the rest says, and its signs come first;
     so are ``warnings`` (most probability was in compartments the chosen organism cannot have, or the call
-    contradicts the protein's own training label).
+    contradicts the protein's own training label). A hit's annotation is read as ``organism`` reads the model's
+    classes (:func:`locviz.organisms.annotation_in`): a vacuolar homologue of an animal protein speaks for
+    lysosomal, a chloroplast one for nothing.
     """
     level = thresholds.level(confidence)
     bounds = {"high": f"at least {thresholds.high:.2f}", "medium": f"{thresholds.low:.2f}-{thresholds.high:.2f}",
@@ -727,7 +731,7 @@ def assess(
     reasons += [s.sentence for s in signs if not s.severe]
     if homology is not None:
         before_homology = level
-        level, sentences, far = _homology(level, label, homology)
+        level, sentences, far = _homology(level, label, homology, organism)
         reasons += sentences
         if level != before_homology:
             raised = LEVELS.index(level) > LEVELS.index(before_homology)
@@ -775,7 +779,7 @@ def mixed_calls_note(label: str, thresholds: SupportThresholds) -> str | None:
             f"ones were mostly {sources} proteins.")  # fmt: skip
 
 
-def _homology(level: str, label: str, hint: HomologyHint) -> tuple[str, list[str], bool]:
+def _homology(level: str, label: str, hint: HomologyHint, organism: str = "any") -> tuple[str, list[str], bool]:
     """(new level, sentences, far from every other reference protein)."""
     sentences = []
     if hint.itself:
@@ -786,18 +790,32 @@ def _homology(level: str, label: str, hint: HomologyHint) -> tuple[str, list[str
                          "data for that entry): it is not counted as independent support.")  # fmt: skip
     other = "other " if hint.itself or hint.variant_of else ""
     if hint.identity is None or hint.identity < HOMOLOGY_FAR_IDENTITY:
-        best = "no hit" if hint.identity is None else f"best identity {hint.identity:.0%}"
+        best = "no hit" if hint.identity is None else f"best identity {percent(hint.identity)}"
         return level, [*sentences, f"No {other}annotated reference protein is similar ({best})."], True
-    covered = "" if hint.coverage is None else f" over {hint.coverage:.0%} of the query"
+    covered = "" if hint.coverage is None else f" over {percent(hint.coverage)} of the query"
     who = (f"Nearest {other}annotated protein{' ' + hint.accession if hint.accession else ''} "
-           f"({hint.identity:.0%} identity{covered})")  # fmt: skip
+           f"({percent(hint.identity)} identity{covered})")  # fmt: skip
     if hint.identity < HOMOLOGY_SUPPORT_IDENTITY or hint.location is None:
         return level, [*sentences, f"{who} is too distant to confirm the call."], False
     if hint.coverage is not None and hint.coverage < HOMOLOGY_MIN_COVERAGE:
         return level, [*sentences, f"{who} covers too little of the protein to confirm the call."], False
-    if hint.location == label:
-        return _raise(level), [*sentences, f"{who} is in {label} too."], False
-    return _lower(level), [*sentences, f"{who} is in {hint.location}, not {label}."], False
+    where, same = organisms.annotation_text(hint.location, organism), organisms.annotation_in(hint.location, organism)
+    if same is None:
+        return level, [*sentences, f"{who} is in {where}: it neither confirms nor contradicts the call."], False
+    if same == label:
+        return _raise(level), [*sentences, f"{who} is in {where} too."], False
+    return _lower(level), [*sentences, f"{who} is in {where}, not {label}."], False
+
+
+def percent(fraction: float) -> str:
+    """A fraction 0-1 as a percentage that never reads "100%" unless it is 1 (99.96% identity is no identical
+    protein: "99.9%") nor "0%" unless it is 0."""
+    value = 100 * fraction
+    if 0 < value < 0.5:
+        return f"{math.ceil(round(value * 10, 6)) / 10:.1f}%"  # round first: 0.1 is 0.09999... in binary
+    if 99.5 <= value < 100:
+        return f"{math.floor(round(value * 10, 6)) / 10:.1f}%"
+    return f"{value:.0f}%"
 
 
 def current_section(card: Any) -> CalibrationCard | None:
@@ -881,11 +899,12 @@ def support_for(prediction: Prediction, thresholds: SupportThresholds, homology:
     members = prediction.member_calls
     warnings = [w for w in (prediction.extra.get("organism_warning"),) if w]  # set by locviz.organisms.apply
     known = prediction.extra.get("known_location")  # a training protein's own label (locviz.predict)
-    if known is not None and known != prediction.label:
+    organism = prediction.organism
+    if known is not None and organisms.annotation_in(known, organism) != prediction.label:
         warnings.append(f"This very protein is annotated {known} in the model's training data, not "
                         f"{prediction.label}: the call contradicts its own label.")  # fmt: skip
     return assess(prediction.confidence, prediction.label, prediction.sequence, thresholds, members, homology,
-                  warnings)  # fmt: skip
+                  warnings, organism)  # fmt: skip
 
 
 def annotate(prediction: Prediction, thresholds: SupportThresholds, homology: HomologyHint | None = None) -> Prediction:

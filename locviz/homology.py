@@ -791,20 +791,31 @@ class Evidence:
         return tuple(h for h in self.hits if h.accession not in own)
 
 
-def _agreement(location: str, label: str) -> str:
-    return "agrees with the model" if location == label else f"the model says {display_name(label)}"
+def _annotation(location: str, label: str, organism: str) -> tuple[str, str]:
+    """(the annotation in words, how it compares with the call), the annotation read as ``organism`` reads the
+    model's classes (:func:`locviz.organisms.annotation_in`: a vacuolar homologue of an animal protein is
+    lysosomal)."""
+    where = organisms.annotation_text(location, organism, display_name)
+    same = organisms.annotation_in(location, organism)
+    if same is None:
+        return where, "neither for nor against the call"
+    return where, "agrees with the model" if same == label else f"the model says {display_name(label)}"
+
+
+def _evalue(evalue: float) -> str:
+    return f"E = {evalue:.0e}" if evalue > 0 else "E = 0 (below what the search can report)"
 
 
 def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_evalue: float = MAX_EVALUE,
-             variant_of: Sequence[RefEntry] = ()) -> str:  # fmt: skip
-    """The plain sentence shown beside a call."""
+             variant_of: Sequence[RefEntry] = (), organism: str = "any") -> str:  # fmt: skip
+    """The plain sentence shown beside a call of a prediction restricted to ``organism``."""
     if known:
         first = known[0]
-        where = display_name(first.location)
+        where, agreement = _annotation(first.location, label, organism)
         others = {e.location for e in known} - {first.location}
         also = f"; also annotated {', '.join(display_name(o) for o in sorted(others))}" if others else ""
         return (f"known: {where} ({first.accession} is in the reference set, {first.dataset} fold {first.fold}"
-                f"{also}) — {_agreement(first.location, label)}")  # fmt: skip
+                f"{also}) — {agreement}")  # fmt: skip
     named = ""
     if variant_of:
         e = variant_of[0]
@@ -821,9 +832,9 @@ def describe(label: str, hits: Sequence[Hit], known: Sequence[RefEntry], max_eva
         weak = (f" ({why} to confirm or contradict the call: the support verdict counts hits of at least "
                 f"{calibration.HOMOLOGY_SUPPORT_IDENTITY:.0%} identity over {calibration.HOMOLOGY_MIN_COVERAGE:.0%} of "
                 "the query)")  # fmt: skip
-    return (f"closest annotated protein {h.accession}, {100 * h.identity:.0f} % identity over {100 * h.coverage:.0f} % "
-            f"of the query, E = {h.evalue:.0e}: {display_name(h.location)} — {_agreement(h.location, label)}{weak}"
-            f"{named}")  # fmt: skip
+    where, agreement = _annotation(h.location, label, organism)
+    return (f"closest annotated protein {h.accession}, {calibration.percent(h.identity)} identity over "
+            f"{calibration.percent(h.coverage)} of the query, {_evalue(h.evalue)}: {where} — {agreement}{weak}{named}")
 
 
 def _combined(prediction: Prediction, hits: Sequence[Hit], combination: Combination | None) -> np.ndarray | None:
@@ -850,7 +861,7 @@ def evidence(
     variant_of = [e for e in reference.named(prediction) if e not in known]
     combined = _combined(prediction, hits, reference.combination)
     label = None if combined is None else prediction.classes[int(np.argmax(combined))]
-    sentence = describe(prediction.label, hits, known, variant_of=variant_of)
+    sentence = describe(prediction.label, hits, known, variant_of=variant_of, organism=prediction.organism)
     return Evidence(tuple(hits), tuple(known), sentence, combined, label, tuple(variant_of))
 
 

@@ -44,7 +44,7 @@ cross-validation of such priors is possible here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -55,8 +55,9 @@ ORGANISMS = ("any", "animal", "fungus", "plant")
 DEFAULT_ORGANISM = "any"
 PLURAL = {"any": "organisms", "animal": "animals", "fungus": "fungi", "plant": "plants"}
 WARN_EXCLUDED = 0.5
-"""When the excluded compartments held more than this share of the model's probability, the restricted call is
-a runner-up of a protein the model placed elsewhere: the prediction says so (``extra['organism_warning']``)."""
+"""When the excluded compartments without a counterpart (:data:`COUNTERPART`) held more than this share of the
+model's probability, the restricted call is a runner-up of a protein the model placed elsewhere: the prediction says
+so (``extra['organism_warning']``)."""
 
 ORGANISM_DESCRIPTIONS = {
     "any": "every compartment of the model (no restriction)",
@@ -138,6 +139,31 @@ def moved_classes(classes: Sequence[str], organism: str) -> tuple[tuple[str, str
     excluded = excluded_classes(classes, organism)
     allowed = set(classes) - set(excluded)
     return tuple((c, COUNTERPART[c]) for c in excluded if COUNTERPART.get(c) in allowed)
+
+
+def annotation_in(location: str, organism: str) -> str | None:
+    """The class of ``organism`` that an annotated ``location`` (a reference or training protein's class id) stands
+    for: the location itself, its :data:`COUNTERPART` when ``organism`` lacks it (a yeast vacuolar homologue of an
+    animal protein speaks for ``lysosomal``), or None when ``organism`` has neither (a chloroplast paralogue of an
+    animal protein neither confirms nor contradicts an animal call). The mapping :func:`restrict` applies to the
+    model's probabilities."""
+    check_organism(organism)
+    if organism not in _NOT_IN.get(location, ()):
+        return location
+    counterpart = COUNTERPART.get(location)
+    return counterpart if counterpart is not None and organism not in _NOT_IN.get(counterpart, ()) else None
+
+
+def annotation_text(location: str, organism: str, name: Callable[[str], str] = str) -> str:
+    """``location`` for a sentence, with what it stands for in ``organism`` when that differs (see
+    :func:`annotation_in`): ``vacuolar (lysosomal in animals)``, ``chloroplast, which animals do not have``; ``name``
+    turns a class id into words (``locviz.card.display_name``)."""
+    mapped = annotation_in(location, organism)
+    if mapped == location:
+        return name(location)
+    if mapped is None:
+        return f"{name(location)}, which {PLURAL[organism]} do not have"
+    return f"{name(location)} ({name(mapped)} in {PLURAL[organism]})"
 
 
 def restrict(probabilities: np.ndarray, classes: Sequence[str], organism: str) -> np.ndarray:

@@ -336,10 +336,13 @@ def rescore(
     wild type (made with the same ``organism``; default: the organism the scan was made with).
 
     Raises:
-        InputError: ``predictor`` has other classes than the scan's model, or ``record`` is not the scanned protein.
+        InputError: ``predictor`` has other classes than the scan's model, ``record`` is not the scanned protein,
+            or ``organism`` is not the one the scan was made for.
     """
     check_same_classes(predictor.name, predictor.classes, scan.model, scan.classes)
     organism = scan.wild.organism if organism is None else organism
+    check(organism == scan.wild.organism, f"the scan of {scan.id!r} was made for organism {scan.wild.organism!r}; "
+          f"re-scoring it for {organism!r} would set side by side Δs of two normalisations: scan again")  # fmt: skip
     if record.sequence != scan.wild.sequence:
         raise InputError(f"record {record.id!r} is not the protein {scan.id!r} that was scanned")
     full_wild, organism = _wild(predictor, record, full_wild, organism)
@@ -498,16 +501,21 @@ def _hgvs_residue(code: str, token: str) -> str:
     return one
 
 
-def _hgvs_inserted(text: str, token: str) -> str:
-    """Inserted residues: three-letter codes (``GlyArg``) when written so, else one letter each (``GR``)."""
-    if re.fullmatch(r"(?:[A-Z][a-z]{2})+", text):
-        return "".join(_hgvs_residue(text[i : i + 3], token) for i in range(0, len(text), 3))
+def _hgvs_inserted(text: str, token: str, three_letter_flanks: bool) -> str:
+    """Inserted residues: three-letter codes when capitalised so (``GlyArg``) or when the neighbours are written in
+    three letters and the text reads as three-letter codes in any case (``p.lys2_thr3insgly``: one glycine), else one
+    letter each (``GR``, ``p.Lys2_Thr3insG``). The table's ``ins2:G`` shows which reading was taken."""
+    triplets = [text[i : i + 3] for i in range(0, len(text), 3)]
+    codes = len(text) % 3 == 0 and all(seq1(t, undef_code="?") != "?" for t in triplets)
+    if re.fullmatch(r"(?:[A-Z][a-z]{2})+", text) or (three_letter_flanks and codes):
+        return "".join(_hgvs_residue(t, token) for t in triplets)
     return text.upper()
 
 
 def _parse_hgvs(token: str) -> Variant | None:
     """A variant in HGVS protein notation (``p.Lys128Thr``, ``p.K128T``, ``p.(Lys128Thr)``, ``p.Ala5_Leu9del``,
-    ``p.Lys128_Ala129insGly``; three-letter codes also without ``p.``), or None when ``token`` is not HGVS.
+    ``p.Lys128_Ala129insGly``; a three-letter substitution also without ``p.``: ``Lys128Thr``), or None when
+    ``token`` is not HGVS (``K128T``, ``del1-20``: locviz's own notation).
 
     Residues HGVS names (both ends of a deletion, both neighbours of an insertion) are kept in
     :attr:`Variant.expect` and checked against the sequence in :func:`_check_variants`.
@@ -536,7 +544,8 @@ def _parse_hgvs(token: str) -> Variant | None:
         check(after == before + 1, f"insertion {token!r}: an insertion lies between two neighbouring residues "
               f"(p.Lys{before}_Ala{before + 1}ins...), not {before} and {after}")  # fmt: skip
         flanks = ((before, _hgvs_residue(m[1], token)), (after, _hgvs_residue(m[3], token)))
-        return Variant("ins", before, before, "", _hgvs_inserted(m[5], token), expect=flanks, notation=text)
+        inserted = _hgvs_inserted(m[5], token, three_letter_flanks=len(m[1]) == 3)
+        return Variant("ins", before, before, "", inserted, expect=flanks, notation=text)
     for word, advice in _HGVS_UNSUPPORTED:
         check(word not in body.lower(), f"variant {token!r}: {advice}")
     check(body not in ("?", "0", "=") and not body.endswith("="),
@@ -593,6 +602,8 @@ def _check_variants(sequence: str, variants: Sequence[Variant]) -> None:
         outside = v.start if v.start < 1 else v.end
         check(1 <= v.start and v.end <= n, f"{v}: position {outside} is outside the protein (1-{n})")
         if v.kind == "sub":
+            check(v.new != v.wt, f"{v.notation or v} names no change to predict: residue {v.start} is {v.wt} already "
+                  "(a synonymous change leaves the protein as it is)")  # fmt: skip
             actual = sequence[v.start - 1]
             check(
                 actual == v.wt,

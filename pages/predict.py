@@ -7,13 +7,14 @@ Streamlit widgets only; everything it shows comes from :mod:`locviz`
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from locviz import export, figures, homology, organisms, table
+from locviz import calibration, export, figures, homology, organisms, table
 from locviz.card import display_name
 from locviz.datasets import location_in
 from locviz.errors import LocvizError
@@ -185,7 +186,7 @@ def nearest_cell(call: evidence.Call) -> str | None:
     if not ev.hits:
         return "no hit"
     h = ev.hits[0]
-    return f"{h.accession} · {h.identity:.0%} · {display_name(h.location)}"
+    return f"{h.accession} · {calibration.percent(h.identity)} · {display_name(h.location)}"
 
 
 def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
@@ -386,19 +387,25 @@ def combined_line(call: evidence.Call, combination) -> None:
     )
 
 
+def _floor_percent(fraction: float) -> float:
+    """A percentage the table's one decimal cannot round up to 100.0 (99.96 % identity is not identity)."""
+    return math.floor(round(1000 * fraction, 6)) / 10
+
+
 def hits_table(ev) -> None:
     frame = pd.DataFrame(
-        [{"accession": h.accession, "known location": display_name(h.location), "identity": 100 * h.identity,
-          "coverage": 100 * h.coverage, "E-value": f"{h.evalue:.0e}" if h.evalue > 0 else "0"} for h in ev.hits]
+        [{"accession": h.accession, "known location": display_name(h.location),
+          "identity": _floor_percent(h.identity), "coverage": _floor_percent(h.coverage),
+          "E-value": f"{h.evalue:.0e}" if h.evalue > 0 else "0"} for h in ev.hits]
     )  # fmt: skip
     st.dataframe(
         frame, hide_index=True, width="stretch", height=38 + 35 * len(frame),
         column_config={
             "accession": st.column_config.TextColumn(width="small"),
             "known location": st.column_config.TextColumn(width="medium"),
-            "identity": st.column_config.NumberColumn(format="%.0f %%", width="small",
+            "identity": st.column_config.NumberColumn(format="%.1f %%", width="small",
                                                       help="identical residues in the alignment"),
-            "coverage": st.column_config.NumberColumn(format="%.0f %%", width="small",
+            "coverage": st.column_config.NumberColumn(format="%.1f %%", width="small",
                                                       help="share of this protein aligned"),
             "E-value": st.column_config.TextColumn(width="small", help="DIAMOND's E-value (hits up to 1e-3 are "
                                                    "listed; 0: below the smallest number it reports)"),

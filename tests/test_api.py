@@ -34,6 +34,8 @@ def tiny(tiny_weights_dir: Path) -> locviz.Predictor:
         ("p.Lys2Thr", "K2T"), ("p.K2T", "K2T"), ("p.(Lys2Thr)", "K2T"), ("Lys2Thr", "K2T"), ("p.lys2thr", "K2T"),
         ("p.Ala4_Ile6del", "del4-6"), ("p.A4_I6del", "del4-6"), ("p.Ala4del", "del4"), ("p.(Ala4_Ile6del)", "del4-6"),
         ("p.Lys2_Thr3insGlyArg", "ins2:GR"), ("p.K2_T3insGR", "ins2:GR"), ("p.Lys2_Thr3insGly", "ins2:G"),
+        ("p.lys2_thr3insgly", "ins2:G"),  # three-letter neighbours: three-letter insertion, whatever the case
+        ("p.lys2_thr3insgl", "ins2:GL"),  # not three-letter codes: one letter each
     ],
 )  # fmt: skip
 def test_hgvs_means_the_same_change_as_our_notation(hgvs: str, ours: str) -> None:
@@ -74,6 +76,13 @@ def test_hgvs_names_the_residues_it_expects_and_a_wrong_one_is_refused_with_posi
 def test_hgvs_forms_that_cannot_be_predicted_say_what_to_write(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace("*", r"\*")):
         parse_variants(text)
+
+
+@pytest.mark.parametrize("text", ["K2K", "p.Lys2Lys", "Lys2Lys"])
+def test_a_substitution_by_the_same_residue_names_no_change(text: str) -> None:
+    """As p.Lys2= does: a "mutant" identical to the wild type would be predicted and tabulated as a change."""
+    with pytest.raises(InputError, match="names no change to predict: residue 2 is K already"):
+        edit(WILD, parse_variants(text))
 
 
 def test_our_notation_is_unchanged_beside_hgvs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -200,6 +201,38 @@ def test_homology_raises_lowers_or_flags_distance() -> None:
         HomologyHint(62.0, "Nucleus")
     with pytest.raises(InputError, match="coverage is a fraction 0-1"):
         HomologyHint(0.62, "Nucleus", coverage=95.0)
+
+
+def test_a_hit_counts_as_the_organism_reads_its_compartment() -> None:
+    """An animal lysosomal call beside a yeast vacuolar homologue is confirmed, not contradicted (the combined call
+    reads the counterpart the same way); a chloroplast hit beside an animal call moves nothing."""
+    hint = HomologyHint(0.8, "vacuolar", "YVAC1", 0.95)
+    animal = assess(0.6, "lysosomal", ORDINARY, THRESHOLDS, None, hint, organism="animal")
+    assert animal.level == "high"
+    assert "Nearest annotated protein YVAC1 (80% identity over 95% of the query) is in vacuolar (lysosomal in " \
+           "animals) too." in animal.reasons  # fmt: skip
+    assert assess(0.6, "lysosomal", ORDINARY, THRESHOLDS, None, hint).level == "low"  # any organism: a contradiction
+    chloroplast = dataclasses.replace(hint, location="chloroplast")
+    plastid = assess(0.6, "mitochondrial", ORDINARY, THRESHOLDS, None, chloroplast, organism="animal")
+    assert plastid.level == "medium"
+    assert plastid.reasons[-1].endswith("is in chloroplast, which animals do not have: it neither confirms nor "
+                                        "contradicts the call.")  # fmt: skip
+
+
+def test_a_training_label_is_read_through_the_organism_before_it_contradicts_the_call() -> None:
+    """A training protein annotated vacuolar, predicted for an animal: lysosomal is its own label read for animals."""
+    classes = ["lysosomal", "vacuolar", "nuclear"]
+    n = len(ORDINARY)
+    pred = Prediction("P1", ORDINARY, classes, np.array([0.7, 0.0, 0.3]), np.full(n, 1 / n), np.ones(n, bool), "m",
+                      organism="animal", extra={"known_location": "vacuolar"})  # fmt: skip
+    assert not any("contradicts its own label" in r for r in calibration.support_for(pred, THRESHOLDS).reasons)
+    pred.extra["known_location"] = "nuclear"
+    assert any("contradicts its own label" in r for r in calibration.support_for(pred, THRESHOLDS).reasons)
+
+
+def test_percentages_never_round_into_identity_or_nothing() -> None:
+    assert [calibration.percent(f) for f in (1.0, 0.999, 0.9996, 0.995, 0.994, 0.62, 0.001, 0.0)] == [
+        "100%", "99.9%", "99.9%", "99.5%", "99%", "62%", "0.1%", "0%"]  # fmt: skip
 
 
 def test_a_proteins_own_reference_entry_is_not_support() -> None:

@@ -178,7 +178,9 @@ def test_evidence_sentences(reference: Reference, proteins: dict[str, str]) -> N
     pred.sequence = mutate(np.random.default_rng(5), proteins["P00004"], 0.3)
     ev = homology.evidence(pred, reference)
     assert ev.sentence.startswith("closest annotated protein P00004, ")
-    assert re.search(r"P00004, \d\d % identity over (99|100) % of the query, E = \de-\d\d: vacuolar — ", ev.sentence)
+    found = re.search(r"P00004, \d\d% identity over (99(\.\d)?|100)% of the query, E = \de-\d\d: vacuolar — ",
+                      ev.sentence)  # fmt: skip
+    assert found, ev.sentence
     assert "too distant" not in ev.sentence  # ~70 % identity: a hit the support verdict counts
     distant = homology.Hit("P00004", "vacuolar", identity=0.36, coverage=0.9, evalue=1e-5, bitscore=50.0, fold=1)
     sentence = homology.describe("vacuolar", [distant], [])  # a user read "36 % ... agrees" beside "too distant"
@@ -293,8 +295,28 @@ def test_the_combined_call_respects_the_organism(proteins: dict[str, str]) -> No
     ev = homology.evidence(pred, ref)
     assert ev.combined_label != "Plastid" and ev.combined[DEEPLOC_CLASSES.index("Plastid")] == 0
     assert ev.combined.sum() == pytest.approx(1.0)
-    assert ev.sentence.startswith("known: plastid (PLAST1")
+    assert ev.sentence.startswith("known: plastid, which animals do not have (PLAST1")
+    assert ev.sentence.endswith("— neither for nor against the call")
     ref.close()
+
+
+def test_a_hit_is_read_as_the_organism_reads_the_classes() -> None:
+    """A yeast vacuolar homologue of an animal protein speaks for lysosomal (as the combined call and the
+    probabilities already read it); a chloroplast paralogue of an animal protein speaks for nothing."""
+    vacuolar = homology.Hit("YVAC1", "vacuolar", identity=0.8, coverage=0.95, evalue=1e-40, bitscore=200.0, fold=1)
+    sentence = homology.describe("lysosomal", [vacuolar], [], organism="animal")
+    assert sentence.endswith("vacuolar (lysosomal in animals) — agrees with the model")
+    assert homology.describe("lysosomal", [vacuolar], []).endswith("vacuolar — the model says lysosomal")
+    plastid = dataclasses.replace(vacuolar, location="chloroplast")
+    sentence = homology.describe("mitochondrial", [plastid], [], organism="animal")
+    assert sentence.endswith("chloroplast, which animals do not have — neither for nor against the call")
+
+
+def test_identity_and_evalue_are_never_rounded_into_what_they_are_not() -> None:
+    """A point mutant of a 1,501-residue protein is not "100 % identical", and E = 0 is no "0e+00"."""
+    near = homology.Hit("A1", "nuclear", identity=0.999, coverage=1.0, evalue=0.0, bitscore=3000.0, fold=1)
+    sentence = homology.describe("nuclear", [near], [])
+    assert "A1, 99.9% identity over 100% of the query, E = 0 (below what the search can report):" in sentence
 
 
 @pytest.mark.parametrize(("name", "folds"), [("multiloc", {1, 2, 3, 4}), ("deeploc", set(range(8)))])

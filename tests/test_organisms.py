@@ -145,3 +145,24 @@ def test_cli_refuses_an_unknown_organism(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         cli.main(["predict", "x.fasta", "--out", "-", "--organism", "martian"])
     assert "animal" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("location", "organism", "read_as"),
+    [
+        ("vacuolar", "animal", "lysosomal"), ("lysosomal", "fungus", "vacuolar"), ("lysosomal", "animal", "lysosomal"),
+        ("chloroplast", "animal", None), ("Plastid", "fungus", None), ("Plastid", "plant", "Plastid"),
+        ("Lysosome/Vacuole", "animal", "Lysosome/Vacuole"), ("chloroplast", "any", "chloroplast"),
+    ],
+)  # fmt: skip
+def test_an_annotation_is_read_as_restrict_reads_the_probabilities(location: str, organism: str, read_as) -> None:
+    """The class an annotated protein's location stands for in an organism is where :func:`organisms.restrict` puts
+    that class's probability (its counterpart, or nowhere)."""
+    assert organisms.annotation_in(location, organism) == read_as
+    classes = MULTILOC_CLASSES if location in MULTILOC_CLASSES else DEEPLOC_CLASSES
+    one_hot = np.eye(len(classes))[list(classes).index(location)]
+    restricted = organisms.restrict(one_hot, classes, organism)
+    if read_as is None:
+        assert restricted[list(classes).index(location)] == 0  # gone, the rest uniform
+    else:
+        assert restricted[list(classes).index(read_as)] == pytest.approx(1.0)

@@ -555,6 +555,12 @@ def test_rescore_refuses_a_model_with_other_classes(tiny: Predictor, tiny_weight
         whatif.rescore(scan, other, insulin())
 
 
+def test_rescore_refuses_another_organism_than_the_scans(tiny: Predictor) -> None:
+    scan = whatif.saturation_scan(tiny, insulin(), 11, 12)
+    with pytest.raises(InputError, match="was made for organism 'any'; re-scoring it for 'animal'"):
+        whatif.rescore(scan, tiny, insulin(), organism="animal")
+
+
 def test_scan_command_rescores_with_a_second_model(tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
     fasta = tmp_path / "in.fasta"
