@@ -109,15 +109,21 @@ def neighbours(
     Raises:
         BundleError: the model ships no reference set.
         SearchError: DIAMOND is missing or failed (``apt-get install diamond-aligner``).
-        InputError: an unknown ``search_mode``.
+        InputError: an unknown ``search_mode``, or predictions another model made (the combined call and the
+            support verdict are fitted for ``predictor``'s).
     """
+    predictions = list(predictions)
+    for p in predictions:
+        if p.model_name != predictor.name or list(p.classes) != list(predictor.classes):
+            raise InputError(f"protein {p.id!r} was predicted by {p.model_name!r}, not {predictor.name!r}: search "
+                             f"with the model that made the predictions (locviz.neighbours(load_model("
+                             f"{p.model_name!r}), predictions))")  # fmt: skip
     if reference is None:
         by_mode = _REFERENCES.setdefault(predictor, {})
         mode = homology.search_mode(predictor.bundle.card, search_mode)
         reference = by_mode.get(mode)
         if reference is None:
             reference = by_mode[mode] = homology.Reference.for_search(predictor.bundle, sensitivity=mode)
-    predictions = list(predictions)
     if not predictions:
         return []
     all_hits = homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
@@ -170,7 +176,7 @@ def scan(
 def mutate(
     predictor: Predictor,
     protein: Protein,
-    variants: str | Sequence[whatif.Variant] | ProteinRecord,
+    variants: str | Sequence[str] | Sequence[whatif.Variant] | ProteinRecord,
     *,
     combine: bool = False,
     organism: str | None = None,
@@ -181,7 +187,8 @@ def mutate(
     ``variants`` is text in locviz's notation or HGVS (``"K128T"``, ``"del1-20"``, ``"ins45:AAA"``,
     ``"p.Lys128Thr"``, ``"p.Ala5_Leu9del"``, ``"p.Lys128_Ala129insGly"``): commas or spaces separate mutants,
     ``+`` joins changes into one mutant, and ``combine=True`` makes one mutant of every change; a list of
-    :class:`~locviz.whatif.Variant` is one mutant; a second sequence (an isoform) is lined up by global alignment.
+    :class:`~locviz.whatif.Variant` is one mutant, a list of texts is read as the texts joined by commas (each
+    at least one mutant); a second sequence (an isoform) is lined up by global alignment.
     As in :func:`scan`, probabilities are over all the model's compartments unless ``organism`` is given.
 
     Raises:
@@ -192,7 +199,15 @@ def mutate(
     record = _record(protein)
     if isinstance(variants, ProteinRecord):
         return [whatif.compare(predictor, record, variants, organism=organism)]
-    mutants = variants if isinstance(variants, str) else [list(variants)]
+    items = [variants] if isinstance(variants, str) else list(variants)
+    if all(isinstance(v, str) for v in items):
+        mutants: str | list[list[whatif.Variant]] = ", ".join(items)  # each text one mutant or more, as typed
+    elif all(isinstance(v, whatif.Variant) for v in items):
+        mutants = [items]
+    else:
+        kinds = sorted({type(v).__name__ for v in items})
+        raise InputError(f"variants is text, a list of texts or a list of locviz.whatif.Variant, not a list of "
+                         f"{' and '.join(kinds)}")  # fmt: skip
     return whatif.compare_mutants(predictor, record, mutants, combine=combine, organism=organism,
                                   wild_prediction=wild)  # fmt: skip
 
@@ -201,11 +216,11 @@ def write_table(
     predictions: Sequence[Prediction], path: str | Path, *, fmt: str | None = None, with_attention: bool = False
 ) -> Path:
     """Write ``predictions`` as ``locviz predict`` writes them: TSV, CSV, JSON or GFF3 (``fmt``, else the file's
-    suffix, else TSV; ``"-"`` is standard output), every column the command line fills (signals, their conflicts
-    with the call and notes, stored in each prediction's ``extra`` on the way; the homology columns when
-    :func:`neighbours` ran on these predictions, as ``--neighbours``). ``with_attention`` (JSON) adds each
-    protein's sequence, attention per residue and member probabilities: the app's "Predictions + attention"
-    download. Returns the path.
+    suffix: TSV for ``.tsv``, ``.txt`` or none, another suffix refused; ``"-"`` is standard output), every column
+    the command line fills (signals, their conflicts with the call and notes, stored in each prediction's ``extra``
+    on the way; the homology columns when :func:`neighbours` ran on these predictions, as ``--neighbours``).
+    ``with_attention`` (JSON) adds each protein's sequence, attention per residue and member probabilities: the
+    app's "Predictions + attention" download. Returns the path.
 
     Raises:
         InputError: no predictions, predictions of different models, only some of them searched,
@@ -214,7 +229,7 @@ def write_table(
     predictions = list(predictions)
     if not predictions:
         raise InputError("no predictions to write; predict at least one protein (predictor.predict(records))")
-    classes = table.check_same_classes(predictions)
+    classes = table.check_one_model(predictions)
     searched = [all(c in p.extra for c in homology.COLUMNS) for p in predictions]
     if any(searched) and not all(searched):
         raise InputError(f"{sum(searched)} of {len(predictions)} predictions carry homology evidence; call "

@@ -708,16 +708,19 @@ def assess(
     lysosomal, a chloroplast one for nothing.
     """
     level = thresholds.level(confidence)
+    shown = f"{confidence:.2f}"  # 0.7698 beside a cut-off of 0.77 reads as on it: one digit more then
+    if shown in (f"{thresholds.high:.2f}", f"{thresholds.low:.2f}"):
+        shown = f"{confidence:.3f}"
     bounds = {"high": f"at least {thresholds.high:.2f}", "medium": f"{thresholds.low:.2f}-{thresholds.high:.2f}",
               "low": f"below {thresholds.low:.2f}"}  # fmt: skip
     signs = ood_checks(sequence)
     severe = [s.sentence for s in signs if s.severe]
     if severe or warnings:
         why = "the sequence is unlike the proteins the model was trained on" if severe else "of the above"
-        reasons = [*warnings, *severe, f"Support is low because {why}; its calibrated confidence {confidence:.2f} "
+        reasons = [*warnings, *severe, f"Support is low because {why}; its calibrated confidence {shown} "
                    f"({level} by itself: {bounds[level]}) does not make up for it."]  # fmt: skip
     else:
-        reasons = [f"Calibrated confidence {confidence:.2f} ({level}: {bounds[level]})."]
+        reasons = [f"Calibrated confidence {shown} ({level}: {bounds[level]})."]
     reasons += [note for note in (weak_class_note(label, thresholds), mixed_calls_note(label, thresholds)) if note]
     base, moved = level, []  # what moved the verdict away from the confidence's own level, in words
     caps = []

@@ -416,7 +416,8 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output file; '-' writes to stdout")
     p.add_argument(
         "--format", choices=table.PREDICTION_FORMATS,
-        help="default: from the --out suffix (.csv, .json, .gff3), else tsv; gff3 writes one feature per call "
+        help="default: from the --out suffix (.csv, .json, .gff3; tsv for .tsv, .tab, .txt, no suffix and '-'; any "
+        "other suffix is refused); gff3 writes one feature per call "
         "and one per known sorting signal (as SignalP 6 and TargetP 2 do)",
     )  # fmt: skip
     p.add_argument("--attention", metavar="ATT_PATH", help="also write per-residue attention as a long TSV")
@@ -484,6 +485,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     fmt = table.format_for(args.out, args.format, table.PREDICTION_FORMATS)
     attention_fmt = table.format_for(args.attention, allowed=table.ATTENTION_FORMATS) if args.attention else None
     signals_fmt = table.format_for(args.signals) if args.signals else None
+    table.check_distinct_outputs({"--out": args.out, "--attention": args.attention, "--signals": args.signals})
     for target in (args.out, args.attention, args.signals):
         if target:
             table.check_output_path(target, reads=source)
@@ -767,7 +769,8 @@ def _whatif_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="FASTA", help="FASTA file (or a file with one raw sequence)")
     p.add_argument("--model", default="multiloc", help=f"{MODEL_HELP} (default: multiloc)")
     p.add_argument("--out", required=True, help="output table; '-' writes to stdout")
-    p.add_argument("--format", choices=table.FORMATS, help="default: from the --out suffix (.csv, .json), else tsv")
+    p.add_argument("--format", choices=table.FORMATS, help="default: from the --out suffix (.csv, .json; tsv for "
+                   ".tsv, .tab, .txt, no suffix and '-'; any other suffix is refused)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -779,7 +782,8 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
         help="in-silico saturation mutagenesis: every substitution in a window, Δ of each class probability",
         description="For every protein of FASTA, change each residue of START..END (1-based, at most "
         f"{whatif.MAX_SCAN_WINDOW}) to each other residue and write one row per (position, substitute): "
-        "id, position, wt, mut, dp_<class> (p(mutant) - p(wild type)); 19 rows per position. Without "
+        "id, position, wt, mut, dp_<class> (p(mutant) - p(wild type)); 19 rows per position (20 at an unknown "
+        "residue X, which every standard residue replaces). Without "
         f"--start/--end the {whatif.DEFAULT_SCAN_WIDTH}-residue window with the most attention is scanned.",
     )
     _whatif_options(p)
@@ -789,7 +793,7 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
                    help="predict the strongest cells again with this model (e.g. scan with --model deeploc-fast, "
                    "re-score with deeploc); adds rescored_by and full_dp_<class> columns. The default window and "
                    "class are then this model's (its attention, its call), as on the app's What if page")  # fmt: skip
-    p.add_argument("--rescore-top", type=int, default=whatif.RESCORE_TOP,
+    p.add_argument("--rescore-top", type=int,
                    help=f"how many of the strongest cells to re-score (default {whatif.RESCORE_TOP})")  # fmt: skip
     p.add_argument("--rescore-class", metavar="CLASS",
                    help="re-score the strongest cells for this class id (as p_<class> without p_; default: each "
@@ -811,8 +815,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 whatif.check_window(args.start, args.end, len(record.sequence))
             except InputError as exc:
                 raise InputError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
-    if args.rescore_top < 1:
-        raise InputError("--rescore-top must be at least 1")
+    if args.rescore_top is not None and (args.rescore_top < 1 or not args.rescore_with):
+        raise InputError("--rescore-top must be at least 1" if args.rescore_with else "--rescore-top "
+                         f"{args.rescore_top}: it says how many cells --rescore-with predicts again; add "
+                         "--rescore-with MODEL")  # fmt: skip
+    rescore_top = whatif.RESCORE_TOP if args.rescore_top is None else args.rescore_top
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     full = load_model(args.rescore_with, device=args.device, batch_size=args.batch_size) if args.rescore_with else None
     if full is not None:  # before any output is opened
@@ -832,7 +839,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update)
             else:
                 scan = whatif.fast_scan(predictor, full, record, args.start, args.end, cls=args.rescore_class,
-                                        top=args.rescore_top, callback=bar.update)  # fmt: skip
+                                        top=rescore_top, callback=bar.update)  # fmt: skip
                 tqdm.write(f"{record.id}: {whatif.rescore_summary(scan)}", file=sys.stderr)
                 disagreement = whatif.rescore_warning(scan)
                 if disagreement:
@@ -859,8 +866,9 @@ def add_mutate(sub: argparse._SubParsersAction) -> None:
         "mutate",
         help="predict variants (K128T, del1-20, ins45:AAA, HGVS p.Lys128Thr) beside the wild type, Δ of each class "
         "probability",
-        description="Write one row per mutant: id, variant, prediction_wt, prediction_mut, dp_<class> "
-        "(p(mutant) - p(wild type)). An item is ID:VARIANTS, all in wild-type coordinates: commas separate "
+        description="Write one row per mutant: id, variant (as given; HGVS text with the change it was read as), "
+        "prediction_wt, prediction_mut, confidence_wt, confidence_mut, support_mut, signal_conflicts_mut, "
+        "dp_<class> (p(mutant) - p(wild type)). An item is ID:VARIANTS, all in wild-type coordinates: commas separate "
         "mutants (P1:del505-508,L7R is two mutants, two rows, each against the wild type), + joins changes into "
         "one mutant (P1:del505-508+L7R), --combine makes one mutant of each item; ID may be left out when FASTA "
         "holds one record. HGVS protein notation is read too (p.Lys128Thr, p.K128T, p.(Lys128Thr), p.Ala5_Leu9del, "

@@ -241,11 +241,12 @@ class Predictor:
         )
 
     def predict_text(
-        self, text: str, max_records: int | None = None, with_filters: bool = False
+        self, text: str, max_records: int | None = None, with_filters: bool = False, organism: str = "any"
     ) -> tuple[ParseResult, list[Prediction]]:
-        """Parse raw or FASTA text and predict every valid record; the parse result carries the problems."""
+        """Parse raw or FASTA text and predict every valid record (for ``organism``, as :meth:`predict`); the
+        parse result carries the problems."""
         parsed = parse(text, max_records=max_records)
-        return parsed, self.predict(parsed.records, with_filters=with_filters)
+        return parsed, self.predict(parsed.records, with_filters=with_filters, organism=organism)
 
 
 def load_model(
@@ -254,7 +255,8 @@ def load_model(
     batch_size: int = batching.DEFAULT_BATCH_SIZE,
     max_batch_residues: int = batching.DEFAULT_MAX_RESIDUES,
 ) -> Predictor:
-    """Load a shipped model (``multiloc``, ``deeploc``) or a bundle path as a :class:`Predictor`.
+    """Load a shipped model (``multiloc``, ``deeploc``, or their one-network students ``multiloc-fast`` and
+    ``deeploc-fast``) or a bundle path as a :class:`Predictor`.
 
     ``device="auto"`` picks CUDA when PyTorch sees a GPU, else the CPU; an
     explicit device is honoured (``BundleError`` if it is not available).

@@ -25,7 +25,7 @@ class Prediction:
     id: str
     sequence: str  # cleaned full sequence
     classes: list[str]
-    probabilities: np.ndarray  # (C,) float, sums to 1 (ensemble mean)
+    probabilities: np.ndarray  # (C,) float, sums to 1: calibrated ensemble, restricted to ``organism``
     attention: np.ndarray  # (L,) float; sums to 1 over seen residues; NaN where not seen
     seen: np.ndarray  # (L,) bool: residue was part of the model input
     model_name: str

@@ -22,7 +22,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -57,10 +57,15 @@ def json_number(value: Any, digits: int = DIGITS) -> float | None:
     return float(f"{value:.{digits}g}") if math.isfinite(value) else None
 
 
+LIST_SEPARATOR = " | "
+"""Between a list's items in a TSV/CSV cell (``notes``, ``signals``, ...). Not ``; ``: the notes' own sentences
+hold semicolons, so the cell could not be split back into its items."""
+
+
 def _text_cell(value: Any) -> str:
-    """A TSV/CSV cell; a list (the signal track) becomes its items' text joined by ``; ``."""
+    """A TSV/CSV cell; a list (the signal track, the notes) becomes its items' text joined by :data:`LIST_SEPARATOR`."""
     if isinstance(value, (list, tuple)):
-        return "; ".join(_text_cell(v) for v in value)
+        return LIST_SEPARATOR.join(_text_cell(v) for v in value)
     return number(value) if isinstance(value, float) else ("" if value is None else str(value))
 
 
@@ -98,14 +103,16 @@ def columns(classes: Sequence[str], extra_columns: Sequence[str] = ()) -> list[s
     return [*BASE_COLUMNS, *(f"p_{c}" for c in classes), *extra_columns]
 
 
-def check_same_classes(preds: Sequence[Prediction]) -> list[str]:
-    """The classes all predictions share; mixed models cannot share one table."""
+def check_one_model(preds: Sequence[Prediction]) -> list[str]:
+    """The classes of the one model all predictions come from: a table names one model in its header, so
+    ``multiloc`` and ``multiloc-fast`` rows (same classes) cannot share it either."""
     classes = list(preds[0].classes) if preds else []
+    model = preds[0].model_name if preds else ""
     for pred in preds:
-        if list(pred.classes) != classes:
+        if list(pred.classes) != classes or pred.model_name != model:
             raise InputError(
-                f"protein {pred.id!r} was predicted with classes {list(pred.classes)}, the first with {classes}; "
-                "write predictions from one model at a time"
+                f"protein {pred.id!r} was predicted by {pred.model_name!r} (classes {list(pred.classes)}), the first "
+                f"by {model!r} (classes {classes}); write predictions from one model at a time"
             )
     return classes
 
@@ -245,7 +252,7 @@ def table_bytes(
     preds: Sequence[Prediction], fmt: str = "csv", *, extra_columns: Sequence[str] = (), with_attention: bool = False
 ) -> bytes:
     """The whole table as bytes (the app's downloads); same columns and rounding as ``locviz predict``."""
-    classes = check_same_classes(preds)
+    classes = check_one_model(preds)
     buffer = io.StringIO()
     model = preds[0].model_name if preds else ""
     writer = TableWriter(
@@ -452,6 +459,20 @@ def check_output_path(path: str, what: str = "the output", reads: str | None = N
         raise InputError(f"{path} is a folder; give a file name for {what}")
     if not target.parent.is_dir():
         raise InputError(f"the folder {target.parent} does not exist; create it or choose another output path")
+
+
+def check_distinct_outputs(outputs: Mapping[str, str | None]) -> None:
+    """Fail before any work starts when two outputs (option → path; None: not asked for) name one file, or
+    standard output (``-``) twice: their rows would be written over each other."""
+    seen: dict[str, str] = {}
+    for option, path in outputs.items():
+        if not path:
+            continue
+        key = "-" if path == "-" else str(Path(path).resolve())
+        if key in seen:
+            where = "standard output" if path == "-" else path
+            raise InputError(f"{seen[key]} and {option} both write {where}; give each its own file")
+        seen[key] = option
 
 
 def open_output(path: str) -> IO[str]:

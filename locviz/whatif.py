@@ -74,7 +74,7 @@ __all__ = [
     "compare_mutants", "comparison_table_bytes", "default_window", "deletion_curve", "deletion_table_bytes",
     "delta_writer", "edit", "gradient_attribution", "mutate_columns", "occlusion_scan", "occlusion_windows",
     "parse_variants", "saturation_scan", "scan_columns", "scan_summary", "scan_table_bytes", "split_mutants",
-    "split_target", "target_mutants", "variants_label",
+    "split_target", "target_mutants", "variants_label", "variants_as_given",
 ]  # fmt: skip
 
 MAX_SCAN_WINDOW = 100
@@ -504,7 +504,8 @@ def _hgvs_residue(code: str, token: str) -> str:
 def _hgvs_inserted(text: str, token: str, three_letter_flanks: bool) -> str:
     """Inserted residues: three-letter codes when capitalised so (``GlyArg``) or when the neighbours are written in
     three letters and the text reads as three-letter codes in any case (``p.lys2_thr3insgly``: one glycine), else one
-    letter each (``GR``, ``p.Lys2_Thr3insG``). The table's ``ins2:G`` shows which reading was taken."""
+    letter each (``GR``, ``p.Lys2_Thr3insG``). The table's ``variant`` column shows which reading was taken
+    (``p.lys2_thr3insgly (ins2:G)``)."""
     triplets = [text[i : i + 3] for i in range(0, len(text), 3)]
     codes = len(text) % 3 == 0 and all(seq1(t, undef_code="?") != "?" for t in triplets)
     if re.fullmatch(r"(?:[A-Z][a-z]{2})+", text) or (three_letter_flanks and codes):
@@ -684,7 +685,14 @@ def target_mutants(item: str, ids: Sequence[str], combine: bool = False) -> tupl
 
 
 def variants_label(variants: Sequence[Variant]) -> str:
+    """The variants in locviz's notation (``K128T,del1-20``): no spaces, for mutant ids."""
     return ",".join(str(v) for v in variants)
+
+
+def variants_as_given(variants: Sequence[Variant]) -> str:
+    """The variants as the user wrote them, each HGVS text beside the change it was read as
+    (``p.(Leu7Pro) (L7P)``): the table's ``variant`` column, which rows are matched to their input by."""
+    return ",".join(f"{v.notation} ({v})" if v.notation else str(v) for v in variants)
 
 
 def apply_variants(record: ProteinRecord, variants: Sequence[Variant] | str) -> ProteinRecord:
@@ -754,7 +762,7 @@ class VariantComparison:
         and the known signals its call contradicts (a signal peptide deleted, the call still Extracellular), Δp."""
         conflicts = signals.disagreements(self.mutant, signals.find_signals(self.mutant.sequence))
         return [self.wild.id, self.label, self.wild.label, self.mutant.label, round(self.wild.confidence, 6),
-                round(self.mutant.confidence, 6), self.mutant.extra.get("support"), "; ".join(conflicts),
+                round(self.mutant.confidence, 6), self.mutant.extra.get("support"), list(conflicts),
                 *self.delta.tolist()]  # fmt: skip
 
 
@@ -797,7 +805,7 @@ def compare(
     if variants:
         sequence, mapping = edit(wild.sequence, variants)
         check(sequence == mutant.sequence, "the mutant sequence is not the wild type with these variants")
-        label = variants_label(variants)
+        label = variants_as_given(variants)
     else:
         mapping = align_positions(wild.sequence, mutant.sequence)
         label = f"aligned to {mutant.id}"
@@ -878,7 +886,7 @@ def compare_mutants(
     predictions = predictor.predict(([] if wild_prediction else [wild]) + records, organism=organism or "any")
     wild_pred = wild_prediction or predictions.pop(0)
     return [
-        _line_up(wild, wild_pred, record, pred, edit(wild.sequence, variants)[1], variants_label(variants))
+        _line_up(wild, wild_pred, record, pred, edit(wild.sequence, variants)[1], variants_as_given(variants))
         for variants, record, pred in zip(groups, records, predictions, strict=True)
     ]
 

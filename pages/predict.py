@@ -207,7 +207,7 @@ def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
                 "nearest annotated protein": nearest_cell(call),
                 "runner-up": (f"{display_name(p.classes[order[1]])} ({p.probabilities[order[1]]:.0%})"
                               if len(order) > 1 else ""),
-                "notes": "; ".join(call.notes),
+                "notes": table.LIST_SEPARATOR.join(call.notes),
             }
         )
     frame = pd.DataFrame(rows)

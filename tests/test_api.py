@@ -3,6 +3,7 @@ and variants in HGVS protein notation beside locviz's own."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from conftest import GFP, HUMAN_INSULIN, REPO
 
 import locviz
-from locviz import cli, homology, whatif
+from locviz import cli, homology, table, whatif
 from locviz.errors import InputError
 from locviz.examples import by_accession
 from locviz.sequences import ProteinRecord
@@ -150,6 +151,8 @@ def test_write_table_is_the_predict_commands_table(tiny: locviz.Predictor, tmp_p
     assert pdi["signals"].startswith("signal_peptide:1-") and "er_retention" in pdi["signals"]
     assert "encoded as unknown" in gfp["notes"] and "encoded as unknown" not in pdi["notes"]
     assert "were not seen by the model" in pdi["notes"]  # the tiny model's window is 200 residues
+    assert gfp["notes"].split(table.LIST_SEPARATOR) == list(predictions[1].notes)  # a cell splits into its notes
+    assert any(";" in note for p in predictions for note in p.notes)  # which "; " could not separate
     assert locviz.write_table(predictions, "-", fmt="json") == Path("-")  # standard output, left open
     printed = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in printed["predictions"]] == ["pdi", "gfp"]
@@ -164,6 +167,11 @@ def test_write_table_is_the_predict_commands_table(tiny: locviz.Predictor, tmp_p
         locviz.write_table([], tmp_path / "empty.tsv")
     restricted = tiny.for_organism(predictions[0], "plant")  # a new call: conflicts and evidence made afresh
     assert "signal_conflicts" not in restricted.extra and "signal_conflicts" in predictions[0].extra
+    other_model = dataclasses.replace(predictions[1], model_name="multiloc-fast")  # same classes, another model
+    with pytest.raises(InputError, match="'gfp' was predicted by 'multiloc-fast'"):
+        locviz.write_table([predictions[0], other_model], tmp_path / "two_models.tsv")
+    with pytest.raises(InputError, match="'gfp' was predicted by 'multiloc-fast', not .*: search with the model"):
+        locviz.neighbours(tiny, [other_model])  # the combined call is fitted for one model's probabilities
     predictions[0].extra.update(dict.fromkeys(homology.COLUMNS))  # one protein searched, the other not
     with pytest.raises(InputError, match="1 of 2 predictions carry homology evidence"):
         locviz.write_table(predictions, tmp_path / "mixed.tsv")
@@ -174,13 +182,17 @@ def test_mutate_in_hgvs_equals_our_notation(tiny: locviz.Predictor) -> None:
     record = ProteinRecord("insulin", HUMAN_INSULIN)  # MALWMRLL...: Leu7, Arg6
     [hgvs] = locviz.mutate(tiny, record, "p.Leu7Pro")
     [ours] = locviz.mutate(tiny, HUMAN_INSULIN, "L7P")
-    assert hgvs.label == ours.label == "L7P"
+    assert hgvs.label == "p.Leu7Pro (L7P)" and ours.label == "L7P"  # as typed, with what it was read as
     np.testing.assert_allclose(hgvs.delta, ours.delta, atol=1e-6)
     assert hgvs.changed == [7]
     [deletion] = locviz.mutate(tiny, record, "p.Ala2_Leu7del")
     assert deletion.changed == [2, 3, 4, 5, 6, 7] and deletion.mutant.length == len(HUMAN_INSULIN) - 6
     separate = locviz.mutate(tiny, record, "L7P, p.Ala2_Leu7del")  # as the app and `locviz mutate`: two mutants
-    assert [c.label for c in separate] == ["L7P", "del2-7"]
+    assert [c.label for c in separate] == ["L7P", "p.Ala2_Leu7del (del2-7)"]
+    as_list = locviz.mutate(tiny, record, ["L7P", "p.Ala2_Leu7del"])  # a list of texts: the same two mutants
+    assert [c.label for c in as_list] == [c.label for c in separate]
+    with pytest.raises(InputError, match="not a list of Variant and int"):
+        locviz.mutate(tiny, record, [parse_variants("L7P")[0], 3])
     np.testing.assert_allclose(separate[0].delta, ours.delta, atol=1e-6)
     [both] = locviz.mutate(tiny, record, "R6A, L7P", combine=True)
     assert both.changed == [6, 7]
@@ -238,3 +250,9 @@ def test_neighbours_gives_the_evidence_the_cli_writes() -> None:
     assert as_app[0].known and as_app[0].known[0].accession == "P07237"
     assert locviz.api._REFERENCES[predictor]["default"].sensitivity == "default"
     assert set(locviz.api._REFERENCES[predictor]) == {"default", "mid-sensitive"}  # one database per mode
+
+
+def test_predict_text_takes_the_organism_as_predict_does(tiny: locviz.Predictor) -> None:
+    parsed, (animal,) = tiny.predict_text(f">gfp\n{GFP}\n", organism="animal")
+    assert animal.organism == "animal" and animal.probabilities[list(animal.classes).index("chloroplast")] == 0
+    assert [r.id for r in parsed.records] == ["gfp"]

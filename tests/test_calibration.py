@@ -230,6 +230,12 @@ def test_a_training_label_is_read_through_the_organism_before_it_contradicts_the
     assert any("contradicts its own label" in r for r in calibration.support_for(pred, THRESHOLDS).reasons)
 
 
+def test_a_confidence_just_under_a_cut_off_is_not_printed_as_on_it() -> None:
+    reasons = assess(0.7996, "Nucleus", ORDINARY, THRESHOLDS, None).reasons  # high at 0.8
+    assert reasons[0].startswith("Calibrated confidence 0.800 (medium: 0.50-0.80)")
+    assert assess(0.7, "Nucleus", ORDINARY, THRESHOLDS, None).reasons[0].startswith("Calibrated confidence 0.70 (")
+
+
 def test_percentages_never_round_into_identity_or_nothing() -> None:
     assert [calibration.percent(f) for f in (1.0, 0.999, 0.9996, 0.995, 0.994, 0.62, 0.001, 0.0)] == [
         "100%", "99.9%", "99.9%", "99.5%", "99%", "62%", "0.1%", "0%"]  # fmt: skip

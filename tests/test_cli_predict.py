@@ -273,6 +273,21 @@ def test_a_run_that_predicts_nothing_writes_no_table(tmp_path: Path, capsys: pyt
         assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.tsv.partial").exists()
 
 
+@pytest.mark.parametrize(
+    ("out", "attention", "said"), [("same.tsv", "./same.tsv", "./same.tsv"), ("-", "-", "standard output")]
+)
+def test_two_outputs_in_one_file_are_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, out: str, attention: str,
+    said: str,
+) -> None:
+    """Their rows would be written over each other, and the run would end with status 0."""
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_predict(capsys, str(fasta), "--out", out, "--attention", attention)
+    assert code == 1 and f"--out and --attention both write {said}; give each its own file" in err
+    assert list(tmp_path.iterdir()) == [fasta]
+
+
 def test_attention_table_refuses_json_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     fasta = write(tmp_path / "in.fasta", GOOD)
     code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--attention",

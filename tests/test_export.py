@@ -230,7 +230,7 @@ def test_member_agreement_spread_and_attended_regions_are_columns_in_every_forma
     extra = pipeline.extra_columns(neighbours=False)
     row = next(csv.DictReader(io.StringIO(table.table_bytes([pred], "csv", extra_columns=extra).decode())))
     assert row["member_agreement"] == "2/3" and float(row["member_spread"]) == pytest.approx(spread, rel=1e-5)
-    assert row["attended_regions"].startswith("41-49 (90%); ")
+    assert row["attended_regions"].startswith("41-49 (90%) | ")
     record = json.loads(table.table_bytes([pred], "json", extra_columns=extra))["predictions"][0]
     assert record["attended_regions"][0] == "41-49 (90%)" and record["member_agreement"] == "2/3"
     arrow = table.arrow_table([pred], pred.classes, extra_columns=extra)

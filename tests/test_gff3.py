@@ -120,7 +120,7 @@ def test_gff3_is_valid_and_its_signals_are_the_apps_track(
             assert f["type"] == gff3.SO_TYPES[s.kind] and f["score"] == "."
             assert f["attributes"]["evidence"] == [s.evidence] and f["attributes"]["rule"] == [RULES[s.kind]]
         kinds_seen.update(k for k, _, _ in found)
-        assert rows[pid]["signals"] == "; ".join(f"{k}:{a}-{b}" for k, a, b in found)  # the table's column
+        assert rows[pid]["signals"] == " | ".join(f"{k}:{a}-{b}" for k, a, b in found)  # the table's column
     assert kinds_seen == set(gff3.SO_TYPES)  # every kind of signal went through the writer
     assert not proteins["SOD1"]["features"][1:]
     pdi = next(line for line in text.splitlines() if "\tsignal_peptide\t" in line and line.startswith("sp|P07237"))

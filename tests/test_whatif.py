@@ -587,7 +587,8 @@ def test_scan_command_rescores_with_a_second_model(tmp_path: Path, tiny_weights_
     assert chosen == expected
     capsys.readouterr()
     for extra, message in ((["--rescore-class", "nucleus"], "not a class of"),
-                           (["--rescore-class", "nuclear"], "add --rescore-with")):  # fmt: skip
+                           (["--rescore-class", "nuclear"], "add --rescore-with"),
+                           (["--rescore-top", "3"], "add --rescore-with")):  # fmt: skip
         rescore = ["--rescore-with", str(tiny_weights_dir / "multiloc")] if message != "add --rescore-with" else []
         assert cli.main(["scan", str(fasta), "--model", "multiloc", *rescore, *extra, "--out", str(out),
                          "--no-progress"]) == 1  # fmt: skip

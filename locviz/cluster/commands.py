@@ -161,6 +161,7 @@ def add_merge(sub: argparse._SubParsersAction) -> None:
 def cmd_merge(args: argparse.Namespace) -> int:
     if args.attention:  # refused before the main table is written, not after
         table.format_for(args.attention, allowed=table.ATTENTION_FORMATS)
+    table.check_distinct_outputs({"--out": args.out, "--attention": args.attention})
     summary = merge(args.dir, args.out, args.format)
     wrote = f"wrote {summary.path}"
     if args.attention:
