@@ -116,10 +116,11 @@ class KnownMotif:
 
     @property
     def compositional(self) -> bool:
-        """Every scored column is the same distribution (a hydrophobic stretch): a match says "made of these
-        residues", not a positional pattern."""
+        """Every column is scored and the same distribution (a hydrophobic stretch): a match says "made of these
+        residues", not a positional pattern. A bipartite NLS (two basic clusters around an unscored spacer) has a
+        position: the spacer."""
         rows = self.frequencies[self.informative]
-        return bool(np.allclose(rows, rows[0]))
+        return bool(self.informative.all() and np.allclose(rows, rows[0]))
 
 
 @dataclass(frozen=True)

@@ -116,11 +116,11 @@ def signal_peptide(sequence: str) -> Signal | None:
 
     n/h/c-region model of von Heijne (1985) J Mol Biol 184:99-105; cleavage-site (-3,-1) rule of von Heijne
     (1983) Eur J Biochem 133:17-21 and (1986) Nucleic Acids Res 14:4683-4690: small, neutral residues at -1
-    (A, G, S, C, T) and -3 (also V, I, L), no proline at -3 to -1. Here: the most hydrophobic window of
-    :data:`SP_H_WINDOW` residues starting in the first :data:`SP_SEARCH` residues must reach a mean
-    Kyte-Doolittle hydrophobicity of :data:`SP_H_THRESHOLD` and hold no charged residue or proline
-    (D, E, K, R, P); it extends over the hydrophobic residues after it. The -1 residue of the cleavage
-    site is 2-12 residues after the h-region (at or before residue :data:`SP_MAX_CLEAVAGE`) and obeys
+    (A, G, S, C, T) and -3 (also V, I, L), no proline at -3 to -1. Here: the h-region is the most hydrophobic
+    of the 5 most hydrophobic windows of :data:`SP_H_WINDOW` residues starting in the first :data:`SP_SEARCH`
+    residues that reaches a mean Kyte-Doolittle hydrophobicity of :data:`SP_H_THRESHOLD` and holds no charged
+    residue or proline (D, E, K, R, P); it extends over the hydrophobic residues after it. The -1 residue of the
+    cleavage site is 2-12 residues after the h-region (at or before residue :data:`SP_MAX_CLEAVAGE`) and obeys
     the rule; among the first three such sites, A at -1 and -3 is preferred.
 
     Checked against SignalP 6.0's curated annotations of 6,036 DeepLoc training proteins
@@ -151,8 +151,9 @@ def signal_peptide(sequence: str) -> Signal | None:
         return None
     best = max(sites[:3], key=lambda p: (sequence[p - 1] == "A") + (sequence[p - 3] == "A"))
     hydro = float(means[h_start])
+    n_region = f"n-region 1-{h_start}" if h_start else "no n-region"  # the h-region may start at residue 1
     evidence = (
-        f"n-region 1-{h_start}, h-region {h_start + 1}-{h_end} (mean Kyte-Doolittle {hydro:.1f} over "
+        f"{n_region}, h-region {h_start + 1}-{h_end} (mean Kyte-Doolittle {hydro:.1f} over "
         f"{SP_H_WINDOW} residues), cleavage after {best} ({sequence[best - 3 : best]}↓{sequence[best : best + 2]}; "
         f"-3 {sequence[best - 3]}, -1 {sequence[best - 1]})"
     )
@@ -232,7 +233,9 @@ _BASIC_PAIR = re.compile(r"(?=[KR]{2})")
 
 def _bipartite(sequence: str) -> list[tuple[int, int]]:
     """Robbins, Dilworth, Laskey & Dingwall (1991) Cell 64:615-623: two basic residues, a 10-12 residue
-    spacer, then at least 3 basic residues among the next 5 (nucleoplasmin KRPAATKKAGQAKKKK)."""
+    spacer, then at least 3 basic residues among the next 5 (nucleoplasmin KRPAATKKAGQAKKKK). Here the cluster
+    also starts with K or R, so that the spacer is measured to the basic cluster itself: ``KR`` + 12 residues +
+    ``AKAKR`` is not called (its cluster would need a 13-residue spacer)."""
     hits = []
     for pair in _BASIC_PAIR.finditer(sequence, 0, max(len(sequence) - 15, 0)):  # each start i < len - 16
         i = pair.start()

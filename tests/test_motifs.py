@@ -345,6 +345,14 @@ def test_composition_flag() -> None:
     assert share > 0.99 and top2 > 0.8 and bits > 2
 
 
+def test_only_stretches_without_a_spacer_are_compositional() -> None:
+    """A bipartite NLS scores only its basic columns, but its spacer is a position: a filter that matches it found a
+    known signal, not a hydrophobic stretch."""
+    by_name = {m.name: m for m in KNOWN_MOTIFS}
+    assert [n for n, m in by_name.items() if m.compositional] == ["SP h-region", "TM helix"]
+    assert not by_name["NLS bipartite"].informative.all()
+
+
 def test_a_known_signal_is_not_composition_and_leads_the_order() -> None:
     """A basic cluster that matches the NLS clears the low-complexity flag; a hydrophobic stretch does not."""
     nls = planted(["G", "K", "K", "R", "R", "K", "R", "R", "R"], at=0)

@@ -56,6 +56,21 @@ def test_nuclear_localisation_signals_mono_and_bipartite() -> None:
     assert "nls" not in kinds(GFP)
 
 
+def test_a_bipartite_nls_spacer_is_measured_to_a_basic_cluster() -> None:
+    """Robbins et al. 1991: KR, a 10-12 residue spacer, 3 basic of the next 5; the cluster starts basic here."""
+    head = "MSTGQNAGSTWQ" + "KR" + "AGSTQNAGSTWQ"  # a 12-residue spacer
+    tail = "GSTWQNAGSTWQNAGSTWQAGSTQNAGS"
+    assert signals._bipartite(head + "KAKAK" + tail) == [(12, 31)]
+    assert signals._bipartite(head + "AKAKR" + tail) == []  # its cluster begins after a 13-residue spacer
+
+
+def test_a_signal_peptide_that_starts_hydrophobic_has_no_n_region() -> None:
+    sp = signals.signal_peptide("LLLLLLLLLLLLAGASAQPKTEEDSQRSTWYNPGHKQEDSRTWYNPQEDS")
+    assert sp is not None and sp.evidence.startswith("no n-region, h-region 1-")  # not "n-region 1-0"
+    albumin = signals.signal_peptide(ALBUMIN)
+    assert albumin is not None and albumin.evidence.startswith("n-region 1-")
+
+
 def test_mitochondrial_presequence_only_where_it_is() -> None:
     (pre,) = kinds(ATP5B)["mito_presequence"]
     assert pre.start == 1 and "Arg" in pre.evidence
