@@ -95,7 +95,8 @@ def neighbours(
     """Search ``predictions`` against the model's reference set of annotated proteins (DIAMOND).
 
     Each prediction's ``extra`` gains the ``locviz predict --neighbours`` columns (``nearest_id``,
-    ``nearest_identity``, ``nearest_location``, ``combined``; the sentence in ``homology_sentence``) and a
+    ``nearest_identity``, ``nearest_coverage``, ``nearest_evalue``, ``nearest_location``, ``combined``,
+    ``combined_confidence``; the sentence in ``homology_sentence``) and a
     ``support`` verdict renewed with the evidence. Returns one :class:`locviz.homology.Evidence` per prediction:
     ``hits`` (up to 5, best first), ``known`` (its very sequence is in the reference set), ``variant_of`` (its
     accession is, with another sequence), ``sentence``,

@@ -817,8 +817,14 @@ def percent(fraction: float) -> str:
     if 0 < value < 0.5:
         return f"{math.ceil(round(value * 10, 6)) / 10:.1f}%"  # round first: 0.1 is 0.09999... in binary
     if 99.5 <= value < 100:
-        return f"{math.floor(round(value * 10, 6)) / 10:.1f}%"
+        return f"{floor_percent(fraction):.1f}%"
     return f"{value:.0f}%"
+
+
+def floor_percent(fraction: float) -> float:
+    """A fraction 0-1 as a percentage with one decimal, rounded down: a table's 0.1 % steps cannot show 99.96 %
+    identity as 100.0."""
+    return math.floor(round(1000 * fraction, 6)) / 10
 
 
 def current_section(card: Any) -> CalibrationCard | None:

@@ -439,9 +439,9 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--neighbours", action="store_true",
         help="search the model's reference set of annotated proteins (DIAMOND) and add the columns nearest_id, "
-        "nearest_identity, nearest_location and combined (model and the best hit weighed by its identity, and by "
-        "its query coverage where the card's combination was fitted with it); a protein's own reference entry "
-        "is named but never counted as support",
+        "nearest_identity, nearest_coverage, nearest_evalue, nearest_location, combined (model and the best hit "
+        "weighed by its identity, and by its query coverage where the card's combination was fitted with it) and "
+        "combined_confidence; a protein's own reference entry is named but never counted as support",
     )  # fmt: skip
     p.add_argument(
         "--search-mode", choices=homology.SENSITIVITIES, default=None,

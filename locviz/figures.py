@@ -31,7 +31,7 @@ from plotly.subplots import make_subplots
 
 from locviz.card import ModelCard, display_name
 from locviz.motifs import FilterMotif, MotifSet
-from locviz.organisms import excluded_classes
+from locviz.organisms import allowed_only, excluded_classes
 from locviz.prediction import Prediction
 from locviz.regions import Region
 from locviz.sequences import STANDARD_RESIDUES
@@ -177,9 +177,12 @@ def probability_bar(pred: Prediction, excluded: Sequence[str] | None = None) -> 
     """Every class's probability, most likely on top; whiskers span the ensemble members' own probabilities
     (:func:`member_range_trace`).
 
-    A prediction restricted to an organism names it and the classes it cannot have in the subtitle; ``excluded``
-    gives them when ``pred`` already lacks those classes (the Predict page draws only the allowed ones).
+    A prediction restricted to an organism draws only the classes it can have (:func:`locviz.organisms.allowed_only`)
+    and names the organism and the others in the subtitle; ``excluded`` names them when ``pred`` already lacks them.
     """
+    if excluded is None:
+        excluded = excluded_classes(pred.classes, pred.organism)
+    pred = allowed_only(pred)
     probs = np.asarray(pred.probabilities, dtype=float)
     if probs.shape != (len(pred.classes),):
         raise ValueError(f"protein {pred.id!r}: {probs.shape[0]} probabilities for {len(pred.classes)} classes")
@@ -217,8 +220,6 @@ def probability_bar(pred: Prediction, excluded: Sequence[str] | None = None) -> 
     )
     fig = go.Figure([*traces, values_column])
     spread = f" (whiskers: range over the {n_members} members)" if n_members > 1 else ""
-    if excluded is None:
-        excluded = excluded_classes(pred.classes, pred.organism)
     restricted = _esc(organism_text(pred.organism, excluded)) if pred.organism != "any" else ""
     _style(
         fig,

@@ -126,7 +126,8 @@ DEFAULT_SENSITIVITY = "mid-sensitive"
 """More hits and a better combined call than ``default`` in DeepLoc CV, fast enough (see the module docstring)."""
 SMALL_QUERY_SET = 16
 """Up to this many queries DIAMOND indexes the queries, not the reference (--algo 1): 0.2 s instead of 1.8 s."""
-COLUMNS = ("nearest_id", "nearest_identity", "nearest_location", "combined")
+COLUMNS = ("nearest_id", "nearest_identity", "nearest_coverage", "nearest_evalue", "nearest_location", "combined",
+           "combined_confidence")
 EXTRA_KEYS = (*COLUMNS, "homology_sentence", "homology_hint")
 """Everything :func:`annotate` puts in ``Prediction.extra``: made for one call, so dropped when the call changes."""
 INSTALL_HINT = "install DIAMOND: apt-get install diamond-aligner (scripts/install.sh does)"
@@ -873,19 +874,23 @@ def evidence_columns(ev: Evidence) -> dict[str, object]:
     Beside the columns: ``homology_hint``, what the support verdict may count (the best *other* protein).
     """
     if ev.known:
-        nearest = (ev.known[0].accession, 1.0, ev.known[0].location)
+        own = next((h for h in ev.hits if h.accession == ev.known[0].accession), None)
+        nearest = (ev.known[0].accession, 1.0, 1.0, None if own is None else own.evalue, ev.known[0].location)
     elif ev.hits:
-        nearest = (ev.hits[0].accession, round(ev.hits[0].identity, 4), ev.hits[0].location)
+        h = ev.hits[0]
+        nearest = (h.accession, round(h.identity, 4), round(h.coverage, 4), h.evalue, h.location)
     else:
-        nearest = (None, None, None)
+        nearest = (None, None, None, None, None)
     other = ev.other_hits[0] if ev.other_hits else None
     hint = HomologyHint(
         None if other is None else other.identity, None if other is None else other.location,
         "" if other is None else other.accession, None if other is None else other.coverage,
         ev.known[0].accession if ev.known else "", ev.variant_of[0].accession if ev.variant_of else "",
     )  # fmt: skip
-    return {**dict(zip(COLUMNS[:3], nearest, strict=True)), "combined": ev.combined_label,
-            "homology_sentence": ev.sentence, "homology_hint": hint}  # fmt: skip
+    combined_confidence = None if ev.combined is None else round(float(np.max(ev.combined)), 6)
+    return {**dict(zip(COLUMNS[:5], nearest, strict=True)), "combined": ev.combined_label,
+            "combined_confidence": combined_confidence, "homology_sentence": ev.sentence,
+            "homology_hint": hint}  # fmt: skip
 
 
 def homology_hint(prediction: Prediction) -> HomologyHint:

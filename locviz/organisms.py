@@ -229,6 +229,19 @@ def apply(prediction: Prediction, organism: str) -> Prediction:
     )
 
 
+def allowed_only(prediction: Prediction) -> Prediction:
+    """A copy of ``prediction`` holding only the compartments its organism has (what the probability chart draws:
+    a class an animal cannot have is no 0 % bar); unchanged for ``any``."""
+    keep = allowed_mask(prediction.classes, prediction.organism)
+    if keep.all():
+        return prediction
+    members = prediction.member_probabilities
+    members = None if members is None else np.asarray(members)[:, keep]
+    classes = [c for c, k in zip(prediction.classes, keep, strict=True) if k]
+    probabilities = np.asarray(prediction.probabilities)[keep]
+    return dataclasses.replace(prediction, classes=classes, probabilities=probabilities, member_probabilities=members)
+
+
 def excluded_text(classes: Sequence[str], organism: str) -> str:
     """What the restriction does, in words: ``lysosomal moved to vacuolar (its counterpart); chloroplast set to 0
     and the rest renormalised``."""

@@ -32,7 +32,8 @@ from locviz.errors import InputError
 from locviz.gff3 import Gff3Writer
 from locviz.prediction import Prediction
 
-SCHEMA_VERSION = 3  # 2: known_location, signal_conflicts, notes; 3: member_agreement, member_spread, attended_regions
+SCHEMA_VERSION = 4  # 2: known_location, signal_conflicts, notes; 3: member_agreement, member_spread, attended_regions;
+# 4: nearest_coverage, nearest_evalue, combined_confidence (with --neighbours); list cells joined by " | "
 FORMATS = ("tsv", "csv", "json")
 PREDICTION_FORMATS = (*FORMATS, "gff3")
 ATTENTION_FORMATS = ("tsv", "csv")  # the long per-residue table: one row per residue, no JSON document
@@ -304,7 +305,8 @@ PARQUET = "parquet"
 SIGNAL_FIELDS = (("type", "string"), ("start", "int64"), ("end", "int64"), ("label", "string"), ("rule", "string"),
                  ("evidence", "string"))  # fmt: skip
 """One item of the ``signals`` cell in Parquet: the fields of :meth:`locviz.signals.Signal.to_json`."""
-FLOAT_EXTRA_COLUMNS = frozenset({"nearest_identity", "member_spread"})
+FLOAT_EXTRA_COLUMNS = frozenset({"nearest_identity", "nearest_coverage", "nearest_evalue", "combined_confidence",
+                                 "member_spread"})
 """Extra columns stored as float64."""
 TEXT_LIST_COLUMNS = frozenset({"signal_conflicts", "notes", "attended_regions"})
 """Extra columns stored as lists of text; ``signals`` is a list of structs; every other extra column is text."""

@@ -182,10 +182,15 @@ class SaturationScan:
     def id(self) -> str:
         return self.wild.id
 
+    @property
+    def default_class(self) -> str:
+        """The class the scan is read for when none is named: the one its strongest cells were re-scored for (in a
+        fast scan the full model's call, which the app shows), else the call of the model that drew it."""
+        return self.rescored_class or self.wild.label
+
     def heatmap(self, cls: str | None = None) -> np.ndarray:
-        """``(20, W)`` Δp of ``cls`` (default: the wild type's call); rows follow :attr:`substitutes`."""
-        c = self.classes.index(cls) if cls is not None else int(np.argmax(self.wild.probabilities))
-        return self.delta[:, :, c].T
+        """``(20, W)`` Δp of ``cls`` (default: :attr:`default_class`); rows follow :attr:`substitutes`."""
+        return self.delta[:, :, self.classes.index(cls or self.default_class)].T
 
     def rows(self) -> Iterable[list]:
         """One row per (position, substitute), wild type → itself left out: ``id, position, wt, mut, dp_...``;
@@ -212,9 +217,10 @@ NEGLIGIBLE = 0.005
 def scan_summary(scan: SaturationScan, cls: str | None = None, threshold: float = NEGLIGIBLE) -> str:
     """One or two sentences on a scan for ``cls``: the largest drop and rise, or that none reaches ``threshold``.
 
-    A heatmap alone cannot say whether its strongest colour means 0.8 or 0.005; this says it in words.
+    A heatmap alone cannot say whether its strongest colour means 0.8 or 0.005; this says it in words. ``cls``
+    defaults to :attr:`SaturationScan.default_class`.
     """
-    cls = cls or scan.wild.label
+    cls = cls or scan.default_class
     z = scan.heatmap(cls)  # (20, W)
     shown = display_name(cls)
     low, high = np.unravel_index(np.argmin(z), z.shape), np.unravel_index(np.argmax(z), z.shape)
@@ -401,7 +407,7 @@ def fast_scan(
 def rescore_agreement(scan: SaturationScan) -> tuple[int, int, int]:
     """Of the re-scored cells, for the class they were chosen for: (the full model moves p the same way as the
     heatmap, it moves p the other way by at least :data:`NEGLIGIBLE`, cells re-scored). The rest it hardly moves."""
-    c = scan.classes.index(scan.rescored_class or scan.wild.label)
+    c = scan.classes.index(scan.default_class)
     cells = list(scan.rescored)
     same = sum(1 for i, j in cells if np.sign(scan.delta[i, j, c]) == np.sign(scan.rescored[i, j][c]))
     other = sum(1 for i, j in cells if np.sign(scan.delta[i, j, c]) != np.sign(scan.rescored[i, j][c])
@@ -421,7 +427,7 @@ def rescore_warning(scan: SaturationScan) -> str | None:
     _, other, total = rescore_agreement(scan)
     if total == 0 or 2 * other <= total:
         return None
-    shown = display_name(scan.rescored_class or scan.wild.label)
+    shown = display_name(scan.default_class)
     return (f"{scan.model}'s heatmap is not a faithful picture of {scan.rescored_by.model_name} in this window: "
             f"{scan.rescored_by.model_name} moves p({shown}) the other way on {other} of the {total} strongest "
             "cells it re-scored")  # fmt: skip

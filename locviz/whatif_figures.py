@@ -78,9 +78,10 @@ def scan_heatmap(scan: SaturationScan, cls: str | None = None) -> go.Figure:
     steps (:data:`SCALE_STEPS`, its range in the title), so colour strength compares across scans; the
     subtitle says in words when no substitution reaches :data:`locviz.whatif.NEGLIGIBLE`. Wild-type cells
     are marked with a dot. Positions the model never sees (Δ is 0 there by construction, not "no effect") are
-    grey columns with a "·" after their label, counted in the subtitle.
+    grey columns with a "·" after their label, counted in the subtitle. ``cls`` defaults to
+    :attr:`~locviz.whatif.SaturationScan.default_class` (a fast scan: the class the full model re-scored).
     """
-    cls = cls or scan.wild.label
+    cls = cls or scan.default_class
     if cls not in scan.classes:
         raise ValueError(f"class {cls!r} is not one of {scan.classes}")
     seen = np.asarray(scan.seen, dtype=bool)

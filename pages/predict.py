@@ -6,8 +6,6 @@ Streamlit widgets only; everything it shows comes from :mod:`locviz`
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
 
 import numpy as np
@@ -274,17 +272,6 @@ def search_all_offer(run: runs.Run) -> None:
         st.rerun()
 
 
-def allowed_only(pred: Prediction) -> Prediction:
-    """The prediction with only the compartments its organism has (what the bar chart draws)."""
-    keep = organisms.allowed_mask(pred.classes, pred.organism)
-    if keep.all():
-        return pred
-    members = None if pred.member_probabilities is None else np.asarray(pred.member_probabilities)[:, keep]
-    classes = [c for c, k in zip(pred.classes, keep, strict=True) if k]
-    probabilities = np.asarray(pred.probabilities)[keep]
-    return dataclasses.replace(pred, classes=classes, probabilities=probabilities, member_probabilities=members)
-
-
 def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
     """Predicted compartment, confidence, known location (examples, reference set), notes and what is averaged."""
     pred = call.prediction
@@ -387,15 +374,10 @@ def combined_line(call: evidence.Call, combination) -> None:
     )
 
 
-def _floor_percent(fraction: float) -> float:
-    """A percentage the table's one decimal cannot round up to 100.0 (99.96 % identity is not identity)."""
-    return math.floor(round(1000 * fraction, 6)) / 10
-
-
 def hits_table(ev) -> None:
     frame = pd.DataFrame(
         [{"accession": h.accession, "known location": display_name(h.location),
-          "identity": _floor_percent(h.identity), "coverage": _floor_percent(h.coverage),
+          "identity": calibration.floor_percent(h.identity), "coverage": calibration.floor_percent(h.coverage),
           "E-value": f"{h.evalue:.0e}" if h.evalue > 0 else "0"} for h in ev.hits]
     )  # fmt: skip
     st.dataframe(
@@ -621,8 +603,7 @@ def results_section(model_name: str, device: str, organism: str) -> None:
     left, right = st.columns([1, 1])
     with left:
         key = (pred.model_name, pred.id, pred.sequence, organism)
-        bar_fig = charts.cached_figure("bar", key, lambda: figures.probability_bar(
-            allowed_only(pred), excluded=organisms.excluded_classes(pred.classes, pred.organism)))  # fmt: skip
+        bar_fig = charts.cached_figure("bar", key, lambda: figures.probability_bar(pred))
         charts.chart(bar_fig, pred, "probabilities", "bar")
     with right:
         st.markdown("**Probability of every class**" if excluded is None else

@@ -233,7 +233,11 @@ def test_predict_neighbours_adds_the_columns(
     assert (rows["self"]["nearest_id"], float(rows["self"]["nearest_identity"])) == ("P00001", 1.0)
     assert rows["self"]["nearest_location"] == "mitochondrial" == rows["self"]["combined"]
     assert rows["variant"]["nearest_id"] == "P00003" and 0.55 < float(rows["variant"]["nearest_identity"]) < 0.85
+    variant = rows["variant"]  # the app's hit details are columns too
+    assert 0.9 < float(variant["nearest_coverage"]) <= 1.0 and 0 <= float(variant["nearest_evalue"]) < 1e-10
+    assert 1 / len(MULTILOC_CLASSES) <= float(variant["combined_confidence"]) <= 1  # the combined call's probability
     assert rows["stranger"]["nearest_id"] == "" and rows["stranger"]["combined"] == rows["stranger"]["prediction"]
+    assert rows["stranger"]["nearest_coverage"] == rows["stranger"]["nearest_evalue"] == ""
     plain = tmp_path / "plain.tsv"
     assert cli.main(["predict", str(fasta), "--model", str(card_path), "--out", str(plain), "--no-progress"]) == 0
     assert "nearest_id" not in plain.read_text().splitlines()[0]

@@ -35,7 +35,8 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert len(tagged["homology:"]) == 1
     assert re.search(r"(closest annotated protein|known:|no annotated protein)", tagged["homology:"][0])
     assert tagged["scan:"] == ["scan: (20, 5)"]
-    assert [line.split()[1] for line in tagged["mutate:"]] == ["L7P", "del1-24"]
+    assert [line.split(" ", 1)[1].startswith(label) for line, label in zip(tagged["mutate:"], ("p.Leu7Pro (L7P) ",
+            "del1-24 "), strict=True)] == [True, True]  # the HGVS text as typed, with what it was read as
     table = (tmp_path / "calls.tsv").read_text().splitlines()  # the example's last line writes the command's table
     assert len(table) == 3 and table[0].split("\t")[-2:] == ["organism", "notes"] and "nearest_id" in table[0]
 

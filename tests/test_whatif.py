@@ -555,6 +555,21 @@ def test_rescore_refuses_a_model_with_other_classes(tiny: Predictor, tiny_weight
         whatif.rescore(scan, other, insulin())
 
 
+def test_a_fast_scan_is_read_for_the_class_the_full_model_rescored(tiny: Predictor) -> None:
+    """The app draws the full model's call; heatmap(), scan_summary and the figure default to it too, not to the
+    student's own call (they disagree on some proteins)."""
+    from locviz import whatif_figures
+
+    scan = whatif.saturation_scan(tiny, insulin(), 11, 13)
+    other = next(c for c in scan.classes if c != scan.wild.label)
+    assert scan.default_class == scan.wild.label
+    fast = dataclasses.replace(scan, rescored_class=other)
+    assert fast.default_class == other
+    np.testing.assert_array_equal(fast.heatmap(), scan.heatmap(other))
+    assert f"p({display_name(other)})" in whatif.scan_summary(fast)
+    assert display_name(other) in whatif_figures.scan_heatmap(fast).layout.title.text
+
+
 def test_rescore_refuses_another_organism_than_the_scans(tiny: Predictor) -> None:
     scan = whatif.saturation_scan(tiny, insulin(), 11, 12)
     with pytest.raises(InputError, match="was made for organism 'any'; re-scoring it for 'animal'"):
