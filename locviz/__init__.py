@@ -11,11 +11,21 @@ Example::
 
 Beyond the call, as the app shows it (:mod:`locviz.api`): ``locviz.find_signals(prediction)``,
 ``locviz.neighbours(predictor, [prediction])`` (homology evidence and the combined call),
-``locviz.scan(predictor, prediction, 1, 10)``, ``locviz.mutate(predictor, prediction, "p.Leu7Pro")`` and
+``locviz.scan(predictor, prediction, 1, 10)``, ``locviz.mutate(predictor, prediction, "p.Leu7Pro")``,
+``locviz.known_location(predictor, prediction)`` (what the shipped data says about it) and
 ``locviz.write_table(predictions, "calls.tsv")`` (the ``locviz predict`` table).
 """
 
-from locviz.api import find_signals, mutate, neighbours, scan, signal_conflicts, write_table
+from locviz.api import (
+    find_signals,
+    known_location,
+    known_protein,
+    mutate,
+    neighbours,
+    scan,
+    signal_conflicts,
+    write_table,
+)  # fmt: skip
 from locviz.predict import Predictor, load_model
 from locviz.prediction import Prediction
 from locviz.regions import top_regions
@@ -24,6 +34,6 @@ from locviz.sequences import ProteinRecord, parse
 __version__ = "0.1.0"
 
 __all__ = [
-    "Prediction", "Predictor", "ProteinRecord", "__version__", "find_signals", "load_model", "mutate", "neighbours",
-    "parse", "scan", "signal_conflicts", "top_regions", "write_table",
+    "Prediction", "Predictor", "ProteinRecord", "__version__", "find_signals", "known_location", "known_protein",
+    "load_model", "mutate", "neighbours", "parse", "scan", "signal_conflicts", "top_regions", "write_table",
 ]  # fmt: skip

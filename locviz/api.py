@@ -30,13 +30,14 @@ import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from locviz import homology, pipeline, signals, table, whatif
+from locviz import homology, known, pipeline, signals, table, whatif
 from locviz.errors import InputError
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord, parse_strict
 
-__all__ = ["Protein", "find_signals", "mutate", "neighbours", "scan", "signal_conflicts", "write_table"]
+__all__ = ["Protein", "find_signals", "known_location", "known_protein", "mutate", "neighbours", "scan",
+           "signal_conflicts", "write_table"]
 
 Protein = ProteinRecord | Prediction | str
 """A protein as a user holds it: a parsed record, a prediction (reused as the wild type) or sequence text."""
@@ -78,6 +79,20 @@ def find_signals(protein: Protein) -> list[signals.Signal]:
     if isinstance(protein, Prediction):
         return signals.track_of(protein)
     return signals.find_signals(_record(protein).sequence)
+
+
+def known_location(predictor: Predictor, protein: Protein) -> known.KnownLocation | None:
+    """What the shipped data says about ``protein`` for ``predictor``'s model, as the Predict page's "Known
+    location": an example protein (by sequence), this very sequence in the model's training data (the table's
+    ``known_location``), or only its accession there (a variant or isoform); None otherwise. ``.kind`` says which,
+    ``.source`` in words."""
+    return known.known_location(_record(protein), predictor.classes, predictor.name, predictor.reference)
+
+
+def known_protein(accession: str, *predictors: Predictor) -> known.KnownProtein | None:
+    """The sequence and location of a shipped protein by accession (an example, else a protein of the
+    ``predictors``' reference sets), as the app offers when an accession is pasted instead of a sequence."""
+    return known.known_protein(accession, (p.reference for p in predictors))
 
 
 def signal_conflicts(prediction: Prediction, found: Sequence[signals.Signal] | None = None) -> list[str]:

@@ -187,6 +187,11 @@ EXAMPLES: tuple[Example, ...] = (
 )
 
 
+def by_sequence(sequence: str) -> Example | None:
+    """The example with exactly this sequence, or None."""
+    return next((e for e in EXAMPLES if e.sequence == sequence), None)
+
+
 def by_accession(accession: str) -> Example:
     """The example with this accession; ``KeyError`` naming the known ones otherwise."""
     for example in EXAMPLES:

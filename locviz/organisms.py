@@ -242,6 +242,22 @@ def allowed_only(prediction: Prediction) -> Prediction:
     return dataclasses.replace(prediction, classes=classes, probabilities=probabilities, member_probabilities=members)
 
 
+WHY_EXCLUDED = {  # class id -> what the organisms that lack it have instead (the biology: the module docstring)
+    "Plastid": "no plastids",
+    "chloroplast": "no chloroplasts (no plastids)",
+    "vacuolar": "no plant/fungal vacuole (their lytic compartment is the lysosome)",
+    "lysosomal": "no animal lysosome (a vacuole instead)",
+}
+
+
+def why_excluded(classes: Sequence[str], organism: str) -> str:
+    """Why ``organism`` rules out the classes it does, in words: ``animals have no plastids``; empty when none."""
+    excluded = excluded_classes(classes, organism)
+    if not excluded:
+        return ""
+    return f"{PLURAL[organism]} have " + "; ".join(WHY_EXCLUDED.get(c, f"no {c}") for c in excluded)
+
+
 def excluded_text(classes: Sequence[str], organism: str) -> str:
     """What the restriction does, in words: ``lysosomal moved to vacuolar (its counterpart); chloroplast set to 0
     and the rest renormalised``."""

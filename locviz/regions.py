@@ -85,6 +85,13 @@ def top_regions(prediction: Prediction, n: int = 5, window: int = 9) -> list[Reg
     ]
 
 
+def times_uniform(region: Region, prediction: Prediction) -> float:
+    """An attention region's share against what uniform attention over the residues the model saw gives it (its
+    length / residues seen): 1 is no more than its length, the app's "× uniform"."""
+    n_seen = max(int(np.asarray(prediction.seen, dtype=bool).sum()), 1)
+    return region.score / (len(region.subsequence) / n_seen)
+
+
 def filter_hits(prediction: Prediction, filter_index: int, width: int, n: int = 5) -> list[Region]:
     """Where one first-layer filter fires most in this protein, best first.
 

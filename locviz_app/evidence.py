@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from locviz import calibration, homology, organisms
+from locviz import calibration, homology, known, organisms
 from locviz.calibration import Support
 from locviz.card import display_name
-from locviz.datasets import location_in
 from locviz.errors import LocvizError
-from locviz.examples import EXAMPLES, Example, by_accession
+from locviz.examples import Example, by_sequence
+from locviz.known import KnownLocation, KnownProtein
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord
@@ -33,73 +33,22 @@ larger runs search the protein being looked at, and every protein on request or 
 HITS_CACHED = 5000
 SUPPORT_COLOURS = {"high": "green", "medium": "orange", "low": "red"}
 SUPPORT_ICONS = {"high": ":material/verified:", "medium": ":material/help:", "low": ":material/warning:"}
-EXAMPLE_BY_SEQUENCE = {e.sequence: e for e in EXAMPLES}
 
 
 def known_example(sequence: str) -> Example | None:
     """The built-in example with exactly this sequence, if any."""
-    return EXAMPLE_BY_SEQUENCE.get(sequence)
-
-
-@dataclass(frozen=True)
-class KnownProtein:
-    """A protein of the shipped reference data: its sequence and the location the data set gives."""
-
-    accession: str
-    name: str
-    location: str
-    source: str
-    sequence: str
-
-    def fasta(self) -> str:
-        body = "\n".join(self.sequence[i : i + 60] for i in range(0, len(self.sequence), 60))
-        return f">{self.accession} {self.location}\n{body}\n"
+    return by_sequence(sequence)
 
 
 def known_protein(accession: str) -> KnownProtein | None:
-    """The shipped protein with this accession: an app example, else a protein of a model's reference set
-    (the annotated training proteins shipped in ``weights/NAME.reference.fa.gz``)."""
-    try:
-        e = by_accession(accession)
-        return KnownProtein(e.accession, e.name, e.location, e.source, e.sequence)
-    except KeyError:
-        pass
-    for model_name in available_models():
-        reference = get_reference(model_name)
-        entries = reference.named(accession) if reference is not None else []
-        if entries:
-            entry = entries[0]
-            sequence = reference.sequences[reference.entries.index(entry)]
-            return KnownProtein(entry.accession, "", entry.location, _reference_source(entry), sequence)
-    return None
+    """The shipped protein with this accession: an app example, else a protein of a model's reference set (the
+    annotated training proteins shipped in ``weights/NAME.reference.fa.gz``), read lazily model by model."""
+    return known.known_protein(accession, (get_reference(name) for name in available_models()))
 
 
-def _reference_source(entry: object) -> str:
-    data = {"multiloc": "MultiLoc", "deeploc": "DeepLoc 1.0"}.get(entry.dataset, entry.dataset)
-    return f"{data} training data (fold {entry.fold})"
-
-
-def known_location(record: ProteinRecord | Prediction, model_name: str) -> tuple[str, str] | None:
-    """(location class id, where it comes from) when the protein is in the shipped data, else None.
-
-    An app example is matched by sequence; any other protein by exact sequence in the model's reference set,
-    which holds the proteins the model was trained on (so the model has seen it), else by accession (the source
-    then says the sequence differs).
-    """
-    example = known_example(record.sequence)
-    if example is not None:  # its MultiLoc label, as one of the model's classes (DeepLoc's names for deeploc)
-        return location_in(example.location, model_classes(model_name)) or example.location, example.source
-    reference = get_reference(model_name)
-    if reference is None:
-        return None
-    same = reference.with_sequence(record.sequence)  # the table's known_location: this very sequence
-    if same:
-        return same[0].location, f"{_reference_source(same[0])}: model {model_name} was trained on it"
-    named = reference.named(record)  # the accession only: a variant or another isoform of a training protein
-    if not named:
-        return None
-    return named[0].location, (f"{_reference_source(named[0])} as {named[0].accession}, with another sequence (a "
-                               f"variant or isoform: model {model_name} trained on that entry, not on this sequence)")
+def known_location(record: ProteinRecord | Prediction, model_name: str) -> KnownLocation | None:
+    """:func:`locviz.known.known_location` with the app's cached reference set of ``model_name``."""
+    return known.known_location(record, model_classes(model_name), model_name, get_reference(model_name))
 
 
 def organism_choices(classes: tuple[str, ...]) -> list[str]:
@@ -135,24 +84,14 @@ def organism_setting(model_name: str) -> str:
         return sticky_choice("Organism", organism_choices(classes), "organism", help=organism_help(classes))
 
 
-PLURAL = organisms.PLURAL
-WHY_NOT = {  # class id -> what the organisms that lack it have instead (the biology: locviz.organisms' docstring)
-    "Plastid": "no plastids",
-    "chloroplast": "no chloroplasts (no plastids)",
-    "vacuolar": "no plant/fungal vacuole (their lytic compartment is the lysosome)",
-    "lysosomal": "no animal lysosome (a vacuole instead)",
-}
-
-
 def excluded_note(classes: tuple[str, ...] | list[str], organism: str) -> str | None:
     """One sentence naming the compartments ``organism`` rules out and why, or None when none are."""
     excluded = organisms.excluded_classes(classes, organism)
     if not excluded:
         return None
     names = " and ".join(f"**{display_name(c)}**" for c in excluded)
-    why = "; ".join(WHY_NOT.get(c, f"no {display_name(c)}") for c in excluded)
     what = organisms.excluded_text(classes, organism)
-    return (f"{names} excluded for organism *{organism}*: {PLURAL.get(organism, organism)} have {why}. "
+    return (f"{names} excluded for organism *{organism}*: {organisms.why_excluded(classes, organism)}. "
             f"Here {what} (the model was not run again).")  # fmt: skip
 
 

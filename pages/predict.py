@@ -20,7 +20,7 @@ from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.motifs import MotifError, MotifSet
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
-from locviz.regions import top_regions
+from locviz.regions import times_uniform, top_regions
 from locviz_app import charts, downloads, evidence, inputs, layout, models, runs
 from locviz_app.signals_view import signal_section
 
@@ -301,7 +301,7 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
             + (f" Data-set annotation: {known.annotation}." if known.annotation else "")
         )
     elif (seen := evidence.known_location(pred, pred.model_name)) is not None:
-        location, source = seen
+        location, source = seen.location, seen.source
         agree = "✓ matches" if location == pred.label else "differs from"
         c4.metric("Known location", display_name(location))
         st.caption(f"Known location from {source}: **{display_name(location)}** ({agree} the prediction). "
@@ -443,7 +443,6 @@ def attention_section(pred: Prediction) -> None:
     charts.chart(heatmap, pred, "attention-heatmap", "heatmap", width="content")
     signal_section(pred)  # known sorting signals (rules) on the same residues, and any conflict with the call
     regions = top_regions(pred, n=int(n_regions), window=int(window))
-    n_seen = max(int(np.asarray(pred.seen).sum()), 1)
     table = pd.DataFrame(
         [
             {
@@ -451,7 +450,7 @@ def attention_section(pred: Prediction) -> None:
                 "start": r.start,
                 "end": r.end,
                 "share of attention": 100 * r.score,
-                "× uniform": r.score / (len(r.subsequence) / n_seen),
+                "× uniform": times_uniform(r, pred),
                 "peak": r.peak_position,
                 "subsequence": r.subsequence,
             }

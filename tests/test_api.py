@@ -210,6 +210,14 @@ def test_a_training_protein_is_flagged_without_a_search(tiny: locviz.Predictor, 
     variant = predictor.predict([ProteinRecord("sp|P07237|PDIA1_HUMAN", PDI[:-4])])[0]  # its name, not its sequence
     assert variant.extra["known_location"] is None
     assert predictor.for_organism(pdi, "animal").extra["known_location"] == "ER"  # not derived from the call
+    # the Predict page's "Known location", from Python: an example, this very sequence trained on, or the accession
+    assert locviz.known_location(predictor, PDI).kind == "example"
+    trained = locviz.known_location(predictor, renamed)  # a reference-set protein under another name
+    assert trained is not None and trained.location == "ER"
+    by_name = locviz.known_location(predictor, variant)
+    assert by_name is not None and by_name.kind == "accession" and "with another sequence" in by_name.source
+    assert locviz.known_location(predictor, gfp) is None
+    assert locviz.known_protein("P07237", predictor).sequence == PDI
     assert tiny.reference is None and tiny.predict([ProteinRecord("x", GFP)])[0].extra["known_location"] is None
     fasta = tmp_path / "in.fasta"
     fasta.write_text(f">P07237\n{PDI}\n>gfp\n{GFP}\n")

@@ -202,8 +202,9 @@ def test_download_has_the_columns_and_values_of_the_cli(
     code = cli.main(["predict", str(fasta), "--model", model, "--out", str(out), *args])
     assert code == 0, capsys.readouterr().err
     assert from_app.splitlines()[0].endswith(
-        "support,support_reasons,member_agreement,member_spread,nearest_id,nearest_identity,nearest_location,"
-        "combined,known_location,signals,attended_regions,signal_conflicts,organism,notes"
+        "support,support_reasons,member_agreement,member_spread,nearest_id,nearest_identity,nearest_coverage,"
+        "nearest_evalue,nearest_location,combined,combined_confidence,known_location,signals,attended_regions,"
+        "signal_conflicts,organism,notes"
     )
     assert from_app == out.read_text()
     assert next(csv.DictReader(io.StringIO(from_app)))["organism"] == "animal"  # the organism applied is in the file

@@ -166,3 +166,9 @@ def test_an_annotation_is_read_as_restrict_reads_the_probabilities(location: str
         assert restricted[list(classes).index(location)] == 0  # gone, the rest uniform
     else:
         assert restricted[list(classes).index(read_as)] == pytest.approx(1.0)
+
+
+def test_why_an_organism_rules_classes_out_is_said_in_words() -> None:
+    assert organisms.why_excluded(DEEPLOC_CLASSES, "animal") == "animals have no plastids"
+    assert organisms.why_excluded(MULTILOC_CLASSES, "fungus").startswith("fungi have no chloroplasts (no plastids); no")
+    assert organisms.why_excluded(MULTILOC_CLASSES, "any") == ""

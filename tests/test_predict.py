@@ -16,7 +16,7 @@ from locviz.encoding import tokenize
 from locviz.errors import InputError
 from locviz.predict import Predictor, load_model
 from locviz.prediction import Prediction
-from locviz.regions import AttentionRegion, top_regions
+from locviz.regions import AttentionRegion, times_uniform, top_regions
 from locviz.sequences import ProteinRecord
 from locviz.weights import BundleError
 
@@ -217,6 +217,9 @@ def test_top_regions_finds_peaks() -> None:
         assert r.subsequence == synthetic(attention).sequence[r.start - 1 : r.end]
     spans = sorted((r.start, r.end) for r in regions)
     assert all(a_end < b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    uniform = synthetic(np.full(60, 1 / 60))  # uniform attention: every window holds its length's share
+    assert times_uniform(top_regions(uniform, n=1, window=5)[0], uniform) == pytest.approx(1.0)
+    assert times_uniform(first, synthetic(attention)) == pytest.approx(first.score * 60 / 5)
 
 
 def test_top_regions_skips_unseen_and_short() -> None:
