@@ -35,6 +35,10 @@ class SearchError(LocvizError, RuntimeError):
     """The homology search's aligner (DIAMOND) is missing or failed; the message says how to fix it."""
 
 
+class ClusterError(LocvizError, RuntimeError):
+    """The Dask cluster went away mid-run (its scheduler was lost); finished partitions are kept for a rerun."""
+
+
 def check(condition: bool, message: str, kind: type[LocvizError] = InputError) -> None:
     """Raise ``kind(message)`` unless ``condition``; messages repeat the bad value and the allowed range."""
     if not condition:

@@ -28,7 +28,7 @@ from locviz.cluster import engine, worker
 from locviz.cluster.manifest import MANIFEST_FILE, RunFolder
 from locviz.cluster.plan import scan
 from locviz.cluster.spec import parse_spec
-from locviz.errors import InputError
+from locviz.errors import ClusterError, InputError
 from locviz.sequences import STANDARD_RESIDUES
 
 SHIPPED_MULTILOC = str(REPO / "weights" / "multiloc.json")
@@ -268,8 +268,10 @@ def test_a_killed_worker_loses_nothing_and_repeats_nothing(
             client.unregister_worker_plugin(KillDuringPartition.name)
     assert code == 0, err
     assert marker.is_file() and int(marker.read_text()) in workers_before  # a worker died inside partition 2
-    entries = [json.loads(line) for line in (out / MANIFEST_FILE).read_text().splitlines()]
+    lines = [json.loads(line) for line in (out / MANIFEST_FILE).read_text().splitlines()]
+    entries = [e for e in lines if "partition" in e]
     assert sorted(e["partition"] for e in entries) == list(range(len(entries)))  # each partition recorded once
+    assert lines[-1] == {"duplicates_checked": True}  # then the run was whole
     assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.tsv")]) == 0
     ids = [r["id"] for r in read_tsv(tmp_path / "merged.tsv")]
     assert ids == [f"prot{i}" for i in range(160)]  # every record once, in input order
@@ -310,6 +312,106 @@ def test_a_resumed_run_skips_finished_partitions(
 
     code, err = cluster_run(capsys, str(fasta), "--out", str(out), "--model", "multiloc", "--cluster", scheduler)
     assert code == 3 and "0 records with multiloc, 240 skipped" in err  # all finished: nothing to do
+
+
+def test_a_run_stopped_before_its_duplicate_check_is_not_merged_and_a_merge_never_looks_complete(
+    scheduler: str, fasta: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every partition finished but the run stopped before refusing names repeated across partitions: merge says
+    so instead of writing both copies; the rerun only checks (and counts nothing negative). A merge stopped midway
+    leaves OUT.partial, not a table cut short under OUT."""
+    from locviz.cluster import duplicates, merge
+
+    out = tmp_path / "run"
+    options = engine.RunOptions(fasta, out, model="multiloc", cluster=scheduler, partition_size=40)
+    real_find = duplicates.find
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(duplicates, "find", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(options)
+    folder = RunFolder(out)
+    assert len(folder.finished()) == len(folder.identity()["partitions"]) and not folder.checked()  # all, unchecked
+    assert cli.main(["merge", str(out), "--out", str(tmp_path / "m.tsv")]) == 1
+    assert "the check for names repeated across partitions did not run" in capsys.readouterr().err
+    monkeypatch.setattr(duplicates, "find", real_find)
+    summary = engine.run(options)
+    assert (summary.predicted, summary.skipped) == (0, 240) and RunFolder(out).checked()
+
+    (tmp_path / "m.tsv").write_text("an earlier good table\n")
+    calls = {"n": 0}
+    real_rows = table.arrow_rows
+
+    def fail_on_third(part):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_rows(part)
+
+    monkeypatch.setattr(table, "arrow_rows", fail_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        merge.merge(out, str(tmp_path / "m.tsv"))
+    assert (tmp_path / "m.tsv").read_text() == "an earlier good table\n"  # untouched
+    assert (tmp_path / "m.tsv.partial").is_file()
+
+
+def test_a_lost_scheduler_ends_the_run_with_a_message_instead_of_spinning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A future cancelled because the client lost its scheduler is final; it used to be put back for ever."""
+    import distributed
+
+    class Future:
+        status, key = "cancelled", ""
+
+        def cancel(self) -> None:
+            pass
+
+    class Arrivals(list):
+        def add(self, future) -> None:
+            self.append(future)
+            if len(self) > 50:
+                raise AssertionError("the lost future was put back again and again")
+
+    class LostClient:
+        status = "closed"
+
+        def register_plugin(self, *args, **kwargs) -> None:
+            pass
+
+        def unregister_worker_plugin(self, *args) -> None:
+            pass
+
+        def map(self, function, tasks, key, pure):
+            futures = [Future() for _ in tasks]
+            for future, k in zip(futures, key, strict=True):
+                future.key = k
+            return futures
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures: Arrivals(futures))
+    task = engine.PartitionTask(scan_partition_stub(), "x.fasta", 1, "out", "part-0.parquet", None,
+                                worker.ModelSpec("m.json", "0" * 64))  # fmt: skip
+    with pytest.raises(ClusterError, match="the Dask cluster went away .*rerun the same command"):
+        list(engine._submit(LostClient(), [task], task.model, []))
+
+
+def scan_partition_stub():
+    from locviz.cluster.plan import Partition
+
+    return Partition(0, 0, 10, 1, 1)
+
+
+def test_a_name_refused_across_partitions_leaves_no_cleaned_or_cut_count_behind(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from locviz.cluster import duplicates
+
+    pq.write_table(pa.table({"id": ["a", "b", "c"]}), tmp_path / "part.parquet")
+    entry = {"file": "part.parquet", "sha256": "", "rows": 3, "warned": 2, "warned_ids": ["b", "c"], "cropped": 1,
+             "cropped_ids": ["b"], "issues": [], "refused": 0}  # fmt: skip
+    after = duplicates.drop(RunFolder(tmp_path), entry, ["b"], {"b": 12})
+    assert (after["rows"], after["refused"], after["warned"], after["cropped"]) == (2, 1, 1, 0)
+    assert after["warned_ids"] == ["c"] and after["cropped_ids"] == []
 
 
 def test_another_model_or_input_in_the_folder_is_refused(

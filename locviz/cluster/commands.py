@@ -76,7 +76,7 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
         raise
     finally:
         bar.close()
-    if args.attention and summary.complete:
+    if args.attention and summary.complete and summary.predicted + summary.skipped:  # none: no table, as plain predict
         merge_attention(args.out, args.attention)
     return report(args, summary)
 

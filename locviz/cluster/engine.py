@@ -28,7 +28,7 @@ from locviz.cluster.worker import (
     predict_partition,
     read_records,
 )
-from locviz.errors import BundleError, InputError, LocvizError
+from locviz.errors import BundleError, ClusterError, InputError, LocvizError
 from locviz.organisms import check_organism
 from locviz.sequences import SNIFF_BYTES, file_issue
 from locviz.table import SCHEMA_VERSION, columns
@@ -288,7 +288,7 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
             for p in todo
         ]
         failed: list[tuple[int, str]] = []
-        skipped = sum(int(e["rows"]) for e in done.values())
+        resumed = set(done)  # partitions an earlier run finished
         try:
             if tasks:
                 client = get_client()
@@ -310,6 +310,7 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
             complete = len(done) == count
             repeated = _refuse_duplicates(run_folder, done, plan, options) if complete else []
             if complete:
+                run_folder.mark_checked()  # merge reads the folder only after this: duplicates are refused by now
                 run_folder.remove_temporaries()  # what a lost worker had half written
         finally:
             refused = run_folder.write_errors(run_folder.finished())
@@ -318,8 +319,8 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
         out_dir=run_folder.path,
         model=card.name or card_path.stem,
         partitions=count,
-        predicted=sum(int(e["rows"]) for e in finished.values()) - skipped,
-        skipped=skipped,
+        predicted=sum(int(e["rows"]) for k, e in finished.items() if k not in resumed),
+        skipped=sum(int(e["rows"]) for k, e in finished.items() if k in resumed),
         refused=refused,
         cropped=sum(int(e.get("cropped", 0)) for e in finished.values()),
         warned=sum(int(e.get("warned", 0)) for e in finished.values()),
@@ -374,6 +375,11 @@ def _submit(
                 future.release()  # forgotten by the scheduler: a worker lost later does not make Dask redo it
                 yield result
                 continue
+            if future.status == "cancelled" or getattr(client, "status", "running") in ("closing", "closed"):
+                raise ClusterError(  # final: re-adding it would spin forever on a client with no scheduler
+                    f"the Dask cluster went away (partition {index_of[future.key]} {future.status}; client "
+                    f"{getattr(client, 'status', '?')}): the finished partitions are kept; start the cluster again "
+                    "and rerun the same command to go on")  # fmt: skip
             if future.status != "error":  # its result was on a worker that died: Dask is computing it again
                 arrivals.add(future)
                 continue

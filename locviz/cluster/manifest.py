@@ -32,6 +32,7 @@ LOCK_FILE = ".lock"
 ERROR_COLUMNS = ("partition", "line", "record", "message")
 FORMAT = 1
 TEMPORARY = ".tmp-"  # marks a file a worker is still writing (renamed when complete)
+CHECKED = "duplicates_checked"  # the manifest line saying the run is whole (every partition, repeated names refused)
 
 
 def file_name(kind: str, index: int, count: int) -> str:
@@ -98,19 +99,22 @@ class RunFolder:
     # ------------------------------------------------------------------ finished partitions
     def finished(self) -> dict[int, dict[str, Any]]:
         """Manifest entries by partition index (a later line for the same partition replaces an earlier one)."""
-        entries: dict[int, dict[str, Any]] = {}
+        return {int(entry["partition"]): entry for entry in self._lines() if "partition" in entry}
+
+    def _lines(self) -> Iterator[dict[str, Any]]:
+        """The manifest's readable lines, in order (a line cut short by a crash is skipped: that partition is done
+        again)."""
         path = self.path / MANIFEST_FILE
         if not path.is_file():
-            return entries
+            return
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
-                    continue  # a line cut short by a crash: that partition is done again
-                if isinstance(entry, dict) and "partition" in entry:
-                    entries[int(entry["partition"])] = entry
-        return entries
+                    continue
+                if isinstance(entry, dict):
+                    yield entry
 
     def verified(self, partitions: tuple[Partition, ...], model_sha256: str) -> dict[int, dict[str, Any]]:
         """The finished entries that still hold: same byte range and model, part files present with their sha256."""
@@ -129,11 +133,30 @@ class RunFolder:
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append one finished partition to the manifest (one line, flushed and synced before returning)."""
+        self._append(entry)
+
+    def _append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
         with open(self.path / MANIFEST_FILE, "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+
+    def mark_checked(self) -> None:
+        """Say in the manifest that every partition is finished and the names repeated across partitions were
+        refused: until then a folder may hold both copies of a name, and :func:`locviz.cluster.merge.merge`
+        refuses it."""
+        self._append({CHECKED: True})
+
+    def checked(self) -> bool:
+        """Whether the last manifest line is :meth:`mark_checked`'s (a partition written after it undoes it)."""
+        checked = False
+        for entry in self._lines():
+            if "partition" in entry:
+                checked = False
+            elif entry.get(CHECKED):
+                checked = True
+        return checked
 
     def remove_temporaries(self) -> None:
         """Half-written part files of an interrupted run (never listed in the manifest)."""

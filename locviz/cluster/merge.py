@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from locviz import table
-from locviz.cluster.manifest import TEMPORARY, RunFolder
+from locviz.cluster.manifest import ERRORS_FILE, TEMPORARY, RunFolder
 from locviz.cluster.plan import sha256_file
 from locviz.errors import InputError
 
@@ -58,6 +58,12 @@ def finished_parts(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, 
             f"{len(missing)} of {count} partitions of {out_dir} are not finished (first: partition {missing[0]}); run "
             "the same locviz predict --cluster command again to finish them"
         )
+    if not run.checked():
+        raise InputError(
+            f"{out_dir}: every partition is finished but the check for names repeated across partitions did not run "
+            "(the run was stopped just before it); run the same locviz predict --cluster command again: it only does "
+            "that check"
+        )
     ordered = [entries[k] for k in range(count)]
     for entry in ordered:
         for key, sha_key in (("file", "sha256"), ("attention_file", "attention_sha256")):
@@ -85,6 +91,7 @@ def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary
     if fmt == table.PARQUET:
         if out == "-":
             raise InputError("Parquet cannot go to stdout; give a file name")
+        _refuse_empty(out_dir, entries)
         temporary = f"{out}{TEMPORARY}merge"
         schema = pq.read_schema(folder / entries[0]["file"])
         with pq.ParquetWriter(temporary, schema) as writer:
@@ -94,7 +101,9 @@ def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary
                 rows += part.num_rows
         os.replace(temporary, out)
         return MergeSummary(out, rows, len(entries))
-    handle = table.open_output(out)
+    _refuse_empty(out_dir, entries)
+    handle = table.open_pending(out)  # OUT.partial until every part is in: a stopped merge never looks complete
+    finished = False
     try:
         writer = None
         for entry in entries:
@@ -107,10 +116,19 @@ def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary
             rows += part.num_rows
         if writer is not None:
             writer.close()
+        finished = True
     finally:
         if handle is not sys.stdout:
             handle.close()
+        table.settle_pending([out], finished)
     return MergeSummary("stdout" if out == "-" else out, rows, len(entries))
+
+
+def _refuse_empty(out_dir: str | Path, entries: list[dict[str, Any]]) -> None:
+    """No table of headers alone (plain ``locviz predict`` writes none either): say why instead."""
+    if not sum(int(e["rows"]) for e in entries):
+        raise InputError(f"{out_dir}: no record was predicted (every one was refused: see {ERRORS_FILE} there); no "
+                         "table written")  # fmt: skip
 
 
 def _classes(meta: dict[bytes, bytes]) -> list[str]:
@@ -126,8 +144,9 @@ def merge_attention(out_dir: str | Path, out: str) -> MergeSummary:
     if not ident.get("attention"):
         raise InputError(f"{out_dir} was run without --attention; rerun it with --attention in a new --out folder")
     delimiter = "," if table.format_for(out, allowed=table.ATTENTION_FORMATS) == "csv" else "\t"
-    handle = table.open_output(out)
-    rows = 0
+    _refuse_empty(out_dir, entries)
+    handle = table.open_pending(out)
+    rows, finished = 0, False
     try:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
         writer.writerow(table.ATTENTION_COLUMNS)
@@ -136,7 +155,9 @@ def merge_attention(out_dir: str | Path, out: str) -> MergeSummary:
             writer.writerows(table.attention_text_rows(part))
             rows += part.num_rows
         handle.flush()
+        finished = True
     finally:
         if handle is not sys.stdout:
             handle.close()
+        table.settle_pending([out], finished)
     return MergeSummary("stdout" if out == "-" else out, rows, len(entries))

@@ -77,6 +77,8 @@ class PartitionResult:
     refused_ids: list[str] = field(default_factory=list)
     cropped: int = 0
     warned: int = 0
+    cropped_ids: list[str] = field(default_factory=list)  # so a name refused later across partitions leaves the counts
+    warned_ids: list[str] = field(default_factory=list)
     attention_file: str | None = None
     attention_sha256: str | None = None
     seconds: float = 0.0
@@ -209,7 +211,9 @@ def parse_partition(task: PartitionTask, result: PartitionResult) -> list[Protei
             result.refused += chunk.bad_record + chunk.preamble
             result.refused_ids += list(dict.fromkeys(i.record_id for i in chunk.errors if i.record_id is not None))
         for record in chunk.records:
-            result.warned += chunk.warned
+            if chunk.warned:
+                result.warned += 1
+                result.warned_ids.append(record.id)
             records.append(record)
     return records
 
@@ -240,7 +244,9 @@ def predict_partition(task: PartitionTask) -> PartitionResult:
                     if attention_writer is not None:
                         attention_writer.write_table(table.attention_arrow(preds))
                     result.rows += len(preds)
-                    result.cropped += sum(1 for p in preds if not p.seen.all())
+                    cut = [p.id for p in preds if not p.seen.all()]
+                    result.cropped += len(cut)
+                    result.cropped_ids += cut
             finally:
                 if attention_writer is not None:
                     attention_writer.close()
