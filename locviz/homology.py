@@ -878,7 +878,7 @@ def evidence_columns(ev: Evidence) -> dict[str, object]:
         nearest = (ev.known[0].accession, 1.0, 1.0, None if own is None else own.evalue, ev.known[0].location)
     elif ev.hits:
         h = ev.hits[0]
-        nearest = (h.accession, round(h.identity, 4), round(h.coverage, 4), h.evalue, h.location)
+        nearest = (h.accession, _fraction(h.identity), _fraction(h.coverage), h.evalue, h.location)
     else:
         nearest = (None, None, None, None, None)
     other = ev.other_hits[0] if ev.other_hits else None
@@ -891,6 +891,11 @@ def evidence_columns(ev: Evidence) -> dict[str, object]:
     return {**dict(zip(COLUMNS[:5], nearest, strict=True)), "combined": ev.combined_label,
             "combined_confidence": combined_confidence, "homology_sentence": ev.sentence,
             "homology_hint": hint}  # fmt: skip
+
+
+def _fraction(value: float) -> float:
+    """A fraction to 4 decimals that reads 1 only when it is 1 (0.99996 identity is no identical protein)."""
+    return 1.0 if value >= 1 else min(round(value, 4), 0.9999)
 
 
 def homology_hint(prediction: Prediction) -> HomologyHint:

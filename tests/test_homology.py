@@ -321,6 +321,9 @@ def test_identity_and_evalue_are_never_rounded_into_what_they_are_not() -> None:
     near = homology.Hit("A1", "nuclear", identity=0.999, coverage=1.0, evalue=0.0, bitscore=3000.0, fold=1)
     sentence = homology.describe("nuclear", [near], [])
     assert "A1, 99.9% identity over 100% of the query, E = 0 (below what the search can report):" in sentence
+    closer = dataclasses.replace(near, identity=0.99996)
+    ev = homology.Evidence((closer,), (), "", None, None)
+    assert homology.evidence_columns(ev)["nearest_identity"] == 0.9999  # the table's column is no identity either
 
 
 @pytest.mark.parametrize(("name", "folds"), [("multiloc", {1, 2, 3, 4}), ("deeploc", set(range(8)))])
