@@ -521,9 +521,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if signal_writer is not None:
             signal_writer.write(row for p in predictions for row in signals.track_rows(p))
         counts["predicted"] += len(predictions)
-        counts["cropped"] += sum(1 for p in predictions if not p.seen.all())
-        counts["excluded"] += sum(1 for p in predictions if p.extra.get("organism_warning"))
-        counts["known"] += sum(1 for p in predictions if p.extra.get("known_location") is not None)
+        for p in predictions:
+            for flag in pipeline.flagged(p):
+                counts[flag] += 1
         bar.update(len(predictions))
         pending.clear()
 
@@ -567,32 +567,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict, stopped: bool) -> int:
     """Notes and the final line on stderr; the exit status (0 all, 3 some skipped, 1 failed)."""
-    policy = predictor.bundle.length_policy
-    if counts["cropped"]:
-        print(
-            f"note: {counts['cropped']} record(s) longer than {policy.max_length} residues: the model saw the "
-            f"{policy.describe()} (attention is empty for the rest)",
-            file=sys.stderr,
-        )
-    if counts["warned"]:
-        print(
-            f"note: {counts['warned']} record(s) were cleaned (ambiguous residues encoded as unknown, lower case "
-            "read as upper case, digits or trailing '*' removed; the notes column says which)",
-            file=sys.stderr,
-        )
-    if counts.get("excluded"):
-        print(
-            f"warning: {counts['excluded']} protein(s) had more than half of the model's probability in "
-            f"compartments organism '{args.organism}' cannot have; their support is low and support_reasons "
-            "says where the probability was: check the organism",
-            file=sys.stderr,
-        )
-    if counts.get("known"):
-        print(
-            f"note: {counts['known']} protein(s) are in {predictor.name}'s training data (known_location): their "
-            "calls are recall, not prediction; leave them out when measuring accuracy",
-            file=sys.stderr,
-        )
+    for line in pipeline.run_notes(counts, predictor.bundle.length_policy, args.organism, predictor.name):
+        print(line, file=sys.stderr)
     predicted, skipped = counts["predicted"], counts["skipped"]
     written = "stdout" if args.out == "-" else args.out
     wrote = f"wrote {written}"

@@ -14,6 +14,7 @@ from locviz import homology, signals
 from locviz.regions import top_regions
 
 if TYPE_CHECKING:
+    from locviz.encoding import LengthPolicy
     from locviz.predict import Prediction, Predictor
     from locviz.sequences import ProteinRecord
 
@@ -43,6 +44,45 @@ def extra_columns(neighbours: bool) -> tuple[str, ...]:
     homology evidence (``--neighbours``), then :data:`EVIDENCE_COLUMNS`."""
     return ("support", "support_reasons", *MEMBER_COLUMNS, *(homology.COLUMNS if neighbours else ()),
             *EVIDENCE_COLUMNS)  # fmt: skip
+
+
+FLAGS = ("cropped", "warned", "excluded", "known")
+"""What the end-of-run notes count: proteins cut to the model's window, read with a change (cleaned), with most of
+their probability in compartments the organism cannot have, and in the model's training data. ``warned`` is known
+when a record is read (:func:`locviz.sequences.take_chunk`), the rest when it is predicted (:func:`flagged`)."""
+
+
+def flagged(prediction: Prediction) -> set[str]:
+    """The :data:`FLAGS` a prediction raises (all but ``warned``)."""
+    flags = set()
+    if not prediction.seen.all():
+        flags.add("cropped")
+    if prediction.extra.get("organism_warning"):
+        flags.add("excluded")
+    if prediction.extra.get("known_location") is not None:
+        flags.add("known")
+    return flags
+
+
+def run_notes(counts: dict[str, int], policy: LengthPolicy, organism: str, model: str) -> list[str]:
+    """The notes and warnings ``locviz predict`` prints after a run, single process or cluster, from the counts
+    of :data:`FLAGS`; ``policy`` is the model's long-sequence policy (what it saw of a long protein)."""
+    notes = []
+    if counts.get("cropped"):
+        notes.append(f"note: {counts['cropped']} record(s) longer than {policy.max_length} residues: the model saw "
+                     f"the {policy.describe()} (attention is empty for the rest)")  # fmt: skip
+    if counts.get("warned"):
+        notes.append(f"note: {counts['warned']} record(s) were cleaned (ambiguous residues encoded as unknown, "
+                     "lower case read as upper case, digits or trailing '*' removed; the notes column says "
+                     "which)")  # fmt: skip
+    if counts.get("excluded"):
+        notes.append(f"warning: {counts['excluded']} protein(s) had more than half of the model's probability in "
+                     f"compartments organism '{organism}' cannot have; their support is low and support_reasons "
+                     "says where the probability was: check the organism")  # fmt: skip
+    if counts.get("known"):
+        notes.append(f"note: {counts['known']} protein(s) are in {model}'s training data (known_location): their "
+                     "calls are recall, not prediction; leave them out when measuring accuracy")  # fmt: skip
+    return notes
 
 
 def attended_regions(prediction: Prediction) -> list[str]:

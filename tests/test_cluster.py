@@ -57,6 +57,7 @@ def fasta_text(records: list[tuple[str, str]]) -> str:
     lines = []
     for k, (name, seq) in enumerate(records):
         lines.append(f">{name} generated protein {k}")
+        seq = seq.lower() if k == 10 else seq  # read as upper case, with a note
         lines += [seq[i : i + 60] for i in range(0, len(seq), 60)]
         if k == 5:
             lines += [">bad_letter", "MKVLLA!GGQQQQQQQQQQ"]  # refused: not an amino-acid letter
@@ -79,9 +80,13 @@ def fasta(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def single_process(fasta: Path, out: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[int, list[str]]:
+    """Exit status and the lines naming a record (refused ones) and the run's notes, on stderr."""
     code = cli.main(["predict", str(fasta), "--out", str(out), "--no-progress", *extra])
     err = capsys.readouterr().err
-    return code, [line for line in err.splitlines() if ", line " in line]
+    return code, [line for line in err.splitlines() if ", line " in line or line.startswith(NOTES)]
+
+
+NOTES = ("note:", "warning:")
 
 
 def cluster_run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
@@ -141,16 +146,19 @@ def test_unnamed_records_get_the_single_process_s_names_in_every_partition(tmp_p
     path.write_text("".join(f">\n{seq}\n" for _, seq in proteins(12, seed=2)))
     plan = scan(path, target=120)
     assert len(plan.partitions) > 3
-    names, warned = [], 0
+    names, warned, notes = [], 0, []
     for p in plan.partitions:
         task = worker.PartitionTask(p, str(path), plan.size, str(tmp_path), "", None, worker.ModelSpec("", ""),
                                     first_record=plan.first_record(p.index))  # fmt: skip
         result = worker.PartitionResult(p.index, "", 0, "")
         names += [r.id for r in worker.parse_partition(task, result)]
         assert result.issues == [] and result.refused == 0
-        warned += result.warned
+        warned += len(result.flagged.get("warned", []))
+        notes += result.notes
     assert names == [f"record_{n}" for n in range(1, 13)]
     assert warned == 0  # being unnamed is a note, not a change to the record, as in the single process
+    assert [message for _, message in notes] == [f"the FASTA header of record {n} has no name; it is called "
+                                                 f"'record_{n}' here" for n in range(1, 13)]  # said, as there
 
 
 def test_cluster_spec_is_checked(capsys: pytest.CaptureFixture, fasta: Path, tmp_path: Path) -> None:
@@ -171,14 +179,16 @@ def test_cluster_table_equals_single_process(
     options = ("--model", "multiloc", "--organism", "animal")
     code, single_errors = single_process(fasta, tmp_path / "single.tsv", capsys, *options,
                                          "--attention", str(tmp_path / "single_attention.tsv"))  # fmt: skip
-    assert code == 3 and len(single_errors) == 5
+    assert code == 3 and len([e for e in single_errors if not e.startswith(NOTES)]) == 5
     out = tmp_path / "run"
     code, err = cluster_run(capsys, str(fasta), "--out", str(out), "--cluster", scheduler, "--partition-size", "40",
                             *options, "--attention", str(tmp_path / "attention.tsv"))  # fmt: skip
     assert code == 3, err
     assert "Dask dashboard: http" in err
     assert "predicted 240 records with multiloc, 0 skipped" in err and "5 refused" in err
-    assert sorted(line for line in err.splitlines() if ", line " in line) == sorted(single_errors)
+    said = [line for line in err.splitlines() if ", line " in line or line.startswith(NOTES)]
+    assert sorted(said) == sorted(single_errors)  # refused records and the end-of-run notes, in the same words
+    assert any(line.startswith(NOTES) for line in said)
     parts = sorted(out.glob("part-*.parquet"))
     assert len(parts) >= 6
     meta = pq.read_schema(parts[0]).metadata
@@ -192,7 +202,8 @@ def test_cluster_table_equals_single_process(
 
     with open(out / "errors.tsv", newline="") as handle:
         refused = list(csv.DictReader(handle, delimiter="\t"))
-    expected = [(line.split(", line ")[1].split(":", 1)[0], line.split(": ", 1)[1]) for line in single_errors]
+    expected = [(line.split(", line ")[1].split(":", 1)[0], line.split(": ", 1)[1]) for line in single_errors
+                if not line.startswith(NOTES)]  # fmt: skip
     assert [(r["line"], r["message"]) for r in refused] == expected  # input order, the single process's words
 
     assert cli.main(["merge", str(out), "--out", str(tmp_path / "merged.json")]) == 0
@@ -407,11 +418,11 @@ def test_a_name_refused_across_partitions_leaves_no_cleaned_or_cut_count_behind(
     from locviz.cluster import duplicates
 
     pq.write_table(pa.table({"id": ["a", "b", "c"]}), tmp_path / "part.parquet")
-    entry = {"file": "part.parquet", "sha256": "", "rows": 3, "warned": 2, "warned_ids": ["b", "c"], "cropped": 1,
-             "cropped_ids": ["b"], "issues": [], "refused": 0}  # fmt: skip
+    entry = {"file": "part.parquet", "sha256": "", "rows": 3, "flagged": {"warned": ["b", "c"], "cropped": ["b"]},
+             "issues": [], "refused": 0}  # fmt: skip
     after = duplicates.drop(RunFolder(tmp_path), entry, ["b"], {"b": 12})
-    assert (after["rows"], after["refused"], after["warned"], after["cropped"]) == (2, 1, 1, 0)
-    assert after["warned_ids"] == ["c"] and after["cropped_ids"] == []
+    assert (after["rows"], after["refused"]) == (2, 1)
+    assert after["flagged"] == {"warned": ["c"], "cropped": []}
 
 
 def test_another_model_or_input_in_the_folder_is_refused(

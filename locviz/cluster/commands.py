@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from locviz import table
+from locviz import pipeline, table
 from locviz.cluster.manifest import ERRORS_FILE
 from locviz.cluster.merge import MERGE_FORMATS, merge, merge_attention
 from locviz.cluster.spec import SPEC_HELP
@@ -100,6 +100,8 @@ class ProgressBar:
                             disable=self.disable)  # fmt: skip
         latest = progress.latest
         if latest is not None:
+            for line, message in latest.notes:
+                tqdm.write(f"{self.where}, line {line}: note: {message}", file=sys.stderr)
             for line, _, message in latest.issues:
                 tqdm.write(f"{self.where}, line {line}: {message}", file=sys.stderr)
             self.bar.update(latest.rows + latest.refused)
@@ -116,12 +118,8 @@ def report(args: argparse.Namespace, summary: RunSummary) -> int:
     """Notes and the final line on stderr; the exit status (0 all, 3 some refused, 1 failed)."""
     for line, message in summary.duplicates:
         print(f"{args.input}, line {line}: {message}", file=sys.stderr)
-    if summary.cropped:
-        print(f"note: {summary.cropped} record(s) were longer than the model's length policy: attention is empty for "
-              "the residues it did not see", file=sys.stderr)  # fmt: skip
-    if summary.warned:
-        print(f"note: {summary.warned} record(s) were cleaned (ambiguous residues encoded as unknown, digits or a "
-              "trailing '*' removed)", file=sys.stderr)  # fmt: skip
+    for note in pipeline.run_notes(summary.flagged, summary.length_policy, args.organism, summary.model):
+        print(note, file=sys.stderr)
     out = summary.out_dir
     if summary.failed:
         first, why = summary.failed[0]
@@ -151,7 +149,8 @@ def add_merge(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("dir", metavar="DIR", help="the --out folder of locviz predict --cluster")
     p.add_argument("--out", required=True, help="the table: .tsv, .csv, .json or .parquet; '-' writes to stdout")
-    p.add_argument("--format", choices=MERGE_FORMATS, help="default: from the --out suffix, else tsv")
+    p.add_argument("--format", choices=MERGE_FORMATS, help="default: from the --out suffix (.csv, .json, .parquet; tsv "
+                   "for .tsv, .tab, .txt, no suffix and '-'; any other suffix is refused)")
     p.add_argument(
         "--attention", metavar="ATT_PATH", help="also join the per-residue attention (runs with --attention)"
     )

@@ -102,8 +102,6 @@ def drop(run: RunFolder, entry: dict[str, Any], names: list[str], lines: dict[st
     entry["issues"] = sorted([*map(tuple, entry.get("issues", [])), *issues], key=lambda i: i[0])
     entry["refused"] = entry.get("refused", 0) + len(names)
     entry["refused_ids"] = [*entry.get("refused_ids", []), *names]
-    for kind in ("cropped", "warned"):  # a refused record was neither predicted cut nor read with a change
-        kept_ids = [i for i in entry.get(f"{kind}_ids", []) if i not in set(names)]
-        entry[kind] = entry.get(kind, 0) - (len(entry.get(f"{kind}_ids", [])) - len(kept_ids))
-        entry[f"{kind}_ids"] = kept_ids
+    refused = set(names)  # a refused record counts in no note (cut, cleaned, known ...)
+    entry["flagged"] = {flag: [i for i in ids if i not in refused] for flag, ids in entry.get("flagged", {}).items()}
     return entry

@@ -28,6 +28,7 @@ from locviz.cluster.worker import (
     predict_partition,
     read_records,
 )
+from locviz.encoding import LengthPolicy
 from locviz.errors import BundleError, ClusterError, InputError, LocvizError
 from locviz.organisms import check_organism
 from locviz.sequences import SNIFF_BYTES, file_issue
@@ -94,8 +95,8 @@ class RunSummary:
     predicted: int  # rows this run wrote
     skipped: int  # rows of partitions an earlier run finished
     refused: int  # records in errors.tsv
-    cropped: int
-    warned: int
+    flagged: dict[str, int]  # pipeline.FLAGS -> how many predicted records raise it (the end-of-run notes)
+    length_policy: LengthPolicy  # what the model sees of a long protein, for the note on cut records
     failed: list[tuple[int, str]]  # partitions that could not be done this time (index, why)
     seconds: float
     complete: bool
@@ -322,8 +323,9 @@ def run(options: RunOptions, callback: Callable[[Progress], None] | None = None)
         predicted=sum(int(e["rows"]) for k, e in finished.items() if k not in resumed),
         skipped=sum(int(e["rows"]) for k, e in finished.items() if k in resumed),
         refused=refused,
-        cropped=sum(int(e.get("cropped", 0)) for e in finished.values()),
-        warned=sum(int(e.get("warned", 0)) for e in finished.values()),
+        flagged={flag: sum(len(e.get("flagged", {}).get(flag, ())) for e in finished.values())
+                 for flag in pipeline.FLAGS},  # fmt: skip
+        length_policy=card.length_policy,
         failed=failed,
         seconds=time.perf_counter() - t0,
         complete=complete,

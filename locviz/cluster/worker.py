@@ -75,10 +75,8 @@ class PartitionResult:
     issues: list[tuple[int, str | None, str]] = field(default_factory=list)  # (line, record id, message)
     refused: int = 0
     refused_ids: list[str] = field(default_factory=list)
-    cropped: int = 0
-    warned: int = 0
-    cropped_ids: list[str] = field(default_factory=list)  # so a name refused later across partitions leaves the counts
-    warned_ids: list[str] = field(default_factory=list)
+    flagged: dict[str, list[str]] = field(default_factory=dict)  # pipeline.FLAGS -> the ids behind each count
+    notes: list[tuple[int, str]] = field(default_factory=list)  # (line, message): said, not refused (no name ...)
     attention_file: str | None = None
     attention_sha256: str | None = None
     seconds: float = 0.0
@@ -206,14 +204,14 @@ def parse_partition(task: PartitionTask, result: PartitionResult) -> list[Protei
     seen: set[str] = set()
     for number, (line, text) in enumerate(read_records(task), start=task.first_record):
         chunk = take_chunk(text, number, seen)
+        result.notes += [(chunk.line_of(i, line), i.message) for i in chunk.notes]
         if chunk.errors:
             result.issues += [(chunk.line_of(i, line), i.record_id, str(i)) for i in chunk.errors]
             result.refused += chunk.bad_record + chunk.preamble
             result.refused_ids += list(dict.fromkeys(i.record_id for i in chunk.errors if i.record_id is not None))
         for record in chunk.records:
             if chunk.warned:
-                result.warned += 1
-                result.warned_ids.append(record.id)
+                result.flagged.setdefault("warned", []).append(record.id)
             records.append(record)
     return records
 
@@ -244,9 +242,9 @@ def predict_partition(task: PartitionTask) -> PartitionResult:
                     if attention_writer is not None:
                         attention_writer.write_table(table.attention_arrow(preds))
                     result.rows += len(preds)
-                    cut = [p.id for p in preds if not p.seen.all()]
-                    result.cropped += len(cut)
-                    result.cropped_ids += cut
+                    for pred in preds:
+                        for flag in pipeline.flagged(pred):
+                            result.flagged.setdefault(flag, []).append(pred.id)
             finally:
                 if attention_writer is not None:
                     attention_writer.close()
