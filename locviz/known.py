@@ -18,18 +18,13 @@ from locviz.homology import RefEntry, Reference
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord
 
-KINDS = ("example", "trained_on", "accession")
-"""How a known location was found: an app example, this very sequence in the training data, or only the
-accession (another sequence: the model trained on that entry, not on this one)."""
-
-
 @dataclass(frozen=True)
 class KnownLocation:
     """A protein's annotated location (one of the model's class ids where the source's label maps to one)."""
 
     location: str
     source: str  # where it comes from, in words
-    kind: str  # one of KINDS
+    kind: str  # "example", "trained_on" (this very sequence) or "accession" (only the name: another sequence)
     example: Example | None = None  # kind "example": the example itself (fold, organism, annotation)
     entry: RefEntry | None = None  # kinds "trained_on" and "accession": the reference entry
 
