@@ -18,6 +18,7 @@ from locviz.homology import RefEntry, Reference
 from locviz.prediction import Prediction
 from locviz.sequences import ProteinRecord
 
+
 @dataclass(frozen=True)
 class KnownLocation:
     """A protein's annotated location (one of the model's class ids where the source's label maps to one)."""
