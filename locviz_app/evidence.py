@@ -18,7 +18,6 @@ from locviz import calibration, homology, known, organisms
 from locviz.calibration import Support
 from locviz.card import display_name
 from locviz.errors import LocvizError
-from locviz.examples import Example, by_sequence
 from locviz.known import KnownLocation, KnownProtein
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
@@ -33,11 +32,6 @@ larger runs search the protein being looked at, and every protein on request or 
 HITS_CACHED = 5000
 SUPPORT_COLOURS = {"high": "green", "medium": "orange", "low": "red"}
 SUPPORT_ICONS = {"high": ":material/verified:", "medium": ":material/help:", "low": ":material/warning:"}
-
-
-def known_example(sequence: str) -> Example | None:
-    """The built-in example with exactly this sequence, if any."""
-    return by_sequence(sequence)
 
 
 def known_protein(accession: str) -> KnownProtein | None:

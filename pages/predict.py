@@ -14,7 +14,6 @@ import streamlit as st
 
 from locviz import calibration, export, figures, homology, organisms, table
 from locviz.card import display_name
-from locviz.datasets import location_in
 from locviz.errors import LocvizError
 from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.motifs import MotifError, MotifSet
@@ -280,13 +279,13 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
     c1.metric("Predicted compartment", display_name(pred.label), help="the model's own call")
     c2.metric("Probability", f"{pred.confidence:.1%}", help=probability_help(predictor, pred.organism))
     c3.metric("Length", f"{pred.length} aa")
-    known = evidence.known_example(pred.sequence)
-    if known is not None:
-        location = location_in(known.location, pred.classes)  # MultiLoc's label as one of this model's classes
+    seen = evidence.known_location(pred, pred.model_name)
+    if seen is not None and seen.example is not None:  # a built-in example: its label as one of the model's classes
+        known, location = seen.example, seen.location
         agree = "✓ matches" if location == pred.label else "differs from"
-        c4.metric("Known location", display_name(location or known.location))
+        c4.metric("Known location", display_name(location))
         as_class = (f", {display_name(location)} among {pred.model_name}'s compartments"
-                    if location not in (None, known.location) else "")  # fmt: skip
+                    if location != known.location else "")  # fmt: skip
         fold_note = (
             "in MultiLoc's test fold, so the shipped multiloc model never trained on it"
             if known.in_test_fold
@@ -300,12 +299,11 @@ def prediction_header(call: evidence.Call, predictor: Predictor) -> None:
             f"{known.accession} {known.name} ({known.organism}) is {fold_note}."
             + (f" Data-set annotation: {known.annotation}." if known.annotation else "")
         )
-    elif (seen := evidence.known_location(pred, pred.model_name)) is not None:
-        location, source = seen.location, seen.source
-        agree = "✓ matches" if location == pred.label else "differs from"
-        c4.metric("Known location", display_name(location))
-        st.caption(f"Known location from {source}: **{display_name(location)}** ({agree} the prediction). "
-                   "A protein the model trained on is no test of it.")  # fmt: skip
+    elif seen is not None:  # this sequence, or its accession, in the model's training data
+        agree = "✓ matches" if seen.location == pred.label else "differs from"
+        c4.metric("Known location", display_name(seen.location))
+        st.caption(f"Known location from {seen.source}: **{display_name(seen.location)}** ({agree} the "
+                   "prediction). A protein the model trained on is no test of it.")  # fmt: skip
     for note in call.notes:
         st.info(layout.escape_markdown(note), icon=":material/info:")
     st.caption(model_caption(predictor, pred))
