@@ -53,6 +53,7 @@ from locviz.known_motifs import BY_NAME as KNOWN_BY_NAME
 from locviz.known_motifs import FDR, KNOWN_MOTIFS_VERSION, MotifMatch, best_match, correct, match
 from locviz.known_motifs import METHOD as MATCH_METHOD
 from locviz.sequences import STANDARD_RESIDUES, ProteinRecord
+from locviz.table import LIST_SEPARATOR
 from locviz.weights import BundleError, ModelBundle
 
 MOTIFS_FORMAT_VERSION = 2
@@ -167,6 +168,19 @@ class FilterMotif:
         return self.composition_led and self.positional_match is None
 
     @property
+    def flags(self) -> list[str]:
+        """What to keep in mind reading the logo: ``composition`` (composition-only), ``single residue`` (width 1:
+        no motif, only a residue preference) and ``never fired`` (no activation above zero: a flat logo)."""
+        out = []
+        if self.composition_only:
+            out.append("composition")
+        if self.width == 1:
+            out.append("single residue")
+        if not self.top_windows:
+            out.append("never fired")
+        return out
+
+    @property
     def evidence(self) -> int:
         """Rank of the evidence that the filter learnt a sorting signal (0 strongest), see :data:`EVIDENCE`."""
         if not self.top_windows:
@@ -250,8 +264,9 @@ def sort_order(motif_set: MotifSet, how: str = "evidence") -> list[int]:
 
 def filter_table(motif_set: MotifSet, order: Sequence[int] | None = None) -> list[dict[str, object]]:
     """One row per filter, as the Motifs page lists them (class ids, not display names; NaN where a filter has no
-    class association): evidence, width, strongest class and z, best known-motif match, composition-only,
-    information content (total and per position), consensus, windows, best window, association with each class.
+    class association): evidence, width, strongest class and z, best known-motif match, composition-only, flags
+    (:attr:`FilterMotif.flags`, joined by ``" | "``), information content (total and per position), consensus,
+    windows, best window, association with each class.
     ``order`` (e.g. :func:`sort_order`) picks and orders the rows; default: by index."""
     by_index = {m.index: m for m in motif_set.motifs}
     rows = []
@@ -267,6 +282,7 @@ def filter_table(motif_set: MotifSet, order: Sequence[int] | None = None) -> lis
             "strongest_z": strongest[1] if strongest else math.nan,
             "known_motif": best.describe(m.width) if best else "",
             "composition_only": m.composition_only,
+            "flags": LIST_SEPARATOR.join(m.flags),
             "ic_bits": m.information_content,
             "ic_per_position": m.information_content / m.width,
             "consensus": m.consensus if m.top_windows else "",

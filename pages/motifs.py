@@ -80,18 +80,6 @@ def png_width(png: bytes) -> int:
 
 
 # ------------------------------------------------------------------ table and order
-def flags(m: FilterMotif) -> str:
-    """Short flags for the table: composition-only, single residue."""
-    out = []
-    if m.composition_only:
-        out.append("composition")
-    if m.width == 1:
-        out.append("single residue")
-    if not m.top_windows:
-        out.append("never fired")
-    return ", ".join(out)
-
-
 DISPLAY_COLUMNS = {"strongest_class": "strongest class", "strongest_z": "strongest z", "known_motif": "known motif",
                    "ic_bits": "IC (bits)", "ic_per_position": "IC per position", "best_window": "best window"}
 
@@ -99,9 +87,8 @@ DISPLAY_COLUMNS = {"strongest_class": "strongest class", "strongest_z": "stronge
 def display_table(motif_set: MotifSet, sort_code: str) -> pd.DataFrame:
     """:func:`locviz.motifs.filter_table` in the page's words; the sorted-by column right after the filter number."""
     frame = pd.DataFrame(motifs.filter_table(motif_set))
-    by_index = {m.index: m for m in motif_set.motifs}
     frame["strongest_class"] = [display_name(c) if c else "" for c in frame["strongest_class"]]
-    frame.insert(int(frame.columns.get_loc("composition_only")), "flags", [flags(by_index[i]) for i in frame["filter"]])
+    frame["flags"] = [", ".join(m.flags) for m in sorted(motif_set.motifs, key=lambda m: m.index)]
     frame = frame.drop(columns="composition_only").rename(
         columns={**DISPLAY_COLUMNS, **{f"assoc_{c}": f"assoc. {display_name(c)}" for c in motif_set.classes}})
     first = sort_column(sort_code)

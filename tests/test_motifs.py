@@ -156,6 +156,11 @@ def test_filter_table_and_orders_are_the_motif_page_s(predictor: Predictor) -> N
     first, motif = rows[0], motif_set.motifs[0]
     assert first["ic_bits"] == motif.information_content and first["width"] == motif.width
     assert first["ic_per_position"] == pytest.approx(motif.information_content / motif.width)
+    for row, m in zip(rows, motif_set.motifs, strict=True):  # the page's flags, as table cells
+        assert row["flags"].split(" | ") == (m.flags or [""])
+        assert ("single residue" in row["flags"]) == (m.width == 1)
+        assert ("never fired" in row["flags"]) == (not m.top_windows)
+        assert ("composition" in row["flags"]) == m.composition_only
     cls = predictor.classes[LABELS[0]]
     by_class = motifs.sort_order(motif_set, f"class:{cls}")
     z = {m.index: m.class_association[cls] for m in motif_set.motifs}
