@@ -543,12 +543,23 @@ def label_lanes(centres: Sequence[float], min_gap: float) -> list[int]:
     return lanes
 
 
+FILTER_TRACK_TOP = 8  # filters drawn by default: the most active in the protein (the Predict page's start too)
+FILTER_TRACK_MAX = 30  # more rows than this stop being readable
+
+
+def filters_by_peak(pred: Prediction) -> list[int]:
+    """Filter indices, most active in this protein first (ties by index): the order the track picks from."""
+    acts = np.asarray(pred.filter_activations, dtype=float)
+    peak = np.nanmax(np.where(np.isfinite(acts), acts, -np.inf), axis=1)
+    return [int(i) for i in np.argsort(-peak, kind="stable")]
+
+
 def filter_track(
     pred: Prediction,
     filter_indices: list[int] | None = None,
     widths: list[int] | None = None,
-    top_n: int = 30,
-    scale_each: bool = False,
+    top_n: int = FILTER_TRACK_TOP,
+    scale_each: bool = True,
     motif_set: MotifSet | None = None,
 ) -> go.Figure:
     """First-layer filter activations along the sequence (filters × positions).
@@ -569,8 +580,7 @@ def filter_track(
     if widths is not None and len(widths) != n_filters:
         raise ValueError(f"widths lists {len(widths)} filters but the activations have {n_filters}")
     if filter_indices is None:
-        peak = np.nanmax(np.where(np.isfinite(acts), acts, -np.inf), axis=1)
-        chosen = [int(i) for i in np.argsort(-peak, kind="stable")[: max(top_n, 1)]]
+        chosen = filters_by_peak(pred)[: max(top_n, 1)]
         how = f"top {len(chosen)} of {n_filters} filters by peak activation in this protein"
     else:
         bad = [i for i in filter_indices if not 0 <= int(i) < n_filters]

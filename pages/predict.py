@@ -28,8 +28,6 @@ ATTENTION_TAB = "Attention along the sequence"
 FILTER_TAB = "First-layer filters"
 # Rows of the filter track at first: eight 24-px rows stay readable next to each other; more on request.
 # (A comment, not a docstring: Streamlit's "magic" would draw a bare string of a page script on the page.)
-TRACK_DEFAULT_FILTERS = 8
-TRACK_MAX_FILTERS = 30
 SUPPORT_TEXT_COLOURS = {"high": "#1a7f37", "medium": "#b35900", "low": "#c62828"}  # badge colours, readable as text
 NON_BREAKING_EXPONENT = re.compile(r"(\de)-(\d)")  # "E = 7e-262" must not wrap after its hyphen
 
@@ -489,15 +487,15 @@ def filter_section(pred: Prediction, predictor: Predictor, motif_set: MotifSet |
         "Where the first-layer convolution filters fire along this protein (rows: filters, most active first; "
         "columns: residues). Open a filter to see its sequence logo on the Filter motifs page."
     )
-    acts = np.where(np.isfinite(pred.filter_activations), pred.filter_activations, -np.inf)
-    peak = acts.max(axis=1)
-    order = [int(i) for i in np.argsort(-peak, kind="stable")]
+    peak = np.nanmax(np.where(np.isfinite(pred.filter_activations), pred.filter_activations, -np.inf), axis=1)
+    order = figures.filters_by_peak(pred)
     pick_key = f"track_filters-{pred.model_name}-{pred.id}"  # each protein starts from its own most active filters
     if pick_key not in st.session_state:
-        st.session_state[pick_key] = order[:TRACK_DEFAULT_FILTERS]
+        st.session_state[pick_key] = order[: figures.FILTER_TRACK_TOP]
     ctl1, ctl2 = st.columns([3, 1], vertical_alignment="bottom")
     shown = ctl1.multiselect(
-        "Filters shown (most active in this protein first)", order, key=pick_key, max_selections=TRACK_MAX_FILTERS,
+        "Filters shown (most active in this protein first)", order, key=pick_key,
+        max_selections=figures.FILTER_TRACK_MAX,
         format_func=lambda i: f"f{i} (w={widths[i]}) · peak {peak[i]:.2f}",
     )  # fmt: skip
     scale_each = ctl2.toggle("Scale per filter", value=True, key="track_scale_each",

@@ -238,7 +238,7 @@ def test_attention_profile_gaps_regions_and_unseen(pred):
 
 def test_filter_track_default_top_filters(pred):
     pred.filter_activations[9, 30] = 50.0  # planted: filter 9 fires hardest in this protein
-    fig = figures.filter_track(pred, widths=WIDTHS, top_n=4)
+    fig = figures.filter_track(pred, widths=WIDTHS, top_n=4, scale_each=False)
     grey, heat = fig.data
     assert len(heat.y) == 4 and heat.y[0] == "f9 (w=1)"
     assert heat.z.shape == (4, 150)
@@ -249,6 +249,10 @@ def test_filter_track_default_top_filters(pred):
     assert "not seen by the model" in grey.hovertemplate
     assert "member 1" in fig.layout.title.text
     assert fig.layout.height > figures.filter_track(pred, top_n=2).layout.height
+    default = figures.filter_track(pred).data[1]  # the Predict page's start: the 8 most active, each on its own scale
+    assert len(default.y) == figures.FILTER_TRACK_TOP and default.colorbar.title.text == "share of peak"
+    top = figures.filters_by_peak(pred)[: figures.FILTER_TRACK_TOP]
+    assert top[0] == 9 and [int(label.split()[0][1:]) for label in default.y] == top
 
 
 def test_filter_track_scales_each_filter_by_its_reference_maximum(pred):
@@ -270,7 +274,7 @@ def test_filter_track_scales_each_filter_by_its_reference_maximum(pred):
 
 
 def test_filter_track_chosen_filters_and_errors(pred):
-    fig = figures.filter_track(pred, filter_indices=[3, 0, 3])
+    fig = figures.filter_track(pred, filter_indices=[3, 0, 3], scale_each=False)
     assert list(fig.data[1].y) == ["f3", "f0"]
     with pytest.raises(ValueError, match="out of range"):
         figures.filter_track(pred, filter_indices=[N_FILTERS])
