@@ -894,6 +894,74 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_attribute(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "attribute",
+        help="which residues carry the call: attention, occlusion and gradients per residue, with deletion curves",
+        description="The What if page's attribution cross-check for every protein of FASTA. --out gets one row per "
+        "residue: id, position, residue, target, then one score per method (attention, occlusion, gradxinput and, "
+        "with --integrated-gradients, integrated_gradients; empty where the model did not look; larger = more "
+        "support for the target). --curves gets each method's deletion curve: P(target) with its top-k residues "
+        f"replaced by X against k random ones (k = {', '.join(map(str, whatif.DELETION_KS))}), and whether the "
+        "method is faithful (its top residues lower P(target) clearly more than random ones). All compartments "
+        "are read (organism 'any'), as the gradients are.",
+    )
+    _whatif_options(p)
+    p.add_argument("--curves", metavar="OUT", help="also write the deletion curves here ('-': stdout)")
+    p.add_argument("--target", metavar="CLASS",
+                   help="score this class id (as p_<class> without p_; default: each protein's call)")  # fmt: skip
+    p.add_argument("--integrated-gradients", action="store_true",
+                   help=f"add integrated gradients ({whatif.IG_STEPS} steps: slower)")  # fmt: skip
+    p.set_defaults(func=cmd_attribute)
+
+
+def cmd_attribute(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise InputError("--batch-size must be at least 1")
+    fmt = table.format_for(args.out, args.format)
+    curves_fmt = table.format_for(args.curves) if args.curves else fmt
+    for path in (args.out, args.curves):
+        if path:
+            table.check_output_path(path, reads=args.input)
+    table.check_distinct_outputs({"--out": args.out, "--curves": args.curves})
+    records = _whatif_records(args.input)
+    predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    if args.target is not None and args.target not in predictor.classes:
+        raise InputError(f"--target {args.target!r} is not a class of {predictor.name}; choose one of "
+                         f"{', '.join(predictor.classes)}")  # fmt: skip
+    methods = whatif.cross_check_methods(args.integrated_gradients)
+    meta = {"table": "attribution", "model": predictor.name}
+    handles = [table.open_output(args.out)]
+    writers = [table.RowWriter(handles[0], fmt, whatif.attribution_columns(methods), meta=meta)]
+    if args.curves:
+        handles.append(table.open_output(args.curves))
+        writers.append(table.RowWriter(handles[1], curves_fmt, whatif.DELETION_COLUMNS,
+                                 meta={"table": "deletion_curve", "model": predictor.name}))  # fmt: skip
+    faithful = {whatif.METHOD_NAMES.get(m, m): 0 for m in methods}  # proteins whose curve reads faithful
+    bar = tqdm(unit="window", disable=args.no_progress, file=sys.stderr, desc="attribute (occlusion)")
+    try:
+        for record in records:
+            attributions, curves = whatif.cross_check(predictor, record, args.target,
+                                                      integrated_gradients=args.integrated_gradients,
+                                                      callback=bar.update)  # fmt: skip
+            writers[0].write(whatif.attribution_rows(attributions))
+            if args.curves:
+                writers[1].write(whatif.deletion_rows(curves, record.id))
+            for curve in curves:
+                faithful[curve.method] += curve.faithful
+    finally:
+        bar.close()
+        for writer, handle in zip(writers, handles, strict=True):
+            writer.close()
+            if handle is not sys.stdout:
+                handle.close()
+    written = " and ".join("stdout" if path == "-" else path for path in (args.out, args.curves) if path)
+    readings = ", ".join(f"{name} {n} of {len(records)}" for name, n in faithful.items())
+    print(f"attributed {len(records)} protein(s) with {predictor.name}; faithful by its deletion curve: {readings}; "
+          f"wrote {written}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
 # ------------------------------------------------------------------------------- app
 APP_PACKAGE = "locviz_dashboard"
 """The installed name of the repository's app files (``dashboard.py``, ``pages/``, ``.streamlit/``): pyproject.toml
@@ -1026,7 +1094,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
         add_predict, add_train, add_campaign, add_ensemble, add_evaluate, add_motifs, add_app, add_calibrate,
-        add_scan, add_mutate, add_reference, cluster_commands.add_merge,
+        add_scan, add_mutate, add_attribute, add_reference, cluster_commands.add_merge,
     ):
         add(sub)
     _fill_common_help(parser)

@@ -50,7 +50,7 @@ a whole annotated signal is a variant (``del1-20``), which :func:`compare` handl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -70,11 +70,12 @@ from locviz.table import RowWriter, rows_bytes
 
 __all__ = [
     "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison", "align_positions",
-    "apply_variants", "attention_attribution", "attribution_table_bytes", "check_window", "compare",
-    "compare_mutants", "comparison_table_bytes", "default_window", "deletion_curve", "deletion_table_bytes",
-    "delta_writer", "edit", "gradient_attribution", "mutate_columns", "occlusion_scan", "occlusion_windows",
-    "parse_variants", "saturation_scan", "scan_columns", "scan_summary", "scan_table_bytes", "split_mutants",
-    "split_target", "target_mutants", "variants_label", "variants_as_given",
+    "apply_variants", "attention_attribution", "attribution_columns", "attribution_rows", "attribution_table_bytes",
+    "check_window", "compare", "compare_mutants", "comparison_table_bytes", "cross_check", "cross_check_methods",
+    "default_window", "deletion_curve", "deletion_rows", "deletion_table_bytes", "delta_writer", "edit",
+    "gradient_attribution", "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants",
+    "saturation_scan", "scan_columns", "scan_summary", "scan_table_bytes", "split_mutants", "split_target",
+    "target_mutants", "variants_label", "variants_as_given",
 ]  # fmt: skip
 
 MAX_SCAN_WINDOW = 100
@@ -1176,27 +1177,48 @@ def comparison_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = 
     return rows_bytes(fmt, mutate_columns(first.classes), (c.row() for c in comparisons), meta=meta)
 
 
-def attribution_table_bytes(attributions: Sequence[Attribution], fmt: str = "csv") -> bytes:
-    """One row per residue: id, position, residue, target, one column per method (empty where unseen)."""
+def attribution_columns(methods: Sequence[str]) -> list[str]:
+    """The per-residue score table's columns: id, position, residue, target, one column per method."""
+    return ["id", "position", "residue", "target", *methods]
+
+
+def attribution_rows(attributions: Sequence[Attribution]) -> Iterator[list[Any]]:
+    """One row per residue of one protein (NaN, written empty, where the model did not look)."""
     check(bool(attributions), "no attribution to write")
     wild = attributions[0].wild
-    columns = ["id", "position", "residue", "target", *(a.method for a in attributions)]
-    rows = (
-        [wild.id, i + 1, residue, attributions[0].target, *(float(a.scores[i]) for a in attributions)]
-        for i, residue in enumerate(wild.sequence)
-    )
-    return rows_bytes(fmt, columns, rows, meta={"table": "attribution", "model": wild.model_name})
+    for i, residue in enumerate(wild.sequence):
+        yield [wild.id, i + 1, residue, attributions[0].target, *(float(a.scores[i]) for a in attributions)]
 
 
-def deletion_table_bytes(curves: Sequence[DeletionCurve], fmt: str = "csv") -> bytes:
-    """One row per (method, k): P(target) with the top-k residues replaced by X, and with k random ones."""
-    columns = ["method", "target", "k", "p_top_k", "p_random_mean", "p_random_sd", "n_random", "p_wild"]
-    rows = (
-        [c.method, c.target, k, float(top), float(rand), float(sd), c.n_random, float(c.p_wild)]
-        for c in curves
-        for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True)
-    )
-    return rows_bytes(fmt, columns, rows, meta={"table": "deletion_curve"})
+def attribution_table_bytes(attributions: Sequence[Attribution], fmt: str = "csv") -> bytes:
+    """The per-residue score table of one protein as bytes (the app's download; ``locviz attribute --out``)."""
+    check(bool(attributions), "no attribution to write")
+    meta = {"table": "attribution", "model": attributions[0].wild.model_name}
+    columns = attribution_columns([a.method for a in attributions])
+    return rows_bytes(fmt, columns, attribution_rows(attributions), meta=meta)
+
+
+DELETION_COLUMNS = ("id", "method", "target", "k", "p_top_k", "p_random_mean", "p_random_sd", "n_random", "p_wild",
+                    "faithful")  # fmt: skip
+"""One row per (protein, method, k): P(target) with the top-k residues replaced by X, and with k random ones;
+``faithful`` is the method's reading at its largest k (:attr:`DeletionCurve.faithful`), on each of its rows."""
+
+
+def deletion_rows(curves: Sequence[DeletionCurve], protein_id: str) -> Iterator[list[Any]]:
+    for c in curves:
+        for k, top, rand, sd in zip(c.ks.tolist(), c.p_top, c.p_random, c.p_random_sd, strict=True):
+            yield [protein_id, c.method, c.target, k, float(top), float(rand), float(sd), c.n_random,
+                   float(c.p_wild), c.faithful]  # fmt: skip
+
+
+def deletion_table_bytes(curves: Sequence[DeletionCurve], protein_id: str, fmt: str = "csv") -> bytes:
+    """The deletion curves of one protein as bytes (the app's download; ``locviz attribute --curves``)."""
+    return rows_bytes(fmt, DELETION_COLUMNS, deletion_rows(curves, protein_id), meta={"table": "deletion_curve"})
+
+
+def cross_check_methods(integrated_gradients: bool = False) -> tuple[str, ...]:
+    """The methods :func:`cross_check` scores with, in its order (the score table's method columns)."""
+    return ("attention", "occlusion", "gradxinput", *(("integrated_gradients",) if integrated_gradients else ()))
 
 
 def cross_check(
@@ -1221,8 +1243,8 @@ def cross_check(
     attention = attention_attribution(wild)
     attention.target = target
     attributions = [attention, occlusion_scan(predictor, record, target=target, wild=wild, callback=callback)]
-    methods = ("gradxinput", "integrated_gradients") if integrated_gradients else ("gradxinput",)
-    attributions += [gradient_attribution(predictor, record, m, target=target, wild=wild) for m in methods]
+    gradients = cross_check_methods(integrated_gradients)[2:]
+    attributions += [gradient_attribution(predictor, record, m, target=target, wild=wild) for m in gradients]
     ks = [k for k in DELETION_KS if k <= int(np.sum(wild.seen))]
     curves = [deletion_curve(predictor, record, a, ks, target=target, wild=wild) for a in attributions]
     return attributions, curves

@@ -462,7 +462,7 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
         )
         downloads.table_download(
             "Deletion curves (CSV)",
-            lambda: whatif.deletion_table_bytes(curves),
+            lambda: whatif.deletion_table_bytes(curves, pred.id),
             export_filename(pred.id, pred.model_name, f"deletion-curves-{cls}", "csv"),
             "del-csv",
         )

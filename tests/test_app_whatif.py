@@ -259,11 +259,14 @@ def test_an_isoform_is_compared_through_an_alignment(app: AppTest) -> None:
     assert comparison.label == "aligned to iso2" and len(comparison.changed) == 10
 
 
-def test_attribution_cross_check_reads_each_method(app: AppTest) -> None:
+def test_attribution_cross_check_reads_each_method(app: AppTest, downloads: dict) -> None:
     predict_then_open_whatif(app, SOD.fasta())
     open_tab(app, "Attribution cross-check")
     app.button(key="attr_run").click().run()
     no_problems(app)
+    name = next(n for n in downloads if "deletion-curves" in n and n.endswith(".csv"))  # `attribute --curves`
+    curve_rows = list(csv.DictReader(io.StringIO(as_bytes(downloads[name]).decode())))
+    assert list(curve_rows[0]) == list(whatif.DELETION_COLUMNS) and {r["id"] for r in curve_rows} == {"P00441"}
     readings = [m.value for m in app.markdown if "faithful here" in m.value]
     assert len(readings) == 3  # attention, occlusion, gradient × input
     assert all(("is faithful here" in r) != ("is not faithful here" in r) for r in readings)

@@ -274,6 +274,37 @@ def test_cross_check_is_the_what_if_page_s(tiny: Predictor) -> None:
     assert default[0].target == wild.label and len(default) == 3
 
 
+def test_locviz_attribute_writes_the_cross_check_s_scores_and_curves(
+    tmp_path: Path, tiny: Predictor, tiny_weights_dir: Path, monkeypatch, capsys
+) -> None:
+    """`locviz attribute` is :func:`whatif.cross_check` for every record: one row per residue and method score, and
+    each method's deletion curve with its reading; the same numbers as the Python call."""
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    fasta, scores, curves = tmp_path / "in.fasta", tmp_path / "scores.tsv", tmp_path / "curves.csv"
+    fasta.write_text(f">gfp\n{GFP}\n>insulin\n{HUMAN_INSULIN}\n")
+    assert cli.main(["attribute", str(fasta), "--out", str(scores), "--curves", str(curves), "--target", "nuclear",
+                     "--no-progress"]) == 0  # fmt: skip
+    rows = read_rows(scores)
+    assert list(rows[0]) == ["id", "position", "residue", "target", "attention", "occlusion", "gradxinput"]
+    assert [r["id"] for r in rows] == ["gfp"] * len(GFP) + ["insulin"] * len(HUMAN_INSULIN)
+    assert "".join(r["residue"] for r in rows[: len(GFP)]) == GFP and {r["target"] for r in rows} == {"nuclear"}
+    attributions, expected = whatif.cross_check(tiny, ProteinRecord("gfp", GFP), "nuclear")
+    for a in attributions:
+        written = np.array([float(r[a.method]) if r[a.method] else np.nan for r in rows[: len(GFP)]])
+        np.testing.assert_allclose(written, a.scores, rtol=1e-4, atol=1e-7)
+    with open(curves, newline="") as handle:
+        curve_rows = [r for r in csv.DictReader(handle) if r["id"] == "gfp"]
+    assert [(r["method"], int(r["k"])) for r in curve_rows] == [(c.method, int(k)) for c in expected for k in c.ks]
+    assert [r["faithful"] for r in curve_rows] == [str(c.faithful) for c in expected for _ in c.ks]
+    np.testing.assert_allclose([float(r["p_top_k"]) for r in curve_rows], np.concatenate([c.p_top for c in expected]),
+                               rtol=1e-4)  # fmt: skip
+    assert "attributed 2 protein(s)" in capsys.readouterr().err
+    assert cli.main(["attribute", str(fasta), "--out", str(scores), "--target", "Nucleus"]) == 1  # a deeploc name
+    assert "is not a class of" in capsys.readouterr().err
+    assert cli.main(["attribute", str(fasta), "--out", "-", "--curves", "-"]) == 1
+    assert "both write standard output" in capsys.readouterr().err
+
+
 def test_gradient_times_input_is_per_residue_and_nan_where_unseen(tiny: Predictor) -> None:
     long = ProteinRecord("long", (GFP * 2)[:300])
     gxi = whatif.gradient_attribution(tiny, long, target="nuclear")
