@@ -30,7 +30,7 @@ from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
 from locviz.card import ModelCard, display_name
-from locviz.motifs import FilterMotif, MotifSet
+from locviz.motifs import CHANCE_QUANTILE, ChanceLevel, FilterMotif, MotifSet
 from locviz.organisms import allowed_only, excluded_classes
 from locviz.prediction import Prediction
 from locviz.regions import Region
@@ -724,11 +724,13 @@ def _draw_stacks(ax: Axes, heights: np.ndarray, width: float = 0.9) -> None:
             ax.add_artist(patch)  # not add_patch: its data-limit update is slow, and the limits are fixed
 
 
-def _logo_caption(motif: FilterMotif) -> str:
+def _logo_caption(motif: FilterMotif, chance: ChanceLevel | None = None) -> str:
     """Second title line: how many windows the logo stands on (20 windows cannot fill a column the way 1,000 do),
-    the composition flag and the best known-motif match."""
+    the chance line, the composition flag and the best known-motif match."""
     n = len(motif.top_windows)
     notes = [f"{n} window{'' if n == 1 else 's'}"]
+    if chance is not None and n:
+        notes.append(f"dashed: chance ({CHANCE_QUANTILE:.0%})")
     if motif.composition_only:
         notes.append("composition-only")
     best = motif.best_match
@@ -738,8 +740,11 @@ def _logo_caption(motif: FilterMotif) -> str:
     return " · ".join(notes)
 
 
-def _logo_on_axes(ax: Axes, motif: FilterMotif, ylabel: bool = True, xlabel: bool = True) -> None:
-    """Draw one filter's logo on ``ax``: bits on one scale (0–4.32); a width-1 filter in its context."""
+def _logo_on_axes(
+    ax: Axes, motif: FilterMotif, ylabel: bool = True, xlabel: bool = True, chance: ChanceLevel | None = None
+) -> None:
+    """Draw one filter's logo on ``ax``: bits on one scale (0–4.32); a width-1 filter in its context; ``chance``
+    draws the bits random windows reach (:class:`locviz.motifs.ChanceLevel`) as a dashed line."""
     freqs = np.asarray(motif.frequencies, dtype=float)
     if freqs.ndim != 2 or freqs.shape[1] != len(STANDARD_RESIDUES) or freqs.shape[0] == 0:
         raise ValueError(
@@ -758,6 +763,8 @@ def _logo_on_axes(ax: Axes, motif: FilterMotif, ylabel: bool = True, xlabel: boo
         first, last = best.window_positions(n)  # 1-based
         ax.axvspan(first - 1.5, last - 0.5, ymin=0, ymax=0.035, color="#4c78a8", linewidth=0)
     _draw_stacks(ax, _information(shown))
+    if chance is not None and motif.top_windows:
+        ax.axhline(chance.upper_bits, color="#555555", linestyle=(0, (3, 2)), linewidth=0.8, zorder=3)
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(0, LOGO_MAX_BITS)
     ax.set_yticks([0, 2, 4])
@@ -776,7 +783,7 @@ def _logo_on_axes(ax: Axes, motif: FilterMotif, ylabel: bool = True, xlabel: boo
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.set_title(f"filter {motif.index} · width {motif.width} · IC {motif.information_content:.1f} bits\n"
-                 f"{_logo_caption(motif)}", fontsize=8)  # fmt: skip
+                 f"{_logo_caption(motif, chance)}", fontsize=8)  # fmt: skip
 
 
 def _logo_columns(motif: FilterMotif) -> int:
@@ -789,28 +796,37 @@ def motif_source(motif_set: MotifSet) -> str:
     return f"model {motif_set.model_name} · ensemble member {motif_set.member}"
 
 
-def sequence_logo(motif: FilterMotif, ax: Axes | None = None, source: str = "") -> Figure:
+def sequence_logo(
+    motif: FilterMotif, ax: Axes | None = None, source: str = "", motif_set: MotifSet | None = None
+) -> Figure:
     """Information-content logo of one filter (matplotlib, no pyplot state: thread-safe).
 
     Every logo has the same y scale (0 to log2 20 bits) and the same width per column. A width-1
     filter that kept its top windows' neighbours is drawn in that context (±4 residues, the filter's
     own column shaded), not as one giant letter; a known-motif match is marked under the aligned columns.
-    ``source`` (:func:`motif_source`) heads a new figure.
+    ``source`` (:func:`motif_source`) heads a new figure. ``motif_set`` (the filter's) adds its chance line.
     """
     if ax is None:
-        return logo_grid([motif], n_columns=1, xlabels=True, source=source)
-    _logo_on_axes(ax, motif)
+        return logo_grid([motif], n_columns=1, xlabels=True, source=source, motif_set=motif_set)
+    _logo_on_axes(ax, motif, chance=motif_set.chance(motif) if motif_set is not None else None)
     return ax.figure
 
 
-def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2, xlabels: bool = False, source: str = "") -> Figure:
+def logo_grid(
+    motifs: Sequence[FilterMotif],
+    n_columns: int = 2,
+    xlabels: bool = False,
+    source: str = "",
+    motif_set: MotifSet | None = None,
+) -> Figure:
     """Several logos in one figure, on one scale: the same bits axis (0–4.32) and the same width per column.
 
     Cells are as wide as the widest logo; each logo is left-aligned in its cell, so a 21-wide
     filter is drawn 21 columns wide and a 5-wide one 5 columns wide at the same letter size.
     ``xlabels`` names the x axis under every logo (off: the x axis is the window position, or the
     offset from a width-1 filter's residue, as the tick labels show). ``source`` (:func:`motif_source`) is a
-    header line above the logos.
+    header line above the logos. ``motif_set`` (the filters') draws each logo's chance level as a dashed line:
+    the bits a column of as many random windows of the reference proteins reaches in 95 % of draws.
     """
     if not motifs:
         raise ValueError("logo_grid needs at least one motif")
@@ -835,7 +851,8 @@ def logo_grid(motifs: Sequence[FilterMotif], n_columns: int = 2, xlabels: bool =
         y0 = fig_h - header - (row + 1) * cell_h + bottom
         ax = fig.add_axes((x0 / fig_w, y0 / fig_h, _logo_columns(motif) * LOGO_COLUMN_INCHES / fig_w,
                            LOGO_AXES_INCHES / fig_h))  # fmt: skip
-        _logo_on_axes(ax, motif, ylabel=col == 0, xlabel=xlabels)
+        chance = motif_set.chance(motif) if motif_set is not None else None
+        _logo_on_axes(ax, motif, ylabel=col == 0, xlabel=xlabels, chance=chance)
     return fig
 
 

@@ -34,14 +34,18 @@ the full protein) so a logo can show that residue in context.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from Bio.SeqIO.FastaIO import SimpleFastaParser
 from tqdm import tqdm
 
 from locviz.batching import DEFAULT_BATCH_SIZE, DEFAULT_MAX_RESIDUES, iter_batches
@@ -59,6 +63,9 @@ from locviz.weights import BundleError, ModelBundle
 MOTIFS_FORMAT_VERSION = 2
 PSEUDOCOUNT = 0.05
 """Added to every (position, residue) count so rare residues are not exactly zero in a logo."""
+CHANCE_QUANTILE = 0.95
+"""A logo column above this quantile of random columns' bits is unlikely to be composition and sampling noise."""
+CHANCE_DRAWS = 20_000
 MAX_LOW_COMPLEXITY_SHARE = 0.5
 """A filter window with more than this share of its residues in low-complexity segments is not eligible."""
 CONTEXT_FLANK = 4
@@ -94,6 +101,52 @@ ASSOCIATION_METHOD = (
     "proteins) / standard deviation over all proteins. Positive: the filter fires more strongly in "
     "that class than on average. Classes without reference proteins are left out."
 )
+
+
+def residue_composition(sequences: Iterable[str]) -> np.ndarray:
+    """Frequencies of the 20 standard residues over ``sequences`` (other letters are not counted)."""
+    counts: Counter[str] = Counter()
+    for sequence in sequences:
+        counts.update(sequence)
+    total = np.array([counts[aa] for aa in STANDARD_RESIDUES], dtype=np.float64)
+    if total.sum() == 0:
+        raise InputError("no standard residues to take a composition from")
+    return total / total.sum()
+
+
+@dataclass(frozen=True)
+class ChanceLevel:
+    """What one logo column scores when its windows are random residues of the reference proteins.
+
+    A logo stands on few windows (at most ``top_k``), so even random columns have bits: the reference's composition
+    is not uniform (about 0.1 bit) and a sample of 100 residues spreads unevenly (about as much again). Letters of a
+    column below ``upper_bits`` are what chance alone would draw that often.
+    """
+
+    n_windows: int
+    mean_bits: float  # expected bits of a random column of n_windows residues
+    upper_bits: float  # CHANCE_QUANTILE of those bits
+
+    def describe(self) -> str:
+        return (f"{self.n_windows} random windows of the reference proteins give {self.mean_bits:.2f} bits per column "
+                f"on average, {self.upper_bits:.2f} at most in {CHANCE_QUANTILE:.0%} of columns")  # fmt: skip
+
+
+def chance_level(n_windows: int, background: Sequence[float], pseudocount: float = PSEUDOCOUNT) -> ChanceLevel:
+    """Bits of a logo column made, like :func:`compute`'s, from ``n_windows`` residues drawn from ``background``
+    (its pseudocount added): the mean and :data:`CHANCE_QUANTILE` over :data:`CHANCE_DRAWS` seeded draws."""
+    return _chance_level(int(n_windows), tuple(float(x) for x in background), float(pseudocount))
+
+
+@functools.lru_cache(maxsize=256)
+def _chance_level(n_windows: int, background: tuple[float, ...], pseudocount: float) -> ChanceLevel:
+    if n_windows < 1:
+        return ChanceLevel(n_windows, math.nan, math.nan)
+    p = np.asarray(background) / np.sum(background)
+    counts = np.random.default_rng(0).multinomial(n_windows, p, size=CHANCE_DRAWS) + pseudocount
+    freqs = counts / counts.sum(axis=1, keepdims=True)
+    bits = np.log2(len(p)) + (freqs * np.log2(freqs)).sum(axis=1)
+    return ChanceLevel(n_windows, float(bits.mean()), float(np.quantile(bits, CHANCE_QUANTILE)))
 
 
 @dataclass
@@ -216,6 +269,21 @@ class MotifSet:
     masking_method: str = ""  # empty: top windows were not masked for low complexity
     match_method: str = ""  # empty: no known-motif comparison stored
     known_motifs_version: int = 0
+    background: np.ndarray | None = None  # residue composition of the reference proteins (None: not known)
+    pseudocount: float = PSEUDOCOUNT
+
+    def chance(self, motif: FilterMotif) -> ChanceLevel | None:
+        """The chance level of ``motif``'s logo columns (None without a background composition)."""
+        if self.background is None:
+            return None
+        return chance_level(len(motif.top_windows), self.background, self.pseudocount)
+
+    def columns_above_chance(self, motif: FilterMotif) -> int | None:
+        """How many of the filter's own columns carry more bits than :data:`CHANCE_QUANTILE` of random ones."""
+        chance = self.chance(motif)
+        if chance is None or chance.n_windows == 0:
+            return None
+        return int((motif.ic_per_position() > chance.upper_bits).sum())
 
 
 def evidence_order(motif_set: MotifSet) -> list[int]:
@@ -265,8 +333,9 @@ def sort_order(motif_set: MotifSet, how: str = "evidence") -> list[int]:
 def filter_table(motif_set: MotifSet, order: Sequence[int] | None = None) -> list[dict[str, object]]:
     """One row per filter, as the Motifs page lists them (class ids, not display names; NaN where a filter has no
     class association): evidence, width, strongest class and z, best known-motif match, composition-only, flags
-    (:attr:`FilterMotif.flags`, joined by ``" | "``), information content (total and per position), consensus,
-    windows, best window, association with each class.
+    (:attr:`FilterMotif.flags`, joined by ``" | "``), information content (total and per position), the filter's
+    columns above chance (:meth:`MotifSet.columns_above_chance`; None without a background composition or a
+    window), consensus, windows, best window, association with each class.
     ``order`` (e.g. :func:`sort_order`) picks and orders the rows; default: by index."""
     by_index = {m.index: m for m in motif_set.motifs}
     rows = []
@@ -285,6 +354,7 @@ def filter_table(motif_set: MotifSet, order: Sequence[int] | None = None) -> lis
             "flags": LIST_SEPARATOR.join(m.flags),
             "ic_bits": m.information_content,
             "ic_per_position": m.information_content / m.width,
+            "columns_above_chance": motif_set.columns_above_chance(m),
             "consensus": m.consensus if m.top_windows else "",
             "windows": len(m.top_windows),
             "best_window": m.top_windows[0] if m.top_windows else "",
@@ -564,6 +634,8 @@ def compute(
         masking_method=MASKING_METHOD if mask_low_complexity else "",
         match_method=MATCH_METHOD if match_known else "",
         known_motifs_version=KNOWN_MOTIFS_VERSION if match_known else 0,
+        background=residue_composition(r.sequence for r in records),
+        pseudocount=pseudocount,
     )
 
 
@@ -582,6 +654,8 @@ def save_motifs(motif_set: MotifSet, path: str | Path) -> Path:
         "masking_method": motif_set.masking_method,
         "match_method": motif_set.match_method,
         "known_motifs_version": motif_set.known_motifs_version,
+        "background": None if motif_set.background is None else [float(x) for x in motif_set.background],
+        "pseudocount": motif_set.pseudocount,
         "filters": [
             {
                 "index": m.index,
@@ -660,6 +734,8 @@ def load_motifs(path: str | Path) -> MotifSet:
             masking_method=meta.get("masking_method", ""),
             match_method=meta.get("match_method", ""),
             known_motifs_version=int(meta.get("known_motifs_version", 0)),
+            background=np.array(meta["background"], dtype=np.float64) if meta.get("background") else None,
+            pseudocount=float(meta.get("pseudocount", PSEUDOCOUNT)),
         )
     except MotifError:
         raise
@@ -698,4 +774,26 @@ def load_bundle_motifs(bundle: ModelBundle) -> MotifSet:
         raise MotifError(
             f"{path} has {len(motif_set.motifs)} filters but model '{bundle.name}' has {bundle.config.n_filters}"
         )
+    if motif_set.background is None:  # a file from before backgrounds were stored: the reference set's proteins
+        motif_set.background = reference_background(bundle)
     return motif_set
+
+
+def reference_background(bundle: ModelBundle) -> np.ndarray | None:
+    """Residue composition of the bundle's reference set (its annotated training proteins, the proteins its logos
+    come from), checksum checked; None when the card names no reference set."""
+    section = bundle.card.reference
+    if section is None:
+        return None
+    path = bundle.card_path.parent / section.file
+    if not path.is_file() or (section.sha256 and sha256_of(path) != section.sha256):
+        raise MotifError(f"the reference set {path} of model '{bundle.name}' is missing or altered (its sha256 is not "
+                         "the card's); reinstall the model")  # fmt: skip
+    return _fasta_composition(str(path), section.sha256)
+
+
+@functools.lru_cache(maxsize=8)
+def _fasta_composition(path: str, sha256: str) -> np.ndarray:
+    del sha256  # cache key only: a changed file is read again
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return residue_composition(sequence for _, sequence in SimpleFastaParser(handle))

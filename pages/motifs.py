@@ -33,8 +33,10 @@ LOGOS_PER_PAGE = 8
 GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
 # How the logos' bits are counted (locviz.figures._information): a logo of 20 windows overstates its
-# information against one of 1,000, so the captions say what was not corrected.
-LOGO_BITS = "Letter heights are bits against a uniform background (log2 20 = 4.32), no small-sample correction"
+# information against one of 1,000, so the captions say what was not corrected and draw what chance reaches.
+LOGO_BITS = ("Letter heights are bits against a uniform background (log2 20 = 4.32), no small-sample correction; "
+             "the dashed line is what a column of as many random windows of the reference proteins reaches in "
+             f"{motifs.CHANCE_QUANTILE:.0%} of draws (their composition and the small sample)")  # fmt: skip
 ASSOCIATION = "class association (strongest class)"
 EVIDENCE_SORT = "evidence: known motif first"
 SORTS = {  # evidence first: by association alone, long hydrophobic composition logos fill the first rows
@@ -69,8 +71,8 @@ def logo_png(model_name: str, device: str, key: str, indices: tuple[int, ...], s
     motif_set = models.get_motifs(model_name, device)
     chosen = [motif_set.motifs[i] for i in indices]
     source = figures.motif_source(motif_set)  # an exported logo says whose filter it is
-    fig = (figures.sequence_logo(chosen[0], source=source) if len(chosen) == 1
-           else figures.logo_grid(chosen, GALLERY_COLUMNS, source=source))  # fmt: skip
+    fig = (figures.sequence_logo(chosen[0], source=source, motif_set=motif_set) if len(chosen) == 1
+           else figures.logo_grid(chosen, GALLERY_COLUMNS, source=source, motif_set=motif_set))  # fmt: skip
     return export.figure_bytes(fig, "png", scale=scale)
 
 
@@ -81,7 +83,8 @@ def png_width(png: bytes) -> int:
 
 # ------------------------------------------------------------------ table and order
 DISPLAY_COLUMNS = {"strongest_class": "strongest class", "strongest_z": "strongest z", "known_motif": "known motif",
-                   "ic_bits": "IC (bits)", "ic_per_position": "IC per position", "best_window": "best window"}
+                   "ic_bits": "IC (bits)", "ic_per_position": "IC per position",
+                   "columns_above_chance": "columns above chance", "best_window": "best window"}
 
 
 def display_table(motif_set: MotifSet, sort_code: str) -> pd.DataFrame:
@@ -115,10 +118,14 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
     member, source = motif_set.member, figures.motif_source(motif_set)
     png = logo_png(model_name, device, motifs_key(model_name, device), (motif.index,), DETAIL_SCALE)
     st.image(png, width=int(png_width(png) / DETAIL_SCALE * 1.2))
-    st.caption(f"{LOGO_BITS}; built from the {len(motif.top_windows)} windows where the filter fires most.")
+    chance, above = motif_set.chance(motif), motif_set.columns_above_chance(motif)
+    st.caption(f"{LOGO_BITS}; built from the {len(motif.top_windows)} windows where the filter fires most."
+               + (f" {chance.describe()}; {above} of the filter's {motif.width} "
+                  f"column{'s' if motif.width > 1 else ''} carry more." if chance is not None and above is not None
+                  else ""))  # fmt: skip
     with st.container(horizontal=True, gap="small"):
         downloads.figure_downloads(
-            lambda: figures.sequence_logo(motif, source=source),
+            lambda: figures.sequence_logo(motif, source=source, motif_set=motif_set),
             f"filter{motif.index}", model_name, "logo", f"logo-{motif.index}",
         )  # fmt: skip
         downloads.table_download(
@@ -336,6 +343,9 @@ def main() -> None:
               if c.startswith("assoc.") or c in ("IC (bits)", "IC per position", "strongest z")}  # fmt: skip
     number["evidence"] = st.column_config.TextColumn(help=EVIDENCE_HELP)
     number["known motif"] = st.column_config.TextColumn(width="large")
+    number["columns above chance"] = st.column_config.NumberColumn(
+        help=f"Columns of the filter's own width whose bits exceed what {motifs.CHANCE_QUANTILE:.0%} of columns of "
+        "as many random windows of the reference proteins reach (the dashed line on each logo)")
     st.dataframe(
         table, key=table_key, on_select=follow_table, selection_mode="single-row", hide_index=True,
         width="stretch", height=320, column_config=number,

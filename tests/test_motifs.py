@@ -28,18 +28,22 @@ from locviz.known_motifs import (
     match,
 )
 from locviz.motifs import (
+    CHANCE_QUANTILE,
     CONTEXT_FLANK,
     MAX_LOW_COMPLEXITY_SHARE,
     PSEUDOCOUNT,
     FilterMotif,
     MotifError,
     MotifSet,
+    chance_level,
     compute,
     evidence_order,
+    filter_table,
     load_bundle_motifs,
     load_motifs,
     low_complexity_mask,
     match_summary,
+    residue_composition,
     save_motifs,
 )
 from locviz.predict import Predictor, load_model
@@ -222,6 +226,8 @@ def test_save_load_round_trip(predictor: Predictor, tmp_path: Path) -> None:
         motif_set.known_motifs_version,
     )
     assert "SEG" in loaded.masking_method and "Tomtom" in loaded.match_method and loaded.known_motifs_version >= 1
+    np.testing.assert_allclose(loaded.background, residue_composition(r.sequence for r in REFERENCE))  # chance line
+    assert loaded.pseudocount == motif_set.pseudocount == PSEUDOCOUNT
     assert any(m.matches for m in loaded.motifs)  # width 3 and 5 filters are compared with PTS1 / NLS
     assert all(len(w) == 2 * CONTEXT_FLANK + 1 for m in loaded.motifs if m.width == 1 for w in m.context_windows)
 
@@ -526,3 +532,42 @@ def test_bundle_motifs_refuses_wrong_filter_count(tiny_card: Path, tmp_path: Pat
     save_motifs(motif_set, bundle.sibling(".motifs.npz"))
     with pytest.raises(MotifError, match=f"has {bundle.config.n_filters - 1} filters but model"):
         load_bundle_motifs(bundle)
+
+
+# ------------------------------------------------------------------ what chance draws in a logo
+def test_chance_level_is_what_random_columns_reach() -> None:
+    """A column of n random residues has bits from the composition and from the small sample: more for a skewed
+    background and for fewer windows; its quantile bounds the bits of independently drawn random columns."""
+    uniform = np.full(20, 0.05)
+    skewed = np.array([0.3, *([0.7 / 19] * 19)])
+    few, many = chance_level(20, uniform), chance_level(2_000, uniform)
+    assert few.mean_bits > 10 * many.mean_bits and many.mean_bits < 0.01  # the sample, not the letters
+    h = -(skewed * np.log2(skewed)).sum()
+    assert chance_level(2_000, skewed).mean_bits == pytest.approx(np.log2(20) - h, abs=0.01)  # the composition
+    hundred = chance_level(100, skewed)
+    assert hundred.upper_bits > hundred.mean_bits > chance_level(100, uniform).mean_bits
+    rng = np.random.default_rng(7)  # draws of its own: the quantile holds for columns it never saw
+    counts = rng.multinomial(100, skewed, size=4_000) + PSEUDOCOUNT
+    freqs = counts / counts.sum(axis=1, keepdims=True)
+    bits = np.log2(20) + (freqs * np.log2(freqs)).sum(axis=1)
+    assert np.mean(bits <= hundred.upper_bits) == pytest.approx(CHANCE_QUANTILE, abs=0.015)
+    assert np.isnan(chance_level(0, uniform).upper_bits)
+
+
+def test_shipped_logos_know_their_chance_level() -> None:
+    """Shipped motif files predate stored backgrounds: the reference set's composition stands in, checksum checked;
+    the table counts the columns above the dashed line, and the logo draws it."""
+    predictor = load_model("multiloc", device="cpu")
+    motif_set = load_bundle_motifs(predictor.bundle)
+    assert motif_set.background is not None and motif_set.background.sum() == pytest.approx(1.0)
+    assert motif_set.background[STANDARD_RESIDUES.index("L")] > 2 * motif_set.background[STANDARD_RESIDUES.index("W")]
+    rows = {r["filter"]: r for r in filter_table(motif_set)}
+    wide = next(m for m in motif_set.motifs if m.width >= 9 and m.top_windows)
+    chance = motif_set.chance(wide)
+    assert chance.n_windows == len(wide.top_windows) and 0.1 < chance.mean_bits < chance.upper_bits < 1.0
+    assert rows[wide.index]["columns_above_chance"] == int((wide.ic_per_position() > chance.upper_bits).sum())
+    fig = figures.sequence_logo(wide, motif_set=motif_set)
+    (line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() not in ("None", "")]
+    assert line.get_ydata()[0] == pytest.approx(chance.upper_bits) and "dashed: chance (95%)" in fig.axes[0].get_title()
+    plain = figures.sequence_logo(wide)  # no motif set: no line, and the title does not promise one
+    assert not plain.axes[0].get_lines() and "chance" not in plain.axes[0].get_title()
