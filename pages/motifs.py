@@ -34,9 +34,9 @@ GALLERY_COLUMNS = 2
 DETAIL_SCALE = 1.5
 # How the logos' bits are counted (locviz.figures._information): a logo of 20 windows overstates its
 # information against one of 1,000, so the captions say what was not corrected and draw what chance reaches.
-LOGO_BITS = ("Letter heights are bits against a uniform background (log2 20 = 4.32), no small-sample correction; "
-             "the dashed line is what a column of as many random windows of the reference proteins reaches in "
-             f"{motifs.CHANCE_QUANTILE:.0%} of draws (their composition and the small sample)")  # fmt: skip
+LOGO_BITS = "Letter heights are bits against a uniform background (log2 20 = 4.32), no small-sample correction"
+CHANCE_LINE = (f"the dashed line is what a column of as many random windows of the reference proteins reaches in "
+               f"{motifs.CHANCE_QUANTILE:.0%} of draws (their composition and the small sample)")  # fmt: skip
 ASSOCIATION = "class association (strongest class)"
 EVIDENCE_SORT = "evidence: known motif first"
 SORTS = {  # evidence first: by association alone, long hydrophobic composition logos fill the first rows
@@ -120,7 +120,7 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
     st.image(png, width=int(png_width(png) / DETAIL_SCALE * 1.2))
     chance, above = motif_set.chance(motif), motif_set.columns_above_chance(motif)
     st.caption(f"{LOGO_BITS}; built from the {len(motif.top_windows)} windows where the filter fires most."
-               + (f" {chance.describe()}; {above} of the filter's {motif.width} "
+               + (f" The {chance.describe()}; {above} of the filter's {motif.width} "
                   f"column{'s' if motif.width > 1 else ''} carry more." if chance is not None and above is not None
                   else ""))  # fmt: skip
     with st.container(horizontal=True, gap="small"):
@@ -248,10 +248,11 @@ def gallery(order: list[int], model_name: str, device: str) -> None:
     n_pages = max(1, -(-len(order) // LOGOS_PER_PAGE))
     page = st.pagination(n_pages, key="logo_page") if n_pages > 1 else 1
     chosen = order[(page - 1) * LOGOS_PER_PAGE : page * LOGOS_PER_PAGE]
+    chance = f"; {CHANCE_LINE}" if models.get_motifs(model_name, device).background is not None else ""
     st.caption(f"Logos {(page - 1) * LOGOS_PER_PAGE + 1}–{(page - 1) * LOGOS_PER_PAGE + len(chosen)} of "
                f"{len(order)}, in the table's order. Every logo has the same bits axis (0–4.32) and the same width "
                "per column; width-1 filters are shown with their neighbours (their own column shaded); a bar under "
-               f"the columns marks a known-motif match. {LOGO_BITS}.")  # fmt: skip
+               f"the columns marks a known-motif match. {LOGO_BITS}{chance}.")  # fmt: skip
     png = logo_png(model_name, device, motifs_key(model_name, device), tuple(chosen))
     st.image(png, width=png_width(png))
 

@@ -762,6 +762,9 @@ def test_motifs_page_shows_known_motifs_and_composition_flags(planted_app: AppTe
     assert any(e.label.startswith("Known motifs: matches KDEL/HDEL") for e in at.expander)
     matches = next(d.value for d in at.dataframe if "known motif" in d.value.columns and "p" in d.value.columns)
     assert matches.iloc[0]["known motif"] == "KDEL/HDEL" and matches.iloc[0]["match"] == "yes"
+    assert table.loc[kdel[0], "columns above chance"] == 5  # every planted column stands far above the dashed line
+    chance = next(c.value for c in at.caption if "The dashed line: " in c.value)
+    assert "random windows of the reference proteins" in chance and "5 of the filter's 5 columns carry more" in chance
     at.selectbox(key="motif_pick").select(poly_e[0]).run()
     assert any("Composition-only filter" in w.value for w in at.warning)
     at.toggle(key="motif_hide").set_value(True).run()
