@@ -28,12 +28,13 @@ from locviz.api import (
 )  # fmt: skip
 from locviz.predict import Predictor, load_model
 from locviz.prediction import Prediction
-from locviz.regions import top_regions
+from locviz.regions import attended_regions, top_regions
 from locviz.sequences import ProteinRecord, parse
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Prediction", "Predictor", "ProteinRecord", "__version__", "find_signals", "known_location", "known_protein",
-    "load_model", "mutate", "neighbours", "parse", "scan", "signal_conflicts", "top_regions", "write_table",
+    "Prediction", "Predictor", "ProteinRecord", "__version__", "attended_regions", "find_signals", "known_location",
+    "known_protein", "load_model", "mutate", "neighbours", "parse", "scan", "signal_conflicts", "top_regions",
+    "write_table",
 ]  # fmt: skip

@@ -405,8 +405,8 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "member_agreement and member_spread (how many members make the call, the range of its probability over "
         "them), known_location (the training data's location when the model was trained on this very protein), "
         "the known sorting signals (type:start-end of each rule's hit, the app's track), attended_regions (up to 3 "
-        "most-attended 9-residue windows), signal_conflicts (each signal the call contradicts), the organism "
-        "applied and notes (residues cleaned, a long protein cut). "
+        "most-attended 9-residue windows, each above uniform attention), signal_conflicts (each signal the call "
+        "contradicts), the organism applied and notes (residues cleaned, a long protein cut). "
         "Text that cannot be a protein, mostly unknown residues, nucleotides and bad characters are reported and "
         "skipped; exit status 0 when everything was predicted, 3 when some records were skipped, 1 when the run "
         "failed.",

@@ -33,7 +33,7 @@ from locviz.card import ModelCard, display_name
 from locviz.motifs import CHANCE_QUANTILE, ChanceLevel, FilterMotif, MotifSet
 from locviz.organisms import allowed_only, excluded_classes
 from locviz.prediction import Prediction
-from locviz.regions import Region
+from locviz.regions import Region, times_uniform
 from locviz.sequences import STANDARD_RESIDUES
 
 FONT = "Helvetica, Arial, sans-serif"
@@ -141,6 +141,16 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def _filter_label(index: int, widths: Sequence[int] | None) -> str:
     return f"f{index} (w={widths[index]})" if widths is not None else f"f{index}"
+
+
+def step_limit(largest: float, steps: Sequence[float]) -> float:
+    """A colour scale's half-range: the smallest of ``steps`` at or above ``largest`` (else the last), so the
+    same colour means the same value across figures instead of each figure's own maximum."""
+    return next((step for step in steps if largest <= step), steps[-1])
+
+
+ASSOCIATION_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0)
+"""The filter–class association map's colour scale is ± one of these z-scores (its range in the subtitle)."""
 
 
 def _activation_scale(values: np.ndarray) -> dict:
@@ -448,7 +458,9 @@ def attention_heatmap(pred: Prediction, residues_per_row: int = 60) -> go.Figure
 
 
 def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None) -> go.Figure:
-    """Attention as an area over positions: an overview for long proteins, top regions shaded.
+    """Attention as an area over positions: an overview for long proteins, ``regions`` shaded (the Predict page's:
+    :func:`locviz.regions.attended_regions`, each holding more than its length's share; any other given region
+    that does not is counted in the subtitle).
 
     A long unseen middle is one narrow labelled gap (:class:`ResidueAxis`), so the residues the model saw
     fill the width.
@@ -499,7 +511,8 @@ def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None)
         )  # fmt: skip
         fig.add_annotation(
             x=centres[k], y=1.0 - LANE_HEIGHT * lanes[k], xref="x", yref="paper", yanchor="top", showarrow=False,
-            text=str(k + 1), hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.score:.0%})",
+            text=str(k + 1), hovertext=f"region {k + 1}: {region.start}–{region.end} ({region.score:.1%} of the "
+            f"attention, {times_uniform(region, pred):.1f}× uniform)",
             font=dict(size=11, color=HIGHLIGHT), name="region rank",
         )  # fmt: skip
     if n_seen:
@@ -510,7 +523,10 @@ def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None)
             annotation_position="top right",
             annotation_font=dict(size=11, color="#777"),
         )
-    extra = f"shaded: top {len(regions)} regions" if regions else ""
+    below = sum(times_uniform(r, pred) <= 1.0 for r in regions)
+    extra = f"shaded: {len(regions)} most-attended region{'s' if len(regions) != 1 else ''}" if regions else ""
+    if below:  # given by a caller (regions.top_regions): say which ones the model did not single out
+        extra += f", {below} of them holding no more than their length's share"
     _style(fig, "Attention profile", _subtitle(pred, extra), height=340)
     top = float(np.nanmax(y)) if n_seen else 1.0
     axis.layout(fig, title="residue position", showgrid=False)
@@ -640,6 +656,8 @@ def filter_track(
     ]
     fig = go.Figure(traces)
     member = "?" if pred.filter_member is None else pred.filter_member
+    if (~shown).any() and shown.any():  # predict.straddles_cut: windows across the cut are left blank
+        how += "; blank beside the cut: windows there would read both ends"
     _style(
         fig,
         f"Filter activations (ensemble member {member})",
@@ -872,6 +890,7 @@ def class_association_heatmap(motif_set: MotifSet, filter_indices: list[int] | N
     classes = list(motif_set.classes)
     z = np.array([[m.class_association.get(c, np.nan) for c in classes] for m in motifs], dtype=float)
     labels = [f"f{m.index} (w={m.width})" for m in motifs]
+    limit = step_limit(float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0, ASSOCIATION_STEPS)
     trace = go.Heatmap(
         z=z,
         x=[display_name(c) for c in classes],
@@ -881,14 +900,17 @@ def class_association_heatmap(motif_set: MotifSet, filter_indices: list[int] | N
         hoverongaps=False,
         xgap=1,
         ygap=1,
-        **_activation_scale(z),
+        colorscale="RdBu_r",
+        zmid=0.0,
+        zmin=-limit,
+        zmax=limit,
     )
     fig = go.Figure(trace)
     method = f" · {_esc(motif_set.association_method)}" if motif_set.association_method else ""
     _style(
         fig,
         "Filter–class association",
-        f"model {_esc(motif_set.model_name)} · ensemble member {motif_set.member}{method}",
+        f"model {_esc(motif_set.model_name)} · ensemble member {motif_set.member}{method} · colour scale ± {limit:g}",
         height=190 + 18 * len(chosen),
         width=260 + 55 * len(classes),
     )
@@ -1014,7 +1036,8 @@ def training_curves(card: ModelCard, model_name: str | None = None) -> go.Figure
         )  # fmt: skip
     fig.update_xaxes(title="epoch", row=2, col=1, showgrid=True, gridcolor="#eee")
     fig.update_xaxes(showgrid=True, gridcolor="#eee", row=1, col=1)
-    fig.update_yaxes(tickformat=".0%", showgrid=True, gridcolor="#eee", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1], showgrid=True, gridcolor="#eee", row=1, col=1)  # from 0: gaps
+    # between members at their true size (zoom in the app to compare epochs)
     fig.update_yaxes(showgrid=True, gridcolor="#eee", row=2, col=1)
     fig.update_layout(
         legend=dict(orientation="h", yanchor="top", y=-0.14, x=0), margin=dict(t=fig.layout.margin.t + 25, b=90)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from locviz import homology, signals
-from locviz.regions import top_regions
+from locviz.regions import attended_regions
 
 if TYPE_CHECKING:
     from locviz.encoding import LengthPolicy
@@ -25,8 +25,8 @@ MEMBER_COLUMNS = ("member_agreement", "member_spread")
 what the app's whiskers and member columns show. Empty for a single network (the ``-fast`` students)."""
 
 TABLE_REGIONS, TABLE_REGION_WIDTH = 3, 9
-"""``attended_regions``: up to 3 non-overlapping 9-residue windows holding the most attention (the app's
-"Most-attended regions" at its default width; the app can show more and wider)."""
+"""``attended_regions``: up to 3 non-overlapping 9-residue windows holding the most attention, each more than its
+length's share (the app's "Most-attended regions" at its default width; the app can show more and wider)."""
 
 CHUNK = 2048
 """Records read and predicted at a time by ``locviz predict`` and by each cluster worker (one rule, one size)."""
@@ -85,13 +85,12 @@ def run_notes(counts: dict[str, int], policy: LengthPolicy, organism: str, model
     return notes
 
 
-def attended_regions(prediction: Prediction) -> list[str]:
-    """The ``attended_regions`` cell: ``"start-end (share%)"`` for up to :data:`TABLE_REGIONS` windows (fewer in a
-    protein too short for them; one shorter window in one under :data:`TABLE_REGION_WIDTH`); none holding
-    no attention (never a made-up "0%" window)."""
-    regions = top_regions(prediction, TABLE_REGIONS, TABLE_REGION_WIDTH)
-    return [f"{r.start}-{r.end} ({r.score:.0%})" if r.score >= 0.005 else f"{r.start}-{r.end} (<1%)"
-            for r in regions if r.score > 0]
+def attended_regions_cell(prediction: Prediction) -> list[str]:
+    """The ``attended_regions`` cell: ``"start-end (share%)"`` for up to :data:`TABLE_REGIONS` windows that hold more
+    attention than their length's share (:func:`locviz.regions.attended_regions`: fewer, or none, where attention
+    is spread out; one shorter window in a protein under :data:`TABLE_REGION_WIDTH`)."""
+    regions = attended_regions(prediction, TABLE_REGIONS, TABLE_REGION_WIDTH)
+    return [f"{r.start}-{r.end} ({r.score:.0%})" if r.score >= 0.005 else f"{r.start}-{r.end} (<1%)" for r in regions]
 
 
 def annotate(predictions: Sequence[Prediction]) -> None:
@@ -104,7 +103,7 @@ def annotate(predictions: Sequence[Prediction]) -> None:
         pred.extra["notes"] = list(pred.notes)
         pred.extra["member_agreement"] = pred.member_agreement
         pred.extra["member_spread"] = pred.member_spread
-        pred.extra["attended_regions"] = attended_regions(pred)
+        pred.extra["attended_regions"] = attended_regions_cell(pred)
 
 
 def predict_chunk(

@@ -27,6 +27,18 @@ DERIVED_FROM_THE_CALL = ("signal_conflicts", "notes", "member_agreement", "membe
 """Table cells :func:`locviz.pipeline.annotate` makes from a call; a restricted copy is annotated afresh."""
 
 
+def straddles_cut(positions: np.ndarray, half: int) -> np.ndarray:
+    """For each model-input residue (``positions``: its place in the full sequence), whether a window of
+    ``half`` residues each side spans the long-sequence cut, so a filter there reads residues from both ends."""
+    n = len(positions)
+    if half < 1 or n < 2:
+        return np.zeros(n, dtype=bool)
+    breaks = np.concatenate([[0], np.cumsum(np.diff(positions) != 1)])  # breaks[j]: cuts between input 0 and j
+    lo = np.clip(np.arange(n) - half, 0, n - 1)
+    hi = np.clip(np.arange(n) + half, 0, n - 1)
+    return breaks[hi] != breaks[lo]
+
+
 class Predictor:
     """A loaded bundle plus batching; one instance may be shared between threads.
 
@@ -225,7 +237,10 @@ class Predictor:
         full_filters = None
         if filters is not None:
             full_filters = np.full((filters.shape[0], full_len), np.nan, dtype=np.float32)
-            full_filters[:, positions] = filters[:, :n]
+            kept = filters[:, :n].copy()
+            for f in range(kept.shape[0]):  # a window across the cut mixes both ends: not this sequence's residues
+                kept[f, straddles_cut(positions, self.bundle.config.filter_width(f) // 2)] = np.nan
+            full_filters[:, positions] = kept
         return Prediction(
             id=record.id,
             sequence=record.sequence,

@@ -92,6 +92,14 @@ def times_uniform(region: Region, prediction: Prediction) -> float:
     return region.score / (len(region.subsequence) / n_seen)
 
 
+def attended_regions(prediction: Prediction, n: int = 5, window: int = 9) -> list[Region]:
+    """:func:`top_regions` that hold more attention than their length's share (:func:`times_uniform` > 1): the
+    regions the model did attend to. The best windows of a protein whose attention is spread out can hold less
+    than uniform; called "most attended" and shaded like the first, they would mislead."""
+    ratios = [(r, times_uniform(r, prediction)) for r in top_regions(prediction, n, window)]
+    return [r for r, ratio in ratios if ratio > 1.0 and not np.isclose(ratio, 1.0)]  # even attention: exactly 1
+
+
 def filter_hits(prediction: Prediction, filter_index: int, width: int, n: int = 5) -> list[Region]:
     """Where one first-layer filter fires most in this protein, best first.
 

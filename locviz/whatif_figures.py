@@ -28,8 +28,10 @@ from locviz.figures import (
     UNSEEN_GREY,
     ResidueAxis,
     _esc,
+    _runs,
     organism_text,
     prediction_organism,
+    step_limit,
 )
 from locviz.figures import _style as _figure_style
 from locviz.prediction import Prediction
@@ -56,7 +58,7 @@ scan: a scan of ±0.005 effects stays nearly white instead of looking as strong 
 
 def scale_limit(largest: float) -> float:
     """The colour-scale half-range for a largest |Δp|: the smallest of :data:`SCALE_STEPS` at or above it."""
-    return next((step for step in SCALE_STEPS if largest <= step), SCALE_STEPS[-1])
+    return step_limit(largest, SCALE_STEPS)
 
 
 def _style(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
@@ -182,6 +184,11 @@ def delta_attention_track(comparison: VariantComparison) -> go.Figure:
     colours = np.where(np.nan_to_num(y) >= 0, HIGHLIGHT, PALETTE[0])
     fig = go.Figure(go.Bar(x=axis.x, y=y, marker_color=colours, name="Δ attention", customdata=index + 1,
                            hovertemplate="residue %{customdata}: Δ attention %{y:+.4f}<extra></extra>"))
+    deleted = np.isin(index + 1, list(comparison.changed))  # no counterpart in the variant: marked as changed
+    no_delta = axis.drawn & np.isnan(y) & ~deleted  # a residue the wild type or the variant did not see
+    for start, end in _runs(no_delta):
+        fig.add_vrect(x0=axis.x[start] - 0.5, x1=axis.x[end] + 0.5, fillcolor=UNSEEN_GREY, opacity=0.6, line_width=0,
+                      layer="below")  # fmt: skip
     for pos in comparison.changed:
         fig.add_vrect(x0=axis.at(pos) - 0.5, x1=axis.at(pos) + 0.5, fillcolor="#999", opacity=0.3, line_width=0)
     for after, residues, _ in comparison.insertions:
@@ -194,8 +201,11 @@ def delta_attention_track(comparison: VariantComparison) -> go.Figure:
     half = max(1.1 * largest, 1.0 / n_seen)
     axis.layout(fig, title="position (wild type)")
     fig.update_yaxes(title="Δ attention", range=[-half, half])
-    subtitle = (f"{_about(comparison.wild)} · {comparison.label} · grey: changed residues, dotted: insertions\n"
-                f"y axis at least ± the uniform share of attention (1/{n_seen} = {1 / n_seen:.2g})")
+    unseen = int(no_delta.sum())
+    shaded = (f", light grey: {unseen} residue{'s' if unseen != 1 else ''} the wild type or the variant did not "
+              "see (no Δ)" if unseen else "")  # fmt: skip
+    subtitle = (f"{_about(comparison.wild)} · {comparison.label} · grey: changed residues{shaded}, dotted: "
+                f"insertions\ny axis at least ± the uniform share of attention (1/{n_seen} = {1 / n_seen:.2g})")
     return _style(fig, "Where the attention moved", subtitle, 340)
 
 

@@ -67,13 +67,13 @@ def _warm_up(model_name: str, device: str) -> None:
         import pandas  # whole, before plotly looks it up (a page importing it meanwhile is waited for)
 
         from locviz import figures  # the page's imports, so its first run finds them loaded
-        from locviz.regions import top_regions
+        from locviz.regions import attended_regions
 
         pred = predictor.predict([ProteinRecord("warm-up", WARM_UP_SEQUENCE)], with_filters=True)[0]
         for fig in (
             figures.probability_bar(pred),
             figures.attention_heatmap(pred),
-            figures.attention_profile(pred, top_regions(pred, n=3)),
+            figures.attention_profile(pred, attended_regions(pred, n=3)),
             figures.filter_track(pred, None, None, 5),
         ):
             fig.to_json()

@@ -230,7 +230,8 @@ def current_protein_hits(motif: FilterMotif, model_name: str) -> None:
         return
     peak = np.nanmax(np.asarray(pred.filter_activations[motif.index], dtype=float))
     reference = f" (highest in the reference set: {motif.top_activations[0]:.2f})" if motif.top_activations else ""
-    st.caption(f"{pred.id} ({pred.length} aa, predicted {pred.label}): top {len(hits)} non-overlapping windows; "
+    st.caption(f"{pred.id} ({pred.length} aa, predicted {display_name(pred.label)}): top {len(hits)} non-overlapping "
+               "windows; "
                f"peak activation here {peak:.2f}{reference}.")  # fmt: skip
     st.dataframe(
         pd.DataFrame(

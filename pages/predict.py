@@ -19,7 +19,7 @@ from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.motifs import MotifError, MotifSet
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
-from locviz.regions import times_uniform, top_regions
+from locviz.regions import attended_regions, times_uniform
 from locviz_app import charts, downloads, evidence, inputs, layout, models, runs
 from locviz_app.signals_view import signal_section
 
@@ -438,7 +438,7 @@ def attention_section(pred: Prediction) -> None:
     heatmap = charts.cached_figure("heatmap", (*key, per_row), lambda: figures.attention_heatmap(pred, per_row))
     charts.chart(heatmap, pred, "attention-heatmap", "heatmap", width="content")
     signal_section(pred)  # known sorting signals (rules) on the same residues, and any conflict with the call
-    regions = top_regions(pred, n=int(n_regions), window=int(window))
+    regions = attended_regions(pred, n=int(n_regions), window=int(window))
     table = pd.DataFrame(
         [
             {
@@ -454,16 +454,23 @@ def attention_section(pred: Prediction) -> None:
         ]
     )
     st.markdown(f"**Most-attended regions** (non-overlapping windows of {int(window)} residues, 1-based)")
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "share of attention": st.column_config.NumberColumn(format="%.1f %%"),
-            "× uniform": st.column_config.NumberColumn(format="%.1f×", help="share of attention / share of length"),
-            "subsequence": st.column_config.TextColumn(width="large"),
-        },
-    )
+    if len(regions) < int(n_regions):  # the best windows left out hold no more attention than their length's share
+        count = f"Only {len(regions)}" if regions else "None"
+        st.caption(f"{count} of the {int(n_regions)} best windows hold{'s' if len(regions) <= 1 else ''} more "
+                   "attention than uniform attention would give them; the others are not listed or shaded: the "
+                   "model did not single them out.")  # fmt: skip
+    if regions:
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "share of attention": st.column_config.NumberColumn(format="%.1f %%"),
+                "× uniform": st.column_config.NumberColumn(format="%.1f×", help="share of attention / share of "
+                                                           "length"),  # fmt: skip
+                "subsequence": st.column_config.TextColumn(width="large"),
+            },
+        )
     profile = charts.cached_figure(
         "profile", (*key, int(n_regions), int(window)), lambda: figures.attention_profile(pred, regions)
     )

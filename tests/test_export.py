@@ -222,15 +222,15 @@ def test_member_agreement_spread_and_attended_regions_are_columns_in_every_forma
     pipeline.annotate([pred])
     spread = members[:, nuclear].max() - members[:, nuclear].min()
     assert pred.extra["member_agreement"] == "2/3" and pred.extra["member_spread"] == pytest.approx(spread)
-    assert pred.extra["attended_regions"][0] == "41-49 (90%)" and len(pred.extra["attended_regions"]) == 3
-    focused = synthetic_prediction(length=60, seen_upto=None)
-    focused.attention = np.full(60, 1e-5)
-    focused.attention[40:49] = (1 - 51e-5) / 9
-    assert pipeline.attended_regions(focused)[1].endswith("(<1%)")  # a small share is not shown as "0%"
+    assert pred.extra["attended_regions"] == ["41-49 (90%)"]  # the next best hold less than their length's share
+    focused = synthetic_prediction(length=2000, seen_upto=None)
+    focused.attention = np.full(2000, (1 - 0.5 - 0.0048) / 1982)
+    focused.attention[:9], focused.attention[99:108] = 0.5 / 9, 0.0048 / 9  # 0.48 %: above 9/2000, under 1 %
+    assert pipeline.attended_regions_cell(focused) == ["1-9 (50%)", "100-108 (<1%)"]  # not shown as "0%"
     extra = pipeline.extra_columns(neighbours=False)
     row = next(csv.DictReader(io.StringIO(table.table_bytes([pred], "csv", extra_columns=extra).decode())))
     assert row["member_agreement"] == "2/3" and float(row["member_spread"]) == pytest.approx(spread, rel=1e-5)
-    assert row["attended_regions"].startswith("41-49 (90%) | ")
+    assert row["attended_regions"] == "41-49 (90%)"
     record = json.loads(table.table_bytes([pred], "json", extra_columns=extra))["predictions"][0]
     assert record["attended_regions"][0] == "41-49 (90%)" and record["member_agreement"] == "2/3"
     arrow = table.arrow_table([pred], pred.classes, extra_columns=extra)
@@ -243,9 +243,12 @@ def test_member_agreement_spread_and_attended_regions_are_columns_in_every_forma
     assert row["member_agreement"] == "" and row["member_spread"] == ""
 
     short = synthetic_prediction(length=12, seen_upto=None)  # one 9-residue window fits, none beside it
-    assert len(pipeline.attended_regions(short)) == 1
+    short.attention = np.array([0.1] * 9 + [0.1 / 3] * 3)
+    assert pipeline.attended_regions_cell(short) == ["1-9 (90%)"]
+    short.attention = np.full(12, 1 / 12)  # spread evenly: no window is attended to
+    assert pipeline.attended_regions_cell(short) == []
     short.attention = np.zeros(12)  # no attention anywhere: no made-up "0%" windows
-    assert pipeline.attended_regions(short) == []
+    assert pipeline.attended_regions_cell(short) == []
 
 
 # ---------------------------------------------------------------- file names

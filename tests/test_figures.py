@@ -230,7 +230,13 @@ def test_attention_profile_gaps_regions_and_unseen(pred):
     assert spans == [(39.5, 55.5), (120.5, 150.5)]  # the region and the unseen tail
     texts = [a.text for a in fig.layout.annotations]
     assert "1" in texts and "not seen by the model" in texts and "uniform" in texts
-    assert "region 1: 40–55 (31%)" in [a.hovertext for a in fig.layout.annotations]
+    ratio = 0.31 / (16 / 120)  # its share against its length's among the 120 residues seen
+    hover = f"region 1: 40–55 (31.0% of the attention, {ratio:.1f}× uniform)"
+    assert hover in [a.hovertext for a in fig.layout.annotations]
+    assert "shaded: 1 most-attended region" in _subtitle(fig) and "no more than" not in _subtitle(fig)
+    faint = AttentionRegion(60, 75, 0.05, 66, pred.sequence[59:75])  # 5 % on 16 of 120 residues: below uniform
+    both = figures.attention_profile(pred, [region, faint])
+    assert "1 of them holding no more than their length's share" in _subtitle(both)
 
 
 # ---------------------------------------------------------------- filters
@@ -341,6 +347,10 @@ def test_class_association_heatmap():
     assert heat.z[0][0] == pytest.approx(motifs[4].class_association[CLASSES[0]])
     assert "member 1" in _subtitle(fig) and "z-score" in _subtitle(fig)
     assert figures.class_association_heatmap(motif_set).data[0].z.shape == (5, len(CLASSES))
+    largest = max(abs(v) for m in (motifs[4], motifs[2]) for v in m.class_association.values())
+    limit = figures.step_limit(largest, figures.ASSOCIATION_STEPS)  # a fixed step, not this set's own maximum
+    assert (heat.zmin, heat.zmid, heat.zmax) == (-limit, 0.0, limit) and limit in figures.ASSOCIATION_STEPS
+    assert f"colour scale ± {limit:g}" in _subtitle(fig)
     with pytest.raises(ValueError, match=r"filters \[9\]"):
         figures.class_association_heatmap(motif_set, filter_indices=[9])
 
@@ -387,6 +397,7 @@ def test_training_curves_members_and_best_epoch():
     assert [(s.x[0], s.y[0]) for s in stars] == [(7, pytest.approx(0.37)), (9, pytest.approx(0.39))]
     assert sum("training loss" in n for n in names) == 2 and sum("validation loss" in n for n in names) == 2
     assert "multiloc" in _subtitle(fig) and "2 ensemble members" in _subtitle(fig)
+    assert tuple(fig.layout.yaxis.range) == (0, 1)  # accuracy from 0: gaps between members at their true size
 
 
 def test_training_curves_without_history_says_so():

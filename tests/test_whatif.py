@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import GFP, HUMAN_INSULIN, UBIQUITIN
 
-from locviz import cli, whatif
+from locviz import cli, figures, whatif
 from locviz.card import display_name
 from locviz.errors import InputError
 from locviz.predict import Predictor, load_model
@@ -303,6 +303,21 @@ def test_locviz_attribute_writes_the_cross_check_s_scores_and_curves(
     assert "is not a class of" in capsys.readouterr().err
     assert cli.main(["attribute", str(fasta), "--out", "-", "--curves", "-"]) == 1
     assert "both write standard output" in capsys.readouterr().err
+
+
+def test_delta_attention_track_shades_residues_the_variant_does_not_see(tiny: Predictor) -> None:
+    """An insertion before a long protein's cut moves it: wild-type residues 91-100 fall out of the variant's view.
+    Their Δ is missing, so their bars are shaded and counted, never drawn as an empty "no change"."""
+    from locviz import whatif_figures
+
+    long = ProteinRecord("long", (GFP * 2)[:300])  # the tiny bundle keeps residues 1-100 and 201-300
+    comparison = whatif.compare(tiny, long, "ins10:AAAAAAAAAA")
+    assert np.isnan(comparison.delta_attention[90:100]).all()
+    track = whatif_figures.delta_attention_track(comparison)
+    shaded = [(s.x0, s.x1) for s in track.layout.shapes if s.fillcolor == figures.UNSEEN_GREY]
+    assert (90.5, 100.5) in shaded
+    subtitle = track.layout.title.subtitle.text.replace("<br>", " ")
+    assert "light grey: 10 residues the wild type or the variant did not see" in subtitle
 
 
 def test_gradient_times_input_is_per_residue_and_nan_where_unseen(tiny: Predictor) -> None:
