@@ -919,7 +919,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
-    curves_fmt = table.format_for(args.curves) if args.curves else fmt
+    curves_fmt = table.format_for(args.curves, args.format) if args.curves else fmt
     for path in (args.out, args.curves):
         if path:
             table.check_output_path(path, reads=args.input)
@@ -937,7 +937,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         handles.append(table.open_output(args.curves))
         writers.append(table.RowWriter(handles[1], curves_fmt, whatif.DELETION_COLUMNS,
                                  meta={"table": "deletion_curve", "model": predictor.name}))  # fmt: skip
-    faithful = {whatif.METHOD_NAMES.get(m, m): 0 for m in methods}  # proteins whose curve reads faithful
+    faithful = dict.fromkeys(methods, 0)  # proteins whose deletion curve reads faithful, per method
     bar = tqdm(unit="window", disable=args.no_progress, file=sys.stderr, desc="attribute (occlusion)")
     try:
         for record in records:
@@ -956,7 +956,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
             if handle is not sys.stdout:
                 handle.close()
     written = " and ".join("stdout" if path == "-" else path for path in (args.out, args.curves) if path)
-    readings = ", ".join(f"{name} {n} of {len(records)}" for name, n in faithful.items())
+    readings = ", ".join(f"{whatif.METHOD_NAMES.get(m, m)} {n} of {len(records)}" for m, n in faithful.items())
     print(f"attributed {len(records)} protein(s) with {predictor.name}; faithful by its deletion curve: {readings}; "
           f"wrote {written}", file=sys.stderr)  # fmt: skip
     return 0

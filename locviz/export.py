@@ -211,7 +211,8 @@ def _csv(header: Sequence[str], rows) -> bytes:
 
 
 def filters_csv(pred: Prediction, filter_indices: Sequence[int] | None = None) -> bytes:
-    """One row per residue, one column per first-layer filter (``f12``); empty where not seen."""
+    """One row per residue, one column per first-layer filter (``f12``); empty where not seen and, in a protein cut
+    for length, within half a filter's width of the cut (:func:`locviz.predict.straddles_cut`)."""
     if pred.filter_activations is None:
         raise ValueError(f"protein {pred.id!r} has no filter activations to export")
     acts = np.asarray(pred.filter_activations, dtype=float)

@@ -33,7 +33,7 @@ from locviz.card import ModelCard, display_name
 from locviz.motifs import CHANCE_QUANTILE, ChanceLevel, FilterMotif, MotifSet
 from locviz.organisms import allowed_only, excluded_classes
 from locviz.prediction import Prediction
-from locviz.regions import Region, times_uniform
+from locviz.regions import Region, above_uniform, times_uniform
 from locviz.sequences import STANDARD_RESIDUES
 
 FONT = "Helvetica, Arial, sans-serif"
@@ -523,7 +523,7 @@ def attention_profile(pred: Prediction, regions: Sequence[Region] | None = None)
             annotation_position="top right",
             annotation_font=dict(size=11, color="#777"),
         )
-    below = sum(times_uniform(r, pred) <= 1.0 for r in regions)
+    below = sum(not above_uniform(r, pred) for r in regions)
     extra = f"shaded: {len(regions)} most-attended region{'s' if len(regions) != 1 else ''}" if regions else ""
     if below:  # given by a caller (regions.top_regions): say which ones the model did not single out
         extra += f", {below} of them holding no more than their length's share"

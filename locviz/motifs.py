@@ -38,6 +38,7 @@ import functools
 import gzip
 import json
 import math
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -776,7 +777,10 @@ def load_bundle_motifs(bundle: ModelBundle) -> MotifSet:
             f"{path} has {len(motif_set.motifs)} filters but model '{bundle.name}' has {bundle.config.n_filters}"
         )
     if motif_set.background is None:  # a file from before backgrounds were stored: the reference set's proteins
-        motif_set.background = reference_background(bundle)
+        try:
+            motif_set.background = reference_background(bundle)
+        except MotifError as exc:  # the logos stand without their chance line; homology says the same of the file
+            warnings.warn(f"{exc}; the logos are drawn without their chance line", stacklevel=2)
     return motif_set
 
 

@@ -88,7 +88,7 @@ def run_notes(counts: dict[str, int], policy: LengthPolicy, organism: str, model
 def attended_regions_cell(prediction: Prediction) -> list[str]:
     """The ``attended_regions`` cell: ``"start-end (share%)"`` for up to :data:`TABLE_REGIONS` windows that hold more
     attention than their length's share (:func:`locviz.regions.attended_regions`: fewer, or none, where attention
-    is spread out; one shorter window in a protein under :data:`TABLE_REGION_WIDTH`)."""
+    is spread out or the protein is too short for them; none in one no longer than :data:`TABLE_REGION_WIDTH`)."""
     regions = attended_regions(prediction, TABLE_REGIONS, TABLE_REGION_WIDTH)
     return [f"{r.start}-{r.end} ({r.score:.0%})" if r.score >= 0.005 else f"{r.start}-{r.end} (<1%)" for r in regions]
 

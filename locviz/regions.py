@@ -92,12 +92,18 @@ def times_uniform(region: Region, prediction: Prediction) -> float:
     return region.score / (len(region.subsequence) / n_seen)
 
 
+def above_uniform(region: Region, prediction: Prediction) -> bool:
+    """Whether ``region`` holds more attention than its length's share (:func:`times_uniform` > 1; even attention
+    gives exactly 1, whatever the float noise): the test the app, the table and the figures share."""
+    ratio = times_uniform(region, prediction)
+    return ratio > 1.0 and not np.isclose(ratio, 1.0)
+
+
 def attended_regions(prediction: Prediction, n: int = 5, window: int = 9) -> list[Region]:
-    """:func:`top_regions` that hold more attention than their length's share (:func:`times_uniform` > 1): the
-    regions the model did attend to. The best windows of a protein whose attention is spread out can hold less
-    than uniform; called "most attended" and shaded like the first, they would mislead."""
-    ratios = [(r, times_uniform(r, prediction)) for r in top_regions(prediction, n, window)]
-    return [r for r, ratio in ratios if ratio > 1.0 and not np.isclose(ratio, 1.0)]  # even attention: exactly 1
+    """:func:`top_regions` that are :func:`above_uniform`: the regions the model did attend to. The best windows of
+    a protein whose attention is spread out can hold less than uniform; called "most attended" and shaded like the
+    first, they would mislead. A protein no longer than ``window`` has none (its one window holds everything)."""
+    return [r for r in top_regions(prediction, n, window) if above_uniform(r, prediction)]
 
 
 def filter_hits(prediction: Prediction, filter_index: int, width: int, n: int = 5) -> list[Region]:

@@ -1057,7 +1057,7 @@ def gradient_attribution(
 class DeletionCurve:
     """P(call) after replacing a score's top-k residues with X, against k random residues."""
 
-    method: str
+    method: str  # the score's id ("attention", "occlusion", "gradxinput", ...): the score table's column
     target: str
     ks: np.ndarray  # (K,) int
     p_wild: float
@@ -1066,6 +1066,11 @@ class DeletionCurve:
     p_random_sd: np.ndarray  # (K,)
     n_random: int
     reading: str
+
+    @property
+    def name(self) -> str:
+        """The method in words ("gradient × input"), as figures and readings name it."""
+        return METHOD_NAMES.get(self.method, self.method)
 
     @property
     def faithful(self) -> bool:
@@ -1110,7 +1115,7 @@ def deletion_curve(
     if isinstance(scores, Prediction):
         scores = attention_attribution(scores)
     if isinstance(scores, Attribution):
-        method = method or scores.name
+        method = method or scores.method
         target = target or scores.target
         wild = wild or scores.wild
         scores = scores.scores
@@ -1130,13 +1135,14 @@ def deletion_curve(
                for n, pick in enumerate(picks)]
     probs = np.array([p.probabilities[c] for p in predictor.predict(mutants, organism=organism)])
     p_top, p_random = probs[: len(ks)], probs[len(ks) :].reshape(len(ks), n_random)
-    name = method or "score"
+    method = method or "score"
     target_name = predictor.classes[c]
     p_wild = float(wild.probabilities[c])
     p_random_last = float(p_random[-1].mean())
+    name = METHOD_NAMES.get(method, method)
     reading = _reading(name, display_name(target_name), int(ks[-1]), p_wild, float(p_top[-1]), p_random_last)
     return DeletionCurve(
-        name, target_name, ks, p_wild, p_top, p_random.mean(1), p_random.std(1), n_random, reading
+        method, target_name, ks, p_wild, p_top, p_random.mean(1), p_random.std(1), n_random, reading
     )
 
 

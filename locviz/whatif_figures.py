@@ -317,10 +317,10 @@ def deletion_curve_figure(curves: Sequence[DeletionCurve], protein_id: str = "",
     for i, c in enumerate(curves):
         colour = PALETTE[i % len(PALETTE)]
         ks = np.concatenate([[0], c.ks])
-        fig.add_trace(go.Scatter(x=ks, y=np.concatenate([[c.p_wild], c.p_top]), name=f"{c.method}: top k",
+        fig.add_trace(go.Scatter(x=ks, y=np.concatenate([[c.p_wild], c.p_top]), name=f"{c.name}: top k",
                                  mode="lines+markers", line=dict(color=colour)))
         fig.add_trace(go.Scatter(
-            x=ks, y=np.concatenate([[c.p_wild], c.p_random]), name=f"{c.method}: random k", mode="lines",
+            x=ks, y=np.concatenate([[c.p_wild], c.p_random]), name=f"{c.name}: random k", mode="lines",
             line=dict(color=colour, dash="dot"),
             error_y=dict(type="data", array=np.concatenate([[0], c.p_random_sd]), visible=True, thickness=1),
         ))

@@ -19,7 +19,7 @@ from locviz.examples import EXAMPLES, IN_DEEPLOC_TRAINING, by_accession
 from locviz.motifs import MotifError, MotifSet
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
-from locviz.regions import attended_regions, times_uniform
+from locviz.regions import above_uniform, times_uniform, top_regions
 from locviz_app import charts, downloads, evidence, inputs, layout, models, runs
 from locviz_app.signals_view import signal_section
 
@@ -438,7 +438,8 @@ def attention_section(pred: Prediction) -> None:
     heatmap = charts.cached_figure("heatmap", (*key, per_row), lambda: figures.attention_heatmap(pred, per_row))
     charts.chart(heatmap, pred, "attention-heatmap", "heatmap", width="content")
     signal_section(pred)  # known sorting signals (rules) on the same residues, and any conflict with the call
-    regions = attended_regions(pred, n=int(n_regions), window=int(window))
+    best = top_regions(pred, n=int(n_regions), window=int(window))  # fewer where the protein has no room for more
+    regions = [r for r in best if above_uniform(r, pred)]
     table = pd.DataFrame(
         [
             {
@@ -454,11 +455,15 @@ def attention_section(pred: Prediction) -> None:
         ]
     )
     st.markdown(f"**Most-attended regions** (non-overlapping windows of {int(window)} residues, 1-based)")
-    if len(regions) < int(n_regions):  # the best windows left out hold no more attention than their length's share
+    room = (f"This protein has room for {len(best)} non-overlapping window{'s' if len(best) != 1 else ''} of "
+            f"{int(window)} residues. " if len(best) < int(n_regions) else "")  # fmt: skip
+    if len(regions) < len(best):  # the best windows left out hold no more attention than their length's share
         count = f"Only {len(regions)}" if regions else "None"
-        st.caption(f"{count} of the {int(n_regions)} best windows hold{'s' if len(regions) <= 1 else ''} more "
+        st.caption(f"{room}{count} of the {len(best)} best windows hold{'s' if len(regions) <= 1 else ''} more "
                    "attention than uniform attention would give them; the others are not listed or shaded: the "
                    "model did not single them out.")  # fmt: skip
+    elif room:
+        st.caption(room)
     if regions:
         st.dataframe(
             table,

@@ -249,6 +249,8 @@ def test_member_agreement_spread_and_attended_regions_are_columns_in_every_forma
     assert pipeline.attended_regions_cell(short) == []
     short.attention = np.zeros(12)  # no attention anywhere: no made-up "0%" windows
     assert pipeline.attended_regions_cell(short) == []
+    tiny = synthetic_prediction(length=6, seen_upto=None)  # shorter than the window: its one window holds it all
+    assert pipeline.attended_regions_cell(tiny) == []
 
 
 # ---------------------------------------------------------------- file names

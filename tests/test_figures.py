@@ -20,7 +20,7 @@ from locviz.metrics import classification_report
 from locviz.model import ModelConfig
 from locviz.motifs import FilterMotif, MotifSet
 from locviz.prediction import Prediction
-from locviz.regions import AttentionRegion
+from locviz.regions import AttentionRegion, attended_regions, top_regions
 
 CLASSES = list(MULTILOC_CLASSES)
 N_FILTERS = 12
@@ -237,6 +237,11 @@ def test_attention_profile_gaps_regions_and_unseen(pred):
     faint = AttentionRegion(60, 75, 0.05, 66, pred.sequence[59:75])  # 5 % on 16 of 120 residues: below uniform
     both = figures.attention_profile(pred, [region, faint])
     assert "1 of them holding no more than their length's share" in _subtitle(both)
+    even = make_prediction(150)
+    even.attention = np.where(even.seen, 1 / 120, np.nan)  # even attention: every window exactly 1× (float noise)
+    best = top_regions(even, n=3, window=9)
+    assert attended_regions(even, n=3, window=9) == []  # the table, the page and the figure agree
+    assert "3 of them holding no more than their length's share" in _subtitle(figures.attention_profile(even, best))
 
 
 # ---------------------------------------------------------------- filters

@@ -571,3 +571,16 @@ def test_shipped_logos_know_their_chance_level() -> None:
     assert line.get_ydata()[0] == pytest.approx(chance.upper_bits) and "dashed: chance (95%)" in fig.axes[0].get_title()
     plain = figures.sequence_logo(wide)  # no motif set: no line, and the title does not promise one
     assert not plain.axes[0].get_lines() and "chance" not in plain.axes[0].get_title()
+
+
+def test_logos_without_their_reference_set_load_without_a_chance_line(tmp_path: Path) -> None:
+    """The chance line is an extra: a bundle whose reference set is missing still shows its logos, and says why
+    the line is not there (the Predict page's filter scaling reads the same motif set)."""
+    source = load_model("multiloc-fast", device="cpu").bundle.card_path
+    for suffix in (".json", ".safetensors", ".motifs.npz"):
+        shutil.copy(source.with_name(f"multiloc-fast{suffix}"), tmp_path / f"multiloc-fast{suffix}")
+    bundle = load_bundle(tmp_path / "multiloc-fast.json", device="cpu")
+    with pytest.warns(UserWarning, match="without their chance line"):
+        motif_set = load_bundle_motifs(bundle)
+    assert motif_set.background is None and motif_set.chance(motif_set.motifs[0]) is None
+    assert all(row["columns_above_chance"] is None for row in filter_table(motif_set))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -267,7 +268,8 @@ def test_cross_check_is_the_what_if_page_s(tiny: Predictor) -> None:
     attributions, curves = whatif.cross_check(tiny, record, shown, integrated_gradients=True, wild=wild)
     assert [a.method for a in attributions] == ["attention", "occlusion", "gradxinput", "integrated_gradients"]
     assert {a.target for a in attributions} == {shown} == {c.target for c in curves}
-    assert [c.method for c in curves] == [a.name for a in attributions]
+    assert [c.method for c in curves] == [a.method for a in attributions]  # ids, as the score table's columns
+    assert [c.name for c in curves] == [a.name for a in attributions]
     assert list(curves[0].ks) == [k for k in whatif.DELETION_KS if k <= int(np.sum(wild.seen))]
     assert attributions[0].completeness_note() is None and attributions[3].completeness_note() is not None
     default, _ = whatif.cross_check(tiny, record)
@@ -295,6 +297,7 @@ def test_locviz_attribute_writes_the_cross_check_s_scores_and_curves(
     with open(curves, newline="") as handle:
         curve_rows = [r for r in csv.DictReader(handle) if r["id"] == "gfp"]
     assert [(r["method"], int(r["k"])) for r in curve_rows] == [(c.method, int(k)) for c in expected for k in c.ks]
+    assert {r["method"] for r in curve_rows} == {a.method for a in attributions} <= set(rows[0])  # joinable
     assert [r["faithful"] for r in curve_rows] == [str(c.faithful) for c in expected for _ in c.ks]
     np.testing.assert_allclose([float(r["p_top_k"]) for r in curve_rows], np.concatenate([c.p_top for c in expected]),
                                rtol=1e-4)  # fmt: skip
@@ -303,6 +306,9 @@ def test_locviz_attribute_writes_the_cross_check_s_scores_and_curves(
     assert "is not a class of" in capsys.readouterr().err
     assert cli.main(["attribute", str(fasta), "--out", "-", "--curves", "-"]) == 1
     assert "both write standard output" in capsys.readouterr().err
+    assert cli.main(["attribute", str(fasta), "--out", str(scores), "--curves", "-", "--format", "json",
+                     "--no-progress"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["columns"] == list(whatif.DELETION_COLUMNS)  # --format: both tables
 
 
 def test_delta_attention_track_shades_residues_the_variant_does_not_see(tiny: Predictor) -> None:
