@@ -225,12 +225,20 @@ def filters_csv(pred: Prediction, filter_indices: Sequence[int] | None = None) -
     return _csv(["position", "residue", *(f"f{i}" for i in indices)], rows)
 
 
-def logo_csv(motif: FilterMotif) -> bytes:
-    """The filter's position frequency matrix (rows: window positions) plus bits per position."""
+def logo_csv(motif: FilterMotif, motif_set: MotifSet | None = None) -> bytes:
+    """The filter's position frequency matrix (rows: window positions) plus bits per position; with its
+    ``motif_set`` (a background composition known) also the logo's dashed line, ``chance_bits``
+    (:meth:`~locviz.motifs.MotifSet.chance`), and whether each position rises above it."""
     freqs = np.asarray(motif.frequencies, dtype=float)
     ic = motif.ic_per_position()
-    rows = ([k + 1, *(number(v, 5) for v in row), number(ic[k], 4)] for k, row in enumerate(freqs))
-    return _csv(["position", *STANDARD_RESIDUES, "ic_bits"], rows)
+    above = motif_set.above_chance(motif) if motif_set is not None else None
+    if motif_set is None or above is None:
+        rows = ([k + 1, *(number(v, 5) for v in row), number(ic[k], 4)] for k, row in enumerate(freqs))
+        return _csv(["position", *STANDARD_RESIDUES, "ic_bits"], rows)
+    chance_bits = number(motif_set.chance(motif).upper_bits, 4)
+    rows = ([k + 1, *(number(v, 5) for v in row), number(ic[k], 4), chance_bits, bool(above[k])]
+            for k, row in enumerate(freqs))  # fmt: skip
+    return _csv(["position", *STANDARD_RESIDUES, "ic_bits", "chance_bits", "above_chance"], rows)
 
 
 def filter_table_csv(motif_set: MotifSet, order: Sequence[int] | None = None) -> bytes:

@@ -280,12 +280,18 @@ class MotifSet:
             return None
         return chance_level(len(motif.top_windows), self.background, self.pseudocount)
 
-    def columns_above_chance(self, motif: FilterMotif) -> int | None:
-        """How many of the filter's own columns carry more bits than :data:`CHANCE_QUANTILE` of random ones."""
+    def above_chance(self, motif: FilterMotif) -> np.ndarray | None:
+        """Per column of the filter's own width: more bits than :data:`CHANCE_QUANTILE` of random columns reach
+        (None without a background composition or a window)."""
         chance = self.chance(motif)
         if chance is None or chance.n_windows == 0:
             return None
-        return int((motif.ic_per_position() > chance.upper_bits).sum())
+        return motif.ic_per_position() > chance.upper_bits
+
+    def columns_above_chance(self, motif: FilterMotif) -> int | None:
+        """How many of the filter's own columns are :meth:`above_chance`."""
+        above = self.above_chance(motif)
+        return None if above is None else int(above.sum())
 
 
 def evidence_order(motif_set: MotifSet) -> list[int]:

@@ -129,7 +129,7 @@ def filter_detail(motif: FilterMotif, rank: int, total: int, how: str, model_nam
             f"filter{motif.index}", model_name, "logo", f"logo-{motif.index}",
         )  # fmt: skip
         downloads.table_download(
-            "Logo matrix (CSV)", lambda: export.logo_csv(motif),
+            "Logo matrix (CSV)", lambda: export.logo_csv(motif, motif_set),
             export.export_filename(f"filter{motif.index}", model_name, "logo", "csv"), f"logo-csv-{motif.index}",
         )  # fmt: skip
     notes(motif)

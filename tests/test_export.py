@@ -18,7 +18,7 @@ from conftest import synthetic_prediction
 from locviz import export, figures, pipeline, signals, table
 from locviz.datasets import MULTILOC_CLASSES
 from locviz.examples import by_accession
-from locviz.motifs import FilterMotif
+from locviz.motifs import FilterMotif, MotifSet
 from locviz.prediction import Prediction
 from locviz.sequences import STANDARD_RESIDUES
 
@@ -167,6 +167,12 @@ def test_logo_csv():
     assert len(rows) == 4
     assert sum(float(rows[2][r]) for r in STANDARD_RESIDUES) == pytest.approx(1.0, abs=1e-3)
     assert [float(r["ic_bits"]) for r in rows] == pytest.approx(motif.ic_per_position(), abs=1e-3)
+    motif_set = MotifSet("multiloc", 0, ["a"], [motif], "ref", background=np.full(20, 0.05))
+    chance = motif_set.chance(motif)  # one window: a random column can look like anything
+    with_line = read_csv(export.logo_csv(motif, motif_set))
+    assert list(with_line[0])[-2:] == ["chance_bits", "above_chance"]
+    assert [float(r["chance_bits"]) for r in with_line] == pytest.approx([chance.upper_bits] * 4, abs=1e-3)
+    assert [r["above_chance"] == "True" for r in with_line] == list(motif_set.above_chance(motif))
 
 
 def test_predictions_json_is_strict_and_complete():
