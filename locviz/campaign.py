@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -633,13 +633,34 @@ def ship_member(plan: Plan, run: Run, source_dir: Path, log: Callable[[str], Non
     calibration = bundle.card.calibration if run.kind == "finetune" else None
     card = bundle.card.replace(
         training=tuple(training), metrics={key: v for key, v in bundle.card.metrics.items() if key not in stale},
-        calibration=calibration,
-    )
+        calibration=calibration, provenance=members_provenance(training), ensemble_command="",
+    )  # the bundle is now the campaign's: a merge command of the earlier members would rebuild another model
     card_path = save_bundle(target, Ensemble(members, bundle.model.motif_member), card)
     log(f"shipped {run.name} as member {k} of {card_path}; dropped stale metrics {sorted(stale) or 'none'}")
     refresh(bundle_stem=target, member=k, plan=plan, run=run, motif_member=bundle.model.motif_member, log=log,
             like=bundle.card)  # fmt: skip
     return card_path
+
+
+def members_provenance(training: Sequence[MemberTraining]) -> str:
+    """The card's ``provenance`` for a bundle the campaign has put members into: how each member was made, from its
+    own training record (so the text cannot go stale when a member is replaced)."""
+    lines = []
+    for k, t in enumerate(training):
+        config, where = t.train_config, t.hardware or "hardware not recorded"
+        run = f"campaign run {config['campaign_run']}" if config.get("campaign_run") else "outside the campaign"
+        epochs = f"{t.epochs_run} epochs" + (f", the last {config['average_last']} averaged"
+                                             if config.get("average_last", 1) > 1 else "")  # fmt: skip
+        how = {"finetune": f"{config.get('init_from') or 'a shipped member'} fine-tuned", "new": "trained from scratch",
+               "student": "distilled"}.get(config.get("kind", ""), "trained")  # fmt: skip
+        folds = f"folds {', '.join(map(str, t.train_folds))}, validated on fold {t.validation_fold}"
+        lines.append(f"member {k}: {how} ({run}; {epochs}; {folds}; {where})")
+    origin = (" A fine-tuned member started from the member shipped before it; the first members were trained by "
+              "benchmarks/train_ensembles.sh on one lent NVIDIA H100."
+              if any(t.train_config.get("kind") == "finetune" for t in training) else "")  # fmt: skip
+    return ("Members put into this bundle by the training campaign (locviz campaign weights/campaign.toml); each "
+            "member's settings, history and command are under training, each run's figures in weights/campaign/: "
+            + "; ".join(lines) + "." + origin + " Prose card: weights/README.md.")
 
 
 def replaced_member(run: Run, bundle: ModelBundle, fold: int) -> ConvLSTM:

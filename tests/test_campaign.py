@@ -264,6 +264,9 @@ def test_campaign_runs_stages_ships_and_resumes(tmp_path: Path) -> None:
     assert not torch.equal(w_before, after.model.members[0].classifier.weight)
     assert torch.equal(before.model.members[1].classifier.weight, after.model.members[1].classifier.weight)
     assert "cv_member0_fold1" in after.card.metrics  # refreshed by `locviz evaluate`
+    assert after.card.ensemble_command == "" and "member 0: bundle member 0 fine-tuned (campaign run supervised" in (
+        after.card.provenance)  # the card says how each member was made now, not how the bundle once was
+    assert "member 1:" in after.card.provenance and "outside the campaign" in after.card.provenance
 
     # a new machine: checkpoints gone, committed results kept -> nothing runs again
     shutil.rmtree(tmp_path / "runs")
