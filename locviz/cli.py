@@ -507,6 +507,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                         meta={"model": predictor.name}, rows_key="signals")  # fmt: skip
     bar = tqdm(total=total, unit="protein", disable=args.no_progress, file=sys.stderr, desc="predict")
     counts = {"predicted": 0, "skipped": 0, "cropped": 0, "warned": 0, "excluded": 0, "known": 0}
+    tally = pipeline.CallTally()
     seen_ids: set[str] = set()
     pending: list[ProteinRecord] = []
     where = "stdin" if source == "-" else source
@@ -521,6 +522,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if signal_writer is not None:
             signal_writer.write(row for p in predictions for row in signals.track_rows(p))
         counts["predicted"] += len(predictions)
+        tally.add_predictions(predictions)
         for p in predictions:
             for flag in pipeline.flagged(p):
                 counts[flag] += 1
@@ -562,12 +564,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
         outputs = (args.out, args.attention, args.signals)
         for note in table.settle_pending(outputs, finished, empty=counts["predicted"] == 0):
             print(f"note: {note}", file=sys.stderr)
-    return predict_summary(args, predictor, counts, stopped)
+    return predict_summary(args, predictor, counts, stopped, tally)
 
 
-def predict_summary(args: argparse.Namespace, predictor: Predictor, counts: dict, stopped: bool) -> int:
-    """Notes and the final line on stderr; the exit status (0 all, 3 some skipped, 1 failed)."""
+def predict_summary(
+    args: argparse.Namespace, predictor: Predictor, counts: dict, stopped: bool, tally: pipeline.CallTally
+) -> int:
+    """Notes, the calls by compartment and support, and the final line on stderr; the exit status (0 all, 3 some
+    skipped, 1 failed)."""
     for line in pipeline.run_notes(counts, predictor.bundle.length_policy, args.organism, predictor.name):
+        print(line, file=sys.stderr)
+    for line in tally.lines():
         print(line, file=sys.stderr)
     predicted, skipped = counts["predicted"], counts["skipped"]
     written = "stdout" if args.out == "-" else args.out

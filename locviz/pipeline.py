@@ -7,10 +7,14 @@ both get it, so the two paths cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from locviz import homology, signals
+from locviz.calibration import LEVELS
+from locviz.card import display_name
 from locviz.regions import attended_regions
 
 if TYPE_CHECKING:
@@ -83,6 +87,38 @@ def run_notes(counts: dict[str, int], policy: LengthPolicy, organism: str, model
         notes.append(f"note: {counts['known']} protein(s) are in {model}'s training data (known_location): their "
                      "calls are recall, not prediction; leave them out when measuring accuracy")  # fmt: skip
     return notes
+
+
+@dataclass
+class CallTally:
+    """How many calls a run made to each compartment and at each support level: the first look at a proteome
+    (a tenth of it in the ER where a twentieth was expected is worth checking before anything else)."""
+
+    labels: Counter[str] = field(default_factory=Counter)
+    support: Counter[str] = field(default_factory=Counter)
+
+    def add(self, labels: Iterable[str], support: Iterable[str | None]) -> None:
+        self.labels.update(labels)
+        self.support.update(level for level in support if level)
+
+    def add_predictions(self, predictions: Iterable[Prediction]) -> None:
+        for p in predictions:
+            self.add([p.label], [p.extra.get("support")])
+
+    def lines(self) -> list[str]:
+        """``calls: Nucleus 4,210 (28.1%), …`` (most first) and ``support: high … (…%), medium …, low …``;
+        nothing for a run of fewer than two calls."""
+        n = sum(self.labels.values())
+        if n < 2:
+            return []
+        calls = ", ".join(f"{display_name(label)} {k:,} ({k / n:.1%})" for label, k in self.labels.most_common())
+        out = [f"calls: {calls}"]
+        if self.support:
+            total = sum(self.support.values())
+            levels = ", ".join(f"{level} {self.support[level]:,} ({self.support[level] / total:.1%})"
+                               for level in reversed(LEVELS))  # fmt: skip
+            out.append(f"support: {levels}")
+        return out
 
 
 def attended_regions_cell(prediction: Prediction) -> list[str]:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import pytest
 from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, REPO, UBIQUITIN
 
 from locviz import cli, table
+from locviz.card import display_name
 from locviz.datasets import DEEPLOC_CLASSES, MULTILOC_CLASSES, sha256_of
 from locviz.motifs import load_bundle_motifs
 from locviz.predict import load_model
@@ -460,6 +462,28 @@ def test_predict_final_line_names_the_attention_file(tmp_path: Path, capsys: pyt
     assert err.strip().splitlines()[-1] == (
         f"predicted 3 records with multiloc; wrote {out} and {att} (attention per residue)"
     )
+
+
+def test_predict_says_how_the_calls_fall_across_compartments_and_support(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The end-of-run lines count the table's own calls: a proteome's first sanity check."""
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    out = tmp_path / "o.tsv"
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(out))
+    assert code == 0
+    rows = list(csv.DictReader(out.open(newline=""), delimiter="\t"))
+    calls = Counter(display_name(r["prediction"]) for r in rows)
+    (line,) = [x for x in err.splitlines() if x.startswith("calls: ")]
+    listed = [part.rsplit(" (", 1)[0].rsplit(" ", 1) for part in line.removeprefix("calls: ").split(", ")]
+    assert {name: int(k) for name, k in listed} == dict(calls)
+    assert [int(k) for _, k in listed] == sorted(calls.values(), reverse=True)  # most first
+    support = Counter(r["support"] for r in rows)
+    (levels,) = [x for x in err.splitlines() if x.startswith("support: ")]
+    assert levels.removeprefix("support: ").startswith(f"high {support['high']} (")
+    single = write(tmp_path / "one.fasta", f">insulin\n{HUMAN_INSULIN}\n")
+    _, _, err = run_predict(capsys, str(single), "--out", str(tmp_path / "one.tsv"))
+    assert "calls: " not in err  # one protein: its row says it all
 
 
 def test_accession_instead_of_sequence(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from locviz import pipeline, table
 from locviz.cluster.manifest import ERRORS_FILE
-from locviz.cluster.merge import MERGE_FORMATS, merge, merge_attention
+from locviz.cluster.merge import MERGE_FORMATS, call_tally, merge, merge_attention
 from locviz.cluster.spec import SPEC_HELP
 from locviz.errors import InputError
 
@@ -121,6 +121,9 @@ def report(args: argparse.Namespace, summary: RunSummary) -> int:
     for note in pipeline.run_notes(summary.flagged, summary.length_policy, args.organism, summary.model):
         print(note, file=sys.stderr)
     out = summary.out_dir
+    if not summary.failed:
+        for line in call_tally(out).lines():
+            print(line, file=sys.stderr)
     if summary.failed:
         first, why = summary.failed[0]
         print(f"locviz predict: error: {len(summary.failed)} partition(s) failed (partition {first}: {why}); {out} "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from locviz import table
+from locviz import pipeline, table
 from locviz.cluster.manifest import ERRORS_FILE, TEMPORARY, RunFolder
 from locviz.cluster.plan import sha256_file
 from locviz.errors import InputError
@@ -77,6 +77,19 @@ def finished_parts(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, 
                     "same locviz predict --cluster command again to redo it"
                 )
     return ident, ordered
+
+
+def call_tally(out_dir: str | Path) -> pipeline.CallTally:
+    """The calls of a run's finished parts by compartment and support level (the single process's end-of-run
+    lines), read from their ``prediction`` and ``support`` columns only."""
+    import pyarrow.parquet as pq
+
+    run, tally = RunFolder(out_dir), pipeline.CallTally()
+    for entry in run.finished().values():
+        if entry.get("file"):
+            columns = pq.read_table(run.path / entry["file"], columns=["prediction", "support"]).to_pydict()
+            tally.add(columns["prediction"], columns["support"])
+    return tally
 
 
 def merge(out_dir: str | Path, out: str, fmt: str | None = None) -> MergeSummary:
