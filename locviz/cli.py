@@ -781,7 +781,16 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rescore-class", metavar="CLASS",
                    help="re-score the strongest cells for this class id (as p_<class> without p_; default: each "
                    "protein's call by --rescore-with), as the app's What if page does for the class it shows")
+    _organism_option(p)
     p.set_defaults(func=cmd_scan)
+
+
+def _organism_option(p: argparse.ArgumentParser) -> None:
+    """``--organism`` of scan and mutate: the wild type and every mutant restricted alike, as the What if page does
+    for the organism its prediction was made for."""
+    p.add_argument("--organism", choices=ORGANISMS, default="any",
+                   help="compare the probabilities this organism allows (see locviz predict --organism); default "
+                   "any: all the model's compartments")  # fmt: skip
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -819,10 +828,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         for record in records:
             if full is None:
-                scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update)
+                scan = whatif.saturation_scan(predictor, record, args.start, args.end, callback=bar.update,
+                                              organism=args.organism)  # fmt: skip
             else:
                 scan = whatif.fast_scan(predictor, full, record, args.start, args.end, cls=args.rescore_class,
-                                        top=rescore_top, callback=bar.update)  # fmt: skip
+                                        top=rescore_top, callback=bar.update, organism=args.organism)  # fmt: skip
                 tqdm.write(f"{record.id}: {whatif.rescore_summary(scan)}", file=sys.stderr)
                 disagreement = whatif.rescore_warning(scan)
                 if disagreement:
@@ -863,6 +873,7 @@ def add_mutate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--combine", action="store_true",
                    help="apply every change of an item to one mutant (default: commas separate mutants)")  # fmt: skip
+    _organism_option(p)
     p.set_defaults(func=cmd_mutate)
 
 
@@ -889,7 +900,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     bar = tqdm(total=n_mutants, unit="mutant", disable=args.no_progress, file=sys.stderr, desc="mutate")
     try:
         for record, mutants in jobs:
-            writer.write([c.row() for c in whatif.compare_mutants(predictor, record, mutants)])
+            writer.write([c.row() for c in whatif.compare_mutants(predictor, record, mutants, organism=args.organism)])
             bar.update(len(mutants))
     finally:
         bar.close()

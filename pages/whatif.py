@@ -12,6 +12,7 @@ recompute, and offers every figure as PNG/SVG/PDF and its numbers as CSV.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -251,6 +252,16 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
         f"Every substitution, residues {start}-{end}, all classes (CSV)", lambda: whatif.scan_table_bytes([scan]),
         export_filename(pred.id, pred.model_name, f"saturation-{start}-{end}", "csv"), "scan-csv",
     )  # fmt: skip
+    rescore = f" --rescore-with {pred.model_name} --rescore-class {cls}" if scan.rescored_by is not None else ""
+    organism = f" --organism {pred.organism}" if pred.organism != "any" else ""
+    command_caption(f"locviz scan protein.fasta --model {scan.model} --start {start} --end {end}{rescore}{organism} "
+                    "--format csv --out scan.csv")  # fmt: skip
+
+
+def command_caption(command: str) -> None:
+    """The command that writes the same table (the protein saved as ``protein.fasta``): what the page does, from a
+    shell."""
+    st.caption(f"The same table from the command line, with this protein in `protein.fasta`: `{command}`")
 
 
 def strongest(scan: whatif.SaturationScan, cls: str) -> str:
@@ -313,6 +324,10 @@ def variant_section(predictor: Predictor, record: ProteinRecord, pred: Predictio
         show_comparison(outcome[0], pred)
     else:
         show_comparisons(outcome, pred)
+    if mode == VARIANTS_MODE:  # a second sequence has no command-line form
+        item = shlex.quote(f"{pred.id}:{text}")
+        command_caption(f"locviz mutate protein.fasta --model {pred.model_name} --variants {item}"
+                        + (" --combine" if combine else "") + " --format csv --out variants.csv")  # fmt: skip
 
 
 def run_comparison(
@@ -466,6 +481,9 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
             export_filename(pred.id, pred.model_name, f"deletion-curves-{cls}", "csv"),
             "del-csv",
         )
+    command_caption(f"locviz attribute protein.fasta --model {pred.model_name} --target {cls}"
+                    + (" --integrated-gradients" if with_ig else "") + " --format csv --out scores.csv --curves "
+                    "curves.csv")  # fmt: skip
 
 
 def run_attributions(

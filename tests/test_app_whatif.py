@@ -322,3 +322,48 @@ def test_signal_track_and_a_disagreement_on_the_predict_page(app: AppTest) -> No
     assert expected and len(warnings) == len(expected)  # the model calls it cytoplasmic: one conflict
     assert "PTS1 (SKL) is present (residues 154-156)" in warnings[0]
     assert any("PTS1 SKL (154-156)" in c.value for c in app.caption)
+
+
+def test_each_what_if_table_names_the_command_that_writes_it(
+    app: AppTest, downloads: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scan, variants and the attribution cross-check each say which `locviz` command writes their table; run as
+    said, with the protein saved as protein.fasta, each command writes the page's download."""
+    import shlex
+
+    from locviz import cli
+
+    def command() -> str:
+        no_problems(app)
+        (said,) = [c.value for c in app.caption if c.value.startswith("The same table from the command line")]
+        return said.split("`")[-2]
+
+    predict_then_open_whatif(app, SOD.fasta())
+    scan_window(app, 10, 14)
+    app.button(key="scan_run").click().run()
+    commands = [command()]
+    open_tab(app, "Variants side by side")
+    app.text_input(key="variant_text").input("A4T, del1-3").run()
+    app.button(key="variant_run").click().run()
+    commands.append(command())
+    open_tab(app, "Attribution cross-check")
+    app.button(key="attr_run").click().run()
+    commands.append(command())
+    assert [c.split()[1] for c in commands] == ["scan", "mutate", "attribute"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "protein.fasta").write_text(SOD.fasta())
+    for command in commands:
+        assert cli.main(shlex.split(command)[1:] + ["--no-progress"]) == 0, command
+    pairs = [("scan.csv", "P00441_multiloc_saturation-10-14.csv"), ("variants.csv", "P00441_multiloc_variants.csv"),
+             ("scores.csv", next(n for n in downloads if "attributions" in n and n.endswith(".csv"))),
+             ("curves.csv", next(n for n in downloads if "deletion-curves" in n and n.endswith(".csv")))]
+    for written, shown in pairs:
+        by_cli = list(csv.reader((tmp_path / written).open(newline="")))
+        by_page = list(csv.reader(io.StringIO(as_bytes(downloads[shown]).decode())))
+        assert by_cli[0] == by_page[0] and len(by_cli) == len(by_page), written
+        for row_cli, row_page in zip(by_cli[1:], by_page[1:], strict=True):
+            for a, b in zip(row_cli, row_page, strict=True):
+                try:
+                    assert float(a) == pytest.approx(float(b), abs=1e-5), (written, a, b)
+                except ValueError:
+                    assert a == b, (written, a, b)

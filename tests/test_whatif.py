@@ -405,6 +405,26 @@ def test_scan_mutate_and_predict_agree(tmp_path: Path, tiny_weights_dir: Path, m
     assert mutated["support_mut"] == predicted[1]["support"]
     assert mutated["signal_conflicts_mut"] == predicted[1]["signal_conflicts"]
 
+    # --organism: both sides restricted as `locviz predict --organism animal` restricts them (the What if page's)
+    animal = []
+    for source in (fasta, mutant_fasta):
+        out = tmp_path / f"{source.stem}-animal.tsv"
+        assert cli.main(["predict", str(source), "--model", "multiloc", "--organism", "animal", "--out", str(out),
+                         "--no-progress"]) == 0  # fmt: skip
+        animal.append(read_rows(out)[0])
+    assert cli.main(["scan", str(fasta), "--model", "multiloc", "--start", "11", "--end", "30", "--organism", "animal",
+                     "--out", str(scan_out), "--no-progress"]) == 0  # fmt: skip
+    assert cli.main(["mutate", str(fasta), "--model", "multiloc", "--variants", f"insulin:{variant}", "--organism",
+                     "animal", "--out", str(mutate_out), "--no-progress"]) == 0  # fmt: skip
+    pick_animal = next(r for r in read_rows(scan_out) if f"{r['wt']}{r['position']}{r['mut']}" == variant)
+    (mutated_animal,) = read_rows(mutate_out)
+    assert {float(r["dp_chloroplast"]) for r in read_rows(scan_out)} == {0.0}  # animals have none
+    for column in (c for c in pick_animal if c.startswith("dp_")):
+        by_predict = float(animal[1]["p_" + column[3:]]) - float(animal[0]["p_" + column[3:]])
+        assert float(pick_animal[column]) == pytest.approx(by_predict, abs=1e-4)
+        assert float(mutated_animal[column]) == pytest.approx(by_predict, abs=1e-4)
+    assert mutated_animal["prediction_mut"] == animal[1]["prediction"]
+
 
 def test_mutate_writes_one_row_per_mutant_unless_combined(
     tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys
