@@ -38,7 +38,6 @@ from locviz.sequences import (
     checked_stdin,
     iter_record_texts,
     open_fasta,
-    parse_strict,
     take_chunk,
 )
 from locviz.train import TrainConfig, encode_records, fit, train_config_dict
@@ -738,18 +737,36 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------ scan, mutate
-def _whatif_records(path: str) -> list[ProteinRecord]:
-    """Every record of a FASTA file for ``scan`` / ``mutate``; any bad record stops the command."""
-    source = Path(path)
-    if not source.is_file():
+def _whatif_records(path: str) -> tuple[list[ProteinRecord], int]:
+    """The good records of a FASTA file (``-``: stdin) for ``scan``, ``mutate`` and ``attribute``, and how many
+    were skipped: a bad record is reported with its line, as ``locviz predict`` reports it, and the rest are used.
+
+    Raises:
+        InputError: the file is missing or not FASTA text, or no record can be used.
+    """
+    if path != "-" and not Path(path).is_file():
         raise InputError(f"input file {path} does not exist or is not a file")
-    with open_fasta(source) as handle:
-        records = parse_strict(handle.read())
-    return records
+    where = "stdin" if path == "-" else path
+    records: list[ProteinRecord] = []
+    skipped, seen_ids = 0, set()
+    with checked_stdin() if path == "-" else open_fasta(path) as handle:
+        for number, (line, text) in enumerate(iter_record_texts(handle), start=1):
+            chunk = take_chunk(text, number, seen_ids)
+            for issue in chunk.notes:
+                print(f"{where}, line {line}: note: {issue.message}", file=sys.stderr)
+            for issue in chunk.errors:
+                print(f"{where}, line {chunk.line_of(issue, line)}: {issue}", file=sys.stderr)
+            skipped += int(chunk.bad_record)
+            records.extend(chunk.records)
+    if not records:
+        raise InputError(f"no record of {where} can be used (see the messages above)" if skipped else
+                         f"{where} holds no protein record")  # fmt: skip
+    return records, skipped
 
 
 def _whatif_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", metavar="FASTA", help="FASTA file (or a file with one raw sequence)")
+    p.add_argument("input", metavar="FASTA", help="FASTA file (or a file with one raw sequence); '-' reads stdin; a "
+                   "bad record is reported with its line and skipped (exit status 3)")
     p.add_argument("--model", default="multiloc", help=f"{MODEL_HELP} (default: multiloc)")
     p.add_argument("--out", required=True, help="output table; '-' writes to stdout")
     p.add_argument("--format", choices=table.FORMATS, help="default: from the --out suffix (.csv, .json; tsv for "
@@ -800,13 +817,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise InputError("give both --start and --end, or neither (the most-attended window)")
     fmt = table.format_for(args.out, args.format)
     table.check_output_path(args.out, reads=args.input)
-    records = _whatif_records(args.input)
-    for record in records:
-        if args.start is not None:
+    records, skipped = _whatif_records(args.input)
+    if args.start is not None:  # a window that does not fit a protein skips that protein, as a bad record is
+        fits = []
+        for record in records:
             try:
                 whatif.check_window(args.start, args.end, len(record.sequence))
+                fits.append(record)
             except InputError as exc:
-                raise InputError(f"record '{record.id}' ({len(record.sequence)} aa): {exc}") from exc
+                print(f"record '{record.id}' ({len(record.sequence)} aa): {exc}; skipped", file=sys.stderr)
+        skipped += len(records) - len(fits)
+        if not fits:
+            raise InputError(f"the window {args.start}-{args.end} fits none of the proteins (see above)")
+        records = fits
     if args.rescore_top is not None and (args.rescore_top < 1 or not args.rescore_with):
         raise InputError("--rescore-top must be at least 1" if args.rescore_with else "--rescore-top "
                          f"{args.rescore_top}: it says how many cells --rescore-with predicts again; add "
@@ -841,6 +864,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
             scan_rows = list(scan.rows())
             writer.write(scan_rows)
             rows += len(scan_rows)
+            if args.start is None:
+                tqdm.write(f"{record.id}: scanned residues {int(scan.positions[0])}-{int(scan.positions[-1])}, the "
+                           f"{len(scan.positions)} with the most attention", file=sys.stderr)  # fmt: skip
             if not scan.seen.all():
                 tqdm.write(f"note: {record.id}: {int((~scan.seen).sum())} position(s) of the window are not seen by "
                            "the model (long-sequence policy); their Δ is 0", file=sys.stderr)
@@ -850,8 +876,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if handle is not sys.stdout:
             handle.close()
     written = "stdout" if args.out == "-" else args.out
-    print(f"scanned {len(records)} protein(s) with {predictor.name}: {rows} rows; wrote {written}", file=sys.stderr)
-    return 0
+    print(f"scanned {len(records)} protein(s) with {predictor.name}: {rows} rows"
+          + (f"; {skipped} skipped (see the messages above)" if skipped else "") + f"; wrote {written}",
+          file=sys.stderr)  # fmt: skip
+    return 3 if skipped else 0
 
 
 def add_mutate(sub: argparse._SubParsersAction) -> None:
@@ -882,7 +910,8 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
     table.check_output_path(args.out, reads=args.input)
-    records = {r.id: r for r in _whatif_records(args.input)}
+    good, skipped = _whatif_records(args.input)
+    records = {r.id: r for r in good}
     jobs = []
     for item in args.variants:
         rid, mutants = whatif.target_mutants(item, list(records), combine=args.combine)
@@ -900,16 +929,21 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     bar = tqdm(total=n_mutants, unit="mutant", disable=args.no_progress, file=sys.stderr, desc="mutate")
     try:
         for record, mutants in jobs:
-            writer.write([c.row() for c in whatif.compare_mutants(predictor, record, mutants, organism=args.organism)])
+            comparisons = whatif.compare_mutants(predictor, record, mutants, organism=args.organism)
+            writer.write([c.row() for c in comparisons])
             bar.update(len(mutants))
+            if warning := comparisons[0].wild.extra.get("organism_warning"):  # as locviz predict warns
+                tqdm.write(f"warning: {record.id} (wild type): {warning}", file=sys.stderr)
     finally:
         bar.close()
         writer.close()
         if handle is not sys.stdout:
             handle.close()
     written = "stdout" if args.out == "-" else args.out
-    print(f"predicted {n_mutants} mutant(s) with {predictor.name}; wrote {written}", file=sys.stderr)
-    return 0
+    print(f"predicted {n_mutants} mutant(s) with {predictor.name}"
+          + (f"; {skipped} record(s) of the input skipped (see the messages above)" if skipped else "")
+          + f"; wrote {written}", file=sys.stderr)  # fmt: skip
+    return 3 if skipped else 0
 
 
 def add_attribute(sub: argparse._SubParsersAction) -> None:
@@ -920,9 +954,11 @@ def add_attribute(sub: argparse._SubParsersAction) -> None:
         "residue: id, position, residue, target, then one score per method (attention, occlusion, gradxinput and, "
         "with --integrated-gradients, integrated_gradients; empty where the model did not look; larger = more "
         "support for the target). --curves gets each method's deletion curve: P(target) with its top-k residues "
-        f"replaced by X against k random ones (k = {', '.join(map(str, whatif.DELETION_KS))}), and whether the "
-        "method is faithful (its top residues lower P(target) clearly more than random ones). All compartments "
-        "are read (organism 'any'), as the gradients are.",
+        f"replaced by X against k random ones (k = {', '.join(map(str, whatif.DELETION_KS))}, up to "
+        f"{whatif.DELETION_MAX_SHARE:.0%} of the residues seen), and whether the method is faithful: at the "
+        f"largest k, its top residues lower P(target) by at least {whatif.FAITHFUL_SHARE:.0%} of the wild type's "
+        "P(target) more than the random ones (mean of 5 draws). All compartments are read (organism 'any'), as "
+        "the gradients are.",
     )
     _whatif_options(p)
     p.add_argument("--curves", metavar="OUT", help="also write the deletion curves here ('-': stdout)")
@@ -942,7 +978,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         if path:
             table.check_output_path(path, reads=args.input)
     table.check_distinct_outputs({"--out": args.out, "--curves": args.curves})
-    records = _whatif_records(args.input)
+    records, skipped = _whatif_records(args.input)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     if args.target is not None and args.target not in predictor.classes:
         raise InputError(f"--target {args.target!r} is not a class of {predictor.name}; choose one of "
@@ -975,9 +1011,10 @@ def cmd_attribute(args: argparse.Namespace) -> int:
                 handle.close()
     written = " and ".join("stdout" if path == "-" else path for path in (args.out, args.curves) if path)
     readings = ", ".join(f"{whatif.METHOD_NAMES.get(m, m)} {n} of {len(records)}" for m, n in faithful.items())
-    print(f"attributed {len(records)} protein(s) with {predictor.name}; faithful by its deletion curve: {readings}; "
-          f"wrote {written}", file=sys.stderr)  # fmt: skip
-    return 0
+    print(f"attributed {len(records)} protein(s) with {predictor.name}; faithful by its deletion curve: {readings}"
+          + (f"; {skipped} skipped (see the messages above)" if skipped else "") + f"; wrote {written}",
+          file=sys.stderr)  # fmt: skip
+    return 3 if skipped else 0
 
 
 # ------------------------------------------------------------------------------- app

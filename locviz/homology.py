@@ -96,7 +96,7 @@ from locviz.card import ModelCard, ReferenceCard, display_name
 from locviz.datasets import LabelledSet, sha256_of
 from locviz.errors import BundleError, InputError, SearchError
 from locviz.prediction import Prediction
-from locviz.sequences import iter_fasta
+from locviz.sequences import iter_fasta, record_accession
 
 if TYPE_CHECKING:
     from locviz.weights import ModelBundle
@@ -159,13 +159,6 @@ class Hit:
     evalue: float
     bitscore: float
     fold: int
-
-
-def query_accession(record_id: str) -> str:
-    """``sp|P12345|NAME_HUMAN`` → ``P12345``; anything else as given (first word)."""
-    word = record_id.split()[0] if record_id.strip() else record_id
-    parts = word.split("|")
-    return parts[1] if len(parts) >= 3 and parts[0] in ("sp", "tr") else word
 
 
 # ----------------------------------------------------------------------------- the aligner
@@ -432,13 +425,13 @@ class Reference:
         """Reference entries with exactly this record's accession (``sp|P12345|X`` → P12345; ``P12345-2`` is
         another accession), whatever their sequence: the protein itself, or a variant of it when they differ."""
         text = record_or_accession if isinstance(record_or_accession, str) else record_or_accession.id
-        return [self.entries[i] for i in self._by_accession.get(query_accession(text), ())]
+        return [self.entries[i] for i in self._by_accession.get(record_accession(text), ())]
 
     def _excluded(self, exclude_ids: Iterable[str], exclude_folds: Iterable[int]) -> frozenset[int]:
         folds = set(exclude_folds)
         out = {i for i, e in enumerate(self.entries) if e.fold in folds}
         for accession in exclude_ids:
-            out.update(self._by_accession.get(query_accession(accession), ()))
+            out.update(self._by_accession.get(record_accession(accession), ()))
         return frozenset(out)
 
     def search(

@@ -150,6 +150,14 @@ def iter_fasta(handle: IO[str]) -> Iterator[tuple[str, str, str]]:
         yield *split_header(header), raw
 
 
+def record_accession(record_id: str) -> str:
+    """``sp|P12345|NAME_HUMAN`` → ``P12345``; anything else as given (first word): how a UniProt record is named
+    when its accession is what the user types (homology, ``locviz mutate --variants P12345:...``)."""
+    word = record_id.split()[0] if record_id.strip() else record_id
+    parts = word.split("|")
+    return parts[1] if len(parts) >= 3 and parts[0] in ("sp", "tr") else word
+
+
 def split_header(header: str) -> tuple[str, str]:
     """(name, description) of a FASTA header line without its '>': the name ends at any white space, a tab too, as
     in Biopython's record ids (a name with a tab in it is awkward in every tab-separated table)."""

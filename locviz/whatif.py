@@ -65,7 +65,7 @@ from locviz.errors import InputError, check
 from locviz.predict import Predictor
 from locviz.prediction import Prediction
 from locviz.regions import top_regions
-from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, ProteinRecord
+from locviz.sequences import ALLOWED_RESIDUES, MIN_LENGTH, STANDARD_RESIDUES, ProteinRecord, record_accession
 from locviz.table import RowWriter, rows_bytes
 
 __all__ = [
@@ -85,8 +85,13 @@ OCCLUSION_WINDOW = 9  # residues replaced at once: about a short sorting signal 
 OCCLUSION_STRIDE = 3  # each residue is covered by window / stride = 3 occlusions; L/3 passes in all
 IG_STEPS = 32
 DELETION_KS = (1, 2, 5, 10, 20)
-FAITHFUL_MARGIN = 0.1
-"""A score is called faithful when removing its top-k residues lowers P(call) this much more than random ones."""
+DELETION_MAX_SHARE = 0.25
+"""The cross-check removes at most this share of the residues the model saw: past it, any k residues gone leave
+too little of the protein for top against random to mean anything (a 15-residue peptide stops at k = 2)."""
+FAITHFUL_SHARE = 0.1
+"""A score is called faithful when removing its top-k residues lowers P(target) by at least this share of the
+wild type's P(target) more than removing k random ones: 0.09 for a call at 0.9, 0.01 for a class at 0.1 (an
+absolute margin could never be met by a class the model gives little)."""
 GRADIENT_METHODS = ("gradxinput", "integrated_gradients")
 METHOD_NAMES = {
     "attention": "attention",
@@ -655,7 +660,8 @@ def edit(sequence: str, variants: Sequence[Variant]) -> tuple[str, np.ndarray]:
 
 
 def split_target(item: str, ids: Sequence[str]) -> tuple[str, list[Variant]]:
-    """``"ID:K128T,del1-20"`` → (ID, variants); the ID may hold ':' (the longest known ID wins).
+    """``"ID:K128T,del1-20"`` → (ID, variants); the ID may hold ':' (the longest known ID wins), and a UniProt
+    record (``sp|P07237|PDIA1_HUMAN``) may be named by its accession (``P07237``) when only one record has it.
 
     Without a known ``ID:`` prefix the variants belong to the only record, if there is one.
 
@@ -666,6 +672,10 @@ def split_target(item: str, ids: Sequence[str]) -> tuple[str, list[Variant]]:
     if matches:
         rid = max(matches, key=len)
         return rid, parse_variants(item[len(rid) + 1 :])
+    by_accession = [i for i in ids if record_accession(i) != i and item.startswith(f"{record_accession(i)}:")]
+    if len(by_accession) == 1:  # P07237:K128T for the record sp|P07237|PDIA1_HUMAN
+        rid = by_accession[0]
+        return rid, parse_variants(item[len(record_accession(rid)) + 1 :])
     shown = ", ".join(list(ids)[:5]) + (" ..." if len(ids) > 5 else "")
     unknown = InputError(f"{item!r} names no record of the input; write ID:VARIANTS with ID one of {shown}")
     if len(ids) != 1:
@@ -687,7 +697,8 @@ def target_mutants(item: str, ids: Sequence[str], combine: bool = False) -> tupl
         InputError: see :func:`split_target`.
     """
     rid, _ = split_target(item, ids)
-    text = item[len(rid) + 1 :] if item.startswith(f"{rid}:") else item
+    named = next((name for name in (rid, record_accession(rid)) if item.startswith(f"{name}:")), None)
+    text = item[len(named) + 1 :] if named is not None else item
     return rid, split_mutants(text, combine)
 
 
@@ -1074,18 +1085,32 @@ class DeletionCurve:
 
     @property
     def faithful(self) -> bool:
-        return bool(self.p_random[-1] - self.p_top[-1] >= FAITHFUL_MARGIN)
+        """The reading at the largest k (:func:`is_faithful`)."""
+        return is_faithful(self.p_wild, float(self.p_top[-1]), float(self.p_random[-1]))
+
+
+def is_faithful(p_wild: float, p_top: float, p_random: float) -> bool:
+    """Removing the top residues lowers P(target) at least :data:`FAITHFUL_SHARE` of ``p_wild`` more than removing
+    as many random ones: the one rule of the curves, the readings, the tables and the page."""
+    return bool(p_random - p_top >= FAITHFUL_SHARE * p_wild)
+
+
+def deletion_ks(n_seen: int) -> list[int]:
+    """The :data:`DELETION_KS` a protein the model saw ``n_seen`` residues of is tested at (at most
+    :data:`DELETION_MAX_SHARE` of them; k = 1 always)."""
+    return [k for k in DELETION_KS if k == 1 or k <= DELETION_MAX_SHARE * n_seen]
 
 
 def _reading(name: str, target: str, k: int, p_wild: float, p_top: float, p_random: float) -> str:
-    if p_random - p_top >= FAITHFUL_MARGIN:
+    if is_faithful(p_wild, p_top, p_random):
         return (
             f"{name} is faithful here: removing its top {k} residues drops P({target}) from {p_wild:.2f} "
             f"to {p_top:.2f}, random: {p_random:.2f}"
         )
     return (
         f"{name} is not faithful here: removing its top {k} residues moves P({target}) from {p_wild:.2f} "
-        f"to {p_top:.2f}, about as much as {k} random residues do ({p_random:.2f})"
+        f"to {p_top:.2f}, against {p_random:.2f} for {k} random residues (faithful needs "
+        f"{FAITHFUL_SHARE * p_wild:.2g} lower than random)"
     )
 
 
@@ -1107,7 +1132,8 @@ def deletion_curve(
     ``scores`` is an :class:`Attribution`, a :class:`Prediction` (its attention) or an array over the
     full sequence (NaN = not seen; only seen residues are removed). Random draws (``n_random`` per k,
     seeded) come from the seen residues too. The reading is taken at the largest k: faithful when
-    the top residues lower P(target) at least :data:`FAITHFUL_MARGIN` more than random ones.
+    the top residues lower P(target) at least :data:`FAITHFUL_SHARE` of its wild-type value more than random ones
+    (:func:`is_faithful`).
 
     Raises:
         InputError: no k, a k below 1 or above the number of seen residues, or ``n_random`` below 1.
@@ -1237,7 +1263,7 @@ def cross_check(
     callback: Callable[[int], None] | None = None,
 ) -> tuple[list[Attribution], list[DeletionCurve]]:
     """The What if page's attribution cross-check: attention, occlusion, gradient × input (and integrated
-    gradients) for ``target`` (default: the call), and each one's deletion curve at the :data:`DELETION_KS` the
+    gradients) for ``target`` (default: the call), and each one's deletion curve at the :func:`deletion_ks` the
     protein has residues for; over all the model's compartments, as the page. ``wild`` reuses the model's
     prediction of ``record`` (unrestricted: organism ``any``, as the gradients read it); ``callback(n)`` counts
     occlusion windows."""
@@ -1251,6 +1277,6 @@ def cross_check(
     attributions = [attention, occlusion_scan(predictor, record, target=target, wild=wild, callback=callback)]
     gradients = cross_check_methods(integrated_gradients)[2:]
     attributions += [gradient_attribution(predictor, record, m, target=target, wild=wild) for m in gradients]
-    ks = [k for k in DELETION_KS if k <= int(np.sum(wild.seen))]
+    ks = deletion_ks(int(np.sum(wild.seen)))
     curves = [deletion_curve(predictor, record, a, ks, target=target, wild=wild) for a in attributions]
     return attributions, curves

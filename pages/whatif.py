@@ -434,8 +434,9 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
         "Attention says where the model looked; occlusion (windows of "
         f"{whatif.OCCLUSION_WINDOW} residues replaced by X every {whatif.OCCLUSION_STRIDE} residues, "
         f"{n_windows} predictions) and gradient × input say what the probability rests on. Deletion curves replace "
-        "each method's top-k residues by X beside k random ones: a method is faithful when its top residues "
-        f"lower the probability at least {whatif.FAITHFUL_MARGIN} more than random ones."
+        f"each method's top-k residues by X beside k random ones (k up to {whatif.DELETION_MAX_SHARE:.0%} of the "
+        "residues seen): a method is faithful when, at the largest k, its top residues lower the probability by at "
+        f"least {whatif.FAITHFUL_SHARE:.0%} of its wild-type value more than random ones."
     )
     c1, c2, c3 = st.columns([2, 1.4, 1.3], vertical_alignment="bottom")
     with c1:

@@ -93,6 +93,11 @@ def test_split_target_takes_the_longest_record_name() -> None:
         whatif.split_target("P9:K3T", ["P1", "P2"])
     with pytest.raises(InputError, match="names no record of the input; write ID:VARIANTS with ID one of only"):
         whatif.split_target("P9:K3T", ["only"])
+    uniprot = ["sp|P07237|PDIA1_HUMAN", "sp|P00441|SODC_HUMAN"]  # a UniProt record named by its accession
+    rid, mutants = whatif.target_mutants("P07237:K128T,del1-20", uniprot)
+    assert rid == "sp|P07237|PDIA1_HUMAN" and [[str(v) for v in m] for m in mutants] == [["K128T"], ["del1-20"]]
+    with pytest.raises(InputError, match="names no record"):  # two records with one accession: say which
+        whatif.split_target("P07237:K128T", ["sp|P07237|PDIA1_HUMAN", "tr|P07237|OTHER"])
 
 
 def test_compare_variant_matches_two_predict_calls_and_maps_positions(tiny: Predictor) -> None:
@@ -270,7 +275,8 @@ def test_cross_check_is_the_what_if_page_s(tiny: Predictor) -> None:
     assert {a.target for a in attributions} == {shown} == {c.target for c in curves}
     assert [c.method for c in curves] == [a.method for a in attributions]  # ids, as the score table's columns
     assert [c.name for c in curves] == [a.name for a in attributions]
-    assert list(curves[0].ks) == [k for k in whatif.DELETION_KS if k <= int(np.sum(wild.seen))]
+    assert list(curves[0].ks) == whatif.deletion_ks(int(np.sum(wild.seen)))
+    assert whatif.deletion_ks(15) == [1, 2] and whatif.deletion_ks(80) == [1, 2, 5, 10, 20]  # a quarter at most
     assert attributions[0].completeness_note() is None and attributions[3].completeness_note() is not None
     default, _ = whatif.cross_check(tiny, record)
     assert default[0].target == wild.label and len(default) == 3
@@ -352,6 +358,14 @@ def test_deletion_curve_removes_top_scored_residues_and_random_ones(tiny: Predic
     assert curve.faithful == curve.reading.startswith("test score is faithful")
     with pytest.raises(InputError, match="more than the"):
         whatif.deletion_curve(tiny, record, scores, ks=(500,))
+
+
+def test_faithful_is_measured_against_the_probability_there_was_to_lose() -> None:
+    """A tenth of the wild type's P(target) beyond random: a class at 0.115 that top residues take to 0.046 against
+    0.078 at random is read faithful (an absolute 0.1 could never be met); a call at 0.9 needs 0.09."""
+    assert whatif.is_faithful(0.115, 0.046, 0.078)
+    assert not whatif.is_faithful(0.115, 0.075, 0.078)
+    assert whatif.is_faithful(0.9, 0.49, 0.59) and not whatif.is_faithful(0.9, 0.51, 0.59)
 
 
 def test_removing_the_signal_peptide_by_occlusion_is_faithful_for_the_shipped_model(deeploc: Predictor) -> None:
@@ -451,13 +465,26 @@ def test_mutate_refuses_a_wrong_wild_type_residue(tmp_path: Path, tiny_weights_d
     assert "position 3 is L, not K" in err and "Traceback" not in err
 
 
-def test_scan_refuses_a_window_outside_a_record(tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys) -> None:
+def test_scan_skips_a_record_the_window_does_not_fit_and_a_bad_record(
+    tmp_path: Path, tiny_weights_dir: Path, monkeypatch, capsys
+) -> None:
+    """As `locviz predict` skips a bad record, scan, mutate and attribute skip it (with its line) and the record a
+    window does not fit, do the rest and exit 3; nothing usable at all is an error."""
     monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
     fasta = tmp_path / "in.fasta"
-    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n>ub\n{UBIQUITIN}\n")
-    code = cli.main(["scan", str(fasta), "--start", "90", "--end", "100", "--out", str(tmp_path / "o.tsv")])
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n>dna\n{'ACGT' * 10}\n>ub\n{UBIQUITIN}\n")
+    out = tmp_path / "o.tsv"
+    code = cli.main(["scan", str(fasta), "--start", "90", "--end", "100", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err
-    assert code == 1 and "record 'ub' (76 aa)" in err
+    assert code == 3 and "record 'ub' (76 aa)" in err and f"{fasta}, line 3: record 'dna'" in err
+    assert {r["id"] for r in read_rows(out)} == {"insulin"} and "2 skipped" in err
+    assert cli.main(["scan", str(fasta), "--start", "200", "--end", "210", "--out", str(out)]) == 1
+    assert "fits none of the proteins" in capsys.readouterr().err
+    code = cli.main(["mutate", str(fasta), "--variants", "ub:K6R", "--out", str(out), "--no-progress"])
+    assert code == 3 and [r["id"] for r in read_rows(out)] == ["ub"]
+    assert "1 record(s) of the input skipped" in capsys.readouterr().err
+    code = cli.main(["attribute", str(fasta), "--out", str(out), "--no-progress"])
+    assert code == 3 and {r["id"] for r in read_rows(out)} == {"insulin", "ub"}
 
 
 def test_table_bytes_for_the_app(tiny: Predictor) -> None:
