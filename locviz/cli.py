@@ -15,6 +15,7 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -737,9 +738,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------ scan, mutate
-def _whatif_records(path: str) -> tuple[list[ProteinRecord], int]:
-    """The good records of a FASTA file (``-``: stdin) for ``scan``, ``mutate`` and ``attribute``, and how many
-    were skipped: a bad record is reported with its line, as ``locviz predict`` reports it, and the rest are used.
+@dataclass
+class WhatifInput:
+    """The input of ``scan``, ``mutate`` and ``attribute``: the records to use and what was skipped, as
+    ``locviz predict`` counts it (bad records and text before the first header)."""
+
+    records: list[ProteinRecord]
+    skipped: int
+    skipped_ids: list[str]  # names of the refused records (``mutate`` says so when an item names one)
+
+
+def _whatif_records(path: str) -> WhatifInput:
+    """The good records of a FASTA file (``-``: stdin) for ``scan``, ``mutate`` and ``attribute``: a bad record is
+    reported with its line, as ``locviz predict`` reports it, and the rest are used.
 
     Raises:
         InputError: the file is missing or not FASTA text, or no record can be used.
@@ -747,8 +758,8 @@ def _whatif_records(path: str) -> tuple[list[ProteinRecord], int]:
     if path != "-" and not Path(path).is_file():
         raise InputError(f"input file {path} does not exist or is not a file")
     where = "stdin" if path == "-" else path
-    records: list[ProteinRecord] = []
-    skipped, seen_ids = 0, set()
+    found = WhatifInput([], 0, [])
+    seen_ids: set[str] = set()
     with checked_stdin() if path == "-" else open_fasta(path) as handle:
         for number, (line, text) in enumerate(iter_record_texts(handle), start=1):
             chunk = take_chunk(text, number, seen_ids)
@@ -756,12 +767,14 @@ def _whatif_records(path: str) -> tuple[list[ProteinRecord], int]:
                 print(f"{where}, line {line}: note: {issue.message}", file=sys.stderr)
             for issue in chunk.errors:
                 print(f"{where}, line {chunk.line_of(issue, line)}: {issue}", file=sys.stderr)
-            skipped += int(chunk.bad_record)
-            records.extend(chunk.records)
-    if not records:
-        raise InputError(f"no record of {where} can be used (see the messages above)" if skipped else
+                if issue.record_id is not None and issue.kind != "preamble":
+                    found.skipped_ids.append(issue.record_id)
+            found.skipped += int(chunk.bad_record) + int(chunk.preamble)
+            found.records.extend(chunk.records)
+    if not found.records:
+        raise InputError(f"no record of {where} can be used (see the messages above)" if found.skipped else
                          f"{where} holds no protein record")  # fmt: skip
-    return records, skipped
+    return found
 
 
 def _whatif_options(p: argparse.ArgumentParser) -> None:
@@ -817,7 +830,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise InputError("give both --start and --end, or neither (the most-attended window)")
     fmt = table.format_for(args.out, args.format)
     table.check_output_path(args.out, reads=args.input)
-    records, skipped = _whatif_records(args.input)
+    if args.start is not None:  # wrong for every protein: said once, before anything is read
+        whatif.check_window_shape(args.start, args.end)
+    found = _whatif_records(args.input)
+    records, skipped = found.records, found.skipped
     if args.start is not None:  # a window that does not fit a protein skips that protein, as a bad record is
         fits = []
         for record in records:
@@ -910,11 +926,13 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
     table.check_output_path(args.out, reads=args.input)
-    good, skipped = _whatif_records(args.input)
-    records = {r.id: r for r in good}
+    found = _whatif_records(args.input)
+    records, skipped = {r.id: r for r in found.records}, found.skipped
     jobs = []
-    for item in args.variants:
-        rid, mutants = whatif.target_mutants(item, list(records), combine=args.combine)
+    for item in args.variants:  # named among every record of the file: an item without a name needs a one-record file
+        rid, mutants = whatif.target_mutants(item, [*records, *found.skipped_ids], combine=args.combine)
+        if rid not in records:
+            raise InputError(f"{item!r}: record '{rid}' was skipped (see the message above); mend it to mutate it")
         for variants in mutants:
             try:
                 whatif.apply_variants(records[rid], variants)  # refuse every bad item before the model loads
@@ -978,7 +996,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         if path:
             table.check_output_path(path, reads=args.input)
     table.check_distinct_outputs({"--out": args.out, "--curves": args.curves})
-    records, skipped = _whatif_records(args.input)
+    found = _whatif_records(args.input)
+    records, skipped = found.records, found.skipped
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
     if args.target is not None and args.target not in predictor.classes:
         raise InputError(f"--target {args.target!r} is not a class of {predictor.name}; choose one of "

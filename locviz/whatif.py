@@ -71,11 +71,11 @@ from locviz.table import RowWriter, rows_bytes
 __all__ = [
     "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison", "align_positions",
     "apply_variants", "attention_attribution", "attribution_columns", "attribution_rows", "attribution_table_bytes",
-    "check_window", "compare", "compare_mutants", "comparison_table_bytes", "cross_check", "cross_check_methods",
-    "default_window", "deletion_curve", "deletion_rows", "deletion_table_bytes", "delta_writer", "edit",
-    "gradient_attribution", "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants",
-    "saturation_scan", "scan_columns", "scan_summary", "scan_table_bytes", "split_mutants", "split_target",
-    "target_mutants", "variants_label", "variants_as_given",
+    "check_window", "check_window_shape", "compare", "compare_mutants", "comparison_table_bytes", "cross_check",
+    "cross_check_methods", "default_window", "deletion_curve", "deletion_ks", "deletion_rows", "deletion_table_bytes",
+    "delta_writer", "edit", "gradient_attribution", "is_faithful", "mutate_columns", "occlusion_scan",
+    "occlusion_windows", "parse_variants", "saturation_scan", "scan_columns", "scan_summary", "scan_table_bytes",
+    "split_mutants", "split_target", "target_mutants", "variants_label", "variants_as_given",
 ]  # fmt: skip
 
 MAX_SCAN_WINDOW = 100
@@ -139,6 +139,21 @@ def _with_residues(sequence: str, positions: Iterable[int], residue: str) -> str
     return "".join(chars)
 
 
+def check_window_shape(start: int, end: int, limit: int = MAX_SCAN_WINDOW) -> None:
+    """A 1-based inclusive window whatever the protein: start at least 1, end not before it, at most ``limit`` long
+    (what is wrong with such a window is wrong for every protein, so ``locviz scan`` says it once).
+
+    Raises:
+        InputError: naming the bad bound.
+    """
+    check(start >= 1, f"window start must be at least 1 (1-based), got {start}")
+    check(end >= start, f"window end must not be before its start {start}, got {end}")
+    check(
+        end - start + 1 <= limit,
+        f"the window {start}-{end} holds {end - start + 1} residues; at most {limit} can be scanned at once",
+    )
+
+
 def check_window(start: int, end: int, length: int, limit: int = MAX_SCAN_WINDOW) -> None:
     """A 1-based inclusive window inside a protein of ``length`` residues, at most ``limit`` long.
 
@@ -147,10 +162,7 @@ def check_window(start: int, end: int, length: int, limit: int = MAX_SCAN_WINDOW
     """
     check(1 <= start <= length, f"window start must be between 1 and {length} (the protein's length), got {start}")
     check(start <= end <= length, f"window end must be between {start} (the start) and {length}, got {end}")
-    check(
-        end - start + 1 <= limit,
-        f"the window {start}-{end} holds {end - start + 1} residues; at most {limit} can be scanned at once",
-    )
+    check_window_shape(start, end, limit)
 
 
 def default_window(wild: Prediction, width: int = DEFAULT_SCAN_WIDTH) -> tuple[int, int]:
@@ -676,6 +688,9 @@ def split_target(item: str, ids: Sequence[str]) -> tuple[str, list[Variant]]:
     if len(by_accession) == 1:  # P07237:K128T for the record sp|P07237|PDIA1_HUMAN
         rid = by_accession[0]
         return rid, parse_variants(item[len(record_accession(rid)) + 1 :])
+    if by_accession:
+        raise InputError(f"accession {record_accession(by_accession[0])} names {len(by_accession)} records "
+                         f"({', '.join(by_accession)}); write the record's full name before the ':'")  # fmt: skip
     shown = ", ".join(list(ids)[:5]) + (" ..." if len(ids) > 5 else "")
     unknown = InputError(f"{item!r} names no record of the input; write ID:VARIANTS with ID one of {shown}")
     if len(ids) != 1:
@@ -1092,7 +1107,8 @@ class DeletionCurve:
 def is_faithful(p_wild: float, p_top: float, p_random: float) -> bool:
     """Removing the top residues lowers P(target) at least :data:`FAITHFUL_SHARE` of ``p_wild`` more than removing
     as many random ones: the one rule of the curves, the readings, the tables and the page."""
-    return bool(p_random - p_top >= FAITHFUL_SHARE * p_wild)
+    drop = p_random - p_top
+    return bool(drop > 0 and drop >= FAITHFUL_SHARE * p_wild)  # nothing to lose is never "faithful"
 
 
 def deletion_ks(n_seen: int) -> list[int]:
@@ -1118,7 +1134,7 @@ def deletion_curve(
     predictor: Predictor,
     record: ProteinRecord,
     scores: Attribution | Prediction | np.ndarray,
-    ks: Sequence[int] = DELETION_KS,
+    ks: Sequence[int] | None = None,
     *,
     method: str | None = None,
     target: str | None = None,
@@ -1130,7 +1146,8 @@ def deletion_curve(
     """P(``target``) after replacing the top-k residues by ``scores`` with X, beside k random residues.
 
     ``scores`` is an :class:`Attribution`, a :class:`Prediction` (its attention) or an array over the
-    full sequence (NaN = not seen; only seen residues are removed). Random draws (``n_random`` per k,
+    full sequence (NaN = not seen; only seen residues are removed); ``ks`` default: :func:`deletion_ks` of the
+    scored residues. Random draws (``n_random`` per k,
     seeded) come from the seen residues too. The reading is taken at the largest k: faithful when
     the top residues lower P(target) at least :data:`FAITHFUL_SHARE` of its wild-type value more than random ones
     (:func:`is_faithful`).
@@ -1150,7 +1167,7 @@ def deletion_curve(
     values = np.asarray(scores, dtype=np.float64)
     check(len(values) == len(record.sequence), f"scores has {len(values)} values for {len(record.sequence)} residues")
     usable = np.flatnonzero(np.asarray(wild.seen, dtype=bool) & np.isfinite(values))
-    ks = np.array(sorted(set(int(k) for k in ks)))
+    ks = np.array(sorted(set(int(k) for k in (deletion_ks(len(usable)) if ks is None else ks))))
     check(len(ks) > 0 and ks[0] >= 1, f"ks must be positive residue counts, got {ks.tolist()}")
     check(ks[-1] <= len(usable), f"k = {ks[-1]} is more than the {len(usable)} scored residues")
     check(n_random >= 1, f"n_random must be >= 1, got {n_random}")

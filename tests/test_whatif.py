@@ -96,7 +96,7 @@ def test_split_target_takes_the_longest_record_name() -> None:
     uniprot = ["sp|P07237|PDIA1_HUMAN", "sp|P00441|SODC_HUMAN"]  # a UniProt record named by its accession
     rid, mutants = whatif.target_mutants("P07237:K128T,del1-20", uniprot)
     assert rid == "sp|P07237|PDIA1_HUMAN" and [[str(v) for v in m] for m in mutants] == [["K128T"], ["del1-20"]]
-    with pytest.raises(InputError, match="names no record"):  # two records with one accession: say which
+    with pytest.raises(InputError, match="accession P07237 names 2 records"):  # two with one accession: say so
         whatif.split_target("P07237:K128T", ["sp|P07237|PDIA1_HUMAN", "tr|P07237|OTHER"])
 
 
@@ -277,6 +277,8 @@ def test_cross_check_is_the_what_if_page_s(tiny: Predictor) -> None:
     assert [c.name for c in curves] == [a.name for a in attributions]
     assert list(curves[0].ks) == whatif.deletion_ks(int(np.sum(wild.seen)))
     assert whatif.deletion_ks(15) == [1, 2] and whatif.deletion_ks(80) == [1, 2, 5, 10, 20]  # a quarter at most
+    alone = whatif.deletion_curve(tiny, record, attributions[2], n_random=2)  # the same rule without cross_check
+    assert list(alone.ks) == whatif.deletion_ks(int(np.isfinite(attributions[2].scores).sum()))
     assert attributions[0].completeness_note() is None and attributions[3].completeness_note() is not None
     default, _ = whatif.cross_check(tiny, record)
     assert default[0].target == wild.label and len(default) == 3
@@ -366,6 +368,7 @@ def test_faithful_is_measured_against_the_probability_there_was_to_lose() -> Non
     assert whatif.is_faithful(0.115, 0.046, 0.078)
     assert not whatif.is_faithful(0.115, 0.075, 0.078)
     assert whatif.is_faithful(0.9, 0.49, 0.59) and not whatif.is_faithful(0.9, 0.51, 0.59)
+    assert not whatif.is_faithful(0.0, 0.0, 0.0)  # nothing to lose is never faithful
 
 
 def test_removing_the_signal_peptide_by_occlusion_is_faithful_for_the_shipped_model(deeploc: Predictor) -> None:
@@ -485,6 +488,20 @@ def test_scan_skips_a_record_the_window_does_not_fit_and_a_bad_record(
     assert "1 record(s) of the input skipped" in capsys.readouterr().err
     code = cli.main(["attribute", str(fasta), "--out", str(out), "--no-progress"])
     assert code == 3 and {r["id"] for r in read_rows(out)} == {"insulin", "ub"}
+    capsys.readouterr()
+    assert cli.main(["mutate", str(fasta), "--variants", "dna:A1T", "--out", str(out)]) == 1  # names a skipped one
+    assert "record 'dna' was skipped" in capsys.readouterr().err
+    one_good = tmp_path / "one_good.fasta"  # two records, one bad: an item without a name does not go to the other
+    one_good.write_text(f">short\nACDE\n>ub\n{UBIQUITIN}\n")
+    assert cli.main(["mutate", str(one_good), "--variants", "del1-3", "--out", str(out)]) == 1
+    assert "names no record of the input; write ID:VARIANTS" in capsys.readouterr().err
+    preamble = tmp_path / "preamble.fasta"  # text before the first header is skipped and counted, as predict does
+    preamble.write_text(f"hello world\n>ub\n{UBIQUITIN}\n")
+    assert cli.main(["scan", str(preamble), "--start", "1", "--end", "3", "--out", str(out), "--no-progress"]) == 3
+    capsys.readouterr()
+    assert cli.main(["scan", str(fasta), "--start", "5", "--end", "3", "--out", str(out)]) == 1
+    err = capsys.readouterr().err  # a window wrong for every protein is said once, not once per protein
+    assert "window end must not be before its start 5" in err and "skipped" not in err
 
 
 def test_table_bytes_for_the_app(tiny: Predictor) -> None:
