@@ -161,6 +161,15 @@ class Hit:
     fold: int
 
 
+UNIPROT_ENTRY = "https://www.uniprot.org/uniprotkb/{accession}/entry"
+
+
+def uniprot_url(accession: str) -> str:
+    """Where a reference protein's name, organism and annotation are (the reference set keeps only its accession,
+    location and fold): the app links every hit there, so a biologist can judge what a hit is."""
+    return UNIPROT_ENTRY.format(accession=accession)
+
+
 # ----------------------------------------------------------------------------- the aligner
 def diamond_program() -> str:
     """Path of the ``diamond`` executable ($LOCVIZ_DIAMOND, else the PATH)."""

@@ -200,7 +200,7 @@ def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
                 "support": call.support.level,
                 "known location": display_name(known) if known else "",
                 "nearest annotated protein": nearest_cell(call),
-                "runner-up": (f"{display_name(p.classes[order[1]])} ({p.probabilities[order[1]]:.0%})"
+                "runner-up": (f"{display_name(p.classes[order[1]])} ({calibration.percent(p.probabilities[order[1]])})"
                               if len(order) > 1 else ""),
                 "notes": table.LIST_SEPARATOR.join(call.notes),
             }
@@ -246,7 +246,8 @@ def summary_table(run: runs.Run, calls: list[evidence.Call]) -> int:
         "Protein shown below",
         list(range(len(preds))),
         key=key,
-        format_func=lambda i: f"{preds[i].id} — {display_name(preds[i].label)} ({preds[i].confidence:.0%})",
+        format_func=lambda i: (f"{preds[i].id} — {display_name(preds[i].label)} "
+                               f"({calibration.percent(preds[i].confidence)})"),
     )
 
 
@@ -364,7 +365,7 @@ def combined_line(call: evidence.Call, combination) -> None:
     weight = (f"1 / (1 + exp(-{combination.slope:g} (x - {combination.midpoint:g})))"
               + (" × c, with c the share of the protein the alignment covers" if combination.coverage else ""))
     st.markdown(
-        f"Combined with homology: **{display_name(ev.combined_label)}** ({p:.0%}) — {same}",
+        f"Combined with homology: **{display_name(ev.combined_label)}** ({calibration.percent(p)}) — {same}",
         help=f"Weighs the model against the nearest protein's location by its identity x: weight {weight}, "
         f"fitted on out-of-fold calls only (`combined` column of the downloads).{measured}{mode}",
     )
@@ -374,7 +375,8 @@ def hits_table(ev) -> None:
     frame = pd.DataFrame(
         [{"accession": h.accession, "known location": display_name(h.location),
           "identity": calibration.floor_percent(h.identity), "coverage": calibration.floor_percent(h.coverage),
-          "E-value": f"{h.evalue:.0e}" if h.evalue > 0 else "0"} for h in ev.hits]
+          "E-value": f"{h.evalue:.0e}" if h.evalue > 0 else "0", "UniProt": homology.uniprot_url(h.accession)}
+         for h in ev.hits]
     )  # fmt: skip
     st.dataframe(
         frame, hide_index=True, width="stretch", height=38 + 35 * len(frame),
@@ -387,6 +389,8 @@ def hits_table(ev) -> None:
                                                       help="share of this protein aligned"),
             "E-value": st.column_config.TextColumn(width="small", help="DIAMOND's E-value (hits up to 1e-3 are "
                                                    "listed; 0: below the smallest number it reports)"),
+            "UniProt": st.column_config.LinkColumn(display_text="entry", width="small",
+                                                   help="the hit's name, organism and annotation at UniProt"),
         },
     )  # fmt: skip
 

@@ -164,7 +164,8 @@ def test_known_protein_says_known_and_lists_the_hits(app: AppTest) -> None:
     assert ("This page searches in DIAMOND's default mode" in combined.help) == (card["sensitivity"] != "default")
     hits = next(d.value for d in app.dataframe if "accession" in d.value.columns)
     assert hits.iloc[0]["accession"] == "P00441" and hits.iloc[0]["identity"] == pytest.approx(100.0)
-    assert set(hits.columns) == {"accession", "known location", "identity", "coverage", "E-value"}
+    assert set(hits.columns) == {"accession", "known location", "identity", "coverage", "E-value", "UniProt"}
+    assert hits.iloc[0]["UniProt"] == "https://www.uniprot.org/uniprotkb/P00441/entry"  # name, organism: one click
     assert len(hits) <= 5
 
 
