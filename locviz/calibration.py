@@ -55,6 +55,7 @@ import torch
 from locviz import batching, organisms
 from locviz.card import CalibrationCard
 from locviz.complexity import low_complexity_share
+from locviz.composition import RANDOM_LETTERS_BAYES_FACTOR, TRAINING_FLAGGED, random_letters_bayes_factor
 from locviz.datasets import TEST_FOLD, LabelledSet
 from locviz.encoding import tokenize
 from locviz.errors import BundleError, DatasetError, InputError
@@ -84,15 +85,12 @@ MAX_LOW_COMPLEXITY = 0.57  # share of residues in SEG low-complexity segments; 9
 MIN_COMPOSITION_BITS = 3.5  # entropy of the residue composition; 0.5th percentile of training: 3.47
 MAX_ONE_RESIDUE = 0.25  # share of the most common residue; 99.5th percentile of training: 0.26
 MAX_UNKNOWN = 0.02  # share of X/B/Z/J/U/O; 99.9th percentile of training: 0.008
-# Uniformly random letters: real proteins use residues unequally (L ~10 %, W ~1 %). A protein of at least
-# EVEN_MIN_RESIDUES standard residues whose composition a chi-square test cannot tell from equal use (p > EVEN_P)
-# is unlike nearly every protein: 5 of the 9,056 training proteins that long are that even; 95 % of random strings
-# are (shorter ones are not judged: at 100 residues the test cannot tell most proteins from random letters).
-EVEN_MIN_RESIDUES = 200
-EVEN_P = 0.05
 HOMOLOGY_SUPPORT_IDENTITY = 0.40  # DeepLoc's homology partition threshold; above it location usually transfers
 HOMOLOGY_FAR_IDENTITY = 0.25  # below: the twilight zone of sequence similarity (Rost 1999)
 HOMOLOGY_MIN_COVERAGE = 0.50  # a hit over less of the query (one shared domain) says little about the whole protein
+NOT_SEARCHED = ("Not checked against annotated proteins (no homology search: `locviz predict --neighbours`, or "
+                "locviz.neighbours in Python); a sequence with no annotated relative there is at most medium.")
+"""The reason given when the caller ran no homology search: the verdict lacks that check, and says so."""
 WEAK_CLASS_MCC = 0.50  # a call of a class below this cross-validated MCC carries a note with the figure
 MIXED_CALLS_PRECISION = 0.80  # a call of a class whose cross-validated calls were right less often names the others
 
@@ -554,20 +552,19 @@ def ood_checks(sequence: str) -> list[OodSign]:
         common = STANDARD_RESIDUES[int(counts.argmax())]
         signs.append(OodSign("composition", f"Unusual composition ({top:.0%} {common}; {bits:.1f} bits, training "
                                             f"proteins ≥ {MIN_COMPOSITION_BITS})."))  # fmt: skip
-    elif counts.sum() >= EVEN_MIN_RESIDUES and (p := even_use_p(counts)) > EVEN_P:
-        signs.append(OodSign("even_composition", f"Composition like random letters: all 20 residues about equally "
-                                                 f"common (chi-square against equal use p = {p:.2f}; proteins use L "
-                                                 "about ten times as often as W, and 5 of the 9,056 training proteins "
-                                                 f"of ≥ {EVEN_MIN_RESIDUES} residues are this even)."))  # fmt: skip
+    elif (factor := random_letters_bayes_factor(sequence)) is not None and factor > RANDOM_LETTERS_BAYES_FACTOR:
+        flagged, judged = TRAINING_FLAGGED
+        signs.append(OodSign("even_composition", "Composition like random letters: equal use of the 20 residues "
+                                                 f"explains it {_times(factor)} better than real proteins' "
+                                                 "compositions do (proteins use L about ten times as often as W; "
+                                                 f"{flagged} of {judged:,} training proteins reach "
+                                                 f"{RANDOM_LETTERS_BAYES_FACTOR:.0f} times)."))  # fmt: skip
     return signs
 
 
-def even_use_p(counts: np.ndarray) -> float:
-    """p-value of a chi-square test that the 20 residue counts come from equal use (high: random-letter-like)."""
-    from scipy.special import chdtrc  # chi-square survival; here, as scipy.stats would cost prediction a second
-
-    expected = counts.sum() / len(counts)
-    return float(chdtrc(len(counts) - 1, float(((counts - expected) ** 2 / expected).sum())))
+def _times(factor: float) -> str:
+    """``"2,300 times"``, and past a million ``"over a million times"`` (the figure means nothing more there)."""
+    return "over a million times" if factor > 1e6 else f"{factor:,.0f} times"
 
 
 def ood_signs(sequence: str) -> list[str]:
@@ -732,7 +729,9 @@ def assess(
         else:
             reasons.append(f"All {len(member_labels)} members call {label}.")
     reasons += [s.sentence for s in signs if not s.severe]
-    if homology is not None:
+    if homology is None:
+        reasons.append(NOT_SEARCHED)
+    else:
         before_homology = level
         level, sentences, far = _homology(level, label, homology, organism)
         reasons += sentences

@@ -203,6 +203,16 @@ def test_homology_raises_lowers_or_flags_distance() -> None:
         HomologyHint(0.62, "Nucleus", coverage=95.0)
 
 
+def test_a_verdict_without_a_homology_search_says_it_lacks_that_check() -> None:
+    """Shuffled proteins got "high" from multiloc without --neighbours (benchmarks/nonsense_inputs.py): the verdict
+    cannot know that no relative exists unless someone searched, so it says it did not."""
+    unsearched = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus"] * 4)
+    assert unsearched.level == "high" and unsearched.reasons[-1] == calibration.NOT_SEARCHED
+    assert "--neighbours" in calibration.NOT_SEARCHED and "at most medium" in calibration.NOT_SEARCHED
+    searched = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus"] * 4, HomologyHint(None))
+    assert calibration.NOT_SEARCHED not in searched.reasons and searched.level == "medium"
+
+
 def test_a_hit_counts_as_the_organism_reads_its_compartment() -> None:
     """An animal lysosomal call beside a yeast vacuolar homologue is confirmed, not contradicted (the combined call
     reads the counterpart the same way); a chloroplast hit beside an animal call moves nothing."""

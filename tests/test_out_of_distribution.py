@@ -28,6 +28,9 @@ TRYPTOPHAN_RICH = "M" + "".join("W" if _RNG.random() < 0.33 else _RNG.choice(lis
 """A third W, scattered: no low-complexity stretch, only the composition is unlike any protein's."""
 RANDOM_LETTERS = "M" + "".join(_RNG.choice(list("ACDEFGHIKLMNPQRSTVWY"), 299))
 """Uniformly random letters: each residue about as common as any other, as in no protein this long."""
+SHORT_RANDOM_LETTERS = "M" + "".join(_RNG.choice(list("ACDEFGHIKLMNPQRSTVWY"), 119))
+"""120 random letters: too few for a chi-square test against equal use, not for the Bayes factor (multiloc called
+such strings "cytoplasmic" with support "high")."""
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +110,7 @@ def test_selenoprotein_p_with_ten_selenocysteines_is_a_protein() -> None:
         ("sendthefileandthefilesagaintheresultsarefine".upper(), "Very short"),  # text with no O/U, no spaces
         (TRYPTOPHAN_RICH, "Unusual composition"),
         (RANDOM_LETTERS, "Composition like random letters"),
+        (SHORT_RANDOM_LETTERS, "Composition like random letters"),
     ],
 )
 def test_unlike_any_training_protein_is_low_with_the_reason_first(
