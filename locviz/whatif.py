@@ -212,7 +212,8 @@ class SaturationScan:
 
     def rows(self) -> Iterable[list]:
         """One row per (position, substitute), wild type → itself left out: ``id, position, wt, mut, dp_...``;
-        a re-scored scan adds ``rescored_by`` and ``full_dp_...`` (empty on the cells not re-scored)."""
+        a re-scored scan adds ``rescored_by`` and ``full_dp_...`` (empty on the cells not re-scored); ``organism``
+        last."""
         blank = [None] * len(self.classes)
         for i, (pos, wt) in enumerate(zip(self.positions.tolist(), self.wt, strict=True)):
             for j, aa in enumerate(self.substitutes):
@@ -222,7 +223,7 @@ class SaturationScan:
                         full = self.rescored.get((i, j))
                         row += [self.rescored_by.model_name if full is not None else None,
                                 *(full.tolist() if full is not None else blank)]  # fmt: skip
-                    yield row
+                    yield [*row, self.wild.organism]
 
     def columns(self) -> list[str]:
         return scan_columns(self.classes, rescored=self.rescored_by is not None)
@@ -796,7 +797,7 @@ class VariantComparison:
         conflicts = signals.disagreements(self.mutant, signals.find_signals(self.mutant.sequence))
         return [self.wild.id, self.label, self.wild.label, self.mutant.label, round(self.wild.confidence, 6),
                 round(self.mutant.confidence, 6), self.mutant.extra.get("support"), list(conflicts),
-                *self.delta.tolist()]  # fmt: skip
+                *self.delta.tolist(), self.wild.organism]  # fmt: skip
 
 
 def _changes(wild: str, mutant: str, mapping: np.ndarray) -> tuple[list[int], list[tuple[int, int, int]]]:
@@ -1191,14 +1192,16 @@ def deletion_curve(
 
 # ----------------------------------------------------------------------------------- tables
 def scan_columns(classes: Sequence[str], rescored: bool = False) -> list[str]:
-    """The scan table's columns; a re-scored scan adds who re-scored each cell and its Δ per class."""
+    """The scan table's columns; a re-scored scan adds who re-scored each cell and its Δ per class. ``organism``
+    (last) is the one both wild type and mutants were restricted to: a Δp means nothing without it."""
     extra = ["rescored_by", *(f"full_dp_{c}" for c in classes)] if rescored else []
-    return ["id", "position", "wt", "mut", *(f"dp_{c}" for c in classes), *extra]
+    return ["id", "position", "wt", "mut", *(f"dp_{c}" for c in classes), *extra, "organism"]
 
 
 def mutate_columns(classes: Sequence[str]) -> list[str]:
+    """The variant table's columns; ``organism`` (last) as in :func:`scan_columns`."""
     return ["id", "variant", "prediction_wt", "prediction_mut", "confidence_wt", "confidence_mut", "support_mut",
-            "signal_conflicts_mut", *(f"dp_{c}" for c in classes)]  # fmt: skip
+            "signal_conflicts_mut", *(f"dp_{c}" for c in classes), "organism"]  # fmt: skip
 
 
 def delta_writer(handle: IO[str], fmt: str, columns: Sequence[str], *, model: str = "", kind: str = "") -> RowWriter:

@@ -441,6 +441,8 @@ def test_scan_mutate_and_predict_agree(tmp_path: Path, tiny_weights_dir: Path, m
         assert float(pick_animal[column]) == pytest.approx(by_predict, abs=1e-4)
         assert float(mutated_animal[column]) == pytest.approx(by_predict, abs=1e-4)
     assert mutated_animal["prediction_mut"] == animal[1]["prediction"]
+    assert mutated_animal["organism"] == pick_animal["organism"] == animal[0]["organism"] == "animal"  # said, per row
+    assert mutated["organism"] == "any"
 
 
 def test_mutate_writes_one_row_per_mutant_unless_combined(
@@ -588,10 +590,11 @@ def test_rescore_predicts_the_strongest_cells_again_with_the_full_model(tmp_path
     summary = whatif.rescore_summary(rescored)
     assert f"Heatmap drawn by {tiny.name}" in summary and f"re-scored by {full.name}" in summary
     rows = list(rescored.rows())
-    assert len(rows[0]) == len(rescored.columns()) and rescored.columns()[-len(scan.classes) - 1] == "rescored_by"
+    assert len(rows[0]) == len(rescored.columns()) and rescored.columns()[-len(scan.classes) - 2] == "rescored_by"
     marked = [r for r in rows if r[4 + len(scan.classes)] == full.name]
-    assert len(marked) == 4 and all(r[-1] is None for r in rows if r not in marked)
-    assert whatif.scan_table_bytes([rescored]).decode().splitlines()[0].endswith(f"full_dp_{scan.classes[-1]}")
+    assert len(marked) == 4 and all(r[-2] is None for r in rows if r not in marked)
+    assert all(r[-1] == "any" for r in rows)  # the organism, last
+    assert whatif.scan_table_bytes([rescored]).decode().splitlines()[0].endswith(f"full_dp_{scan.classes[-1]},organism")
     with pytest.raises(InputError, match="is not the protein"):
         whatif.rescore(scan, full, ProteinRecord("other", GFP))
 
