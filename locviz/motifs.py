@@ -35,7 +35,6 @@ the full protein) so a logo can show that residue in context.
 from __future__ import annotations
 
 import functools
-import gzip
 import json
 import math
 import warnings
@@ -46,7 +45,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from Bio.SeqIO.FastaIO import SimpleFastaParser
 from tqdm import tqdm
 
 from locviz.batching import DEFAULT_BATCH_SIZE, DEFAULT_MAX_RESIDUES, iter_batches
@@ -792,19 +790,19 @@ def load_bundle_motifs(bundle: ModelBundle) -> MotifSet:
 
 def reference_background(bundle: ModelBundle) -> np.ndarray | None:
     """Residue composition of the bundle's reference set (its annotated training proteins, the proteins its logos
-    come from), checksum checked; None when the card names no reference set."""
+    come from), read and checksum-checked by :meth:`locviz.homology.Reference.read`; None when the card names no
+    reference set."""
     section = bundle.card.reference
     if section is None:
         return None
-    path = bundle.card_path.parent / section.file
-    if not path.is_file() or (section.sha256 and sha256_of(path) != section.sha256):
-        raise MotifError(f"the reference set {path} of model '{bundle.name}' is missing or altered (its sha256 is not "
-                         "the card's); reinstall the model")  # fmt: skip
-    return _fasta_composition(str(path), section.sha256)
+    try:
+        return _reference_composition(str(bundle.card_path.parent / section.file), section.sha256)
+    except BundleError as exc:
+        raise MotifError(f"the reference set of model '{bundle.name}' cannot be read ({exc})") from exc
 
 
 @functools.lru_cache(maxsize=8)
-def _fasta_composition(path: str, sha256: str) -> np.ndarray:
-    del sha256  # cache key only: a changed file is read again
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return residue_composition(sequence for _, sequence in SimpleFastaParser(handle))
+def _reference_composition(path: str, sha256: str) -> np.ndarray:
+    from locviz.homology import Reference  # here: logos need neither DIAMOND nor the support verdict
+
+    return residue_composition(Reference.read(path, sha256 or None).sequences)
