@@ -69,15 +69,20 @@ def inputs(data: str, n: int, seed: int) -> dict[str, list[str]]:
 def fit_prior(data: str) -> None:
     """Print the prior ``locviz.composition`` ships, re-fitted on DeepLoc folds 0-6, and what it flags there."""
     dataset = load_dataset("deeploc", data)
-    counts = np.array([composition.residue_counts(dataset.records[i].sequence)
-                       for i in dataset.subset([f for f in range(8) if f != CALIBRATION_FOLD])])  # fmt: skip
+    def counts_of(folds: list[int]) -> np.ndarray:
+        return np.array([composition.residue_counts(dataset.records[i].sequence) for i in dataset.subset(folds)])
+
+    def flagged(counts: np.ndarray) -> tuple[int, int]:
+        judged = counts[counts.sum(axis=1) >= composition.MIN_RESIDUES]
+        log_factor = composition.log_bayes_factor_random_letters(judged, mean, concentration)
+        return int((log_factor > np.log(composition.RANDOM_LETTERS_BAYES_FACTOR)).sum()), len(judged)
+
+    counts = counts_of([f for f in range(8) if f != CALIBRATION_FOLD])
     mean, concentration = composition.fit_prior(counts)
-    judged = counts[counts.sum(axis=1) >= composition.MIN_RESIDUES]
-    log_factor = composition.log_bayes_factor_random_letters(judged, mean, concentration)
-    flagged = int((log_factor > np.log(composition.RANDOM_LETTERS_BAYES_FACTOR)).sum())
     print(f"PROTEIN_COMPOSITION ({composition.STANDARD_RESIDUES}): {np.round(mean, 4).tolist()}")
-    print(f"CONCENTRATION {concentration:.1f}; TRAINING_FLAGGED ({flagged}, {len(judged)}): over a Bayes factor of "
-          f"{composition.RANDOM_LETTERS_BAYES_FACTOR:.0f}, of {len(counts):,} proteins")
+    print(f"CONCENTRATION {concentration:.1f}; TRAINING_FLAGGED {flagged(counts)} over a Bayes factor of "
+          f"{composition.RANDOM_LETTERS_BAYES_FACTOR:.0f}, of {len(counts):,} proteins; fold {CALIBRATION_FOLD}: "
+          f"{flagged(counts_of([CALIBRATION_FOLD]))}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

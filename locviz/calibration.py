@@ -88,8 +88,8 @@ MAX_UNKNOWN = 0.02  # share of X/B/Z/J/U/O; 99.9th percentile of training: 0.008
 HOMOLOGY_SUPPORT_IDENTITY = 0.40  # DeepLoc's homology partition threshold; above it location usually transfers
 HOMOLOGY_FAR_IDENTITY = 0.25  # below: the twilight zone of sequence similarity (Rost 1999)
 HOMOLOGY_MIN_COVERAGE = 0.50  # a hit over less of the query (one shared domain) says little about the whole protein
-NOT_SEARCHED = ("Not checked against annotated proteins (no homology search: `locviz predict --neighbours`, or "
-                "locviz.neighbours in Python); a sequence with no annotated relative there is at most medium.")
+NOT_SEARCHED = ("Not yet checked against the annotated reference proteins (no homology search was run): with no "
+                "relative among them the verdict would be at most medium.")
 """The reason given when the caller ran no homology search: the verdict lacks that check, and says so."""
 WEAK_CLASS_MCC = 0.50  # a call of a class below this cross-validated MCC carries a note with the figure
 MIXED_CALLS_PRECISION = 0.80  # a call of a class whose cross-validated calls were right less often names the others
@@ -557,7 +557,7 @@ def ood_checks(sequence: str) -> list[OodSign]:
         signs.append(OodSign("even_composition", "Composition like random letters: equal use of the 20 residues "
                                                  f"explains it {_times(factor)} better than real proteins' "
                                                  "compositions do (proteins use L about ten times as often as W; "
-                                                 f"{flagged} of {judged:,} training proteins reach "
+                                                 f"{flagged} of {judged:,} DeepLoc training proteins exceed "
                                                  f"{RANDOM_LETTERS_BAYES_FACTOR:.0f} times)."))  # fmt: skip
     return signs
 

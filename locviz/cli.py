@@ -795,8 +795,8 @@ def add_scan(sub: argparse._SubParsersAction) -> None:
         help="in-silico saturation mutagenesis: every substitution in a window, Δ of each class probability",
         description="For every protein of FASTA, change each residue of START..END (1-based, at most "
         f"{whatif.MAX_SCAN_WINDOW}) to each other residue and write one row per (position, substitute): "
-        "id, position, wt, mut, dp_<class> (p(mutant) - p(wild type)); 19 rows per position (20 at an unknown "
-        "residue X, which every standard residue replaces). Without "
+        "id, position, wt, mut, dp_<class> (p(mutant) - p(wild type)), organism; 19 rows per position (20 at an "
+        "unknown residue X, which every standard residue replaces). Without "
         f"--start/--end the {whatif.DEFAULT_SCAN_WIDTH}-residue window with the most attention is scanned.",
     )
     _whatif_options(p)
@@ -905,11 +905,11 @@ def add_mutate(sub: argparse._SubParsersAction) -> None:
         "probability",
         description="Write one row per mutant: id, variant (as given; HGVS text with the change it was read as), "
         "prediction_wt, prediction_mut, confidence_wt, confidence_mut, support_mut, signal_conflicts_mut, "
-        "dp_<class> (p(mutant) - p(wild type)). An item is ID:VARIANTS, all in wild-type coordinates: commas separate "
-        "mutants (P1:del505-508,L7R is two mutants, two rows, each against the wild type), + joins changes into "
-        "one mutant (P1:del505-508+L7R), --combine makes one mutant of each item; ID may be left out when FASTA "
-        "holds one record. HGVS protein notation is read too (p.Lys128Thr, p.K128T, p.(Lys128Thr), p.Ala5_Leu9del, "
-        "p.Lys128_Ala129insGly). A residue the variant names that is not there is refused.",
+        "dp_<class> (p(mutant) - p(wild type)), organism. An item is ID:VARIANTS, all in wild-type coordinates: "
+        "commas separate mutants (P1:del505-508,L7R is two mutants, two rows, each against the wild type), + joins "
+        "changes into one mutant (P1:del505-508+L7R), --combine makes one mutant of each item; ID may be left out "
+        "when FASTA holds one record. HGVS protein notation is read too (p.Lys128Thr, p.K128T, p.(Lys128Thr), "
+        "p.Ala5_Leu9del, p.Lys128_Ala129insGly). A residue the variant names that is not there is refused.",
     )
     _whatif_options(p)
     p.add_argument(

@@ -9,9 +9,9 @@ the question "could this be uniformly random letters?" is the Bayes factor of eq
 counts are as well as how even, so it still tells random strings from proteins at 100 residues.
 
 Measured (``python benchmarks/nonsense_inputs.py --data ../shared/data/deeploc --fit``): a Bayes factor
-above :data:`RANDOM_LETTERS_BAYES_FACTOR` flags 8 of the 9,753 proteins of >= 50 residues in folds 0-6, 0 of
-fold 7's 1,291, and about half of random strings of 50-75 residues, 8 in 10 of 100-150 and every one of
-200 or more.
+above :data:`RANDOM_LETTERS_BAYES_FACTOR` flags 8 of the 9,753 proteins of >= 50 residues in folds 0-6 and 0
+of fold 7's 1,291; of random strings as long as fold-7 proteins, 5 of 12 of 50-99 residues, 3 of 7 of
+100-149, 15 of 15 of 150-199 and 165 of 166 of 200-1,000.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ RANDOM_LETTERS_BAYES_FACTOR = 400.0
 """Flag a composition equal use explains this many times better than real proteins' compositions do
 (ln 400 = 6.0; chosen as the round figure at which at most 0.1 % of training proteins are flagged)."""
 MIN_RESIDUES = 50
-"""Shorter sequences carry the "very short" sign already, and 50 residues say little about a composition."""
+"""Fewer standard residues are not judged: they say little about a composition (and a sequence under 50
+residues carries the "very short" sign)."""
 TRAINING_FLAGGED = (8, 9753)
 """(flagged, judged): DeepLoc folds 0-6 proteins of >= :data:`MIN_RESIDUES` residues over the Bayes factor (a test
 re-measures it on the shipped reference set)."""

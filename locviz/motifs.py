@@ -792,17 +792,21 @@ def reference_background(bundle: ModelBundle) -> np.ndarray | None:
     """Residue composition of the bundle's reference set (its annotated training proteins, the proteins its logos
     come from), read and checksum-checked by :meth:`locviz.homology.Reference.read`; None when the card names no
     reference set."""
+    from locviz.homology import Reference  # here: logos need neither DIAMOND nor the support verdict
+
     section = bundle.card.reference
     if section is None:
         return None
-    try:
-        return _reference_composition(str(bundle.card_path.parent / section.file), section.sha256)
+    path = bundle.card_path.parent / section.file
+    try:  # read every time: Reference.read re-parses and re-checks a file that changed, and is cached otherwise
+        reference = Reference.read(path, section.sha256 or None)
     except BundleError as exc:
         raise MotifError(f"the reference set of model '{bundle.name}' cannot be read ({exc})") from exc
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)  # one composition per version of the file
+    if key not in _COMPOSITIONS:
+        _COMPOSITIONS[key] = residue_composition(reference.sequences)
+    return _COMPOSITIONS[key]
 
 
-@functools.lru_cache(maxsize=8)
-def _reference_composition(path: str, sha256: str) -> np.ndarray:
-    from locviz.homology import Reference  # here: logos need neither DIAMOND nor the support verdict
-
-    return residue_composition(Reference.read(path, sha256 or None).sequences)
+_COMPOSITIONS: dict[tuple[str, int, int], np.ndarray] = {}

@@ -32,8 +32,9 @@ from locviz.errors import InputError
 from locviz.gff3 import Gff3Writer
 from locviz.prediction import Prediction
 
-SCHEMA_VERSION = 4  # 2: known_location, signal_conflicts, notes; 3: member_agreement, member_spread, attended_regions;
-# 4: nearest_coverage, nearest_evalue, combined_confidence (with --neighbours); list cells joined by " | "
+SCHEMA_VERSION = 5  # 2: known_location, signal_conflicts, notes; 3: member_agreement, member_spread, attended_regions;
+# 4: nearest_coverage, nearest_evalue, combined_confidence (with --neighbours); list cells joined by " | ";
+# 5: the scan and mutate tables end with an organism column
 FORMATS = ("tsv", "csv", "json")
 PREDICTION_FORMATS = (*FORMATS, "gff3")
 ATTENTION_FORMATS = ("tsv", "csv")  # the long per-residue table: one row per residue, no JSON document

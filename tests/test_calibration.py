@@ -208,7 +208,7 @@ def test_a_verdict_without_a_homology_search_says_it_lacks_that_check() -> None:
     cannot know that no relative exists unless someone searched, so it says it did not."""
     unsearched = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus"] * 4)
     assert unsearched.level == "high" and unsearched.reasons[-1] == calibration.NOT_SEARCHED
-    assert "--neighbours" in calibration.NOT_SEARCHED and "at most medium" in calibration.NOT_SEARCHED
+    assert "no homology search was run" in calibration.NOT_SEARCHED and "at most medium" in calibration.NOT_SEARCHED
     searched = assess(0.95, "Nucleus", ORDINARY, THRESHOLDS, ["Nucleus"] * 4, HomologyHint(None))
     assert calibration.NOT_SEARCHED not in searched.reasons and searched.level == "medium"
 

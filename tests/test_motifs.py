@@ -11,7 +11,7 @@ import pytest
 from conftest import GFP, HISTONE_H4, HUMAN_INSULIN, UBIQUITIN
 from scipy.stats import false_discovery_control
 
-from locviz import figures
+from locviz import figures, motifs
 from locviz.datasets import sha256_of
 from locviz.errors import InputError
 from locviz.known_motifs import (
@@ -584,3 +584,22 @@ def test_logos_without_their_reference_set_load_without_a_chance_line(tmp_path: 
         motif_set = load_bundle_motifs(bundle)
     assert motif_set.background is None and motif_set.chance(motif_set.motifs[0]) is None
     assert all(row["columns_above_chance"] is None for row in filter_table(motif_set))
+
+
+def test_the_background_is_checked_again_when_the_reference_set_changes(tmp_path: Path) -> None:
+    """Reading the composition once must not vouch for the file for ever: an altered or deleted reference set is
+    refused on the next call, as on the first."""
+    source = load_model("multiloc-fast", device="cpu").bundle.card_path
+    for suffix in (".json", ".safetensors", ".motifs.npz", ".reference.fa.gz"):
+        shutil.copy(source.with_name(f"multiloc-fast{suffix}"), tmp_path / f"multiloc-fast{suffix}")
+    bundle = load_bundle(tmp_path / "multiloc-fast.json", device="cpu")
+    first = motifs.reference_background(bundle)
+    assert first is not None and first.sum() == pytest.approx(1.0)
+    np.testing.assert_array_equal(motifs.reference_background(bundle), first)  # unchanged: the same composition
+    reference = tmp_path / "multiloc-fast.reference.fa.gz"
+    reference.write_bytes(reference.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(MotifError, match="cannot be read"):
+        motifs.reference_background(bundle)
+    reference.unlink()
+    with pytest.raises(MotifError, match="missing"):
+        motifs.reference_background(bundle)

@@ -49,3 +49,11 @@ def test_readme_names_each_shipped_ensemble_s_member_count() -> None:
     assert found, "the README's model paragraph names both member counts"
     for name, count in zip(("multiloc", "deeploc"), found.groups(), strict=True):
         assert read_card(str(REPO / "weights" / f"{name}.json"))[1].members == int(count), name
+
+
+def test_readme_quotes_the_current_table_schema_version() -> None:
+    from locviz.table import SCHEMA_VERSION
+
+    text = (REPO / "README.md").read_text()
+    assert f'{{"schema_version": {SCHEMA_VERSION},' in text and f"`schema_version` {SCHEMA_VERSION})" in text
+    assert set(re.findall(r'"schema_version": (\d+)', text)) == {str(SCHEMA_VERSION)}
