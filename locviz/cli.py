@@ -421,6 +421,10 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "and one per known sorting signal (as SignalP 6 and TargetP 2 do)",
     )  # fmt: skip
     p.add_argument("--attention", metavar="ATT_PATH", help="also write per-residue attention as a long TSV")
+    p.add_argument("--with-attention", action="store_true",
+                   help="JSON only: each protein's record also holds its sequence, its attention per residue (null "
+                   "where the model did not look) and every member's probabilities (the app's 'Predictions + "
+                   "attention' download; locviz.write_table(..., with_attention=True))")  # fmt: skip
     p.add_argument(
         "--signals", metavar="SIG_PATH",
         help="also write the known sorting signals, one row per signal: id, type, start, end, label, rule, "
@@ -483,6 +487,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise InputError(f"{source} is not a file; give a FASTA file")
         open_fasta(path).close()  # a compressed, binary or flat file is refused before the model loads
     fmt = table.format_for(args.out, args.format, table.PREDICTION_FORMATS)
+    if args.with_attention and fmt != "json":
+        raise InputError(f"--with-attention adds per-residue lists, which only JSON holds, not {fmt}: write "
+                         "--out FILE.json (or --format json), or use --attention FILE for a long per-residue "
+                         "table")  # fmt: skip
     attention_fmt = table.format_for(args.attention, allowed=table.ATTENTION_FORMATS) if args.attention else None
     signals_fmt = table.format_for(args.signals) if args.signals else None
     table.check_distinct_outputs({"--out": args.out, "--attention": args.attention, "--signals": args.signals})
@@ -499,7 +507,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.neighbours:
         reference = homology.Reference.for_search(predictor.bundle, sensitivity=args.search_mode)
     extra_columns = pipeline.extra_columns(neighbours=reference is not None)
-    writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns)
+    writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns,
+                              with_attention=args.with_attention)  # fmt: skip
     attention_writer = table.AttentionWriter(att_handle, attention_fmt) if att_handle else None
     signal_writer = None
     if sig_handle is not None:

@@ -554,7 +554,8 @@ def downloads_section(run: runs.Run, pred: Prediction, predictor: Predictor, sea
         f" --neighbours --search-mode {models.APP_SENSITIVITY}" if searched else "")
     st.caption(f"The prediction tables are those of `{command}`: calibrated probabilities, the support verdict, "
                + ("the nearest annotated protein, " if searched else "")
-               + "the signals and any conflict with the call."
+               + "the signals and any conflict with the call (the JSON adds `--with-attention`: each protein's "
+               "sequence, attention and member probabilities)."
                + ("" if searched else " No homology columns: " + (
                    "the search failed (see above)." if search_problem else f"model {name} ships no reference set.")))
     with st.container(horizontal=True, gap="small"):  # buttons as wide as their labels, wrapping: nothing cut off

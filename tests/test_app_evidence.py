@@ -230,6 +230,7 @@ def test_without_the_aligner_the_call_and_its_verdict_still_show(
     assert "nearest_id" not in header
     caption = next(c.value for c in app.caption if c.value.startswith("The prediction tables are those of"))
     assert "`locviz predict --organism any`" in caption and "No homology columns: the search failed" in caption
+    assert "the JSON adds `--with-attention`" in caption
 
 
 # ------------------------------------------------------------------ issue 14: what a careful user trips over

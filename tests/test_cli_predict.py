@@ -99,6 +99,28 @@ def test_predict_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert code == 0 and "," in (tmp_path / "o.txt").read_text().splitlines()[0]
 
 
+def test_with_attention_writes_the_apps_json_download_and_only_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The Predict page's "Predictions + attention (JSON)": the same records from the command line as from
+    locviz.write_table(..., with_attention=True), sequence, attention and member probabilities included."""
+    import locviz
+
+    fasta = write(tmp_path / "in.fasta", GOOD)
+    out = tmp_path / "o.json"
+    code, _, _ = run_predict(capsys, str(fasta), "--model", "multiloc", "--out", str(out), "--with-attention")
+    assert code == 0
+    records = json.loads(out.read_text())["predictions"]
+    predictor = locviz.load_model("multiloc", device="cpu")
+    python = locviz.write_table(predictor.predict(locviz.parse(GOOD).records), tmp_path / "p.json", with_attention=True)
+    assert records == json.loads(python.read_text())["predictions"]
+    assert records[0]["sequence"] == HUMAN_INSULIN and len(records[0]["attention"]) == len(HUMAN_INSULIN)
+    assert len(records[0]["member_probabilities"]) == predictor.bundle.card.members
+    code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--with-attention")
+    assert code == 1 and "only JSON holds" in err and "--attention FILE" in err and "Traceback" not in err
+    assert not (tmp_path / "o.tsv").exists()
+
+
 def test_search_mode_needs_neighbours(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     fasta = write(tmp_path / "in.fasta", GOOD)
     code, _, err = run_predict(capsys, str(fasta), "--out", str(tmp_path / "o.tsv"), "--search-mode", "default")

@@ -56,6 +56,9 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
     if args.format is not None:
         raise InputError("with --cluster the table is Parquet parts in --out; 'locviz merge DIR --out FILE --format "
                          f"{{{','.join(MERGE_FORMATS)}}}' writes one file")  # fmt: skip
+    if getattr(args, "with_attention", False):
+        raise InputError("--with-attention is not available with --cluster (Parquet parts hold the table's columns); "
+                         "--attention FILE writes the per-residue attention as a long table")  # fmt: skip
     if args.attention:
         table.format_for(args.attention, allowed=table.ATTENTION_FORMATS)
         table.check_output_path(args.attention, "the attention file", reads=args.input)
