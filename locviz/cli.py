@@ -926,6 +926,11 @@ def add_mutate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--combine", action="store_true",
                    help="apply every change of an item to one mutant (default: commas separate mutants)")  # fmt: skip
+    p.add_argument("--attention", metavar="ATT_PATH",
+                   help="also write where the attention moved (the What if page's Δ-attention track): one row per "
+                   "residue of each wild type / mutant alignment: id, variant, position, wt, mutant_position, mut, "
+                   "attention_wt, attention_mut, delta_attention (deleted or inserted residues have one side empty; "
+                   "attention is empty where that model did not look)")  # fmt: skip
     _organism_option(p)
     p.set_defaults(func=cmd_mutate)
 
@@ -934,7 +939,11 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
-    table.check_output_path(args.out, reads=args.input)
+    attention_fmt = table.format_for(args.attention, args.format) if args.attention else fmt
+    for path in (args.out, args.attention):
+        if path:
+            table.check_output_path(path, reads=args.input)
+    table.check_distinct_outputs({"--out": args.out, "--attention": args.attention})
     found = _whatif_records(args.input)
     records, skipped = {r.id: r for r in found.records}, found.skipped
     jobs = []
@@ -949,24 +958,31 @@ def cmd_mutate(args: argparse.Namespace) -> int:
                 raise InputError(f"record '{rid}': {exc}") from exc
         jobs.append((records[rid], mutants))
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
-    handle = table.open_output(args.out)
-    writer = whatif.delta_writer(handle, fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
-                                kind="mutate")
+    handles = [table.open_output(args.out)]
+    writers = [whatif.delta_writer(handles[0], fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
+                                   kind="mutate")]  # fmt: skip
+    if args.attention:
+        handles.append(table.open_output(args.attention))
+        writers.append(whatif.delta_writer(handles[1], attention_fmt, whatif.ATTENTION_CHANGE_COLUMNS,
+                                           model=predictor.name, kind="attention_change"))  # fmt: skip
     n_mutants = sum(len(mutants) for _, mutants in jobs)
     bar = tqdm(total=n_mutants, unit="mutant", disable=args.no_progress, file=sys.stderr, desc="mutate")
     try:
         for record, mutants in jobs:
             comparisons = whatif.compare_mutants(predictor, record, mutants, organism=args.organism)
-            writer.write([c.row() for c in comparisons])
+            writers[0].write([c.row() for c in comparisons])
+            if args.attention:
+                writers[1].write(row for c in comparisons for row in c.attention_rows())
             bar.update(len(mutants))
             if warning := comparisons[0].wild.extra.get("organism_warning"):  # as locviz predict warns
                 tqdm.write(f"warning: {record.id} (wild type): {warning}", file=sys.stderr)
     finally:
         bar.close()
-        writer.close()
-        if handle is not sys.stdout:
-            handle.close()
-    written = "stdout" if args.out == "-" else args.out
+        for writer, handle in zip(writers, handles, strict=True):
+            writer.close()
+            if handle is not sys.stdout:
+                handle.close()
+    written = " and ".join("stdout" if path == "-" else path for path in (args.out, args.attention) if path)
     print(f"predicted {n_mutants} mutant(s) with {predictor.name}"
           + (f"; {skipped} record(s) of the input skipped (see the messages above)" if skipped else "")
           + f"; wrote {written}", file=sys.stderr)  # fmt: skip

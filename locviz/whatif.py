@@ -70,12 +70,13 @@ from locviz.table import RowWriter, rows_bytes
 
 __all__ = [
     "Attribution", "DeletionCurve", "SaturationScan", "Variant", "VariantComparison", "align_positions",
-    "apply_variants", "attention_attribution", "attribution_columns", "attribution_rows", "attribution_table_bytes",
-    "check_window", "check_window_shape", "compare", "compare_mutants", "comparison_table_bytes", "cross_check",
-    "cross_check_methods", "default_window", "deletion_curve", "deletion_ks", "deletion_rows", "deletion_table_bytes",
-    "delta_writer", "edit", "gradient_attribution", "is_faithful", "mutate_columns", "occlusion_scan",
-    "occlusion_windows", "parse_variants", "saturation_scan", "scan_columns", "scan_summary", "scan_table_bytes",
-    "split_mutants", "split_target", "target_mutants", "variants_label", "variants_as_given",
+    "apply_variants", "attention_attribution", "attention_change_table_bytes", "attribution_columns",
+    "attribution_rows", "attribution_table_bytes", "check_window", "check_window_shape", "compare", "compare_mutants",
+    "comparison_table_bytes", "cross_check", "cross_check_methods", "default_window", "deletion_curve", "deletion_ks",
+    "deletion_rows", "deletion_table_bytes", "delta_writer", "edit", "gradient_attribution", "is_faithful",
+    "mutate_columns", "occlusion_scan", "occlusion_windows", "parse_variants", "saturation_scan", "scan_columns",
+    "scan_summary", "scan_table_bytes", "split_mutants", "split_target", "target_mutants", "variants_label",
+    "variants_as_given"
 ]  # fmt: skip
 
 MAX_SCAN_WINDOW = 100
@@ -800,6 +801,40 @@ class VariantComparison:
                 *self.delta.tolist(), self.wild.organism]  # fmt: skip
 
 
+    def attention_rows(self) -> Iterator[list[Any]]:
+        """The numbers behind the Δ-attention track (:data:`ATTENTION_CHANGE_COLUMNS`), one row per residue of the
+        alignment in mutant order: a wild-type residue with the mutant residue it became (empty when deleted), an
+        inserted residue with no wild-type side. Attention is empty where that model did not look (a long
+        protein's middle), so a Δ is only given where both looked."""
+        wild_att = _seen_attention(self.wild)
+        mutant_att = _seen_attention(self.mutant)
+        last = -1  # the mapping only ever moves forward (an alignment): what it skips in the mutant was inserted
+        for i, j in enumerate(self.position_map.tolist()):
+            if j >= 0:
+                for k in range(last + 1, j):
+                    yield self._attention_row(None, k, wild_att, mutant_att)
+                last = j
+            yield self._attention_row(i, j if j >= 0 else None, wild_att, mutant_att)
+        for k in range(last + 1, len(self.mutant.sequence)):  # inserted after the last kept residue
+            yield self._attention_row(None, k, wild_att, mutant_att)
+
+    def _attention_row(self, i: int | None, j: int | None, wild_att: np.ndarray, mutant_att: np.ndarray) -> list:
+        a_wt = None if i is None else _number(wild_att[i])
+        a_mut = None if j is None else _number(mutant_att[j])
+        delta = None if a_wt is None or a_mut is None else round(a_mut - a_wt, 8)
+        return [self.wild.id, self.label, None if i is None else i + 1, None if i is None else self.wild.sequence[i],
+                None if j is None else j + 1, None if j is None else self.mutant.sequence[j], a_wt, a_mut, delta]
+
+
+def _seen_attention(pred: Prediction) -> np.ndarray:
+    """Attention per residue, NaN where the model did not look."""
+    return np.where(np.asarray(pred.seen, bool), np.asarray(pred.attention, float), np.nan)
+
+
+def _number(value: float) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), 8)
+
+
 def _changes(wild: str, mutant: str, mapping: np.ndarray) -> tuple[list[int], list[tuple[int, int, int]]]:
     """Changed wild-type positions (1-based) and insertions as (after position, mutant start, mutant end)."""
     changed = [i + 1 for i, j in enumerate(mapping.tolist()) if j < 0 or mutant[j] != wild[i]]
@@ -1205,7 +1240,8 @@ def mutate_columns(classes: Sequence[str]) -> list[str]:
 
 
 def delta_writer(handle: IO[str], fmt: str, columns: Sequence[str], *, model: str = "", kind: str = "") -> RowWriter:
-    """The ``locviz scan`` / ``locviz mutate`` table writer (``kind`` is "scan" or "mutate" in the JSON)."""
+    """The ``locviz scan`` / ``locviz mutate`` table writer (``kind`` is "scan", "mutate" or "attention_change" in
+    the JSON)."""
     return RowWriter(handle, fmt, columns, meta={"table": kind, "model": model})
 
 
@@ -1227,6 +1263,20 @@ def comparison_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = 
     first = comparisons[0]
     meta = {"table": "mutate", "model": first.wild.model_name}
     return rows_bytes(fmt, mutate_columns(first.classes), (c.row() for c in comparisons), meta=meta)
+
+
+ATTENTION_CHANGE_COLUMNS = ("id", "variant", "position", "wt", "mutant_position", "mut", "attention_wt",
+                            "attention_mut", "delta_attention")  # fmt: skip
+"""The Δ-attention table (``locviz mutate --attention``, the What if page's download): one row per aligned residue
+(:meth:`VariantComparison.attention_rows`)."""
+
+
+def attention_change_table_bytes(comparisons: Sequence[VariantComparison], fmt: str = "csv") -> bytes:
+    """The Δ-attention table of ``locviz mutate --attention`` as bytes (the app's download)."""
+    check(bool(comparisons), "no comparison to write")
+    meta = {"table": "attention_change", "model": comparisons[0].wild.model_name}
+    rows = (row for comparison in comparisons for row in comparison.attention_rows())
+    return rows_bytes(fmt, ATTENTION_CHANGE_COLUMNS, rows, meta=meta)
 
 
 def attribution_columns(methods: Sequence[str]) -> list[str]:

@@ -327,7 +327,8 @@ def variant_section(predictor: Predictor, record: ProteinRecord, pred: Predictio
     if mode == VARIANTS_MODE:  # a second sequence has no command-line form
         item = shlex.quote(f"{pred.id}:{text}")
         command_caption(f"locviz mutate protein.fasta --model {pred.model_name} --variants {item}"
-                        + (" --combine" if combine else "") + " --format csv --out variants.csv")  # fmt: skip
+                        + (" --combine" if combine else "")
+                        + " --format csv --out variants.csv --attention variants-attention.csv")  # fmt: skip
 
 
 def run_comparison(
@@ -381,10 +382,15 @@ def show_comparison(comparison: whatif.VariantComparison, pred: Prediction) -> N
     track = charts.cached_figure("whatif-datt", (comparison.label, wild.sequence, mutant.sequence, wild.model_name),
                              lambda: wf.delta_attention_track(comparison))  # fmt: skip
     charts.chart(track, pred, "variant-attention", "datt")
-    downloads.table_download(
-        "Δ per class (CSV)", lambda: whatif.comparison_table_bytes([comparison]),
-        export_filename(pred.id, pred.model_name, "variant", "csv"), "cmp-csv",
-    )  # fmt: skip
+    with st.container(horizontal=True, gap="small"):
+        downloads.table_download(
+            "Δ per class (CSV)", lambda: whatif.comparison_table_bytes([comparison]),
+            export_filename(pred.id, pred.model_name, "variant", "csv"), "cmp-csv",
+        )  # fmt: skip
+        downloads.table_download(
+            "Δ attention per residue (CSV)", lambda: whatif.attention_change_table_bytes([comparison]),
+            export_filename(pred.id, pred.model_name, "variant-attention", "csv"), "datt-csv",
+        )  # fmt: skip
 
 
 def show_comparisons(comparisons: list[whatif.VariantComparison], pred: Prediction) -> None:
@@ -420,10 +426,15 @@ def show_comparisons(comparisons: list[whatif.VariantComparison], pred: Predicti
     track_key = (comparison.label, wild.sequence, comparison.mutant.sequence, wild.model_name)
     track = charts.cached_figure("whatif-datt", track_key, lambda: wf.delta_attention_track(comparison))
     charts.chart(track, pred, "variant-attention", "datt")
-    downloads.table_download(
-        "Δ per class, every mutant (CSV)", lambda: whatif.comparison_table_bytes(comparisons),
-        export_filename(pred.id, pred.model_name, "variants", "csv"), "cmp-csv",
-    )  # fmt: skip
+    with st.container(horizontal=True, gap="small"):
+        downloads.table_download(
+            "Δ per class, every mutant (CSV)", lambda: whatif.comparison_table_bytes(comparisons),
+            export_filename(pred.id, pred.model_name, "variants", "csv"), "cmp-csv",
+        )  # fmt: skip
+        downloads.table_download(
+            "Δ attention per residue, every mutant (CSV)", lambda: whatif.attention_change_table_bytes(comparisons),
+            export_filename(pred.id, pred.model_name, "variants-attention", "csv"), "datt-csv",
+        )  # fmt: skip
 
 
 # ------------------------------------------------------------------ attribution cross-check

@@ -355,6 +355,7 @@ def test_each_what_if_table_names_the_command_that_writes_it(
     for command in commands:
         assert cli.main(shlex.split(command)[1:] + ["--no-progress"]) == 0, command
     pairs = [("scan.csv", "P00441_multiloc_saturation-10-14.csv"), ("variants.csv", "P00441_multiloc_variants.csv"),
+             ("variants-attention.csv", "P00441_multiloc_variants-attention.csv"),
              ("scores.csv", next(n for n in downloads if "attributions" in n and n.endswith(".csv"))),
              ("curves.csv", next(n for n in downloads if "deletion-curves" in n and n.endswith(".csv")))]
     for written, shown in pairs:

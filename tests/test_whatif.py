@@ -749,3 +749,39 @@ def test_api_scan_rescores_with_a_second_model(tiny: Predictor) -> None:
     assert list(other.rescored) == whatif.strongest_cells(other, "lysosomal", 3)
     with pytest.raises(InputError, match="not a class of"):
         locviz.scan(tiny, insulin(), 11, 13, rescore_with=tiny, rescore_class="Lysosome")
+
+
+def test_the_attention_change_table_is_the_track_s_numbers_residue_by_residue(tiny: Predictor, tmp_path: Path) -> None:
+    """Every wild-type residue once and every mutant residue once, in mutant order; Δ as the track draws it; one
+    side empty for a deleted or inserted residue; empty attention where the tiny model's 200-residue window did
+    not reach (GFP is 238 residues)."""
+    record = ProteinRecord("gfp", GFP)
+    comparison = whatif.compare(tiny, record, "del3-5+ins10:GGG+H26A")
+    rows = list(comparison.attention_rows())
+    columns = whatif.ATTENTION_CHANGE_COLUMNS
+    as_dicts = [dict(zip(columns, row, strict=True)) for row in rows]
+    assert [r["position"] for r in as_dicts if r["position"] is not None] == list(range(1, len(GFP) + 1))
+    mutant_positions = [r["mutant_position"] for r in as_dicts if r["mutant_position"] is not None]
+    assert mutant_positions == list(range(1, len(comparison.mutant.sequence) + 1))  # in mutant order
+    deleted = [r for r in as_dicts if r["mutant_position"] is None]
+    inserted = [r for r in as_dicts if r["position"] is None]
+    assert [r["position"] for r in deleted] == [3, 4, 5] and all(r["delta_attention"] is None for r in deleted)
+    assert "".join(r["mut"] for r in inserted) == "GGG" and [r["mutant_position"] for r in inserted] == [8, 9, 10]
+    assert next(r for r in as_dicts if r["position"] == 26)["mut"] == "A"
+    for r in as_dicts:
+        if r["position"] is not None and r["delta_attention"] is not None:
+            assert r["delta_attention"] == pytest.approx(comparison.delta_attention[r["position"] - 1], abs=1e-7)
+    unseen = [r for r in as_dicts if r["position"] is not None and r["attention_wt"] is None]
+    assert unseen and len(unseen) == int((~np.asarray(comparison.wild.seen, bool)).sum())
+    document = json.loads(whatif.attention_change_table_bytes([comparison], "json"))
+    assert document["table"] == "attention_change" and len(document["rows"]) == len(rows)
+
+    # the command line writes the same rows beside its variant table
+    fasta = tmp_path / "gfp.fasta"
+    fasta.write_text(f">gfp\n{GFP}\n")
+    out, att = tmp_path / "variants.tsv", tmp_path / "attention.csv"
+    assert cli.main(["mutate", str(fasta), "--model", str(tiny.bundle.card_path), "--variants",
+                     "gfp:del3-5+ins10:GGG+H26A", "--out", str(out), "--attention", str(att), "--no-progress"]) == 0
+    written = list(csv.reader(att.open(newline="")))
+    assert written[0] == list(columns) and len(written) == 1 + len(rows)
+    assert written[11][:6] == ["gfp", comparison.label, "", "", "8", "G"]  # inserted after residue 10
