@@ -16,6 +16,10 @@ Beyond the call, as the app shows it (:mod:`locviz.api`): ``locviz.find_signals(
 ``locviz.write_table(predictions, "calls.tsv")`` (the ``locviz predict`` table).
 """
 
+import importlib
+import importlib.util
+from types import ModuleType
+
 from locviz.api import (
     find_signals,
     known_location,
@@ -32,6 +36,14 @@ from locviz.regions import attended_regions, top_regions
 from locviz.sequences import ProteinRecord, parse
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``locviz.figures``, ``locviz.motifs``, ``locviz.export`` ... after a plain ``import locviz``, as the README
+    writes them: a submodule is imported when first named, so ``import locviz`` stays quick."""
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Prediction", "Predictor", "ProteinRecord", "__version__", "attended_regions", "find_signals", "known_location",

@@ -584,7 +584,8 @@ def filter_track(
     clearly as a strong one's (filters' raw scales differ tenfold). That maximum is the filter's strongest
     activation in the reference set when ``motif_set`` (of the member the activations come from) has one for every
     row, so a filter that barely fires here stays pale; otherwise it is this protein's own peak, written in the
-    row's label, since every row then reaches the top of the scale.
+    row's label, since every row then reaches the top of the scale. ``widths`` (each filter's, for the row labels)
+    default to the motif set's.
     """
     if pred.filter_activations is None:
         raise ValueError(f"protein {pred.id!r} has no filter activations; predict with filter activations switched on")
@@ -593,6 +594,8 @@ def filter_track(
     if acts.ndim != 2 or acts.shape[1] != pred.length:
         raise ValueError(f"filter activations have shape {acts.shape}; expected (n_filters, {pred.length})")
     n_filters = acts.shape[0]
+    if widths is None and motif_set is not None and len(motif_set.motifs) == n_filters:
+        widths = [m.width for m in motif_set.motifs]  # the labels name each filter's width, as the app's do
     if widths is not None and len(widths) != n_filters:
         raise ValueError(f"widths lists {len(widths)} filters but the activations have {n_filters}")
     if filter_indices is None:

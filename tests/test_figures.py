@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -428,3 +429,36 @@ def test_the_signal_track_shares_the_attention_profile_s_axis_on_a_long_protein(
     track = whatif_figures.signal_track([kdel], len(pred.sequence), pred.id, pred.seen)
     assert list(track.data[0].x) == pytest.approx([x_of[2997] - 0.5, x_of[3000] + 0.5])
     assert track.layout.xaxis.range[1] < 1100  # the unseen middle is one narrow gap, as in the profile
+
+
+def test_the_readme_s_figure_calls_draw_and_export() -> None:
+    """The README's "app's figures from Python" paragraph, call by call, on a shipped student and one protein: every
+    figure the app draws has a public function, and figure_bytes writes it."""
+    from conftest import HUMAN_INSULIN
+
+    import locviz
+    from locviz import whatif, whatif_figures
+    from locviz.export import figure_bytes
+
+    predictor = locviz.load_model("multiloc-fast", device="cpu")
+    (p,) = predictor.predict([locviz.ProteinRecord("insulin", HUMAN_INSULIN)], with_filters=True)
+    motif_set = locviz.motifs.load_bundle_motifs(predictor.bundle)
+    card = predictor.bundle.card
+    key = next(k for k, r in card.metrics.items() if isinstance(r, dict) and r.get("confusion_matrix"))
+    (change,) = locviz.mutate(predictor, p, "del1-24")
+    scan = locviz.scan(predictor, p, 1, 3)
+    attributions, curves = whatif.cross_check(predictor, locviz.ProteinRecord("insulin", HUMAN_INSULIN), p.label)
+    drawn = [
+        figures.probability_bar(p), figures.attention_heatmap(p),
+        figures.attention_profile(p, locviz.attended_regions(p)),
+        figures.filter_track(p, motif_set=motif_set), figures.sequence_logo(motif_set.motifs[0], motif_set=motif_set),
+        figures.confusion_heatmap(card.metrics[key]), figures.training_curves(card), figures.reliability_diagram(card),
+        whatif_figures.signal_track(locviz.find_signals(p), p.length, p.id, p.seen), whatif_figures.scan_heatmap(scan),
+        whatif_figures.delta_attention_track(change), whatif_figures.comparison_probabilities(change),
+        whatif_figures.attribution_tracks(attributions), whatif_figures.deletion_curve_figure(curves, p.id),
+    ]  # fmt: skip
+    for fig in drawn:
+        assert figure_bytes(fig, "svg").lstrip().startswith((b"<?xml", b"<svg"))
+    labels = [str(label) for label in drawn[3].data[0].y]  # the filter track: widths from the motif set
+    assert labels and all(re.fullmatch(r"f\d+ \(w=\d+\)", label) for label in labels), labels
+    plt.close("all")

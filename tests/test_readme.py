@@ -57,3 +57,13 @@ def test_readme_quotes_the_current_table_schema_version() -> None:
     text = (REPO / "README.md").read_text()
     assert f'{{"schema_version": {SCHEMA_VERSION},' in text and f"`schema_version` {SCHEMA_VERSION})" in text
     assert set(re.findall(r'"schema_version": (\d+)', text)) == {str(SCHEMA_VERSION)}
+
+
+def test_the_submodules_the_readme_names_work_after_a_plain_import_locviz() -> None:
+    import subprocess
+    import sys
+
+    named = sorted(set(re.findall(r"`locviz\.([a-z_]+)\.[a-z_]+", (REPO / "README.md").read_text())))
+    assert {"motifs", "export", "figures", "whatif_figures"} <= set(named)
+    code = "import locviz\n" + "".join(f"locviz.{name}\n" for name in named)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
