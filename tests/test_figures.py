@@ -281,7 +281,7 @@ def test_filter_track_scales_each_filter_by_its_reference_maximum(pred):
     other = dataclasses.replace(motif_set, member=pred.filter_member + 1)  # another member's filters: not used
     own = figures.filter_track(pred, [3], scale_each=True, motif_set=other)
     peak = np.nanmax(pred.filter_activations[3])
-    assert list(own.data[1].y) == [f"f3 · peak {peak:.2g}"] and own.data[1].colorbar.title.text == "share of peak"
+    assert list(own.data[1].y) == [f"f3 (w=3) · peak {peak:.2g}"] and own.data[1].colorbar.title.text == "share of peak"
     assert np.nanmax(np.asarray(own.data[1].z, dtype=float)) == pytest.approx(1.0)
 
 
