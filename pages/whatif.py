@@ -258,10 +258,11 @@ def scan_section(predictor: Predictor, record: ProteinRecord, pred: Prediction, 
                     "--format csv --out scan.csv")  # fmt: skip
 
 
-def command_caption(command: str) -> None:
-    """The command that writes the same table (the protein saved as ``protein.fasta``): what the page does, from a
-    shell."""
-    st.caption(f"The same table from the command line, with this protein in `protein.fasta`: `{command}`")
+def command_caption(command: str, tables: int = 1) -> None:
+    """The command that writes the same table(s) (the protein saved as ``protein.fasta``): what the page does, from
+    a shell."""
+    st.caption(f"The same {'table' if tables == 1 else 'tables'} from the command line, with this protein in "
+               f"`protein.fasta`: `{command}`")  # fmt: skip
 
 
 def strongest(scan: whatif.SaturationScan, cls: str) -> str:
@@ -328,7 +329,7 @@ def variant_section(predictor: Predictor, record: ProteinRecord, pred: Predictio
         item = shlex.quote(f"{pred.id}:{text}")
         command_caption(f"locviz mutate protein.fasta --model {pred.model_name} --variants {item}"
                         + (" --combine" if combine else "")
-                        + " --format csv --out variants.csv --attention variants-attention.csv")  # fmt: skip
+                        + " --format csv --out variants.csv --attention variants-attention.csv", tables=2)  # fmt: skip
 
 
 def run_comparison(
@@ -495,7 +496,7 @@ def attribution_section(predictor: Predictor, record: ProteinRecord, pred: Predi
         )
     command_caption(f"locviz attribute protein.fasta --model {pred.model_name} --target {cls}"
                     + (" --integrated-gradients" if with_ig else "") + " --format csv --out scores.csv --curves "
-                    "curves.csv")  # fmt: skip
+                    "curves.csv", tables=2)  # fmt: skip
 
 
 def run_attributions(
