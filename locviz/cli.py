@@ -33,6 +33,7 @@ from locviz.model import Ensemble, ModelConfig
 from locviz.motifs import MotifSet, bundle_motifs_path, compute, match_summary, save_motifs
 from locviz.organisms import ORGANISMS
 from locviz.predict import Predictor, load_model
+from locviz.prediction import Prediction
 from locviz.sequences import (
     ParseIssue,
     ProteinRecord,
@@ -453,6 +454,12 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
         "(mid-sensitive for the shipped models); the app searches in 'default' mode (about 3x faster for one "
         "protein, fewer distant hits), so '--search-mode default' writes the app's table",
     )  # fmt: skip
+    p.add_argument(
+        "--hits", metavar="HITS_PATH",
+        help="with --neighbours: also write every hit the search found (the app's hits list; the table keeps the "
+        f"best), one row per hit, best first, up to {homology.MAX_HITS} a protein: id, rank, accession, location, "
+        "identity, coverage, evalue, bitscore, fold, uniprot (TSV; .csv or .json by suffix)",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     cluster_commands.add_predict_options(p)
     p.set_defaults(func=cmd_predict)
@@ -474,6 +481,8 @@ def count_records(path: Path) -> int | None:
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.search_mode is not None and not args.neighbours:
         raise InputError("--search-mode sets how --neighbours searches; add --neighbours, or leave --search-mode out")
+    if args.hits and not args.neighbours:
+        raise InputError("--hits writes what --neighbours finds; add --neighbours, or leave --hits out")
     if args.cluster:  # the same command over a Dask cluster: Parquet parts in the --out folder (locviz/cluster/)
         return cluster_commands.cmd_predict_cluster(args)
     if args.batch_size < 1 or args.chunk_size < 1:
@@ -493,8 +502,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
                          "table")  # fmt: skip
     attention_fmt = table.format_for(args.attention, allowed=table.ATTENTION_FORMATS) if args.attention else None
     signals_fmt = table.format_for(args.signals) if args.signals else None
-    table.check_distinct_outputs({"--out": args.out, "--attention": args.attention, "--signals": args.signals})
-    for target in (args.out, args.attention, args.signals):
+    hits_fmt = table.format_for(args.hits) if args.hits else None
+    table.check_distinct_outputs({"--out": args.out, "--attention": args.attention, "--signals": args.signals,
+                                  "--hits": args.hits})  # fmt: skip
+    for target in (args.out, args.attention, args.signals, args.hits):
         if target:
             table.check_output_path(target, reads=source)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
@@ -503,6 +514,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out_handle = table.open_pending(args.out)
     att_handle = table.open_pending(args.attention) if args.attention else None
     sig_handle = table.open_pending(args.signals) if args.signals else None
+    hits_handle = table.open_pending(args.hits) if args.hits else None
     reference = None
     if args.neighbours:
         reference = homology.Reference.for_search(predictor.bundle, sensitivity=args.search_mode)
@@ -510,6 +522,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns,
                               with_attention=args.with_attention)  # fmt: skip
     attention_writer = table.AttentionWriter(att_handle, attention_fmt) if att_handle else None
+    hits_writer = None
+    if hits_handle is not None:
+        hits_writer = table.RowWriter(hits_handle, hits_fmt, homology.HIT_COLUMNS, meta={"model": predictor.name},
+                                      rows_key="hits")  # fmt: skip
     signal_writer = None
     if sig_handle is not None:
         signal_writer = table.RowWriter(sig_handle, signals_fmt, signals.TRACK_COLUMNS,
@@ -521,10 +537,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     pending: list[ProteinRecord] = []
     where = "stdin" if source == "-" else source
 
+    def write_hits(predictions: list[Prediction], hits: list[list[homology.Hit]]) -> None:
+        hits_writer.write(row for p, found in zip(predictions, hits, strict=True)
+                          for row in homology.hit_rows(p.id, found))  # fmt: skip
+
     def flush() -> None:
         if not pending:
             return
-        predictions = pipeline.predict_chunk(predictor, pending, organism=args.organism, reference=reference)
+        predictions = pipeline.predict_chunk(predictor, pending, organism=args.organism, reference=reference,
+                                             on_hits=write_hits if hits_writer is not None else None)  # fmt: skip
         writer.write(predictions)
         if attention_writer is not None:
             attention_writer.write(predictions)
@@ -565,12 +586,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         writer.close()
-        if signal_writer is not None:
-            signal_writer.close()
-        for handle in (in_handle, out_handle, att_handle, sig_handle):
+        for extra_writer in (signal_writer, hits_writer):
+            if extra_writer is not None:
+                extra_writer.close()
+        for handle in (in_handle, out_handle, att_handle, sig_handle, hits_handle):
             if handle is not None and handle not in (sys.stdin, sys.stdout):
                 handle.close()
-        outputs = (args.out, args.attention, args.signals)
+        outputs = (args.out, args.attention, args.signals, args.hits)
         for note in table.settle_pending(outputs, finished, empty=counts["predicted"] == 0):
             print(f"note: {note}", file=sys.stderr)
     return predict_summary(args, predictor, counts, stopped, tally)
@@ -592,6 +614,8 @@ def predict_summary(
         wrote += f" and {'stdout' if args.attention == '-' else args.attention} (attention per residue)"
     if args.signals:
         wrote += f" and {'stdout' if args.signals == '-' else args.signals} (known sorting signals)"
+    if args.hits:
+        wrote += f" and {'stdout' if args.hits == '-' else args.hits} (homology hits)"
     if predicted == 0:
         why = "stopped at the first bad record (--stop-on-error)" if stopped else f"{skipped} skipped"
         earlier = " (the file there is from an earlier run)" if Path(args.out).exists() else ""

@@ -82,7 +82,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -159,6 +159,18 @@ class Hit:
     evalue: float
     bitscore: float
     fold: int
+
+
+HIT_COLUMNS = ("id", "rank", "accession", "location", "identity", "coverage", "evalue", "bitscore", "fold", "uniprot")
+"""The hits table (``locviz predict --neighbours --hits FILE``, the Predict page's hits list): one row per hit,
+best first, up to :data:`MAX_HITS` a protein."""
+
+
+def hit_rows(protein_id: str, hits: Sequence[Hit]) -> Iterator[list[Any]]:
+    """:data:`HIT_COLUMNS` rows of one protein's hits (``location`` as the reference set spells it)."""
+    for rank, hit in enumerate(hits, start=1):
+        yield [protein_id, rank, hit.accession, hit.location, round(hit.identity, 4), round(hit.coverage, 4),
+               hit.evalue, hit.bitscore, hit.fold, uniprot_url(hit.accession)]  # fmt: skip
 
 
 UNIPROT_ENTRY = "https://www.uniprot.org/uniprotkb/{accession}/entry"

@@ -8,7 +8,7 @@ both get it, so the two paths cannot drift apart.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -148,10 +148,15 @@ def predict_chunk(
     *,
     organism: str = "any",
     reference: homology.Reference | None = None,
+    on_hits: Callable[[list[Prediction], list[list[homology.Hit]]], None] | None = None,
 ) -> list[Prediction]:
-    """The model's calls for ``records`` (input order), then the evidence the table's extra columns hold."""
+    """The model's calls for ``records`` (input order), then the evidence the table's extra columns hold.
+    ``on_hits`` receives the homology search's hits (every hit of every protein, best first), which the table's
+    ``nearest_*`` columns keep only the best of."""
     predictions = predictor.predict(list(records), organism=organism)
     if reference is not None:
-        homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
+        hits = homology.annotate(predictions, reference, thresholds=predictor.support_thresholds)
+        if on_hits is not None:
+            on_hits(predictions, hits)
     annotate(predictions)
     return predictions

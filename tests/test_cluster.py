@@ -475,10 +475,15 @@ def test_a_folder_from_another_table_schema_is_refused_with_what_to_do(tmp_path:
     refuse_mismatch(tmp_path, dict(now), now)  # the same run: no complaint
 
 
-def test_with_attention_is_refused_with_cluster_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_per_protein_side_files_are_refused_with_cluster_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     fasta = tmp_path / "in.fasta"
     fasta.write_text("".join(f">{name}\n{seq}\n" for name, seq in proteins(3, seed=5)))
     code, err = cluster_run(capsys, str(fasta), "--out", str(tmp_path / "run"), "--model", "multiloc", "--cluster",
                             "local:1", "--with-attention")  # fmt: skip
     assert code == 1 and "--with-attention is not available with --cluster" in err and err.count("\n") == 1
-    assert not (tmp_path / "run").exists()
+    code, err = cluster_run(capsys, str(fasta), "--out", str(tmp_path / "run"), "--model", "multiloc", "--cluster",
+                            "local:1", "--neighbours", "--hits", str(tmp_path / "hits.tsv"))  # fmt: skip
+    assert code == 1 and "--hits is not available with --cluster" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists() and not (tmp_path / "hits.tsv").exists()

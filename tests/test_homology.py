@@ -242,6 +242,24 @@ def test_predict_neighbours_adds_the_columns(
     assert cli.main(["predict", str(fasta), "--model", str(card_path), "--out", str(plain), "--no-progress"]) == 0
     assert "nearest_id" not in plain.read_text().splitlines()[0]
 
+    # --hits: every hit the search found (the app's hits list), best first; the table's nearest_* is the first
+    hits_path = tmp_path / "hits.csv"
+    code = cli.main(["predict", str(fasta), "--model", str(card_path), "--out", str(tmp_path / "again.tsv"),
+                     "--neighbours", "--hits", str(hits_path), "--no-progress", "--device", "cpu"])  # fmt: skip
+    assert code == 0 and "(homology hits)" in capsys.readouterr().err
+    hits = list(csv.DictReader(hits_path.open(newline="")))
+    assert list(hits[0]) == list(homology.HIT_COLUMNS) and {h["id"] for h in hits} <= {"self", "variant"}
+    for protein in ("self", "variant"):
+        mine = [h for h in hits if h["id"] == protein]
+        assert [int(h["rank"]) for h in mine] == list(range(1, len(mine) + 1)) and len(mine) <= homology.MAX_HITS
+        assert mine[0]["accession"] == rows[protein]["nearest_id"]
+        assert float(mine[0]["identity"]) == float(rows[protein]["nearest_identity"])
+        assert mine[0]["uniprot"] == homology.uniprot_url(mine[0]["accession"])
+        assert [float(h["bitscore"]) for h in mine] == sorted((float(h["bitscore"]) for h in mine), reverse=True)
+    assert cli.main(["predict", str(fasta), "--model", str(card_path), "--out", str(tmp_path / "x.tsv"), "--hits",
+                     str(tmp_path / "h.tsv"), "--no-progress"]) == 1  # fmt: skip
+    assert "add --neighbours" in capsys.readouterr().err and not (tmp_path / "h.tsv").exists()
+
 
 def _fake_multiloc(folder: Path, rng: np.random.Generator) -> dict[str, str]:
     """Two random proteins per MultiLoc compartment, folds 0-2 (0 is the test fold)."""

@@ -53,6 +53,9 @@ def cmd_predict_cluster(args: argparse.Namespace) -> int:
         raise InputError(f"--stop-on-error does not apply with --cluster: bad records are listed in DIR/{ERRORS_FILE}")
     if getattr(args, "signals", None):
         raise InputError("--signals is not available with --cluster yet; the table's signals column holds them")
+    if getattr(args, "hits", None):
+        raise InputError("--hits is not available with --cluster yet; the table's nearest_* columns hold the best "
+                         "hit")  # fmt: skip
     if args.format is not None:
         raise InputError("with --cluster the table is Parquet parts in --out; 'locviz merge DIR --out FILE --format "
                          f"{{{','.join(MERGE_FORMATS)}}}' writes one file")  # fmt: skip
