@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> ModuleType:
     """``locviz.figures``, ``locviz.motifs``, ``locviz.export`` ... after a plain ``import locviz``, as the README
     writes them: a submodule is imported when first named, so ``import locviz`` stays quick."""
-    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+    if name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -15,8 +15,10 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -509,15 +511,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if target:
             table.check_output_path(target, reads=source)
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
+    reference = None
+    if args.neighbours:  # before any output is opened: no aligner, no empty .partial files left behind
+        reference = homology.Reference.for_search(predictor.bundle, sensitivity=args.search_mode)
     total = count_records(Path(source)) if source != "-" else None
     in_handle = checked_stdin() if source == "-" else open_fasta(source)
     out_handle = table.open_pending(args.out)
     att_handle = table.open_pending(args.attention) if args.attention else None
     sig_handle = table.open_pending(args.signals) if args.signals else None
     hits_handle = table.open_pending(args.hits) if args.hits else None
-    reference = None
-    if args.neighbours:
-        reference = homology.Reference.for_search(predictor.bundle, sensitivity=args.search_mode)
     extra_columns = pipeline.extra_columns(neighbours=reference is not None)
     writer = table.writer_for(out_handle, fmt, predictor.classes, model=predictor.name, extra_columns=extra_columns,
                               with_attention=args.with_attention)  # fmt: skip
@@ -815,8 +817,10 @@ def _whatif_options(p: argparse.ArgumentParser) -> None:
                    "bad record is reported with its line and skipped (exit status 3)")
     p.add_argument("--model", default="multiloc", help=f"{MODEL_HELP} (default: multiloc)")
     p.add_argument("--out", required=True, help="output table; '-' writes to stdout")
-    p.add_argument("--format", choices=table.FORMATS, help="default: from the --out suffix (.csv, .json; tsv for "
-                   ".tsv, .tab, .txt, no suffix and '-'; any other suffix is refused)")
+    p.add_argument("--format", choices=table.FORMATS, help="the --out table's format; default: from the --out "
+                   "suffix (.csv, .json; tsv for .tsv, .tab, .txt, no suffix and '-'; any other suffix is refused). "
+                   "A second table (--attention, --curves) takes its format from its own suffix, or from --format "
+                   "when it goes to '-'")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -892,11 +896,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise InputError(f"--rescore-class {args.rescore_class!r}: " + (
             "it chooses the cells --rescore-with predicts again; add --rescore-with MODEL" if full is None else
             f"not a class of {predictor.name}; choose one of {', '.join(predictor.classes)}"))  # fmt: skip
-    handle = table.open_output(args.out)
+    handle = table.open_pending(args.out)
     columns = whatif.scan_columns(predictor.classes, rescored=full is not None)
     writer = whatif.delta_writer(handle, fmt, columns, model=predictor.name, kind="scan")
     bar = tqdm(unit="mutant", disable=args.no_progress, file=sys.stderr, desc="scan")
     rows = 0
+    finished = False
     try:
         for record in records:
             if full is None:
@@ -919,16 +924,33 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if not scan.seen.all():
                 tqdm.write(f"note: {record.id}: {int((~scan.seen).sum())} position(s) of the window are not seen by "
                            "the model (long-sequence policy); their Δ is 0", file=sys.stderr)
+        finished = True
     finally:
         bar.close()
-        writer.close()
-        if handle is not sys.stdout:
-            handle.close()
+        _close_outputs([writer], [handle], [args.out], finished)
     written = "stdout" if args.out == "-" else args.out
     print(f"scanned {len(records)} protein(s) with {predictor.name}: {rows} rows"
           + (f"; {skipped} skipped (see the messages above)" if skipped else "") + f"; wrote {written}",
           file=sys.stderr)  # fmt: skip
     return 3 if skipped else 0
+
+
+def _second_table_format(path: str, chosen: str | None) -> str:
+    """A what-if command's second table (--attention, --curves) is written as its own suffix says, as predict's side
+    files are; on standard output, which has none, as --format says."""
+    return table.format_for(path, chosen if path == "-" else None)
+
+
+def _close_outputs(writers: Sequence[Any], handles: Sequence[IO[str]], paths: Sequence[str | None],
+                   finished: bool) -> None:  # fmt: skip
+    """Close a what-if command's tables and name each PATH only when the run finished; otherwise leave
+    PATH.partial and say so, as locviz predict does: an interrupted run never leaves a table that looks complete."""
+    for writer, handle in zip(writers, handles, strict=True):
+        writer.close()
+        if handle is not sys.stdout:
+            handle.close()
+    for note in table.settle_pending(paths, finished):
+        print(f"note: {note}", file=sys.stderr)
 
 
 def add_mutate(sub: argparse._SubParsersAction) -> None:
@@ -963,7 +985,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
-    attention_fmt = table.format_for(args.attention, args.format) if args.attention else fmt
+    attention_fmt = _second_table_format(args.attention, args.format) if args.attention else None
     for path in (args.out, args.attention):
         if path:
             table.check_output_path(path, reads=args.input)
@@ -982,15 +1004,16 @@ def cmd_mutate(args: argparse.Namespace) -> int:
                 raise InputError(f"record '{rid}': {exc}") from exc
         jobs.append((records[rid], mutants))
     predictor = load_model(args.model, device=args.device, batch_size=args.batch_size)
-    handles = [table.open_output(args.out)]
+    handles = [table.open_pending(args.out)]
     writers = [whatif.delta_writer(handles[0], fmt, whatif.mutate_columns(predictor.classes), model=predictor.name,
                                    kind="mutate")]  # fmt: skip
     if args.attention:
-        handles.append(table.open_output(args.attention))
+        handles.append(table.open_pending(args.attention))
         writers.append(whatif.delta_writer(handles[1], attention_fmt, whatif.ATTENTION_CHANGE_COLUMNS,
                                            model=predictor.name, kind="attention_change"))  # fmt: skip
     n_mutants = sum(len(mutants) for _, mutants in jobs)
     bar = tqdm(total=n_mutants, unit="mutant", disable=args.no_progress, file=sys.stderr, desc="mutate")
+    finished = False
     try:
         for record, mutants in jobs:
             comparisons = whatif.compare_mutants(predictor, record, mutants, organism=args.organism)
@@ -1000,12 +1023,10 @@ def cmd_mutate(args: argparse.Namespace) -> int:
             bar.update(len(mutants))
             if warning := comparisons[0].wild.extra.get("organism_warning"):  # as locviz predict warns
                 tqdm.write(f"warning: {record.id} (wild type): {warning}", file=sys.stderr)
+        finished = True
     finally:
         bar.close()
-        for writer, handle in zip(writers, handles, strict=True):
-            writer.close()
-            if handle is not sys.stdout:
-                handle.close()
+        _close_outputs(writers, handles, [args.out, args.attention], finished)
     written = " and ".join("stdout" if path == "-" else path for path in (args.out, args.attention) if path)
     print(f"predicted {n_mutants} mutant(s) with {predictor.name}"
           + (f"; {skipped} record(s) of the input skipped (see the messages above)" if skipped else "")
@@ -1040,7 +1061,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     fmt = table.format_for(args.out, args.format)
-    curves_fmt = table.format_for(args.curves, args.format) if args.curves else fmt
+    curves_fmt = _second_table_format(args.curves, args.format) if args.curves else None
     for path in (args.out, args.curves):
         if path:
             table.check_output_path(path, reads=args.input)
@@ -1053,14 +1074,15 @@ def cmd_attribute(args: argparse.Namespace) -> int:
                          f"{', '.join(predictor.classes)}")  # fmt: skip
     methods = whatif.cross_check_methods(args.integrated_gradients)
     meta = {"table": "attribution", "model": predictor.name}
-    handles = [table.open_output(args.out)]
+    handles = [table.open_pending(args.out)]
     writers = [table.RowWriter(handles[0], fmt, whatif.attribution_columns(methods), meta=meta)]
     if args.curves:
-        handles.append(table.open_output(args.curves))
+        handles.append(table.open_pending(args.curves))
         writers.append(table.RowWriter(handles[1], curves_fmt, whatif.DELETION_COLUMNS,
                                  meta={"table": "deletion_curve", "model": predictor.name}))  # fmt: skip
     faithful = dict.fromkeys(methods, 0)  # proteins whose deletion curve reads faithful, per method
     bar = tqdm(unit="window", disable=args.no_progress, file=sys.stderr, desc="attribute (occlusion)")
+    finished = False
     try:
         for record in records:
             attributions, curves = whatif.cross_check(predictor, record, args.target,
@@ -1071,12 +1093,10 @@ def cmd_attribute(args: argparse.Namespace) -> int:
                 writers[1].write(whatif.deletion_rows(curves, record.id))
             for curve in curves:
                 faithful[curve.method] += curve.faithful
+        finished = True
     finally:
         bar.close()
-        for writer, handle in zip(writers, handles, strict=True):
-            writer.close()
-            if handle is not sys.stdout:
-                handle.close()
+        _close_outputs(writers, handles, [args.out, args.curves], finished)
     written = " and ".join("stdout" if path == "-" else path for path in (args.out, args.curves) if path)
     readings = ", ".join(f"{whatif.METHOD_NAMES.get(m, m)} {n} of {len(records)}" for m, n in faithful.items())
     print(f"attributed {len(records)} protein(s) with {predictor.name}; faithful by its deletion curve: {readings}"

@@ -259,6 +259,12 @@ def test_predict_neighbours_adds_the_columns(
     assert cli.main(["predict", str(fasta), "--model", str(card_path), "--out", str(tmp_path / "x.tsv"), "--hits",
                      str(tmp_path / "h.tsv"), "--no-progress"]) == 1  # fmt: skip
     assert "add --neighbours" in capsys.readouterr().err and not (tmp_path / "h.tsv").exists()
+    before = set(tmp_path.iterdir())  # no aligner: refused before any output (not even an empty .partial) is made
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOCVIZ_DIAMOND", str(tmp_path / "no-diamond-here"))
+        assert cli.main(["predict", str(fasta), "--model", str(card_path), "--out", str(tmp_path / "n.tsv"),
+                         "--neighbours", "--hits", str(tmp_path / "nh.tsv"), "--no-progress"]) == 1  # fmt: skip
+    assert "DIAMOND" in capsys.readouterr().err and set(tmp_path.iterdir()) == before
 
 
 def _fake_multiloc(folder: Path, rng: np.random.Generator) -> dict[str, str]:

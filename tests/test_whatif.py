@@ -316,7 +316,10 @@ def test_locviz_attribute_writes_the_cross_check_s_scores_and_curves(
     assert "both write standard output" in capsys.readouterr().err
     assert cli.main(["attribute", str(fasta), "--out", str(scores), "--curves", "-", "--format", "json",
                      "--no-progress"]) == 0  # fmt: skip
-    assert json.loads(capsys.readouterr().out)["columns"] == list(whatif.DELETION_COLUMNS)  # --format: both tables
+    assert json.loads(capsys.readouterr().out)["columns"] == list(whatif.DELETION_COLUMNS)  # --format: also '-'
+    assert cli.main(["attribute", str(fasta), "--out", str(tmp_path / "s.json"), "--curves", str(curves),
+                     "--no-progress"]) == 0  # fmt: skip
+    assert curves.read_text().startswith("id,method,")  # a named second table: its own suffix (.csv), not .json
 
 
 def test_delta_attention_track_shades_residues_the_variant_does_not_see(tiny: Predictor) -> None:
@@ -785,3 +788,34 @@ def test_the_attention_change_table_is_the_track_s_numbers_residue_by_residue(ti
     written = list(csv.reader(att.open(newline="")))
     assert written[0] == list(columns) and len(written) == 1 + len(rows)
     assert written[11][:6] == ["gfp", comparison.label, "", "", "8", "G"]  # inserted after residue 10
+
+
+def test_an_interrupted_what_if_run_leaves_no_table_that_looks_complete(
+    tmp_path: Path, tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """As locviz predict: the tables are PATH.partial until the run finishes (a JSON document closes itself, so an
+    interrupted one would read as whole); a finished run names them PATH. The second table takes its own suffix."""
+    monkeypatch.setenv("LOCVIZ_WEIGHTS", str(tiny_weights_dir))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">insulin\n{HUMAN_INSULIN}\n>ubiquitin\n{UBIQUITIN}\n")
+    out, att = tmp_path / "v.json", tmp_path / "a.csv"
+    args = ["mutate", str(fasta), "--model", "multiloc", "--variants", "insulin:L14T", "ubiquitin:K6R", "--out",
+            str(out), "--attention", str(att), "--no-progress"]  # fmt: skip
+    real, calls = whatif.compare_mutants, []
+
+    def fail_on_the_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise InputError("stopped halfway")
+        return real(*a, **k)
+
+    monkeypatch.setattr(whatif, "compare_mutants", fail_on_the_second)
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert not out.exists() and not att.exists() and "stopped halfway" in err
+    assert json.loads((tmp_path / "v.json.partial").read_text())["rows"]  # the rows written so far, kept aside
+    assert f"the rows written so far are in {out}.partial" in err
+    monkeypatch.setattr(whatif, "compare_mutants", real)
+    assert cli.main(args) == 0
+    assert len(json.loads(out.read_text())["rows"]) == 2 and att.read_text().startswith("id,variant,position")
+    assert not (tmp_path / "v.json.partial").exists() and not (tmp_path / "a.csv.partial").exists()
