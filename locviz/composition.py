@@ -2,11 +2,12 @@
 
 Real proteins use residues unequally (L about 10 %, W about 1 %), but each protein in its own way (a
 cysteine-rich toxin, a glycine-rich collagen). So a composition is judged against a Dirichlet-multinomial
-prior over real proteins' compositions (mean :data:`PROTEIN_COMPOSITION`, concentration
-:data:`CONCENTRATION`, both fitted by maximum likelihood on DeepLoc folds 0-6 with :func:`fit_prior`), and
+prior over real proteins' compositions (mean :data:`PROTEIN_COMPOSITION`, the pooled frequencies of DeepLoc
+folds 0-6; concentration :data:`CONCENTRATION`, fitted there by maximum likelihood: :func:`fit_prior`), and
 the question "could this be uniformly random letters?" is the Bayes factor of equal use (every residue
 1/20) against that prior. Unlike a chi-square test against equal use, it weighs how protein-like the
-counts are as well as how even, so it still tells random strings from proteins at 100 residues.
+counts are as well as how even, so it can judge sequences from 50 residues (it flags most random strings
+from about 150).
 
 Measured (``python benchmarks/nonsense_inputs.py --data ../shared/data/deeploc --fit``): a Bayes factor
 above :data:`RANDOM_LETTERS_BAYES_FACTOR` flags 8 of the 9,753 proteins of >= 50 residues in folds 0-6 and 0
