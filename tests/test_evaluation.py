@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import UBIQUITIN, tiny_config
 
 from locviz import batching, calibration, homology
 from locviz.card import MemberTraining, ModelCard
@@ -155,7 +155,7 @@ def test_support_levels_are_judged_with_thresholds_from_the_other_folds() -> Non
     correct = np.where(folds == 1, rng.random(n) < confidence, confidence > 0.9)
     probabilities = np.stack([confidence, 1 - confidence], axis=1)
     labels = np.where(correct, 0, 1)
-    ordinary = "M" + "".join(np.random.default_rng(2).choice(RESIDUES, 149))
+    ordinary = UBIQUITIN  # a real protein (random letters are flagged like random letters)
     sequences = [ordinary] * n
     sequences[0] = "X" * 5 + "Q" * 100  # unlike any training protein: low, whatever its confidence
     oof = calibration.OutOfFold(probabilities, labels, folds, np.zeros(n, int), np.arange(n), sequences)
